@@ -1,0 +1,3 @@
+module github.com/hutong-pay/hutong
+
+go 1.26.8

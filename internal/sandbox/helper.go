@@ -1,0 +1,207 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/hutong-pay/hutong/internal/sandbox/faults"
+	"github.com/hutong-pay/hutong/internal/sandbox/users"
+	"github.com/hutong-pay/hutong/internal/sandbox/wechatpay"
+)
+
+// helperError is the helper API's error body.
+type helperError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (sb *Sandbox) helperRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /sandbox/v1/pay", sb.handlePay)
+	mux.HandleFunc("GET /sandbox/v1/notifications", sb.handleNotifications)
+	mux.HandleFunc("GET /sandbox/v1/notifications/{id}", sb.handleNotification)
+	mux.HandleFunc("POST /sandbox/v1/notifications/redeliver", sb.handleRedeliver)
+	mux.HandleFunc("GET /sandbox/v1/faults", sb.handleGetFaults)
+	mux.HandleFunc("POST /sandbox/v1/faults", sb.handleSetFaults)
+	mux.HandleFunc("GET /sandbox/v1/users", sb.handleUsers)
+	mux.HandleFunc("GET /sandbox/v1/credentials", sb.handleCredentials)
+	mux.HandleFunc("GET /sandbox/v1/wechatpay/sub_merchants", sb.handleSubMerchants)
+	mux.HandleFunc("GET /sandbox/v1/wechatpay/settings", sb.handleGetSettings)
+	mux.HandleFunc("POST /sandbox/v1/wechatpay/settings", sb.handleSetSettings)
+	mux.HandleFunc("/sandbox/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, helperError{"not_found", fmt.Sprintf("%s %s is not part of the sandbox helper API", r.Method, r.URL.Path)})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// decode reads a small JSON body strictly: unknown fields are refused, so a
+// misspelt knob is an error and not a silent no-op.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", "the body is not the expected JSON: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+type payRequest struct {
+	Wallet string `json:"wallet"`
+	Code   string `json:"code"`
+	User   string `json:"user,omitempty"`
+}
+
+func (sb *Sandbox) handlePay(w http.ResponseWriter, r *http.Request) {
+	var req payRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Code == "" {
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", "code is required: a code_url, prepay_id or h5_url"})
+		return
+	}
+	switch req.Wallet {
+	case wechatpay.Wallet:
+	case "":
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", `wallet is required: "wechatpay"`})
+		return
+	default:
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", fmt.Sprintf("wallet %q is unknown; use \"wechatpay\"", req.Wallet)})
+		return
+	}
+	res, err := sb.wechatpay.Pay(req.Code, req.User)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, res)
+	case errors.Is(err, wechatpay.ErrUnknownCode):
+		writeJSON(w, http.StatusNotFound, helperError{"unknown_code", err.Error()})
+	case errors.Is(err, users.ErrNoSuchUser):
+		writeJSON(w, http.StatusNotFound, helperError{"unknown_user", err.Error()})
+	case errors.Is(err, users.ErrInsufficientBalance):
+		writeJSON(w, http.StatusPaymentRequired, helperError{"insufficient_balance", err.Error()})
+	case errors.Is(err, wechatpay.ErrOrderPaid):
+		writeJSON(w, http.StatusConflict, helperError{"order_paid", err.Error()})
+	case errors.Is(err, wechatpay.ErrOrderClosed):
+		writeJSON(w, http.StatusConflict, helperError{"order_closed", err.Error()})
+	case errors.Is(err, wechatpay.ErrWrongPayer):
+		writeJSON(w, http.StatusConflict, helperError{"wrong_payer", err.Error()})
+	default:
+		writeJSON(w, http.StatusInternalServerError, helperError{"internal", err.Error()})
+	}
+}
+
+func (sb *Sandbox) handleNotifications(w http.ResponseWriter, r *http.Request) {
+	list := sb.notifier.List(r.URL.Query().Get("wallet"))
+	if st := r.URL.Query().Get("status"); st != "" {
+		kept := list[:0]
+		for _, n := range list {
+			if n.Status == st {
+				kept = append(kept, n)
+			}
+		}
+		list = kept
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+}
+
+func (sb *Sandbox) handleNotification(w http.ResponseWriter, r *http.Request) {
+	n, ok := sb.notifier.Get(r.PathValue("id"))
+	if !ok {
+		writeJSON(w, http.StatusNotFound, helperError{"unknown_notification", fmt.Sprintf("notification %q does not exist", r.PathValue("id"))})
+		return
+	}
+	writeJSON(w, http.StatusOK, n)
+}
+
+func (sb *Sandbox) handleRedeliver(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID string `json:"id"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	n, err := sb.notifier.Redeliver(req.ID)
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, helperError{"unknown_notification", err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, n)
+}
+
+func (sb *Sandbox) handleGetFaults(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"data": sb.faults.All()})
+}
+
+func (sb *Sandbox) handleSetFaults(w http.ResponseWriter, r *http.Request) {
+	var f faults.Faults
+	if !decode(w, r, &f) {
+		return
+	}
+	if err := sb.faults.Set(f); err != nil {
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_faults", err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, sb.faults.Get(f.Wallet))
+}
+
+// userView adds each user's WeChat openid under the sandbox appid.
+type userView struct {
+	users.User
+	WeChatOpenIDs map[string]string `json:"wechat_openids"`
+}
+
+func (sb *Sandbox) handleUsers(w http.ResponseWriter, r *http.Request) {
+	appids := []string{sb.wechatpay.Credentials().AppID}
+	for _, sm := range sb.wechatpay.SubMerchants() {
+		appids = append(appids, sm.SubAppID)
+	}
+	var out []userView
+	for _, u := range sb.users.List() {
+		v := userView{User: u, WeChatOpenIDs: map[string]string{}}
+		for _, a := range appids {
+			v.WeChatOpenIDs[a] = users.OpenID(u.ID, a)
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+}
+
+func (sb *Sandbox) handleCredentials(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, sb.Credentials())
+}
+
+func (sb *Sandbox) handleSubMerchants(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"data": sb.wechatpay.SubMerchants()})
+}
+
+type wechatSettings struct {
+	Signing string `json:"signing"`
+}
+
+func (sb *Sandbox) handleGetSettings(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, wechatSettings{Signing: sb.wechatpay.Signing()})
+}
+
+func (sb *Sandbox) handleSetSettings(w http.ResponseWriter, r *http.Request) {
+	var s wechatSettings
+	if !decode(w, r, &s) {
+		return
+	}
+	if err := sb.wechatpay.SetSigning(strings.TrimSpace(s.Signing)); err != nil {
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_settings", err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, wechatSettings{Signing: sb.wechatpay.Signing()})
+}
