@@ -192,3 +192,6 @@ func ReadCredentials(dataDir string) (Credentials, error) {
 	err = json.Unmarshal(b, &c)
 	return c, err
 }
+
+// Notifications lists every wallet's notifications, oldest first.
+func (sb *Sandbox) Notifications() []notify.Notification { return sb.notifier.List("") }

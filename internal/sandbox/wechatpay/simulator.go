@@ -435,3 +435,6 @@ var (
 	ErrOrderClosed = errors.New("the order is closed")
 	ErrWrongPayer  = errors.New("this JSAPI order names another payer")
 )
+
+// Users is the directory of sandbox payers this wallet debits.
+func (s *Simulator) Users() *users.Directory { return s.cfg.Users }
