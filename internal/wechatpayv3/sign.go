@@ -79,11 +79,11 @@ const AEADAlgorithm = "AEAD_AES_256_GCM"
 // Resource is an encrypted envelope as it appears in notifications
 // ("resource") and in the certificate list ("encrypt_certificate").
 type Resource struct {
+	OriginalType   string `json:"original_type,omitempty"`
 	Algorithm      string `json:"algorithm"`
 	Ciphertext     string `json:"ciphertext"`
 	AssociatedData string `json:"associated_data"`
 	Nonce          string `json:"nonce"`
-	OriginalType   string `json:"original_type,omitempty"`
 }
 
 // Seal encrypts plaintext under the APIv3 key with a fresh 12-character

@@ -34,12 +34,15 @@ type Env struct {
 	Dir     string
 	URL     string
 	server  *httptest.Server
-	handler atomic.Value // http.Handler
+	handler atomic.Pointer[handlerBox]
 	sb      *sandbox.Sandbox
 	cancel  context.CancelFunc
 	done    chan struct{}
 	opts    sandbox.Config
 }
+
+// handlerBox lets the server swap handlers across a restart.
+type handlerBox struct{ h http.Handler }
 
 var (
 	templateOnce sync.Once
@@ -90,7 +93,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 	}
 	e := &Env{t: t, Dir: dir}
 	e.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.handler.Load().(http.Handler).ServeHTTP(w, r)
+		e.handler.Load().h.ServeHTTP(w, r)
 	}))
 	e.URL = e.server.URL
 	e.opts = sandbox.Config{DataDir: dir, BaseURL: e.URL, TimeScale: TimeScale, NoSync: true, NotifyTimeout: 2 * time.Second}
@@ -112,7 +115,7 @@ func (e *Env) open() {
 		e.t.Fatalf("open sandbox: %v", err)
 	}
 	e.sb = sb
-	e.handler.Store(sb.Handler())
+	e.handler.Store(&handlerBox{sb.Handler()})
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan struct{})
 	go func() { sb.Run(ctx); close(e.done) }()
@@ -135,9 +138,9 @@ func (e *Env) stop() {
 func (e *Env) Restart() {
 	e.t.Helper()
 	e.stop()
-	e.handler.Store(http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.handler.Store(&handlerBox{http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "sandbox restarting", http.StatusServiceUnavailable)
-	})))
+	})})
 	e.open()
 }
 
@@ -225,4 +228,3 @@ func MustCertificate(t testing.TB, s string) *x509.Certificate {
 	}
 	return c
 }
-

@@ -193,4 +193,3 @@ func newAESGCM(t *testing.T, key string) cipher.AEAD {
 	}
 	return g
 }
-

@@ -438,3 +438,10 @@ var (
 
 // Users is the directory of sandbox payers this wallet debits.
 func (s *Simulator) Users() *users.Directory { return s.cfg.Users }
+
+// OrderCount is the number of orders the sandbox holds.
+func (s *Simulator) OrderCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.orders)
+}
