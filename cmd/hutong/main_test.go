@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wechatpay-apiv3/wechatpay-go/core"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
+	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
+
+	"github.com/hutong-pay/hutong/internal/sandbox"
+	"github.com/hutong-pay/hutong/internal/sandbox/wechatpay"
+	"github.com/hutong-pay/hutong/sandboxhttp"
+)
+
+func TestEverySubcommandHasHelp(t *testing.T) {
+	t.Parallel()
+	for _, c := range commands() {
+		var out bytes.Buffer
+		err := run([]string{c.name, "--help"}, &out, &out)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "Usage: hutong "+c.name) {
+			t.Errorf("%s --help: %v\n%s", c.name, err, out.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := run(nil, &out, &out); err != nil || !strings.Contains(out.String(), "sandbox") {
+		t.Fatalf("hutong with no command: %v\n%s", err, out.String())
+	}
+	if err := run([]string{"nope"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("an unknown command succeeded")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := run([]string{"version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "hutong ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+}
+
+func TestSandboxRefusesNonLoopbackWithoutPublic(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"0.0.0.0:8090", ":8090", "192.0.2.1:8090"} {
+		err := run([]string{"sandbox", "--addr", addr, "--data", t.TempDir()}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "--public") {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:1", "[::1]:1", "localhost:1"} {
+		if err := checkLoopback(addr, false); err != nil {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+	if err := run([]string{"sandbox", "--time-scale", "0", "--data", t.TempDir()}, io.Discard, io.Discard); err == nil {
+		t.Error("--time-scale 0 was accepted")
+	}
+}
+
+func TestEnvironmentFillsFlags(t *testing.T) {
+	t.Setenv("HUTONG_ADDR", "0.0.0.0:9")
+	err := run([]string{"sandbox", "--data", t.TempDir()}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "0.0.0.0:9") {
+		t.Fatalf("HUTONG_ADDR was not read: %v", err)
+	}
+}
+
+// process is a hutong sandbox running as its own process.
+type process struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func buildHutong(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hutong")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func startSandbox(t *testing.T, bin, data, addr string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, "sandbox", "--addr", addr, "--data", data, "--time-scale", "1000")
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "hutong sandbox listening on "); ok {
+			go io.Copy(io.Discard, stdout)
+			return &process{cmd: cmd, url: u}
+		}
+	}
+	t.Fatal("the sandbox did not say where it listens")
+	return nil
+}
+
+// TestSandboxProcessSurvivesKill starts the real binary, pays an order
+// whose merchant is down, kills the process with SIGKILL, starts it again on
+// the same folder and sees the order kept and the notification delivered.
+func TestSandboxProcessSurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildHutong(t)
+	data := t.TempDir()
+	var up atomic.Bool
+	var got atomic.Int32
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer merchant.Close()
+
+	p := startSandbox(t, bin, data, "127.0.0.1:0")
+	creds, err := sandbox.ReadCredentials(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := creds.WeChatPay
+	no := fmt.Sprintf("KILL%d", time.Now().UnixNano())
+	prepayAndPay(t, p.url, c, no, merchant.URL)
+	time.Sleep(50 * time.Millisecond) // let an attempt or two fail
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+
+	// Same folder, a new process (and port).
+	p = startSandbox(t, bin, data, "127.0.0.1:0")
+	up.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for got.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the pending notification was not delivered after the restart")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	client := sdkClient(t, p.url, c)
+	tx, _, err := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(context.Background(), native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(c.MchID)})
+	if err != nil || *tx.TradeState != "SUCCESS" {
+		t.Fatalf("order after kill -9: %v %+v", err, tx)
+	}
+
+	// A clean stop (SIGTERM) exits 0.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+
+	var out bytes.Buffer
+	if err := run([]string{"sandbox", "credentials", "--data", data}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var printed sandbox.Credentials
+	if err := json.Unmarshal(out.Bytes(), &printed); err != nil || printed.WeChatPay != c {
+		t.Fatalf("sandbox credentials printed %s", out.String())
+	}
+}
+
+func sdkClient(t *testing.T, url string, c wechatpay.Credentials) *core.Client {
+	t.Helper()
+	key, err := utils.LoadPrivateKey(c.MerchantPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := utils.LoadPublicKey(c.PlatformPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := sandboxhttp.Client(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := core.NewClient(context.Background(), option.WithHTTPClient(hc),
+		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, key, c.PlatformPublicKeyID, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// prepayAndPay creates a Native order through the SDK and pays it through
+// the helper API.
+func prepayAndPay(t *testing.T, url string, c wechatpay.Credentials, no, notifyURL string) {
+	t.Helper()
+	resp, _, err := (&native.NativeApiService{Client: sdkClient(t, url, c)}).Prepay(context.Background(), native.PrepayRequest{
+		Appid: core.String(c.AppID), Mchid: core.String(c.MchID), Description: core.String("kill -9"),
+		OutTradeNo: core.String(no), NotifyUrl: core.String(notifyURL), Amount: &native.Amount{Total: core.Int64(1)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"wallet": "wechatpay", "code": *resp.CodeUrl})
+	res, err := http.Post(url+"/sandbox/v1/pay", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("pay: %s", res.Status)
+	}
+}
