@@ -30,7 +30,7 @@ var ctx = context.Background()
 
 // publicKeyClient is an SDK client in platform-public-key mode, the default
 // for merchants who joined WeChat Pay after 2024.
-func publicKeyClient(t *testing.T, e *sandboxtest.Env) *core.Client {
+func publicKeyClient(t testing.TB, e *sandboxtest.Env) *core.Client {
 	t.Helper()
 	c := e.Credentials()
 	key := mustPrivateKey(t, c.MerchantPrivateKey)
@@ -77,7 +77,7 @@ func certificateClient(t *testing.T, e *sandboxtest.Env) (*core.Client, *downloa
 	return client, mgr
 }
 
-func mustPrivateKey(t *testing.T, pem string) *rsa.PrivateKey {
+func mustPrivateKey(t testing.TB, pem string) *rsa.PrivateKey {
 	t.Helper()
 	k, err := utils.LoadPrivateKey(pem)
 	if err != nil {

@@ -1,0 +1,44 @@
+package sandboxhttp
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestClientSendsWalletHostsToTheSandbox(t *testing.T) {
+	t.Parallel()
+	sandbox := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The signed parts of the request arrive untouched.
+		io.WriteString(w, "sandbox "+r.Method+" "+r.RequestURI+" host="+r.Host)
+	}))
+	defer sandbox.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "other") }))
+	defer other.Close()
+
+	hc, err := Client(sandbox.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(url string) string {
+		resp, err := hc.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := get("https://api.mch.weixin.qq.com/v3/pay/transactions/id/42?mchid=1"); got != "sandbox GET /v3/pay/transactions/id/42?mchid=1 host=api.mch.weixin.qq.com" {
+		t.Fatalf("wallet host: %q", got)
+	}
+	if got := get(other.URL + "/x"); got != "other" {
+		t.Fatalf("other host: %q", got)
+	}
+	for _, bad := range []string{"", "ftp://x", "127.0.0.1:8090", "http://"} {
+		if _, err := Client(bad); err == nil {
+			t.Errorf("Client(%q) accepted", bad)
+		}
+	}
+}
