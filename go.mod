@@ -2,4 +2,14 @@ module github.com/hutong-pay/hutong
 
 go 1.26.8
 
-require github.com/wechatpay-apiv3/wechatpay-go v0.2.20 // indirect
+require (
+	github.com/smartwalle/alipay/v3 v3.2.20
+	github.com/wechatpay-apiv3/wechatpay-go v0.2.20
+	golang.org/x/text v0.31.0
+)
+
+require (
+	github.com/smartwalle/ncrypto v1.0.4 // indirect
+	github.com/smartwalle/ngx v1.0.9 // indirect
+	github.com/smartwalle/nsign v1.0.9 // indirect
+)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
 	"github.com/hutong-pay/hutong/internal/sandbox/faults"
 	"github.com/hutong-pay/hutong/internal/sandbox/users"
 	"github.com/hutong-pay/hutong/internal/sandbox/wechatpay"
@@ -31,6 +32,9 @@ func (sb *Sandbox) helperRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sandbox/v1/wechatpay/sub_merchants", sb.handleSubMerchants)
 	mux.HandleFunc("GET /sandbox/v1/wechatpay/settings", sb.handleGetSettings)
 	mux.HandleFunc("POST /sandbox/v1/wechatpay/settings", sb.handleSetSettings)
+	mux.HandleFunc("GET /sandbox/v1/alipay/merchants", sb.handleAlipayMerchants)
+	mux.HandleFunc("POST /sandbox/v1/alipay/app_auth_codes", sb.handleAlipayAuthCode)
+	mux.HandleFunc("POST /sandbox/v1/alipay/finish", sb.handleAlipayFinish)
 	mux.HandleFunc("/sandbox/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, helperError{"not_found", fmt.Sprintf("%s %s is not part of the sandbox helper API", r.Method, r.URL.Path)})
 	})
@@ -69,36 +73,44 @@ func (sb *Sandbox) handlePay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Code == "" {
-		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", "code is required: a code_url, prepay_id or h5_url"})
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", "code is required: a WeChat code_url, prepay_id or h5_url, or an Alipay qr_code, trade_no or order string"})
 		return
 	}
+	var res any
+	var err error
 	switch req.Wallet {
 	case wechatpay.Wallet:
+		res, err = sb.wechatpay.Pay(req.Code, req.User)
+	case alipay.Wallet:
+		res, err = sb.alipay.Pay(req.Code, req.User)
 	case "":
-		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", `wallet is required: "wechatpay"`})
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", `wallet is required: "wechatpay" or "alipay"`})
 		return
 	default:
-		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", fmt.Sprintf("wallet %q is unknown; use \"wechatpay\"", req.Wallet)})
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", fmt.Sprintf("wallet %q is unknown; use \"wechatpay\" or \"alipay\"", req.Wallet)})
 		return
 	}
-	res, err := sb.wechatpay.Pay(req.Code, req.User)
+	writePayResult(w, res, err)
+}
+
+func writePayResult(w http.ResponseWriter, res any, err error) {
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, res)
-	case errors.Is(err, wechatpay.ErrUnknownCode):
+	case errors.Is(err, wechatpay.ErrUnknownCode), errors.Is(err, alipay.ErrUnknownCode):
 		writeJSON(w, http.StatusNotFound, helperError{"unknown_code", err.Error()})
 	case errors.Is(err, users.ErrNoSuchUser):
 		writeJSON(w, http.StatusNotFound, helperError{"unknown_user", err.Error()})
 	case errors.Is(err, users.ErrInsufficientBalance):
 		writeJSON(w, http.StatusPaymentRequired, helperError{"insufficient_balance", err.Error()})
-	case errors.Is(err, wechatpay.ErrOrderPaid):
+	case errors.Is(err, wechatpay.ErrOrderPaid), errors.Is(err, alipay.ErrTradePaid):
 		writeJSON(w, http.StatusConflict, helperError{"order_paid", err.Error()})
-	case errors.Is(err, wechatpay.ErrOrderClosed):
+	case errors.Is(err, wechatpay.ErrOrderClosed), errors.Is(err, alipay.ErrTradeClosed):
 		writeJSON(w, http.StatusConflict, helperError{"order_closed", err.Error()})
-	case errors.Is(err, wechatpay.ErrWrongPayer):
+	case errors.Is(err, wechatpay.ErrWrongPayer), errors.Is(err, alipay.ErrWrongPayer):
 		writeJSON(w, http.StatusConflict, helperError{"wrong_payer", err.Error()})
 	default:
-		writeJSON(w, http.StatusInternalServerError, helperError{"internal", err.Error()})
+		writeJSON(w, http.StatusBadRequest, helperError{"refused", err.Error()})
 	}
 }
 
@@ -156,10 +168,14 @@ func (sb *Sandbox) handleSetFaults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sb.faults.Get(f.Wallet))
 }
 
-// userView adds each user's WeChat openid under the sandbox appid.
+// userView adds each user's wallet identities: WeChat openids per appid,
+// the Alipay buyer id and open ids per app.
 type userView struct {
 	users.User
 	WeChatOpenIDs map[string]string `json:"wechat_openids"`
+	AlipayBuyerID string            `json:"alipay_buyer_id"`
+	AlipayLogonID string            `json:"alipay_logon_id"`
+	AlipayOpenIDs map[string]string `json:"alipay_open_ids"`
 }
 
 func (sb *Sandbox) handleUsers(w http.ResponseWriter, r *http.Request) {
@@ -169,9 +185,12 @@ func (sb *Sandbox) handleUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	var out []userView
 	for _, u := range sb.users.List() {
-		v := userView{User: u, WeChatOpenIDs: map[string]string{}}
+		v := userView{User: u, WeChatOpenIDs: map[string]string{}, AlipayBuyerID: alipay.BuyerID(u.ID), AlipayLogonID: alipay.LogonID(u.ID), AlipayOpenIDs: map[string]string{}}
 		for _, a := range appids {
 			v.WeChatOpenIDs[a] = users.OpenID(u.ID, a)
+		}
+		for _, m := range sb.alipay.Merchants() {
+			v.AlipayOpenIDs[m.AppID] = alipay.BuyerOpenID(u.ID, m.AppID)
 		}
 		out = append(out, v)
 	}
@@ -204,4 +223,40 @@ func (sb *Sandbox) handleSetSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, wechatSettings{Signing: sb.wechatpay.Signing()})
+}
+
+func (sb *Sandbox) handleAlipayMerchants(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"data": sb.alipay.Merchants()})
+}
+
+// handleAlipayAuthCode is a sandbox merchant authorizing the app, without
+// the browser page (/oauth2/appToAppAuth.htm) a person would use.
+func (sb *Sandbox) handleAlipayAuthCode(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Merchant string `json:"merchant"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	code, err := sb.alipay.IssueAuthCode(req.Merchant)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, helperError{"invalid_merchant", err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"app_auth_code": code, "merchant": req.Merchant})
+}
+
+// handleAlipayFinish ends a paid trade's refundable period now.
+func (sb *Sandbox) handleAlipayFinish(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		TradeNo string `json:"trade_no"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if err := sb.alipay.Finish(req.TradeNo); err != nil {
+		writePayResult(w, nil, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"trade_no": req.TradeNo, "trade_status": alipay.StatusTradeFinished})
 }

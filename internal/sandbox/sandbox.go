@@ -1,5 +1,6 @@
 // Package sandbox runs hutong's local stand-ins for the wallets: the WeChat
-// Pay API v3 (under /v3/), and the test-helper API (under /sandbox/v1/) that
+// Pay API v3 (under /v3/), the Alipay OpenAPI gateway (/gateway.do), and
+// the test-helper API (under /sandbox/v1/) that
 // scripted tests and the demo use to play the buyer and to make the wallets
 // misbehave on purpose.
 //
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
 	"github.com/hutong-pay/hutong/internal/sandbox/faults"
 	"github.com/hutong-pay/hutong/internal/sandbox/journal"
 	"github.com/hutong-pay/hutong/internal/sandbox/notify"
@@ -55,6 +57,7 @@ type Sandbox struct {
 	faults    *faults.Store
 	notifier  *notify.Dispatcher
 	wechatpay *wechatpay.Simulator
+	alipay    *alipay.Simulator
 	handler   http.Handler
 }
 
@@ -64,6 +67,7 @@ const CredentialsFile = "credentials.json"
 // Credentials is the content of credentials.json: one object per wallet.
 type Credentials struct {
 	WeChatPay wechatpay.Credentials `json:"wechatpay"`
+	Alipay    alipay.Credentials    `json:"alipay"`
 }
 
 // Open opens (or creates) the sandbox in cfg.DataDir and writes
@@ -108,7 +112,7 @@ func (sb *Sandbox) open() error {
 	if sb.users, err = users.Open(sb.journal); err != nil {
 		return err
 	}
-	if sb.faults, err = faults.Open(sb.journal, wechatpay.Wallet); err != nil {
+	if sb.faults, err = faults.Open(sb.journal, wechatpay.Wallet, alipay.Wallet); err != nil {
 		return err
 	}
 	sb.notifier, err = notify.New(notify.Config{
@@ -138,12 +142,30 @@ func (sb *Sandbox) open() error {
 	if err != nil {
 		return err
 	}
+	sb.alipay, err = alipay.New(alipay.Config{
+		Journal:   sb.journal,
+		Users:     sb.users,
+		Notifier:  sb.notifier,
+		Faults:    sb.faults,
+		BaseURL:   cfg.BaseURL,
+		TimeScale: cfg.TimeScale,
+		Now:       cfg.Now,
+		Logger:    cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
 	sb.notifier.Register(sb.wechatpay)
+	sb.notifier.Register(sb.alipay)
 	if err := sb.writeCredentials(); err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", sb.wechatpay.Handler())
+	alipayHandler := sb.alipay.Handler()
+	mux.Handle("/gateway.do", alipayHandler)
+	mux.Handle("/sandbox/alipay/", alipayHandler)
+	mux.Handle("/oauth2/", alipayHandler)
 	sb.helperRoutes(mux)
 	sb.handler = mux
 	return nil
@@ -164,7 +186,7 @@ func (sb *Sandbox) writeCredentials() error {
 
 // Credentials returns what credentials.json holds.
 func (sb *Sandbox) Credentials() Credentials {
-	return Credentials{WeChatPay: sb.wechatpay.Credentials()}
+	return Credentials{WeChatPay: sb.wechatpay.Credentials(), Alipay: sb.alipay.Credentials()}
 }
 
 // Handler serves every wallet and the helper API.
@@ -172,6 +194,9 @@ func (sb *Sandbox) Handler() http.Handler { return sb.handler }
 
 // WeChatPay is the WeChat Pay simulator.
 func (sb *Sandbox) WeChatPay() *wechatpay.Simulator { return sb.wechatpay }
+
+// Alipay is the Alipay simulator.
+func (sb *Sandbox) Alipay() *alipay.Simulator { return sb.alipay }
 
 // Run delivers notifications until ctx ends.
 func (sb *Sandbox) Run(ctx context.Context) { sb.notifier.Run(ctx) }

@@ -1,0 +1,229 @@
+package alipay
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/hutong-pay/hutong/internal/alipayapi"
+	"github.com/hutong-pay/hutong/internal/chinatime"
+)
+
+// FeeRateBasisPoints is the sandbox's service fee, 0.60%.
+const FeeRateBasisPoints = 60
+
+// Fee is the service fee on an amount, rounded half up to the fen.
+func Fee(amount int64) int64 { return (amount*FeeRateBasisPoints + 5000) / 10000 }
+
+const billURLTTL = 30 * time.Second
+
+type billToken struct {
+	PID     string `json:"p"`
+	Date    string `json:"d"` // yyyy-MM-dd or yyyy-MM
+	Expires int64  `json:"e"`
+}
+
+func (s *Simulator) signBillToken(t billToken) string {
+	payload, _ := json.Marshal(t)
+	mac := hmac.New(sha256.New, s.billKey)
+	mac.Write(payload)
+	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func (s *Simulator) parseBillToken(tok string) (billToken, bool) {
+	var t billToken
+	p, m, ok := strings.Cut(tok, ".")
+	if !ok {
+		return t, false
+	}
+	payload, err1 := base64.RawURLEncoding.DecodeString(p)
+	sig, err2 := base64.RawURLEncoding.DecodeString(m)
+	if err1 != nil || err2 != nil {
+		return t, false
+	}
+	mac := hmac.New(sha256.New, s.billKey)
+	mac.Write(payload)
+	if !hmac.Equal(sig, mac.Sum(nil)) || json.Unmarshal(payload, &t) != nil {
+		return t, false
+	}
+	return t, s.now().Unix() <= t.Expires
+}
+
+// billRange reads bill_date: a day (yyyy-MM-dd) or a month (yyyy-MM), in
+// Beijing time.
+func billRange(date string) (start, end time.Time, ok bool) {
+	if len(date) == len("2006-01") {
+		m, err := time.ParseInLocation("2006-01", date, chinatime.Location)
+		if err != nil {
+			return start, end, false
+		}
+		return m.UTC(), m.AddDate(0, 1, 0).UTC(), true
+	}
+	start, end, err := chinatime.ParseDate(date)
+	return start, end, err == nil
+}
+
+// billURL is alipay.data.dataservice.bill.downloadurl.query. Like the
+// WeChat sandbox, it issues today's bill so far; the real gateway only
+// from the next day.
+func (s *Simulator) billURL(c *call) answer {
+	typ, _ := c.bizString("bill_type")
+	date, _ := c.bizString("bill_date")
+	if typ == "" {
+		return answer{result: alipayapi.Failure(alipayapi.CodeMissingArguments, "isv.missing-bill-type", "缺少参数 bill_type")}
+	}
+	if typ != "trade" && typ != "signcustomer" {
+		return invalidParameter("bill_type 应为 trade 或 signcustomer")
+	}
+	start, _, ok := billRange(date)
+	if !ok {
+		return invalidParameter("bill_date 格式应为 yyyy-MM-dd 或 yyyy-MM")
+	}
+	if start.After(s.now()) {
+		return businessFailed("isp.bill_not_exist", "账单不存在")
+	}
+	tok := s.signBillToken(billToken{PID: c.seller.PID, Date: date, Expires: s.now().Add(billURLTTL).Unix()})
+	return success(map[string]string{"bill_download_url": s.cfg.BaseURL + "/sandbox/alipay/bill?fileType=csv.zip&token=" + tok})
+}
+
+// downloadBill serves the zip of GBK CSV files the download URL names.
+func (s *Simulator) downloadBill(w http.ResponseWriter, r *http.Request) {
+	tok, ok := s.parseBillToken(r.URL.Query().Get("token"))
+	if !ok {
+		http.Error(w, "the download URL is invalid or has expired (it lives 30 s); ask the gateway for a new one", http.StatusForbidden)
+		return
+	}
+	start, end, _ := billRange(tok.Date)
+	s.mu.Lock()
+	detail, summary := s.buildBill(tok.PID, start, end)
+	s.mu.Unlock()
+	compact := strings.ReplaceAll(tok.Date, "-", "")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		text string
+	}{
+		{tok.PID + "_" + compact + "_业务明细.csv", detail},
+		{tok.PID + "_" + compact + "_业务明细(汇总).csv", summary},
+	} {
+		gbk, err := simplifiedchinese.GBK.NewEncoder().String(f.text)
+		if err != nil {
+			http.Error(w, "bill encoding: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fw, _ := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: s.now(), Flags: 0x800})
+		fw.Write([]byte(gbk))
+	}
+	zw.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+tok.PID+"_"+compact+`.csv.zip"`)
+	w.Write(buf.Bytes())
+}
+
+// billHeader is the column row of the trade detail bill.
+const billHeader = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注"
+
+// buildBill writes the detail and summary files of a seller's trades in
+// [start, end). Callers hold s.mu.
+func (s *Simulator) buildBill(pid string, start, end time.Time) (detail, summary string) {
+	in := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && t.Before(end) }
+	type row struct {
+		at     time.Time
+		fields []string
+		amount int64
+		fee    int64
+		refund bool
+	}
+	var rows []row
+	for _, t := range s.trades {
+		if t.SellerID != pid {
+			continue
+		}
+		if in(t.PaidAt) {
+			fee := Fee(t.Total)
+			rows = append(rows, row{at: t.PaidAt, amount: t.Total, fee: fee, fields: []string{
+				t.TradeNo + "\t", t.OutTradeNo + "\t", "交易", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(t.PaidAt),
+				"", "", "", "", LogonID(t.PaidBy), alipayapi.FormatYuan(t.Total), alipayapi.FormatYuan(t.Total),
+				"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00", "", alipayapi.FormatYuan(-fee), "0.00", "",
+			}})
+		}
+	}
+	for _, r := range s.refunds {
+		t := s.trades[r.TradeKey]
+		if t == nil || t.SellerID != pid || !in(r.CreatedAt) {
+			continue
+		}
+		fee := Fee(r.Amount)
+		rows = append(rows, row{at: r.CreatedAt, amount: -r.Amount, fee: -fee, refund: true, fields: []string{
+			t.TradeNo + "\t", t.OutTradeNo + "\t", "退款", billText(t.Subject), chinatime.DateTime(r.CreatedAt), chinatime.DateTime(r.CreatedAt),
+			"", "", "", "", LogonID(t.PaidBy), alipayapi.FormatYuan(-r.Amount), alipayapi.FormatYuan(-r.Amount),
+			"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00", r.OutRequestNo + "\t", alipayapi.FormatYuan(fee), "0.00", billText(r.Reason),
+		}})
+	}
+	slices.SortFunc(rows, func(a, b row) int { return a.at.Compare(b.at) })
+
+	period := fmt.Sprintf("#起始日期：[%s]   终止日期：[%s]", cnDateTime(start), cnDateTime(end))
+	exported := "#导出时间：[" + cnDateTime(s.now()) + "]"
+	var d strings.Builder
+	d.WriteString("#支付宝业务明细查询\r\n#账号：[" + pid + "0156]\r\n" + period + "\r\n")
+	d.WriteString("#-----------------------------------------业务明细列表----------------------------------------\r\n")
+	d.WriteString(billHeader + "\r\n")
+	var payN, refundN int
+	var payAmt, refundAmt, fees int64
+	for _, r := range rows {
+		d.WriteString(strings.Join(r.fields, ",") + "\r\n")
+		if r.refund {
+			refundN++
+			refundAmt += -r.amount
+		} else {
+			payN++
+			payAmt += r.amount
+		}
+		fees += r.fee
+	}
+	d.WriteString("#-----------------------------------------业务明细列表结束------------------------------------\r\n")
+	fmt.Fprintf(&d, "#交易合计：%d笔，商家实收：%s元，商家优惠：0.00元\r\n", payN, alipayapi.FormatYuan(payAmt))
+	fmt.Fprintf(&d, "#退款合计：%d笔，商家实收：%s元，商家优惠：0.00元\r\n", refundN, alipayapi.FormatYuan(-refundAmt))
+	d.WriteString(exported + "\r\n")
+
+	var sm strings.Builder
+	sm.WriteString("#支付宝业务汇总查询\r\n#账号：[" + pid + "0156]\r\n" + period + "\r\n")
+	sm.WriteString("#-----------------------------------------业务汇总列表----------------------------------------\r\n")
+	sm.WriteString("门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）,支付宝优惠（元）,商家优惠（元）,卡消费金额（元）,服务费（元）,分润（元）,实收净额（元）\r\n")
+	fmt.Fprintf(&sm, "合计,,%d,%d,%s,%s,0.00,0.00,0.00,%s,0.00,%s\r\n", payN, refundN,
+		alipayapi.FormatYuan(payAmt-refundAmt), alipayapi.FormatYuan(payAmt-refundAmt), alipayapi.FormatYuan(-fees), alipayapi.FormatYuan(payAmt-refundAmt-fees))
+	sm.WriteString("#-----------------------------------------业务汇总列表结束------------------------------------\r\n")
+	sm.WriteString(exported + "\r\n")
+	return d.String(), sm.String()
+}
+
+func cnDateTime(t time.Time) string {
+	return t.In(chinatime.Location).Format("2006年01月02日 15:04:05")
+}
+
+// billText keeps free text from breaking the comma-separated layout, and
+// drops what GBK cannot encode.
+func billText(s string) string {
+	s = strings.NewReplacer(",", "，", "\r", " ", "\n", " ").Replace(s)
+	var b strings.Builder
+	enc := simplifiedchinese.GBK.NewEncoder()
+	for _, r := range s {
+		if _, err := enc.String(string(r)); err != nil {
+			b.WriteRune('?')
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
