@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
