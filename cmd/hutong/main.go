@@ -1,7 +1,7 @@
 // Command hutong is the one binary of hutong, the payment gateway that puts
 // WeChat Pay and Alipay behind one API. Each job is a subcommand:
 //
-//	hutong sandbox       run the local wallet sandbox (WeChat Pay API v3)
+//	hutong sandbox       run the local wallet sandbox (WeChat Pay API v3, Alipay)
 //	hutong version       print the version
 //
 // Every subcommand has --help. Flags have HUTONG_* environment equivalents:
@@ -25,7 +25,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"sandbox", "run the local wallet sandbox (WeChat Pay API v3, helper API)", runSandbox},
+		{"sandbox", "run the local wallet sandbox (WeChat Pay API v3, Alipay OpenAPI, helper API)", runSandbox},
 		{"version", "print the version of this binary", runVersion},
 	}
 }

@@ -20,12 +20,15 @@ import (
 	"testing"
 	"time"
 
+	alipaysdk "github.com/smartwalle/alipay/v3"
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
+	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/sandbox"
+	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
 	"github.com/hutong-pay/hutong/internal/sandbox/wechatpay"
 	"github.com/hutong-pay/hutong/sandboxhttp"
 )
@@ -166,6 +169,9 @@ func TestSandboxProcessSurvivesKill(t *testing.T) {
 		t.Fatalf("order after kill -9: %v %+v", err, tx)
 	}
 
+	// The same running process serves the Alipay SDK.
+	alipayRoundTrip(t, p.url, creds.Alipay)
+
 	// A clean stop (SIGTERM) exits 0.
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.cmd.Wait(); err != nil {
@@ -223,5 +229,35 @@ func prepayAndPay(t *testing.T, url string, c wechatpay.Credentials, no, notifyU
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("pay: %s", res.Status)
+	}
+}
+
+// alipayRoundTrip precreates, pays and queries a trade through
+// smartwalle/alipay against a running sandbox.
+func alipayRoundTrip(t *testing.T, url string, c alipay.Credentials) {
+	t.Helper()
+	client, err := alipaysdk.New(c.AppID, c.AppPrivateKey, true,
+		alipaysdk.WithProductionGateway(url+"/gateway.do"), alipaysdk.WithTimeLocation(chinatime.Location))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.LoadAliPayPublicKey(c.AlipayPublicKey); err != nil {
+		t.Fatal(err)
+	}
+	p := alipaysdk.TradePreCreate{}
+	p.OutTradeNo, p.Subject, p.TotalAmount = fmt.Sprintf("PROC%d", time.Now().UnixNano()), "one sandbox, two wallets", "1.23"
+	res, err := client.TradePreCreate(p)
+	if err != nil || !res.IsSuccess() {
+		t.Fatalf("alipay precreate: %v %+v", err, res)
+	}
+	body, _ := json.Marshal(map[string]string{"wallet": "alipay", "code": res.QRCode})
+	pr, err := http.Post(url+"/sandbox/v1/pay", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Body.Close()
+	q, err := client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: p.OutTradeNo})
+	if err != nil || q.TradeStatus != alipaysdk.TradeStatusSuccess || q.TotalAmount != "1.23" {
+		t.Fatalf("alipay query: %v %+v", err, q)
 	}
 }

@@ -18,8 +18,9 @@ import (
 	"github.com/hutong-pay/hutong/internal/sandbox"
 )
 
-const sandboxSynopsis = `Runs the wallet sandbox: the WeChat Pay API v3 at the real paths (/v3/...) and
-the test-helper API (/sandbox/v1/...), on one listener, with state in --data.
+const sandboxSynopsis = `Runs the wallet sandbox: the WeChat Pay API v3 at the real paths (/v3/...), the
+Alipay OpenAPI gateway (/gateway.do) and the test-helper API (/sandbox/v1/...),
+on one listener, with state in --data.
 
   hutong sandbox [--addr 127.0.0.1:8090] [--data DIR] [--time-scale N] [--public]
   hutong sandbox credentials [--data DIR]    print DIR/credentials.json`
@@ -75,6 +76,8 @@ func runSandbox(args []string, stdout, stderr io.Writer) error {
 	c := sb.Credentials().WeChatPay
 	fmt.Fprintf(stdout, "hutong sandbox listening on %s\n", url)
 	fmt.Fprintf(stdout, "  WeChat Pay API v3   %s/v3/   (mchid %s, appid %s)\n", url, c.MchID, c.AppID)
+	a := sb.Credentials().Alipay
+	fmt.Fprintf(stdout, "  Alipay gateway      %s/gateway.do   (app_id %s)\n", url, a.AppID)
 	fmt.Fprintf(stdout, "  helper API          %s/sandbox/v1/\n", url)
 	fmt.Fprintf(stdout, "  credentials         %s\n", filepath.Join(*data, sandbox.CredentialsFile))
 	if *timeScale != 1 {
