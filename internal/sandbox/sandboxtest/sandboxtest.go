@@ -45,27 +45,36 @@ type Env struct {
 type handlerBox struct{ h http.Handler }
 
 var (
-	templateOnce sync.Once
-	templateDir  string
-	templateErr  error
+	templateOnce    sync.Once
+	templateJournal []byte
+	templateErr     error
 )
 
-// template creates one sandbox data folder per test process, so that each
-// test copies its keys instead of generating four RSA keys again.
-func template() (string, error) {
+// template creates one sandbox per test process and keeps its journal, so
+// that each test starts from a copy instead of generating RSA keys again.
+// Nothing is left on disk.
+func template() ([]byte, error) {
 	templateOnce.Do(func() {
-		templateDir, templateErr = os.MkdirTemp("", "hutong-sandbox-template-")
-		if templateErr != nil {
+		dir, err := os.MkdirTemp("", "hutong-sandbox-template-")
+		if err != nil {
+			templateErr = err
 			return
 		}
-		var sb *sandbox.Sandbox
-		sb, templateErr = sandbox.Open(sandbox.Config{DataDir: templateDir, NoSync: true})
-		if templateErr == nil {
-			templateErr = sb.Close()
+		defer os.RemoveAll(dir)
+		sb, err := sandbox.Open(sandbox.Config{DataDir: dir, NoSync: true})
+		if err == nil {
+			err = sb.Close()
 		}
+		if err == nil {
+			templateJournal, err = os.ReadFile(filepath.Join(dir, journalFile))
+		}
+		templateErr = err
 	})
-	return templateDir, templateErr
+	return templateJournal, templateErr
 }
+
+// journalFile is the sandbox's journal in its data folder.
+const journalFile = "sandbox.journal"
 
 // Option adjusts the sandbox's configuration.
 type Option func(*sandbox.Config)
@@ -82,14 +91,8 @@ func Start(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("sandbox template: %v", err)
 	}
 	dir := t.TempDir()
-	for _, name := range []string{"sandbox.journal"} {
-		b, err := os.ReadFile(filepath.Join(tmpl, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(dir, journalFile), tmpl, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	e := &Env{t: t, Dir: dir}
 	e.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

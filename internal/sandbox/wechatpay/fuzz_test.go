@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,32 +16,22 @@ import (
 	"github.com/hutong-pay/hutong/internal/wechatpayv3"
 )
 
-var (
-	fuzzOnce sync.Once
-	fuzzSim  *Simulator
-)
-
-// fuzzSimulator is one simulator shared by every fuzz input of a process
-// (its keys take a while to generate).
-func fuzzSimulator(t testing.TB) *Simulator {
-	fuzzOnce.Do(func() {
-		dir, err := tempDir()
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := journal.Open(filepath.Join(dir, "j"), journal.Options{NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		u, _ := users.Open(j)
-		f, _ := faults.Open(j, Wallet)
-		n, _ := notify.New(notify.Config{Journal: j})
-		fuzzSim, err = New(Config{Journal: j, Users: u, Notifier: n, Faults: f, BaseURL: "http://sandbox.test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-	return fuzzSim
+// fuzzSimulator is one simulator shared by every input of a fuzz target
+// (its keys take a while to generate), in the target's temporary folder.
+func fuzzSimulator(f *testing.F) *Simulator {
+	j, err := journal.Open(filepath.Join(f.TempDir(), "j"), journal.Options{NoSync: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { j.Close() })
+	u, _ := users.Open(j)
+	fs, _ := faults.Open(j, Wallet)
+	n, _ := notify.New(notify.Config{Journal: j})
+	s, err := New(Config{Journal: j, Users: u, Notifier: n, Faults: fs, BaseURL: "http://sandbox.test"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return s
 }
 
 // fuzzRequest sends body, correctly signed, and checks what any input must
@@ -96,8 +85,8 @@ func FuzzPrepayBody(f *testing.F) {
 	f.Add(`{"time_expire":"2030-01-01T00:00:00+08:00"}`)
 	f.Add(`[]`)
 	f.Add(``)
+	s := fuzzSimulator(f)
 	f.Fuzz(func(t *testing.T, body string) {
-		s := fuzzSimulator(t)
 		for _, path := range []string{"/v3/pay/transactions/native", "/v3/pay/transactions/jsapi", "/v3/pay/partner/transactions/h5"} {
 			fuzzRequest(t, s, http.MethodPost, path, body)
 		}
@@ -108,15 +97,17 @@ func FuzzRefundBody(f *testing.F) {
 	f.Add(`{"out_trade_no":"ABCDEF01","out_refund_no":"R1","amount":{"refund":1,"total":1,"currency":"CNY"}}`)
 	f.Add(`{"transaction_id":"4200","out_refund_no":"R1","amount":{"refund":0,"total":1,"currency":"USD"}}`)
 	f.Add(`{"out_refund_no":"","amount":null}`)
+	s := fuzzSimulator(f)
 	f.Fuzz(func(t *testing.T, body string) {
-		fuzzRequest(t, fuzzSimulator(t), http.MethodPost, "/v3/refund/domestic/refunds", body)
+		fuzzRequest(t, s, http.MethodPost, "/v3/refund/domestic/refunds", body)
 	})
 }
 
 func FuzzCloseBody(f *testing.F) {
 	f.Add(`{"mchid":"1900000001"}`)
 	f.Add(`{"sp_mchid":"1900000001","sub_mchid":1}`)
+	s := fuzzSimulator(f)
 	f.Fuzz(func(t *testing.T, body string) {
-		fuzzRequest(t, fuzzSimulator(t), http.MethodPost, "/v3/pay/transactions/out-trade-no/ABCDEF01/close", body)
+		fuzzRequest(t, s, http.MethodPost, "/v3/pay/transactions/out-trade-no/ABCDEF01/close", body)
 	})
 }
