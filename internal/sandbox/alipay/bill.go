@@ -108,26 +108,30 @@ func (s *Simulator) downloadBill(w http.ResponseWriter, r *http.Request) {
 	detail, summary := s.buildBill(tok.PID, start, end)
 	s.mu.Unlock()
 	compact := strings.ReplaceAll(tok.Date, "-", "")
+	account := tok.PID + "0156"
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, f := range []struct {
 		name string
 		text string
 	}{
-		{tok.PID + "_" + compact + "_业务明细.csv", detail},
-		{tok.PID + "_" + compact + "_业务明细(汇总).csv", summary},
+		{account + "_" + compact + "_业务明细.csv", detail},
+		{account + "_" + compact + "_业务明细(汇总).csv", summary},
 	} {
 		gbk, err := simplifiedchinese.GBK.NewEncoder().String(f.text)
 		if err != nil {
 			http.Error(w, "bill encoding: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		fw, _ := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: s.now(), Flags: 0x800})
+		// Entry names are GBK too, without the zip UTF-8 flag, as Alipay
+		// writes them.
+		name, _ := simplifiedchinese.GBK.NewEncoder().String(f.name)
+		fw, _ := zw.CreateHeader(&zip.FileHeader{Name: name, NonUTF8: true, Method: zip.Deflate, Modified: s.now()})
 		fw.Write([]byte(gbk))
 	}
 	zw.Close()
 	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+tok.PID+"_"+compact+`.csv.zip"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+account+"_"+compact+`.csv.zip"`)
 	w.Write(buf.Bytes())
 }
 
@@ -153,9 +157,9 @@ func (s *Simulator) buildBill(pid string, start, end time.Time) (detail, summary
 		if in(t.PaidAt) {
 			fee := Fee(t.Total)
 			rows = append(rows, row{at: t.PaidAt, amount: t.Total, fee: fee, fields: []string{
-				t.TradeNo + "\t", t.OutTradeNo + "\t", "交易", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(t.PaidAt),
-				"", "", "", "", LogonID(t.PaidBy), alipayapi.FormatYuan(t.Total), alipayapi.FormatYuan(t.Total),
-				"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00", "", alipayapi.FormatYuan(-fee), "0.00", "",
+				t.TradeNo + "\t", t.OutTradeNo + "\t", "交易\t", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(t.PaidAt),
+				"\t", "\t", "\t", "\t", LogonID(t.PaidBy) + "\t", alipayapi.FormatYuan(t.Total), alipayapi.FormatYuan(t.Total),
+				"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00\t", "0.00", "\t", alipayapi.FormatYuan(-fee), "0.00", billText(t.Body),
 			}})
 		}
 	}
@@ -166,9 +170,9 @@ func (s *Simulator) buildBill(pid string, start, end time.Time) (detail, summary
 		}
 		fee := Fee(r.Amount)
 		rows = append(rows, row{at: r.CreatedAt, amount: -r.Amount, fee: -fee, refund: true, fields: []string{
-			t.TradeNo + "\t", t.OutTradeNo + "\t", "退款", billText(t.Subject), chinatime.DateTime(r.CreatedAt), chinatime.DateTime(r.CreatedAt),
-			"", "", "", "", LogonID(t.PaidBy), alipayapi.FormatYuan(-r.Amount), alipayapi.FormatYuan(-r.Amount),
-			"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00", "0.00", r.OutRequestNo + "\t", alipayapi.FormatYuan(fee), "0.00", billText(r.Reason),
+			t.TradeNo + "\t", t.OutTradeNo + "\t", "退款\t", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(r.CreatedAt),
+			"\t", "\t", "\t", "\t", LogonID(t.PaidBy) + "\t", alipayapi.FormatYuan(-r.Amount), alipayapi.FormatYuan(-r.Amount),
+			"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00\t", "0.00", r.OutRequestNo + "\t", alipayapi.FormatYuan(fee), "0.00", billText(r.Reason),
 		}})
 	}
 	slices.SortFunc(rows, func(a, b row) int { return a.at.Compare(b.at) })
@@ -176,13 +180,13 @@ func (s *Simulator) buildBill(pid string, start, end time.Time) (detail, summary
 	period := fmt.Sprintf("#起始日期：[%s]   终止日期：[%s]", cnDateTime(start), cnDateTime(end))
 	exported := "#导出时间：[" + cnDateTime(s.now()) + "]"
 	var d strings.Builder
-	d.WriteString("#支付宝业务明细查询\r\n#账号：[" + pid + "0156]\r\n" + period + "\r\n")
-	d.WriteString("#-----------------------------------------业务明细列表----------------------------------------\r\n")
-	d.WriteString(billHeader + "\r\n")
+	d.WriteString("#支付宝业务明细查询\n#账号：[" + pid + "0156]\n" + period + "\n")
+	d.WriteString("#-----------------------------------------业务明细列表----------------------------------------\n")
+	d.WriteString(billHeader + "\n")
 	var payN, refundN int
 	var payAmt, refundAmt, fees int64
 	for _, r := range rows {
-		d.WriteString(strings.Join(r.fields, ",") + "\r\n")
+		d.WriteString(strings.Join(r.fields, ",") + "\n")
 		if r.refund {
 			refundN++
 			refundAmt += -r.amount
@@ -192,19 +196,19 @@ func (s *Simulator) buildBill(pid string, start, end time.Time) (detail, summary
 		}
 		fees += r.fee
 	}
-	d.WriteString("#-----------------------------------------业务明细列表结束------------------------------------\r\n")
-	fmt.Fprintf(&d, "#交易合计：%d笔，商家实收：%s元，商家优惠：0.00元\r\n", payN, alipayapi.FormatYuan(payAmt))
-	fmt.Fprintf(&d, "#退款合计：%d笔，商家实收：%s元，商家优惠：0.00元\r\n", refundN, alipayapi.FormatYuan(-refundAmt))
-	d.WriteString(exported + "\r\n")
+	d.WriteString("#-----------------------------------------业务明细列表结束------------------------------------\n")
+	fmt.Fprintf(&d, "#交易合计：%d笔，商家实收共%s元，商家优惠共0.00元\n", payN, alipayapi.FormatYuan(payAmt))
+	fmt.Fprintf(&d, "#退款合计：%d笔，商家实收退款共%s元，商家优惠退款共0.00元\n", refundN, alipayapi.FormatYuan(-refundAmt))
+	d.WriteString(exported + "\n")
 
 	var sm strings.Builder
-	sm.WriteString("#支付宝业务汇总查询\r\n#账号：[" + pid + "0156]\r\n" + period + "\r\n")
-	sm.WriteString("#-----------------------------------------业务汇总列表----------------------------------------\r\n")
-	sm.WriteString("门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）,支付宝优惠（元）,商家优惠（元）,卡消费金额（元）,服务费（元）,分润（元）,实收净额（元）\r\n")
-	fmt.Fprintf(&sm, "合计,,%d,%d,%s,%s,0.00,0.00,0.00,%s,0.00,%s\r\n", payN, refundN,
+	sm.WriteString("#支付宝业务汇总查询\n#账号：[" + pid + "0156]\n" + period + "\n")
+	sm.WriteString("#-----------------------------------------业务汇总列表----------------------------------------\n")
+	sm.WriteString("门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）,支付宝优惠（元）,商家优惠（元）,卡消费金额（元）,服务费（元）,分润（元）,实收净额（元）\n")
+	fmt.Fprintf(&sm, "合计,,%d,%d,%s,%s,0.00,0.00,0.00,%s,0.00,%s\n", payN, refundN,
 		alipayapi.FormatYuan(payAmt-refundAmt), alipayapi.FormatYuan(payAmt-refundAmt), alipayapi.FormatYuan(-fees), alipayapi.FormatYuan(payAmt-refundAmt-fees))
-	sm.WriteString("#-----------------------------------------业务汇总列表结束------------------------------------\r\n")
-	sm.WriteString(exported + "\r\n")
+	sm.WriteString("#-----------------------------------------业务汇总列表结束------------------------------------\n")
+	sm.WriteString(exported + "\n")
 	return d.String(), sm.String()
 }
 

@@ -177,8 +177,11 @@ func (s *Simulator) authenticate(r *http.Request, p url.Values) (*call, *alipaya
 	c.seller = s.merchants[sandboxPID]
 	if tok := p.Get("app_auth_token"); tok != "" {
 		t, ok := s.tokens[tok]
-		if !ok || t.Revoked || s.now().After(t.ExpiresAt) {
+		if !ok || t.Revoked {
 			return refuse(alipayapi.CodeInsufficientAuth, "aop.invalid-app-auth-token", "无效的应用授权令牌")
+		}
+		if s.now().After(t.ExpiresAt) {
+			return refuse(alipayapi.CodeInsufficientAuth, "aop.app-auth-token-time-out", "应用授权令牌已过期")
 		}
 		c.seller = s.merchants[t.PID]
 	}
@@ -205,17 +208,18 @@ func (s *Simulator) writeAnswer(w http.ResponseWriter, method string, a answer) 
 	w.Write(out.Bytes())
 }
 
-// writeError answers a request refused before its method ran. A refusal
-// of an unknown or missing method has no method to name the object after,
-// so it is error_response, as on the real gateway.
+// writeError answers a request the gateway refused before its method ran.
+// Such answers are not signed (the gateway has not authenticated the
+// caller), so SDKs return them as errors. A missing or unknown method has
+// nothing to name the object after: it is error_response.
 func (s *Simulator) writeError(w http.ResponseWriter, method string, res alipayapi.Result) {
-	if method == "" || s.methods()[method] == nil {
-		obj := s.responseObject(answer{result: res})
-		w.Header().Set("Content-Type", "application/json;charset=utf-8")
-		w.Write([]byte(`{"error_response":` + string(obj) + `}`))
-		return
+	key := "error_response"
+	if method != "" && s.methods()[method] != nil {
+		key = alipayapi.ResponseKey(method)
 	}
-	s.writeAnswer(w, method, answer{result: res})
+	obj := s.responseObject(answer{result: res})
+	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	w.Write([]byte(`{"` + key + `":` + string(obj) + `}`))
 }
 
 // responseObject marshals code, msg, sub_code, sub_msg, then the method's

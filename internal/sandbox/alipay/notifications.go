@@ -16,9 +16,11 @@ import (
 
 // notifyTrade enqueues a trade_status_sync notification of t's current
 // state, with extra fields (a refund's). Callers hold s.mu, after the
-// change is durable.
+// change is durable. Like Alipay's default notification settings, it
+// stays silent for TRADE_CLOSED (a full refund, a close); empty fields are
+// left out, since verifiers sign every field they receive.
 func (s *Simulator) notifyTrade(t *Trade, extra map[string]string) {
-	if t.NotifyURL == "" {
+	if t.NotifyURL == "" || t.Status == StatusTradeClosed {
 		return
 	}
 	m := s.merchants[t.SellerID]
@@ -30,7 +32,7 @@ func (s *Simulator) notifyTrade(t *Trade, extra map[string]string) {
 	}
 	paid := alipayapi.FormatYuan(t.Total)
 	set("notify_type", "trade_status_sync")
-	set("notify_id", randomLower(32))
+	set("notify_id", s.now().In(chinatime.Location).Format("20060102")+"00222"+randomDigits(21))
 	set("charset", "utf-8")
 	set("version", "1.0")
 	set("app_id", s.creds.AppID)

@@ -350,10 +350,10 @@ func BuyerOpenID(userID, appID string) string {
 	return string(b)
 }
 
-// LogonID is the masked account Alipay shows merchants: 186******01.
+// LogonID is the masked account Alipay shows merchants: 186****0142.
 func LogonID(userID string) string {
 	id := BuyerID(userID)
-	return "186******" + id[len(id)-2:]
+	return "186****" + id[len(id)-4:]
 }
 
 // userByBuyer finds the sandbox user behind a buyer_id or buyer_open_id.
