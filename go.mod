@@ -3,6 +3,7 @@ module github.com/hutong-pay/hutong
 go 1.26.8
 
 require (
+	github.com/makiuchi-d/gozxing v0.1.1
 	github.com/smartwalle/alipay/v3 v3.2.20
 	github.com/wechatpay-apiv3/wechatpay-go v0.2.20
 	golang.org/x/text v0.31.0
@@ -12,4 +13,5 @@ require (
 	github.com/smartwalle/ncrypto v1.0.4 // indirect
 	github.com/smartwalle/ngx v1.0.9 // indirect
 	github.com/smartwalle/nsign v1.0.9 // indirect
+	golang.org/x/xerrors v0.0.0-20200804184101-5ec99f83aff1 // indirect
 )

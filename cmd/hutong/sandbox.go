@@ -78,6 +78,7 @@ func runSandbox(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  WeChat Pay API v3   %s/v3/   (mchid %s, appid %s)\n", url, c.MchID, c.AppID)
 	a := sb.Credentials().Alipay
 	fmt.Fprintf(stdout, "  Alipay gateway      %s/gateway.do   (app_id %s)\n", url, a.AppID)
+	fmt.Fprintf(stdout, "  phone (play buyer)  %s/phone/   (PIN 123456)\n", url)
 	fmt.Fprintf(stdout, "  helper API          %s/sandbox/v1/\n", url)
 	fmt.Fprintf(stdout, "  credentials         %s\n", filepath.Join(*data, sandbox.CredentialsFile))
 	if *timeScale != 1 {

@@ -1,6 +1,7 @@
 // Package sandbox runs hutong's local stand-ins for the wallets: the WeChat
-// Pay API v3 (under /v3/), the Alipay OpenAPI gateway (/gateway.do), and
-// the test-helper API (under /sandbox/v1/) that
+// Pay API v3 (under /v3/), the Alipay OpenAPI gateway (/gateway.do), the
+// phone pages where a person plays the buyer (/phone/), and the test-helper
+// API (under /sandbox/v1/) that
 // scripted tests and the demo use to play the buyer and to make the wallets
 // misbehave on purpose.
 //
@@ -26,6 +27,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/sandbox/faults"
 	"github.com/hutong-pay/hutong/internal/sandbox/journal"
 	"github.com/hutong-pay/hutong/internal/sandbox/notify"
+	"github.com/hutong-pay/hutong/internal/sandbox/phone"
 	"github.com/hutong-pay/hutong/internal/sandbox/users"
 	"github.com/hutong-pay/hutong/internal/sandbox/wechatpay"
 )
@@ -166,6 +168,11 @@ func (sb *Sandbox) open() error {
 	mux.Handle("/gateway.do", alipayHandler)
 	mux.Handle("/sandbox/alipay/", alipayHandler)
 	mux.Handle("/oauth2/", alipayHandler)
+	mux.Handle("/phone/", phone.New(phone.Config{
+		Wallets: []phone.Wallet{sb.wechatpay.Phone(), sb.alipay.Phone()},
+		Users:   sb.users,
+		Logger:  cfg.Logger,
+	}))
 	sb.helperRoutes(mux)
 	sb.handler = mux
 	return nil

@@ -1,0 +1,14 @@
+// Package phone serves the sandbox's "phone": pages, sized for a phone
+// screen, where a person plays the buyer without a phone or real money.
+// They pick a sandbox user, "scan" a code by pasting its text or link or
+// uploading its QR image (decoded here, on the server), see the order as
+// the wallet app shows it, confirm with the PIN, and see the outcome and
+// their history. WeChat's H5 pay links and Alipay's page/wap cashier land
+// here and return to the merchant when done.
+//
+// Every wallet the sandbox simulates plugs in through the Wallet interface.
+// Links that no wallet recognizes are opened the way the wallet's in-app
+// browser opens them, with its User-Agent marker (MicroMessenger,
+// AlipayClient), so that a merchant's one-code-for-every-wallet page can
+// tell which wallet scanned it.
+package phone

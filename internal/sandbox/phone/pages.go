@@ -1,0 +1,442 @@
+package phone
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"image"
+	_ "image/gif" // the QR images people upload
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/hutong-pay/hutong/internal/sandbox/users"
+)
+
+// PIN is every sandbox user's payment password.
+const PIN = "123456"
+
+// Limits on what people hand the phone.
+const (
+	maxUpload     = 5 << 20
+	maxCodeLen    = 4096
+	maxFetchBytes = 1 << 20
+	fetchTimeout  = 5 * time.Second
+	maxRedirects  = 5
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"yuan": Yuan,
+	"time": func(t time.Time) string { return t.In(beijing).Format("01-02 15:04") },
+}).ParseFS(assets, "templates/*.html"))
+
+var beijing = time.FixedZone("Asia/Shanghai", 8*3600)
+
+// Yuan shows fen as ¥12.34, exactly.
+func Yuan(fen int64) string {
+	sign := ""
+	if fen < 0 {
+		sign, fen = "-", -fen
+	}
+	return fmt.Sprintf("%s¥%d.%02d", sign, fen/100, fen%100)
+}
+
+// Config of the phone pages.
+type Config struct {
+	Wallets []Wallet
+	Users   *users.Directory
+	Logger  *slog.Logger
+	// Client fetches links no wallet recognizes; nil means a client with
+	// the limits above.
+	Client *http.Client
+}
+
+// Handler serves /phone/.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns the phone pages.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{
+			Timeout: fetchTimeout,
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= maxRedirects {
+					return fmt.Errorf("more than %d redirects", maxRedirects)
+				}
+				if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+					return http.ErrUseLastResponse
+				}
+				return nil
+			},
+		}
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /phone/{$}", h.index)
+	h.mux.Handle("GET /phone/static/", http.StripPrefix("/phone/", http.FileServerFS(assets)))
+	h.mux.HandleFunc("GET /phone/u/{user}", h.home)
+	h.mux.HandleFunc("POST /phone/u/{user}/scan", h.scan)
+	h.mux.HandleFunc("GET /phone/u/{user}/order", h.order)
+	h.mux.HandleFunc("POST /phone/u/{user}/pay", h.pay)
+	h.mux.HandleFunc("GET /phone/u/{user}/done", h.done)
+	h.mux.HandleFunc("GET /phone/wechatpay/h5", h.landing("wechatpay"))
+	for _, w := range cfg.Wallets {
+		h.mux.HandleFunc("GET /phone/"+w.Name()+"/cashier", h.cashier(w.Name()))
+	}
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) wallet(name string) Wallet {
+	for _, w := range h.cfg.Wallets {
+		if w.Name() == name {
+			return w
+		}
+	}
+	return h.cfg.Wallets[0]
+}
+
+// view is what every page template gets.
+type view struct {
+	Title   string
+	User    users.User
+	Users   []users.User
+	Wallet  Wallet
+	Wallets []Wallet
+	Path    string // the current page, for the user switcher
+	Error   string
+	Info    string
+
+	Code    string
+	Order   *Order
+	Receipt *Receipt
+	History []Receipt
+	PIN     string
+}
+
+func (h *Handler) render(w http.ResponseWriter, status int, name string, v view) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, v); err != nil {
+		h.cfg.Logger.Error("phone: render", "page", name, "err", err)
+		http.Error(w, "page error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// base fills the parts every page of a user shows; a bad user or wallet
+// name is answered here.
+func (h *Handler) base(w http.ResponseWriter, r *http.Request) (view, bool) {
+	u, err := h.cfg.Users.Get(r.PathValue("user"))
+	if err != nil {
+		h.render(w, http.StatusNotFound, "index.html", view{Title: "沙箱手机", Users: h.cfg.Users.List(), Wallets: h.cfg.Wallets,
+			Error: fmt.Sprintf("没有这个沙箱用户: %q", r.PathValue("user"))})
+		return view{}, false
+	}
+	wallet := h.cfg.Wallets[0]
+	if name := r.FormValue("wallet"); name != "" {
+		wallet = nil
+		for _, x := range h.cfg.Wallets {
+			if x.Name() == name {
+				wallet = x
+			}
+		}
+		if wallet == nil {
+			h.render(w, http.StatusBadRequest, "index.html", view{Title: "沙箱手机", Users: h.cfg.Users.List(), Wallets: h.cfg.Wallets,
+				Error: fmt.Sprintf("没有这个钱包: %q", name)})
+			return view{}, false
+		}
+	}
+	path := r.URL.RequestURI()
+	if r.Method != http.MethodGet { // switching user after a POST lands on the home page
+		path = "/phone/u/" + url.PathEscape(u.ID) + "?wallet=" + wallet.Name()
+	}
+	return view{Title: wallet.Title(), User: u, Users: h.cfg.Users.List(), Wallet: wallet, Wallets: h.cfg.Wallets, Path: path}, true
+}
+
+func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
+	h.render(w, http.StatusOK, "index.html", view{Title: "沙箱手机", Users: h.cfg.Users.List(), Wallets: h.cfg.Wallets})
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.base(w, r)
+	if !ok {
+		return
+	}
+	v.History = v.Wallet.History(v.User.ID)
+	h.render(w, http.StatusOK, "home.html", v)
+}
+
+// scan reads what the person "scanned": pasted text or link, or a QR image.
+func (h *Handler) scan(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload+64<<10)
+	if err := r.ParseMultipartForm(maxUpload); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		h.scanFailed(w, r, "上传的内容超过 5 MiB 或不是表单")
+		return
+	}
+	v, ok := h.base(w, r)
+	if !ok {
+		return
+	}
+	code := strings.TrimSpace(r.FormValue("code"))
+	if f, hdr, err := r.FormFile("image"); err == nil {
+		defer f.Close()
+		text, err := DecodeQR(f)
+		if err != nil {
+			v.Error = fmt.Sprintf("二维码图片 %q 无法识别: %v", hdr.Filename, err)
+			v.History = v.Wallet.History(v.User.ID)
+			h.render(w, http.StatusBadRequest, "home.html", v)
+			return
+		}
+		code = text
+	}
+	if code == "" {
+		v.Error = "请粘贴付款码内容、链接，或上传二维码图片"
+		v.History = v.Wallet.History(v.User.ID)
+		h.render(w, http.StatusBadRequest, "home.html", v)
+		return
+	}
+	if len(code) > maxCodeLen {
+		v.Error = fmt.Sprintf("内容超过 %d 字节", maxCodeLen)
+		v.History = v.Wallet.History(v.User.ID)
+		h.render(w, http.StatusBadRequest, "home.html", v)
+		return
+	}
+	wallet, found := h.recognize(code)
+	if !found && isLink(code) {
+		code, wallet, found = h.open(r.Context(), v.Wallet, code)
+	}
+	if !found {
+		v.Error = "没有钱包认得这个码: " + truncate(code, 120)
+		v.History = v.Wallet.History(v.User.ID)
+		h.render(w, http.StatusBadRequest, "home.html", v)
+		return
+	}
+	http.Redirect(w, r, orderPath(v.User.ID, wallet.Name(), code), http.StatusSeeOther)
+}
+
+func (h *Handler) scanFailed(w http.ResponseWriter, r *http.Request, msg string) {
+	h.render(w, http.StatusBadRequest, "index.html", view{Title: "沙箱手机", Users: h.cfg.Users.List(), Wallets: h.cfg.Wallets, Error: msg})
+}
+
+func orderPath(user, wallet, code string) string {
+	return "/phone/u/" + url.PathEscape(user) + "/order?" + url.Values{"wallet": {wallet}, "code": {code}}.Encode()
+}
+
+func (h *Handler) recognize(code string) (Wallet, bool) {
+	for _, w := range h.cfg.Wallets {
+		if w.Recognizes(code) {
+			return w, true
+		}
+	}
+	return nil, false
+}
+
+func isLink(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// codeInPage finds wallet codes inside a fetched page.
+var codeInPage = regexp.MustCompile(`weixin://wxpay/bizpayurl\?pr=[0-9A-Za-z]+|https://qr\.alipay\.com/[0-9A-Za-z]+|https?://[^\s"'<>]+/phone/[a-z]+/(?:h5|cashier)\?[^\s"'<>]+`)
+
+// open follows a link as the wallet's in-app browser would, with its
+// User-Agent, and looks for a code at the end of it: in the final URL or
+// in the page. It returns the final URL when it finds none.
+func (h *Handler) open(ctx context.Context, wallet Wallet, link string) (string, Wallet, bool) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return link, nil, false
+	}
+	req.Header.Set("User-Agent", wallet.UserAgent())
+	resp, err := h.cfg.Client.Do(req)
+	if err != nil {
+		h.cfg.Logger.Info("phone: open link", "url", link, "err", err)
+		return link, nil, false
+	}
+	defer resp.Body.Close()
+	final := resp.Request.URL.String()
+	if loc := resp.Header.Get("Location"); loc != "" { // a redirect to a wallet scheme, not followed
+		final = loc
+	}
+	if w, ok := h.recognize(final); ok {
+		return final, w, true
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxFetchBytes))
+	for _, m := range codeInPage.FindAllString(string(body), -1) {
+		m = strings.ReplaceAll(m, "&amp;", "&")
+		if w, ok := h.recognize(m); ok {
+			return m, w, true
+		}
+	}
+	return final, nil, false
+}
+
+func (h *Handler) order(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.base(w, r)
+	if !ok {
+		return
+	}
+	v.Code = r.FormValue("code")
+	o, err := v.Wallet.Lookup(v.Code)
+	if err != nil {
+		v.Error = lookupError(err)
+		v.History = v.Wallet.History(v.User.ID)
+		h.render(w, http.StatusNotFound, "home.html", v)
+		return
+	}
+	v.Order = &o
+	h.render(w, http.StatusOK, "order.html", v)
+}
+
+func lookupError(err error) string {
+	if errors.Is(err, ErrUnknownCode) {
+		return "找不到这个订单（付款码不存在或已失效）"
+	}
+	return "无法打开订单: " + err.Error()
+}
+
+// pay confirms with the PIN. A wrong PIN, like any refusal, changes
+// nothing; success redirects (so a reload does not pay twice).
+func (h *Handler) pay(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.base(w, r)
+	if !ok {
+		return
+	}
+	v.Code = r.FormValue("code")
+	o, err := v.Wallet.Lookup(v.Code)
+	if err != nil {
+		v.Error = lookupError(err)
+		v.History = v.Wallet.History(v.User.ID)
+		h.render(w, http.StatusNotFound, "home.html", v)
+		return
+	}
+	v.Order = &o
+	if r.FormValue("pin") != PIN {
+		v.Error = "支付密码错误，请重试（沙箱用户的支付密码都是 " + PIN + "）"
+		h.render(w, http.StatusUnprocessableEntity, "failed.html", v)
+		return
+	}
+	receipt, err := v.Wallet.Pay(v.Code, v.User.ID)
+	if err != nil {
+		v.Error = payError(err)
+		h.render(w, http.StatusUnprocessableEntity, "failed.html", v)
+		return
+	}
+	q := url.Values{"wallet": {v.Wallet.Name()}, "code": {v.Code}, "trade": {receipt.TradeNo}}
+	http.Redirect(w, r, "/phone/u/"+url.PathEscape(v.User.ID)+"/done?"+q.Encode(), http.StatusSeeOther)
+}
+
+func payError(err error) string {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, users.ErrInsufficientBalance):
+		return "余额不足: " + msg
+	case strings.Contains(msg, "closed"):
+		return "订单已关闭: " + msg
+	case strings.Contains(msg, "already paid"):
+		return "订单已支付: " + msg
+	case strings.Contains(msg, "another"):
+		return "这笔订单指定了另一位付款人: " + msg
+	}
+	return "支付失败: " + msg
+}
+
+func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.base(w, r)
+	if !ok {
+		return
+	}
+	v.Code = r.FormValue("code")
+	trade := r.FormValue("trade")
+	for _, rc := range v.Wallet.History(v.User.ID) {
+		if rc.TradeNo == trade {
+			rc := rc
+			v.Receipt = &rc
+		}
+	}
+	if v.Receipt == nil {
+		v.Error = "找不到这笔支付记录"
+		h.render(w, http.StatusNotFound, "home.html", v)
+		return
+	}
+	// The return URL comes from the order, which signs it where the
+	// wallet signs returns.
+	if o, err := v.Wallet.Lookup(v.Code); err == nil {
+		v.Receipt.ReturnURL = o.ReturnURL
+	}
+	h.render(w, http.StatusOK, "done.html", v)
+}
+
+// landing sends a wallet's pay link (WeChat's h5_url) to the order page of
+// the default sandbox user, keeping the whole link as the code so that its
+// redirect_url survives.
+func (h *Handler) landing(wallet string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		link := "http://" + r.Host + r.URL.RequestURI()
+		http.Redirect(w, r, orderPath(h.cfg.Users.Default(), wallet, link), http.StatusSeeOther)
+	}
+}
+
+// cashier is where a wallet's web cashier (Alipay page/wap pay) sends the
+// browser: the order page of the default sandbox user.
+func (h *Handler) cashier(wallet string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		code := r.URL.Query().Get("code")
+		if code == "" {
+			h.scanFailed(w, r, "收银台链接缺少订单: "+r.URL.RequestURI())
+			return
+		}
+		http.Redirect(w, r, orderPath(h.cfg.Users.Default(), wallet, code), http.StatusSeeOther)
+	}
+}
+
+// DecodeQR reads the text of the QR code in a PNG, JPEG or GIF image.
+func DecodeQR(r io.Reader) (string, error) {
+	img, format, err := image.Decode(io.LimitReader(r, maxUpload))
+	if err != nil {
+		return "", errors.New("不是 PNG、JPEG 或 GIF 图片")
+	}
+	_ = format
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", err
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		return "", errors.New("图片里没有找到二维码")
+	}
+	return res.GetText(), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

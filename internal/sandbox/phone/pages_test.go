@@ -1,0 +1,256 @@
+package phone_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/wechatpay-apiv3/wechatpay-go/core"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
+	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
+
+	"github.com/hutong-pay/hutong/internal/sandbox/phone"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
+)
+
+// nativeOrder creates a WeChat Native order through the official SDK and
+// returns its out_trade_no and code_url.
+func nativeOrder(t testing.TB, e *sandboxtest.Env, total int64, notifyURL string) (string, string, *core.Client) {
+	t.Helper()
+	c := e.Credentials()
+	key, _ := utils.LoadPrivateKey(c.MerchantPrivateKey)
+	pub, _ := utils.LoadPublicKey(c.PlatformPublicKey)
+	client, err := core.NewClient(t.Context(), option.WithHTTPClient(e.HTTPClient()),
+		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, key, c.PlatformPublicKeyID, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := outTradeNo("PH")
+	resp, _, err := (&native.NativeApiService{Client: client}).Prepay(t.Context(), native.PrepayRequest{
+		Appid: core.String(c.AppID), Mchid: core.String(c.MchID), Description: core.String("沙箱手机测试 · 煎饼果子"),
+		OutTradeNo: core.String(no), NotifyUrl: core.String(notifyURL), Amount: &native.Amount{Total: core.Int64(total)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return no, *resp.CodeUrl, client
+}
+
+var seq atomic.Int64
+
+func outTradeNo(prefix string) string {
+	return fmt.Sprintf("%s%d%06d", prefix, time.Now().UnixNano()%1e9, seq.Add(1))
+}
+
+// browserless is an HTTP client that keeps cookies out and does not follow
+// redirects, to look at each step.
+var browserless = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func get(t *testing.T, u string) (int, string, string) {
+	t.Helper()
+	resp, err := browserless.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+func postForm(t *testing.T, u string, v url.Values) (int, string, string) {
+	t.Helper()
+	resp, err := browserless.PostForm(u, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+func balance(t *testing.T, e *sandboxtest.Env, user, wallet string) int64 {
+	u, err := e.Sandbox().WeChatPay().Users().Get(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Balances[wallet]
+}
+
+func TestScanConfirmAndHistory(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	_, code, _ := nativeOrder(t, e, 1234, "https://merchant.example/n")
+
+	st, _, body := get(t, e.URL+"/phone/")
+	if st != 200 || !strings.Contains(body, "张伟") || !strings.Contains(body, "¥100000.00") {
+		t.Fatalf("index %d:\n%s", st, body)
+	}
+	st, loc, _ := postForm(t, e.URL+"/phone/u/buyer-li/scan", url.Values{"code": {"  " + code + "\n"}, "wallet": {"alipay"}})
+	if st != http.StatusSeeOther || !strings.Contains(loc, "wallet=wechatpay") {
+		t.Fatalf("scan: %d %s", st, loc)
+	}
+	st, _, body = get(t, e.URL+loc)
+	if st != 200 || !strings.Contains(body, "¥12.34") || !strings.Contains(body, "hutong 沙箱商户") || !strings.Contains(body, "煎饼果子") {
+		t.Fatalf("order page %d:\n%s", st, body)
+	}
+	u, _ := url.Parse(loc)
+	form := url.Values{"wallet": {"wechatpay"}, "code": {u.Query().Get("code")}, "pin": {"000000"}}
+	before := balance(t, e, "buyer-li", "wechatpay")
+	st, _, body = postForm(t, e.URL+"/phone/u/buyer-li/pay", form)
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "支付密码错误") {
+		t.Fatalf("wrong PIN: %d", st)
+	}
+	if balance(t, e, "buyer-li", "wechatpay") != before {
+		t.Fatal("a wrong PIN moved money")
+	}
+	form.Set("pin", phone.PIN)
+	st, loc, _ = postForm(t, e.URL+"/phone/u/buyer-li/pay", form)
+	if st != http.StatusSeeOther || !strings.Contains(loc, "/done?") {
+		t.Fatalf("pay: %d %s", st, loc)
+	}
+	st, _, body = get(t, e.URL+loc)
+	if st != 200 || !strings.Contains(body, "支付成功") || !strings.Contains(body, "4200") {
+		t.Fatalf("done %d:\n%s", st, body)
+	}
+	if got := balance(t, e, "buyer-li", "wechatpay"); got != before-1234 {
+		t.Fatalf("balance %d, want %d", got, before-1234)
+	}
+	// Paying again is refused and changes nothing.
+	st, _, body = postForm(t, e.URL+"/phone/u/buyer-li/pay", form)
+	if st == http.StatusSeeOther || !strings.Contains(body, "不能支付") && !strings.Contains(body, "已支付") {
+		t.Fatalf("second payment: %d\n%s", st, body)
+	}
+	_, _, body = get(t, e.URL+"/phone/u/buyer-li?wallet=wechatpay")
+	if !strings.Contains(body, "-¥12.34") {
+		t.Fatalf("history lacks the payment:\n%s", body)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	_, code, _ := nativeOrder(t, e, 5000, "https://merchant.example/n")
+
+	for _, tc := range []struct {
+		name, path string
+		form       url.Values
+		status     int
+		want       string
+	}{
+		{"unknown user", "/phone/u/nobody/scan", url.Values{"code": {code}}, 404, "没有这个沙箱用户"},
+		{"unknown wallet", "/phone/u/buyer-li/scan", url.Values{"code": {code}, "wallet": {"paypal"}}, 400, "没有这个钱包"},
+		{"empty", "/phone/u/buyer-li/scan", url.Values{"code": {"  "}}, 400, "请粘贴"},
+		{"unknown code", "/phone/u/buyer-li/scan", url.Values{"code": {"weixin://wxpay/bizpayurl?pr=nope"}}, 404, ""},
+		{"nonsense", "/phone/u/buyer-li/scan", url.Values{"code": {"hello"}}, 400, "没有钱包认得"},
+		{"too long", "/phone/u/buyer-li/scan", url.Values{"code": {strings.Repeat("x", 5000)}}, 400, "超过"},
+		{"broke buyer", "/phone/u/buyer-broke/pay", url.Values{"wallet": {"wechatpay"}, "code": {code}, "pin": {phone.PIN}}, 422, "余额不足"},
+	} {
+		st, loc, body := postForm(t, e.URL+tc.path, tc.form)
+		if st == http.StatusSeeOther { // a code that looks right is looked up on the order page
+			st, _, body = get(t, e.URL+loc)
+		}
+		if st != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d, want %d with %q", tc.name, st, tc.status, tc.want)
+		}
+	}
+	if balance(t, e, "buyer-broke", "wechatpay") != 100 {
+		t.Fatal("a refused payment moved money")
+	}
+}
+
+func TestQRImageUpload(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	_, code, _ := nativeOrder(t, e, 88, "https://merchant.example/n")
+	matrix, err := qrcode.NewQRCodeWriter().Encode(code, gozxing.BarcodeFormat_QR_CODE, 300, 300, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var img bytes.Buffer
+	if err := png.Encode(&img, matrix); err != nil {
+		t.Fatal(err)
+	}
+	upload := func(name string, data []byte) (int, string, string) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("image", name)
+		fw.Write(data)
+		mw.Close()
+		req, _ := http.NewRequest("POST", e.URL+"/phone/u/buyer-wang/scan", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := browserless.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	}
+	st, loc, _ := upload("qr.png", img.Bytes())
+	if st != http.StatusSeeOther || !strings.Contains(loc, url.QueryEscape(code)) {
+		t.Fatalf("QR upload: %d %s", st, loc)
+	}
+	st, _, body := upload("notes.txt", []byte("not an image"))
+	if st != http.StatusBadRequest || !strings.Contains(body, "无法识别") {
+		t.Fatalf("text upload: %d", st)
+	}
+	if text, err := phone.DecodeQR(bytes.NewReader(img.Bytes())); err != nil || text != code {
+		t.Fatalf("DecodeQR: %q %v", text, err)
+	}
+}
+
+func TestWeChatH5LinkReturnsToMerchant(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	// An H5 link with the merchant's redirect_url, as real WeChat H5 uses.
+	h5 := h5Order(t, e, "https://merchant.example/after-pay?order=42")
+	st, loc, _ := get(t, h5)
+	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/phone/u/") {
+		t.Fatalf("h5 landing: %d %s", st, loc)
+	}
+	u, _ := url.Parse(loc)
+	st, loc, _ = postForm(t, e.URL+u.Path[:strings.LastIndex(u.Path, "/")]+"/pay", url.Values{"wallet": {"wechatpay"}, "code": {u.Query().Get("code")}, "pin": {phone.PIN}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("pay: %d", st)
+	}
+	_, _, body := get(t, e.URL+loc)
+	if !strings.Contains(body, `href="https://merchant.example/after-pay?order=42"`) {
+		t.Fatalf("done page lacks the return link:\n%s", body)
+	}
+}
+
+// h5Order creates a WeChat H5 order and returns its h5_url with the
+// merchant's redirect_url appended.
+func h5Order(t testing.TB, e *sandboxtest.Env, redirect string) string {
+	t.Helper()
+	c := e.Credentials()
+	_, _, client := nativeOrder(t, e, 1, "https://merchant.example/n")
+	res, err := client.Post(t.Context(), "https://api.mch.weixin.qq.com/v3/pay/transactions/h5", map[string]any{
+		"appid": c.AppID, "mchid": c.MchID, "description": "H5 测试", "out_trade_no": outTradeNo("H5"),
+		"notify_url": "https://merchant.example/n", "amount": map[string]any{"total": 199},
+		"scene_info": map[string]any{"payer_client_ip": "203.0.113.9", "h5_info": map[string]string{"type": "Wap"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		H5URL string `json:"h5_url"`
+	}
+	b, _ := io.ReadAll(res.Response.Body)
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.H5URL + "&redirect_url=" + url.QueryEscape(redirect)
+}

@@ -1,0 +1,115 @@
+package wechatpay
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/hutong-pay/hutong/internal/sandbox/phone"
+)
+
+// Phone is the WeChat app of the sandbox phone pages.
+func (s *Simulator) Phone() phone.Wallet { return phoneWallet{s} }
+
+type phoneWallet struct{ s *Simulator }
+
+func (phoneWallet) Name() string  { return Wallet }
+func (phoneWallet) Title() string { return "微信支付" }
+func (phoneWallet) UserAgent() string {
+	return "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/120.0.6099.230 Mobile Safari/537.36 XWEB/1200079 MMWEBSDK/20240404 MicroMessenger/8.0.50.2600(0x28003257) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64"
+}
+
+// Recognizes reports whether code is a WeChat code_url, prepay_id or H5
+// pay link.
+func (phoneWallet) Recognizes(code string) bool {
+	code = strings.TrimSpace(code)
+	if strings.HasPrefix(code, "weixin://wxpay/bizpayurl?pr=") {
+		return true
+	}
+	if len(code) == 36 && strings.HasPrefix(code, "wx") {
+		return true
+	}
+	u, err := url.Parse(code)
+	return err == nil && u.Path == "/phone/wechatpay/h5" && u.Query().Get("prepay_id") != ""
+}
+
+// redirectURL is the merchant's redirect_url of an H5 pay link, which
+// WeChat sends the browser to after paying.
+func redirectURL(code string) string {
+	u, err := url.Parse(strings.TrimSpace(code))
+	if err != nil || u.Query().Get("prepay_id") == "" {
+		return ""
+	}
+	r, err := url.Parse(u.Query().Get("redirect_url"))
+	if err != nil || (r.Scheme != "http" && r.Scheme != "https") || r.Host == "" {
+		return ""
+	}
+	return r.String()
+}
+
+func (w phoneWallet) Lookup(code string) (phone.Order, error) {
+	s := w.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.findByCode(code)
+	if o == nil {
+		return phone.Order{}, phone.ErrUnknownCode
+	}
+	s.expireIfDue(o)
+	view := phone.Order{
+		Wallet: Wallet, Code: o.PrepayID, Merchant: s.merchantName(o), Description: o.Desc, Amount: o.Total,
+		Payable: o.State == StateNotPay, State: o.State, ReturnURL: redirectURL(code),
+	}
+	if o.OpenID != "" {
+		if u, ok := s.cfg.Users.ByOpenID(o.AppID, o.OpenID); ok {
+			view.Payer = u.ID
+		}
+	}
+	return view, nil
+}
+
+// merchantName is what the payer sees: the sub-merchant's name in
+// service-provider mode. Callers hold s.mu.
+func (s *Simulator) merchantName(o *Order) string {
+	if sm := s.subs[o.SubMchID]; o.Partner && sm != nil {
+		return sm.Name
+	}
+	return sandboxName
+}
+
+func (w phoneWallet) Pay(code, userID string) (phone.Receipt, error) {
+	res, err := w.s.Pay(code, userID)
+	if errors.Is(err, ErrUnknownCode) {
+		return phone.Receipt{}, phone.ErrUnknownCode
+	}
+	if err != nil {
+		return phone.Receipt{}, err
+	}
+	s := w.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.receipt(s.byTxn[res.TransactionID], redirectURL(code)), nil
+}
+
+// receipt describes a paid order. Callers hold s.mu.
+func (s *Simulator) receipt(o *Order, returnURL string) phone.Receipt {
+	return phone.Receipt{
+		Wallet: Wallet, TradeNo: o.TransactionID, OutTradeNo: o.OutTradeNo, Merchant: s.merchantName(o),
+		Description: o.Desc, Amount: o.Total, PaidAt: o.SuccessTime, User: o.PaidBy, ReturnURL: returnURL,
+	}
+}
+
+func (w phoneWallet) History(userID string) []phone.Receipt {
+	s := w.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []phone.Receipt
+	for _, o := range s.orders {
+		if o.PaidBy == userID {
+			out = append(out, s.receipt(o, ""))
+		}
+	}
+	slices.SortFunc(out, func(a, b phone.Receipt) int { return b.PaidAt.Compare(a.PaidAt) })
+	return out
+}
