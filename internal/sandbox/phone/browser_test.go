@@ -1,0 +1,204 @@
+package phone_test
+
+// Browser tests: a person's click-through in real headless Chromium. They
+// need Chromium; without it they skip, unless HUTONG_BROWSER_TESTS=1 (as in
+// CI) makes them mandatory.
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	alipaysdk "github.com/smartwalle/alipay/v3"
+	"github.com/wechatpay-apiv3/wechatpay-go/core"
+	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
+
+	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
+)
+
+// browser starts headless Chromium for one test, with the flags this
+// closed network needs, and a phone-sized window.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("HUTONG_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("HUTONG_BROWSER_TESTS") == "1" {
+			t.Fatalf("HUTONG_BROWSER_TESTS=1 but there is no Chromium at %s", path)
+		}
+		t.Skipf("no Chromium at %s; install Debian's chromium or set HUTONG_CHROMIUM; set HUTONG_BROWSER_TESTS=1 to make this mandatory", path)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(412, 915),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	return bctx
+}
+
+// screenshot keeps the page as a test artifact: in $HUTONG_ARTIFACTS if
+// set, else in the test's temporary folder.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 is lossless PNG
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	dir := os.Getenv("HUTONG_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func TestBrowserWeChatNativeQR(t *testing.T) {
+	ctx := browser(t)
+	e := sandboxtest.Start(t)
+	no, code, client := nativeOrder(t, e, 1234, "https://merchant.example/notify")
+
+	// The merchant shows a QR code; the person saves it and "scans" it by
+	// uploading the picture on the phone page.
+	matrix, err := qrcode.NewQRCodeWriter().Encode(code, gozxing.BarcodeFormat_QR_CODE, 300, 300, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var img bytes.Buffer
+	png.Encode(&img, matrix)
+	qrFile := filepath.Join(t.TempDir(), "wechat-qr.png")
+	os.WriteFile(qrFile, img.Bytes(), 0o644)
+
+	var amount, merchantText, tradeNo string
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(e.URL+"/phone/"),
+		chromedp.Click(chromedp.CSS(`a[href="/phone/u/buyer-li?wallet=wechatpay"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#image`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`#image`), []string{qrFile}),
+		chromedp.Click(chromedp.CSS(`form[action$="/scan"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-amount]`)),
+		textInto(`[data-amount]`, &amount),
+		textInto(`.order small`, &merchantText),
+		chromedp.SendKeys(chromedp.CSS(`#pin`), "123456"),
+		chromedp.Click(chromedp.CSS(`[data-confirm]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-trade-no]`)),
+		textInto(`[data-trade-no]`, &tradeNo),
+	)
+	if err != nil {
+		screenshot(t, ctx, "wechat-native-failed.png")
+		t.Fatalf("click-through: %v", err)
+	}
+	screenshot(t, ctx, "wechat-native-paid.png")
+	if amount != "¥12.34" || merchantText != "hutong 沙箱商户" || !strings.HasPrefix(tradeNo, "4200") {
+		t.Fatalf("the page showed amount %q, merchant %q, trade %q", amount, merchantText, tradeNo)
+	}
+	// The merchant sees it paid through the official SDK.
+	tx, _, err := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(context.Background(), native.QueryOrderByOutTradeNoRequest{
+		OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID),
+	})
+	if err != nil || *tx.TradeState != "SUCCESS" || *tx.TransactionId != tradeNo {
+		t.Fatalf("merchant's query: %v %+v", err, tx)
+	}
+}
+
+func TestBrowserAlipayWapPayAndReturn(t *testing.T) {
+	ctx := browser(t)
+	e := sandboxtest.Start(t)
+	c := e.Sandbox().Credentials().Alipay
+	client, err := alipaysdk.New(c.AppID, c.AppPrivateKey, true,
+		alipaysdk.WithProductionGateway(e.URL+"/gateway.do"), alipaysdk.WithTimeLocation(chinatime.Location))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.LoadAliPayPublicKey(c.AlipayPublicKey)
+
+	// The merchant's return page verifies the synchronous return with the SDK.
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := client.VerifySign(r.URL.Query()); err != nil {
+			w.Write([]byte(`<p id="result">签名无效: ` + err.Error() + `</p>`))
+			return
+		}
+		w.Write([]byte(`<p id="result">商家已确认 ` + r.URL.Query().Get("out_trade_no") + ` ` + r.URL.Query().Get("total_amount") + `</p>`))
+	}))
+	defer merchant.Close()
+
+	no := outTradeNo("WAP")
+	p := alipaysdk.TradeWapPay{}
+	p.OutTradeNo, p.Subject, p.TotalAmount, p.ProductCode, p.ReturnURL = no, "手机网站支付 · 县城包邮", "66.60", "QUICK_WAP_WAY", merchant.URL+"/return"
+	link, err := client.TradeWapPay(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var amount, result string
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(link.String()),
+		chromedp.WaitVisible(chromedp.CSS(`[data-amount]`)),
+		textInto(`[data-amount]`, &amount),
+		chromedp.SendKeys(chromedp.CSS(`#pin`), "123456"),
+		chromedp.Click(chromedp.CSS(`[data-confirm]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-return]`)),
+	)
+	if err != nil {
+		screenshot(t, ctx, "alipay-wap-failed.png")
+		t.Fatalf("click-through: %v", err)
+	}
+	screenshot(t, ctx, "alipay-wap-paid.png")
+	// The page goes back to the merchant by itself.
+	err = chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS(`#result`)),
+		textInto(`#result`, &result),
+	)
+	if err != nil {
+		screenshot(t, ctx, "alipay-wap-return-failed.png")
+		t.Fatalf("return: %v", err)
+	}
+	screenshot(t, ctx, "alipay-wap-returned.png")
+	if amount != "¥66.60" || result != "商家已确认 "+no+" 66.60" {
+		t.Fatalf("amount %q, merchant page %q", amount, result)
+	}
+	q, err := client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: no})
+	if err != nil || q.TradeStatus != alipaysdk.TradeStatusSuccess {
+		t.Fatalf("merchant's query: %v %+v", err, q)
+	}
+}
+
+// textInto reads an element's text into dst, as one step of a Do.
+func textInto(sel string, dst *string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		s, err := chromedp.Text(chromedp.CSS(sel))(ctx, t)
+		*dst = s
+		return chromedp.Void{}, err
+	}
+}
