@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -253,4 +254,37 @@ func h5Order(t testing.TB, e *sandboxtest.Env, redirect string) string {
 		t.Fatal(err)
 	}
 	return out.H5URL + "&redirect_url=" + url.QueryEscape(redirect)
+}
+
+// TestLinksOpenWithTheWalletsUserAgent: a merchant's one-code page tells
+// wallets apart by User-Agent, so the phone opens links as the wallet's
+// in-app browser would.
+func TestLinksOpenWithTheWalletsUserAgent(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	_, code, _ := nativeOrder(t, e, 321, "https://merchant.example/n")
+	var seen atomic.Value
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ua := r.Header.Get("User-Agent")
+		seen.Store(ua)
+		if strings.Contains(ua, "MicroMessenger") {
+			// WeChat scanned the store code: show WeChat's pay code.
+			w.Write([]byte(`<html><body><a href="` + code + `">打开微信支付</a></body></html>`))
+			return
+		}
+		w.Write([]byte(`<html><body>请用微信或支付宝扫码</body></html>`))
+	}))
+	defer merchant.Close()
+
+	st, loc, _ := postForm(t, e.URL+"/phone/u/buyer-li/scan", url.Values{"code": {merchant.URL + "/store/42"}, "wallet": {"wechatpay"}})
+	if st != http.StatusSeeOther || !strings.Contains(loc, url.QueryEscape(code)) {
+		t.Fatalf("WeChat opening the store link: %d %s", st, loc)
+	}
+	if ua, _ := seen.Load().(string); !strings.Contains(ua, "MicroMessenger/") {
+		t.Fatalf("the phone opened the link as %q", ua)
+	}
+	st, _, body := postForm(t, e.URL+"/phone/u/buyer-li/scan", url.Values{"code": {merchant.URL + "/store/42"}, "wallet": {"alipay"}})
+	if ua, _ := seen.Load().(string); st != http.StatusBadRequest || !strings.Contains(ua, "AlipayClient/") || !strings.Contains(body, "没有钱包认得") {
+		t.Fatalf("Alipay opening the store link: %d as %q", st, ua)
+	}
 }
