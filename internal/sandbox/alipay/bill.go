@@ -3,10 +3,6 @@ package alipay
 import (
 	"archive/zip"
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -33,27 +29,11 @@ type billToken struct {
 	Expires int64  `json:"e"`
 }
 
-func (s *Simulator) signBillToken(t billToken) string {
-	payload, _ := json.Marshal(t)
-	mac := hmac.New(sha256.New, s.billKey)
-	mac.Write(payload)
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
+func (s *Simulator) signBillToken(t billToken) string { return s.billToken.Sign(t) }
 
 func (s *Simulator) parseBillToken(tok string) (billToken, bool) {
 	var t billToken
-	p, m, ok := strings.Cut(tok, ".")
-	if !ok {
-		return t, false
-	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p)
-	sig, err2 := base64.RawURLEncoding.DecodeString(m)
-	if err1 != nil || err2 != nil {
-		return t, false
-	}
-	mac := hmac.New(sha256.New, s.billKey)
-	mac.Write(payload)
-	if !hmac.Equal(sig, mac.Sum(nil)) || json.Unmarshal(payload, &t) != nil {
+	if !s.billToken.Open(tok, &t) {
 		return t, false
 	}
 	return t, s.now().Unix() <= t.Expires

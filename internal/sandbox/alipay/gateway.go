@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/alipayapi"
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/sandbox/faults"
 )
 
 // timestampSkew is how far a request's timestamp may be from the gateway's
@@ -103,15 +103,10 @@ func (s *Simulator) gateway(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, method, *refused)
 		return
 	}
-	f := s.cfg.Faults.Get(Wallet)
-	if d := f.APILatency(); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if f.APIErrorRate > 0 && rand.Float64() < f.APIErrorRate {
+	switch s.cfg.Faults.Get(Wallet).InjectAPI(r.Context()) {
+	case faults.Canceled:
+		return
+	case faults.Fail:
 		s.writeAnswer(w, method, answer{result: alipayapi.Failure(alipayapi.CodeServiceUnavailable, "isp.unknow-error", "系统繁忙（沙箱注入的故障 api_error_rate）")})
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/alipayapi"
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/sandbox/notify"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 )
 
 // notifyTrade enqueues a trade_status_sync notification of t's current
@@ -32,7 +33,7 @@ func (s *Simulator) notifyTrade(t *Trade, extra map[string]string) {
 	}
 	paid := alipayapi.FormatYuan(t.Total)
 	set("notify_type", "trade_status_sync")
-	set("notify_id", s.now().In(chinatime.Location).Format("20060102")+"00222"+randomDigits(21))
+	set("notify_id", s.now().In(chinatime.Location).Format("20060102")+"00222"+sandboxkeys.Digits(21))
 	set("charset", "utf-8")
 	set("version", "1.0")
 	set("app_id", s.creds.AppID)

@@ -17,9 +17,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +30,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/sandbox/faults"
 	"github.com/hutong-pay/hutong/internal/sandbox/journal"
 	"github.com/hutong-pay/hutong/internal/sandbox/notify"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/users"
 )
 
@@ -163,7 +162,7 @@ type Simulator struct {
 	creds     Credentials
 	appPub    *rsa.PublicKey
 	alipayKey *rsa.PrivateKey
-	billKey   []byte
+	billToken sandboxkeys.Token
 
 	mu        sync.Mutex
 	merchants map[string]*Merchant
@@ -237,13 +236,13 @@ func New(cfg Config) (*Simulator, error) {
 			}
 		}
 	}
-	if s.appPub, err = parsePublicKey(s.creds.AppPublicKey); err != nil {
+	if s.appPub, err = sandboxkeys.ParsePublicKey(s.creds.AppPublicKey); err != nil {
 		return nil, fmt.Errorf("alipay: app public key: %w", err)
 	}
-	if s.alipayKey, err = parsePrivateKey(sec.AlipayPrivateKey); err != nil {
+	if s.alipayKey, err = sandboxkeys.ParsePrivateKey(sec.AlipayPrivateKey); err != nil {
 		return nil, fmt.Errorf("alipay: alipay key: %w", err)
 	}
-	s.billKey = []byte(sec.BillTokenKey)
+	s.billToken = sandboxkeys.Token{Key: []byte(sec.BillTokenKey)}
 	if err := s.load(); err != nil {
 		return nil, fmt.Errorf("alipay: load: %w", err)
 	}
@@ -377,64 +376,13 @@ func generate() (Credentials, secrets, error) {
 	}
 	return Credentials{
 			AppID:           sandboxAppID,
-			AppPrivateKey:   privatePEM(appKey),
-			AppPublicKey:    publicPEM(&appKey.PublicKey),
-			AlipayPublicKey: publicPEM(&alipayKey.PublicKey),
+			AppPrivateKey:   sandboxkeys.PrivatePEM(appKey),
+			AppPublicKey:    sandboxkeys.PublicPEM(&appKey.PublicKey),
+			AlipayPublicKey: sandboxkeys.PublicPEM(&alipayKey.PublicKey),
 		}, secrets{
-			AlipayPrivateKey: privatePEM(alipayKey),
-			BillTokenKey:     randomDigits(32),
+			AlipayPrivateKey: sandboxkeys.PrivatePEM(alipayKey),
+			BillTokenKey:     sandboxkeys.Digits(32),
 		}, nil
-}
-
-func privatePEM(k *rsa.PrivateKey) string {
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
-
-func publicPEM(k *rsa.PublicKey) string {
-	der, _ := x509.MarshalPKIXPublicKey(k)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-}
-
-func parsePrivateKey(s string) (*rsa.PrivateKey, error) {
-	b, _ := pem.Decode([]byte(s))
-	if b == nil {
-		return nil, errors.New("not PEM")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("not an RSA key")
-	}
-	return rk, nil
-}
-
-func parsePublicKey(s string) (*rsa.PublicKey, error) {
-	b, _ := pem.Decode([]byte(s))
-	if b == nil {
-		return nil, errors.New("not PEM")
-	}
-	k, err := x509.ParsePKIXPublicKey(b.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	rk, ok := k.(*rsa.PublicKey)
-	if !ok {
-		return nil, errors.New("not an RSA key")
-	}
-	return rk, nil
-}
-
-func randomDigits(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = '0' + b[i]%10
-	}
-	return string(b)
 }
 
 func randomLower(n int) string {

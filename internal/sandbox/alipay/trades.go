@@ -12,6 +12,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/alipayapi"
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 )
 
 var outTradeNoPattern = regexp.MustCompile(`^[0-9A-Za-z_]{1,64}$`)
@@ -175,7 +176,7 @@ func (s *Simulator) openTrade(t *Trade) (*Trade, *answer) {
 		return old, nil
 	}
 	now := s.now()
-	t.TradeNo = now.In(chinatime.Location).Format("20060102") + "22001" + randomDigits(15)
+	t.TradeNo = now.In(chinatime.Location).Format("20060102") + "22001" + sandboxkeys.Digits(15)
 	t.Status = StatusWaitBuyerPay
 	t.CreatedAt = now
 	if err := s.putTrade(t); err != nil {

@@ -5,9 +5,11 @@
 package faults
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -128,3 +130,30 @@ func (s *Store) Set(f Faults) error {
 }
 
 func sortedKeys(m map[string]bool) []string { return slices.Sorted(maps.Keys(m)) }
+
+// Outcome of InjectAPI: go on, fail the call, or the caller has gone.
+type Outcome int
+
+const (
+	Proceed  Outcome = iota // answer normally
+	Fail                    // answer with the wallet's system error
+	Canceled                // the request ended while waiting
+)
+
+// InjectAPI applies a wallet's API faults to one call: it waits the
+// latency, then draws against the error rate.
+func (f Faults) InjectAPI(ctx context.Context) Outcome {
+	if d := f.APILatency(); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return Canceled
+		}
+	}
+	if f.APIErrorRate > 0 && rand.Float64() < f.APIErrorRate {
+		return Fail
+	}
+	return Proceed
+}

@@ -7,6 +7,7 @@ package phone_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
@@ -53,12 +54,17 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(412, 915),
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(cancelBrowser)
+	// Start the browser on this context, so that the shorter contexts of
+	// single steps do not own (and close) it.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
 	return bctx
 }
 
@@ -101,19 +107,18 @@ func TestBrowserWeChatNativeQR(t *testing.T) {
 	os.WriteFile(qrFile, img.Bytes(), 0o644)
 
 	var amount, merchantText, tradeNo string
-	err = chromedp.Do(ctx,
-		chromedp.Navigate(e.URL+"/phone/"),
-		chromedp.Click(chromedp.CSS(`a[href="/phone/u/buyer-li?wallet=wechatpay"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#image`)),
-		chromedp.SetUploadFiles(chromedp.CSS(`#image`), []string{qrFile}),
-		chromedp.Click(chromedp.CSS(`form[action$="/scan"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-amount]`)),
-		textInto(`[data-amount]`, &amount),
-		textInto(`.order small`, &merchantText),
-		chromedp.SendKeys(chromedp.CSS(`#pin`), "123456"),
-		chromedp.Click(chromedp.CSS(`[data-confirm]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-trade-no]`)),
-		textInto(`[data-trade-no]`, &tradeNo),
+	err = steps(ctx,
+		step{"open the phone as 李娜", chromedp.Navigate(e.URL + "/phone/u/buyer-li?wallet=wechatpay")},
+		step{"see the scan form", chromedp.WaitVisible(chromedp.CSS(`#image`))},
+		step{"choose the QR picture", chromedp.SetUploadFiles(chromedp.CSS(`#image`), []string{qrFile})},
+		step{"tap 识别", chromedp.Click(chromedp.CSS(`form[action$="/scan"] button[type=submit]`))},
+		step{"see the order", chromedp.WaitVisible(chromedp.CSS(`[data-amount]`))},
+		step{"read the amount", textInto(`[data-amount]`, &amount)},
+		step{"read the merchant", textInto(`.order small`, &merchantText)},
+		step{"type the PIN", chromedp.SendKeys(chromedp.CSS(`#pin`), "123456")},
+		step{"tap 确认支付", chromedp.Click(chromedp.CSS(`[data-confirm]`))},
+		step{"see success", chromedp.WaitVisible(chromedp.CSS(`[data-trade-no]`))},
+		step{"read the trade number", textInto(`[data-trade-no]`, &tradeNo)},
 	)
 	if err != nil {
 		screenshot(t, ctx, "wechat-native-failed.png")
@@ -162,13 +167,13 @@ func TestBrowserAlipayWapPayAndReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 	var amount, result string
-	err = chromedp.Do(ctx,
-		chromedp.Navigate(link.String()),
-		chromedp.WaitVisible(chromedp.CSS(`[data-amount]`)),
-		textInto(`[data-amount]`, &amount),
-		chromedp.SendKeys(chromedp.CSS(`#pin`), "123456"),
-		chromedp.Click(chromedp.CSS(`[data-confirm]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-return]`)),
+	err = steps(ctx,
+		step{"open the merchant's pay link", chromedp.Navigate(link.String())},
+		step{"land on the cashier", chromedp.WaitVisible(chromedp.CSS(`[data-amount]`))},
+		step{"read the amount", textInto(`[data-amount]`, &amount)},
+		step{"type the PIN", chromedp.SendKeys(chromedp.CSS(`#pin`), "123456")},
+		step{"tap 确认支付", chromedp.Click(chromedp.CSS(`[data-confirm]`))},
+		step{"see success", chromedp.WaitVisible(chromedp.CSS(`[data-return]`))},
 	)
 	if err != nil {
 		screenshot(t, ctx, "alipay-wap-failed.png")
@@ -176,9 +181,9 @@ func TestBrowserAlipayWapPayAndReturn(t *testing.T) {
 	}
 	screenshot(t, ctx, "alipay-wap-paid.png")
 	// The page goes back to the merchant by itself.
-	err = chromedp.Do(ctx,
-		chromedp.WaitVisible(chromedp.CSS(`#result`)),
-		textInto(`#result`, &result),
+	err = steps(ctx,
+		step{"arrive back at the merchant", chromedp.WaitVisible(chromedp.CSS(`#result`))},
+		step{"read the merchant's page", textInto(`#result`, &result)},
 	)
 	if err != nil {
 		screenshot(t, ctx, "alipay-wap-return-failed.png")
@@ -201,4 +206,23 @@ func textInto(sel string, dst *string) chromedp.Action[chromedp.Void] {
 		*dst = s
 		return chromedp.Void{}, err
 	}
+}
+
+// step is one thing a person does, named for the failure message.
+type step struct {
+	name   string
+	action chromedp.Action[chromedp.Void]
+}
+
+// steps runs steps in order, each within 20 s, and names the one that fails.
+func steps(ctx context.Context, all ...step) error {
+	for _, s := range all {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := chromedp.Do(sctx, s.action)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
 }

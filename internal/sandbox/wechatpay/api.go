@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/sandbox/faults"
 	"github.com/hutong-pay/hutong/internal/wechatpayv3"
 )
 
@@ -103,15 +103,10 @@ func (s *Simulator) api(h handlerFunc) http.Handler {
 			s.write(w, r, refused)
 			return
 		}
-		f := s.cfg.Faults.Get(Wallet)
-		if d := f.APILatency(); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if f.APIErrorRate > 0 && rand.Float64() < f.APIErrorRate {
+		switch s.cfg.Faults.Get(Wallet).InjectAPI(r.Context()) {
+		case faults.Canceled:
+			return
+		case faults.Fail:
 			s.write(w, r, fail(http.StatusInternalServerError, wechatpayv3.CodeSystemError, "系统错误（沙箱注入的故障 api_error_rate）"))
 			return
 		}

@@ -3,12 +3,8 @@ package wechatpay
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/hmac"
 	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -44,27 +40,11 @@ type billToken struct {
 	Expires  int64  `json:"e"`
 }
 
-func (s *Simulator) signToken(t billToken) string {
-	payload, _ := json.Marshal(t)
-	mac := hmac.New(sha256.New, s.keys.billTokenKey)
-	mac.Write(payload)
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
+func (s *Simulator) signToken(t billToken) string { return s.keys.billToken.Sign(t) }
 
 func (s *Simulator) parseToken(tok string) (billToken, bool) {
 	var t billToken
-	p, m, ok := strings.Cut(tok, ".")
-	if !ok {
-		return t, false
-	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p)
-	sig, err2 := base64.RawURLEncoding.DecodeString(m)
-	if err1 != nil || err2 != nil {
-		return t, false
-	}
-	mac := hmac.New(sha256.New, s.keys.billTokenKey)
-	mac.Write(payload)
-	if !hmac.Equal(sig, mac.Sum(nil)) || json.Unmarshal(payload, &t) != nil {
+	if !s.keys.billToken.Open(tok, &t) {
 		return t, false
 	}
 	return t, s.now().Unix() <= t.Expires

@@ -12,6 +12,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/sandbox/faults"
 	"github.com/hutong-pay/hutong/internal/sandbox/journal"
 	"github.com/hutong-pay/hutong/internal/sandbox/notify"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/users"
 	"github.com/hutong-pay/hutong/internal/wechatpayv3"
 )
@@ -42,7 +43,7 @@ func fuzzRequest(t *testing.T, s *Simulator, method, path, body string) {
 	s.mu.Unlock()
 
 	c := s.creds
-	key, err := parsePrivateKey(c.MerchantPrivateKey)
+	key, err := sandboxkeys.ParsePrivateKey(c.MerchantPrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}

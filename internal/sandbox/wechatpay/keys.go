@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/wechatpayv3"
 )
 
@@ -49,7 +50,7 @@ type keyring struct {
 	platformSerial string
 	pubKeyID       string
 	pubKeyKey      *rsa.PrivateKey
-	billTokenKey   []byte
+	billToken      sandboxkeys.Token
 }
 
 // generateCredentials creates a CA, the merchant's key and certificate, the
@@ -134,26 +135,26 @@ func generateCredentials(mchid, appid, merchantName string) (Credentials, secret
 		MchID:               mchid,
 		AppID:               appid,
 		MerchantSerialNo:    merchantSerial,
-		MerchantPrivateKey:  privatePEM(merchantKey),
+		MerchantPrivateKey:  sandboxkeys.PrivatePEM(merchantKey),
 		MerchantCertificate: merchantCert,
 		APIv3Key:            wechatpayv3.RandomString(32),
 		PlatformSerialNo:    platformSerial,
 		PlatformCertificate: platformCert,
-		PlatformPublicKeyID: "PUB_KEY_ID_" + randomDigits(30),
+		PlatformPublicKeyID: "PUB_KEY_ID_" + sandboxkeys.Digits(30),
 		PlatformPublicKey:   pemEncode("PUBLIC KEY", pubDER),
 	}
 	s = secrets{
 		CACertificate:       pemEncode("CERTIFICATE", caDER),
-		CAPrivateKey:        privatePEM(caKey),
-		PlatformPrivateKey:  privatePEM(platformKey),
-		PublicKeyPrivateKey: privatePEM(pubKeyKey),
+		CAPrivateKey:        sandboxkeys.PrivatePEM(caKey),
+		PlatformPrivateKey:  sandboxkeys.PrivatePEM(platformKey),
+		PublicKeyPrivateKey: sandboxkeys.PrivatePEM(pubKeyKey),
 		BillTokenKey:        wechatpayv3.RandomString(32),
 	}
 	return c, s, nil
 }
 
 func (c Credentials) keyring(s secrets) (*keyring, error) {
-	k := &keyring{platformSerial: c.PlatformSerialNo, pubKeyID: c.PlatformPublicKeyID, billTokenKey: []byte(s.BillTokenKey)}
+	k := &keyring{platformSerial: c.PlatformSerialNo, pubKeyID: c.PlatformPublicKeyID, billToken: sandboxkeys.Token{Key: []byte(s.BillTokenKey)}}
 	var err error
 	if k.merchantCert, err = parseCertificate(c.MerchantCertificate); err != nil {
 		return nil, fmt.Errorf("merchant certificate: %w", err)
@@ -166,10 +167,10 @@ func (c Credentials) keyring(s secrets) (*keyring, error) {
 	if k.platformCert, err = parseCertificate(c.PlatformCertificate); err != nil {
 		return nil, fmt.Errorf("platform certificate: %w", err)
 	}
-	if k.platformKey, err = parsePrivateKey(s.PlatformPrivateKey); err != nil {
+	if k.platformKey, err = sandboxkeys.ParsePrivateKey(s.PlatformPrivateKey); err != nil {
 		return nil, fmt.Errorf("platform key: %w", err)
 	}
-	if k.pubKeyKey, err = parsePrivateKey(s.PublicKeyPrivateKey); err != nil {
+	if k.pubKeyKey, err = sandboxkeys.ParsePrivateKey(s.PublicKeyPrivateKey); err != nil {
 		return nil, fmt.Errorf("public-key-mode key: %w", err)
 	}
 	return k, nil
@@ -185,22 +186,8 @@ func randomSerial() *big.Int {
 
 func serialHex(n *big.Int) string { return strings.ToUpper(hex.EncodeToString(n.Bytes())) }
 
-func randomDigits(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = '0' + b[i]%10
-	}
-	return string(b)
-}
-
 func pemEncode(typ string, der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
-}
-
-func privatePEM(k *rsa.PrivateKey) string {
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return pemEncode("PRIVATE KEY", der)
 }
 
 func parseCertificate(s string) (*x509.Certificate, error) {
@@ -209,20 +196,4 @@ func parseCertificate(s string) (*x509.Certificate, error) {
 		return nil, errors.New("not a PEM certificate")
 	}
 	return x509.ParseCertificate(b.Bytes)
-}
-
-func parsePrivateKey(s string) (*rsa.PrivateKey, error) {
-	b, _ := pem.Decode([]byte(s))
-	if b == nil {
-		return nil, errors.New("not a PEM private key")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("not an RSA key")
-	}
-	return rk, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/users"
 	"github.com/hutong-pay/hutong/internal/wechatpayv3"
 )
@@ -90,7 +91,7 @@ func (s *Simulator) prepay(tradeType string, partner bool) handlerFunc {
 		case TradeNative:
 			o.CodeURL = "weixin://wxpay/bizpayurl?pr=" + wechatpayv3.RandomString(10)
 		case TradeH5:
-			o.H5URL = s.cfg.BaseURL + "/phone/wechatpay/h5?prepay_id=" + o.PrepayID + "&package=" + randomDigits(10)
+			o.H5URL = s.cfg.BaseURL + "/phone/wechatpay/h5?prepay_id=" + o.PrepayID + "&package=" + sandboxkeys.Digits(10)
 		}
 		o.State = StateNotPay
 		o.CreatedAt = now

@@ -3,6 +3,7 @@ package wechatpay
 import (
 	"fmt"
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"net/url"
 	"strings"
 )
@@ -73,7 +74,7 @@ func (s *Simulator) Pay(code, userID string) (PayResult, error) {
 	next.State = StateSuccess
 	next.SuccessTime = now
 	next.PaidBy = userID
-	next.TransactionID = "4200" + randomDigits(6) + now.In(chinatime.Location).Format("20060102") + randomDigits(10)
+	next.TransactionID = "4200" + sandboxkeys.Digits(6) + now.In(chinatime.Location).Format("20060102") + sandboxkeys.Digits(10)
 	if err := s.putOrder(&next); err != nil {
 		s.cfg.Users.Credit(userID, Wallet, o.Total)
 		return PayResult{}, err

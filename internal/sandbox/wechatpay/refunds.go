@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/wechatpayv3"
 )
 
@@ -111,7 +112,7 @@ func (s *Simulator) createRefund(c *call) reply {
 		MchID:         c.mchid,
 		SubMchID:      b.SubMchID,
 		OutRefundNo:   b.OutRefundNo,
-		RefundID:      "5030" + randomDigits(6) + now.In(chinatime.Location).Format("20060102") + randomDigits(11),
+		RefundID:      "5030" + sandboxkeys.Digits(6) + now.In(chinatime.Location).Format("20060102") + sandboxkeys.Digits(11),
 		OrderKey:      o.Key,
 		TransactionID: o.TransactionID,
 		OutTradeNo:    o.OutTradeNo,
