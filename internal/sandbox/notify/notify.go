@@ -122,7 +122,7 @@ type Config struct {
 
 // ReorderHold is how long a reordered notification is held back, at real
 // speed, before the time scale applies.
-const ReorderHold = 30 * time.Second
+const ReorderHold = 2 * time.Minute
 
 // New loads pending notifications from the journal. Call Register for each
 // wallet and then Run.

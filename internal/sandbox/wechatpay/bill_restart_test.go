@@ -251,6 +251,30 @@ func TestNotificationFaults(t *testing.T) {
 			t.Fatalf("delivered after %v, before the delay", d)
 		}
 	})
+	t.Run("reordering holds a notification back", func(t *testing.T) {
+		m := newMerchant(t, e, nil)
+		// A held-back notification waits 2 min at real speed (120 ms here),
+		// so one sent after it overtakes it.
+		e.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay", "notify_reorder_rate": 1}, nil)
+		_, first := nativePrepay(t, client, e, m.URL(), 1)
+		e.Pay(first, "")
+		e.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay"}, nil)
+		second, code := nativePrepay(t, client, e, m.URL(), 2)
+		e.Pay(code, "")
+		evs := m.waitFor(2)
+		if !strings.Contains(evs[0].Plaintext, second) {
+			t.Fatalf("the later notification did not overtake the held one: %s", evs[0].Plaintext)
+		}
+	})
+	t.Run("API latency", func(t *testing.T) {
+		e.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay", "api_latency_ms": 200}, nil)
+		defer e.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay"}, nil)
+		start := time.Now()
+		nativePrepay(t, client, e, "https://merchant.example/n", 1)
+		if d := time.Since(start); d < 200*time.Millisecond {
+			t.Fatalf("answered in %v despite 200 ms of latency", d)
+		}
+	})
 	t.Run("bad settings are refused", func(t *testing.T) {
 		for _, body := range []map[string]any{
 			{"wallet": "wechatpay", "notify_drop_rate": 1.5},
