@@ -2,6 +2,7 @@
 // WeChat Pay and Alipay behind one API. Each job is a subcommand:
 //
 //	hutong sandbox       run the local wallet sandbox (WeChat Pay API v3, Alipay)
+//	hutong migrate       apply the database migrations
 //	hutong version       print the version
 //
 // Every subcommand has --help. Flags have HUTONG_* environment equivalents:
@@ -26,6 +27,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"sandbox", "run the local wallet sandbox (WeChat Pay API v3, Alipay OpenAPI, helper API)", runSandbox},
+		{"migrate", "apply the database migrations (SQLite or PostgreSQL) and exit", runMigrate},
 		{"version", "print the version of this binary", runVersion},
 	}
 }

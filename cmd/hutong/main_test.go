@@ -51,6 +51,24 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 	}
 }
 
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "h.db")
+	for range 2 { // twice: the second run has nothing to do
+		out.Reset()
+		if err := run([]string{"migrate", "--database", dsn}, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.HasPrefix(out.String(), "sqlite database is at migration ") {
+		t.Fatalf("migrate printed %q", out.String())
+	}
+	if err := run([]string{"migrate", "--database", "mysql://x"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("an unknown database was accepted")
+	}
+}
+
 func TestVersion(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer

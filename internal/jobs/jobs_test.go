@@ -1,0 +1,254 @@
+package jobs_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/store/storetest"
+)
+
+var ctx = context.Background()
+
+// clock is a settable time for leases and run_at.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Date(2024, 9, 12, 2, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
+
+func enqueue(t *testing.T, db *store.DB, now time.Time, j jobs.New) int64 {
+	t.Helper()
+	var id int64
+	if err := db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = jobs.Enqueue(ctx, tx, j, now)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestEnqueueClaimComplete(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		c := newClock()
+		q := &jobs.Queue{DB: db, Now: c.Now}
+
+		// A job enqueued in a transaction that rolls back never exists.
+		db.Tx(ctx, func(tx *sql.Tx) error {
+			jobs.Enqueue(ctx, tx, jobs.New{Kind: "ghost", Payload: 1}, c.Now())
+			return errors.New("roll back")
+		})
+		id := enqueue(t, db, c.Now(), jobs.New{Kind: "expire", Payload: map[string]string{"payment": "pay_1"}})
+		later := enqueue(t, db, c.Now(), jobs.New{Kind: "poll", Payload: 2, RunAt: c.Now().Add(time.Minute)})
+
+		got, err := q.Claim(ctx, "w1", 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != id || got[0].Kind != "expire" || got[0].Attempt != 1 || string(got[0].Payload) != `{"payment":"pay_1"}` {
+			t.Fatalf("claimed %+v", got)
+		}
+		if again, _ := q.Claim(ctx, "w2", 10, time.Minute); len(again) != 0 {
+			t.Fatalf("a leased job was claimed again: %+v", again)
+		}
+		if err := q.Complete(ctx, nil, got[0]); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(time.Minute)
+		got, _ = q.Claim(ctx, "w1", 10, time.Minute)
+		if len(got) != 1 || got[0].ID != later {
+			t.Fatalf("the delayed job: %+v", got)
+		}
+	})
+}
+
+func TestUniqueKeyKeepsOnePending(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		c := newClock()
+		q := &jobs.Queue{DB: db, Now: c.Now}
+		first := enqueue(t, db, c.Now(), jobs.New{Kind: "poll", Payload: 1, UniqueKey: "pay_1"})
+		if dup := enqueue(t, db, c.Now(), jobs.New{Kind: "poll", Payload: 1, UniqueKey: "pay_1"}); dup != 0 || first == 0 {
+			t.Fatalf("first %d, duplicate %d", first, dup)
+		}
+		if other := enqueue(t, db, c.Now(), jobs.New{Kind: "expire", Payload: 1, UniqueKey: "pay_1"}); other == 0 {
+			t.Fatal("the key is per kind")
+		}
+		got, _ := q.Claim(ctx, "w", 10, time.Minute)
+		for _, j := range got {
+			q.Complete(ctx, nil, j)
+		}
+		if next := enqueue(t, db, c.Now(), jobs.New{Kind: "poll", Payload: 1, UniqueKey: "pay_1"}); next == 0 {
+			t.Fatal("a finished job still blocks its key")
+		}
+	})
+}
+
+func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		c := newClock()
+		q := &jobs.Queue{DB: db, Now: c.Now}
+		enqueue(t, db, c.Now(), jobs.New{Kind: "webhook", Payload: 1})
+		first, _ := q.Claim(ctx, "dead-worker", 1, 30*time.Second)
+		c.Add(31 * time.Second) // the first worker died holding it
+		second, _ := q.Claim(ctx, "live-worker", 1, 30*time.Second)
+		if len(second) != 1 || second[0].Attempt != 2 {
+			t.Fatalf("reclaim: %+v", second)
+		}
+		if err := q.Complete(ctx, nil, first[0]); !errors.Is(err, jobs.ErrLeaseLost) {
+			t.Fatalf("the dead worker finished a job it lost: %v", err)
+		}
+		if err := q.Complete(ctx, nil, second[0]); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestRetryThenDead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		c := newClock()
+		q := &jobs.Queue{DB: db, Now: c.Now}
+		enqueue(t, db, c.Now(), jobs.New{Kind: "webhook", Payload: 1, MaxAttempts: 2})
+		j, _ := q.Claim(ctx, "w", 1, time.Minute)
+		if err := q.Retry(ctx, j[0], errors.New("503 from the merchant"), c.Now().Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := q.Claim(ctx, "w", 1, time.Minute); len(got) != 0 {
+			t.Fatal("claimed before its retry time")
+		}
+		c.Add(10 * time.Second)
+		j, _ = q.Claim(ctx, "w", 1, time.Minute)
+		if len(j) != 1 || j[0].Attempt != 2 {
+			t.Fatalf("retry: %+v", j)
+		}
+		q.Retry(ctx, j[0], errors.New("503 again"), c.Now())
+		var state, lastErr string
+		db.QueryRow(`SELECT state, last_error FROM jobs WHERE id = $1`, j[0].ID).Scan(&state, &lastErr)
+		if state != "dead" || lastErr != "503 again" {
+			t.Fatalf("after max attempts: %s %q", state, lastErr)
+		}
+	})
+}
+
+// TestWorkersNeverShareAJob runs four workers, each with its own
+// connection pool as separate gateway processes would have, over one
+// database: every job runs exactly once and never on two workers at once.
+func TestWorkersNeverShareAJob(t *testing.T) {
+	storetest.EachDSN(t, func(t *testing.T, dsn string) {
+		const n = 200
+		setup, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer setup.Close()
+		for i := range n {
+			enqueue(t, setup, time.Now(), jobs.New{Kind: "work", Payload: i})
+		}
+		var mu sync.Mutex
+		runs := map[int64]int{}
+		running := map[int64]bool{}
+		var overlap atomic.Bool
+		handler := func(ctx context.Context, j jobs.Job) error {
+			mu.Lock()
+			if running[j.ID] {
+				overlap.Store(true)
+			}
+			running[j.ID] = true
+			runs[j.ID]++
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+			delete(running, j.ID)
+			mu.Unlock()
+			return nil
+		}
+		wctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for i := range 4 {
+			db, err := store.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			w := &jobs.Worker{Queue: &jobs.Queue{DB: db}, ID: fmt.Sprintf("worker-%d", i), Handlers: map[string]jobs.Handler{"work": handler},
+				Poll: 5 * time.Millisecond, Lease: time.Minute, Concurrency: 4}
+			wg.Add(1)
+			go func() { defer wg.Done(); w.Run(wctx) }()
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var done int
+			setup.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'done'`).Scan(&done)
+			if done == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d jobs done after a minute", done, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+		wg.Wait()
+		if overlap.Load() {
+			t.Fatal("two workers ran one job at once")
+		}
+		for id, k := range runs {
+			if k != 1 {
+				t.Fatalf("job %d ran %d times", id, k)
+			}
+		}
+		if len(runs) != n {
+			t.Fatalf("%d jobs ran, want %d", len(runs), n)
+		}
+	})
+}
+
+func TestWorkerRetriesFailuresAndSurvivesPanics(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		enqueue(t, db, time.Now(), jobs.New{Kind: "flaky", Payload: 1})
+		enqueue(t, db, time.Now(), jobs.New{Kind: "panics", Payload: 1, MaxAttempts: 1})
+		var tries atomic.Int32
+		w := &jobs.Worker{Queue: &jobs.Queue{DB: db}, ID: "w", Poll: 5 * time.Millisecond,
+			Backoff: func(int) time.Duration { return 0 },
+			Handlers: map[string]jobs.Handler{
+				"flaky": func(ctx context.Context, j jobs.Job) error {
+					if tries.Add(1) < 3 {
+						return errors.New("not yet")
+					}
+					return nil
+				},
+				"panics": func(ctx context.Context, j jobs.Job) error { panic("bad job") },
+			}}
+		wctx, stop := context.WithTimeout(ctx, 30*time.Second)
+		defer stop()
+		go w.Run(wctx)
+		for {
+			var done, dead int
+			db.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'done'`).Scan(&done)
+			db.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'dead'`).Scan(&dead)
+			if done == 1 && dead == 1 {
+				break
+			}
+			if wctx.Err() != nil {
+				t.Fatalf("done %d, dead %d", done, dead)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+		if tries.Load() != 3 {
+			t.Fatalf("the flaky job ran %d times, want 3", tries.Load())
+		}
+	})
+}

@@ -1,0 +1,113 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Handler does one job. Returning nil completes it; an error retries it
+// after Backoff. A job may run again after a crash, so handlers must be
+// idempotent.
+type Handler func(ctx context.Context, j Job) error
+
+// Worker runs jobs of the kinds it has handlers for.
+type Worker struct {
+	Queue    *Queue
+	ID       string // unique per process: host, pid, random
+	Handlers map[string]Handler
+	// Poll is how often the worker looks for due jobs; Lease how long a
+	// claim lasts; Concurrency how many jobs run at once.
+	Poll        time.Duration
+	Lease       time.Duration
+	Concurrency int
+	Backoff     func(attempt int) time.Duration
+	Logger      *slog.Logger
+}
+
+// Run works until ctx ends, then waits for jobs in flight.
+func (w *Worker) Run(ctx context.Context) {
+	poll, lease, conc := w.Poll, w.Lease, w.Concurrency
+	if poll <= 0 {
+		poll = 200 * time.Millisecond
+	}
+	if lease <= 0 {
+		lease = time.Minute
+	}
+	if conc <= 0 {
+		conc = 4
+	}
+	backoff := w.Backoff
+	if backoff == nil {
+		backoff = Backoff
+	}
+	log := w.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	for {
+		free := conc - len(sem)
+		if free > 0 {
+			claimed, err := w.Queue.Claim(ctx, w.ID, free, lease)
+			if err != nil && ctx.Err() == nil {
+				log.Error("jobs: claim", "err", err)
+			}
+			for _, j := range claimed {
+				sem <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					w.do(ctx, j, backoff, log)
+				}()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func (w *Worker) do(ctx context.Context, j Job, backoff func(int) time.Duration, log *slog.Logger) {
+	h, ok := w.Handlers[j.Kind]
+	var err error
+	if !ok {
+		err = fmt.Errorf("no handler for job kind %q", j.Kind)
+	} else {
+		err = safeRun(ctx, h, j)
+	}
+	// Finishing uses a context that outlives shutdown, so a job that ran
+	// is recorded as run.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err == nil {
+		if ferr := w.Queue.Complete(fctx, nil, j); ferr != nil {
+			log.Warn("jobs: complete", "id", j.ID, "kind", j.Kind, "err", ferr)
+		}
+		return
+	}
+	log.Info("jobs: failed", "id", j.ID, "kind", j.Kind, "attempt", j.Attempt, "err", err)
+	if ferr := w.Queue.Retry(fctx, j, err, w.Queue.now().Add(backoff(j.Attempt))); ferr != nil {
+		log.Warn("jobs: retry", "id", j.ID, "kind", j.Kind, "err", ferr)
+	}
+}
+
+// safeRun turns a handler's panic into an error, so one bad job does not
+// stop the worker.
+func safeRun(ctx context.Context, h Handler, j Job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return h(ctx, j)
+}

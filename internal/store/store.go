@@ -1,0 +1,141 @@
+// Package store is hutong's database: one *DB over either embedded SQLite
+// (modernc.org/sqlite, pure Go, the default) or PostgreSQL (pgx), with the
+// migrations of each embedded and applied on open.
+//
+// The SQL is written once wherever the two agree, which is almost
+// everywhere: $N placeholders (both accept them), RETURNING, and times and
+// money as BIGINT (Unix microseconds UTC; fen). Where they differ, DB.Dialect
+// says which one is speaking. The tests of every package built on the store
+// run against both (see storetest).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
+)
+
+// Dialect names the database behind a DB.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open, migrated database.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+}
+
+// DefaultDSN is where hutong keeps its data when told nothing.
+const DefaultDSN = "sqlite:./hutong-data/hutong.db"
+
+// Open connects to dsn and applies the embedded migrations:
+//
+//	sqlite:PATH                      embedded SQLite in WAL mode, fsync on commit
+//	postgres://user@host:5432/db     PostgreSQL
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db, err := Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Connect opens dsn without migrating.
+func Connect(ctx context.Context, dsn string) (*DB, error) {
+	var db *DB
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, errors.New("store: sqlite: needs a file path, as sqlite:./hutong-data/hutong.db")
+		}
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("store: %w", err)
+			}
+		}
+		// WAL lets readers proceed beside the one writer; synchronous=FULL
+		// makes a commit durable before it returns; IMMEDIATE transactions
+		// take the write lock up front, so two writers queue (busy_timeout)
+		// instead of failing on upgrade.
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", "immediate")
+		sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		db = &DB{DB: sqlDB, Dialect: SQLite}
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		sqlDB, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		sqlDB.SetMaxOpenConns(20)
+		db = &DB{DB: sqlDB, Dialect: Postgres}
+	default:
+		return nil, fmt.Errorf("store: database %q must start with sqlite: or postgres://", redact(dsn))
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: cannot reach %s: %w", redact(dsn), err)
+	}
+	return db, nil
+}
+
+// redact hides a password in a DSN, for messages and logs.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Tx runs fn in a transaction, committing if it returns nil. Everything a
+// state change implies (its jobs, its events) is written in the same fn, so
+// a crash keeps all of it or none.
+func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// Micros is how times are stored: Unix microseconds, UTC.
+func Micros(t time.Time) int64 { return t.UnixMicro() }
+
+// Time reads a stored time.
+func Time(us int64) time.Time { return time.UnixMicro(us).UTC() }
