@@ -1,0 +1,137 @@
+// Package channel is the contract between hutong's gateway and the wallets:
+// a Connector per wallet account turns hutong's payments and refunds into
+// the wallet's own calls, and the wallet's notifications back into verified
+// facts. The wallet-specific code lives in channel/wechatpay and
+// channel/alipay, each built on the wallet's official or most-used SDK.
+//
+// A Connector only reports what the wallet said; it never decides that a
+// payment is paid. The gateway checks every reported fact (merchant, order
+// number, amount, currency) against its own payment before applying it.
+package channel
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Methods, as DESIGN §3 names them.
+const (
+	WeChatNative = "wechatpay.native"
+	WeChatJSAPI  = "wechatpay.jsapi"
+	WeChatH5     = "wechatpay.h5"
+	WeChatApp    = "wechatpay.app"
+	AlipayQR     = "alipay.precreate"
+	AlipayJSAPI  = "alipay.jsapi"
+	AlipayWap    = "alipay.wap"
+	AlipayPage   = "alipay.page"
+	AlipayApp    = "alipay.app"
+)
+
+// Prepay asks a wallet to open a payment.
+type Prepay struct {
+	OutTradeNo  string // hutong's payment id, the wallet's out_trade_no
+	Method      string
+	Amount      int64 // fen
+	Description string
+	NotifyURL   string
+	ReturnURL   string    // browser flows
+	ExpiresAt   time.Time // zero: the wallet's default
+	Payer       string    // wechatpay.jsapi: openid; alipay.jsapi: buyer_id or buyer_open_id
+	ClientIP    string    // wechatpay.h5
+	// SubMerchant acts for another merchant: WeChat's sub_mchid in
+	// service-provider mode, Alipay's app_auth_token.
+	SubMerchant string
+}
+
+// Action is what the buyer's side does next.
+type Action struct {
+	Type   string            `json:"type"` // qr_code, redirect, wallet_sdk
+	QRCode string            `json:"qr_code,omitempty"`
+	URL    string            `json:"url,omitempty"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// Trade states, as hutong reads the wallets' own.
+const (
+	TradePending  = "pending"  // NOTPAY, WAIT_BUYER_PAY
+	TradePaid     = "paid"     // SUCCESS, TRADE_SUCCESS, TRADE_FINISHED
+	TradeRefunded = "refunded" // REFUND (WeChat: paid, then some refund)
+	TradeClosed   = "closed"   // CLOSED, TRADE_CLOSED
+)
+
+// Trade is a wallet's word on a payment.
+type Trade struct {
+	OutTradeNo    string
+	TransactionID string
+	State         string
+	Amount        int64 // fen
+	Currency      string
+	PaidAt        time.Time
+	Payer         string // openid or buyer id
+	Merchant      string // the mchid / sub_mchid / seller_id the wallet credited
+}
+
+// RefundRequest asks a wallet to refund part or all of a payment.
+type RefundRequest struct {
+	OutTradeNo  string
+	OutRefundNo string
+	Amount      int64
+	Total       int64
+	Reason      string
+	NotifyURL   string
+	SubMerchant string
+}
+
+// Refund states.
+const (
+	RefundPending   = "pending"
+	RefundSucceeded = "succeeded"
+	RefundFailed    = "failed"
+)
+
+// Refund is a wallet's word on a refund.
+type Refund struct {
+	OutTradeNo  string
+	OutRefundNo string
+	RefundID    string
+	State       string
+	Amount      int64
+}
+
+// Notification is a verified wallet message.
+type Notification struct {
+	ID     string // the wallet's event id, stable across retries
+	Trade  *Trade
+	Refund *Refund
+}
+
+// Connector is one wallet account.
+type Connector interface {
+	Channel() string
+	Prepay(ctx context.Context, p Prepay) (Action, error)
+	Query(ctx context.Context, outTradeNo, subMerchant string) (Trade, error)
+	Close(ctx context.Context, outTradeNo, subMerchant string) error
+	Refund(ctx context.Context, r RefundRequest) (Refund, error)
+	QueryRefund(ctx context.Context, outTradeNo, outRefundNo, subMerchant string) (Refund, error)
+	// ParseNotification verifies a notification request (signature,
+	// timestamp window, decryption) and reads it. Any failure is an error
+	// and nothing is returned.
+	ParseNotification(r *http.Request) (Notification, error)
+	// Acknowledge answers the wallet the way it expects: err nil accepts
+	// the notification, otherwise it asks for a retry.
+	Acknowledge(w http.ResponseWriter, err error)
+}
+
+// ErrNotFound is a wallet saying it does not know the order or refund.
+var ErrNotFound = errors.New("channel: the wallet does not know this order")
+
+// WalletError is a refusal the wallet returned, with its own code.
+type WalletError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *WalletError) Error() string { return "wallet refused: " + e.Code + ": " + e.Message }

@@ -1,0 +1,384 @@
+// Package wechatpay connects hutong to WeChat Pay API v3, in direct and
+// service-provider mode, on the official SDK (wechatpay-go): the SDK signs
+// every request and verifies every answer and notification with the
+// platform public key; this package maps hutong's payments onto the API.
+package wechatpay
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/wechatpay-apiv3/wechatpay-go/core"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/notify"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/wechatpayv3"
+)
+
+const api = "https://api.mch.weixin.qq.com"
+
+// Config is one WeChat Pay merchant account (a service provider when
+// payments name a sub-merchant).
+type Config struct {
+	MchID               string
+	AppID               string
+	MerchantSerialNo    string
+	MerchantPrivateKey  *rsa.PrivateKey
+	APIv3Key            string
+	PlatformPublicKeyID string
+	PlatformPublicKey   *rsa.PublicKey
+	// HTTPClient reaches the wallet; the sandbox's sandboxhttp client in
+	// tests and demos.
+	HTTPClient *http.Client
+}
+
+// Connector is a channel.Connector for one WeChat Pay account.
+type Connector struct {
+	cfg    Config
+	client *core.Client
+	notify *notify.Handler
+}
+
+// New builds a connector; it does not call the wallet.
+func New(ctx context.Context, cfg Config) (*Connector, error) {
+	if len(cfg.APIv3Key) != wechatpayv3.APIv3KeyLen {
+		return nil, fmt.Errorf("wechatpay: the APIv3 key must be %d bytes", wechatpayv3.APIv3KeyLen)
+	}
+	opts := []core.ClientOption{option.WithWechatPayPublicKeyAuthCipher(cfg.MchID, cfg.MerchantSerialNo, cfg.MerchantPrivateKey, cfg.PlatformPublicKeyID, cfg.PlatformPublicKey)}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
+	}
+	client, err := core.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("wechatpay: %w", err)
+	}
+	block, _ := aes.NewCipher([]byte(cfg.APIv3Key))
+	gcm, _ := cipher.NewGCM(block)
+	h := notify.NewEmptyHandler().AddRSAWithAESGCM(verifiers.NewSHA256WithRSAPubkeyVerifier(cfg.PlatformPublicKeyID, *cfg.PlatformPublicKey), gcm)
+	return &Connector{cfg: cfg, client: client, notify: h}, nil
+}
+
+// Channel implements channel.Connector.
+func (c *Connector) Channel() string { return "wechatpay" }
+
+// walletError reads the platform's refusal.
+func walletError(err error) error {
+	var ae *core.APIError
+	if errors.As(err, &ae) {
+		if ae.StatusCode == http.StatusNotFound && (ae.Code == wechatpayv3.CodeOrderNotExist || ae.Code == wechatpayv3.CodeResourceNotExists) {
+			return channel.ErrNotFound
+		}
+		return &channel.WalletError{Status: ae.StatusCode, Code: ae.Code, Message: ae.Message}
+	}
+	return fmt.Errorf("wechatpay: %w", err)
+}
+
+var tradeTypes = map[string]string{
+	channel.WeChatNative: "native", channel.WeChatJSAPI: "jsapi", channel.WeChatH5: "h5", channel.WeChatApp: "app",
+}
+
+// Prepay implements channel.Connector.
+func (c *Connector) Prepay(ctx context.Context, p channel.Prepay) (channel.Action, error) {
+	kind, ok := tradeTypes[p.Method]
+	if !ok {
+		return channel.Action{}, fmt.Errorf("wechatpay: method %q is not a WeChat Pay method", p.Method)
+	}
+	body := map[string]any{
+		"description":  p.Description,
+		"out_trade_no": p.OutTradeNo,
+		"notify_url":   p.NotifyURL,
+		"amount":       map[string]any{"total": p.Amount, "currency": "CNY"},
+	}
+	path := "/v3/pay/transactions/" + kind
+	if p.SubMerchant != "" {
+		path = "/v3/pay/partner/transactions/" + kind
+		body["sp_appid"], body["sp_mchid"], body["sub_mchid"] = c.cfg.AppID, c.cfg.MchID, p.SubMerchant
+	} else {
+		body["appid"], body["mchid"] = c.cfg.AppID, c.cfg.MchID
+	}
+	if !p.ExpiresAt.IsZero() {
+		body["time_expire"] = chinatime.RFC3339(p.ExpiresAt)
+	}
+	switch p.Method {
+	case channel.WeChatJSAPI:
+		if p.Payer == "" {
+			return channel.Action{}, errors.New("wechatpay: a JSAPI payment needs the payer's openid")
+		}
+		if p.SubMerchant != "" {
+			body["payer"] = map[string]string{"sp_openid": p.Payer}
+		} else {
+			body["payer"] = map[string]string{"openid": p.Payer}
+		}
+	case channel.WeChatH5:
+		ip := p.ClientIP
+		if ip == "" {
+			return channel.Action{}, errors.New("wechatpay: an H5 payment needs the payer's client IP")
+		}
+		body["scene_info"] = map[string]any{"payer_client_ip": ip, "h5_info": map[string]string{"type": "Wap"}}
+	}
+	res, err := c.client.Post(ctx, api+path, body)
+	if err != nil {
+		return channel.Action{}, walletError(err)
+	}
+	var out struct {
+		CodeURL  string `json:"code_url"`
+		PrepayID string `json:"prepay_id"`
+		H5URL    string `json:"h5_url"`
+	}
+	if err := json.NewDecoder(res.Response.Body).Decode(&out); err != nil {
+		return channel.Action{}, fmt.Errorf("wechatpay: prepay answer: %w", err)
+	}
+	switch p.Method {
+	case channel.WeChatNative:
+		return channel.Action{Type: "qr_code", QRCode: out.CodeURL}, nil
+	case channel.WeChatH5:
+		u := out.H5URL
+		if p.ReturnURL != "" {
+			u += "&redirect_url=" + url.QueryEscape(p.ReturnURL)
+		}
+		return channel.Action{Type: "redirect", URL: u}, nil
+	case channel.WeChatJSAPI:
+		return c.jsapiParams(ctx, out.PrepayID)
+	default:
+		return c.appParams(ctx, out.PrepayID)
+	}
+}
+
+// jsapiParams are what WeixinJSBridge.invoke("getBrandWCPayRequest") takes,
+// signed with the merchant key over appId, timeStamp, nonceStr, package.
+func (c *Connector) jsapiParams(ctx context.Context, prepayID string) (channel.Action, error) {
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	nonce := wechatpayv3.RandomString(32)
+	pkg := "prepay_id=" + prepayID
+	sig, err := c.client.Sign(ctx, c.cfg.AppID+"\n"+ts+"\n"+nonce+"\n"+pkg+"\n")
+	if err != nil {
+		return channel.Action{}, err
+	}
+	return channel.Action{Type: "wallet_sdk", Params: map[string]string{
+		"appId": c.cfg.AppID, "timeStamp": ts, "nonceStr": nonce, "package": pkg, "signType": "RSA", "paySign": sig.Signature,
+	}}, nil
+}
+
+// appParams are what the WeChat app SDK's PayReq takes.
+func (c *Connector) appParams(ctx context.Context, prepayID string) (channel.Action, error) {
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	nonce := wechatpayv3.RandomString(32)
+	sig, err := c.client.Sign(ctx, c.cfg.AppID+"\n"+ts+"\n"+nonce+"\n"+prepayID+"\n")
+	if err != nil {
+		return channel.Action{}, err
+	}
+	return channel.Action{Type: "wallet_sdk", Params: map[string]string{
+		"appid": c.cfg.AppID, "partnerid": c.cfg.MchID, "prepayid": prepayID, "package": "Sign=WXPay",
+		"noncestr": nonce, "timestamp": ts, "sign": sig.Signature,
+	}}, nil
+}
+
+// transaction is the query answer and the payment notification's resource.
+type transaction struct {
+	MchID         string `json:"mchid"`
+	SpMchID       string `json:"sp_mchid"`
+	SubMchID      string `json:"sub_mchid"`
+	OutTradeNo    string `json:"out_trade_no"`
+	TransactionID string `json:"transaction_id"`
+	TradeState    string `json:"trade_state"`
+	SuccessTime   string `json:"success_time"`
+	Payer         struct {
+		OpenID   string `json:"openid"`
+		SpOpenID string `json:"sp_openid"`
+	} `json:"payer"`
+	Amount struct {
+		Total    int64  `json:"total"`
+		Currency string `json:"currency"`
+	} `json:"amount"`
+}
+
+func (t transaction) trade() channel.Trade {
+	out := channel.Trade{
+		OutTradeNo: t.OutTradeNo, TransactionID: t.TransactionID, Amount: t.Amount.Total, Currency: t.Amount.Currency,
+		Payer: t.Payer.OpenID, Merchant: t.MchID,
+	}
+	if t.SubMchID != "" {
+		out.Merchant, out.Payer = t.SubMchID, t.Payer.SpOpenID
+	}
+	switch t.TradeState {
+	case "SUCCESS":
+		out.State = channel.TradePaid
+	case "REFUND":
+		out.State = channel.TradeRefunded
+	case "CLOSED", "REVOKED", "PAYERROR":
+		out.State = channel.TradeClosed
+	default:
+		out.State = channel.TradePending
+	}
+	if at, err := time.Parse(time.RFC3339, t.SuccessTime); err == nil {
+		out.PaidAt = at.UTC()
+	}
+	return out
+}
+
+func (c *Connector) orderPath(outTradeNo, sub string) string {
+	if sub != "" {
+		return "/v3/pay/partner/transactions/out-trade-no/" + url.PathEscape(outTradeNo)
+	}
+	return "/v3/pay/transactions/out-trade-no/" + url.PathEscape(outTradeNo)
+}
+
+// Query implements channel.Connector.
+func (c *Connector) Query(ctx context.Context, outTradeNo, sub string) (channel.Trade, error) {
+	q := url.Values{"mchid": {c.cfg.MchID}}
+	if sub != "" {
+		q = url.Values{"sp_mchid": {c.cfg.MchID}, "sub_mchid": {sub}}
+	}
+	res, err := c.client.Get(ctx, api+c.orderPath(outTradeNo, sub)+"?"+q.Encode())
+	if err != nil {
+		return channel.Trade{}, walletError(err)
+	}
+	var t transaction
+	if err := json.NewDecoder(res.Response.Body).Decode(&t); err != nil {
+		return channel.Trade{}, fmt.Errorf("wechatpay: query answer: %w", err)
+	}
+	return t.trade(), nil
+}
+
+// Close implements channel.Connector.
+func (c *Connector) Close(ctx context.Context, outTradeNo, sub string) error {
+	body := map[string]string{"mchid": c.cfg.MchID}
+	if sub != "" {
+		body = map[string]string{"sp_mchid": c.cfg.MchID, "sub_mchid": sub}
+	}
+	_, err := c.client.Post(ctx, api+c.orderPath(outTradeNo, sub)+"/close", body)
+	if err != nil {
+		return walletError(err)
+	}
+	return nil
+}
+
+type refundAnswer struct {
+	OutTradeNo  string `json:"out_trade_no"`
+	OutRefundNo string `json:"out_refund_no"`
+	RefundID    string `json:"refund_id"`
+	Status      string `json:"status"`
+	// Notifications name the status refund_status.
+	RefundStatus string `json:"refund_status"`
+	Amount       struct {
+		Refund int64 `json:"refund"`
+	} `json:"amount"`
+}
+
+func (r refundAnswer) refund() channel.Refund {
+	st := r.Status
+	if st == "" {
+		st = r.RefundStatus
+	}
+	out := channel.Refund{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, RefundID: r.RefundID, Amount: r.Amount.Refund, State: channel.RefundPending}
+	switch st {
+	case "SUCCESS":
+		out.State = channel.RefundSucceeded
+	case "CLOSED", "ABNORMAL":
+		out.State = channel.RefundFailed
+	}
+	return out
+}
+
+// Refund implements channel.Connector.
+func (c *Connector) Refund(ctx context.Context, r channel.RefundRequest) (channel.Refund, error) {
+	body := map[string]any{
+		"out_trade_no":  r.OutTradeNo,
+		"out_refund_no": r.OutRefundNo,
+		"amount":        map[string]any{"refund": r.Amount, "total": r.Total, "currency": "CNY"},
+	}
+	if r.Reason != "" {
+		body["reason"] = r.Reason
+	}
+	if r.NotifyURL != "" {
+		body["notify_url"] = r.NotifyURL
+	}
+	if r.SubMerchant != "" {
+		body["sub_mchid"] = r.SubMerchant
+	}
+	res, err := c.client.Post(ctx, api+"/v3/refund/domestic/refunds", body)
+	if err != nil {
+		return channel.Refund{}, walletError(err)
+	}
+	var out refundAnswer
+	if err := json.NewDecoder(res.Response.Body).Decode(&out); err != nil {
+		return channel.Refund{}, fmt.Errorf("wechatpay: refund answer: %w", err)
+	}
+	return out.refund(), nil
+}
+
+// QueryRefund implements channel.Connector.
+func (c *Connector) QueryRefund(ctx context.Context, _, outRefundNo, sub string) (channel.Refund, error) {
+	u := api + "/v3/refund/domestic/refunds/" + url.PathEscape(outRefundNo)
+	if sub != "" {
+		u += "?sub_mchid=" + url.QueryEscape(sub)
+	}
+	res, err := c.client.Get(ctx, u)
+	if err != nil {
+		return channel.Refund{}, walletError(err)
+	}
+	var out refundAnswer
+	if err := json.NewDecoder(res.Response.Body).Decode(&out); err != nil {
+		return channel.Refund{}, fmt.Errorf("wechatpay: refund query answer: %w", err)
+	}
+	return out.refund(), nil
+}
+
+// maxNotificationBytes bounds a notification body; real ones are ~1 KiB.
+const maxNotificationBytes = 64 << 10
+
+// ParseNotification implements channel.Connector: the SDK verifies the
+// platform's signature (and the timestamp window) and decrypts the resource.
+func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, maxNotificationBytes)
+	var content json.RawMessage
+	req, err := c.notify.ParseNotifyRequest(r.Context(), r, &content)
+	if err != nil {
+		return channel.Notification{}, fmt.Errorf("wechatpay: notification refused: %w", err)
+	}
+	n := channel.Notification{ID: req.ID}
+	plain := []byte(req.Resource.Plaintext)
+	switch {
+	case req.Resource.OriginalType == "transaction" || len(req.EventType) > 12 && req.EventType[:12] == "TRANSACTION.":
+		var t transaction
+		if err := json.Unmarshal(plain, &t); err != nil || t.OutTradeNo == "" {
+			return channel.Notification{}, fmt.Errorf("wechatpay: payment notification %s has no transaction", req.ID)
+		}
+		tr := t.trade()
+		n.Trade = &tr
+	case req.Resource.OriginalType == "refund" || len(req.EventType) > 7 && req.EventType[:7] == "REFUND.":
+		var rf refundAnswer
+		if err := json.Unmarshal(plain, &rf); err != nil || rf.OutRefundNo == "" {
+			return channel.Notification{}, fmt.Errorf("wechatpay: refund notification %s has no refund", req.ID)
+		}
+		out := rf.refund()
+		n.Refund = &out
+	default:
+		return channel.Notification{}, fmt.Errorf("wechatpay: notification %s of unknown type %q", req.ID, req.EventType)
+	}
+	return n, nil
+}
+
+// Acknowledge implements channel.Connector: 204 accepts; anything else asks
+// WeChat Pay to retry.
+func (c *Connector) Acknowledge(w http.ResponseWriter, err error) {
+	if err == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(map[string]string{"code": "FAIL", "message": err.Error()})
+}
