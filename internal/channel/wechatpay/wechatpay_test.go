@@ -46,7 +46,9 @@ func connector(t testing.TB, e *sandboxtest.Env) *wechatpay.Connector {
 
 var seq atomic.Int64
 
-func no(prefix string) string { return fmt.Sprintf("%s%d%05d", prefix, time.Now().UnixNano()%1e9, seq.Add(1)) }
+func no(prefix string) string {
+	return fmt.Sprintf("%s%d%05d", prefix, time.Now().UnixNano()%1e9, seq.Add(1))
+}
 
 // inbox is a notify endpoint that parses with the connector.
 type inbox struct {

@@ -1,0 +1,305 @@
+// Package alipay connects hutong to the Alipay OpenAPI (RSA2, public-key
+// mode) on smartwalle/alipay, the most used Go SDK: the SDK signs requests
+// and verifies answers and notifications with the Alipay public key; this
+// package maps hutong's payments onto the trade API, acting for another
+// merchant through its app_auth_token.
+package alipay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	alipaysdk "github.com/smartwalle/alipay/v3"
+
+	"github.com/hutong-pay/hutong/internal/alipayapi"
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/chinatime"
+)
+
+// Config is one Alipay app.
+type Config struct {
+	AppID           string
+	AppPrivateKey   string // PEM, PKCS #1 or #8
+	AlipayPublicKey string // PEM
+	// Gateway is the /gateway.do URL; "" means Alipay's production gateway.
+	Gateway    string
+	HTTPClient *http.Client
+}
+
+// Connector is a channel.Connector for one Alipay app.
+type Connector struct {
+	client *alipaysdk.Client
+}
+
+// New builds a connector; it does not call the wallet.
+func New(cfg Config) (*Connector, error) {
+	// The gateway reads timestamp as Beijing time; the SDK writes the
+	// machine's local time unless told.
+	opts := []alipaysdk.OptionFunc{alipaysdk.WithTimeLocation(chinatime.Location), alipaysdk.WithHTTPClient(cfg.HTTPClient)}
+	if cfg.Gateway != "" {
+		opts = append(opts, alipaysdk.WithProductionGateway(cfg.Gateway))
+	}
+	client, err := alipaysdk.New(cfg.AppID, cfg.AppPrivateKey, true, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("alipay: app private key: %w", err)
+	}
+	if err := client.LoadAliPayPublicKey(cfg.AlipayPublicKey); err != nil {
+		return nil, fmt.Errorf("alipay: alipay public key: %w", err)
+	}
+	return &Connector{client: client}, nil
+}
+
+// Channel implements channel.Connector.
+func (c *Connector) Channel() string { return "alipay" }
+
+// check turns the SDK's two ways of failing (an unsigned gateway refusal as
+// err, a signed business failure in the answer) into one error.
+func check(res alipaysdk.Error, err error) error {
+	var ae *alipaysdk.Error
+	if errors.As(err, &ae) {
+		res, err = *ae, nil
+	}
+	if err != nil {
+		return fmt.Errorf("alipay: %w", err)
+	}
+	if res.IsSuccess() {
+		return nil
+	}
+	if res.SubCode == "ACQ.TRADE_NOT_EXIST" {
+		return channel.ErrNotFound
+	}
+	return &channel.WalletError{Code: string(res.Code) + " " + res.SubCode, Message: res.SubMsg}
+}
+
+func trade(p channel.Prepay, productCode string) alipaysdk.Trade {
+	t := alipaysdk.Trade{
+		NotifyURL: p.NotifyURL, ReturnURL: p.ReturnURL, AppAuthToken: p.SubMerchant,
+		Subject: p.Description, OutTradeNo: p.OutTradeNo, TotalAmount: alipayapi.FormatYuan(p.Amount), ProductCode: productCode,
+	}
+	if !p.ExpiresAt.IsZero() {
+		t.TimeExpire = chinatime.DateTime(p.ExpiresAt)
+	}
+	return t
+}
+
+// Prepay implements channel.Connector.
+func (c *Connector) Prepay(ctx context.Context, p channel.Prepay) (channel.Action, error) {
+	switch p.Method {
+	case channel.AlipayQR:
+		res, err := c.client.TradePreCreate(alipaysdk.TradePreCreate{Trade: trade(p, "FACE_TO_FACE_PAYMENT")})
+		if err := check(errOf(res), err); err != nil {
+			return channel.Action{}, err
+		}
+		return channel.Action{Type: "qr_code", QRCode: res.QRCode}, nil
+	case channel.AlipayJSAPI:
+		req := alipaysdk.TradeCreate{Trade: trade(p, "JSAPI_PAY")}
+		if isBuyerID(p.Payer) {
+			req.BuyerId = p.Payer
+		} else {
+			req.BuyerOpenId = p.Payer
+		}
+		if p.Payer == "" {
+			return channel.Action{}, errors.New("alipay: an in-wallet payment needs the buyer's id or open id")
+		}
+		res, err := c.client.TradeCreate(req)
+		if err := check(errOf(res), err); err != nil {
+			return channel.Action{}, err
+		}
+		return channel.Action{Type: "wallet_sdk", Params: map[string]string{"tradeNO": res.TradeNo}}, nil
+	case channel.AlipayWap:
+		req := alipaysdk.TradeWapPay{Trade: trade(p, "QUICK_WAP_WAY"), QuitURL: p.ReturnURL}
+		if !p.ExpiresAt.IsZero() {
+			req.TimeExpire = p.ExpiresAt.In(chinatime.Location).Format("2006-01-02 15:04")
+		}
+		u, err := c.client.TradeWapPay(req)
+		if err != nil {
+			return channel.Action{}, fmt.Errorf("alipay: %w", err)
+		}
+		return channel.Action{Type: "redirect", URL: u.String()}, nil
+	case channel.AlipayPage:
+		u, err := c.client.TradePagePay(alipaysdk.TradePagePay{Trade: trade(p, "FAST_INSTANT_TRADE_PAY")})
+		if err != nil {
+			return channel.Action{}, fmt.Errorf("alipay: %w", err)
+		}
+		return channel.Action{Type: "redirect", URL: u.String()}, nil
+	case channel.AlipayApp:
+		s, err := c.client.TradeAppPay(alipaysdk.TradeAppPay{Trade: trade(p, "QUICK_MSECURITY_PAY")})
+		if err != nil {
+			return channel.Action{}, fmt.Errorf("alipay: %w", err)
+		}
+		return channel.Action{Type: "wallet_sdk", Params: map[string]string{"orderStr": s}}, nil
+	}
+	return channel.Action{}, fmt.Errorf("alipay: method %q is not an Alipay method", p.Method)
+}
+
+// errOf reads the common result of an answer; a nil answer (the call
+// failed before one arrived) has none.
+func errOf(r any) alipaysdk.Error {
+	switch v := r.(type) {
+	case *alipaysdk.TradePreCreateRsp:
+		if v != nil {
+			return v.Error
+		}
+	case *alipaysdk.TradeCreateRsp:
+		if v != nil {
+			return v.Error
+		}
+	case *alipaysdk.TradeQueryRsp:
+		if v != nil {
+			return v.Error
+		}
+	case *alipaysdk.TradeCloseRsp:
+		if v != nil {
+			return v.Error
+		}
+	case *alipaysdk.TradeCancelRsp:
+		if v != nil {
+			return v.Error
+		}
+	case *alipaysdk.TradeRefundRsp:
+		if v != nil {
+			return v.Error
+		}
+	case *alipaysdk.TradeFastPayRefundQueryRsp:
+		if v != nil {
+			return v.Error
+		}
+	}
+	return alipaysdk.Error{}
+}
+
+// isBuyerID tells a 2088… user id from an open id.
+func isBuyerID(s string) bool {
+	return len(s) == 16 && strings.HasPrefix(s, "2088") && strings.Trim(s, "0123456789") == ""
+}
+
+func state(tradeStatus string) string {
+	switch tradeStatus {
+	case "TRADE_SUCCESS", "TRADE_FINISHED":
+		return channel.TradePaid
+	case "TRADE_CLOSED":
+		return channel.TradeClosed
+	}
+	return channel.TradePending
+}
+
+// Query implements channel.Connector. Alipay does not know a precreated
+// trade until a buyer scans it: that is ErrNotFound, and the payment is
+// simply still pending.
+func (c *Connector) Query(ctx context.Context, outTradeNo, sub string) (channel.Trade, error) {
+	res, err := c.client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: outTradeNo, AppAuthToken: sub})
+	if err := check(errOf(res), err); err != nil {
+		return channel.Trade{}, err
+	}
+	t := channel.Trade{OutTradeNo: res.OutTradeNo, TransactionID: res.TradeNo, State: state(string(res.TradeStatus)), Currency: "CNY", Payer: res.BuyerUserId}
+	amount, err := alipayapi.ParseYuan(res.TotalAmount)
+	if err != nil {
+		return channel.Trade{}, fmt.Errorf("alipay: query answer: %w", err)
+	}
+	t.Amount = amount
+	if res.SendPayDate != "" {
+		t.PaidAt, _ = chinatime.ParseDateTime(res.SendPayDate)
+	}
+	return t, nil
+}
+
+// Close implements channel.Connector. A trade no buyer has scanned is
+// unknown to close, so it is cancelled instead, which reaches it.
+func (c *Connector) Close(ctx context.Context, outTradeNo, sub string) error {
+	res, err := c.client.TradeClose(alipaysdk.TradeClose{OutTradeNo: outTradeNo, AppAuthToken: sub})
+	err = check(errOf(res), err)
+	if errors.Is(err, channel.ErrNotFound) {
+		cres, cerr := c.client.TradeCancel(alipaysdk.TradeCancel{OutTradeNo: outTradeNo, AppAuthToken: sub})
+		if err := check(errOf(cres), cerr); err != nil {
+			return err
+		}
+		if cres.Action == "refund" {
+			return &channel.WalletError{Code: "cancel refunded", Message: "the trade had been paid and cancel refunded it"}
+		}
+		return nil
+	}
+	return err
+}
+
+// Refund implements channel.Connector. Alipay refunds synchronously.
+func (c *Connector) Refund(ctx context.Context, r channel.RefundRequest) (channel.Refund, error) {
+	res, err := c.client.TradeRefund(alipaysdk.TradeRefund{
+		OutTradeNo: r.OutTradeNo, OutRequestNo: r.OutRefundNo, RefundAmount: alipayapi.FormatYuan(r.Amount),
+		RefundReason: r.Reason, AppAuthToken: r.SubMerchant,
+	})
+	if err := check(errOf(res), err); err != nil {
+		return channel.Refund{}, err
+	}
+	return channel.Refund{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, RefundID: res.TradeNo + "/" + r.OutRefundNo, State: channel.RefundSucceeded, Amount: r.Amount}, nil
+}
+
+// QueryRefund implements channel.Connector.
+func (c *Connector) QueryRefund(ctx context.Context, outTradeNo, outRefundNo, sub string) (channel.Refund, error) {
+	res, err := c.client.TradeFastPayRefundQuery(alipaysdk.TradeFastPayRefundQuery{OutTradeNo: outTradeNo, OutRequestNo: outRefundNo, AppAuthToken: sub})
+	if err := check(errOf(res), err); err != nil {
+		return channel.Refund{}, err
+	}
+	if res.RefundStatus == "" {
+		return channel.Refund{}, channel.ErrNotFound
+	}
+	amount, err := alipayapi.ParseYuan(res.RefundAmount)
+	if err != nil {
+		return channel.Refund{}, fmt.Errorf("alipay: refund query answer: %w", err)
+	}
+	out := channel.Refund{OutTradeNo: outTradeNo, OutRefundNo: outRefundNo, RefundID: res.TradeNo + "/" + outRefundNo, Amount: amount, State: channel.RefundPending}
+	if res.RefundStatus == "REFUND_SUCCESS" {
+		out.State = channel.RefundSucceeded
+	}
+	return out, nil
+}
+
+// maxNotificationBytes bounds a notification form.
+const maxNotificationBytes = 64 << 10
+
+// ParseNotification implements channel.Connector: the SDK verifies the
+// form's RSA2 signature with the Alipay public key.
+func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, maxNotificationBytes)
+	n, err := c.client.GetTradeNotification(r)
+	if err != nil {
+		return channel.Notification{}, fmt.Errorf("alipay: notification refused: %w", err)
+	}
+	if n.NotifyType != "trade_status_sync" || n.OutTradeNo == "" {
+		return channel.Notification{}, fmt.Errorf("alipay: notification %s of type %q is not a trade", n.NotifyId, n.NotifyType)
+	}
+	amount, err := alipayapi.ParseYuan(n.TotalAmount)
+	if err != nil {
+		return channel.Notification{}, fmt.Errorf("alipay: notification %s: total_amount: %w", n.NotifyId, err)
+	}
+	t := channel.Trade{
+		OutTradeNo: n.OutTradeNo, TransactionID: n.TradeNo, State: state(string(n.TradeStatus)), Amount: amount,
+		Currency: "CNY", Payer: n.BuyerId, Merchant: n.SellerId,
+	}
+	if n.GmtPayment != "" {
+		t.PaidAt, _ = chinatime.ParseDateTime(n.GmtPayment)
+	}
+	out := channel.Notification{ID: n.NotifyId, Trade: &t}
+	if n.OutBizNo != "" && n.RefundFee != "" {
+		// A refund's notification carries the total refunded so far.
+		refunded, err := alipayapi.ParseYuan(n.RefundFee)
+		if err != nil {
+			return channel.Notification{}, fmt.Errorf("alipay: notification %s: refund_fee: %w", n.NotifyId, err)
+		}
+		out.Refund = &channel.Refund{OutTradeNo: n.OutTradeNo, OutRefundNo: n.OutBizNo, RefundID: n.TradeNo + "/" + n.OutBizNo, State: channel.RefundSucceeded, Amount: refunded}
+	}
+	return out, nil
+}
+
+// Acknowledge implements channel.Connector: Alipay stops retrying only on
+// the plain text "success".
+func (c *Connector) Acknowledge(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err == nil {
+		w.Write([]byte("success"))
+		return
+	}
+	w.Write([]byte("fail"))
+}
