@@ -35,7 +35,9 @@ func connector(t testing.TB, e *sandboxtest.Env) *alipay.Connector {
 
 var seq atomic.Int64
 
-func no(prefix string) string { return fmt.Sprintf("%s%d%05d", prefix, time.Now().UnixNano()%1e9, seq.Add(1)) }
+func no(prefix string) string {
+	return fmt.Sprintf("%s%d%05d", prefix, time.Now().UnixNano()%1e9, seq.Add(1))
+}
 
 func pay(t *testing.T, e *sandboxtest.Env, code string) {
 	t.Helper()
