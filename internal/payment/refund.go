@@ -1,0 +1,60 @@
+package payment
+
+import "time"
+
+// Refund statuses and events.
+const (
+	RefundPending   = "pending"
+	RefundSucceeded = "succeeded"
+	RefundFailed    = "failed"
+
+	EventRefundSucceeded = "refund.succeeded"
+	EventRefundFailed    = "refund.failed"
+)
+
+// Refund is one refund of a payment.
+type Refund struct {
+	ID        string    `json:"id"`
+	PaymentID string    `json:"payment_id"`
+	Amount    int64     `json:"amount"`
+	Reason    string    `json:"reason,omitempty"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created"`
+	UpdatedAt time.Time `json:"updated"`
+}
+
+// Refundable is what may still be refunded.
+func (p Payment) Refundable() int64 { return p.Amount - p.Refunded }
+
+// ReserveRefund claims amount of p for a new refund. The caller stores the
+// returned payment and refund in one transaction that holds p's row, so
+// concurrent refunds see each other's claims.
+func ReserveRefund(p Payment, amount int64, reason string, now time.Time) (Payment, Refund, error) {
+	if p.Status != StatusSucceeded {
+		return p, Refund{}, ErrNotPaid
+	}
+	if amount <= 0 || amount > p.Refundable() {
+		return p, Refund{}, ErrRefundExceeds
+	}
+	next := p
+	next.Refunded += amount
+	next.UpdatedAt = now
+	return next, Refund{ID: NewID("re"), PaymentID: p.ID, Amount: amount, Reason: reason, Status: RefundPending, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// SettleRefund applies the wallet's outcome of a refund. A failed refund
+// gives its claim back to the payment.
+func SettleRefund(p Payment, r Refund, succeeded bool, now time.Time) (Payment, Refund, string) {
+	if r.Status != RefundPending {
+		return p, r, ""
+	}
+	r.UpdatedAt = now
+	if succeeded {
+		r.Status = RefundSucceeded
+		return p, r, EventRefundSucceeded
+	}
+	r.Status = RefundFailed
+	p.Refunded -= r.Amount
+	p.UpdatedAt = now
+	return p, r, EventRefundFailed
+}

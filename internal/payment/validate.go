@@ -1,0 +1,134 @@
+package payment
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+)
+
+// MaxAmount is the largest payment: the wallets' own limit, 100 million yuan.
+const MaxAmount int64 = 100_000_000_00
+
+// Methods lists every method hutong accepts, with its channel. "aggregate"
+// and "cashier" let the buyer's side decide.
+var Methods = map[string]string{
+	channel.WeChatNative: "wechatpay", channel.WeChatJSAPI: "wechatpay", channel.WeChatH5: "wechatpay", channel.WeChatApp: "wechatpay",
+	channel.AlipayQR: "alipay", channel.AlipayJSAPI: "alipay", channel.AlipayWap: "alipay", channel.AlipayPage: "alipay", channel.AlipayApp: "alipay",
+	"aggregate": "", "cashier": "",
+}
+
+// Platforms a buyer may be on.
+var Platforms = map[string]bool{"ios": true, "android": true, "h5": true, "miniprogram": true, "pc": true}
+
+// Request is a merchant's request for a payment.
+type Request struct {
+	MerchantOrderID string            `json:"merchant_order_id"`
+	Amount          int64             `json:"amount"`
+	Currency        string            `json:"currency"`
+	Description     string            `json:"description"`
+	Method          string            `json:"method"`
+	Buyer           Buyer             `json:"buyer"`
+	ReturnURL       string            `json:"return_url,omitempty"`
+	ExpiresIn       int64             `json:"expires_in,omitempty"` // seconds
+	Metadata        map[string]string `json:"metadata,omitempty"`
+}
+
+// FieldError names the request field that is wrong and why.
+type FieldError struct {
+	Param   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Param + ": " + e.Message }
+
+func bad(param, format string, args ...any) error {
+	return &FieldError{Param: param, Message: fmt.Sprintf(format, args...)}
+}
+
+var orderIDPattern = regexp.MustCompile(`^[0-9A-Za-z_\-]{1,64}$`)
+var regionPattern = regexp.MustCompile(`^[1-9][0-9]{5}$`)
+
+// Expiry bounds.
+const (
+	DefaultExpiresIn = 2 * time.Hour
+	MinExpiresIn     = time.Minute
+	MaxExpiresIn     = 24 * time.Hour
+)
+
+// Validate checks a request and returns the first problem, naming its
+// field.
+func (r Request) Validate() error {
+	switch {
+	case r.MerchantOrderID == "":
+		return bad("merchant_order_id", "is required")
+	case !orderIDPattern.MatchString(r.MerchantOrderID):
+		return bad("merchant_order_id", "must be 1 to 64 letters, digits, _ or -")
+	case r.Amount <= 0:
+		return bad("amount", "must be a positive number of fen, got %d", r.Amount)
+	case r.Amount > MaxAmount:
+		return bad("amount", "must be at most %d fen", MaxAmount)
+	case r.Currency != "CNY":
+		return bad("currency", `must be "CNY", got %q`, r.Currency)
+	case strings.TrimSpace(r.Description) == "":
+		return bad("description", "is required")
+	case utf8.RuneCountInString(r.Description) > 127:
+		return bad("description", "must be at most 127 characters")
+	case !utf8.ValidString(r.Description):
+		return bad("description", "must be valid UTF-8")
+	}
+	if _, ok := Methods[r.Method]; !ok {
+		return bad("method", "%q is not a method; use one of wechatpay.native, wechatpay.jsapi, wechatpay.h5, wechatpay.app, alipay.precreate, alipay.jsapi, alipay.wap, alipay.page, alipay.app, aggregate, cashier", r.Method)
+	}
+	switch {
+	case r.Buyer.ID == "":
+		return bad("buyer.id", "is required")
+	case len(r.Buyer.ID) > 64:
+		return bad("buyer.id", "must be at most 64 bytes")
+	case r.Buyer.RegionCode != "" && !regionPattern.MatchString(r.Buyer.RegionCode):
+		return bad("buyer.region_code", "must be a 6-digit GB/T 2260 region code, got %q", r.Buyer.RegionCode)
+	case r.Buyer.Platform != "" && !Platforms[r.Buyer.Platform]:
+		return bad("buyer.platform", "must be ios, android, h5, miniprogram or pc, got %q", r.Buyer.Platform)
+	}
+	if r.ReturnURL != "" {
+		u, err := url.Parse(r.ReturnURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(r.ReturnURL) > 1024 {
+			return bad("return_url", "must be an absolute http(s) URL of at most 1024 bytes")
+		}
+	}
+	if r.ExpiresIn != 0 {
+		d := time.Duration(r.ExpiresIn) * time.Second
+		if r.ExpiresIn < 0 || d < MinExpiresIn || d > MaxExpiresIn {
+			return bad("expires_in", "must be between %d and %d seconds", int(MinExpiresIn.Seconds()), int(MaxExpiresIn.Seconds()))
+		}
+	}
+	if len(r.Metadata) > 20 {
+		return bad("metadata", "may hold at most 20 keys")
+	}
+	for k, v := range r.Metadata {
+		if k == "" || len(k) > 40 {
+			return bad("metadata", "keys must be 1 to 40 bytes")
+		}
+		if len(v) > 500 {
+			return bad("metadata."+k, "must be at most 500 bytes")
+		}
+	}
+	return nil
+}
+
+// New builds the payment a valid request asks for.
+func New(merchantID string, r Request, now time.Time) Payment {
+	exp := DefaultExpiresIn
+	if r.ExpiresIn > 0 {
+		exp = time.Duration(r.ExpiresIn) * time.Second
+	}
+	return Payment{
+		ID: NewID("pay"), MerchantID: merchantID, MerchantOrderID: r.MerchantOrderID, Amount: r.Amount, Currency: r.Currency,
+		Description: r.Description, Method: r.Method, Channel: Methods[r.Method], Buyer: r.Buyer, ReturnURL: r.ReturnURL,
+		ExpiresAt: now.Add(exp), Metadata: r.Metadata, Status: StatusRequiresAction, CreatedAt: now, UpdatedAt: now,
+	}
+}
