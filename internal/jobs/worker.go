@@ -24,7 +24,10 @@ type Worker struct {
 	Lease       time.Duration
 	Concurrency int
 	Backoff     func(attempt int) time.Duration
-	Logger      *slog.Logger
+	// Backoffs overrides Backoff for some kinds (webhooks keep their own
+	// three-day schedule).
+	Backoffs map[string]func(attempt int) time.Duration
+	Logger   *slog.Logger
 }
 
 // Run works until ctx ends, then waits for jobs in flight.
@@ -96,6 +99,9 @@ func (w *Worker) do(ctx context.Context, j Job, backoff func(int) time.Duration,
 		return
 	}
 	log.Info("jobs: failed", "id", j.ID, "kind", j.Kind, "attempt", j.Attempt, "err", err)
+	if b, ok := w.Backoffs[j.Kind]; ok {
+		backoff = b
+	}
 	if ferr := w.Queue.Retry(fctx, j, err, w.Queue.now().Add(backoff(j.Attempt))); ferr != nil {
 		log.Warn("jobs: retry", "id", j.ID, "kind", j.Kind, "err", ferr)
 	}

@@ -1,0 +1,328 @@
+// Package api is hutong's merchant REST API under /v1: JSON in and out,
+// Bearer API keys, Idempotency-Key on every POST, and errors shaped as
+// {"error": {"type", "code", "message", "param"}}. It also serves the
+// wallets' notification endpoints and the operational ones (/healthz,
+// /readyz, /metrics).
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+)
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 1 << 20
+
+//go:embed openapi.yaml
+var openapi []byte
+
+// Server is the HTTP face of the gateway.
+type Server struct {
+	Svc    *gateway.Service
+	Logger *slog.Logger
+}
+
+// Routes lists every route of the API, as registered; a test holds
+// openapi.yaml to it.
+var Routes = []string{
+	"POST /v1/payments",
+	"GET /v1/payments",
+	"GET /v1/payments/{id}",
+	"POST /v1/payments/{id}/cancel",
+	"POST /v1/payments/{id}/refunds",
+	"GET /v1/refunds/{id}",
+	"GET /v1/methods",
+	"POST /v1/webhook_endpoints",
+	"GET /v1/webhook_endpoints",
+	"DELETE /v1/webhook_endpoints/{id}",
+	"GET /v1/events",
+	"POST /v1/events/{id}/resend",
+}
+
+// Handler serves the API and the notification endpoints.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	handlers := map[string]func(w http.ResponseWriter, r *http.Request, c caller){
+		"POST /v1/payments":                 s.createPayment,
+		"GET /v1/payments":                  s.listPayments,
+		"GET /v1/payments/{id}":             s.getPayment,
+		"POST /v1/payments/{id}/cancel":     s.cancelPayment,
+		"POST /v1/payments/{id}/refunds":    s.createRefund,
+		"GET /v1/refunds/{id}":              s.getRefund,
+		"GET /v1/methods":                   s.methods,
+		"POST /v1/webhook_endpoints":        s.createEndpoint,
+		"GET /v1/webhook_endpoints":         s.listEndpoints,
+		"DELETE /v1/webhook_endpoints/{id}": s.deleteEndpoint,
+		"GET /v1/events":                    s.listEvents,
+		"POST /v1/events/{id}/resend":       s.resendEvent,
+	}
+	for _, route := range Routes {
+		mux.Handle(route, s.authenticated(handlers[route]))
+	}
+	mux.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(openapi)
+	})
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "invalid_request_error", "route_not_found", fmt.Sprintf("%s %s is not a route of the API", r.Method, r.URL.Path), "")
+	})
+	mux.HandleFunc("POST /notify/{channel}/{account}", s.Svc.HandleNotification)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /metrics", s.metrics)
+	return mux
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Svc.DB.PingContext(ctx); err != nil {
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// metrics writes the Prometheus text format.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	for name, v := range gateway.Metrics() {
+		fmt.Fprintf(w, "# TYPE hutong_%s_total counter\nhutong_%s_total %d\n", name, name, v)
+	}
+	rows, err := s.Svc.DB.QueryContext(r.Context(), `SELECT method, status, COUNT(*) FROM payments GROUP BY method, status`)
+	if err == nil {
+		fmt.Fprintln(w, "# TYPE hutong_payments gauge")
+		for rows.Next() {
+			var m, st string
+			var n int64
+			rows.Scan(&m, &st, &n)
+			fmt.Fprintf(w, "hutong_payments{method=%q,status=%q} %d\n", m, st, n)
+		}
+		rows.Close()
+	}
+	// Job lag: how late the most overdue job is.
+	var due int64
+	s.Svc.DB.QueryRowContext(r.Context(), `SELECT COALESCE(MIN(run_at), 0) FROM jobs WHERE state = 'available'`).Scan(&due)
+	lag := 0.0
+	if due > 0 {
+		lag = max(0, time.Since(store.Time(due)).Seconds())
+	}
+	fmt.Fprintf(w, "# TYPE hutong_job_lag_seconds gauge\nhutong_job_lag_seconds %.3f\n", lag)
+}
+
+// caller is who is calling: the key and the merchant it acts for.
+type caller struct {
+	key      gateway.Key
+	merchant gateway.Merchant
+}
+
+// authenticated checks the Bearer key. A platform key names the merchant
+// it acts for in the Hutong-Merchant header.
+func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, caller)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			writeError(w, http.StatusUnauthorized, "authentication_error", "missing_api_key", "send your API key as Authorization: Bearer sk_…", "")
+			return
+		}
+		key, err := s.Svc.Authenticate(r.Context(), secret)
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, "authentication_error", "invalid_api_key", "the API key is not valid", "")
+			return
+		}
+		mid := key.MerchantID
+		if key.Platform() {
+			mid = r.Header.Get("Hutong-Merchant")
+			if mid == "" {
+				writeError(w, http.StatusBadRequest, "invalid_request_error", "merchant_required", "a platform key names the merchant it acts for in the Hutong-Merchant header", "Hutong-Merchant")
+				return
+			}
+		}
+		m, err := s.Svc.GetMerchant(r.Context(), mid)
+		if err != nil {
+			writeError(w, http.StatusNotFound, "invalid_request_error", "merchant_not_found", "no merchant "+strconv.Quote(mid), "Hutong-Merchant")
+			return
+		}
+		c := caller{key: key, merchant: m}
+		if r.Method == http.MethodPost {
+			s.idempotent(w, r, c, h)
+			return
+		}
+		h(w, r, c)
+	})
+}
+
+// recorder keeps an answer so that an idempotent replay sends it again.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(status int) { r.status = status; r.ResponseWriter.WriteHeader(status) }
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+// idempotent runs a POST once per Idempotency-Key: the same key and body
+// within 24 hours replays the first answer; the same key with another body
+// is refused (422); a request still running under the key is 409.
+func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h func(http.ResponseWriter, *http.Request, caller)) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), "")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		h(w, r, c)
+		return
+	}
+	if len(key) > 255 {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "idempotency_key_too_long", "Idempotency-Key is at most 255 characters", "Idempotency-Key")
+		return
+	}
+	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"+c.merchant.ID+"\n"), body...))
+	hash := hex.EncodeToString(sum[:])
+	ctx := r.Context()
+	scope := c.key.ID + "/" + c.merchant.ID
+	now := time.Now()
+	db := s.Svc.DB
+	db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND created_at < $3`, scope, key, store.Micros(now.Add(-24*time.Hour)))
+	res, err := db.ExecContext(ctx, `INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, response, created_at) VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT DO NOTHING`,
+		scope, key, hash, store.Micros(now))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "api_error", "internal", "could not record the idempotency key", "")
+		return
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var prevHash, response string
+		var status int
+		db.QueryRowContext(ctx, `SELECT request_hash, status, response FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, scope, key).Scan(&prevHash, &status, &response)
+		switch {
+		case prevHash != hash:
+			writeError(w, http.StatusUnprocessableEntity, "idempotency_error", "idempotency_key_reused", "this Idempotency-Key was used with another request", "Idempotency-Key")
+		case status == 0:
+			writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a request with this Idempotency-Key is still running", "Idempotency-Key")
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(status)
+			w.Write([]byte(response))
+		}
+		return
+	}
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	h(rec, r, c)
+	if rec.status >= 500 {
+		// A server failure is not an answer to keep: let a retry run again.
+		db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, scope, key)
+		return
+	}
+	db.ExecContext(context.WithoutCancel(ctx), `UPDATE idempotency_keys SET status = $3, response = $4 WHERE api_key_id = $1 AND key = $2`, scope, key, rec.status, rec.body.String())
+}
+
+// apiError is the error body.
+type apiError struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, typ, code, message, param string) {
+	writeJSON(w, status, map[string]apiError{"error": {typ, code, message, param}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// decode reads a JSON body strictly: unknown fields, wrong types, trailing
+// data and oversized bodies are refused with a message naming the problem.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("the body has data after its JSON object")
+	}
+	if err == nil {
+		return true
+	}
+	var te *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), "")
+	case errors.As(err, &te):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_type", fmt.Sprintf("%s must be %s", te.Field, jsonType(te.Type.Kind().String())), te.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "unknown_field", fmt.Sprintf("%s is not a field of this request", field), field)
+	case errors.Is(err, io.EOF):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "empty_body", "the body is empty; send a JSON object", "")
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not valid JSON: "+err.Error(), "")
+	}
+	return false
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "int64", "int":
+		return "an integer"
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	}
+	return kind
+}
+
+// fail maps the service's errors to answers.
+func fail(w http.ResponseWriter, err error) {
+	var fe *payment.FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fe.Error(), fe.Param)
+	case errors.Is(err, gateway.ErrNotFound):
+		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "no such object", "id")
+	case errors.Is(err, gateway.ErrDuplicateOrder):
+		writeError(w, http.StatusConflict, "invalid_request_error", "duplicate_merchant_order_id", err.Error(), "merchant_order_id")
+	case errors.Is(err, gateway.ErrAlreadyPaid):
+		writeError(w, http.StatusConflict, "invalid_request_error", "payment_paid", err.Error(), "")
+	case errors.Is(err, payment.ErrNotPaid):
+		writeError(w, http.StatusConflict, "invalid_request_error", "payment_not_paid", err.Error(), "")
+	case errors.Is(err, gateway.ErrRefundTooLarge):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "refund_exceeds_payment", err.Error(), "amount")
+	case errors.Is(err, gateway.ErrMethodNotOpen), errors.Is(err, gateway.ErrMethodNotOnline):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "method_unavailable", err.Error(), "method")
+	case errors.Is(err, gateway.ErrWalletRefused):
+		writeError(w, http.StatusBadGateway, "wallet_error", "wallet_refused", err.Error(), "")
+	default:
+		writeError(w, http.StatusInternalServerError, "api_error", "internal", "the gateway failed; it is safe to retry with the same Idempotency-Key", "")
+	}
+}

@@ -1,0 +1,388 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/api"
+	chalipay "github.com/hutong-pay/hutong/internal/channel/alipay"
+	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
+	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/store/storetest"
+	"github.com/hutong-pay/hutong/internal/webhook"
+)
+
+// env is a gateway on a store, wired to an in-process sandbox, with two
+// merchants and a webhook receiver.
+type env struct {
+	t        *testing.T
+	sandbox  *sandboxtest.Env
+	svc      *gateway.Service
+	url      string
+	keyA     string // merchant A
+	keyB     string // merchant B
+	platform string
+	merchA   string
+	hooks    *receiver
+}
+
+type receiver struct {
+	mu       sync.Mutex
+	secret   string
+	got      []gateway.Event
+	rejected int
+	server   *httptest.Server
+}
+
+func (r *receiver) events() []gateway.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]gateway.Event{}, r.got...)
+}
+
+func start(t *testing.T, db *store.DB) *env {
+	t.Helper()
+	sb := sandboxtest.Start(t)
+	wc := sb.Credentials()
+	key, _ := sandboxkeys.ParsePrivateKey(wc.MerchantPrivateKey)
+	pub, _ := sandboxkeys.ParsePublicKey(wc.PlatformPublicKey)
+	wconn, err := chwechat.New(context.Background(), chwechat.Config{MchID: wc.MchID, AppID: wc.AppID, MerchantSerialNo: wc.MerchantSerialNo, MerchantPrivateKey: key,
+		APIv3Key: wc.APIv3Key, PlatformPublicKeyID: wc.PlatformPublicKeyID, PlatformPublicKey: pub, HTTPClient: sb.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := sb.Sandbox().Credentials().Alipay
+	aconn, err := chalipay.New(chalipay.Config{AppID: ac.AppID, AppPrivateKey: ac.AppPrivateKey, AlipayPublicKey: ac.AlipayPublicKey, Gateway: sb.URL + "/gateway.do"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
+		"wechatpay": {Name: "main", Connector: wconn, Merchant: wc.MchID},
+		"alipay":    {Name: "main", Connector: aconn, Merchant: sb.Sandbox().Alipay().Merchants()[0].PID},
+	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}}
+	srv := httptest.NewServer((&api.Server{Svc: svc}).Handler())
+	t.Cleanup(srv.Close)
+	svc.BaseURL = srv.URL
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Worker("test-worker").Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	e := &env{t: t, sandbox: sb, svc: svc, url: srv.URL, hooks: &receiver{}}
+	ma, _ := svc.CreateMerchant(ctx, gateway.Merchant{Name: "县城超市"})
+	mb, _ := svc.CreateMerchant(ctx, gateway.Merchant{Name: "城市服饰"})
+	e.merchA = ma.ID
+	_, e.keyA, _ = svc.CreateKey(ctx, ma.ID)
+	_, e.keyB, _ = svc.CreateKey(ctx, mb.ID)
+	_, e.platform, _ = svc.CreateKey(ctx, "")
+	e.hooks.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		e.hooks.mu.Lock()
+		defer e.hooks.mu.Unlock()
+		if err := webhook.Verify(e.hooks.secret, r.Header, body, time.Now()); err != nil {
+			e.hooks.rejected++
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var ev gateway.Event
+		json.Unmarshal(body, &ev)
+		if ev.ID != r.Header.Get("webhook-id") {
+			e.hooks.rejected++
+		}
+		e.hooks.got = append(e.hooks.got, ev)
+	}))
+	t.Cleanup(e.hooks.server.Close)
+	var ep gateway.Endpoint
+	e.call("POST", "/v1/webhook_endpoints", e.keyA, map[string]string{"url": e.hooks.server.URL}, &ep, 201)
+	e.hooks.secret = ep.Secret
+	return e
+}
+
+// call sends a request and checks its status; out may be nil.
+func (e *env) call(method, path, key string, body any, out any, want int, headers ...string) http.Header {
+	e.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		r = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, e.url+path, r)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		e.t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+	return resp.Header
+}
+
+type paymentView struct {
+	ID         string `json:"id"`
+	Status     string `json:"status"`
+	Amount     int64  `json:"amount"`
+	Refunded   int64  `json:"amount_refunded"`
+	NextAction struct {
+		Type   string `json:"type"`
+		QRCode string `json:"qr_code"`
+		URL    string `json:"url"`
+	} `json:"next_action"`
+	WalletTradeNo string `json:"wallet_trade_no"`
+}
+
+type errorView struct {
+	Error struct{ Type, Code, Message, Param string } `json:"error"`
+}
+
+func (e *env) waitStatus(key, id, status string) paymentView {
+	e.t.Helper()
+	var p paymentView
+	sandboxtest.Eventually(e.t, 15*time.Second, "payment "+id+" becomes "+status, func() bool {
+		e.call("GET", "/v1/payments/"+id, key, nil, &p, 200)
+		return p.Status == status
+	})
+	return p
+}
+
+func (e *env) waitEvents(kinds ...string) {
+	e.t.Helper()
+	sandboxtest.Eventually(e.t, 15*time.Second, "webhooks "+strings.Join(kinds, ", "), func() bool {
+		seen := map[string]int{}
+		for _, ev := range e.hooks.events() {
+			seen[ev.Type]++
+		}
+		for _, k := range kinds {
+			if seen[k] == 0 {
+				return false
+			}
+			seen[k]--
+		}
+		return true
+	})
+}
+
+func newPayment(method string, amount int64, order string) map[string]any {
+	return map[string]any{"merchant_order_id": order, "amount": amount, "currency": "CNY", "description": "网关测试 · 豆浆油条",
+		"method": method, "buyer": map[string]string{"id": "buyer-1", "region_code": "330782", "platform": "ios"}}
+}
+
+func TestWeChatLifecycle(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := start(t, db)
+		var p paymentView
+		h := e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 2599, "order-1"), &p, 201, "Idempotency-Key", "k1")
+		if p.Status != "requires_action" || p.NextAction.Type != "qr_code" || !strings.HasPrefix(p.NextAction.QRCode, "weixin://") || h.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("created %+v", p)
+		}
+		// The same key and body replays; another body is refused.
+		var again paymentView
+		h = e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 2599, "order-1"), &again, 201, "Idempotency-Key", "k1")
+		if again.ID != p.ID || h.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("replay: %+v", again)
+		}
+		var ev errorView
+		e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 1, "order-1"), &ev, 422, "Idempotency-Key", "k1")
+		e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 2599, "order-1"), &ev, 409)
+		if ev.Error.Param != "merchant_order_id" {
+			t.Fatalf("duplicate order: %+v", ev)
+		}
+
+		e.sandbox.Pay(p.NextAction.QRCode, "buyer-li")
+		paid := e.waitStatus(e.keyA, p.ID, "succeeded")
+		if !strings.HasPrefix(paid.WalletTradeNo, "4200") {
+			t.Fatalf("paid %+v", paid)
+		}
+		var rf struct{ ID, Status string }
+		e.call("POST", "/v1/payments/"+p.ID+"/refunds", e.keyA, map[string]any{"amount": 599, "reason": "仅退款"}, &rf, 201)
+		e.call("POST", "/v1/payments/"+p.ID+"/refunds", e.keyA, map[string]any{"amount": 2001}, &ev, 400)
+		if ev.Error.Code != "refund_exceeds_payment" {
+			t.Fatalf("over-refund: %+v", ev)
+		}
+		sandboxtest.Eventually(t, 15*time.Second, "refund succeeds", func() bool {
+			e.call("GET", "/v1/refunds/"+rf.ID, e.keyA, nil, &rf, 200)
+			return rf.Status == "succeeded"
+		})
+		e.waitEvents("payment.succeeded", "refund.succeeded")
+		if e.hooks.rejected != 0 {
+			t.Fatal("a webhook failed verification")
+		}
+		var after paymentView
+		e.call("GET", "/v1/payments/"+p.ID, e.keyA, nil, &after, 200)
+		if after.Refunded != 599 {
+			t.Fatalf("refunded %d", after.Refunded)
+		}
+	})
+}
+
+func TestAlipayLifecycleAndCancel(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := start(t, db)
+		var p paymentView
+		e.call("POST", "/v1/payments", e.keyA, newPayment("alipay.precreate", 8800, "ali-1"), &p, 201)
+		if p.NextAction.Type != "qr_code" || !strings.HasPrefix(p.NextAction.QRCode, "https://qr.alipay.com/") {
+			t.Fatalf("created %+v", p)
+		}
+		if st := e.sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "alipay", "code": p.NextAction.QRCode}, nil); st != 200 {
+			t.Fatalf("pay: %d", st)
+		}
+		e.waitStatus(e.keyA, p.ID, "succeeded")
+		var rf struct{ ID, Status string }
+		e.call("POST", "/v1/payments/"+p.ID+"/refunds", e.keyA, map[string]any{"amount": 8800}, &rf, 201)
+		sandboxtest.Eventually(t, 15*time.Second, "refund succeeds", func() bool {
+			e.call("GET", "/v1/refunds/"+rf.ID, e.keyA, nil, &rf, 200)
+			return rf.Status == "succeeded"
+		})
+
+		// Cancel closes the order at the wallet: the buyer can no longer pay.
+		var c paymentView
+		e.call("POST", "/v1/payments", e.keyA, newPayment("alipay.precreate", 100, "ali-2"), &c, 201)
+		e.call("POST", "/v1/payments/"+c.ID+"/cancel", e.keyA, nil, &c, 200)
+		if c.Status != "canceled" {
+			t.Fatalf("cancel: %+v", c)
+		}
+		if st := e.sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "alipay", "code": c.NextAction.QRCode}, nil); st != 409 {
+			t.Fatalf("a canceled payment was paid at the wallet: %d", st)
+		}
+		e.waitEvents("payment.succeeded", "refund.succeeded", "payment.canceled")
+	})
+}
+
+func TestLostNotificationIsRecoveredByPolling(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := start(t, db)
+		e.sandbox.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay", "notify_drop_rate": 1}, nil)
+		var p paymentView
+		e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 300, "lost-1"), &p, 201)
+		e.sandbox.Pay(p.NextAction.QRCode, "")
+		e.waitStatus(e.keyA, p.ID, "succeeded")
+	})
+}
+
+func TestMerchantsSeeOnlyTheirOwn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := start(t, db)
+		var p paymentView
+		e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 100, "mine-1"), &p, 201)
+		e.call("GET", "/v1/payments/"+p.ID, e.keyB, nil, nil, 404)
+		e.call("POST", "/v1/payments/"+p.ID+"/cancel", e.keyB, nil, nil, 404)
+		e.call("POST", "/v1/payments/"+p.ID+"/refunds", e.keyB, map[string]any{"amount": 1}, nil, 404)
+		var list struct{ Data []paymentView }
+		e.call("GET", "/v1/payments", e.keyB, nil, &list, 200)
+		if len(list.Data) != 0 {
+			t.Fatalf("B listed %d of A's payments", len(list.Data))
+		}
+		// A platform key acts for the merchant it names.
+		e.call("GET", "/v1/payments/"+p.ID, e.platform, nil, nil, 200, "Hutong-Merchant", e.merchA)
+		e.call("GET", "/v1/payments/"+p.ID, e.platform, nil, nil, 400)
+		e.call("GET", "/v1/payments/"+p.ID, "sk_merchant_forged", nil, nil, 401)
+	})
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := start(t, db)
+		for _, tc := range []struct {
+			body  string
+			want  int
+			param string
+		}{
+			{`{"merchant_order_id":"x","amount":"12","currency":"CNY","description":"d","method":"wechatpay.native","buyer":{"id":"b"}}`, 400, "amount"},
+			{`{"merchant_order_id":"x","amount":12,"currency":"CNY","description":"d","method":"wechatpay.native","buyer":{"id":"b"},"colour":"red"}`, 400, "colour"},
+			{`{"merchant_order_id":"x","amount":-5,"currency":"CNY","description":"d","method":"wechatpay.native","buyer":{"id":"b"}}`, 400, "amount"},
+			{`{"merchant_order_id":"x","amount":0,"currency":"CNY","description":"d","method":"wechatpay.native","buyer":{"id":"b"}}`, 400, "amount"},
+			{`{"merchant_order_id":"x'); DROP TABLE payments;--","amount":1,"currency":"CNY","description":"d","method":"wechatpay.native","buyer":{"id":"b"}}`, 400, "merchant_order_id"},
+			{`{"merchant_order_id":"x","amount":1,"currency":"CNY","description":"' OR 1=1 --","method":"wechatpay.native","buyer":{"id":"'; DELETE FROM merchants;--"}}`, 201, ""},
+			{`{"merchant_order_id":"y",`, 400, ""},
+			{`{"merchant_order_id":"z","amount":1,"currency":"CNY","description":"` + strings.Repeat("x", 2<<20) + `"}`, 413, ""},
+		} {
+			var ev errorView
+			e.call("POST", "/v1/payments", e.keyA, tc.body, &ev, tc.want)
+			if tc.param != "" && ev.Error.Param != tc.param {
+				t.Errorf("%.80s: param %q, want %q (%s)", tc.body, ev.Error.Param, tc.param, ev.Error.Message)
+			}
+		}
+		var list struct{ Data []paymentView }
+		e.call("GET", "/v1/payments", e.keyA, nil, &list, 200)
+		if len(list.Data) != 1 {
+			t.Fatalf("%d payments after bad input, want the 1 valid one", len(list.Data))
+		}
+		var n int
+		db.QueryRow(`SELECT COUNT(*) FROM merchants`).Scan(&n)
+		if n != 2 {
+			t.Fatal("SQL in a field did something")
+		}
+	})
+}
+
+func TestForgedNotificationIsRefused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := start(t, db)
+		var p paymentView
+		e.call("POST", "/v1/payments", e.keyA, newPayment("alipay.precreate", 100, "forged-1"), &p, 201)
+		form := "notify_type=trade_status_sync&out_trade_no=" + p.ID + "&trade_status=TRADE_SUCCESS&total_amount=1.00&trade_no=x&notify_id=1&sign_type=RSA2&sign=AAAA"
+		resp, err := http.Post(e.url+"/notify/alipay/main", "application/x-www-form-urlencoded", strings.NewReader(form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "fail" {
+			t.Fatalf("forged notification answered %q", b)
+		}
+		var after paymentView
+		e.call("GET", "/v1/payments/"+p.ID, e.keyA, nil, &after, 200)
+		if after.Status != "requires_action" {
+			t.Fatal("a forged notification paid the payment")
+		}
+	})
+}
+
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	t.Parallel()
+	doc, err := io.ReadAll(mustOpen(t, "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range api.Routes {
+		method, path, _ := strings.Cut(route, " ")
+		i := strings.Index(string(doc), "\n  "+path+":\n")
+		if i < 0 {
+			t.Errorf("openapi.yaml lacks %s", path)
+			continue
+		}
+		section := string(doc[i+1:])
+		if j := strings.Index(section[3:], "\n  /"); j >= 0 {
+			section = section[:j+3]
+		}
+		if !strings.Contains(section, "\n    "+strings.ToLower(method)+":") {
+			t.Errorf("openapi.yaml lacks %s", route)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/webhook"
+)
+
+// Event is what merchants receive: one change of one object.
+type Event struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	MerchantID string          `json:"merchant_id"`
+	Created    time.Time       `json:"created"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// publish stores an event and a delivery job per webhook endpoint of the
+// merchant, in tx.
+func (s *Service) publish(ctx context.Context, tx *sql.Tx, merchantID, typ, objectID string, object any) error {
+	now := s.now()
+	data, _ := json.Marshal(object)
+	ev := Event{ID: payment.NewID("evt"), Type: typ, MerchantID: merchantID, Created: now, Data: data}
+	body, _ := json.Marshal(ev)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		ev.ID, merchantID, typ, objectID, string(body), store.Micros(now)); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL`, merchantID)
+	if err != nil {
+		return err
+	}
+	var endpoints []string
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		endpoints = append(endpoints, id)
+	}
+	rows.Close()
+	for _, ep := range endpoints {
+		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindWebhook, Payload: delivery{ev.ID, ep}, MaxAttempts: len(webhook.Schedule) + 1}, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type delivery struct {
+	Event    string `json:"event"`
+	Endpoint string `json:"endpoint"`
+}
+
+// applyTrade applies a verified wallet fact to its payment in tx.
+func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, t channel.Trade) error {
+	p, err := s.loadPayment(ctx, tx, t.OutTradeNo, "", true)
+	if err != nil {
+		return err
+	}
+	m, err := s.GetMerchant(ctx, p.MerchantID)
+	if err != nil {
+		return err
+	}
+	want := s.subMerchant(m, p.Channel)
+	if p.Channel == "alipay" || want == "" {
+		// Alipay's app_auth_token is not the seller id; the connector's
+		// account merchant is checked instead when there is no sub-merchant.
+		want = ""
+		if m.WeChatSubMchID == "" && m.AlipayAppAuthToken == "" {
+			want = s.Accounts[p.Channel].Merchant
+		}
+	}
+	c, err := payment.ApplyTrade(p, t, want, s.now())
+	if err != nil || !c.Changed {
+		return err
+	}
+	if err := s.savePayment(ctx, tx, c.Payment); err != nil {
+		return err
+	}
+	if c.Event != "" {
+		return s.publish(ctx, tx, p.MerchantID, c.Event, p.ID, c.Payment)
+	}
+	return nil
+}
+
+// HandleNotification serves /notify/{channel}/{account}: verify, check,
+// apply exactly once, and answer the wallet the way it expects. A refused
+// notification changes nothing and is answered so the wallet retries (a
+// forgery's retries are refused again).
+func (s *Service) HandleNotification(w http.ResponseWriter, r *http.Request) {
+	ch, name := r.PathValue("channel"), r.PathValue("account")
+	acct, ok := s.Accounts[ch]
+	if !ok || acct.Name != name {
+		http.Error(w, "unknown wallet account", http.StatusNotFound)
+		return
+	}
+	n, err := acct.Connector.ParseNotification(r)
+	if err == nil {
+		err = s.applyNotification(r.Context(), ch, n)
+	}
+	if err != nil {
+		s.log().Warn("notification refused", "channel", ch, "account", name, "reason", err.Error())
+		notificationsRefused.Add(1)
+	} else {
+		notificationsAccepted.Add(1)
+	}
+	acct.Connector.Acknowledge(w, err)
+}
+
+func (s *Service) applyNotification(ctx context.Context, ch string, n channel.Notification) error {
+	object := ""
+	if n.Trade != nil {
+		object = n.Trade.OutTradeNo
+	}
+	if n.Refund != nil {
+		object = n.Refund.OutRefundNo
+	}
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var id string
+		err := tx.QueryRowContext(ctx, `INSERT INTO wallet_events (channel, event_id, object_id, received_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT DO NOTHING RETURNING event_id`, ch, n.ID, object, store.Micros(s.now())).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // applied before: a wallet retry or a duplicate
+		}
+		if err != nil {
+			return err
+		}
+		if n.Refund != nil {
+			if err := s.settleRefund(ctx, tx, *n.Refund); err != nil {
+				return err
+			}
+		}
+		if n.Trade != nil {
+			if err := s.applyTrade(ctx, tx, *n.Trade); err != nil {
+				return fmt.Errorf("payment %s: %w", n.Trade.OutTradeNo, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Poll asks the wallet about a pending payment (a job).
+func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
+	var r ref
+	json.Unmarshal(j.Payload, &r)
+	p, err := s.loadPayment(ctx, s.DB, r.ID, "", false)
+	if err != nil || p.Status != payment.StatusRequiresAction {
+		return nil
+	}
+	m, err := s.GetMerchant(ctx, p.MerchantID)
+	if err != nil {
+		return err
+	}
+	t, err := s.Accounts[p.Channel].Connector.Query(ctx, p.ID, s.subMerchant(m, p.Channel))
+	if errors.Is(err, channel.ErrNotFound) {
+		return nil // not yet seen by a buyer
+	}
+	if err != nil {
+		return err
+	}
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, t) })
+}
+
+// Expire closes an unpaid payment at its wallet when it expires (a job).
+func (s *Service) Expire(ctx context.Context, j jobs.Job) error {
+	var r ref
+	json.Unmarshal(j.Payload, &r)
+	p, err := s.loadPayment(ctx, s.DB, r.ID, "", false)
+	if err != nil || p.Status != payment.StatusRequiresAction {
+		return nil
+	}
+	_, err = s.cancel(ctx, p)
+	if errors.Is(err, ErrAlreadyPaid) {
+		return nil
+	}
+	return err
+}
+
+// CancelPayment closes a merchant's unpaid payment, at the wallet too.
+func (s *Service) CancelPayment(ctx context.Context, merchantID, id string) (payment.Payment, error) {
+	p, err := s.GetPayment(ctx, merchantID, id)
+	if err != nil {
+		return p, err
+	}
+	return s.cancel(ctx, p)
+}
+
+func (s *Service) cancel(ctx context.Context, p payment.Payment) (payment.Payment, error) {
+	if p.Status == payment.StatusCanceled {
+		return p, nil
+	}
+	if p.Status == payment.StatusSucceeded {
+		return p, ErrAlreadyPaid
+	}
+	m, err := s.GetMerchant(ctx, p.MerchantID)
+	if err != nil {
+		return p, err
+	}
+	conn := s.Accounts[p.Channel].Connector
+	if err := conn.Close(ctx, p.ID, s.subMerchant(m, p.Channel)); err != nil && !errors.Is(err, channel.ErrNotFound) {
+		// The wallet refuses to close a paid order: learn that it is paid.
+		if t, qerr := conn.Query(ctx, p.ID, s.subMerchant(m, p.Channel)); qerr == nil && (t.State == channel.TradePaid || t.State == channel.TradeRefunded) {
+			if err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, t) }); err != nil {
+				return p, err
+			}
+			return p, ErrAlreadyPaid
+		}
+		return p, fmt.Errorf("%w: %v", ErrWalletRefused, err)
+	}
+	var out payment.Payment
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		cur, err := s.loadPayment(ctx, tx, p.ID, "", true)
+		if err != nil {
+			return err
+		}
+		c, err := payment.Cancel(cur, s.now())
+		if err != nil {
+			return err
+		}
+		out = c.Payment
+		if !c.Changed {
+			return nil
+		}
+		if err := s.savePayment(ctx, tx, c.Payment); err != nil {
+			return err
+		}
+		return s.publish(ctx, tx, cur.MerchantID, c.Event, cur.ID, c.Payment)
+	})
+	return out, err
+}

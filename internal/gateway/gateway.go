@@ -1,0 +1,305 @@
+// Package gateway is hutong's payment service: it creates payments at the
+// wallets, applies the wallets' verified word exactly once, refunds,
+// publishes events and delivers webhooks. Every state change commits in one
+// transaction with the events and jobs it implies (store, jobs), so a crash
+// at any instant neither loses nor doubles anything.
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+)
+
+// Account is the wallet account payments of a channel go through.
+type Account struct {
+	Name      string // the {account} of /notify/{channel}/{account}
+	Connector channel.Connector
+	// Merchant is the wallet merchant money lands with (mchid, seller id),
+	// checked against notifications when a payment names no sub-merchant.
+	Merchant string
+}
+
+// Service is the gateway.
+type Service struct {
+	DB       *store.DB
+	Accounts map[string]Account // by channel: "wechatpay", "alipay"
+	// BaseURL is where wallets reach this gateway's /notify/ endpoints.
+	BaseURL string
+	Now     func() time.Time
+	Logger  *slog.Logger
+	// HTTPClient delivers webhooks.
+	HTTPClient *http.Client
+	// PollSchedule is when a pending payment is queried at its wallet,
+	// after creation; expiry closes it anyway.
+	PollSchedule []time.Duration
+}
+
+// DefaultPollSchedule: a lost notification never loses a payment.
+var DefaultPollSchedule = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// Merchant is a seller on the marketplace.
+type Merchant struct {
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	WeChatSubMchID     string `json:"wechat_sub_mchid,omitempty"`
+	AlipayAppAuthToken string `json:"-"`
+}
+
+// Errors the API maps to answers.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrDuplicateOrder  = errors.New("merchant_order_id is already used by another payment")
+	ErrMethodNotOpen   = errors.New("no wallet account is configured for this method")
+	ErrNotRefundable   = errors.New("the payment cannot be refunded")
+	ErrAlreadyPaid     = payment.ErrAlreadyPaid
+	ErrRefundTooLarge  = payment.ErrRefundExceeds
+	ErrWalletRefused   = errors.New("the wallet refused")
+	ErrMethodNotOnline = errors.New("this method comes with the hosted cashier")
+)
+
+// forUpdate locks a row on PostgreSQL; SQLite's immediate transactions
+// already serialize writers.
+func (s *Service) forUpdate() string {
+	if s.DB.Dialect == store.Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+func (s *Service) subMerchant(m Merchant, ch string) string {
+	if ch == "wechatpay" {
+		return m.WeChatSubMchID
+	}
+	return m.AlipayAppAuthToken
+}
+
+// GetMerchant reads a merchant.
+func (s *Service) GetMerchant(ctx context.Context, id string) (Merchant, error) {
+	var m Merchant
+	err := s.DB.QueryRowContext(ctx, `SELECT id, name, wechat_sub_mchid, alipay_app_auth_token FROM merchants WHERE id = $1`, id).
+		Scan(&m.ID, &m.Name, &m.WeChatSubMchID, &m.AlipayAppAuthToken)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, ErrNotFound
+	}
+	return m, err
+}
+
+// CreateMerchant stores a merchant.
+func (s *Service) CreateMerchant(ctx context.Context, m Merchant) (Merchant, error) {
+	if m.ID == "" {
+		m.ID = payment.NewID("m")
+	}
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO merchants (id, name, wechat_sub_mchid, alipay_app_auth_token, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		m.ID, m.Name, m.WeChatSubMchID, m.AlipayAppAuthToken, store.Micros(s.now()))
+	return m, err
+}
+
+// CreatePayment opens a payment at its wallet and stores it, with the
+// jobs that poll and expire it.
+func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Request) (payment.Payment, error) {
+	if err := req.Validate(); err != nil {
+		return payment.Payment{}, err
+	}
+	now := s.now()
+	p := payment.New(m.ID, req, now)
+	if p.Channel == "" {
+		return p, ErrMethodNotOnline
+	}
+	acct, ok := s.Accounts[p.Channel]
+	if !ok {
+		return p, ErrMethodNotOpen
+	}
+	var exists int
+	s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments WHERE merchant_id = $1 AND merchant_order_id = $2`, m.ID, p.MerchantOrderID).Scan(&exists)
+	if exists > 0 {
+		return p, ErrDuplicateOrder
+	}
+	// The wallet first: if hutong crashes before storing the payment, the
+	// wallet holds an order no buyer ever saw, which expires unpaid.
+	action, err := acct.Connector.Prepay(ctx, channel.Prepay{
+		OutTradeNo: p.ID, Method: p.Method, Amount: p.Amount, Description: p.Description,
+		NotifyURL: s.BaseURL + "/notify/" + p.Channel + "/" + acct.Name, ReturnURL: p.ReturnURL, ExpiresAt: p.ExpiresAt,
+		Payer: req.Buyer.ID, ClientIP: "127.0.0.1", SubMerchant: s.subMerchant(m, p.Channel),
+	})
+	if err != nil {
+		return p, fmt.Errorf("%w: %v", ErrWalletRefused, err)
+	}
+	p.NextAction = &action
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		data, _ := json.Marshal(p)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, merchant_id, merchant_order_id, status, method, amount, refunded, created_at, updated_at, data)
+			VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $8)`,
+			p.ID, p.MerchantID, p.MerchantOrderID, p.Status, p.Method, p.Amount, store.Micros(now), string(data)); err != nil {
+			return err
+		}
+		schedule := s.PollSchedule
+		if schedule == nil {
+			schedule = DefaultPollSchedule
+		}
+		for _, d := range schedule {
+			if now.Add(d).Before(p.ExpiresAt) {
+				if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindPoll, Payload: ref{p.ID}, RunAt: now.Add(d), MaxAttempts: 5}, now); err != nil {
+					return err
+				}
+			}
+		}
+		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt}, now)
+		return err
+	})
+	if err != nil {
+		if isUniqueViolation(err) {
+			return p, ErrDuplicateOrder
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+// ref names the object a job works on.
+type ref struct {
+	ID string `json:"id"`
+}
+
+// Job kinds.
+const (
+	KindPoll          = "payment.poll"
+	KindExpire        = "payment.expire"
+	KindRefundExecute = "refund.execute"
+	KindWebhook       = "webhook.deliver"
+)
+
+func isUniqueViolation(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
+}
+
+// loadPayment reads a payment (of merchant, unless merchantID is "") in
+// q, which may be a transaction that locks the row.
+func (s *Service) loadPayment(ctx context.Context, q queryer, id, merchantID string, lock bool) (payment.Payment, error) {
+	query := `SELECT data, refunded FROM payments WHERE id = $1`
+	args := []any{id}
+	if merchantID != "" {
+		query += ` AND merchant_id = $2`
+		args = append(args, merchantID)
+	}
+	if lock {
+		query += s.forUpdate()
+	}
+	var data string
+	var refunded int64
+	err := q.QueryRowContext(ctx, query, args...).Scan(&data, &refunded)
+	if errors.Is(err, sql.ErrNoRows) {
+		return payment.Payment{}, ErrNotFound
+	}
+	if err != nil {
+		return payment.Payment{}, err
+	}
+	var p payment.Payment
+	if err := json.Unmarshal([]byte(data), &p); err != nil {
+		return p, fmt.Errorf("payment %s: %w", id, err)
+	}
+	p.Refunded = refunded
+	return p, nil
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Service) savePayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
+	data, _ := json.Marshal(p)
+	_, err := tx.ExecContext(ctx, `UPDATE payments SET status = $2, refunded = $3, updated_at = $4, data = $5 WHERE id = $1`,
+		p.ID, p.Status, p.Refunded, store.Micros(p.UpdatedAt), string(data))
+	return err
+}
+
+// GetPayment reads a merchant's payment; another merchant's is ErrNotFound.
+func (s *Service) GetPayment(ctx context.Context, merchantID, id string) (payment.Payment, error) {
+	return s.loadPayment(ctx, s.DB, id, merchantID, false)
+}
+
+// ListPayments lists a merchant's payments, newest first, after the cursor
+// (a payment id) if given.
+func (s *Service) ListPayments(ctx context.Context, merchantID, status, after string, limit int) ([]payment.Payment, error) {
+	query := `SELECT data, refunded FROM payments WHERE merchant_id = $1`
+	args := []any{merchantID}
+	if status != "" {
+		args = append(args, status)
+		query += fmt.Sprintf(` AND status = $%d`, len(args))
+	}
+	if after != "" {
+		var at int64
+		if err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM payments WHERE id = $1 AND merchant_id = $2`, after, merchantID).Scan(&at); err != nil {
+			return nil, ErrNotFound
+		}
+		args = append(args, at, after)
+		query += fmt.Sprintf(` AND (created_at < $%d OR (created_at = $%d AND id < $%d))`, len(args)-1, len(args)-1, len(args))
+	}
+	args = append(args, limit)
+	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	rows, err := s.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []payment.Payment
+	for rows.Next() {
+		var data string
+		var refunded int64
+		if err := rows.Scan(&data, &refunded); err != nil {
+			return nil, err
+		}
+		var p payment.Payment
+		json.Unmarshal([]byte(data), &p)
+		p.Refunded = refunded
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Worker runs the gateway's jobs.
+func (s *Service) Worker(id string) *jobs.Worker {
+	return &jobs.Worker{
+		Queue: &jobs.Queue{DB: s.DB, Now: s.Now},
+		ID:    id,
+		Handlers: map[string]jobs.Handler{
+			KindPoll:          s.Poll,
+			KindExpire:        s.Expire,
+			KindRefundExecute: s.ExecuteRefund,
+			KindWebhook:       s.DeliverWebhook,
+		},
+		Backoffs: map[string]func(int) time.Duration{
+			KindWebhook:       WebhookBackoff,
+			KindRefundExecute: func(attempt int) time.Duration { return min(time.Duration(attempt)*2*time.Second, time.Minute) },
+		},
+		Poll:        100 * time.Millisecond,
+		Concurrency: 8,
+		Logger:      s.Logger,
+	}
+}

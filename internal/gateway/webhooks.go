@@ -1,0 +1,188 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/webhook"
+)
+
+// Counters for /metrics.
+var (
+	notificationsAccepted atomic.Int64
+	notificationsRefused  atomic.Int64
+	webhooksDelivered     atomic.Int64
+	webhooksFailed        atomic.Int64
+)
+
+// Endpoint is a merchant's webhook endpoint. The secret is shown once, when
+// the endpoint is created.
+type Endpoint struct {
+	ID      string    `json:"id"`
+	URL     string    `json:"url"`
+	Secret  string    `json:"secret,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// CreateEndpoint adds a webhook endpoint.
+func (s *Service) CreateEndpoint(ctx context.Context, merchantID, rawURL string) (Endpoint, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(rawURL) > 1024 {
+		return Endpoint{}, &payment.FieldError{Param: "url", Message: "must be an absolute http(s) URL of at most 1024 bytes"}
+	}
+	e := Endpoint{ID: payment.NewID("we"), URL: rawURL, Secret: webhook.NewSecret(), Created: s.now()}
+	_, err = s.DB.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, merchant_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		e.ID, merchantID, e.URL, e.Secret, store.Micros(e.Created))
+	return e, err
+}
+
+// ListEndpoints lists a merchant's endpoints, without secrets.
+func (s *Service) ListEndpoints(ctx context.Context, merchantID string) ([]Endpoint, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, url, created_at FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL ORDER BY created_at`, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Endpoint{}
+	for rows.Next() {
+		var e Endpoint
+		var at int64
+		rows.Scan(&e.ID, &e.URL, &at)
+		e.Created = store.Time(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeleteEndpoint stops deliveries to an endpoint.
+func (s *Service) DeleteEndpoint(ctx context.Context, merchantID, id string) error {
+	res, err := s.DB.ExecContext(ctx, `UPDATE webhook_endpoints SET deleted_at = $3 WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL`, id, merchantID, store.Micros(s.now()))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ListEvents lists a merchant's events, newest first.
+func (s *Service) ListEvents(ctx context.Context, merchantID string, limit int) ([]Event, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT data FROM events WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, merchantID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Event{}
+	for rows.Next() {
+		var data string
+		rows.Scan(&data)
+		var e Event
+		json.Unmarshal([]byte(data), &e)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ResendEvent queues a delivery of an event to every current endpoint.
+func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) error {
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE id = $1 AND merchant_id = $2`, eventID, merchantID).Scan(&n)
+		if n == 0 {
+			return ErrNotFound
+		}
+		eps, err := s.ListEndpoints(ctx, merchantID)
+		if err != nil {
+			return err
+		}
+		for _, ep := range eps {
+			if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindWebhook, Payload: delivery{eventID, ep.ID}, MaxAttempts: len(webhook.Schedule) + 1}, s.now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeliverWebhook posts one event to one endpoint (a job), signed per
+// Standard Webhooks; any 2xx is delivered, anything else is retried on
+// webhook.Schedule. Every attempt is recorded.
+func (s *Service) DeliverWebhook(ctx context.Context, j jobs.Job) error {
+	var d delivery
+	json.Unmarshal(j.Payload, &d)
+	var body, url, secret string
+	var deleted sql.NullInt64
+	err := s.DB.QueryRowContext(ctx, `SELECT e.data, w.url, w.secret, w.deleted_at FROM events e JOIN webhook_endpoints w ON w.merchant_id = e.merchant_id
+		WHERE e.id = $1 AND w.id = $2`, d.Event, d.Endpoint).Scan(&body, &url, &secret, &deleted)
+	if errors.Is(err, sql.ErrNoRows) || deleted.Valid {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(body)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "hutong-webhooks/1")
+	if err := webhook.SetHeaders(req.Header, secret, d.Event, s.now(), []byte(body)); err != nil {
+		return err
+	}
+	client := s.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	status, msg := 0, ""
+	if err != nil {
+		msg = err.Error()
+	} else {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		status = resp.StatusCode
+		if status < 200 || status > 299 {
+			msg = fmt.Sprintf("the endpoint answered %d", status)
+		}
+	}
+	s.DB.ExecContext(ctx, `INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT DO NOTHING`, d.Event, d.Endpoint, j.Attempt, store.Micros(s.now()), status, msg, time.Since(start).Milliseconds())
+	if msg != "" {
+		webhooksFailed.Add(1)
+		return errors.New(msg)
+	}
+	webhooksDelivered.Add(1)
+	return nil
+}
+
+// WebhookBackoff is the wait before a webhook's retry number attempt.
+func WebhookBackoff(attempt int) time.Duration {
+	if attempt-1 < len(webhook.Schedule) && attempt >= 1 {
+		return webhook.Schedule[attempt-1]
+	}
+	return 3 * time.Hour
+}
+
+// Metrics is a snapshot of the gateway's counters.
+func Metrics() map[string]int64 {
+	return map[string]int64{
+		"notifications_accepted": notificationsAccepted.Load(),
+		"notifications_refused":  notificationsRefused.Load(),
+		"webhooks_delivered":     webhooksDelivered.Load(),
+		"webhooks_failed":        webhooksFailed.Load(),
+	}
+}
