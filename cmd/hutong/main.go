@@ -1,6 +1,8 @@
 // Command hutong is the one binary of hutong, the payment gateway that puts
 // WeChat Pay and Alipay behind one API. Each job is a subcommand:
 //
+//	hutong demo          gateway and sandbox together, on embedded SQLite
+//	hutong serve         run the payment gateway
 //	hutong sandbox       run the local wallet sandbox (WeChat Pay API v3, Alipay)
 //	hutong migrate       apply the database migrations
 //	hutong version       print the version
@@ -26,6 +28,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "run gateway and wallet sandbox together on embedded SQLite, with demo merchants", runDemo},
+		{"serve", "run the payment gateway (merchant API, wallet notifications)", runServe},
 		{"sandbox", "run the local wallet sandbox (WeChat Pay API v3, Alipay OpenAPI, helper API)", runSandbox},
 		{"migrate", "apply the database migrations (SQLite or PostgreSQL) and exit", runMigrate},
 		{"version", "print the version of this binary", runVersion},

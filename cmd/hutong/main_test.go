@@ -279,3 +279,70 @@ func alipayRoundTrip(t *testing.T, url string, c alipay.Credentials) {
 		t.Fatalf("alipay query: %v %+v", err, q)
 	}
 }
+
+// TestDemo runs hutong demo as the README says and pays a payment created
+// with the key it prints, through the sandbox it starts.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildHutong(t)
+	cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--data", t.TempDir(), "--time-scale", "1000")
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	var gw, sb, key string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && (gw == "" || sb == "" || key == "") {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) > 2 && f[0] == "gateway" && f[1] == "API":
+			gw = strings.TrimSuffix(f[2], "/v1/")
+		case len(f) > 2 && f[0] == "wallet" && f[1] == "sandbox":
+			sb = f[2]
+		case len(f) > 0 && f[0] == "merchant" && key == "":
+			key = f[len(f)-1]
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	if gw == "" || sb == "" || !strings.HasPrefix(key, "sk_merchant_") {
+		t.Fatalf("demo printed gateway %q, sandbox %q, key %q", gw, sb, key)
+	}
+	call := func(method, path, body string) map[string]any {
+		req, _ := http.NewRequest(method, gw+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return out
+	}
+	p := call("POST", "/v1/payments", `{"merchant_order_id":"demo-1","amount":1990,"currency":"CNY","description":"豆浆油条","method":"wechatpay.native","buyer":{"id":"b1"}}`)
+	action, _ := p["next_action"].(map[string]any)
+	code, _ := action["qr_code"].(string)
+	if code == "" {
+		t.Fatalf("created %v", p)
+	}
+	body, _ := json.Marshal(map[string]string{"wallet": "wechatpay", "code": code})
+	resp, err := http.Post(sb+"/sandbox/v1/pay", "application/json", bytes.NewReader(body))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pay: %v %v", err, resp.Status)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := call("GET", "/v1/payments/"+p["id"].(string), "")
+		if got["status"] == "succeeded" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the payment is %v", got["status"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

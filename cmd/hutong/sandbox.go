@@ -69,10 +69,6 @@ func runSandbox(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	runDone := make(chan struct{})
-	go func() { sb.Run(ctx); close(runDone) }()
-
-	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	c := sb.Credentials().WeChatPay
 	fmt.Fprintf(stdout, "hutong sandbox listening on %s\n", url)
 	fmt.Fprintf(stdout, "  WeChat Pay API v3   %s/v3/   (mchid %s, appid %s)\n", url, c.MchID, c.AppID)
@@ -84,8 +80,23 @@ func runSandbox(args []string, stdout, stderr io.Writer) error {
 	if *timeScale != 1 {
 		fmt.Fprintf(stdout, "  time scale          ×%v\n", *timeScale)
 	}
+	err = serveSandbox(ctx, ln, sb)
+	if cerr := sb.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// serveSandbox serves the sandbox and delivers its notifications until ctx
+// ends.
+func serveSandbox(ctx context.Context, ln net.Listener, sb *sandbox.Sandbox) error {
+	runCtx, stopRun := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() { sb.Run(runCtx); close(runDone) }()
+	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
@@ -93,11 +104,8 @@ func runSandbox(args []string, stdout, stderr io.Writer) error {
 		err = srv.Shutdown(shutdown)
 		cancel()
 	}
-	stop()
+	stopRun()
 	<-runDone
-	if cerr := sb.Close(); err == nil {
-		err = cerr
-	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/api"
+	chalipay "github.com/hutong-pay/hutong/internal/channel/alipay"
+	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/sandbox"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
+	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/sandboxhttp"
+)
+
+const serveSynopsis = `Runs the payment gateway: the merchant API (/v1/...), the wallets'
+notification endpoints (/notify/...), /healthz, /readyz and /metrics.
+
+  hutong serve [--addr 127.0.0.1:8080] [--database sqlite:PATH | postgres://…]
+               --credentials FILE [--base-url URL] [--wallet-sandbox URL]
+
+--credentials is a JSON file with a "wechatpay" and/or an "alipay" object,
+in the layout of the sandbox's credentials.json (see the README). Private
+keys are read from it and never logged.`
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveSynopsis, stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	dsn := fs.String("database", store.DefaultDSN, "database: sqlite:PATH or a postgres:// URL")
+	credsPath := fs.String("credentials", "", "wallet credentials file (JSON)")
+	baseURL := fs.String("base-url", "", "the URL wallets reach this gateway at, for notify_url (default http://ADDR)")
+	walletSandbox := fs.String("wallet-sandbox", "", "send wallet calls to this hutong sandbox instead of the real wallets")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *credsPath == "" {
+		return errors.New("serve: --credentials is required (try hutong demo, which needs none)")
+	}
+	raw, err := os.ReadFile(*credsPath)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	var creds sandbox.Credentials
+	if err := json.Unmarshal(raw, &creds); err != nil {
+		return fmt.Errorf("serve: %s: %w", *credsPath, err)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db, err := store.Open(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	accounts, err := walletAccounts(ctx, creds, *walletSandbox)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	url := *baseURL
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger}
+	fmt.Fprintf(stdout, "hutong gateway listening on %s (%s database)\n", url, db.Dialect)
+	return serveGateway(ctx, ln, svc, logger)
+}
+
+// walletAccounts builds a connector per wallet the credentials name. With
+// a sandbox URL, wallet calls go there.
+func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL string) (map[string]gateway.Account, error) {
+	var hc *http.Client
+	alipayGateway := ""
+	if sandboxURL != "" {
+		var err error
+		if hc, err = sandboxhttp.Client(sandboxURL); err != nil {
+			return nil, err
+		}
+		alipayGateway = sandboxURL + "/gateway.do"
+	}
+	out := map[string]gateway.Account{}
+	if w := c.WeChatPay; w.MchID != "" {
+		key, err := sandboxkeys.ParsePrivateKey(w.MerchantPrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("wechatpay merchant_private_key: %w", err)
+		}
+		pub, err := sandboxkeys.ParsePublicKey(w.PlatformPublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("wechatpay platform_public_key: %w", err)
+		}
+		conn, err := chwechat.New(ctx, chwechat.Config{MchID: w.MchID, AppID: w.AppID, MerchantSerialNo: w.MerchantSerialNo, MerchantPrivateKey: key,
+			APIv3Key: w.APIv3Key, PlatformPublicKeyID: w.PlatformPublicKeyID, PlatformPublicKey: pub, HTTPClient: hc})
+		if err != nil {
+			return nil, err
+		}
+		out["wechatpay"] = gateway.Account{Name: "main", Connector: conn, Merchant: w.MchID}
+	}
+	if a := c.Alipay; a.AppID != "" {
+		conn, err := chalipay.New(chalipay.Config{AppID: a.AppID, AppPrivateKey: a.AppPrivateKey, AlipayPublicKey: a.AlipayPublicKey, Gateway: alipayGateway})
+		if err != nil {
+			return nil, err
+		}
+		out["alipay"] = gateway.Account{Name: "main", Connector: conn}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the credentials name no wallet account")
+	}
+	return out, nil
+}
+
+// serveGateway serves the API and runs the job worker until ctx ends, then
+// finishes in-flight requests and jobs.
+func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, logger *slog.Logger) error {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan struct{})
+	go func() {
+		svc.Worker(fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))).Run(workerCtx)
+		close(workerDone)
+	}()
+
+	srv := &http.Server{Handler: requestLog((&api.Server{Svc: svc, Logger: logger}).Handler(), logger), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(shutdown)
+		cancel()
+	}
+	stopWorker()
+	<-workerDone
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// requestLog logs each request as JSON with a request id, which it also
+// returns in Request-Id.
+func requestLog(next http.Handler, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 8)
+		rand.Read(b)
+		id := "req_" + hex.EncodeToString(b)
+		w.Header().Set("Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		start := time.Now()
+		next.ServeHTTP(sw, r)
+		logger.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
