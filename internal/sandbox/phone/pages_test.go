@@ -288,3 +288,21 @@ func TestLinksOpenWithTheWalletsUserAgent(t *testing.T) {
 		t.Fatalf("Alipay opening the store link: %d as %q", st, ua)
 	}
 }
+
+// TestDecodeQRReadsEveryRenderedCode: the phone must read every code a
+// screen shows, whatever its content.
+func TestDecodeQRReadsEveryRenderedCode(t *testing.T) {
+	t.Parallel()
+	for i := range 300 {
+		code := fmt.Sprintf("weixin://wxpay/bizpayurl?pr=%010d", i*7919)
+		if i%2 == 1 {
+			code = fmt.Sprintf("https://qr.alipay.com/bax0%021d", i*104729)
+		}
+		m, _ := qrcode.NewQRCodeWriter().Encode(code, gozxing.BarcodeFormat_QR_CODE, 300, 300, nil)
+		var b bytes.Buffer
+		png.Encode(&b, m)
+		if got, err := phone.DecodeQR(&b); err != nil || got != code {
+			t.Fatalf("%s: %q %v", code, got, err)
+		}
+	}
+}
