@@ -221,6 +221,16 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h 
 		case prevHash != hash:
 			writeError(w, http.StatusUnprocessableEntity, "idempotency_error", "idempotency_key_reused", "this Idempotency-Key was used with another request", "Idempotency-Key")
 		case status == 0:
+			// A request still running, or one whose gateway died mid-way:
+			// after a minute the key is free to run again (the request
+			// itself is safe to repeat).
+			var at int64
+			db.QueryRowContext(ctx, `SELECT created_at FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, scope, key).Scan(&at)
+			if now.Sub(store.Time(at)) > time.Minute {
+				db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND status = 0`, scope, key)
+				s.idempotent(w, r, c, h)
+				return
+			}
 			writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a request with this Idempotency-Key is still running", "Idempotency-Key")
 		default:
 			w.Header().Set("Content-Type", "application/json")

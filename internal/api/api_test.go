@@ -209,7 +209,14 @@ func TestWeChatLifecycle(t *testing.T) {
 		}
 		var ev errorView
 		e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 1, "order-1"), &ev, 422, "Idempotency-Key", "k1")
-		e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 2599, "order-1"), &ev, 409)
+		// Without a key, the order id still names the order: the same
+		// request gets the same payment, another request is refused.
+		var same paymentView
+		e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 2599, "order-1"), &same, 201)
+		if same.ID != p.ID {
+			t.Fatalf("the same order made a second payment: %s", same.ID)
+		}
+		e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 2600, "order-1"), &ev, 409)
 		if ev.Error.Param != "merchant_order_id" {
 			t.Fatalf("duplicate order: %+v", ev)
 		}

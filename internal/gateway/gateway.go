@@ -135,9 +135,13 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 	if !ok {
 		return p, ErrMethodNotOpen
 	}
-	var exists int
-	s.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments WHERE merchant_id = $1 AND merchant_order_id = $2`, m.ID, p.MerchantOrderID).Scan(&exists)
-	if exists > 0 {
+	// merchant_order_id names the order: the same request again (a retry
+	// whose first answer was lost) gets the payment already made; another
+	// request under it is refused.
+	if prev, err := s.paymentByOrder(ctx, m.ID, p.MerchantOrderID); err == nil {
+		if samePaymentRequest(prev, p) {
+			return prev, nil
+		}
 		return p, ErrDuplicateOrder
 	}
 	// The wallet first: if hutong crashes before storing the payment, the
@@ -174,11 +178,29 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 	})
 	if err != nil {
 		if isUniqueViolation(err) {
+			if prev, perr := s.paymentByOrder(ctx, m.ID, p.MerchantOrderID); perr == nil && samePaymentRequest(prev, p) {
+				return prev, nil
+			}
 			return p, ErrDuplicateOrder
 		}
 		return p, err
 	}
 	return p, nil
+}
+
+func (s *Service) paymentByOrder(ctx context.Context, merchantID, orderID string) (payment.Payment, error) {
+	var id string
+	if err := s.DB.QueryRowContext(ctx, `SELECT id FROM payments WHERE merchant_id = $1 AND merchant_order_id = $2`, merchantID, orderID).Scan(&id); err != nil {
+		return payment.Payment{}, ErrNotFound
+	}
+	return s.loadPayment(ctx, s.DB, id, merchantID, false)
+}
+
+// samePaymentRequest reports whether two payments were asked for with the
+// same terms.
+func samePaymentRequest(a, b payment.Payment) bool {
+	return a.Amount == b.Amount && a.Currency == b.Currency && a.Method == b.Method && a.Description == b.Description &&
+		a.Buyer == b.Buyer && a.ReturnURL == b.ReturnURL
 }
 
 // ref names the object a job works on.
