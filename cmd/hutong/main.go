@@ -31,6 +31,7 @@ func commands() []command {
 		{"demo", "run gateway and wallet sandbox together on embedded SQLite, with demo merchants", runDemo},
 		{"serve", "run the payment gateway (merchant API, wallet notifications)", runServe},
 		{"sandbox", "run the local wallet sandbox (WeChat Pay API v3, Alipay OpenAPI, helper API)", runSandbox},
+		{"key", "create an API key (and its merchant) and print it", runKey},
 		{"migrate", "apply the database migrations (SQLite or PostgreSQL) and exit", runMigrate},
 		{"version", "print the version of this binary", runVersion},
 	}

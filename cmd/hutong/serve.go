@@ -43,6 +43,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	credsPath := fs.String("credentials", "", "wallet credentials file (JSON)")
 	baseURL := fs.String("base-url", "", "the URL wallets reach this gateway at, for notify_url (default http://ADDR)")
 	walletSandbox := fs.String("wallet-sandbox", "", "send wallet calls to this hutong sandbox instead of the real wallets")
+	lease := fs.Duration("idempotency-lease", api.DefaultIdempotencyLease, "how long a request may run before a retry with its Idempotency-Key runs it again")
+	jobLease := fs.Duration("job-lease", time.Minute, "how long a claimed job is held before another gateway may take it (a crashed gateway's jobs wait this long)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -77,9 +79,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if url == "" {
 		url = "http://" + ln.Addr().String()
 	}
-	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger}
+	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease}
 	fmt.Fprintf(stdout, "hutong gateway listening on %s (%s database)\n", url, db.Dialect)
-	return serveGateway(ctx, ln, svc, logger)
+	return serveGateway(ctx, ln, svc, logger, *lease)
 }
 
 // walletAccounts builds a connector per wallet the credentials name. With
@@ -126,7 +128,7 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 
 // serveGateway serves the API and runs the job worker until ctx ends, then
 // finishes in-flight requests and jobs.
-func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, logger *slog.Logger) error {
+func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, logger *slog.Logger, lease time.Duration) error {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -137,7 +139,7 @@ func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, lo
 		close(workerDone)
 	}()
 
-	srv := &http.Server{Handler: requestLog((&api.Server{Svc: svc, Logger: logger}).Handler(), logger), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: requestLog((&api.Server{Svc: svc, Logger: logger, IdempotencyLease: lease}).Handler(), logger), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error

@@ -36,7 +36,14 @@ var openapi []byte
 type Server struct {
 	Svc    *gateway.Service
 	Logger *slog.Logger
+	// IdempotencyLease is how long a request may run before a retry under
+	// the same Idempotency-Key may run it again (its gateway died). It must
+	// exceed the wallets' timeouts; 0 means DefaultIdempotencyLease.
+	IdempotencyLease time.Duration
 }
+
+// DefaultIdempotencyLease outlasts a wallet call's 30-second timeout.
+const DefaultIdempotencyLease = 45 * time.Second
 
 // Routes lists every route of the API, as registered; a test holds
 // openapi.yaml to it.
@@ -222,11 +229,14 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h 
 			writeError(w, http.StatusUnprocessableEntity, "idempotency_error", "idempotency_key_reused", "this Idempotency-Key was used with another request", "Idempotency-Key")
 		case status == 0:
 			// A request still running, or one whose gateway died mid-way:
-			// after a minute the key is free to run again (the request
-			// itself is safe to repeat).
+			// after the lease the key is free to run again.
+			lease := s.IdempotencyLease
+			if lease <= 0 {
+				lease = DefaultIdempotencyLease
+			}
 			var at int64
 			db.QueryRowContext(ctx, `SELECT created_at FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, scope, key).Scan(&at)
-			if now.Sub(store.Time(at)) > time.Minute {
+			if now.Sub(store.Time(at)) > lease {
 				db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND status = 0`, scope, key)
 				s.idempotent(w, r, c, h)
 				return

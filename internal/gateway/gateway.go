@@ -44,6 +44,8 @@ type Service struct {
 	// PollSchedule is when a pending payment is queried at its wallet,
 	// after creation; expiry closes it anyway.
 	PollSchedule []time.Duration
+	// JobLease is how long a claimed job is held; 0 means a minute.
+	JobLease time.Duration
 }
 
 // DefaultPollSchedule: a lost notification never loses a payment.
@@ -321,6 +323,7 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindRefundExecute: func(attempt int) time.Duration { return min(time.Duration(attempt)*2*time.Second, time.Minute) },
 		},
 		Poll:        100 * time.Millisecond,
+		Lease:       s.JobLease,
 		Concurrency: 8,
 		Logger:      s.Logger,
 	}
