@@ -26,7 +26,7 @@ import (
 // env is a gateway on a store, wired to an in-process sandbox, with two
 // merchants and a webhook receiver.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	sandbox  *sandboxtest.Env
 	svc      *gateway.Service
 	url      string
@@ -42,7 +42,22 @@ type receiver struct {
 	secret   string
 	got      []gateway.Event
 	rejected int
+	seen     int
+	done     map[string]bool
 	server   *httptest.Server
+}
+
+// delivered reports whether payment.succeeded of a payment has arrived.
+func (r *receiver) delivered(paymentID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ev := range r.got[r.seen:] {
+		var obj struct{ ID string }
+		json.Unmarshal(ev.Data, &obj)
+		r.done[obj.ID] = true
+	}
+	r.seen = len(r.got)
+	return r.done[paymentID]
 }
 
 func (r *receiver) events() []gateway.Event {
@@ -51,7 +66,7 @@ func (r *receiver) events() []gateway.Event {
 	return append([]gateway.Event{}, r.got...)
 }
 
-func start(t *testing.T, db *store.DB) *env {
+func start(t testing.TB, db *store.DB) *env {
 	t.Helper()
 	sb := sandboxtest.Start(t)
 	wc := sb.Credentials()
@@ -79,7 +94,7 @@ func start(t *testing.T, db *store.DB) *env {
 	go func() { svc.Worker("test-worker").Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	e := &env{t: t, sandbox: sb, svc: svc, url: srv.URL, hooks: &receiver{}}
+	e := &env{t: t, sandbox: sb, svc: svc, url: srv.URL, hooks: &receiver{done: map[string]bool{}}}
 	ma, _ := svc.CreateMerchant(ctx, gateway.Merchant{Name: "县城超市"})
 	mb, _ := svc.CreateMerchant(ctx, gateway.Merchant{Name: "城市服饰"})
 	e.merchA = ma.ID

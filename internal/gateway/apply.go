@@ -112,6 +112,7 @@ func (s *Service) HandleNotification(w http.ResponseWriter, r *http.Request) {
 		notificationsRefused.Add(1)
 	} else {
 		notificationsAccepted.Add(1)
+		s.kick() // its webhooks are due now
 	}
 	acct.Connector.Acknowledge(w, err)
 }

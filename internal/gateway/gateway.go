@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
@@ -46,6 +47,22 @@ type Service struct {
 	PollSchedule []time.Duration
 	// JobLease is how long a claimed job is held; 0 means a minute.
 	JobLease time.Duration
+
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+func (s *Service) wakeChan() chan struct{} {
+	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
+	return s.wake
+}
+
+// kick tells this process's worker that a job is due now.
+func (s *Service) kick() {
+	select {
+	case s.wakeChan() <- struct{}{}:
+	default:
+	}
 }
 
 // DefaultPollSchedule: a lost notification never loses a payment.
@@ -324,6 +341,7 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		},
 		Poll:        100 * time.Millisecond,
 		Lease:       s.JobLease,
+		Wake:        s.wakeChan(),
 		Concurrency: 8,
 		Logger:      s.Logger,
 	}

@@ -36,6 +36,9 @@ func (s *Service) CreateRefund(ctx context.Context, merchantID, paymentID string
 		_, err = jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: 20}, s.now())
 		return err
 	})
+	if err == nil {
+		s.kick()
+	}
 	return r, err
 }
 

@@ -28,6 +28,10 @@ type Worker struct {
 	// three-day schedule).
 	Backoffs map[string]func(attempt int) time.Duration
 	Logger   *slog.Logger
+	// Wake, when it receives, makes the worker look for jobs now rather
+	// than at its next poll: the process that enqueued a job due now says
+	// so, and other processes still find it by polling.
+	Wake <-chan struct{}
 }
 
 // Run works until ctx ends, then waits for jobs in flight.
@@ -76,6 +80,7 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		case <-w.Wake:
 		}
 	}
 }
