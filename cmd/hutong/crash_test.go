@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/client"
+	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
 // TestGatewaySurvivesKill runs payments and refunds through a gateway
@@ -30,9 +31,13 @@ func TestGatewaySurvivesKill(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildHutong(t)
+	t.Run("sqlite", func(t *testing.T) { crashRun(t, bin, "sqlite:"+filepath.Join(t.TempDir(), "gateway.db")) })
+	t.Run("postgres", func(t *testing.T) { crashRun(t, bin, storetest.PostgresDSN(t)) })
+}
+
+func crashRun(t *testing.T, bin, dsn string) {
 	dir := t.TempDir()
 	sb := startSandbox(t, bin, filepath.Join(dir, "sandbox"), "127.0.0.1:0")
-	dsn := "sqlite:" + filepath.Join(dir, "gateway.db")
 	out, err := exec.Command(bin, "key", "--merchant", "m_crash", "--name", "崩溃测试商户", "--database", dsn).Output()
 	if err != nil {
 		t.Fatalf("hutong key: %v", err)

@@ -53,12 +53,15 @@ func saveRefund(ctx context.Context, tx *sql.Tx, merchantID string, r payment.Re
 	return err
 }
 
-func (s *Service) loadRefund(ctx context.Context, q queryer, id, merchantID string) (payment.Refund, string, error) {
+func (s *Service) loadRefund(ctx context.Context, q queryer, id, merchantID string, lock bool) (payment.Refund, string, error) {
 	query := `SELECT data, merchant_id FROM refunds WHERE id = $1`
 	args := []any{id}
 	if merchantID != "" {
 		query += ` AND merchant_id = $2`
 		args = append(args, merchantID)
+	}
+	if lock {
+		query += s.forUpdate()
 	}
 	var data, mid string
 	err := q.QueryRowContext(ctx, query, args...).Scan(&data, &mid)
@@ -75,7 +78,7 @@ func (s *Service) loadRefund(ctx context.Context, q queryer, id, merchantID stri
 
 // GetRefund reads a merchant's refund.
 func (s *Service) GetRefund(ctx context.Context, merchantID, id string) (payment.Refund, error) {
-	r, _, err := s.loadRefund(ctx, s.DB, id, merchantID)
+	r, _, err := s.loadRefund(ctx, s.DB, id, merchantID, false)
 	return r, err
 }
 
@@ -88,7 +91,7 @@ var errRefundPending = errors.New("the wallet is still processing the refund")
 func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	var rf ref
 	json.Unmarshal(j.Payload, &rf)
-	r, merchantID, err := s.loadRefund(ctx, s.DB, rf.ID, "")
+	r, merchantID, err := s.loadRefund(ctx, s.DB, rf.ID, "", false)
 	if err != nil || r.Status != payment.RefundPending {
 		return nil
 	}
@@ -121,7 +124,10 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, res channel.Refu
 	if res.State == channel.RefundPending {
 		return nil
 	}
-	r, merchantID, err := s.loadRefund(ctx, tx, res.OutRefundNo, "")
+	// The row lock makes a second settlement of the same refund (its job
+	// and its notification racing, on two gateways) wait and then see the
+	// first one's result.
+	r, merchantID, err := s.loadRefund(ctx, tx, res.OutRefundNo, "", true)
 	if err != nil {
 		return err
 	}
