@@ -16,9 +16,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/gateway"
@@ -80,7 +83,7 @@ func (s *Server) Handler() http.Handler {
 		"POST /v1/events/{id}/resend":       s.resendEvent,
 	}
 	for _, route := range Routes {
-		mux.Handle(route, s.authenticated(handlers[route]))
+		mux.Handle(route, counted(route, s.authenticated(handlers[route])))
 	}
 	mux.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
@@ -109,9 +112,21 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // metrics writes the Prometheus text format.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	for name, v := range gateway.Metrics() {
-		fmt.Fprintf(w, "# TYPE hutong_%s_total counter\nhutong_%s_total %d\n", name, name, v)
+	for _, name := range slices.Sorted(maps.Keys(gateway.Metrics())) {
+		fmt.Fprintf(w, "# TYPE hutong_%s_total counter\nhutong_%s_total %d\n", name, name, gateway.Metrics()[name])
 	}
+	fmt.Fprintln(w, "# TYPE hutong_notifications_refused_total counter")
+	refusedByReason := gateway.RefusedNotifications()
+	for _, reason := range slices.Sorted(maps.Keys(refusedByReason)) {
+		fmt.Fprintf(w, "hutong_notifications_refused_total{reason=%q} %d\n", reason, refusedByReason[reason])
+	}
+	fmt.Fprintln(w, "# TYPE hutong_http_requests_total counter")
+	requestsMu.Lock()
+	keys := slices.SortedFunc(maps.Keys(requests), func(a, b requestKey) int { return strings.Compare(a.String(), b.String()) })
+	for _, k := range keys {
+		fmt.Fprintf(w, "hutong_http_requests_total{route=%q,code=\"%d\"} %d\n", k.route, k.code, requests[k])
+	}
+	requestsMu.Unlock()
 	rows, err := s.Svc.DB.QueryContext(r.Context(), `SELECT method, status, COUNT(*) FROM payments GROUP BY method, status`)
 	if err == nil {
 		fmt.Fprintln(w, "# TYPE hutong_payments gauge")
@@ -132,6 +147,36 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintf(w, "# TYPE hutong_job_lag_seconds gauge\nhutong_job_lag_seconds %.3f\n", lag)
 }
+
+type requestKey struct {
+	route string
+	code  int
+}
+
+var (
+	requestsMu sync.Mutex
+	requests   = map[requestKey]int64{}
+)
+
+func (k requestKey) String() string { return fmt.Sprintf("%s %d", k.route, k.code) }
+
+// counted counts a route's answers by status, for /metrics.
+func counted(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		requestsMu.Lock()
+		requests[requestKey{route, rec.status}]++
+		requestsMu.Unlock()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(s int) { r.status = s; r.ResponseWriter.WriteHeader(s) }
 
 // caller is who is calling: the key and the merchant it acts for.
 type caller struct {

@@ -408,3 +408,33 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		}
 	}
 }
+
+func TestMetrics(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := start(t, db)
+		e.call("GET", "/v1/payments", e.keyA, nil, nil, 200)
+		resp, err := http.Post(e.url+"/notify/wechatpay/main", "application/json", strings.NewReader(`{"id":"forged"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		resp, err = http.Get(e.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`hutong_http_requests_total{route="GET /v1/payments",code="200"}`, `hutong_notifications_refused_total{reason="bad_signature"}`, `hutong_job_lag_seconds`} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %s:\n%s", want, body)
+			}
+		}
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp, _ := http.Get(e.url + path)
+			if resp.StatusCode != 200 {
+				t.Errorf("%s: %d", path, resp.StatusCode)
+			}
+			resp.Body.Close()
+		}
+	})
+}

@@ -108,8 +108,8 @@ func (s *Service) HandleNotification(w http.ResponseWriter, r *http.Request) {
 		err = s.applyNotification(r.Context(), ch, n)
 	}
 	if err != nil {
-		s.log().Warn("notification refused", "channel", ch, "account", name, "reason", err.Error())
-		notificationsRefused.Add(1)
+		s.log().Warn("notification refused", "channel", ch, "account", name, "reason", refusalReason(err), "error", err.Error())
+		countRefusal(err)
 	} else {
 		notificationsAccepted.Add(1)
 		s.kick() // its webhooks are due now

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +24,32 @@ import (
 // Counters for /metrics.
 var (
 	notificationsAccepted atomic.Int64
-	notificationsRefused  atomic.Int64
 	webhooksDelivered     atomic.Int64
 	webhooksFailed        atomic.Int64
+
+	refusedMu sync.Mutex
+	refused   = map[string]int64{} // reason → count
 )
+
+// refusalReason sorts why a notification was refused, for metrics.
+func refusalReason(err error) string {
+	var me *payment.MismatchError
+	switch {
+	case errors.As(err, &me):
+		return "mismatch_" + strings.ReplaceAll(me.Field, " ", "_")
+	case errors.Is(err, ErrNotFound):
+		return "unknown_order"
+	case strings.Contains(err.Error(), "notification refused"):
+		return "bad_signature"
+	}
+	return "other"
+}
+
+func countRefusal(err error) {
+	refusedMu.Lock()
+	refused[refusalReason(err)]++
+	refusedMu.Unlock()
+}
 
 // Endpoint is a merchant's webhook endpoint. The secret is shown once, when
 // the endpoint is created.
@@ -181,8 +205,18 @@ func WebhookBackoff(attempt int) time.Duration {
 func Metrics() map[string]int64 {
 	return map[string]int64{
 		"notifications_accepted": notificationsAccepted.Load(),
-		"notifications_refused":  notificationsRefused.Load(),
 		"webhooks_delivered":     webhooksDelivered.Load(),
 		"webhooks_failed":        webhooksFailed.Load(),
 	}
+}
+
+// RefusedNotifications counts refused notifications by reason.
+func RefusedNotifications() map[string]int64 {
+	refusedMu.Lock()
+	defer refusedMu.Unlock()
+	out := make(map[string]int64, len(refused))
+	for k, v := range refused {
+		out[k] = v
+	}
+	return out
 }
