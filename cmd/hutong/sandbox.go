@@ -93,19 +93,26 @@ func serveSandbox(ctx context.Context, ln net.Listener, sb *sandbox.Sandbox) err
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runDone := make(chan struct{})
 	go func() { sb.Run(runCtx); close(runDone) }()
-	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	err := serveHTTP(ctx, ln, sb.Handler())
+	stopRun()
+	<-runDone
+	return err
+}
+
+// serveHTTP serves h on ln until ctx ends, then lets requests in flight
+// finish (10 s at most).
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = srv.Shutdown(shutdown)
 		cancel()
 	}
-	stopRun()
-	<-runDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -139,22 +139,9 @@ func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, lo
 		close(workerDone)
 	}()
 
-	srv := &http.Server{Handler: requestLog((&api.Server{Svc: svc, Logger: logger, IdempotencyLease: lease}).Handler(), logger), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	var err error
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = srv.Shutdown(shutdown)
-		cancel()
-	}
+	err := serveHTTP(ctx, ln, requestLog((&api.Server{Svc: svc, Logger: logger, IdempotencyLease: lease}).Handler(), logger))
 	stopWorker()
 	<-workerDone
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
 	return err
 }
 

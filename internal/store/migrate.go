@@ -21,26 +21,33 @@ type Migration struct {
 	SQL     string
 }
 
-// Migrations lists a dialect's migrations in order. Each file is
-// NNNN_name.sql; versions are never renumbered or edited once released.
+// Migrations lists a dialect's migrations in order: those in
+// migrations/common, written once in SQL both databases accept, and those
+// in migrations/<dialect>, which win where a version is in both. Each file
+// is NNNN_name.sql; versions are never renumbered or edited once released.
 func Migrations(d Dialect) ([]Migration, error) {
-	dir := "migrations/" + string(d)
-	entries, err := fs.ReadDir(migrations, dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []Migration
-	for _, e := range entries {
-		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("store: migration file %s is not NNNN_name.sql", e.Name())
-		}
-		b, err := fs.ReadFile(migrations, dir+"/"+e.Name())
+	byVersion := map[int]Migration{}
+	for _, dir := range []string{"migrations/common", "migrations/" + string(d)} {
+		entries, err := fs.ReadDir(migrations, dir)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Version: v, Name: name, SQL: string(b)})
+		for _, e := range entries {
+			num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
+			v, err := strconv.Atoi(num)
+			if !ok || err != nil {
+				return nil, fmt.Errorf("store: migration file %s is not NNNN_name.sql", e.Name())
+			}
+			b, err := fs.ReadFile(migrations, dir+"/"+e.Name())
+			if err != nil {
+				return nil, err
+			}
+			byVersion[v] = Migration{Version: v, Name: name, SQL: string(b)}
+		}
+	}
+	out := make([]Migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b Migration) int { return a.Version - b.Version })
 	return out, nil
