@@ -90,7 +90,12 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
+		// Keep as many idle connections as open ones: database/sql keeps
+		// two by default, and every connection opened again pays a TCP
+		// handshake, authentication and pgx's statement preparation.
 		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		db = &DB{DB: sqlDB, Dialect: Postgres}
 	default:
 		return nil, fmt.Errorf("store: database %q must start with sqlite: or postgres://", redact(dsn))
