@@ -120,6 +120,13 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	for _, reason := range slices.Sorted(maps.Keys(refusedByReason)) {
 		fmt.Fprintf(w, "hutong_notifications_refused_total{reason=%q} %d\n", reason, refusedByReason[reason])
 	}
+	fmt.Fprintln(w, "# TYPE hutong_api_own_seconds summary")
+	for _, route := range Routes {
+		if p50, p99 := OwnTime(route); p99 > 0 {
+			fmt.Fprintf(w, "hutong_api_own_seconds{route=%q,quantile=\"0.5\"} %.6f\n", route, p50.Seconds())
+			fmt.Fprintf(w, "hutong_api_own_seconds{route=%q,quantile=\"0.99\"} %.6f\n", route, p99.Seconds())
+		}
+	}
 	fmt.Fprintln(w, "# TYPE hutong_http_requests_total counter")
 	requestsMu.Lock()
 	keys := slices.SortedFunc(maps.Keys(requests), func(a, b requestKey) int { return strings.Compare(a.String(), b.String()) })
@@ -160,15 +167,63 @@ var (
 
 func (k requestKey) String() string { return fmt.Sprintf("%s %d", k.route, k.code) }
 
-// counted counts a route's answers by status, for /metrics.
+// counted counts a route's answers by status and samples the gateway's own
+// time (the request's time less its wallet calls), for /metrics.
 func counted(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, wallet := gateway.WithWalletTimer(r.Context())
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(rec, r)
+		start := time.Now()
+		h.ServeHTTP(rec, r.WithContext(ctx))
+		own := time.Since(start) - wallet()
 		requestsMu.Lock()
 		requests[requestKey{route, rec.status}]++
+		s := ownTimes[route]
+		if s == nil {
+			s = &samples{}
+			ownTimes[route] = s
+		}
+		s.add(own)
 		requestsMu.Unlock()
 	})
+}
+
+// samples keeps the last 4096 durations of a route.
+type samples struct {
+	buf  [4096]time.Duration
+	n    int
+	next int
+}
+
+func (s *samples) add(d time.Duration) {
+	s.buf[s.next] = d
+	s.next = (s.next + 1) % len(s.buf)
+	s.n = min(s.n+1, len(s.buf))
+}
+
+var ownTimes = map[string]*samples{}
+
+// OwnTime returns the p50 and p99 of a route's recent own times.
+func OwnTime(route string) (p50, p99 time.Duration) {
+	requestsMu.Lock()
+	s := ownTimes[route]
+	var v []time.Duration
+	if s != nil {
+		v = append(v, s.buf[:s.n]...)
+	}
+	requestsMu.Unlock()
+	if len(v) == 0 {
+		return 0, 0
+	}
+	slices.Sort(v)
+	return v[len(v)/2], v[len(v)*99/100]
+}
+
+// ResetOwnTime forgets a route's samples (benchmarks measure one run).
+func ResetOwnTime(route string) {
+	requestsMu.Lock()
+	delete(ownTimes, route)
+	requestsMu.Unlock()
 }
 
 type statusRecorder struct {

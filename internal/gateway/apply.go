@@ -207,7 +207,8 @@ func (s *Service) cancel(ctx context.Context, p payment.Payment) (payment.Paymen
 		return p, err
 	}
 	conn := s.Accounts[p.Channel].Connector
-	if err := conn.Close(ctx, p.ID, s.subMerchant(m, p.Channel)); err != nil && !errors.Is(err, channel.ErrNotFound) {
+	_, err = atWallet(ctx, func() (struct{}, error) { return struct{}{}, conn.Close(ctx, p.ID, s.subMerchant(m, p.Channel)) })
+	if err != nil && !errors.Is(err, channel.ErrNotFound) {
 		// The wallet refuses to close a paid order: learn that it is paid.
 		if t, qerr := conn.Query(ctx, p.ID, s.subMerchant(m, p.Channel)); qerr == nil && (t.State == channel.TradePaid || t.State == channel.TradeRefunded) {
 			if err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, t) }); err != nil {

@@ -165,10 +165,12 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 	}
 	// The wallet first: if hutong crashes before storing the payment, the
 	// wallet holds an order no buyer ever saw, which expires unpaid.
-	action, err := acct.Connector.Prepay(ctx, channel.Prepay{
-		OutTradeNo: p.ID, Method: p.Method, Amount: p.Amount, Description: p.Description,
-		NotifyURL: s.BaseURL + "/notify/" + p.Channel + "/" + acct.Name, ReturnURL: p.ReturnURL, ExpiresAt: p.ExpiresAt,
-		Payer: req.Buyer.ID, ClientIP: "127.0.0.1", SubMerchant: s.subMerchant(m, p.Channel),
+	action, err := atWallet(ctx, func() (channel.Action, error) {
+		return acct.Connector.Prepay(ctx, channel.Prepay{
+			OutTradeNo: p.ID, Method: p.Method, Amount: p.Amount, Description: p.Description,
+			NotifyURL: s.BaseURL + "/notify/" + p.Channel + "/" + acct.Name, ReturnURL: p.ReturnURL, ExpiresAt: p.ExpiresAt,
+			Payer: req.Buyer.ID, ClientIP: "127.0.0.1", SubMerchant: s.subMerchant(m, p.Channel),
+		})
 	})
 	if err != nil {
 		return p, fmt.Errorf("%w: %v", ErrWalletRefused, err)
