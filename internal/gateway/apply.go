@@ -70,14 +70,17 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, t channel.Trade) e
 	if err != nil {
 		return err
 	}
-	want := s.subMerchant(m, p.Channel)
-	if p.Channel == "alipay" || want == "" {
-		// Alipay's app_auth_token is not the seller id; the connector's
-		// account merchant is checked instead when there is no sub-merchant.
-		want = ""
-		if m.WeChatSubMchID == "" && m.AlipayAppAuthToken == "" {
-			want = s.Accounts[p.Channel].Merchant
-		}
+	// The wallet merchant the money must land with: the sub-merchant in
+	// WeChat's service-provider mode, else the account's own merchant. An
+	// Alipay app_auth_token does not name its seller id, so a payment made
+	// with one is not checked for it.
+	var want string
+	switch {
+	case p.Channel == "wechatpay" && m.WeChatSubMchID != "":
+		want = m.WeChatSubMchID
+	case p.Channel == "alipay" && m.AlipayAppAuthToken != "":
+	default:
+		want = s.Accounts[p.Channel].Merchant
 	}
 	c, err := payment.ApplyTrade(p, t, want, s.now())
 	if err != nil || !c.Changed {
