@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/sandbox/phone"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 )
 
@@ -54,7 +56,8 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(412, 915),
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	// A hung browser fails the test instead of hanging CI.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
@@ -137,6 +140,113 @@ func TestBrowserWeChatNativeQR(t *testing.T) {
 	}
 }
 
+// TestBrowserWeChatNativePaste is the README's walk-through: open the
+// phone, pick a user, switch to another, paste the code_url, confirm.
+func TestBrowserWeChatNativePaste(t *testing.T) {
+	ctx := browser(t)
+	e := sandboxtest.Start(t)
+	no, code, client := nativeOrder(t, e, 2580, "https://merchant.example/notify")
+	before := balance(t, e, "buyer-wang", "wechatpay")
+
+	var header, balanceText, amount, merchantText, tradeNo, payer string
+	err := steps(ctx,
+		step{"open the phone", chromedp.Navigate(e.URL + "/phone/")},
+		step{"pick 张伟's WeChat", chromedp.Click(chromedp.CSS(`a[href="/phone/u/buyer-zhang?wallet=wechatpay"]`))},
+		step{"see 张伟's wallet", chromedp.WaitVisible(chromedp.CSS(`[data-balance]`))},
+		// SetValue fires the select's change event, as a person's choice does.
+		step{"choose 王芳 in the header", chromedp.SetValue(chromedp.CSS(`[data-user-switch]`), "buyer-wang")},
+		step{"see 王芳's wallet", chromedp.WaitVisible(chromedp.CSS(`form[action$="/phone/u/buyer-wang/scan"]`))},
+		step{"read the wallet", textInto(`.balance small`, &header)},
+		step{"read the balance", textInto(`[data-balance]`, &balanceText)},
+		step{"paste the code", chromedp.SendKeys(chromedp.CSS(`#code`), code)},
+		step{"tap 识别", chromedp.Click(chromedp.CSS(`form[action$="/scan"] button[type=submit]`))},
+		step{"see the order", chromedp.WaitVisible(chromedp.CSS(`[data-amount]`))},
+		step{"read the amount", textInto(`[data-amount]`, &amount)},
+		step{"read the merchant", textInto(`.order small`, &merchantText)},
+		step{"read the payer", textInto(`.order .hint`, &payer)},
+		step{"type the PIN", chromedp.SendKeys(chromedp.CSS(`#pin`), "123456")},
+		step{"tap 确认支付", chromedp.Click(chromedp.CSS(`[data-confirm]`))},
+		step{"see success", chromedp.WaitVisible(chromedp.CSS(`[data-trade-no]`))},
+		step{"read the trade number", textInto(`[data-trade-no]`, &tradeNo)},
+	)
+	if err != nil {
+		screenshot(t, ctx, "wechat-paste-failed.png")
+		t.Fatalf("click-through: %v", err)
+	}
+	screenshot(t, ctx, "wechat-paste-paid.png")
+	if header != "王芳 的微信支付余额" || balanceText != phone.Yuan(before) {
+		t.Fatalf("after switching the page shows %q %q", header, balanceText)
+	}
+	if amount != "¥25.80" || merchantText != "hutong 沙箱商户" || !strings.Contains(payer, "付款人 王芳") {
+		t.Fatalf("the order page showed amount %q, merchant %q, payer %q", amount, merchantText, payer)
+	}
+	tx, _, err := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(context.Background(), native.QueryOrderByOutTradeNoRequest{
+		OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID),
+	})
+	if err != nil || *tx.TradeState != "SUCCESS" || *tx.TransactionId != tradeNo || *tx.Amount.PayerTotal != 2580 {
+		t.Fatalf("merchant's query: %v %+v", err, tx)
+	}
+	if got := balance(t, e, "buyer-wang", "wechatpay"); got != before-2580 {
+		t.Fatalf("王芳's balance %d, want %d", got, before-2580)
+	}
+}
+
+// TestBrowserWeChatH5Return: a merchant's mobile page sends the browser to
+// h5_url with its redirect_url; after paying, the browser is back on the
+// merchant's page, which asks WeChat Pay (through the SDK) how it went.
+func TestBrowserWeChatH5Return(t *testing.T) {
+	ctx := browser(t)
+	e := sandboxtest.Start(t)
+	_, _, client := nativeOrder(t, e, 1, "https://merchant.example/notify")
+	var no string
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		tx, _, err := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(r.Context(), native.QueryOrderByOutTradeNoRequest{
+			OutTradeNo: core.String(r.URL.Query().Get("order")), Mchid: core.String(e.Credentials().MchID),
+		})
+		if err != nil {
+			fmt.Fprintf(w, `<p id="result">查询失败: %v</p>`, err)
+			return
+		}
+		fmt.Fprintf(w, `<p id="result">订单 %s %s</p>`, *tx.OutTradeNo, *tx.TradeState)
+	}))
+	defer merchant.Close()
+	back := merchant.URL + "/paid?order="
+	h5, no := h5Order(t, e, "")
+	h5 = strings.TrimSuffix(h5, "&redirect_url=") + "&redirect_url=" + url.QueryEscape(back+no)
+
+	var amount, returnHref, result string
+	err := steps(ctx,
+		step{"follow the merchant's h5_url", chromedp.Navigate(h5)},
+		step{"land on the order", chromedp.WaitVisible(chromedp.CSS(`[data-amount]`))},
+		step{"read the amount", textInto(`[data-amount]`, &amount)},
+		step{"type the PIN", chromedp.SendKeys(chromedp.CSS(`#pin`), "123456")},
+		step{"tap 确认支付", chromedp.Click(chromedp.CSS(`[data-confirm]`))},
+		step{"see success", chromedp.WaitVisible(chromedp.CSS(`[data-return]`))},
+		step{"read 返回商家", hrefInto(`[data-return]`, &returnHref)},
+	)
+	if err != nil {
+		screenshot(t, ctx, "wechat-h5-failed.png")
+		t.Fatalf("click-through: %v", err)
+	}
+	screenshot(t, ctx, "wechat-h5-paid.png")
+	if amount != "¥1.99" || returnHref != back+no {
+		t.Fatalf("amount %q, 返回商家 goes to %q", amount, returnHref)
+	}
+	err = steps(ctx,
+		step{"arrive back at the merchant", chromedp.WaitVisible(chromedp.CSS(`#result`))},
+		step{"read the merchant's page", textInto(`#result`, &result)},
+	)
+	if err != nil {
+		screenshot(t, ctx, "wechat-h5-return-failed.png")
+		t.Fatalf("return: %v", err)
+	}
+	screenshot(t, ctx, "wechat-h5-returned.png")
+	if result != "订单 "+no+" SUCCESS" {
+		t.Fatalf("merchant's page: %q", result)
+	}
+}
+
 func TestBrowserAlipayWapPayAndReturn(t *testing.T) {
 	ctx := browser(t)
 	e := sandboxtest.Start(t)
@@ -204,6 +314,15 @@ func textInto(sel string, dst *string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		s, err := chromedp.Text(chromedp.CSS(sel))(ctx, t)
 		*dst = s
+		return chromedp.Void{}, err
+	}
+}
+
+// hrefInto reads a link's href attribute, as written in the page.
+func hrefInto(sel string, dst *string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		a, err := chromedp.AttributeValue(chromedp.CSS(sel), "href")(ctx, t)
+		*dst = a.Value
 		return chromedp.Void{}, err
 	}
 }

@@ -31,6 +31,7 @@ const PIN = "123456"
 // Limits on what people hand the phone.
 const (
 	maxUpload     = 5 << 20
+	maxPixels     = 16 << 20 // a 4096×4096 picture; a few MiB of PNG can declare far more
 	maxCodeLen    = 4096
 	maxFetchBytes = 1 << 20
 	fetchTimeout  = 5 * time.Second
@@ -49,11 +50,11 @@ var beijing = time.FixedZone("Asia/Shanghai", 8*3600)
 
 // Yuan shows fen as ¥12.34, exactly.
 func Yuan(fen int64) string {
-	sign := ""
+	sign, abs := "", uint64(fen)
 	if fen < 0 {
-		sign, fen = "-", -fen
+		sign, abs = "-", -abs // two's complement: exact even for math.MinInt64
 	}
-	return fmt.Sprintf("%s¥%d.%02d", sign, fen/100, fen%100)
+	return fmt.Sprintf("%s¥%d.%02d", sign, abs/100, abs%100)
 }
 
 // Config of the phone pages.
@@ -70,6 +71,10 @@ type Config struct {
 type Handler struct {
 	cfg Config
 	mux *http.ServeMux
+	// Any web page the developer visits could post a form to the
+	// loopback sandbox; browsers say where a POST comes from, and only
+	// the phone's own pages may pay or make it fetch a link.
+	csrf *http.CrossOriginProtection
 }
 
 // New returns the phone pages.
@@ -91,8 +96,9 @@ func New(cfg Config) *Handler {
 			},
 		}
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection()}
 	h.mux.HandleFunc("GET /phone/{$}", h.index)
+	h.mux.HandleFunc("GET /phone/switch", h.switchUser)
 	h.mux.Handle("GET /phone/static/", http.StripPrefix("/phone/", http.FileServerFS(assets)))
 	h.mux.HandleFunc("GET /phone/u/{user}", h.home)
 	h.mux.HandleFunc("POST /phone/u/{user}/scan", h.scan)
@@ -106,15 +112,13 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
-
-func (h *Handler) wallet(name string) Wallet {
-	for _, w := range h.cfg.Wallets {
-		if w.Name() == name {
-			return w
-		}
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.csrf.Check(r); err != nil {
+		h.render(w, http.StatusForbidden, "index.html", view{Title: "沙箱手机", Users: h.cfg.Users.List(), Wallets: h.cfg.Wallets,
+			Error: "拒绝来自其他网站的提交 (cross-origin POST refused): 请在沙箱手机页面上操作"})
+		return
 	}
-	return h.cfg.Wallets[0]
+	h.mux.ServeHTTP(w, r)
 }
 
 // view is what every page template gets.
@@ -127,6 +131,7 @@ type view struct {
 	Path    string // the current page, for the user switcher
 	Error   string
 	Info    string
+	Link    string // shown after Info: where an opened link led
 
 	Code    string
 	Order   *Order
@@ -181,6 +186,36 @@ func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "index.html", view{Title: "沙箱手机", Users: h.cfg.Users.List(), Wallets: h.cfg.Wallets})
 }
 
+// switchUser is the header's user picker: the same page as another user.
+// Only the home and order pages carry over; a receipt belongs to its payer.
+func (h *Handler) switchUser(w http.ResponseWriter, r *http.Request) {
+	u, err := h.cfg.Users.Get(r.FormValue("user"))
+	if err != nil {
+		h.scanFailed(w, r, fmt.Sprintf("没有这个沙箱用户: %q", r.FormValue("user")))
+		return
+	}
+	q := url.Values{}
+	to, err := url.Parse(r.FormValue("to"))
+	if err == nil && to.Scheme == "" && to.Host == "" {
+		for _, k := range []string{"wallet", "code"} {
+			if v := to.Query().Get(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+	}
+	page := ""
+	if err == nil && strings.HasSuffix(to.Path, "/order") && q.Get("code") != "" {
+		page = "/order"
+	} else {
+		q.Del("code")
+	}
+	target := "/phone/u/" + url.PathEscape(u.ID) + page
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
 func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	v, ok := h.base(w, r)
 	if !ok {
@@ -227,10 +262,16 @@ func (h *Handler) scan(w http.ResponseWriter, r *http.Request) {
 	}
 	wallet, found := h.recognize(code)
 	if !found && isLink(code) {
-		code, wallet, found = h.open(r.Context(), v.Wallet, code)
+		var op opened
+		if op, found = h.open(r.Context(), v.Wallet, code); found {
+			code, wallet = op.code, op.wallet
+		} else {
+			v.Info, v.Link = op.describe(v.Wallet)
+		}
 	}
 	if !found {
 		v.Error = "没有钱包认得这个码: " + truncate(code, 120)
+		v.Code = truncate(code, maxCodeLen)
 		v.History = v.Wallet.History(v.User.ID)
 		h.render(w, http.StatusBadRequest, "home.html", v)
 		return
@@ -263,38 +304,66 @@ func isLink(s string) bool {
 // codeInPage finds wallet codes inside a fetched page.
 var codeInPage = regexp.MustCompile(`weixin://wxpay/bizpayurl\?pr=[0-9A-Za-z]+|https://qr\.alipay\.com/[0-9A-Za-z]+|https?://[^\s"'<>]+/phone/[a-z]+/(?:h5|cashier)\?[^\s"'<>]+`)
 
+// opened is where following a link led.
+type opened struct {
+	code   string // the code found, when found
+	wallet Wallet
+	final  string // the last URL reached
+	status int
+	err    error
+}
+
+// describe tells the person what the wallet's browser saw, and the link to
+// open the page themselves.
+func (op opened) describe(w Wallet) (string, string) {
+	if op.err != nil {
+		return fmt.Sprintf("用%s打开链接失败: %v", w.Title(), op.err), ""
+	}
+	info := fmt.Sprintf("用%s打开后到达 (HTTP %d)，页面里没有付款码:", w.Title(), op.status)
+	if !isLink(op.final) {
+		return info + " " + truncate(op.final, 200), ""
+	}
+	return info, op.final
+}
+
 // open follows a link as the wallet's in-app browser would, with its
 // User-Agent, and looks for a code at the end of it: in the final URL or
-// in the page. It returns the final URL when it finds none.
-func (h *Handler) open(ctx context.Context, wallet Wallet, link string) (string, Wallet, bool) {
+// in the page.
+func (h *Handler) open(ctx context.Context, wallet Wallet, link string) (opened, bool) {
+	op := opened{final: link}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
 	if err != nil {
-		return link, nil, false
+		op.err = err
+		return op, false
 	}
 	req.Header.Set("User-Agent", wallet.UserAgent())
 	resp, err := h.cfg.Client.Do(req)
 	if err != nil {
 		h.cfg.Logger.Info("phone: open link", "url", link, "err", err)
-		return link, nil, false
+		op.err = err
+		return op, false
 	}
 	defer resp.Body.Close()
-	final := resp.Request.URL.String()
+	op.status = resp.StatusCode
+	op.final = resp.Request.URL.String()
 	if loc := resp.Header.Get("Location"); loc != "" { // a redirect to a wallet scheme, not followed
-		final = loc
+		op.final = loc
 	}
-	if w, ok := h.recognize(final); ok {
-		return final, w, true
+	if w, ok := h.recognize(op.final); ok && len(op.final) <= maxCodeLen {
+		op.code, op.wallet = op.final, w
+		return op, true
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxFetchBytes))
 	for _, m := range codeInPage.FindAllString(string(body), -1) {
 		m = strings.ReplaceAll(m, "&amp;", "&")
-		if w, ok := h.recognize(m); ok {
-			return m, w, true
+		if w, ok := h.recognize(m); ok && len(m) <= maxCodeLen {
+			op.code, op.wallet = m, w
+			return op, true
 		}
 	}
-	return final, nil, false
+	return op, false
 }
 
 func (h *Handler) order(w http.ResponseWriter, r *http.Request) {
@@ -398,6 +467,10 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 // redirect_url survives.
 func (h *Handler) landing(wallet string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("prepay_id") == "" {
+			h.scanFailed(w, r, "支付链接缺少 prepay_id: "+truncate(r.URL.RequestURI(), 200))
+			return
+		}
 		link := "http://" + r.Host + r.URL.RequestURI()
 		http.Redirect(w, r, orderPath(h.cfg.Users.Default(), wallet, link), http.StatusSeeOther)
 	}
@@ -409,20 +482,36 @@ func (h *Handler) cashier(wallet string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		code := r.URL.Query().Get("code")
 		if code == "" {
-			h.scanFailed(w, r, "收银台链接缺少订单: "+r.URL.RequestURI())
+			h.scanFailed(w, r, "收银台链接缺少订单: "+truncate(r.URL.RequestURI(), 200))
 			return
 		}
 		http.Redirect(w, r, orderPath(h.cfg.Users.Default(), wallet, code), http.StatusSeeOther)
 	}
 }
 
-// DecodeQR reads the text of the QR code in a PNG, JPEG or GIF image.
+// DecodeQR reads the text of the QR code in a PNG, JPEG or GIF image of at
+// most 5 MiB.
 func DecodeQR(r io.Reader) (string, error) {
-	img, format, err := image.Decode(io.LimitReader(r, maxUpload))
+	data, err := io.ReadAll(io.LimitReader(r, maxUpload+1))
 	if err != nil {
+		return "", err
+	}
+	if len(data) > maxUpload {
+		return "", errors.New("图片超过 5 MiB")
+	}
+	// The header first: a small file may declare a picture whose pixels
+	// would not fit in memory.
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || (format != "png" && format != "jpeg" && format != "gif") {
 		return "", errors.New("不是 PNG、JPEG 或 GIF 图片")
 	}
-	_ = format
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return "", fmt.Errorf("图片尺寸 %d×%d 超出范围（最多 %d 像素）", cfg.Width, cfg.Height, maxPixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("图片已损坏: %v", err)
+	}
 	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
 	if err != nil {
 		return "", err

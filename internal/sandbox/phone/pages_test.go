@@ -2,10 +2,15 @@ package phone_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
+	"html/template"
+	"image"
 	"image/png"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +29,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/sandbox/phone"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
+	"github.com/hutong-pay/hutong/internal/sandbox/users"
 )
 
 // nativeOrder creates a WeChat Native order through the official SDK and
@@ -216,7 +222,7 @@ func TestWeChatH5LinkReturnsToMerchant(t *testing.T) {
 	t.Parallel()
 	e := sandboxtest.Start(t)
 	// An H5 link with the merchant's redirect_url, as real WeChat H5 uses.
-	h5 := h5Order(t, e, "https://merchant.example/after-pay?order=42")
+	h5, _ := h5Order(t, e, "https://merchant.example/after-pay?order=42")
 	st, loc, _ := get(t, h5)
 	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/phone/u/") {
 		t.Fatalf("h5 landing: %d %s", st, loc)
@@ -233,13 +239,14 @@ func TestWeChatH5LinkReturnsToMerchant(t *testing.T) {
 }
 
 // h5Order creates a WeChat H5 order and returns its h5_url with the
-// merchant's redirect_url appended.
-func h5Order(t testing.TB, e *sandboxtest.Env, redirect string) string {
+// merchant's redirect_url appended, and its out_trade_no.
+func h5Order(t testing.TB, e *sandboxtest.Env, redirect string) (string, string) {
 	t.Helper()
 	c := e.Credentials()
 	_, _, client := nativeOrder(t, e, 1, "https://merchant.example/n")
+	no := outTradeNo("H5")
 	res, err := client.Post(t.Context(), "https://api.mch.weixin.qq.com/v3/pay/transactions/h5", map[string]any{
-		"appid": c.AppID, "mchid": c.MchID, "description": "H5 测试", "out_trade_no": outTradeNo("H5"),
+		"appid": c.AppID, "mchid": c.MchID, "description": "H5 测试", "out_trade_no": no,
 		"notify_url": "https://merchant.example/n", "amount": map[string]any{"total": 199},
 		"scene_info": map[string]any{"payer_client_ip": "203.0.113.9", "h5_info": map[string]string{"type": "Wap"}},
 	})
@@ -253,7 +260,7 @@ func h5Order(t testing.TB, e *sandboxtest.Env, redirect string) string {
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
-	return out.H5URL + "&redirect_url=" + url.QueryEscape(redirect)
+	return out.H5URL + "&redirect_url=" + url.QueryEscape(redirect), no
 }
 
 // TestLinksOpenWithTheWalletsUserAgent: a merchant's one-code page tells
@@ -303,6 +310,250 @@ func TestDecodeQRReadsEveryRenderedCode(t *testing.T) {
 		png.Encode(&b, m)
 		if got, err := phone.DecodeQR(&b); err != nil || got != code {
 			t.Fatalf("%s: %q %v", code, got, err)
+		}
+	}
+}
+
+func TestYuan(t *testing.T) {
+	t.Parallel()
+	for fen, want := range map[int64]string{
+		0: "¥0.00", 5: "¥0.05", 100: "¥1.00", 1234: "¥12.34", 100_000_00: "¥100000.00", -1: "-¥0.01", -1234: "-¥12.34",
+		math.MaxInt64: "¥92233720368547758.07", math.MinInt64: "-¥92233720368547758.08",
+	} {
+		if got := phone.Yuan(fen); got != want {
+			t.Errorf("Yuan(%d) = %q, want %q", fen, got, want)
+		}
+	}
+}
+
+// TestSwitchUser: the header's picker shows the same order to another
+// user, and goes nowhere but the phone's own pages.
+func TestSwitchUser(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	_, code, _ := nativeOrder(t, e, 777, "https://merchant.example/n")
+	order := "/phone/u/buyer-li/order?" + url.Values{"wallet": {"wechatpay"}, "code": {code}}.Encode()
+	_, _, body := get(t, e.URL+order)
+	if !strings.Contains(body, `action="/phone/switch"`) || !strings.Contains(body, `name="to" value="`+template.HTMLEscapeString(order)+`"`) {
+		t.Fatalf("the order page lacks the user switch:\n%s", body)
+	}
+	switchTo := func(user, to string) (int, string) {
+		st, loc, _ := get(t, e.URL+"/phone/switch?"+url.Values{"user": {user}, "to": {to}}.Encode())
+		return st, loc
+	}
+	for _, tc := range []struct{ user, to, want string }{
+		{"buyer-zhang", order, "/phone/u/buyer-zhang/order?" + url.Values{"wallet": {"wechatpay"}, "code": {code}}.Encode()},
+		{"buyer-zhang", "/phone/u/buyer-li?wallet=alipay", "/phone/u/buyer-zhang?wallet=alipay"},
+		{"buyer-zhang", "/phone/u/buyer-li/done?wallet=wechatpay&code=x&trade=4200", "/phone/u/buyer-zhang?wallet=wechatpay"},
+		{"buyer-zhang", "/phone/u/buyer-li/order?wallet=wechatpay", "/phone/u/buyer-zhang?wallet=wechatpay"},
+		{"buyer-wang", "https://evil.example/phone/u/x/order?code=1", "/phone/u/buyer-wang"},
+		{"buyer-wang", "//evil.example/order?code=1", "/phone/u/buyer-wang"},
+		{"buyer-wang", "%zz", "/phone/u/buyer-wang"},
+		{"buyer-wang", "", "/phone/u/buyer-wang"},
+	} {
+		if st, loc := switchTo(tc.user, tc.to); st != http.StatusSeeOther || loc != tc.want {
+			t.Errorf("switch to %s from %q: %d %q, want %q", tc.user, tc.to, st, loc, tc.want)
+		}
+	}
+	if st, _, body := get(t, e.URL+"/phone/switch?user=nobody&to=/phone/"); st != http.StatusBadRequest || !strings.Contains(body, "没有这个沙箱用户") {
+		t.Fatalf("unknown user: %d", st)
+	}
+}
+
+// TestCrossOriginPostIsRefused: a page elsewhere cannot make the loopback
+// sandbox pay by posting a form to it.
+func TestCrossOriginPostIsRefused(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	_, code, _ := nativeOrder(t, e, 300, "https://merchant.example/n")
+	before := balance(t, e, "buyer-li", "wechatpay")
+	post := func(site string) (int, string) {
+		form := url.Values{"wallet": {"wechatpay"}, "code": {code}, "pin": {phone.PIN}}
+		req, _ := http.NewRequest("POST", e.URL+"/phone/u/buyer-li/pay", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := browserless.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, site := range []string{"cross-site", "same-site"} {
+		if st, body := post(site); st != http.StatusForbidden || !strings.Contains(body, "cross-origin") {
+			t.Fatalf("%s POST: %d", site, st)
+		}
+	}
+	if got := balance(t, e, "buyer-li", "wechatpay"); got != before {
+		t.Fatalf("a cross-site POST moved money: %d → %d", before, got)
+	}
+	if o, err := e.Sandbox().WeChatPay().Phone().Lookup(code); err != nil || !o.Payable {
+		t.Fatalf("a cross-site POST changed the order: %+v %v", o, err)
+	}
+	if st, _ := post("same-origin"); st != http.StatusSeeOther {
+		t.Fatalf("the phone's own POST: %d", st)
+	}
+}
+
+// TestOpenedLinks: a link the wallet's browser follows to a code goes to
+// the order; one that leads nowhere says where it led.
+func TestOpenedLinks(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	_, code, _ := nativeOrder(t, e, 321, "https://merchant.example/n")
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/to-wechat": // a store code's page that sends WeChat straight to its pay code
+			http.Redirect(w, r, "/hop", http.StatusFound)
+		case "/hop":
+			http.Redirect(w, r, code, http.StatusFound)
+		case "/start":
+			http.Redirect(w, r, "/landing?from=start", http.StatusFound)
+		case "/landing":
+			w.Write([]byte(`<p>欢迎光临</p>`))
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer merchant.Close()
+	scan := func(link string) (int, string, string) {
+		return postForm(t, e.URL+"/phone/u/buyer-li/scan", url.Values{"code": {link}, "wallet": {"wechatpay"}})
+	}
+
+	want := "/phone/u/buyer-li/order?" + url.Values{"wallet": {"wechatpay"}, "code": {code}}.Encode()
+	if st, loc, _ := scan(merchant.URL + "/to-wechat"); st != http.StatusSeeOther || loc != want {
+		t.Fatalf("redirect to a pay code: %d %q", st, loc)
+	}
+	st, _, body := scan(merchant.URL + "/start")
+	if st != http.StatusBadRequest || !strings.Contains(body, "没有钱包认得") || !strings.Contains(body, "HTTP 200") ||
+		!strings.Contains(body, `href="`+merchant.URL+`/landing?from=start" rel="noreferrer" data-link`) {
+		t.Fatalf("a page without a code: %d\n%s", st, body)
+	}
+	if st, _, body := scan(merchant.URL + "/loop"); st != http.StatusBadRequest || !strings.Contains(body, "打开链接失败") || !strings.Contains(body, "redirects") {
+		t.Fatalf("a redirect loop: %d\n%s", st, body)
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	if st, _, body := scan(closed.URL + "/gone"); st != http.StatusBadRequest || !strings.Contains(body, "打开链接失败") {
+		t.Fatalf("an unreachable link: %d\n%s", st, body)
+	}
+}
+
+func TestUploadLimits(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	upload := func(data []byte) (int, string) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("image", "qr.png")
+		fw.Write(data)
+		mw.Close()
+		req, _ := http.NewRequest("POST", e.URL+"/phone/u/buyer-wang/scan", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := browserless.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// A small PNG whose header declares 100000×100000 pixels: decoding it
+	// would take 40 GB.
+	var img bytes.Buffer
+	png.Encode(&img, image.NewGray(image.Rect(0, 0, 8, 8)))
+	bomb := img.Bytes()
+	binary.BigEndian.PutUint32(bomb[16:], 100000)
+	binary.BigEndian.PutUint32(bomb[20:], 100000)
+	binary.BigEndian.PutUint32(bomb[29:], crc32.ChecksumIEEE(bomb[12:29]))
+	if _, err := phone.DecodeQR(bytes.NewReader(bomb)); err == nil || !strings.Contains(err.Error(), "100000×100000") {
+		t.Fatalf("DecodeQR of a huge picture: %v", err)
+	}
+	if st, body := upload(bomb); st != http.StatusBadRequest || !strings.Contains(body, "超出范围") {
+		t.Fatalf("huge picture: %d", st)
+	}
+	if st, body := upload(make([]byte, 5<<20+1)); st != http.StatusBadRequest || !strings.Contains(body, "5 MiB") {
+		t.Fatalf("5 MiB + 1 byte: %d", st)
+	}
+	if st, body := upload(make([]byte, 6<<20)); st != http.StatusBadRequest || !strings.Contains(body, "5 MiB") {
+		t.Fatalf("6 MiB: %d", st)
+	}
+	bmp := append([]byte("BM"), make([]byte, 100)...)
+	if st, body := upload(bmp); st != http.StatusBadRequest || !strings.Contains(body, "不是 PNG、JPEG 或 GIF") {
+		t.Fatalf("BMP: %d", st)
+	}
+	if _, err := phone.DecodeQR(bytes.NewReader(img.Bytes()[:40])); err == nil {
+		t.Fatal("a cut-off PNG decoded")
+	}
+	if text, err := phone.DecodeQR(bytes.NewReader(img.Bytes())); err == nil {
+		t.Fatalf("a blank picture read as %q", text)
+	}
+}
+
+// TestOrderPageNamesThePayer: a JSAPI order names who pays; someone else
+// is told so, and refused without a change.
+func TestOrderPageNamesThePayer(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	c := e.Credentials()
+	_, _, client := nativeOrder(t, e, 1, "https://merchant.example/n")
+	res, err := client.Post(t.Context(), "https://api.mch.weixin.qq.com/v3/pay/transactions/jsapi", map[string]any{
+		"appid": c.AppID, "mchid": c.MchID, "description": "公众号商品", "out_trade_no": outTradeNo("J"),
+		"notify_url": "https://merchant.example/n", "amount": map[string]any{"total": 250},
+		"payer": map[string]string{"openid": users.OpenID("buyer-wang", c.AppID)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		PrepayID string `json:"prepay_id"`
+	}
+	b, _ := io.ReadAll(res.Response.Body)
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	_, _, body := get(t, e.URL+"/phone/u/buyer-li/order?"+url.Values{"wallet": {"wechatpay"}, "code": {out.PrepayID}}.Encode())
+	if !strings.Contains(body, "data-payer") || !strings.Contains(body, "buyer-wang") {
+		t.Fatalf("the order page does not say who pays:\n%s", body)
+	}
+	before := balance(t, e, "buyer-li", "wechatpay")
+	st, _, body := postForm(t, e.URL+"/phone/u/buyer-li/pay", url.Values{"wallet": {"wechatpay"}, "code": {out.PrepayID}, "pin": {phone.PIN}})
+	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "另一位付款人") || balance(t, e, "buyer-li", "wechatpay") != before {
+		t.Fatalf("another user paid a JSAPI order: %d", st)
+	}
+	_, _, body = get(t, e.URL+"/phone/u/buyer-wang/order?"+url.Values{"wallet": {"wechatpay"}, "code": {out.PrepayID}}.Encode())
+	if strings.Contains(body, "data-payer") || !strings.Contains(body, "data-confirm") {
+		t.Fatalf("the payer is told someone else pays:\n%s", body)
+	}
+}
+
+func TestLandingNeedsItsCode(t *testing.T) {
+	t.Parallel()
+	e := sandboxtest.Start(t)
+	for path, want := range map[string]string{
+		"/phone/wechatpay/h5?package=1":   "缺少 prepay_id",
+		"/phone/wechatpay/cashier":        "缺少订单",
+		"/phone/alipay/cashier?code=":     "缺少订单",
+		"/phone/wechatpay/h5?prepay_id=x": "", // looks right: the order page says it does not exist
+	} {
+		st, loc, body := get(t, e.URL+path)
+		if want == "" {
+			if st != http.StatusSeeOther {
+				t.Fatalf("%s: %d", path, st)
+			}
+			st, _, body = get(t, e.URL+loc)
+			want = "找不到这个订单"
+			if st != http.StatusNotFound {
+				t.Errorf("%s: order page %d", path, st)
+			}
+		} else if st != http.StatusBadRequest {
+			t.Errorf("%s: %d", path, st)
+		}
+		if !strings.Contains(body, want) {
+			t.Errorf("%s: body lacks %q", path, want)
 		}
 	}
 }

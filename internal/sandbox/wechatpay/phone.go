@@ -27,11 +27,27 @@ func (phoneWallet) Recognizes(code string) bool {
 	if strings.HasPrefix(code, "weixin://wxpay/bizpayurl?pr=") {
 		return true
 	}
-	if len(code) == 36 && strings.HasPrefix(code, "wx") {
+	if isPrepayID(code) {
 		return true
 	}
 	u, err := url.Parse(code)
 	return err == nil && u.Path == "/phone/wechatpay/h5" && u.Query().Get("prepay_id") != ""
+}
+
+// isPrepayID matches the platform's prepay ids: "wx", the time to the
+// second (14 digits), then 20 letters or digits.
+func isPrepayID(code string) bool {
+	if len(code) != 36 || !strings.HasPrefix(code, "wx") {
+		return false
+	}
+	for i := 2; i < len(code); i++ {
+		c := code[i]
+		digit := '0' <= c && c <= '9'
+		if i < 16 && !digit || !digit && !('a' <= c && c <= 'z') && !('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // redirectURL is the merchant's redirect_url of an H5 pay link, which

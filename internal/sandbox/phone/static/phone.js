@@ -1,13 +1,10 @@
 // The phone pages work without this script; it only saves clicks.
 (function () {
-  // Switching user keeps the page: swap the user segment of the path.
+  // Picking another user switches at once; without the script the form's
+  // button does the same.
   var sel = document.querySelector("[data-user-switch]");
   if (sel) {
-    sel.addEventListener("change", function () {
-      var path = sel.getAttribute("data-path") || "";
-      var m = path.match(/^\/phone\/u\/[^/?]+(.*)$/);
-      location.href = "/phone/u/" + encodeURIComponent(sel.value) + (m ? m[1] : "");
-    });
+    sel.addEventListener("change", function () { sel.form.submit(); });
   }
   // After paying, go back to the merchant after a short countdown.
   var back = document.querySelector("[data-return]");
