@@ -60,12 +60,23 @@ type delivery struct {
 	Endpoint string `json:"endpoint"`
 }
 
-// applyTrade applies a verified wallet fact to its payment in tx.
+// applyTrade applies a verified wallet fact to its wallet order and
+// payment in tx.
 func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, t channel.Trade) error {
-	p, err := s.loadPayment(ctx, tx, t.OutTradeNo, "", true)
+	a, err := s.loadAttempt(ctx, tx, t.OutTradeNo, false)
 	if err != nil {
 		return err
 	}
+	p, err := s.loadPayment(ctx, tx, a.PaymentID, "", true)
+	if err != nil {
+		return err
+	}
+	// Re-read the attempt under the payment's lock: every change of an
+	// attempt holds its payment's row.
+	if a, err = s.loadAttempt(ctx, tx, t.OutTradeNo, false); err != nil {
+		return err
+	}
+	a = fillAttempt(a, p)
 	m, err := s.GetMerchant(ctx, p.MerchantID)
 	if err != nil {
 		return err
@@ -76,23 +87,140 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, t channel.Trade) e
 	// with one is not checked for it.
 	var want string
 	switch {
-	case p.Channel == "wechatpay" && m.WeChatSubMchID != "":
+	case a.Channel == "wechatpay" && m.WeChatSubMchID != "":
 		want = m.WeChatSubMchID
-	case p.Channel == "alipay" && m.AlipayAppAuthToken != "":
+	case a.Channel == "alipay" && m.AlipayAppAuthToken != "":
 	default:
-		want = s.Accounts[p.Channel].Merchant
+		want = s.Accounts[a.Channel].Merchant
 	}
-	c, err := payment.ApplyTrade(p, t, want, s.now())
-	if err != nil || !c.Changed {
+	now := s.now()
+	c, err := payment.ApplyAttemptTrade(p, a, t, want, now)
+	if err != nil {
 		return err
 	}
-	if err := s.savePayment(ctx, tx, c.Payment); err != nil {
-		return err
+	if c.AttemptChanged {
+		if err := saveAttempt(ctx, tx, c.Attempt); err != nil {
+			return err
+		}
 	}
-	if c.Event != "" {
-		return s.publish(ctx, tx, p.MerchantID, c.Event, p.ID, c.Payment)
+	if c.Changed {
+		if err := s.savePayment(ctx, tx, c.Payment); err != nil {
+			return err
+		}
+		if err := s.countSharePaid(ctx, tx, c.Payment); err != nil {
+			return err
+		}
+		if c.Payment.Status == payment.StatusSucceeded {
+			// Open pay-for-me requests end: the one that paid, and any other.
+			if _, err := tx.ExecContext(ctx, `UPDATE pay_for_me SET status = CASE WHEN id = $2 THEN 'paid' ELSE 'closed' END WHERE payment_id = $1 AND status = 'open'`,
+				p.ID, c.Attempt.Payer.PayForMe); err != nil {
+				return err
+			}
+		}
+		if err := s.publish(ctx, tx, p.MerchantID, c.Event, p.ID, c.Payment); err != nil {
+			return err
+		}
+	}
+	if c.CloseOthers {
+		if err := s.closeOtherAttempts(ctx, tx, p.ID, a.ID, now); err != nil {
+			return err
+		}
+	}
+	if c.Duplicate {
+		return s.refundDuplicate(ctx, tx, p, c.Attempt, now)
 	}
 	return nil
+}
+
+// closeOtherAttempts queues the closing of a paid payment's other wallet
+// orders, so that no one else can pay them.
+func (s *Service) closeOtherAttempts(ctx context.Context, tx *sql.Tx, paymentID, paidID string, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM payment_attempts WHERE payment_id = $1 AND status = $2 AND id <> $3`, paymentID, payment.AttemptPending, paidID)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindAttemptClose, Payload: ref{id}, MaxAttempts: 10}, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refundDuplicate returns a second payer's money in full: the payment was
+// already paid by another wallet order.
+func (s *Service) refundDuplicate(ctx context.Context, tx *sql.Tx, p payment.Payment, a payment.Attempt, now time.Time) error {
+	r := payment.Refund{ID: payment.NewID("re"), PaymentID: p.ID, Amount: p.Amount, Reason: "duplicate charge: the payment was already paid",
+		Kind: payment.RefundDuplicateCharge, Attempt: a.ID, Status: payment.RefundPending, CreatedAt: now, UpdatedAt: now}
+	if err := saveRefund(ctx, tx, p.MerchantID, r, true); err != nil {
+		return err
+	}
+	if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: 20}, now); err != nil {
+		return err
+	}
+	return s.publish(ctx, tx, p.MerchantID, payment.EventDuplicateCharge, p.ID, map[string]any{
+		"payment_id": p.ID, "attempt": a, "refund_id": r.ID, "amount": p.Amount,
+	})
+}
+
+// CloseAttempt closes a wallet order that lost to another (a job). A wallet
+// that says the order is paid makes it a duplicate, refunded.
+func (s *Service) CloseAttempt(ctx context.Context, j jobs.Job) error {
+	var r ref
+	json.Unmarshal(j.Payload, &r)
+	a, err := s.loadAttempt(ctx, s.DB, r.ID, false)
+	if err != nil || a.Status != payment.AttemptPending {
+		return nil
+	}
+	p, err := s.loadPayment(ctx, s.DB, a.PaymentID, "", false)
+	if err != nil {
+		return err
+	}
+	_, err = s.closeAttempt(ctx, p, fillAttempt(a, p))
+	return err
+}
+
+// closeAttempt closes one wallet order. It reports paid when the wallet
+// refused because the order is paid, after applying that fact.
+func (s *Service) closeAttempt(ctx context.Context, p payment.Payment, a payment.Attempt) (paid bool, err error) {
+	m, err := s.GetMerchant(ctx, p.MerchantID)
+	if err != nil {
+		return false, err
+	}
+	acct, ok := s.Accounts[a.Channel]
+	if !ok {
+		return false, ErrMethodNotOpen
+	}
+	conn, sub := acct.Connector, s.subMerchant(m, a.Channel)
+	_, err = atWallet(ctx, func() (struct{}, error) { return struct{}{}, conn.Close(ctx, a.ID, sub) })
+	if err != nil && !errors.Is(err, channel.ErrNotFound) {
+		// The wallet refuses to close a paid order: learn that it is paid.
+		if t, qerr := conn.Query(ctx, a.ID, sub); qerr == nil && (t.State == channel.TradePaid || t.State == channel.TradeRefunded) {
+			return true, s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, t) })
+		}
+		return false, fmt.Errorf("%w: %v", ErrWalletRefused, err)
+	}
+	return false, s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.loadPayment(ctx, tx, p.ID, "", true); err != nil {
+			return err
+		}
+		cur, err := s.loadAttempt(ctx, tx, a.ID, false)
+		if err != nil || cur.Status != payment.AttemptPending {
+			return err
+		}
+		cur = fillAttempt(cur, p)
+		cur.Status = payment.AttemptClosed
+		cur.NextAction = nil
+		cur.UpdatedAt = s.now()
+		return saveAttempt(ctx, tx, cur)
+	})
 }
 
 // HandleNotification serves /notify/{channel}/{account}: verify, check,
@@ -152,19 +280,28 @@ func (s *Service) applyNotification(ctx context.Context, ch string, n channel.No
 	})
 }
 
-// Poll asks the wallet about a pending payment (a job).
+// Poll asks the wallet about a pending wallet order (a job).
 func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
 	var r ref
 	json.Unmarshal(j.Payload, &r)
-	p, err := s.loadPayment(ctx, s.DB, r.ID, "", false)
-	if err != nil || p.Status != payment.StatusRequiresAction {
+	a, err := s.loadAttempt(ctx, s.DB, r.ID, false)
+	if err != nil || a.Status != payment.AttemptPending {
 		return nil
 	}
+	p, err := s.loadPayment(ctx, s.DB, a.PaymentID, "", false)
+	if err != nil {
+		return nil
+	}
+	a = fillAttempt(a, p)
 	m, err := s.GetMerchant(ctx, p.MerchantID)
 	if err != nil {
 		return err
 	}
-	t, err := s.Accounts[p.Channel].Connector.Query(ctx, p.ID, s.subMerchant(m, p.Channel))
+	acct, ok := s.Accounts[a.Channel]
+	if !ok {
+		return nil
+	}
+	t, err := acct.Connector.Query(ctx, a.ID, s.subMerchant(m, a.Channel))
 	if errors.Is(err, channel.ErrNotFound) {
 		return nil // not yet seen by a buyer
 	}
@@ -174,7 +311,7 @@ func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
 	return s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, t) })
 }
 
-// Expire closes an unpaid payment at its wallet when it expires (a job).
+// Expire closes an unpaid payment at its wallets when it expires (a job).
 func (s *Service) Expire(ctx context.Context, j jobs.Job) error {
 	var r ref
 	json.Unmarshal(j.Payload, &r)
@@ -189,7 +326,7 @@ func (s *Service) Expire(ctx context.Context, j jobs.Job) error {
 	return err
 }
 
-// CancelPayment closes a merchant's unpaid payment, at the wallet too.
+// CancelPayment closes a merchant's unpaid payment, at the wallets too.
 func (s *Service) CancelPayment(ctx context.Context, merchantID, id string) (payment.Payment, error) {
 	p, err := s.GetPayment(ctx, merchantID, id)
 	if err != nil {
@@ -205,21 +342,23 @@ func (s *Service) cancel(ctx context.Context, p payment.Payment) (payment.Paymen
 	if p.Status == payment.StatusSucceeded {
 		return p, ErrAlreadyPaid
 	}
-	m, err := s.GetMerchant(ctx, p.MerchantID)
+	attempts, err := s.Attempts(ctx, p.ID)
 	if err != nil {
 		return p, err
 	}
-	conn := s.Accounts[p.Channel].Connector
-	_, err = atWallet(ctx, func() (struct{}, error) { return struct{}{}, conn.Close(ctx, p.ID, s.subMerchant(m, p.Channel)) })
-	if err != nil && !errors.Is(err, channel.ErrNotFound) {
-		// The wallet refuses to close a paid order: learn that it is paid.
-		if t, qerr := conn.Query(ctx, p.ID, s.subMerchant(m, p.Channel)); qerr == nil && (t.State == channel.TradePaid || t.State == channel.TradeRefunded) {
-			if err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, t) }); err != nil {
-				return p, err
-			}
-			return p, ErrAlreadyPaid
+	for _, a := range attempts {
+		if a.Status != payment.AttemptPending {
+			continue
 		}
-		return p, fmt.Errorf("%w: %v", ErrWalletRefused, err)
+		paid, err := s.closeAttempt(ctx, p, a)
+		if err != nil {
+			return p, err
+		}
+		if paid {
+			if cur, err := s.loadPayment(ctx, s.DB, p.ID, "", false); err == nil && cur.Status == payment.StatusSucceeded {
+				return cur, ErrAlreadyPaid
+			}
+		}
 	}
 	var out payment.Payment
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
@@ -236,6 +375,9 @@ func (s *Service) cancel(ctx context.Context, p payment.Payment) (payment.Paymen
 			return nil
 		}
 		if err := s.savePayment(ctx, tx, c.Payment); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE pay_for_me SET status = 'expired' WHERE payment_id = $1 AND status = 'open'`, p.ID); err != nil {
 			return err
 		}
 		return s.publish(ctx, tx, cur.MerchantID, c.Event, cur.ID, c.Payment)

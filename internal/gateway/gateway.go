@@ -147,13 +147,7 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 	}
 	now := s.now()
 	p := payment.New(m.ID, req, now)
-	if p.Channel == "" {
-		return p, ErrMethodNotOnline
-	}
-	acct, ok := s.Accounts[p.Channel]
-	if !ok {
-		return p, ErrMethodNotOpen
-	}
+	p.CheckoutURL = s.BaseURL + "/pay/" + p.ID
 	// merchant_order_id names the order: the same request again (a retry
 	// whose first answer was lost) gets the payment already made; another
 	// request under it is refused.
@@ -162,6 +156,23 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 			return prev, nil
 		}
 		return p, ErrDuplicateOrder
+	}
+	if p.Channel == "" {
+		// The buyer chooses on the hosted cashier, which is also the
+		// payment's one code for every wallet.
+		if len(s.Accounts) == 0 {
+			return p, ErrMethodNotOpen
+		}
+		if p.Method == "aggregate" {
+			p.NextAction = &channel.Action{Type: "qr_code", QRCode: p.CheckoutURL}
+		} else {
+			p.NextAction = &channel.Action{Type: "redirect", URL: p.CheckoutURL}
+		}
+		return s.storePayment(ctx, p, nil, now)
+	}
+	acct, ok := s.Accounts[p.Channel]
+	if !ok {
+		return p, ErrMethodNotOpen
 	}
 	// The wallet first: if hutong crashes before storing the payment, the
 	// wallet holds an order no buyer ever saw, which expires unpaid.
@@ -176,22 +187,27 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 		return p, fmt.Errorf("%w: %v", ErrWalletRefused, err)
 	}
 	p.NextAction = &action
-	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+	sole := payment.SoleAttempt(p)
+	sole.NextAction = &action
+	return s.storePayment(ctx, p, &sole, now)
+}
+
+// storePayment stores a new payment, its wallet order if it has one, and
+// the jobs that poll and expire it, in one transaction.
+func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *payment.Attempt, now time.Time) (payment.Payment, error) {
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		data, _ := json.Marshal(p)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, merchant_id, merchant_order_id, status, method, amount, refunded, created_at, updated_at, data)
 			VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $8)`,
 			p.ID, p.MerchantID, p.MerchantOrderID, p.Status, p.Method, p.Amount, store.Micros(now), string(data)); err != nil {
 			return err
 		}
-		schedule := s.PollSchedule
-		if schedule == nil {
-			schedule = DefaultPollSchedule
-		}
-		for _, d := range schedule {
-			if now.Add(d).Before(p.ExpiresAt) {
-				if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindPoll, Payload: ref{p.ID}, RunAt: now.Add(d), MaxAttempts: 5}, now); err != nil {
-					return err
-				}
+		if sole != nil {
+			if err := insertAttempt(ctx, tx, *sole); err != nil {
+				return err
+			}
+			if err := s.enqueuePolls(ctx, tx, sole.ID, p.ExpiresAt, now); err != nil {
+				return err
 			}
 		}
 		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt}, now)
@@ -199,7 +215,7 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 	})
 	if err != nil {
 		if isUniqueViolation(err) {
-			if prev, perr := s.paymentByOrder(ctx, m.ID, p.MerchantOrderID); perr == nil && samePaymentRequest(prev, p) {
+			if prev, perr := s.paymentByOrder(ctx, p.MerchantID, p.MerchantOrderID); perr == nil && samePaymentRequest(prev, p) {
 				return prev, nil
 			}
 			return p, ErrDuplicateOrder
@@ -221,7 +237,7 @@ func (s *Service) paymentByOrder(ctx context.Context, merchantID, orderID string
 // same terms.
 func samePaymentRequest(a, b payment.Payment) bool {
 	return a.Amount == b.Amount && a.Currency == b.Currency && a.Method == b.Method && a.Description == b.Description &&
-		a.Buyer == b.Buyer && a.ReturnURL == b.ReturnURL
+		a.Buyer == b.Buyer && a.ReturnURL == b.ReturnURL && a.ShareCode == b.ShareCode && len(a.Items) == len(b.Items)
 }
 
 // ref names the object a job works on.
@@ -336,6 +352,7 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindExpire:        s.Expire,
 			KindRefundExecute: s.ExecuteRefund,
 			KindWebhook:       s.DeliverWebhook,
+			KindAttemptClose:  s.CloseAttempt,
 		},
 		Backoffs: map[string]func(int) time.Duration{
 			KindWebhook:       WebhookBackoff,

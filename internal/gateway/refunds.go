@@ -103,9 +103,21 @@ func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Accounts[p.Channel].Connector.Refund(ctx, channel.RefundRequest{
-		OutTradeNo: p.ID, OutRefundNo: r.ID, Amount: r.Amount, Total: p.Amount, Reason: r.Reason,
-		NotifyURL: s.BaseURL + "/notify/" + p.Channel + "/" + s.Accounts[p.Channel].Name, SubMerchant: s.subMerchant(m, p.Channel),
+	order, ch := p.WalletOrderNo(), p.Channel
+	if r.Attempt != "" {
+		a, err := s.loadAttempt(ctx, s.DB, r.Attempt, false)
+		if err != nil {
+			return err
+		}
+		order, ch = a.ID, fillAttempt(a, p).Channel
+	}
+	acct, ok := s.Accounts[ch]
+	if !ok {
+		return ErrMethodNotOpen
+	}
+	res, err := acct.Connector.Refund(ctx, channel.RefundRequest{
+		OutTradeNo: order, OutRefundNo: r.ID, Amount: r.Amount, Total: p.Amount, Reason: r.Reason,
+		NotifyURL: s.BaseURL + "/notify/" + ch + "/" + acct.Name, SubMerchant: s.subMerchant(m, ch),
 	})
 	var we *channel.WalletError
 	if errors.As(err, &we) {

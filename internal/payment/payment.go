@@ -32,6 +32,7 @@ const (
 // Buyer is who pays, as the merchant knows them.
 type Buyer struct {
 	ID         string `json:"id"`
+	Name       string `json:"name,omitempty"`        // shown masked to a pay-for-me payer
 	RegionCode string `json:"region_code,omitempty"` // GB/T 2260, 6 digits
 	Platform   string `json:"platform,omitempty"`    // ios, android, h5, miniprogram, pc
 }
@@ -52,8 +53,19 @@ type Payment struct {
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	Status          string            `json:"status"`
 	NextAction      *channel.Action   `json:"next_action,omitempty"`
-	WalletTradeNo   string            `json:"wallet_trade_no,omitempty"`
-	PaidAt          time.Time         `json:"paid_at,omitzero"`
+	Items           []Item            `json:"items,omitempty"`
+	// CheckoutURL is the hosted cashier; it is also the payment's one code
+	// for any wallet.
+	CheckoutURL   string    `json:"checkout_url,omitempty"`
+	WalletTradeNo string    `json:"wallet_trade_no,omitempty"`
+	PaidAt        time.Time `json:"paid_at,omitzero"`
+	// PaidMethod is the wallet method that paid, PaidAttempt its wallet
+	// order (out_trade_no) and Payer who paid.
+	PaidMethod  string `json:"paid_method,omitempty"`
+	PaidAttempt string `json:"paid_attempt,omitempty"`
+	Payer       *Payer `json:"payer,omitempty"`
+	// ShareCode is the share code the buyer came through, for analytics.
+	ShareCode string `json:"share_code,omitempty"`
 	// Refunded is what refunds have claimed, pending ones included, so
 	// that concurrent refunds can never promise more than was paid.
 	Refunded int64 `json:"amount_refunded"`
@@ -62,6 +74,23 @@ type Payment struct {
 	LatePaid  bool      `json:"late_paid,omitempty"`
 	CreatedAt time.Time `json:"created"`
 	UpdatedAt time.Time `json:"updated"`
+}
+
+// Item is one line of the order, shown to the buyer and to a pay-for-me
+// payer.
+type Item struct {
+	Title    string `json:"title"`
+	Quantity int64  `json:"quantity"`
+	Amount   int64  `json:"amount"` // fen, for the line
+}
+
+// WalletOrderNo is the wallet order (out_trade_no) that paid p, where its
+// refunds go.
+func (p Payment) WalletOrderNo() string {
+	if p.PaidAttempt != "" {
+		return p.PaidAttempt
+	}
+	return p.ID
 }
 
 // NewID returns an id with a prefix and 24 random characters, short enough
@@ -93,46 +122,24 @@ type Change struct {
 	Event   string // the event to publish, "" for none
 }
 
-// ApplyTrade reads a verified wallet fact about p. merchant is the wallet
-// merchant the payment was made with (mchid, sub_mchid or seller_id); ""
-// skips that check where the wallet's answer does not name it.
+// ApplyTrade reads a verified wallet fact about a payment made with one
+// wallet order, whose id is the payment's own.
 func ApplyTrade(p Payment, t channel.Trade, merchant string, now time.Time) (Change, error) {
+	c, err := ApplyAttemptTrade(p, SoleAttempt(p), t, merchant, now)
+	return c.Change, err
+}
+
+// SoleAttempt is the wallet order of a payment made with a wallet method.
+func SoleAttempt(p Payment) Attempt {
+	a := Attempt{ID: p.ID, PaymentID: p.ID, Method: p.Method, Channel: p.Channel, Status: AttemptPending,
+		Payer: Payer{IsBuyer: true}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 	switch {
-	case t.OutTradeNo != p.ID:
-		return Change{}, &MismatchError{"order number", p.ID, t.OutTradeNo}
-	case t.Amount != p.Amount:
-		return Change{}, &MismatchError{"amount", fmt.Sprint(p.Amount), fmt.Sprint(t.Amount)}
-	case t.Currency != "" && t.Currency != p.Currency:
-		return Change{}, &MismatchError{"currency", p.Currency, t.Currency}
-	case merchant != "" && t.Merchant != "" && t.Merchant != merchant:
-		return Change{}, &MismatchError{"merchant", merchant, t.Merchant}
+	case p.Status == StatusSucceeded:
+		a.Status = AttemptSucceeded
+	case p.Status == StatusCanceled:
+		a.Status = AttemptClosed
 	}
-	next := p
-	switch t.State {
-	case channel.TradePaid, channel.TradeRefunded:
-		if p.Status == StatusSucceeded {
-			return Change{Payment: p}, nil // the same fact again
-		}
-		next.Status = StatusSucceeded
-		next.WalletTradeNo = t.TransactionID
-		next.PaidAt = t.PaidAt
-		if next.PaidAt.IsZero() {
-			next.PaidAt = now
-		}
-		next.LatePaid = p.Status == StatusCanceled
-		next.NextAction = nil
-		next.UpdatedAt = now
-		return Change{Payment: next, Changed: true, Event: EventSucceeded}, nil
-	case channel.TradeClosed:
-		if p.Status != StatusRequiresAction {
-			return Change{Payment: p}, nil
-		}
-		next.Status = StatusCanceled
-		next.NextAction = nil
-		next.UpdatedAt = now
-		return Change{Payment: next, Changed: true, Event: EventCanceled}, nil
-	}
-	return Change{Payment: p}, nil
+	return a
 }
 
 // Cancel is the merchant (or expiry) canceling an unpaid payment.

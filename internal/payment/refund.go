@@ -10,6 +10,8 @@ const (
 
 	EventRefundSucceeded = "refund.succeeded"
 	EventRefundFailed    = "refund.failed"
+
+	RefundDuplicateCharge = "duplicate_charge"
 )
 
 // Refund is one refund of a payment.
@@ -18,6 +20,13 @@ type Refund struct {
 	PaymentID string    `json:"payment_id"`
 	Amount    int64     `json:"amount"`
 	Reason    string    `json:"reason,omitempty"`
+	// Kind is "" for a merchant's refund; "duplicate_charge" for hutong
+	// returning a second payer's money, which is not part of the payment's
+	// amount and so claims none of it.
+	Kind string `json:"kind,omitempty"`
+	// Attempt is the wallet order refunded, when it is not the one that
+	// paid the payment.
+	Attempt string `json:"attempt,omitempty"`
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created"`
 	UpdatedAt time.Time `json:"updated"`
@@ -54,6 +63,9 @@ func SettleRefund(p Payment, r Refund, succeeded bool, now time.Time) (Payment, 
 		return p, r, EventRefundSucceeded
 	}
 	r.Status = RefundFailed
+	if r.Kind == RefundDuplicateCharge {
+		return p, r, EventRefundFailed
+	}
 	p.Refunded -= r.Amount
 	p.UpdatedAt = now
 	return p, r, EventRefundFailed

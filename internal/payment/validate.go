@@ -36,6 +36,9 @@ type Request struct {
 	ReturnURL       string            `json:"return_url,omitempty"`
 	ExpiresIn       int64             `json:"expires_in,omitempty"` // seconds
 	Metadata        map[string]string `json:"metadata,omitempty"`
+	Items           []Item            `json:"items,omitempty"`
+	// ShareCode is the share code (its id) the buyer came through.
+	ShareCode string `json:"share_code,omitempty"`
 }
 
 // FieldError names the request field that is wrong and why.
@@ -89,6 +92,8 @@ func (r Request) Validate() error {
 		return bad("buyer.id", "is required")
 	case len(r.Buyer.ID) > 64:
 		return bad("buyer.id", "must be at most 64 bytes")
+	case utf8.RuneCountInString(r.Buyer.Name) > 32 || !utf8.ValidString(r.Buyer.Name):
+		return bad("buyer.name", "must be at most 32 characters of valid UTF-8")
 	case r.Buyer.RegionCode != "" && !regionPattern.MatchString(r.Buyer.RegionCode):
 		return bad("buyer.region_code", "must be a 6-digit GB/T 2260 region code, got %q", r.Buyer.RegionCode)
 	case r.Buyer.Platform != "" && !Platforms[r.Buyer.Platform]:
@@ -105,6 +110,23 @@ func (r Request) Validate() error {
 		if r.ExpiresIn < 0 || d < MinExpiresIn || d > MaxExpiresIn {
 			return bad("expires_in", "must be between %d and %d seconds", int(MinExpiresIn.Seconds()), int(MaxExpiresIn.Seconds()))
 		}
+	}
+	if len(r.Items) > 50 {
+		return bad("items", "may hold at most 50 lines")
+	}
+	for i, it := range r.Items {
+		param := fmt.Sprintf("items[%d]", i)
+		switch {
+		case strings.TrimSpace(it.Title) == "" || utf8.RuneCountInString(it.Title) > 64 || !utf8.ValidString(it.Title):
+			return bad(param+".title", "must be 1 to 64 characters")
+		case it.Quantity < 1 || it.Quantity > 9999:
+			return bad(param+".quantity", "must be 1 to 9999")
+		case it.Amount < 0 || it.Amount > MaxAmount:
+			return bad(param+".amount", "must be 0 to %d fen", MaxAmount)
+		}
+	}
+	if r.ShareCode != "" && !orderIDPattern.MatchString(r.ShareCode) {
+		return bad("share_code", "must be a share code id")
 	}
 	if len(r.Metadata) > 20 {
 		return bad("metadata", "may hold at most 20 keys")
@@ -129,6 +151,6 @@ func New(merchantID string, r Request, now time.Time) Payment {
 	return Payment{
 		ID: NewID("pay"), MerchantID: merchantID, MerchantOrderID: r.MerchantOrderID, Amount: r.Amount, Currency: r.Currency,
 		Description: r.Description, Method: r.Method, Channel: Methods[r.Method], Buyer: r.Buyer, ReturnURL: r.ReturnURL,
-		ExpiresAt: now.Add(exp), Metadata: r.Metadata, Status: StatusRequiresAction, CreatedAt: now, UpdatedAt: now,
+		ExpiresAt: now.Add(exp), Metadata: r.Metadata, Items: r.Items, ShareCode: r.ShareCode, Status: StatusRequiresAction, CreatedAt: now, UpdatedAt: now,
 	}
 }

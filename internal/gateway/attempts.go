@@ -1,0 +1,209 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+)
+
+// KindAttemptClose closes a wallet order that lost: another attempt paid
+// the payment first.
+const KindAttemptClose = "attempt.close"
+
+func insertAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
+	data, _ := json.Marshal(a)
+	_, err := tx.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, status, created_at, data) VALUES ($1, $2, $3, $4, $5)`,
+		a.ID, a.PaymentID, a.Status, store.Micros(a.CreatedAt), string(data))
+	return err
+}
+
+func saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
+	data, _ := json.Marshal(a)
+	_, err := tx.ExecContext(ctx, `UPDATE payment_attempts SET status = $2, data = $3 WHERE id = $1`, a.ID, a.Status, string(data))
+	return err
+}
+
+// loadAttempt reads a wallet order. Orders made before attempts were kept
+// separately carry only their id; their payment fills in the rest.
+func (s *Service) loadAttempt(ctx context.Context, q queryer, id string, lock bool) (payment.Attempt, error) {
+	var a payment.Attempt
+	var data, paymentID, status string
+	err := q.QueryRowContext(ctx, `SELECT data, payment_id, status FROM payment_attempts WHERE id = $1`+s.lockClause(lock), id).Scan(&data, &paymentID, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, ErrNotFound
+	}
+	if err != nil {
+		return a, err
+	}
+	if err := json.Unmarshal([]byte(data), &a); err != nil {
+		return a, fmt.Errorf("attempt %s: %w", id, err)
+	}
+	a.ID, a.PaymentID, a.Status = id, paymentID, status
+	return a, nil
+}
+
+func (s *Service) lockClause(lock bool) string {
+	if lock {
+		return s.forUpdate()
+	}
+	return ""
+}
+
+// fillAttempt completes an attempt stored before attempts had their own
+// data.
+func fillAttempt(a payment.Attempt, p payment.Payment) payment.Attempt {
+	if a.Channel == "" {
+		a.Channel, a.Method = p.Channel, p.Method
+		a.Payer.IsBuyer = true
+		a.CreatedAt = p.CreatedAt
+	}
+	return a
+}
+
+// Attempts lists a payment's wallet orders, oldest first.
+func (s *Service) Attempts(ctx context.Context, paymentID string) ([]payment.Attempt, error) {
+	p, err := s.loadPayment(ctx, s.DB, paymentID, "", false)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, status, data FROM payment_attempts WHERE payment_id = $1 ORDER BY created_at, id`, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []payment.Attempt
+	for rows.Next() {
+		var a payment.Attempt
+		var id, status, data string
+		if err := rows.Scan(&id, &status, &data); err != nil {
+			return nil, err
+		}
+		json.Unmarshal([]byte(data), &a)
+		a.ID, a.PaymentID, a.Status = id, paymentID, status
+		out = append(out, fillAttempt(a, p))
+	}
+	return out, rows.Err()
+}
+
+// AttemptRequest asks for a new wallet order on a payment whose buyer (or
+// someone paying for them) chose a method on the hosted cashier.
+type AttemptRequest struct {
+	Method string
+	Payer  payment.Payer
+	// WalletPayer is the payer's id at the wallet, which in-wallet methods
+	// need (wechatpay.jsapi: openid; alipay.jsapi: user id).
+	WalletPayer string
+	// ReturnURL is where the wallet sends the browser back (H5, wap, page).
+	ReturnURL string
+	ClientIP  string
+}
+
+// ErrPaidByOther is an attempt refused because the payment is paid.
+var ErrPaidByOther = errors.New("the payment is already paid")
+
+// StartAttempt opens a wallet order for a payment. It is refused once the
+// payment is paid, closed or expired, so a second payer is turned away
+// before any wallet charges them.
+func (s *Service) StartAttempt(ctx context.Context, paymentID string, req AttemptRequest) (payment.Attempt, error) {
+	p, err := s.loadPayment(ctx, s.DB, paymentID, "", false)
+	if err != nil {
+		return payment.Attempt{}, err
+	}
+	if err := payment.CanAttempt(p, s.now()); err != nil {
+		return payment.Attempt{}, attemptRefusal(err)
+	}
+	ch, ok := payment.Methods[req.Method]
+	if !ok || ch == "" {
+		return payment.Attempt{}, &payment.FieldError{Param: "method", Message: fmt.Sprintf("%q is not a wallet method", req.Method)}
+	}
+	acct, ok := s.Accounts[ch]
+	if !ok {
+		return payment.Attempt{}, ErrMethodNotOpen
+	}
+	m, err := s.GetMerchant(ctx, p.MerchantID)
+	if err != nil {
+		return payment.Attempt{}, err
+	}
+	now := s.now()
+	a := payment.Attempt{ID: payment.NewID("pa"), PaymentID: p.ID, Method: req.Method, Channel: ch, Status: payment.AttemptPending,
+		Payer: req.Payer, CreatedAt: now, UpdatedAt: now}
+	a.Payer.Wallet = req.WalletPayer
+	ip := req.ClientIP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	action, err := atWallet(ctx, func() (channel.Action, error) {
+		return acct.Connector.Prepay(ctx, channel.Prepay{
+			OutTradeNo: a.ID, Method: a.Method, Amount: p.Amount, Description: p.Description,
+			NotifyURL: s.BaseURL + "/notify/" + ch + "/" + acct.Name, ReturnURL: req.ReturnURL, ExpiresAt: p.ExpiresAt,
+			Payer: req.WalletPayer, ClientIP: ip, SubMerchant: s.subMerchant(m, ch),
+		})
+	})
+	if err != nil {
+		return a, fmt.Errorf("%w: %v", ErrWalletRefused, err)
+	}
+	a.NextAction = &action
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		cur, err := s.loadPayment(ctx, tx, p.ID, "", true)
+		if err != nil {
+			return err
+		}
+		if err := payment.CanAttempt(cur, now); err != nil {
+			return attemptRefusal(err)
+		}
+		if err := insertAttempt(ctx, tx, a); err != nil {
+			return err
+		}
+		return s.enqueuePolls(ctx, tx, a.ID, p.ExpiresAt, now)
+	})
+	if err != nil {
+		// Paid meanwhile: the order just opened must not take money.
+		if errors.Is(err, ErrPaidByOther) {
+			acct.Connector.Close(context.WithoutCancel(ctx), a.ID, s.subMerchant(m, ch))
+		}
+		return payment.Attempt{}, err
+	}
+	return a, nil
+}
+
+func attemptRefusal(err error) error {
+	if errors.Is(err, payment.ErrAlreadyPaid) {
+		return ErrPaidByOther
+	}
+	return err
+}
+
+// enqueuePolls schedules the queries that find a wallet order paid even if
+// its notification is lost.
+func (s *Service) enqueuePolls(ctx context.Context, tx *sql.Tx, attemptID string, expiresAt, now time.Time) error {
+	schedule := s.PollSchedule
+	if schedule == nil {
+		schedule = DefaultPollSchedule
+	}
+	for _, d := range schedule {
+		if now.Add(d).Before(expiresAt) {
+			if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindPoll, Payload: ref{attemptID}, RunAt: now.Add(d), MaxAttempts: 5}, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// countSharePaid credits a paid payment to the share code its buyer came
+// through.
+func (s *Service) countSharePaid(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
+	if p.ShareCode == "" || p.Status != payment.StatusSucceeded {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE share_codes SET paid_orders = paid_orders + 1, paid_amount = paid_amount + $2 WHERE id = $1`, p.ShareCode, p.Amount)
+	return err
+}

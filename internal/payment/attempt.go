@@ -1,0 +1,155 @@
+package payment
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+)
+
+// An Attempt is one order at a wallet for a payment: its id is the
+// wallet's out_trade_no. A payment made with a wallet method has exactly
+// one, whose id is the payment's own. A payment whose buyer chooses on the
+// hosted cashier ("cashier", "aggregate"), or that someone else pays
+// (pay-for-me), may have several: one per wallet and payer tried. The first
+// attempt the wallet reports paid pays the payment; a later one is a
+// duplicate charge, refunded in full.
+type Attempt struct {
+	ID            string          `json:"id"`
+	PaymentID     string          `json:"payment_id"`
+	Method        string          `json:"method"`
+	Channel       string          `json:"channel"`
+	Status        string          `json:"status"`
+	Payer         Payer           `json:"payer"`
+	NextAction    *channel.Action `json:"next_action,omitempty"`
+	WalletTradeNo string          `json:"wallet_trade_no,omitempty"`
+	CreatedAt     time.Time       `json:"created"`
+	UpdatedAt     time.Time       `json:"updated"`
+}
+
+// Attempt statuses.
+const (
+	AttemptPending   = "pending"   // at the wallet, waiting for the payer
+	AttemptSucceeded = "succeeded" // this attempt paid the payment
+	AttemptClosed    = "closed"    // closed at the wallet, or expired unpaid
+	AttemptDuplicate = "duplicate" // paid after another attempt had paid: refunded in full
+)
+
+// Payer is who paid (or is paying) a payment.
+type Payer struct {
+	// IsBuyer is false when someone else paid through a pay-for-me request.
+	IsBuyer  bool   `json:"is_buyer"`
+	PayForMe string `json:"pay_for_me,omitempty"` // the pay-for-me request's id
+	// Wallet is the payer's id at the wallet (openid, Alipay user id) when
+	// hutong learned it.
+	Wallet string `json:"wallet_payer,omitempty"`
+}
+
+// Event published when a second attempt is paid after the payment was.
+const EventDuplicateCharge = "payment.duplicate_charge"
+
+// AttemptChange is what a wallet fact does to an attempt and its payment.
+type AttemptChange struct {
+	Change
+	Attempt        Attempt
+	AttemptChanged bool
+	// Duplicate is set when this fact paid a second attempt: the caller
+	// refunds the attempt in full and records the event.
+	Duplicate bool
+	// CloseOthers is set when the fact paid the payment: the caller closes
+	// the payment's other pending attempts at their wallets.
+	CloseOthers bool
+}
+
+// ApplyAttemptTrade reads a verified wallet fact about attempt a of
+// payment p. merchant is the wallet merchant the attempt was made with;
+// "" skips that check where the wallet's answer does not name it.
+func ApplyAttemptTrade(p Payment, a Attempt, t channel.Trade, merchant string, now time.Time) (AttemptChange, error) {
+	switch {
+	case t.OutTradeNo != a.ID:
+		return AttemptChange{}, &MismatchError{"order number", a.ID, t.OutTradeNo}
+	case a.PaymentID != p.ID:
+		return AttemptChange{}, fmt.Errorf("payment: attempt %s belongs to payment %s, not %s", a.ID, a.PaymentID, p.ID)
+	case t.Amount != p.Amount:
+		return AttemptChange{}, &MismatchError{"amount", fmt.Sprint(p.Amount), fmt.Sprint(t.Amount)}
+	case t.Currency != "" && t.Currency != p.Currency:
+		return AttemptChange{}, &MismatchError{"currency", p.Currency, t.Currency}
+	case merchant != "" && t.Merchant != "" && t.Merchant != merchant:
+		return AttemptChange{}, &MismatchError{"merchant", merchant, t.Merchant}
+	}
+	out := AttemptChange{Change: Change{Payment: p}, Attempt: a}
+	next := a
+	switch t.State {
+	case channel.TradePaid, channel.TradeRefunded:
+		if a.Status == AttemptSucceeded || a.Status == AttemptDuplicate {
+			return out, nil // the same fact again
+		}
+		next.WalletTradeNo = t.TransactionID
+		next.NextAction = nil
+		next.UpdatedAt = now
+		if t.Payer != "" && next.Payer.Wallet == "" {
+			next.Payer.Wallet = t.Payer
+		}
+		out.Attempt, out.AttemptChanged = next, true
+		if p.Status == StatusSucceeded {
+			// Someone else's attempt paid first: this money goes back.
+			out.Attempt.Status = AttemptDuplicate
+			out.Duplicate = true
+			return out, nil
+		}
+		out.Attempt.Status = AttemptSucceeded
+		np := p
+		np.Status = StatusSucceeded
+		np.WalletTradeNo = t.TransactionID
+		np.Channel = a.Channel
+		np.PaidMethod = a.Method
+		np.PaidAttempt = a.ID
+		payer := next.Payer
+		np.Payer = &payer
+		np.PaidAt = t.PaidAt
+		if np.PaidAt.IsZero() {
+			np.PaidAt = now
+		}
+		np.LatePaid = p.Status == StatusCanceled
+		np.NextAction = nil
+		np.UpdatedAt = now
+		out.Change = Change{Payment: np, Changed: true, Event: EventSucceeded}
+		out.CloseOthers = true
+		return out, nil
+	case channel.TradeClosed:
+		if a.Status != AttemptPending {
+			return out, nil
+		}
+		next.Status = AttemptClosed
+		next.NextAction = nil
+		next.UpdatedAt = now
+		out.Attempt, out.AttemptChanged = next, true
+		// A payment with one wallet order ends with it; one whose buyer
+		// chooses may try another wallet.
+		if a.ID == p.ID && p.Status == StatusRequiresAction {
+			np := p
+			np.Status = StatusCanceled
+			np.NextAction = nil
+			np.UpdatedAt = now
+			out.Change = Change{Payment: np, Changed: true, Event: EventCanceled}
+		}
+		return out, nil
+	}
+	return out, nil
+}
+
+// CanAttempt reports whether a new attempt may start on p now.
+func CanAttempt(p Payment, now time.Time) error {
+	switch {
+	case p.Status == StatusSucceeded:
+		return ErrAlreadyPaid
+	case p.Status == StatusCanceled:
+		return ErrClosed
+	case !now.Before(p.ExpiresAt):
+		return ErrClosed
+	}
+	return nil
+}
+
+// ErrClosed is a payment that can no longer be paid.
+var ErrClosed = fmt.Errorf("payment: the payment is closed or expired")
