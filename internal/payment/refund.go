@@ -16,17 +16,17 @@ const (
 
 // Refund is one refund of a payment.
 type Refund struct {
-	ID        string    `json:"id"`
-	PaymentID string    `json:"payment_id"`
-	Amount    int64     `json:"amount"`
-	Reason    string    `json:"reason,omitempty"`
+	ID        string `json:"id"`
+	PaymentID string `json:"payment_id"`
+	Amount    int64  `json:"amount"`
+	Reason    string `json:"reason,omitempty"`
 	// Kind is "" for a merchant's refund; "duplicate_charge" for hutong
 	// returning a second payer's money, which is not part of the payment's
 	// amount and so claims none of it.
 	Kind string `json:"kind,omitempty"`
 	// Attempt is the wallet order refunded, when it is not the one that
 	// paid the payment.
-	Attempt string `json:"attempt,omitempty"`
+	Attempt   string    `json:"attempt,omitempty"`
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created"`
 	UpdatedAt time.Time `json:"updated"`
