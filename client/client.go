@@ -59,6 +59,14 @@ type Buyer struct {
 	ID         string `json:"id"`
 	RegionCode string `json:"region_code,omitempty"`
 	Platform   string `json:"platform,omitempty"`
+	Name       string `json:"name,omitempty"` // shown masked to a pay-for-me payer
+}
+
+// Item is one line of an order.
+type Item struct {
+	Title    string `json:"title"`
+	Quantity int64  `json:"quantity"`
+	Amount   int64  `json:"amount"`
 }
 
 // PaymentParams asks for a payment.
@@ -72,6 +80,8 @@ type PaymentParams struct {
 	ReturnURL       string            `json:"return_url,omitempty"`
 	ExpiresIn       int64             `json:"expires_in,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
+	Items           []Item            `json:"items,omitempty"`
+	ShareCode       string            `json:"share_code,omitempty"` // the share code id the buyer came through
 }
 
 // NextAction is what the buyer's side does next.
@@ -95,10 +105,19 @@ type Payment struct {
 	NextAction      *NextAction       `json:"next_action,omitempty"`
 	WalletTradeNo   string            `json:"wallet_trade_no,omitempty"`
 	LatePaid        bool              `json:"late_paid,omitempty"`
+	CheckoutURL     string            `json:"checkout_url,omitempty"`
+	PaidMethod      string            `json:"paid_method,omitempty"`
+	Payer           *Payer            `json:"payer,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	ExpiresAt       time.Time         `json:"expires_at"`
 	PaidAt          time.Time         `json:"paid_at"`
 	Created         time.Time         `json:"created"`
+}
+
+// Payer is who paid: the buyer, or someone through a pay-for-me request.
+type Payer struct {
+	IsBuyer  bool   `json:"is_buyer"`
+	PayForMe string `json:"pay_for_me,omitempty"`
 }
 
 // Refund is a refund.

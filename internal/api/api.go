@@ -63,6 +63,16 @@ var Routes = []string{
 	"DELETE /v1/webhook_endpoints/{id}",
 	"GET /v1/events",
 	"POST /v1/events/{id}/resend",
+	"GET /v1/payments/{id}/attempts",
+	"POST /v1/payments/{id}/pay_for_me",
+	"GET /v1/pay_for_me/{id}",
+	"POST /v1/pay_for_me/{id}/revoke",
+	"POST /v1/share_codes",
+	"POST /v1/share_codes/resolve",
+	"GET /v1/share_codes/stats",
+	"GET /v1/share_codes/{id}",
+	"POST /v1/share_codes/{id}/revoke",
+	"GET /v1/return_key",
 }
 
 // Handler serves the API and the notification endpoints.
@@ -81,6 +91,16 @@ func (s *Server) Handler() http.Handler {
 		"DELETE /v1/webhook_endpoints/{id}": s.deleteEndpoint,
 		"GET /v1/events":                    s.listEvents,
 		"POST /v1/events/{id}/resend":       s.resendEvent,
+		"GET /v1/payments/{id}/attempts":    s.listAttempts,
+		"POST /v1/payments/{id}/pay_for_me": s.createPayForMe,
+		"GET /v1/pay_for_me/{id}":           s.getPayForMe,
+		"POST /v1/pay_for_me/{id}/revoke":   s.revokePayForMe,
+		"POST /v1/share_codes":              s.createShareCode,
+		"POST /v1/share_codes/resolve":      s.resolveShareCode,
+		"GET /v1/share_codes/stats":         s.shareStats,
+		"GET /v1/share_codes/{id}":          s.getShareCode,
+		"POST /v1/share_codes/{id}/revoke":  s.revokeShareCode,
+		"GET /v1/return_key":                s.returnKey,
 	}
 	for _, route := range Routes {
 		mux.Handle(route, counted(route, s.authenticated(handlers[route])))
@@ -380,6 +400,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// decodeOptional is decode for a body that may be empty.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), "")
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return decode(w, r, v)
+}
+
 // decode reads a JSON body strictly: unknown fields, wrong types, trailing
 // data and oversized bodies are refused with a message naming the problem.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -432,6 +466,10 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "no such object", "id")
 	case errors.Is(err, gateway.ErrDuplicateOrder):
 		writeError(w, http.StatusConflict, "invalid_request_error", "duplicate_merchant_order_id", err.Error(), "merchant_order_id")
+	case errors.Is(err, gateway.ErrPaidByOther):
+		writeError(w, http.StatusConflict, "invalid_request_error", "payment_paid", err.Error(), "")
+	case errors.Is(err, payment.ErrClosed):
+		writeError(w, http.StatusConflict, "invalid_request_error", "payment_closed", err.Error(), "")
 	case errors.Is(err, gateway.ErrAlreadyPaid):
 		writeError(w, http.StatusConflict, "invalid_request_error", "payment_paid", err.Error(), "")
 	case errors.Is(err, payment.ErrNotPaid):

@@ -135,3 +135,13 @@ type WalletError struct {
 }
 
 func (e *WalletError) Error() string { return "wallet refused: " + e.Code + ": " + e.Message }
+
+// BuyerIdentifier is a connector that can learn who is paying inside its
+// wallet's app, which the in-wallet methods (wechatpay.jsapi,
+// alipay.jsapi) need: the page sends the browser to AuthorizeURL, the
+// wallet sends it back to redirectURI with a one-time code, and BuyerID
+// trades the code for the payer's id (openid, Alipay user id).
+type BuyerIdentifier interface {
+	AuthorizeURL(redirectURI, state string) string
+	BuyerID(ctx context.Context, code string) (string, error)
+}

@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -50,6 +51,9 @@ type Service struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
+
+	returnKeyMu sync.Mutex
+	returnKey   ed25519.PrivateKey
 }
 
 func (s *Service) wakeChan() chan struct{} {
@@ -364,4 +368,19 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Concurrency: 8,
 		Logger:      s.Logger,
 	}
+}
+
+// WalletMethods lists the wallet methods in the order pages show them.
+var WalletMethods = []string{"wechatpay.native", "wechatpay.jsapi", "wechatpay.h5", "wechatpay.app", "alipay.precreate", "alipay.jsapi", "alipay.wap", "alipay.page", "alipay.app"}
+
+// MethodsFor lists the wallet methods a merchant's buyer may pay with now:
+// every method whose wallet has an account here.
+func (s *Service) MethodsFor(ctx context.Context, merchantID string, buyer payment.Buyer) []string {
+	var out []string
+	for _, m := range WalletMethods {
+		if _, ok := s.Accounts[payment.Methods[m]]; ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -27,10 +27,14 @@ type Config struct {
 	// Gateway is the /gateway.do URL; "" means Alipay's production gateway.
 	Gateway    string
 	HTTPClient *http.Client
+	// AuthorizeBase is where the browser goes for the buyer's user id
+	// (alipay.jsapi on the hosted cashier); "" means Alipay's own host.
+	AuthorizeBase string
 }
 
 // Connector is a channel.Connector for one Alipay app.
 type Connector struct {
+	cfg    Config
 	client *alipaysdk.Client
 }
 
@@ -49,7 +53,7 @@ func New(cfg Config) (*Connector, error) {
 	if err := client.LoadAliPayPublicKey(cfg.AlipayPublicKey); err != nil {
 		return nil, fmt.Errorf("alipay: alipay public key: %w", err)
 	}
-	return &Connector{client: client}, nil
+	return &Connector{cfg: cfg, client: client}, nil
 }
 
 // Channel implements channel.Connector.

@@ -42,6 +42,11 @@ type Config struct {
 	// HTTPClient reaches the wallet; the sandbox's sandboxhttp client in
 	// tests and demos.
 	HTTPClient *http.Client
+	// AppSecret is the appid's secret for web authorization (openids for
+	// JSAPI payments on the hosted cashier); AuthorizeBase is where the
+	// browser goes for it, "" meaning WeChat's own host.
+	AppSecret     string
+	AuthorizeBase string
 }
 
 // Connector is a channel.Connector for one WeChat Pay account.

@@ -1,0 +1,174 @@
+package api
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/ratelimit"
+	"github.com/hutong-pay/hutong/internal/sharecode"
+)
+
+func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, c caller) {
+	p, err := s.Svc.GetPayment(r.Context(), c.merchant.ID, r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	list, err := s.Svc.Attempts(r.Context(), p.ID)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+}
+
+func (s *Server) createPayForMe(w http.ResponseWriter, r *http.Request, c caller) {
+	var req gateway.PayForMeRequest
+	if !decodeOptional(w, r, &req) {
+		return
+	}
+	pfm, err := s.Svc.CreatePayForMe(r.Context(), c.merchant.ID, r.PathValue("id"), req)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, pfm)
+}
+
+func (s *Server) getPayForMe(w http.ResponseWriter, r *http.Request, c caller) {
+	pfm, err := s.Svc.GetPayForMe(r.Context(), r.PathValue("id"))
+	if err == nil && pfm.MerchantID != c.merchant.ID {
+		err = gateway.ErrNotFound
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pfm)
+}
+
+func (s *Server) revokePayForMe(w http.ResponseWriter, r *http.Request, c caller) {
+	pfm, err := s.Svc.RevokePayForMe(r.Context(), c.merchant.ID, r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pfm)
+}
+
+func (s *Server) createShareCode(w http.ResponseWriter, r *http.Request, c caller) {
+	var req gateway.ShareCodeRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	sc, err := s.Svc.CreateShareCode(r.Context(), c.merchant.ID, req)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, sc)
+}
+
+func (s *Server) getShareCode(w http.ResponseWriter, r *http.Request, c caller) {
+	sc, err := s.Svc.GetShareCode(r.Context(), c.merchant.ID, r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
+func (s *Server) revokeShareCode(w http.ResponseWriter, r *http.Request, c caller) {
+	sc, err := s.Svc.RevokeShareCode(r.Context(), c.merchant.ID, r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
+// ResolveLimit bounds share code resolves per API key (and, on the public
+// /s/ page, per address): each resolve is a guess at a token.
+var ResolveLimit = &ratelimit.Limiter{Rate: 5, Burst: 30}
+
+func (s *Server) resolveShareCode(w http.ResponseWriter, r *http.Request, c caller) {
+	if ok, wait := ResolveLimit.Allow("key:"+c.key.ID, time.Now()); !ok {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		writeError(w, http.StatusTooManyRequests, "rate_limit_error", "too_many_resolves", "too many share code resolves; retry after "+retryAfter(wait)+" s", "")
+		return
+	}
+	var req struct {
+		Text string `json:"text"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if len(req.Text) > 8<<10 {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "text must be at most 8 KiB", "text")
+		return
+	}
+	// A platform key resolves any merchant's code; a merchant key only its
+	// own (another merchant's is unknown to it).
+	scope := c.merchant.ID
+	if c.key.Platform() {
+		scope = ""
+	}
+	sc, err := s.Svc.ResolveShareCode(r.Context(), scope, req.Text)
+	if err != nil {
+		failShare(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sc)
+}
+
+func retryAfter(d time.Duration) string {
+	return strings.TrimSuffix(time.Duration((d+time.Second-1)/time.Second).String(), "ns")
+}
+
+// failShare says why a share code did not resolve.
+func failShare(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, sharecode.ErrNoToken):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "share_code_absent", "the text holds no share code", "text")
+	case errors.Is(err, sharecode.ErrMistyped):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "share_code_mistyped", "the text holds a share code with a typo: its check character does not match", "text")
+	case errors.Is(err, gateway.ErrShareUnknown):
+		writeError(w, http.StatusNotFound, "invalid_request_error", "share_code_unknown", err.Error(), "text")
+	case errors.Is(err, gateway.ErrShareExpired):
+		writeError(w, http.StatusGone, "invalid_request_error", "share_code_expired", err.Error(), "text")
+	case errors.Is(err, gateway.ErrShareRevoked):
+		writeError(w, http.StatusGone, "invalid_request_error", "share_code_revoked", err.Error(), "text")
+	case errors.Is(err, gateway.ErrShareUsedUp):
+		writeError(w, http.StatusGone, "invalid_request_error", "share_code_used_up", err.Error(), "text")
+	default:
+		fail(w, err)
+	}
+}
+
+func (s *Server) shareStats(w http.ResponseWriter, r *http.Request, c caller) {
+	by := r.URL.Query().Get("by")
+	if by != "" && by != "source" && by != "code" {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "by must be source or code", "by")
+		return
+	}
+	list, err := s.Svc.ShareStats(r.Context(), c.merchant.ID, by)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+}
+
+// returnKey publishes the key that signs returns to merchants' return_url.
+func (s *Server) returnKey(w http.ResponseWriter, r *http.Request, c caller) {
+	key, err := s.Svc.ReturnKey(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"algorithm": "ed25519", "public_key": base64.StdEncoding.EncodeToString(key.Public().([]byte))})
+}

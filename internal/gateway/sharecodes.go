@@ -1,0 +1,277 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/sharecode"
+	"github.com/hutong-pay/hutong/internal/store"
+)
+
+// ShareCode is a share code: a token that survives being pasted into any
+// chat and resolves back to what it was made for.
+type ShareCode struct {
+	ID         string `json:"id"`
+	Token      string `json:"token"`
+	Text       string `json:"text"`    // the wrapped token, ￥TOKEN￥
+	Message    string `json:"message"` // a ready-to-paste message around it
+	MerchantID string `json:"merchant_id"`
+	Target     string `json:"target"` // product, store, payment, pay_for_me
+	TargetID   string `json:"target_id"`
+	// URL is where a person who pastes the code is taken.
+	URL        string     `json:"url"`
+	Title      string     `json:"title,omitempty"`
+	Source     string     `json:"source"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	MaxUses    *int64     `json:"max_uses,omitempty"`
+	Resolves   int64      `json:"resolves"`
+	PaidOrders int64      `json:"paid_orders"`
+	PaidAmount int64      `json:"paid_amount"`
+	Revoked    bool       `json:"revoked"`
+	Created    time.Time  `json:"created"`
+}
+
+// ShareCodeRequest asks for a share code.
+type ShareCodeRequest struct {
+	Target    string     `json:"target"`
+	TargetID  string     `json:"target_id"`
+	Source    string     `json:"source"`
+	URL       string     `json:"url,omitempty"`   // product: the product's page; store: overrides the store code page
+	Title     string     `json:"title,omitempty"` // shown in the message
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	MaxUses   *int64     `json:"max_uses,omitempty"`
+}
+
+// Why a share code does not resolve; sharecode.ErrNoToken and
+// sharecode.ErrMistyped come from the text itself.
+var (
+	ErrShareUnknown = errors.New("no share code has this token")
+	ErrShareExpired = errors.New("the share code has expired")
+	ErrShareRevoked = errors.New("the share code was revoked")
+	ErrShareUsedUp  = errors.New("the share code has been used as many times as it allows")
+)
+
+var sourcePattern = regexp.MustCompile(`^[a-z0-9_]{1,32}(:[0-9A-Za-z_\-.]{1,64})?$`)
+
+func (r ShareCodeRequest) validate(now time.Time) error {
+	bad := func(param, msg string) error { return &payment.FieldError{Param: param, Message: msg} }
+	switch r.Target {
+	case "product", "store", "payment", "pay_for_me":
+	default:
+		return bad("target", fmt.Sprintf("must be product, store, payment or pay_for_me, got %q", r.Target))
+	}
+	switch {
+	case r.TargetID == "" || len(r.TargetID) > 64:
+		return bad("target_id", "is required, at most 64 bytes")
+	case !sourcePattern.MatchString(r.Source):
+		return bad("source", `must be a lower-case name like wechat_moments or wechat_group, optionally with ":detail", like "ad:spring_sale"`)
+	case r.Target == "product" && r.URL == "":
+		return bad("url", "is required for a product: the page a person who pastes the code is taken to")
+	case utf8.RuneCountInString(r.Title) > 40 || !utf8.ValidString(r.Title):
+		return bad("title", "must be at most 40 characters")
+	case r.ExpiresAt != nil && !r.ExpiresAt.After(now):
+		return bad("expires_at", "must be in the future")
+	case r.MaxUses != nil && (*r.MaxUses < 1 || *r.MaxUses > 1_000_000_000):
+		return bad("max_uses", "must be 1 to 1000000000")
+	}
+	if r.URL != "" {
+		u, err := url.Parse(r.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(r.URL) > 1024 {
+			return bad("url", "must be an absolute http(s) URL of at most 1024 bytes")
+		}
+	}
+	return nil
+}
+
+// CreateShareCode makes a share code for something of merchantID's.
+func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req ShareCodeRequest) (ShareCode, error) {
+	now := s.now()
+	if err := req.validate(now); err != nil {
+		return ShareCode{}, err
+	}
+	target := req.URL
+	title := req.Title
+	switch req.Target {
+	case "store":
+		if req.TargetID != merchantID {
+			return ShareCode{}, &payment.FieldError{Param: "target_id", Message: "a store code's target_id is the merchant's own id"}
+		}
+		if target == "" {
+			target = s.BaseURL + "/m/" + merchantID
+		}
+		if title == "" {
+			if m, err := s.GetMerchant(ctx, merchantID); err == nil {
+				title = m.Name
+			}
+		}
+	case "payment":
+		p, err := s.GetPayment(ctx, merchantID, req.TargetID)
+		if err != nil {
+			return ShareCode{}, err
+		}
+		target = s.BaseURL + "/pay/" + p.ID
+		if title == "" {
+			title = p.Description
+		}
+	case "pay_for_me":
+		r, err := s.GetPayForMe(ctx, req.TargetID)
+		if err != nil || r.MerchantID != merchantID {
+			return ShareCode{}, ErrNotFound
+		}
+		target = r.URL
+	}
+	sc := ShareCode{ID: payment.NewID("sc"), MerchantID: merchantID, Target: req.Target, TargetID: req.TargetID, URL: target,
+		Title: title, Source: req.Source, ExpiresAt: req.ExpiresAt, MaxUses: req.MaxUses, Created: now}
+	var expires, maxUses any
+	if req.ExpiresAt != nil {
+		expires = store.Micros(*req.ExpiresAt)
+	}
+	if req.MaxUses != nil {
+		maxUses = *req.MaxUses
+	}
+	// A token collides with one in use about once in 2^49/N draws; draw
+	// again rather than fail.
+	for range 5 {
+		tok := sharecode.New()
+		sc.Token = tok.String()
+		_, err := s.DB.ExecContext(ctx, `INSERT INTO share_codes (id, token, merchant_id, target, target_id, url, title, source, expires_at, max_uses, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			sc.ID, sc.Token, merchantID, sc.Target, sc.TargetID, sc.URL, sc.Title, sc.Source, expires, maxUses, store.Micros(now))
+		if err == nil {
+			return decorate(sc), nil
+		}
+		if !isUniqueViolation(err) {
+			return ShareCode{}, err
+		}
+	}
+	return ShareCode{}, errors.New("could not draw an unused share code token")
+}
+
+func decorate(sc ShareCode) ShareCode {
+	tok, err := sharecode.Parse(sc.Token)
+	if err == nil {
+		sc.Text = sharecode.Wrap(tok)
+		sc.Message = sharecode.Message(tok, sc.Title)
+	}
+	return sc
+}
+
+const shareColumns = `id, token, merchant_id, target, target_id, url, title, source, expires_at, max_uses, resolves, paid_orders, paid_amount, revoked_at, created_at`
+
+func scanShareCode(row interface{ Scan(...any) error }) (ShareCode, error) {
+	var sc ShareCode
+	var expires, maxUses, revoked sql.NullInt64
+	var created int64
+	err := row.Scan(&sc.ID, &sc.Token, &sc.MerchantID, &sc.Target, &sc.TargetID, &sc.URL, &sc.Title, &sc.Source, &expires, &maxUses,
+		&sc.Resolves, &sc.PaidOrders, &sc.PaidAmount, &revoked, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sc, ErrNotFound
+	}
+	if err != nil {
+		return sc, err
+	}
+	if expires.Valid {
+		t := store.Time(expires.Int64)
+		sc.ExpiresAt = &t
+	}
+	if maxUses.Valid {
+		sc.MaxUses = &maxUses.Int64
+	}
+	sc.Revoked = revoked.Valid
+	sc.Created = store.Time(created)
+	return decorate(sc), nil
+}
+
+// GetShareCode reads a merchant's share code.
+func (s *Service) GetShareCode(ctx context.Context, merchantID, id string) (ShareCode, error) {
+	return scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE id = $1 AND merchant_id = $2`, id, merchantID))
+}
+
+// RevokeShareCode stops a merchant's share code from resolving.
+func (s *Service) RevokeShareCode(ctx context.Context, merchantID, id string) (ShareCode, error) {
+	if _, err := s.DB.ExecContext(ctx, `UPDATE share_codes SET revoked_at = $3 WHERE id = $1 AND merchant_id = $2 AND revoked_at IS NULL`,
+		id, merchantID, store.Micros(s.now())); err != nil {
+		return ShareCode{}, err
+	}
+	return s.GetShareCode(ctx, merchantID, id)
+}
+
+// ResolveShareCode finds the share code inside pasted text and counts the
+// resolve. merchantID "" resolves any merchant's code (the public /s/ page
+// and platform keys); otherwise another merchant's code is unknown. The
+// error says why a code does not resolve.
+func (s *Service) ResolveShareCode(ctx context.Context, merchantID, text string) (ShareCode, error) {
+	tok, err := sharecode.Find(text)
+	if err != nil {
+		return ShareCode{}, err
+	}
+	sc, err := scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE token = $1`, tok.String()))
+	if errors.Is(err, ErrNotFound) || err == nil && merchantID != "" && sc.MerchantID != merchantID {
+		return ShareCode{}, ErrShareUnknown
+	}
+	if err != nil {
+		return ShareCode{}, err
+	}
+	now := s.now()
+	switch {
+	case sc.Revoked:
+		return sc, ErrShareRevoked
+	case sc.ExpiresAt != nil && !now.Before(*sc.ExpiresAt):
+		return sc, ErrShareExpired
+	}
+	res, err := s.DB.ExecContext(ctx, `UPDATE share_codes SET resolves = resolves + 1 WHERE id = $1 AND (max_uses IS NULL OR resolves < max_uses)`, sc.ID)
+	if err != nil {
+		return sc, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return sc, ErrShareUsedUp
+	}
+	sc.Resolves++
+	return sc, nil
+}
+
+// ShareStat is the counts of one share code or one source.
+type ShareStat struct {
+	Key        string `json:"key"`
+	Codes      int64  `json:"codes"`
+	Resolves   int64  `json:"resolves"`
+	PaidOrders int64  `json:"paid_orders"`
+	PaidAmount int64  `json:"paid_amount"`
+}
+
+// ShareStats counts a merchant's share codes' resolves and paid orders,
+// by "source" (the part before any ":detail" too) or by "code".
+func (s *Service) ShareStats(ctx context.Context, merchantID, by string) ([]ShareStat, error) {
+	key := "source"
+	if by == "code" {
+		key = "id"
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT `+key+`, COUNT(*), SUM(resolves), SUM(paid_orders), SUM(paid_amount) FROM share_codes
+		WHERE merchant_id = $1 GROUP BY `+key+` ORDER BY `+key, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ShareStat{}
+	for rows.Next() {
+		var st ShareStat
+		if err := rows.Scan(&st.Key, &st.Codes, &st.Resolves, &st.PaidOrders, &st.PaidAmount); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// ShareCodeByID reads any merchant's share code (the cashier credits a
+// payment to it).
+func (s *Service) ShareCodeByID(ctx context.Context, id string) (ShareCode, error) {
+	return scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE id = $1`, id))
+}

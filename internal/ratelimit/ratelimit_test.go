@@ -1,0 +1,31 @@
+package ratelimit
+
+import (
+	"testing"
+	"time"
+)
+
+func TestAllow(t *testing.T) {
+	l := &Limiter{Rate: 2, Burst: 3}
+	now := time.Unix(0, 0)
+	for i := range 3 {
+		if ok, _ := l.Allow("a", now); !ok {
+			t.Fatalf("try %d of the burst refused", i+1)
+		}
+	}
+	ok, wait := l.Allow("a", now)
+	if ok || wait != 500*time.Millisecond {
+		t.Fatalf("fourth try = %v, wait %v; want refused, 500ms", ok, wait)
+	}
+	if ok, _ := l.Allow("b", now); !ok {
+		t.Fatal("another client shares the first one's bucket")
+	}
+	if ok, _ := l.Allow("a", now.Add(500*time.Millisecond)); !ok {
+		t.Fatal("a token did not come back after 1/rate")
+	}
+	// An idle client's bucket is forgotten, and starts full again.
+	l.Allow("a", now.Add(2*time.Minute))
+	if _, kept := l.buckets["b"]; kept {
+		t.Error("an idle full bucket was kept")
+	}
+}

@@ -1,0 +1,700 @@
+// Package web is hutong's hosted pages for buyers: the cashier at
+// /pay/{payment} (which is also the payment's one code for every wallet),
+// pay-for-me at /pfm/{request}, a merchant's static store code at
+// /m/{merchant}, and the share code page at /s/. Pages are Go templates
+// with a little hand-written CSS and JavaScript, all embedded.
+//
+// The cashier tells wallets apart by the User-Agent of the browser that
+// opened it: inside WeChat it learns the buyer's openid through WeChat's
+// web authorization and starts a JSAPI payment; inside Alipay it does the
+// same with Alipay's; anywhere else it lists the methods the buyer may use,
+// as QR codes on a wide screen and as jumps to the wallet app on a phone.
+// The page learns the outcome over server-sent events and ends on a result
+// page that returns to the merchant with a signed outcome.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/ratelimit"
+	"github.com/hutong-pay/hutong/internal/sharecode"
+	"github.com/hutong-pay/hutong/internal/useragent"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config of the pages.
+type Config struct {
+	Svc    *gateway.Service
+	Logger *slog.Logger
+	// BridgeScript, when set, is loaded by in-wallet pages before they call
+	// WeixinJSBridge or AlipayJSBridge: the sandbox's stand-ins for the
+	// wallets' own page bridges. Real wallet apps provide their own.
+	BridgeScript string
+	// EventPoll is how often an event stream looks at its payment; 0 means
+	// 300 ms.
+	EventPoll time.Duration
+}
+
+// Handler serves the hosted pages.
+type Handler struct {
+	cfg   Config
+	mux   *http.ServeMux
+	tmpl  *template.Template
+	csrf  *http.CrossOriginProtection
+	limit *ratelimit.Limiter
+}
+
+// Paths the pages own, for mounting beside the API.
+var Paths = []string{"/pay/", "/pfm/", "/m/", "/s/", "/s", "/assets/"}
+
+// New returns the pages.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.EventPoll == 0 {
+		cfg.EventPoll = 300 * time.Millisecond
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), limit: &ratelimit.Limiter{Rate: 2, Burst: 20}}
+	h.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+		"yuan":   yuan,
+		"title":  methodTitle,
+		"wallet": func(m string) string { return payment.Methods[m] },
+	}).ParseFS(templateFS, "templates/*.html"))
+	static, _ := fs.Sub(staticFS, "static")
+	h.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
+	h.mux.HandleFunc("GET /pay/{id}", h.cashier)
+	h.mux.HandleFunc("GET /pay/{id}/qr.svg", h.paymentQR)
+	h.mux.HandleFunc("POST /pay/{id}/attempts", h.startAttempt)
+	h.mux.HandleFunc("GET /pay/{id}/attempts/{attempt}/qr.svg", h.attemptQR)
+	h.mux.HandleFunc("GET /pay/{id}/wallet/{channel}", h.inWallet)
+	h.mux.HandleFunc("GET /pay/{id}/events", h.events)
+	h.mux.HandleFunc("GET /pay/{id}/status", h.status)
+	h.mux.HandleFunc("GET /pay/{id}/done", h.done)
+	h.mux.HandleFunc("GET /pfm/{id}", h.payForMe)
+	h.mux.HandleFunc("GET /pfm/{id}/qr.svg", h.payForMeQR)
+	h.mux.HandleFunc("GET /m/{merchant}", h.storeCode)
+	h.mux.HandleFunc("POST /m/{merchant}", h.storePay)
+	h.mux.HandleFunc("GET /m/{merchant}/qr.svg", h.storeQR)
+	h.mux.HandleFunc("GET /s", h.sharePage)
+	h.mux.HandleFunc("GET /s/{$}", h.sharePage)
+	h.mux.HandleFunc("POST /s/{$}", h.shareResolve)
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A page of another site must not start payments in the buyer's
+	// browser.
+	if err := h.csrf.Check(r); err != nil {
+		h.fail(w, http.StatusForbidden, "拒绝来自其他网站的提交", "a form posted from another site was refused")
+		return
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("X-Frame-Options", "DENY")
+	h.mux.ServeHTTP(w, r)
+}
+
+// view is what the templates get.
+type view struct {
+	Title    string
+	Payment  payment.Payment
+	Merchant string
+	Buyer    string // masked
+	Methods  []methodChoice
+	Attempt  *payment.Attempt
+	PayForMe *gateway.PayForMe
+	Mobile   bool
+	Return   string
+	Bridge   string
+	Invoke   template.JS // the in-wallet call's parameters, as JSON
+	Channel  string
+	Error    string
+	Info     string
+	Share    *gateway.ShareCode
+	Text     string
+	Amount   string
+	Store    string
+	StoreID  string
+}
+
+type methodChoice struct {
+	Method string
+	Title  string
+	Wallet string
+}
+
+func (h *Handler) render(w http.ResponseWriter, status int, name string, v view) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := h.tmpl.ExecuteTemplate(w, name, v); err != nil {
+		h.cfg.Logger.Error("page", "template", name, "error", err)
+	}
+}
+
+func (h *Handler) fail(w http.ResponseWriter, status int, zh, en string) {
+	h.render(w, status, "error.html", view{Title: zh, Error: zh + " (" + en + ")"})
+}
+
+func yuan(fen int64) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) }
+
+var methodTitles = map[string]string{
+	channel.WeChatNative: "微信扫码支付", channel.WeChatH5: "打开微信支付", channel.WeChatJSAPI: "微信支付",
+	channel.AlipayQR: "支付宝扫码支付", channel.AlipayWap: "打开支付宝", channel.AlipayPage: "支付宝网页支付", channel.AlipayJSAPI: "支付宝",
+}
+
+func methodTitle(m string) string {
+	if t, ok := methodTitles[m]; ok {
+		return t
+	}
+	return m
+}
+
+// MaskName shows a pay-for-me payer who is asking without saying who in
+// full: the first character, then one star per other character.
+func MaskName(name string) string {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "一位朋友"
+	}
+	r, size := utf8.DecodeRuneInString(name)
+	return string(r) + strings.Repeat("*", max(1, utf8.RuneCountInString(name[size:])))
+}
+
+func (h *Handler) load(w http.ResponseWriter, r *http.Request) (payment.Payment, string, bool) {
+	p, err := h.cfg.Svc.PaymentByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, http.StatusNotFound, "没有这笔订单", "no such payment")
+		return p, "", false
+	}
+	m, err := h.cfg.Svc.GetMerchant(r.Context(), p.MerchantID)
+	if err != nil {
+		h.fail(w, http.StatusInternalServerError, "商户信息读取失败", "the merchant could not be read")
+		return p, "", false
+	}
+	return p, m.Name, true
+}
+
+// choices lists what a browser may pay with now: the methods the gateway
+// offers this buyer, narrowed to those that work where the page is open.
+func (h *Handler) choices(ctx context.Context, p payment.Payment, client useragent.Client) []methodChoice {
+	wanted := []string{channel.WeChatNative, channel.AlipayQR}
+	if client.Mobile {
+		wanted = []string{channel.WeChatH5, channel.AlipayWap}
+	}
+	offered := map[string]bool{}
+	for _, m := range h.cfg.Svc.MethodsFor(ctx, p.MerchantID, p.Buyer) {
+		offered[m] = true
+	}
+	var out []methodChoice
+	for _, m := range wanted {
+		if offered[m] {
+			out = append(out, methodChoice{Method: m, Title: methodTitle(m), Wallet: payment.Methods[m]})
+		}
+	}
+	return out
+}
+
+// cashier is /pay/{id}: inside a wallet it goes straight to that wallet's
+// in-app payment; elsewhere it shows the order and the methods.
+func (h *Handler) cashier(w http.ResponseWriter, r *http.Request) {
+	p, merchant, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	h.checkout(w, r, p, merchant, nil)
+}
+
+func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Payment, merchant string, pfm *gateway.PayForMe) {
+	if p.Status != payment.StatusRequiresAction || !time.Now().Before(p.ExpiresAt) {
+		http.Redirect(w, r, "/pay/"+p.ID+"/done"+pfmQuery(pfm), http.StatusSeeOther)
+		return
+	}
+	client := useragent.Classify(r.UserAgent())
+	if client.Wallet != "" && r.URL.Query().Get("attempt") == "" {
+		if id, ok := h.cfg.Svc.Accounts[client.Wallet].Connector.(channel.BuyerIdentifier); ok {
+			state := p.ID
+			if pfm != nil {
+				state = pfm.ID
+			}
+			http.Redirect(w, r, id.AuthorizeURL(absolute(r, "/pay/"+p.ID+"/wallet/"+client.Wallet), state), http.StatusFound)
+			return
+		}
+	}
+	v := view{Title: "收银台", Payment: p, Merchant: merchant, Methods: h.choices(r.Context(), p, client), Mobile: client.Mobile, PayForMe: pfm}
+	if pfm != nil {
+		v.Title = "帮朋友付款"
+		v.Buyer = MaskName(p.Buyer.Name)
+	}
+	if id := r.URL.Query().Get("attempt"); id != "" {
+		attempts, _ := h.cfg.Svc.Attempts(r.Context(), p.ID)
+		for i := range attempts {
+			if attempts[i].ID == id && attempts[i].Status == payment.AttemptPending {
+				v.Attempt = &attempts[i]
+			}
+		}
+	}
+	if v.Attempt != nil && (v.Attempt.Method == channel.WeChatJSAPI || v.Attempt.Method == channel.AlipayJSAPI) {
+		h.walletPage(w, v)
+		return
+	}
+	if len(v.Methods) == 0 {
+		v.Error = "暂无可用的支付方式 (no method is open for this order)"
+	}
+	h.render(w, http.StatusOK, "cashier.html", v)
+}
+
+func pfmQuery(pfm *gateway.PayForMe) string {
+	if pfm == nil {
+		return ""
+	}
+	return "?pfm=" + pfm.ID
+}
+
+// absolute is path on the host the browser used.
+func absolute(r *http.Request, path string) string {
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + path
+}
+
+// payerOf reads which pay-for-me request (if any) a buyer-side request
+// acts under, refusing one that is not open or not of this payment.
+func (h *Handler) payerOf(ctx context.Context, p payment.Payment, pfmID string) (payment.Payer, *gateway.PayForMe, error) {
+	if pfmID == "" {
+		return payment.Payer{IsBuyer: true}, nil, nil
+	}
+	pfm, err := h.cfg.Svc.GetPayForMe(ctx, pfmID)
+	if err != nil || pfm.PaymentID != p.ID {
+		return payment.Payer{}, nil, gateway.ErrNotFound
+	}
+	if pfm.Status != "open" {
+		return payment.Payer{}, &pfm, gateway.ErrPayForMeClosed
+	}
+	return payment.Payer{IsBuyer: false, PayForMe: pfm.ID}, &pfm, nil
+}
+
+// startAttempt is the buyer choosing a method: a QR method shows its code
+// on the cashier, a jump goes to the wallet.
+func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
+	p, merchant, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	method := r.PostFormValue("method")
+	payer, pfm, err := h.payerOf(r.Context(), p, r.PostFormValue("pfm"))
+	if err != nil {
+		h.attemptFailed(w, r, p, merchant, pfm, err)
+		return
+	}
+	allowed := false
+	for _, c := range h.choices(r.Context(), p, useragent.Client{Mobile: false}) {
+		allowed = allowed || c.Method == method
+	}
+	for _, c := range h.choices(r.Context(), p, useragent.Client{Mobile: true}) {
+		allowed = allowed || c.Method == method
+	}
+	if !allowed {
+		h.fail(w, http.StatusBadRequest, "这个支付方式现在不可用", "this method is not open for this order")
+		return
+	}
+	back := absolute(r, "/pay/"+p.ID+"/done"+pfmQuery(pfm))
+	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, ReturnURL: back, ClientIP: clientIP(r)})
+	if err != nil {
+		h.attemptFailed(w, r, p, merchant, pfm, err)
+		return
+	}
+	switch {
+	case a.NextAction != nil && a.NextAction.Type == "redirect":
+		target := a.NextAction.URL
+		if a.Channel == "wechatpay" {
+			// WeChat's h5_url returns to the redirect_url the merchant appends.
+			target += "&redirect_url=" + url.QueryEscape(back)
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	default:
+		q := "?attempt=" + a.ID
+		if pfm != nil {
+			http.Redirect(w, r, "/pfm/"+pfm.ID+q, http.StatusSeeOther)
+			return
+		}
+		http.Redirect(w, r, "/pay/"+p.ID+q, http.StatusSeeOther)
+	}
+}
+
+func (h *Handler) attemptFailed(w http.ResponseWriter, r *http.Request, p payment.Payment, merchant string, pfm *gateway.PayForMe, err error) {
+	switch {
+	case errors.Is(err, gateway.ErrPaidByOther):
+		http.Redirect(w, r, "/pay/"+p.ID+"/done"+pfmQuery(pfm), http.StatusSeeOther)
+	case errors.Is(err, gateway.ErrPayForMeClosed):
+		h.render(w, http.StatusConflict, "error.html", view{Title: "代付已结束", Error: "这个代付请求已结束 (this pay-for-me request is " + pfm.Status + ")"})
+	case errors.Is(err, payment.ErrClosed):
+		http.Redirect(w, r, "/pay/"+p.ID+"/done"+pfmQuery(pfm), http.StatusSeeOther)
+	case errors.Is(err, gateway.ErrNotFound):
+		h.fail(w, http.StatusNotFound, "没有这个代付请求", "no such pay-for-me request")
+	default:
+		h.cfg.Logger.Warn("attempt refused", "payment", p.ID, "error", err)
+		h.fail(w, http.StatusBadGateway, "钱包暂时无法下单, 请稍后再试", "the wallet refused: "+err.Error())
+	}
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return "127.0.0.1"
+	}
+	return host
+}
+
+// inWallet is where a wallet's authorization comes back with a code: the
+// buyer's wallet id, then an in-wallet payment the page starts through
+// the wallet's page bridge.
+func (h *Handler) inWallet(w http.ResponseWriter, r *http.Request) {
+	p, merchant, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	ch := r.PathValue("channel")
+	acct, ok := h.cfg.Svc.Accounts[ch]
+	ider, ok2 := acct.Connector.(channel.BuyerIdentifier)
+	if !ok || !ok2 {
+		h.fail(w, http.StatusNotFound, "不支持这个钱包", "no such wallet")
+		return
+	}
+	state := r.URL.Query().Get("state")
+	pfmID := ""
+	if strings.HasPrefix(state, "pfm_") {
+		pfmID = state
+	}
+	payer, pfm, err := h.payerOf(r.Context(), p, pfmID)
+	if err != nil {
+		h.attemptFailed(w, r, p, merchant, pfm, err)
+		return
+	}
+	code := r.URL.Query().Get("code")
+	if code == "" {
+		code = r.URL.Query().Get("auth_code")
+	}
+	if code == "" || len(code) > 256 {
+		h.fail(w, http.StatusBadRequest, "钱包授权没有完成", "the wallet's authorization returned no code")
+		return
+	}
+	buyer, err := ider.BuyerID(r.Context(), code)
+	if err != nil {
+		h.cfg.Logger.Warn("wallet authorization refused", "payment", p.ID, "error", err)
+		h.fail(w, http.StatusBadGateway, "钱包授权失败, 请重新打开", "the wallet's authorization failed")
+		return
+	}
+	method := channel.WeChatJSAPI
+	if ch == "alipay" {
+		method = channel.AlipayJSAPI
+	}
+	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, WalletPayer: buyer, ClientIP: clientIP(r)})
+	if err != nil {
+		h.attemptFailed(w, r, p, merchant, pfm, err)
+		return
+	}
+	// A stable address for the payment page: the wallet's bridge comes
+	// back to it, and the one-time code must not be used again.
+	base := "/pay/" + p.ID
+	if pfm != nil {
+		base = "/pfm/" + pfm.ID
+	}
+	http.Redirect(w, r, base+"?attempt="+a.ID, http.StatusSeeOther)
+}
+
+// walletPage is an in-wallet payment waiting for the buyer to confirm it
+// in the wallet's own sheet.
+func (h *Handler) walletPage(w http.ResponseWriter, v view) {
+	invoke, _ := json.Marshal(bridgeCall(*v.Attempt))
+	v.Title = "确认付款"
+	v.Channel = v.Attempt.Channel
+	v.Bridge = h.cfg.BridgeScript
+	v.Invoke = template.JS(invoke)
+	v.Mobile = true
+	h.render(w, http.StatusOK, "wallet.html", v)
+}
+
+// bridgeCall is what the page hands the wallet's bridge: WeChat's
+// getBrandWCPayRequest parameters, or Alipay's tradePay trade number.
+func bridgeCall(a payment.Attempt) map[string]string {
+	if a.NextAction == nil {
+		return nil
+	}
+	return a.NextAction.Params
+}
+
+// events streams the payment's status to the page (server-sent events)
+// until it is final or the browser leaves.
+func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	flusher, _ := w.(http.Flusher)
+	last := ""
+	tick := time.NewTicker(h.cfg.EventPoll)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Minute)
+	for {
+		p, err := h.cfg.Svc.PaymentByID(r.Context(), id)
+		if err != nil {
+			return
+		}
+		status := p.Status
+		if status == payment.StatusRequiresAction && !time.Now().Before(p.ExpiresAt) {
+			status = payment.StatusCanceled
+		}
+		if status != last {
+			fmt.Fprintf(w, "event: status\ndata: {\"status\":%q}\n\n", status)
+			if flusher != nil {
+				flusher.Flush()
+			}
+			last = status
+		}
+		if status != payment.StatusRequiresAction {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-deadline:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// status is the same as JSON, for pages without EventSource.
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	p, err := h.cfg.Svc.PaymentByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]string{"status": p.Status})
+}
+
+// done is the result page: paid, or closed; with the way back to the
+// merchant, signed.
+func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
+	p, merchant, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	v := view{Title: "支付结果", Payment: p, Merchant: merchant}
+	if id := r.URL.Query().Get("pfm"); id != "" {
+		if pfm, err := h.cfg.Svc.GetPayForMe(r.Context(), id); err == nil && pfm.PaymentID == p.ID {
+			v.PayForMe = &pfm
+			v.Buyer = MaskName(p.Buyer.Name)
+		}
+	}
+	if v.PayForMe == nil && p.Status != payment.StatusRequiresAction {
+		// Only the buyer goes back to the merchant; a friend who paid stays.
+		ret, err := h.cfg.Svc.ReturnURL(r.Context(), p)
+		if err != nil {
+			h.cfg.Logger.Error("return url", "payment", p.ID, "error", err)
+		}
+		v.Return = ret
+	}
+	h.render(w, http.StatusOK, "done.html", v)
+}
+
+func (h *Handler) svg(w http.ResponseWriter, text string) {
+	b, err := QRSVG(text)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "private, max-age=300")
+	w.Write(b)
+}
+
+// paymentQR is the payment's one code for every wallet.
+func (h *Handler) paymentQR(w http.ResponseWriter, r *http.Request) {
+	p, _, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	h.svg(w, absolute(r, "/pay/"+p.ID))
+}
+
+// attemptQR is a wallet's own code (code_url, qr_code) of one attempt.
+func (h *Handler) attemptQR(w http.ResponseWriter, r *http.Request) {
+	attempts, err := h.cfg.Svc.Attempts(r.Context(), r.PathValue("id"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	for _, a := range attempts {
+		if a.ID == r.PathValue("attempt") && a.NextAction != nil && a.NextAction.QRCode != "" {
+			h.svg(w, a.NextAction.QRCode)
+			return
+		}
+	}
+	http.NotFound(w, r)
+}
+
+// payForMe is the page the friend opens.
+func (h *Handler) payForMe(w http.ResponseWriter, r *http.Request) {
+	pfm, err := h.cfg.Svc.GetPayForMe(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, http.StatusNotFound, "没有这个代付请求", "no such pay-for-me request")
+		return
+	}
+	p, err := h.cfg.Svc.PaymentByID(r.Context(), pfm.PaymentID)
+	if err != nil {
+		h.fail(w, http.StatusNotFound, "没有这笔订单", "no such payment")
+		return
+	}
+	m, _ := h.cfg.Svc.GetMerchant(r.Context(), p.MerchantID)
+	if pfm.Status != "open" && p.Status == payment.StatusRequiresAction {
+		h.render(w, http.StatusGone, "error.html", view{Title: "代付已结束", Error: "这个代付请求已结束 (this pay-for-me request is " + pfm.Status + ")"})
+		return
+	}
+	h.checkout(w, r, p, m.Name, &pfm)
+}
+
+func (h *Handler) payForMeQR(w http.ResponseWriter, r *http.Request) {
+	pfm, err := h.cfg.Svc.GetPayForMe(r.Context(), r.PathValue("id"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	h.svg(w, pfm.URL)
+}
+
+// storeCode is a merchant's static code: the buyer enters the amount.
+func (h *Handler) storeCode(w http.ResponseWriter, r *http.Request) {
+	m, err := h.cfg.Svc.GetMerchant(r.Context(), r.PathValue("merchant"))
+	if err != nil {
+		h.fail(w, http.StatusNotFound, "没有这家店", "no such store")
+		return
+	}
+	h.render(w, http.StatusOK, "store.html", view{Title: m.Name, Store: m.Name, StoreID: m.ID})
+}
+
+func (h *Handler) storeQR(w http.ResponseWriter, r *http.Request) {
+	m, err := h.cfg.Svc.GetMerchant(r.Context(), r.PathValue("merchant"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	h.svg(w, absolute(r, "/m/"+m.ID))
+}
+
+// storePay makes a payment of the amount the buyer entered and goes to its
+// cashier, which inside a wallet goes straight to that wallet.
+func (h *Handler) storePay(w http.ResponseWriter, r *http.Request) {
+	m, err := h.cfg.Svc.GetMerchant(r.Context(), r.PathValue("merchant"))
+	if err != nil {
+		h.fail(w, http.StatusNotFound, "没有这家店", "no such store")
+		return
+	}
+	amount, err := payment.ParseYuan(r.PostFormValue("amount"))
+	v := view{Title: m.Name, Store: m.Name, StoreID: m.ID, Amount: r.PostFormValue("amount")}
+	if err != nil {
+		v.Error = "请输入金额, 例如 12.50 (enter an amount such as 12.50)"
+		h.render(w, http.StatusBadRequest, "store.html", v)
+		return
+	}
+	note := strings.TrimSpace(r.PostFormValue("note"))
+	if note == "" || utf8.RuneCountInString(note) > 60 {
+		note = "到店付款 " + m.Name
+	}
+	order := payment.NewID("store")
+	p, err := h.cfg.Svc.CreatePayment(r.Context(), m, payment.Request{MerchantOrderID: order, Amount: amount, Currency: "CNY",
+		Description: note, Method: "cashier", Buyer: payment.Buyer{ID: "walkin_" + order[len("store_"):]}, ExpiresIn: 15 * 60})
+	if err != nil {
+		var fe *payment.FieldError
+		if errors.As(err, &fe) {
+			v.Error = fe.Error()
+			h.render(w, http.StatusBadRequest, "store.html", v)
+			return
+		}
+		h.fail(w, http.StatusBadGateway, "下单失败, 请稍后再试", err.Error())
+		return
+	}
+	http.Redirect(w, r, "/pay/"+p.ID, http.StatusSeeOther)
+}
+
+// sharePage is where a person pastes a message with a share code.
+func (h *Handler) sharePage(w http.ResponseWriter, r *http.Request) {
+	h.render(w, http.StatusOK, "share.html", view{Title: "打开分享口令", Text: r.URL.Query().Get("text")})
+}
+
+func (h *Handler) shareResolve(w http.ResponseWriter, r *http.Request) {
+	text := r.PostFormValue("text")
+	v := view{Title: "打开分享口令", Text: text}
+	if ok, _ := h.limit.Allow("ip:"+clientIP(r), time.Now()); !ok {
+		v.Error = "操作太频繁, 请稍后再试 (too many tries; wait a moment)"
+		h.render(w, http.StatusTooManyRequests, "share.html", v)
+		return
+	}
+	if len(text) > 8<<10 {
+		v.Error = "内容太长 (the text is too long)"
+		h.render(w, http.StatusBadRequest, "share.html", v)
+		return
+	}
+	sc, err := h.cfg.Svc.ResolveShareCode(r.Context(), "", text)
+	if err != nil {
+		status, msg := shareRefusal(err)
+		v.Error = msg
+		h.render(w, status, "share.html", v)
+		return
+	}
+	target := sc.URL
+	if sc.Target == "product" || sc.Target == "store" {
+		// The merchant's page credits its payment to the code.
+		if u, err := url.Parse(target); err == nil {
+			q := u.Query()
+			q.Set("share_code", sc.ID)
+			u.RawQuery = q.Encode()
+			target = u.String()
+		}
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func shareRefusal(err error) (int, string) {
+	switch {
+	case errors.Is(err, sharecode.ErrNoToken):
+		return http.StatusBadRequest, "没有找到口令: 请粘贴包含 ￥口令￥ 的整段消息 (no share code in the text)"
+	case errors.Is(err, sharecode.ErrMistyped):
+		return http.StatusBadRequest, "口令有误, 请检查是否抄错 (the code has a typo)"
+	case errors.Is(err, gateway.ErrShareUnknown):
+		return http.StatusNotFound, "口令不存在 (unknown code)"
+	case errors.Is(err, gateway.ErrShareExpired):
+		return http.StatusGone, "口令已过期 (the code has expired)"
+	case errors.Is(err, gateway.ErrShareRevoked):
+		return http.StatusGone, "口令已被撤销 (the code was revoked)"
+	case errors.Is(err, gateway.ErrShareUsedUp):
+		return http.StatusGone, "口令已达使用次数上限 (the code is used up)"
+	}
+	return http.StatusInternalServerError, "出错了, 请稍后再试 (something went wrong)"
+}
