@@ -23,6 +23,9 @@ import (
 var WalletHosts = []string{
 	"api.mch.weixin.qq.com",  // WeChat Pay API v3
 	"api2.mch.weixin.qq.com", // its backup domain
+	"open.weixin.qq.com",     // WeChat web OAuth: the authorization page
+	"api.weixin.qq.com",      // WeChat web OAuth: the code exchange
+	"openauth.alipay.com",    // Alipay's authorization pages
 }
 
 // Transport rewrites requests for WalletHosts to the sandbox.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -32,6 +33,17 @@ func TestClientSendsWalletHostsToTheSandbox(t *testing.T) {
 	}
 	if got := get("https://api.mch.weixin.qq.com/v3/pay/transactions/id/42?mchid=1"); got != "sandbox GET /v3/pay/transactions/id/42?mchid=1 host=api.mch.weixin.qq.com" {
 		t.Fatalf("wallet host: %q", got)
+	}
+	for _, u := range []string{
+		"https://open.weixin.qq.com/connect/oauth2/authorize?appid=wx1&scope=snsapi_base",
+		"https://api.weixin.qq.com/sns/oauth2/access_token?appid=wx1&code=c",
+		"https://openauth.alipay.com/oauth2/publicAppAuthorize.htm?app_id=1&scope=auth_base",
+	} {
+		want := u[strings.Index(u[len("https://"):], "/")+len("https://"):]
+		host := u[len("https://") : len(u)-len(want)]
+		if got := get(u); got != "sandbox GET "+want+" host="+host {
+			t.Errorf("%s: %q", host, got)
+		}
 	}
 	if got := get(other.URL + "/x"); got != "other" {
 		t.Fatalf("other host: %q", got)

@@ -1,7 +1,8 @@
 // Package sandbox runs hutong's local stand-ins for the wallets: the WeChat
-// Pay API v3 (under /v3/), the Alipay OpenAPI gateway (/gateway.do), the
-// phone pages where a person plays the buyer (/phone/), and the test-helper
-// API (under /sandbox/v1/) that
+// Pay API v3 (under /v3/), WeChat's web OAuth (/connect/oauth2/authorize,
+// /sns/oauth2/access_token), the Alipay OpenAPI gateway (/gateway.do) and
+// authorization pages (/oauth2/), the phone pages where a person plays the
+// buyer (/phone/), and the test-helper API (under /sandbox/v1/) that
 // scripted tests and the demo use to play the buyer and to make the wallets
 // misbehave on purpose.
 //
@@ -164,10 +165,13 @@ func (sb *Sandbox) open() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", sb.wechatpay.Handler())
+	oauth := sb.wechatpay.OAuthHandler() // open.weixin.qq.com, api.weixin.qq.com
+	mux.Handle("/connect/oauth2/authorize", oauth)
+	mux.Handle("/sns/oauth2/access_token", oauth)
 	alipayHandler := sb.alipay.Handler()
 	mux.Handle("/gateway.do", alipayHandler)
 	mux.Handle("/sandbox/alipay/", alipayHandler)
-	mux.Handle("/oauth2/", alipayHandler)
+	mux.Handle("/oauth2/", alipayHandler) // openauth.alipay.com
 	mux.Handle("/phone/", phone.New(phone.Config{
 		Wallets: []phone.Wallet{sb.wechatpay.Phone(), sb.alipay.Phone()},
 		Users:   sb.users,

@@ -12,6 +12,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/alipayapi"
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/sandbox/faults"
+	"github.com/hutong-pay/hutong/internal/sandbox/phone"
 )
 
 // timestampSkew is how far a request's timestamp may be from the gateway's
@@ -34,7 +35,14 @@ type answer struct {
 	fields any // a struct or map marshalled after code and msg; nil for none
 	// redirect, when set, sends the browser there instead (page/wap pay).
 	redirect string
+	// bare leaves code and msg out of a success, as alipay.system.oauth.token
+	// answers.
+	bare bool
 }
+
+// methodUserToken answers its failures, its own and the gateway's, in an
+// object named error_response rather than after the method.
+const methodUserToken = "alipay.system.oauth.token"
 
 func success(fields any) answer { return answer{result: alipayapi.Success, fields: fields} }
 
@@ -61,6 +69,7 @@ func (s *Simulator) methods() map[string]methodFunc {
 		"alipay.trade.fastpay.refund.query":              s.refundQuery,
 		"alipay.data.dataservice.bill.downloadurl.query": s.billURL,
 		"alipay.open.auth.token.app":                     s.authToken,
+		methodUserToken:                                  s.userToken,
 	}
 }
 
@@ -70,6 +79,7 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("/gateway.do", s.gateway)
 	mux.HandleFunc("GET /sandbox/alipay/bill", s.downloadBill)
 	mux.HandleFunc("/oauth2/appToAppAuth.htm", s.authorizePage)
+	mux.Handle("/oauth2/publicAppAuthorize.htm", phone.Consent(s.cfg.Users, s.Phone(), userAuthorizer{s}))
 	return mux
 }
 
@@ -191,9 +201,13 @@ func (s *Simulator) writeAnswer(w http.ResponseWriter, method string, a answer) 
 	if err != nil {
 		s.cfg.Logger.Error("alipay: sign answer", "err", err)
 	}
+	key := alipayapi.ResponseKey(method)
+	if method == methodUserToken && a.result.Code != alipayapi.CodeSuccess {
+		key = "error_response"
+	}
 	var out bytes.Buffer
 	out.WriteString(`{"`)
-	out.WriteString(alipayapi.ResponseKey(method))
+	out.WriteString(key)
 	out.WriteString(`":`)
 	out.Write(obj)
 	out.WriteString(`,"sign":"`)
@@ -209,7 +223,7 @@ func (s *Simulator) writeAnswer(w http.ResponseWriter, method string, a answer) 
 // nothing to name the object after: it is error_response.
 func (s *Simulator) writeError(w http.ResponseWriter, method string, res alipayapi.Result) {
 	key := "error_response"
-	if method != "" && s.methods()[method] != nil {
+	if method != "" && s.methods()[method] != nil && method != methodUserToken {
 		key = alipayapi.ResponseKey(method)
 	}
 	obj := s.responseObject(answer{result: res})
@@ -227,6 +241,9 @@ func (s *Simulator) responseObject(a answer) []byte {
 	rest, err := marshal(a.fields)
 	if err != nil || len(rest) <= 2 {
 		return head
+	}
+	if a.bare && a.result.Code == alipayapi.CodeSuccess {
+		return rest
 	}
 	return append(append(head[:len(head)-1], ','), rest[1:]...)
 }

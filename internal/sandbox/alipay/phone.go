@@ -21,7 +21,7 @@ func (phoneWallet) UserAgent() string {
 }
 
 // Recognizes reports whether code is an Alipay QR, trade number, order
-// string or sandbox cashier link.
+// string, sandbox cashier link or bridge link (tradePay through bridge.js).
 func (phoneWallet) Recognizes(code string) bool {
 	code = strings.TrimSpace(code)
 	if strings.HasPrefix(code, "https://qr.alipay.com/") || isOrderString(code) {
@@ -31,15 +31,26 @@ func (phoneWallet) Recognizes(code string) bool {
 		return true
 	}
 	u, err := url.Parse(code)
-	return err == nil && u.Path == "/phone/alipay/cashier" && u.Query().Get("code") != ""
+	return err == nil && (u.Path == "/phone/alipay/cashier" && u.Query().Get("code") != "" || u.Path == bridgePath)
 }
 
 // Lookup is the buyer scanning: from now on the trade exists for queries.
+// A bridge link's trade returns to the calling page with #alipay=9000 or
+// #alipay=6001.
 func (w phoneWallet) Lookup(code string) (phone.Order, error) {
 	s := w.s
+	call, isCall, err := bridgeLink(code)
+	if err != nil {
+		return phone.Order{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, err := s.findByCode(code)
+	var t *Trade
+	if isCall {
+		t, err = s.checkBridgeCall(call)
+	} else {
+		t, err = s.findByCode(code)
+	}
 	if errors.Is(err, ErrUnknownCode) {
 		return phone.Order{}, phone.ErrUnknownCode
 	}
@@ -59,6 +70,9 @@ func (w phoneWallet) Lookup(code string) (phone.Order, error) {
 		Payable: t.Status == StatusWaitBuyerPay, State: t.Status, Payer: t.Buyer,
 		ReturnURL: s.returnURL(t),
 	}
+	if isCall {
+		o.ReturnURL, o.CancelURL = phone.WithFragment(call.Return, bridgeOK), phone.WithFragment(call.Return, bridgeCancel)
+	}
 	if m := s.merchants[t.SellerID]; m != nil {
 		o.Merchant = m.Name
 	}
@@ -66,6 +80,23 @@ func (w phoneWallet) Lookup(code string) (phone.Order, error) {
 }
 
 func (w phoneWallet) Pay(code, userID string) (phone.Receipt, error) {
+	call, isCall, err := bridgeLink(code)
+	if err != nil {
+		return phone.Receipt{}, err
+	}
+	returnURL := ""
+	if isCall { // the call is checked again: only a tradePay of trade.create pays
+		w.s.mu.Lock()
+		t, err := w.s.checkBridgeCall(call)
+		if err == nil {
+			code = t.TradeNo
+		}
+		w.s.mu.Unlock()
+		if err != nil {
+			return phone.Receipt{}, err
+		}
+		returnURL = phone.WithFragment(call.Return, bridgeOK)
+	}
 	res, err := w.s.Pay(code, userID)
 	if errors.Is(err, ErrUnknownCode) {
 		return phone.Receipt{}, phone.ErrUnknownCode
@@ -76,7 +107,10 @@ func (w phoneWallet) Pay(code, userID string) (phone.Receipt, error) {
 	s := w.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.receipt(s.byTradeNo[res.TradeNo], res.ReturnURL), nil
+	if returnURL == "" {
+		returnURL = res.ReturnURL
+	}
+	return s.receipt(s.byTradeNo[res.TradeNo], returnURL), nil
 }
 
 // receipt describes a paid trade. Callers hold s.mu.

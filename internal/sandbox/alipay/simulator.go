@@ -173,6 +173,7 @@ type Simulator struct {
 	codes     map[string]*AuthCode
 	tokens    map[string]*AuthToken
 	refreshes map[string]*AuthToken
+	userCodes map[string]*userAuthCode
 }
 
 // The sandbox app and its own merchant.
@@ -209,6 +210,7 @@ func New(cfg Config) (*Simulator, error) {
 		codes:     map[string]*AuthCode{},
 		tokens:    map[string]*AuthToken{},
 		refreshes: map[string]*AuthToken{},
+		userCodes: map[string]*userAuthCode{},
 	}
 	j := cfg.Journal
 	var sec secrets
@@ -268,6 +270,7 @@ func (s *Simulator) load() error {
 		loadKind(j, kindRefund, func(r *Refund) { s.refunds[r.Key] = r }),
 		loadKind(j, kindAuthCode, func(c *AuthCode) { s.codes[c.Code] = c }),
 		loadKind(j, kindAuthToken, func(t *AuthToken) { s.tokens[t.Token] = t; s.refreshes[t.RefreshToken] = t }),
+		loadKind(j, kindUserCode, func(c *userAuthCode) { s.userCodes[c.Code] = c }),
 	)
 }
 

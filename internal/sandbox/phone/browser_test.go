@@ -7,6 +7,7 @@ package phone_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"net/http"
@@ -344,4 +345,134 @@ func steps(ctx context.Context, all ...step) error {
 		}
 	}
 	return nil
+}
+
+// cashierPage is a merchant's page in the wallet's in-app browser: it loads
+// the sandbox's bridge.js (async, so the page meets the bridge through its
+// ready event, as in the apps) and pays when #pay is tapped. #result shows
+// what came back in the URL's fragment.
+func cashierPage(sandboxURL, script string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>收银台</title>
+<script async src="%s/phone/static/bridge.js"></script></head>
+<body><p id="result"></p><button id="pay" disabled>支付</button>
+<script>
+var result = document.getElementById("result"), button = document.getElementById("pay");
+result.textContent = location.hash ? location.hash.slice(1) : "unpaid";
+%s
+</script></body></html>`, sandboxURL, script)
+	}))
+}
+
+func locationInto(dst *string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		s, err := chromedp.Location()(ctx, t)
+		*dst = s
+		return chromedp.Void{}, err
+	}
+}
+
+// TestBrowserWeChatBridge: a JSAPI cashier page calls
+// WeixinJSBridge.invoke('getBrandWCPayRequest') with the parameters the
+// official SDK signed; the person pays with the PIN on the sandbox phone and
+// lands back on the page with #wechatpay=ok, the order paid.
+func TestBrowserWeChatBridge(t *testing.T) {
+	ctx := browser(t)
+	e := sandboxtest.Start(t)
+	no, p, svc := jsapiOrder(t, e, 1688, "buyer-li")
+	params, _ := json.Marshal(map[string]string{"appId": *p.Appid, "timeStamp": *p.TimeStamp, "nonceStr": *p.NonceStr,
+		"package": *p.Package, "signType": *p.SignType, "paySign": *p.PaySign})
+	merchant := cashierPage(e.URL, `var params = `+string(params)+`;
+function onBridgeReady() { button.disabled = false; }
+if (typeof WeixinJSBridge == "undefined") {
+  document.addEventListener("WeixinJSBridgeReady", onBridgeReady, false);
+} else {
+  onBridgeReady();
+}
+button.onclick = function () {
+  WeixinJSBridge.invoke("getBrandWCPayRequest", params, function (res) { result.textContent = res.err_msg; });
+};`)
+	defer merchant.Close()
+	page := merchant.URL + "/cashier?order=" + no
+
+	var before, amount, payer, after, where string
+	err := steps(ctx,
+		step{"open the cashier page", chromedp.Navigate(page)},
+		step{"wait for WeixinJSBridgeReady", chromedp.WaitEnabled(chromedp.CSS(`#pay`))},
+		step{"read the page", textInto(`#result`, &before)},
+		step{"tap 支付", chromedp.Click(chromedp.CSS(`#pay`))},
+		step{"see the order on the phone", chromedp.WaitVisible(chromedp.CSS(`[data-amount]`))},
+		step{"read the amount", textInto(`[data-amount]`, &amount)},
+		step{"read the payer", textInto(`.order .hint`, &payer)},
+		step{"type the PIN", chromedp.SendKeys(chromedp.CSS(`#pin`), phone.PIN)},
+		step{"tap 确认支付", chromedp.Click(chromedp.CSS(`[data-confirm]`))},
+		step{"see success", chromedp.WaitVisible(chromedp.CSS(`[data-return]`))},
+	)
+	if err != nil {
+		screenshot(t, ctx, "wechat-bridge-failed.png")
+		t.Fatalf("click-through: %v", err)
+	}
+	screenshot(t, ctx, "wechat-bridge-paid.png")
+	err = steps(ctx,
+		step{"arrive back at the cashier page", chromedp.WaitVisible(chromedp.CSS(`#pay`))},
+		step{"read the page", textInto(`#result`, &after)},
+		step{"read the address", locationInto(&where)},
+	)
+	if err != nil {
+		screenshot(t, ctx, "wechat-bridge-return-failed.png")
+		t.Fatalf("return: %v", err)
+	}
+	screenshot(t, ctx, "wechat-bridge-returned.png")
+	if before != "unpaid" || amount != "¥16.88" || !strings.Contains(payer, "付款人 李娜") {
+		t.Fatalf("page %q, amount %q, payer %q", before, amount, payer)
+	}
+	if after != "wechatpay=ok" || where != page+"#wechatpay=ok" {
+		t.Fatalf("back at %q showing %q", where, after)
+	}
+	if s := orderState(t, svc, e, no); s != "SUCCESS" {
+		t.Fatalf("order %s", s)
+	}
+}
+
+// TestBrowserAlipayBridgeCancel: a cashier page calls
+// AlipayJSBridge.call('tradePay') for a trade.create; the person gives up on
+// the sandbox phone and lands back with #alipay=6001, the trade unpaid.
+func TestBrowserAlipayBridgeCancel(t *testing.T) {
+	ctx := browser(t)
+	e := sandboxtest.Start(t)
+	no, tradeNo, client := alipayCreate(t, e, "12.30", "buyer-wang")
+	merchant := cashierPage(e.URL, `function ready(callback) {
+  if (window.AlipayJSBridge) { callback(); } else { document.addEventListener("AlipayJSBridgeReady", callback, false); }
+}
+ready(function () { button.disabled = false; });
+button.onclick = function () {
+  AlipayJSBridge.call("tradePay", { tradeNO: "`+tradeNo+`" }, function (res) { result.textContent = res.resultCode; });
+};`)
+	defer merchant.Close()
+	page := merchant.URL + "/cashier?order=" + no
+
+	var amount, after, where string
+	err := steps(ctx,
+		step{"open the cashier page", chromedp.Navigate(page)},
+		step{"wait for AlipayJSBridgeReady", chromedp.WaitEnabled(chromedp.CSS(`#pay`))},
+		step{"tap 支付", chromedp.Click(chromedp.CSS(`#pay`))},
+		step{"see the trade on the phone", chromedp.WaitVisible(chromedp.CSS(`[data-amount]`))},
+		step{"read the amount", textInto(`[data-amount]`, &amount)},
+		step{"tap 取消支付", chromedp.Click(chromedp.CSS(`[data-cancel]`))},
+		step{"arrive back at the cashier page", chromedp.WaitVisible(chromedp.CSS(`#pay`))},
+		step{"read the page", textInto(`#result`, &after)},
+		step{"read the address", locationInto(&where)},
+	)
+	if err != nil {
+		screenshot(t, ctx, "alipay-bridge-failed.png")
+		t.Fatalf("click-through: %v", err)
+	}
+	screenshot(t, ctx, "alipay-bridge-cancelled.png")
+	if amount != "¥12.30" || after != "alipay=6001" || where != page+"#alipay=6001" {
+		t.Fatalf("amount %q, back at %q showing %q", amount, where, after)
+	}
+	if q, err := client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: no}); err != nil || q.TradeStatus != alipaysdk.TradeStatusWaitBuyerPay {
+		t.Fatalf("query: %v %+v", err, q)
+	}
 }

@@ -6,6 +6,13 @@
 // their history. WeChat's H5 pay links and Alipay's page/wap cashier land
 // here and return to the merchant when done.
 //
+// For pages opened "inside" a wallet, Consent is the wallets' authorization
+// page (who holds the phone, for WeChat's web OAuth and Alipay's
+// publicAppAuthorize), and static/bridge.js stands in for the in-app
+// browsers' WeixinJSBridge and AlipayJSBridge: a payment call sends the
+// browser to /phone/{wallet}/jsapi (wallets that implement Bridge), the
+// person pays, and the page gets its result back in its URL's fragment.
+//
 // Every wallet the sandbox simulates plugs in through the Wallet interface.
 // Links that no wallet recognizes are opened the way the wallet's in-app
 // browser opens them, with its User-Agent marker (MicroMessenger,

@@ -108,6 +108,9 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /phone/wechatpay/h5", h.landing("wechatpay"))
 	for _, w := range cfg.Wallets {
 		h.mux.HandleFunc("GET /phone/"+w.Name()+"/cashier", h.cashier(w.Name()))
+		if b, ok := w.(Bridge); ok {
+			h.mux.HandleFunc("GET /phone/"+w.Name()+"/jsapi", h.bridge(w, b))
+		}
 	}
 	return h
 }
@@ -138,18 +141,31 @@ type view struct {
 	Receipt *Receipt
 	History []Receipt
 	PIN     string
+
+	// The authorization page: who asks, the form's target, the user
+	// preselected.
+	Auth   *AuthRequest
+	Action string
+	Chosen string
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, v view) {
+	if err := renderPage(w, status, name, v); err != nil {
+		h.cfg.Logger.Error("phone: render", "page", name, "err", err)
+	}
+}
+
+// renderPage writes a page, or a plain 500 if its template fails.
+func renderPage(w http.ResponseWriter, status int, name string, v view) error {
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, name, v); err != nil {
-		h.cfg.Logger.Error("phone: render", "page", name, "err", err)
 		http.Error(w, "page error", http.StatusInternalServerError)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+	return nil
 }
 
 // base fills the parts every page of a user shows; a bad user or wallet
@@ -178,6 +194,8 @@ func (h *Handler) base(w http.ResponseWriter, r *http.Request) (view, bool) {
 	path := r.URL.RequestURI()
 	if r.Method != http.MethodGet { // switching user after a POST lands on the home page
 		path = "/phone/u/" + url.PathEscape(u.ID) + "?wallet=" + wallet.Name()
+	} else {
+		setUserCookie(w, u.ID) // who holds the phone, for the authorization pages
 	}
 	return view{Title: wallet.Title(), User: u, Users: h.cfg.Users.List(), Wallet: wallet, Wallets: h.cfg.Wallets, Path: path}, true
 }
@@ -486,6 +504,32 @@ func (h *Handler) cashier(wallet string) http.HandlerFunc {
 			return
 		}
 		http.Redirect(w, r, orderPath(h.cfg.Users.Default(), wallet, code), http.StatusSeeOther)
+	}
+}
+
+// bridge is where bridge.js sends a page's in-wallet payment call
+// (WeixinJSBridge getBrandWCPayRequest, AlipayJSBridge tradePay): the
+// wallet checks the call, and the order page of the payer the order names
+// (else of the person holding the phone) takes over, with the whole link
+// as the code so that the return URLs survive to paying. A refused call is
+// explained, with a link back to the page that made it.
+func (h *Handler) bridge(wallet Wallet, b Bridge) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		link := "http://" + r.Host + r.URL.RequestURI()
+		o, err := wallet.Lookup(link)
+		if err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, ErrUnknownCode) {
+				status = http.StatusNotFound
+			}
+			h.render(w, status, "refused.html", view{Title: wallet.Title(), Wallet: wallet, Error: err.Error(), Link: b.FailURL(link)})
+			return
+		}
+		user := o.Payer
+		if user == "" {
+			user = CurrentUser(r, h.cfg.Users)
+		}
+		http.Redirect(w, r, orderPath(user, wallet.Name(), link), http.StatusSeeOther)
 	}
 }
 

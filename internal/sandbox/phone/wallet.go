@@ -40,6 +40,24 @@ type Order struct {
 	// redirect_url / return_url, signed where the wallet signs it); "" when
 	// the payment started elsewhere (a QR code).
 	ReturnURL string
+	// CancelURL is where the browser goes when the person gives up instead
+	// of paying: a bridge call's return_url with the wallet's "cancelled"
+	// result; "" for every other order.
+	CancelURL string
+}
+
+// Bridge is a wallet whose in-app browser lets a page start a payment from
+// script (WeixinJSBridge getBrandWCPayRequest, AlipayJSBridge tradePay).
+// bridge.js sends such a call to GET /phone/{wallet}/jsapi with the call's
+// parameters and return_url; that whole link is then the order's code, so
+// Lookup and Pay check the call again and Lookup names the return URLs in
+// the Order. A refused call is an error that matches ErrBadCall (or
+// ErrUnknownCode for an order that does not exist).
+type Bridge interface {
+	// FailURL is where the browser goes back after a refused call: the
+	// call's return_url with the wallet's failure result, or "" when the
+	// link has no usable return_url.
+	FailURL(link string) string
 }
 
 // Receipt is a completed payment.

@@ -22,6 +22,7 @@ import (
 type Credentials struct {
 	MchID               string `json:"mchid"`
 	AppID               string `json:"appid"`
+	AppSecret           string `json:"app_secret"` // the AppID's official account's, for web OAuth
 	MerchantSerialNo    string `json:"merchant_serial_no"`
 	MerchantPrivateKey  string `json:"merchant_private_key"`
 	MerchantCertificate string `json:"merchant_certificate"`
@@ -134,6 +135,7 @@ func generateCredentials(mchid, appid, merchantName string) (Credentials, secret
 	c = Credentials{
 		MchID:               mchid,
 		AppID:               appid,
+		AppSecret:           randomHex(32),
 		MerchantSerialNo:    merchantSerial,
 		MerchantPrivateKey:  sandboxkeys.PrivatePEM(merchantKey),
 		MerchantCertificate: merchantCert,

@@ -20,8 +20,8 @@ func (phoneWallet) UserAgent() string {
 	return "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/120.0.6099.230 Mobile Safari/537.36 XWEB/1200079 MMWEBSDK/20240404 MicroMessenger/8.0.50.2600(0x28003257) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64"
 }
 
-// Recognizes reports whether code is a WeChat code_url, prepay_id or H5
-// pay link.
+// Recognizes reports whether code is a WeChat code_url, prepay_id, H5
+// pay link or bridge link (getBrandWCPayRequest through bridge.js).
 func (phoneWallet) Recognizes(code string) bool {
 	code = strings.TrimSpace(code)
 	if strings.HasPrefix(code, "weixin://wxpay/bizpayurl?pr=") {
@@ -31,7 +31,7 @@ func (phoneWallet) Recognizes(code string) bool {
 		return true
 	}
 	u, err := url.Parse(code)
-	return err == nil && u.Path == "/phone/wechatpay/h5" && u.Query().Get("prepay_id") != ""
+	return err == nil && (u.Path == "/phone/wechatpay/h5" && u.Query().Get("prepay_id") != "" || u.Path == bridgePath)
 }
 
 // isPrepayID matches the platform's prepay ids: "wx", the time to the
@@ -64,18 +64,31 @@ func redirectURL(code string) string {
 	return r.String()
 }
 
+// Lookup finds the order behind code. A bridge link is checked as WeChat
+// checks getBrandWCPayRequest (the order is a JSAPI one, paySign verifies);
+// its order returns to the calling page with #wechatpay=ok or =cancel.
 func (w phoneWallet) Lookup(code string) (phone.Order, error) {
 	s := w.s
+	call, isCall, err := bridgeLink(code)
+	if err != nil {
+		return phone.Order{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.findByCode(code)
-	if o == nil {
+	var o *Order
+	returnURL, cancelURL := redirectURL(code), ""
+	if isCall {
+		if o, err = s.checkBridgeCall(call); err != nil {
+			return phone.Order{}, err
+		}
+		returnURL, cancelURL = phone.WithFragment(call.Return, bridgeOK), phone.WithFragment(call.Return, bridgeCancel)
+	} else if o = s.findByCode(code); o == nil {
 		return phone.Order{}, phone.ErrUnknownCode
 	}
 	s.expireIfDue(o)
 	view := phone.Order{
 		Wallet: Wallet, Code: o.PrepayID, Merchant: s.merchantName(o), Description: o.Desc, Amount: o.Total,
-		Payable: o.State == StateNotPay, State: o.State, ReturnURL: redirectURL(code),
+		Payable: o.State == StateNotPay, State: o.State, ReturnURL: returnURL, CancelURL: cancelURL,
 	}
 	if o.OpenID != "" {
 		if u, ok := s.cfg.Users.ByOpenID(o.AppID, o.OpenID); ok {
@@ -95,6 +108,23 @@ func (s *Simulator) merchantName(o *Order) string {
 }
 
 func (w phoneWallet) Pay(code, userID string) (phone.Receipt, error) {
+	returnURL := redirectURL(code)
+	call, isCall, err := bridgeLink(code)
+	if err != nil {
+		return phone.Receipt{}, err
+	}
+	if isCall { // the call is checked again: only a verified one pays
+		w.s.mu.Lock()
+		o, err := w.s.checkBridgeCall(call)
+		if err == nil {
+			code = o.PrepayID
+		}
+		w.s.mu.Unlock()
+		if err != nil {
+			return phone.Receipt{}, err
+		}
+		returnURL = phone.WithFragment(call.Return, bridgeOK)
+	}
 	res, err := w.s.Pay(code, userID)
 	if errors.Is(err, ErrUnknownCode) {
 		return phone.Receipt{}, phone.ErrUnknownCode
@@ -105,7 +135,7 @@ func (w phoneWallet) Pay(code, userID string) (phone.Receipt, error) {
 	s := w.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.receipt(s.byTxn[res.TransactionID], redirectURL(code)), nil
+	return s.receipt(s.byTxn[res.TransactionID], returnURL), nil
 }
 
 // receipt describes a paid order. Callers hold s.mu.

@@ -139,10 +139,11 @@ type Refund struct {
 
 // SubMerchant is a merchant a service provider acts for.
 type SubMerchant struct {
-	SubMchID string `json:"sub_mchid"`
-	SpMchID  string `json:"sp_mchid"`
-	SubAppID string `json:"sub_appid"`
-	Name     string `json:"name"`
+	SubMchID     string `json:"sub_mchid"`
+	SpMchID      string `json:"sp_mchid"`
+	SubAppID     string `json:"sub_appid"`
+	SubAppSecret string `json:"sub_app_secret"` // the SubAppID's official account's, for web OAuth
+	Name         string `json:"name"`
 }
 
 // settings are the simulator's durable knobs.
@@ -157,6 +158,7 @@ const (
 	kindOrder       = "wechatpay.order"
 	kindRefund      = "wechatpay.refund"
 	kindSettings    = "wechatpay.settings"
+	kindOAuthCode   = "wechatpay.oauthcode"
 )
 
 // Config wires a Simulator into a sandbox.
@@ -191,6 +193,7 @@ type Simulator struct {
 	refundIDs map[string]*Refund
 	timers    map[string]*time.Timer
 	bills     map[string][]byte // download token → file, while the token lives
+	codes     map[string]*oauthCode
 	closed    bool
 }
 
@@ -233,6 +236,7 @@ func New(cfg Config) (*Simulator, error) {
 		refundIDs: map[string]*Refund{},
 		timers:    map[string]*time.Timer{},
 		bills:     map[string][]byte{},
+		codes:     map[string]*oauthCode{},
 	}
 	j := cfg.Journal
 	var sec secrets
@@ -256,9 +260,16 @@ func New(cfg Config) (*Simulator, error) {
 			return nil, err
 		}
 		for _, sm := range seedSubMerchants {
+			sm.SubAppSecret = randomHex(32)
 			if err := j.Put(kindSubMerchant, sm.SubMchID, sm); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if s.creds.AppSecret == "" { // a data folder from before AppSecrets
+		s.creds.AppSecret = randomHex(32)
+		if err := j.Put(kindCredentials, sandboxMchID, s.creds); err != nil {
+			return nil, err
 		}
 	}
 	if s.keys, err = s.creds.keyring(sec); err != nil {
@@ -281,7 +292,24 @@ func (s *Simulator) load() error {
 		if err := json.Unmarshal(raw, &sm); err != nil {
 			return err
 		}
+		if sm.SubAppSecret == "" && sm.SubAppID != "" { // from before AppSecrets
+			sm.SubAppSecret = randomHex(32)
+			if err := j.Put(kindSubMerchant, sm.SubMchID, sm); err != nil {
+				return err
+			}
+		}
 		s.subs[sm.SubMchID] = &sm
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = j.Each(kindOAuthCode, func(_ string, raw json.RawMessage) error {
+		var c oauthCode
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return err
+		}
+		s.codes[c.Code] = &c
 		return nil
 	})
 	if err != nil {
