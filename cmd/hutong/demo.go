@@ -11,27 +11,32 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/hutong-pay/hutong/client"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/storefront"
 )
 
-const demoSynopsis = `Runs everything on this machine: the wallet sandbox, and the gateway on
+const demoSynopsis = `Runs everything on this machine: the wallet sandbox, the gateway on
 embedded SQLite with its wallet accounts wired to the sandbox, demo merchants
-and their API keys. It prints the URLs to open and a key to use.
+and their API keys, and a demo marketplace (a client of the API with a
+platform key). It prints the URLs to open and a key to use.
 
-  hutong demo [--addr 127.0.0.1:8080] [--sandbox-addr 127.0.0.1:8090] [--data DIR]`
+  hutong demo [--addr 127.0.0.1:8080] [--sandbox-addr 127.0.0.1:8090]
+              [--shop-addr 127.0.0.1:8070] [--data DIR]`
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", demoSynopsis, stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "gateway listen address")
 	sandboxAddr := fs.String("sandbox-addr", "127.0.0.1:8090", "sandbox listen address")
+	shopAddr := fs.String("shop-addr", "127.0.0.1:8070", "demo marketplace listen address")
 	data := fs.String("data", "hutong-data", "data folder")
 	timeScale := fs.Float64("time-scale", 1, "divide the wallets' real delays by this")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	for _, a := range []string{*addr, *sandboxAddr} {
+	for _, a := range []string{*addr, *sandboxAddr, *shopAddr} {
 		if err := checkLoopback(a, false); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
@@ -72,17 +77,37 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	_, platformKey, err := svc.CreateKey(ctx, "")
+	if err != nil {
+		return err
+	}
+	shopLn, err := net.Listen("tcp", *shopAddr)
+	if err != nil {
+		return fmt.Errorf("demo: shop: %w", err)
+	}
+	shopURL := "http://" + shopLn.Addr().String()
+	shop, err := storefront.New(storefront.Config{API: client.New(url, platformKey), BaseURL: shopURL, Merchants: storefront.DemoMerchants(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	shopDone := make(chan error, 1)
+	go func() { shopDone <- serveHTTP(ctx, shopLn, shop) }()
 	fmt.Fprintf(stdout, "hutong demo\n")
 	fmt.Fprintf(stdout, "  gateway API     %s/v1/   (openapi: %s/v1/openapi.yaml)\n", url, url)
 	fmt.Fprintf(stdout, "  wallet sandbox  %s   (WeChat Pay /v3/, Alipay /gateway.do)\n", sandboxURL)
+	fmt.Fprintf(stdout, "  marketplace     %s/   (shop, check out, pay, share, ask a friend to pay)\n", shopURL)
 	fmt.Fprintf(stdout, "  play the buyer  %s/phone/   (PIN 123456)\n", sandboxURL)
+	fmt.Fprintf(stdout, "  share codes     %s/s/   store code %s/m/%s\n", url, url, keys[0].id)
 	for _, k := range keys {
 		fmt.Fprintf(stdout, "  merchant %-22s %s  key %s\n", k.name, k.id, k.secret)
 	}
 	fmt.Fprintf(stdout, "\nTry:\n  curl -s %s/v1/payments -H 'Authorization: Bearer %s' \\\n    -d '{\"merchant_order_id\":\"demo-1\",\"amount\":1990,\"currency\":\"CNY\",\"description\":\"豆浆油条\",\"method\":\"wechatpay.native\",\"buyer\":{\"id\":\"b1\"}}'\n", url, keys[0].secret)
 	fmt.Fprintf(stdout, "then paste next_action.qr_code into %s/phone/ and pay.\n", sandboxURL)
-	err = serveGateway(ctx, ln, svc, logger, 0)
+	err = serveGateway(ctx, ln, svc, logger, 0, sandboxURL)
 	stop()
+	if serr := <-shopDone; err == nil {
+		err = serr
+	}
 	if serr := <-sandboxDone; err == nil {
 		err = serr
 	}
@@ -95,7 +120,8 @@ type demoKey struct{ name, id, secret string }
 // (keys are shown only when made, and the demo must print one).
 func seedDemo(ctx context.Context, svc *gateway.Service) ([]demoKey, error) {
 	var out []demoKey
-	for _, m := range []gateway.Merchant{{ID: "m_demo_county", Name: "县城超市 County Mart"}, {ID: "m_demo_city", Name: "城市服饰 City Wear"}} {
+	for _, dm := range storefront.DemoMerchants() {
+		m := gateway.Merchant{ID: dm.ID, Name: dm.Name}
 		if _, err := svc.GetMerchant(ctx, m.ID); err != nil {
 			if _, err := svc.CreateMerchant(ctx, m); err != nil {
 				return nil, err

@@ -287,14 +287,14 @@ func TestDemo(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildHutong(t)
-	cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--data", t.TempDir(), "--time-scale", "1000")
+	cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--shop-addr", "127.0.0.1:0", "--data", t.TempDir(), "--time-scale", "1000")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	var gw, sb, key string
+	var gw, sb, key, shop string
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() && (gw == "" || sb == "" || key == "") {
 		f := strings.Fields(sc.Text())
@@ -303,13 +303,24 @@ func TestDemo(t *testing.T) {
 			gw = strings.TrimSuffix(f[2], "/v1/")
 		case len(f) > 2 && f[0] == "wallet" && f[1] == "sandbox":
 			sb = f[2]
+		case len(f) > 1 && f[0] == "marketplace":
+			shop = f[1]
 		case len(f) > 0 && f[0] == "merchant" && key == "":
 			key = f[len(f)-1]
 		}
 	}
 	go io.Copy(io.Discard, stdout)
-	if gw == "" || sb == "" || !strings.HasPrefix(key, "sk_merchant_") {
-		t.Fatalf("demo printed gateway %q, sandbox %q, key %q", gw, sb, key)
+	if gw == "" || sb == "" || shop == "" || !strings.HasPrefix(key, "sk_merchant_") {
+		t.Fatalf("demo printed gateway %q, sandbox %q, marketplace %q, key %q", gw, sb, shop, key)
+	}
+	if res, err := http.Get(shop); err != nil || res.StatusCode != 200 {
+		t.Fatalf("the marketplace: %v %v", err, res)
+	} else {
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(page), "县城超市") {
+			t.Fatalf("the marketplace shows no demo merchant:\n%s", page)
+		}
 	}
 	call := func(method, path, body string) map[string]any {
 		req, _ := http.NewRequest(method, gw+path, strings.NewReader(body))

@@ -23,6 +23,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/web"
 	"github.com/hutong-pay/hutong/sandboxhttp"
 )
 
@@ -81,7 +82,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease}
 	fmt.Fprintf(stdout, "hutong gateway listening on %s (%s database)\n", url, db.Dialect)
-	return serveGateway(ctx, ln, svc, logger, *lease)
+	return serveGateway(ctx, ln, svc, logger, *lease, *walletSandbox)
 }
 
 // walletAccounts builds a connector per wallet the credentials name. With
@@ -107,14 +108,16 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 			return nil, fmt.Errorf("wechatpay platform_public_key: %w", err)
 		}
 		conn, err := chwechat.New(ctx, chwechat.Config{MchID: w.MchID, AppID: w.AppID, MerchantSerialNo: w.MerchantSerialNo, MerchantPrivateKey: key,
-			APIv3Key: w.APIv3Key, PlatformPublicKeyID: w.PlatformPublicKeyID, PlatformPublicKey: pub, HTTPClient: hc})
+			APIv3Key: w.APIv3Key, PlatformPublicKeyID: w.PlatformPublicKeyID, PlatformPublicKey: pub, HTTPClient: hc,
+			AppSecret: w.AppSecret, AuthorizeBase: sandboxURL})
 		if err != nil {
 			return nil, err
 		}
 		out["wechatpay"] = gateway.Account{Name: "main", Connector: conn, Merchant: w.MchID}
 	}
 	if a := c.Alipay; a.AppID != "" {
-		conn, err := chalipay.New(chalipay.Config{AppID: a.AppID, AppPrivateKey: a.AppPrivateKey, AlipayPublicKey: a.AlipayPublicKey, Gateway: alipayGateway})
+		conn, err := chalipay.New(chalipay.Config{AppID: a.AppID, AppPrivateKey: a.AppPrivateKey, AlipayPublicKey: a.AlipayPublicKey, Gateway: alipayGateway,
+			AuthorizeBase: sandboxURL})
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +131,7 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 
 // serveGateway serves the API and runs the job worker until ctx ends, then
 // finishes in-flight requests and jobs.
-func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, logger *slog.Logger, lease time.Duration) error {
+func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, logger *slog.Logger, lease time.Duration, sandboxURL string) error {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -139,10 +142,29 @@ func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, lo
 		close(workerDone)
 	}()
 
-	err := serveHTTP(ctx, ln, requestLog((&api.Server{Svc: svc, Logger: logger, IdempotencyLease: lease}).Handler(), logger))
+	h, pages := gatewayHandler(svc, logger, lease, sandboxURL)
+	go func() { <-ctx.Done(); pages.Shutdown() }()
+	err := serveHTTP(ctx, ln, requestLog(h, logger))
 	stopWorker()
 	<-workerDone
 	return err
+}
+
+// gatewayHandler is the merchant API with the buyers' hosted pages beside
+// it. With a wallet sandbox, in-wallet pages load the sandbox's stand-ins
+// for the wallets' page bridges.
+func gatewayHandler(svc *gateway.Service, logger *slog.Logger, lease time.Duration, sandboxURL string) (http.Handler, *web.Handler) {
+	mux := http.NewServeMux()
+	mux.Handle("/", (&api.Server{Svc: svc, Logger: logger, IdempotencyLease: lease}).Handler())
+	cfg := web.Config{Svc: svc, Logger: logger}
+	if sandboxURL != "" {
+		cfg.BridgeScript = sandboxURL + "/phone/static/bridge.js"
+	}
+	pages := web.New(cfg)
+	for _, p := range web.Paths {
+		mux.Handle(p, pages)
+	}
+	return mux, pages
 }
 
 // requestLog logs each request as JSON with a request id, which it also

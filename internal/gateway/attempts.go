@@ -104,6 +104,7 @@ type AttemptRequest struct {
 	// ReturnURL is where the wallet sends the browser back (H5, wap, page).
 	ReturnURL string
 	ClientIP  string
+	Session   string
 }
 
 // ErrPaidByOther is an attempt refused because the payment is paid.
@@ -134,7 +135,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	}
 	now := s.now()
 	a := payment.Attempt{ID: payment.NewID("pa"), PaymentID: p.ID, Method: req.Method, Channel: ch, Status: payment.AttemptPending,
-		Payer: req.Payer, CreatedAt: now, UpdatedAt: now}
+		Payer: req.Payer, Session: req.Session, CreatedAt: now, UpdatedAt: now}
 	a.Payer.Wallet = req.WalletPayer
 	ip := req.ClientIP
 	if ip == "" {

@@ -23,8 +23,11 @@ type Attempt struct {
 	Payer         Payer           `json:"payer"`
 	NextAction    *channel.Action `json:"next_action,omitempty"`
 	WalletTradeNo string          `json:"wallet_trade_no,omitempty"`
-	CreatedAt     time.Time       `json:"created"`
-	UpdatedAt     time.Time       `json:"updated"`
+	// Session is a hash of the browser that started the attempt, which
+	// tells two friends paying through one pay-for-me link apart.
+	Session   string    `json:"session,omitempty"`
+	CreatedAt time.Time `json:"created"`
+	UpdatedAt time.Time `json:"updated"`
 }
 
 // Attempt statuses.

@@ -15,7 +15,10 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +29,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -63,7 +67,15 @@ type Handler struct {
 	tmpl  *template.Template
 	csrf  *http.CrossOriginProtection
 	limit *ratelimit.Limiter
+	// closing ends event streams when the server shuts down: browsers
+	// reconnect (to another process, in a rolling restart).
+	closing   chan struct{}
+	closeOnce sync.Once
 }
+
+// Shutdown ends the open event streams, which would otherwise hold a
+// graceful shutdown until they time out.
+func (h *Handler) Shutdown() { h.closeOnce.Do(func() { close(h.closing) }) }
 
 // Paths the pages own, for mounting beside the API.
 var Paths = []string{"/pay/", "/pfm/", "/m/", "/s/", "/s", "/assets/"}
@@ -76,7 +88,7 @@ func New(cfg Config) *Handler {
 	if cfg.EventPoll == 0 {
 		cfg.EventPoll = 300 * time.Millisecond
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), limit: &ratelimit.Limiter{Rate: 2, Burst: 20}}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), limit: &ratelimit.Limiter{Rate: 2, Burst: 20}, closing: make(chan struct{})}
 	h.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"yuan":   yuan,
 		"title":  methodTitle,
@@ -136,6 +148,7 @@ type view struct {
 	Amount   string
 	Store    string
 	StoreID  string
+	PaidHere bool
 }
 
 type methodChoice struct {
@@ -322,7 +335,7 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	back := absolute(r, "/pay/"+p.ID+"/done"+pfmQuery(pfm))
-	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, ReturnURL: back, ClientIP: clientIP(r)})
+	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, ReturnURL: back, ClientIP: clientIP(r), Session: h.session(w, r)})
 	if err != nil {
 		h.attemptFailed(w, r, p, merchant, pfm, err)
 		return
@@ -348,6 +361,8 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) attemptFailed(w http.ResponseWriter, r *http.Request, p payment.Payment, merchant string, pfm *gateway.PayForMe, err error) {
 	switch {
 	case errors.Is(err, gateway.ErrPaidByOther):
+		http.Redirect(w, r, "/pay/"+p.ID+"/done"+pfmQuery(pfm), http.StatusSeeOther)
+	case errors.Is(err, gateway.ErrPayForMeClosed) && (pfm.Status == "paid" || pfm.Status == "closed"):
 		http.Redirect(w, r, "/pay/"+p.ID+"/done"+pfmQuery(pfm), http.StatusSeeOther)
 	case errors.Is(err, gateway.ErrPayForMeClosed):
 		h.render(w, http.StatusConflict, "error.html", view{Title: "代付已结束", Error: "这个代付请求已结束 (this pay-for-me request is " + pfm.Status + ")"})
@@ -412,7 +427,7 @@ func (h *Handler) inWallet(w http.ResponseWriter, r *http.Request) {
 	if ch == "alipay" {
 		method = channel.AlipayJSAPI
 	}
-	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, WalletPayer: buyer, ClientIP: clientIP(r)})
+	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, WalletPayer: buyer, ClientIP: clientIP(r), Session: h.session(w, r)})
 	if err != nil {
 		h.attemptFailed(w, r, p, merchant, pfm, err)
 		return
@@ -436,6 +451,36 @@ func (h *Handler) walletPage(w http.ResponseWriter, v view) {
 	v.Invoke = template.JS(invoke)
 	v.Mobile = true
 	h.render(w, http.StatusOK, "wallet.html", v)
+}
+
+// session names this browser to its attempts: a random cookie, stored
+// hashed.
+func (h *Handler) session(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie("hutong_payer")
+	if err != nil || len(c.Value) != 32 {
+		b := make([]byte, 16)
+		rand.Read(b)
+		c = &http.Cookie{Name: "hutong_payer", Value: hex.EncodeToString(b), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: 7 * 24 * 3600}
+		http.SetCookie(w, c)
+	}
+	sum := sha256.Sum256([]byte(c.Value))
+	return hex.EncodeToString(sum[:8])
+}
+
+// paidHere reports whether this browser started the attempt that paid p.
+func (h *Handler) paidHere(r *http.Request, p payment.Payment) bool {
+	c, err := r.Cookie("hutong_payer")
+	if err != nil || p.PaidAttempt == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(c.Value))
+	attempts, _ := h.cfg.Svc.Attempts(r.Context(), p.ID)
+	for _, a := range attempts {
+		if a.ID == p.PaidAttempt {
+			return a.Session == hex.EncodeToString(sum[:8])
+		}
+	}
+	return false
 }
 
 // bridgeCall is what the page hands the wallet's bridge: WeChat's
@@ -482,6 +527,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-deadline:
 			return
+		case <-h.closing:
+			return
 		case <-tick.C:
 		}
 	}
@@ -511,6 +558,7 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 		if pfm, err := h.cfg.Svc.GetPayForMe(r.Context(), id); err == nil && pfm.PaymentID == p.ID {
 			v.PayForMe = &pfm
 			v.Buyer = MaskName(p.Buyer.Name)
+			v.PaidHere = h.paidHere(r, p)
 		}
 	}
 	if v.PayForMe == nil && p.Status != payment.StatusRequiresAction {

@@ -1,0 +1,158 @@
+// Package gatewaytest starts a whole hutong for tests: an in-process wallet
+// sandbox, a gateway on the given store with both wallets' connectors
+// pointed at it, the merchant API and the buyers' pages on one test server,
+// two merchants, and a platform key. Tests drive it over HTTP as merchants
+// and buyers would.
+package gatewaytest
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hutong-pay/hutong/client"
+	"github.com/hutong-pay/hutong/internal/api"
+	chalipay "github.com/hutong-pay/hutong/internal/channel/alipay"
+	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
+	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/web"
+)
+
+// Env is a running gateway with its sandbox.
+type Env struct {
+	T        testing.TB
+	Sandbox  *sandboxtest.Env
+	Svc      *gateway.Service
+	URL      string // the gateway: API and pages
+	Platform string // a platform key
+	// Merchants are the merchants (by default two), each with its own key.
+	Merchants []gateway.Merchant
+	Keys      []string
+
+	workerOnce sync.Once
+	stopWorker func()
+}
+
+// Options adjust the environment.
+type Options struct {
+	// NoWorker leaves the job worker stopped until StartWorker: a test can
+	// hold back polls, closes and refunds.
+	NoWorker bool
+	// Merchants to create; nil means two, a county shop and a city shop.
+	Merchants []gateway.Merchant
+}
+
+// Handler is the gateway's HTTP face, as `hutong serve` mounts it: the
+// merchant API, and the buyers' pages beside it.
+func Handler(svc *gateway.Service, bridgeScript string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", (&api.Server{Svc: svc}).Handler())
+	pages := web.New(web.Config{Svc: svc, BridgeScript: bridgeScript, EventPoll: 50 * time.Millisecond})
+	for _, p := range web.Paths {
+		mux.Handle(p, pages)
+	}
+	return mux
+}
+
+// Start runs a gateway on db (migrated) with a fresh sandbox.
+func Start(t testing.TB, db *store.DB, opts Options) *Env {
+	t.Helper()
+	sb := sandboxtest.Start(t)
+	wc := sb.Credentials()
+	key, _ := sandboxkeys.ParsePrivateKey(wc.MerchantPrivateKey)
+	pub, _ := sandboxkeys.ParsePublicKey(wc.PlatformPublicKey)
+	wconn, err := chwechat.New(context.Background(), chwechat.Config{MchID: wc.MchID, AppID: wc.AppID, MerchantSerialNo: wc.MerchantSerialNo, MerchantPrivateKey: key,
+		APIv3Key: wc.APIv3Key, PlatformPublicKeyID: wc.PlatformPublicKeyID, PlatformPublicKey: pub, HTTPClient: sb.HTTPClient(),
+		AppSecret: wc.AppSecret, AuthorizeBase: sb.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := sb.Sandbox().Credentials().Alipay
+	aconn, err := chalipay.New(chalipay.Config{AppID: ac.AppID, AppPrivateKey: ac.AppPrivateKey, AlipayPublicKey: ac.AlipayPublicKey,
+		Gateway: sb.URL + "/gateway.do", AuthorizeBase: sb.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
+		"wechatpay": {Name: "main", Connector: wconn, Merchant: wc.MchID},
+		"alipay":    {Name: "main", Connector: aconn, Merchant: sb.Sandbox().Alipay().Merchants()[0].PID},
+	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second}
+	// The address is known before the handler, so the gateway's pages and
+	// notify URLs name it.
+	srv := httptest.NewUnstartedServer(nil)
+	svc.BaseURL = "http://" + srv.Listener.Addr().String()
+	srv.Config.Handler = Handler(svc, sb.URL+"/phone/static/bridge.js")
+	srv.Start()
+	// Browsers may still hold event streams open when the test ends.
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	e := &Env{T: t, Sandbox: sb, Svc: svc, URL: srv.URL}
+	ctx := context.Background()
+	merchants := opts.Merchants
+	if merchants == nil {
+		merchants = []gateway.Merchant{{Name: "县城超市 County Mart"}, {Name: "城市服饰 City Wear"}}
+	}
+	for _, m := range merchants {
+		m, err := svc.CreateMerchant(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, key, err := svc.CreateKey(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Merchants = append(e.Merchants, m)
+		e.Keys = append(e.Keys, key)
+	}
+	if _, e.Platform, err = svc.CreateKey(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !opts.NoWorker {
+		e.StartWorker()
+	}
+	t.Cleanup(func() {
+		if e.stopWorker != nil {
+			e.stopWorker()
+		}
+	})
+	return e
+}
+
+// StartWorker runs the gateway's jobs (once).
+func (e *Env) StartWorker() {
+	e.workerOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { e.Svc.Worker("test-worker").Run(ctx); close(done) }()
+		e.stopWorker = func() { cancel(); <-done }
+	})
+}
+
+// Client is the Go client acting for merchant i with its own key.
+func (e *Env) Client(i int) *client.Client { return client.New(e.URL, e.Keys[i]) }
+
+// Eventually waits up to 15 s for cond, failing the test with what.
+func (e *Env) Eventually(what string, cond func() bool) {
+	e.T.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.T.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Status reads a payment's status.
+func (e *Env) Status(merchant int, paymentID string) string {
+	p, err := e.Client(merchant).GetPayment(context.Background(), paymentID)
+	if err != nil {
+		e.T.Fatalf("get payment %s: %v", paymentID, err)
+	}
+	return p.Status
+}

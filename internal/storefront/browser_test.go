@@ -1,0 +1,93 @@
+package storefront_test
+
+// The demo marketplace clicked through in real headless Chromium: a
+// shopper buys from two shops, pays one order with Alipay and comes back
+// with a verified return, asks a friend (another browser) to pay the
+// other, and shares a product whose code a second shopper pastes.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hutong-pay/hutong/internal/browsertest"
+)
+
+const phoneUA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+
+func S(name string, a chromedp.Action[chromedp.Void]) browsertest.Step {
+	return browsertest.Step{Name: name, Action: a}
+}
+
+func payOnPhone(who string) []browsertest.Step {
+	return []browsertest.Step{
+		S(who+" sees the order", chromedp.WaitVisible(chromedp.CSS(`[data-confirm]`))),
+		S(who+" types the PIN", chromedp.SendKeys(chromedp.CSS(`#pin`), "123456")),
+		S(who+" taps 确认支付", chromedp.Click(chromedp.CSS(`[data-confirm]`))),
+		S(who+" sees the receipt", chromedp.WaitVisible(chromedp.CSS(`[data-trade-no]`))),
+	}
+}
+
+func TestBrowserMarketplace(t *testing.T) {
+	shopper := browsertest.Start(t, "shopper", browsertest.Options{UserAgent: phoneUA})
+	friend := browsertest.Start(t, "friend", browsertest.Options{UserAgent: phoneUA})
+	e := start(t, nil)
+
+	// Two shops in one cart: one payment per shop's order.
+	shopper.Do(
+		S("open the marketplace", chromedp.Navigate(e.shop+"/")),
+		S("add 豆浆", chromedp.Click(chromedp.CSS(`[data-product="county-soymilk"] [data-add-to-cart]`))),
+		S("see it in the cart", chromedp.WaitVisible(chromedp.CSS(`[data-cart-line="county-soymilk"]`))),
+		S("back to the shelves", chromedp.Navigate(e.shop+"/")),
+		S("add T恤", chromedp.Click(chromedp.CSS(`[data-product="city-tshirt"] [data-add-to-cart]`))),
+		S("see both in the cart", chromedp.WaitVisible(chromedp.CSS(`[data-cart-line="city-tshirt"]`))),
+		S("check out", chromedp.Click(chromedp.CSS(`[data-checkout]`))),
+		S("see two orders", chromedp.WaitVisible(chromedp.CSS(`[data-order-merchant="m_demo_city"]`))),
+	)
+	shopper.Screenshot("shop-orders")
+	var cityOrder string
+	shopper.Do(S("note the city order", browsertest.Attr(`[data-order-merchant="m_demo_city"]`, "data-order", &cityOrder)),
+		S("pay the county order", chromedp.Click(chromedp.CSS(`[data-order-merchant="m_demo_county"] [data-pay-link]`))),
+		S("jump to Alipay", chromedp.Click(chromedp.CSS(`[data-method="alipay.wap"]`))))
+	shopper.Do(payOnPhone("the shopper")...)
+	shopper.Do(S("see it paid on the cashier", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))),
+		S("tap 返回商户", chromedp.Click(chromedp.CSS(`[data-return]`))),
+		S("the shop verified the return", chromedp.WaitVisible(chromedp.CSS(`[data-return-verified="true"]`))),
+		S("and shows it paid", chromedp.WaitVisible(chromedp.CSS(`[data-order-status="succeeded"]`))))
+	shopper.Screenshot("shop-order-paid")
+
+	// Ask a friend to pay the other order.
+	var link string
+	shopper.Do(S("open the unpaid order", chromedp.Navigate(e.shop+"/orders/"+cityOrder)),
+		S("tap 找人代付", chromedp.Click(chromedp.CSS(`[data-pfm-button]`))),
+		S("read the link", browsertest.Attr(`[data-pfm-url]`, "data-pfm-url", &link)))
+	shopper.Screenshot("shop-pay-for-me")
+	friend.Do(S("the friend opens the link", chromedp.Navigate(link)),
+		S("sees the request", chromedp.WaitVisible(chromedp.CSS(`[data-ask]`))),
+		S("taps 打开微信支付", chromedp.Click(chromedp.CSS(`[data-method="wechatpay.h5"]`))))
+	friend.Do(payOnPhone("the friend")...)
+	friend.Do(S("sees it paid", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
+	shopper.Do(S("reload the order", chromedp.Navigate(e.shop+"/orders/"+cityOrder)),
+		S("paid by a friend", chromedp.WaitVisible(chromedp.CSS(`[data-payer="friend"]`))))
+
+	// Share a product; another shopper pastes the message on the gateway's
+	// /s/ page and checks out with the code credited.
+	var message string
+	shopper.Do(S("open 牛仔裤", chromedp.Navigate(e.shop+"/p/city-jeans")),
+		S("make a share code", chromedp.Click(chromedp.CSS(`[data-share-button]`))),
+		S("read the message", chromedp.WaitVisible(chromedp.CSS(`[data-share-message]`))),
+		S("", browsertest.Value(`[data-share-message]`, &message)))
+	if !strings.Contains(message, "￥") {
+		t.Fatalf("share message %q", message)
+	}
+	friend.Do(S("open the paste page", chromedp.Navigate(e.gw+"/s/")),
+		S("paste the chat", chromedp.SendKeys(chromedp.CSS(`[data-share-text]`), "朋友圈: "+message+" 😀")),
+		S("tap 打开", chromedp.Click(chromedp.CSS(`form[action="/s/"] button`))),
+		S("land on the product, credited", chromedp.WaitVisible(chromedp.CSS(`[data-share-code-applied]`))),
+		S("add it", chromedp.Click(chromedp.CSS(`[data-add-to-cart]`))),
+		S("see it in the cart", chromedp.WaitVisible(chromedp.CSS(`[data-cart-line="city-jeans"]`))),
+		S("check out", chromedp.Click(chromedp.CSS(`[data-checkout]`))),
+		S("reach the cashier", chromedp.WaitVisible(chromedp.CSS(`[data-method="alipay.wap"]`))))
+	friend.Screenshot("shop-shared-checkout")
+}
