@@ -159,6 +159,7 @@ func gatewayHandler(svc *gateway.Service, logger *slog.Logger, lease time.Durati
 	cfg := web.Config{Svc: svc, Logger: logger}
 	if sandboxURL != "" {
 		cfg.BridgeScript = sandboxURL + "/phone/static/bridge.js"
+		cfg.SandboxPhone = sandboxURL + "/phone/"
 	}
 	pages := web.New(cfg)
 	for _, p := range web.Paths {

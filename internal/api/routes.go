@@ -105,14 +105,12 @@ func (s *Server) getRefund(w http.ResponseWriter, r *http.Request, c caller) {
 	writeJSON(w, http.StatusOK, rf)
 }
 
-// methods lists what this merchant's buyers may pay with now: every method
-// whose wallet has an account. Staged rollout narrows it later.
+// methods lists what this merchant's buyer may pay with now, as the
+// hosted cashier offers it.
 func (s *Server) methods(w http.ResponseWriter, r *http.Request, c caller) {
 	out := []map[string]string{}
-	for _, m := range []string{"wechatpay.native", "wechatpay.jsapi", "wechatpay.h5", "wechatpay.app", "alipay.precreate", "alipay.jsapi", "alipay.wap", "alipay.page", "alipay.app"} {
-		if _, ok := s.Svc.Accounts[payment.Methods[m]]; ok {
-			out = append(out, map[string]string{"method": m, "channel": payment.Methods[m]})
-		}
+	for _, m := range s.Svc.MethodsFor(r.Context(), c.merchant.ID, payment.Buyer{ID: r.URL.Query().Get("buyer_id")}) {
+		out = append(out, map[string]string{"method": m, "channel": payment.Methods[m]})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }

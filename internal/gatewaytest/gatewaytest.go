@@ -50,10 +50,10 @@ type Options struct {
 
 // Handler is the gateway's HTTP face, as `hutong serve` mounts it: the
 // merchant API, and the buyers' pages beside it.
-func Handler(svc *gateway.Service, bridgeScript string) http.Handler {
+func Handler(svc *gateway.Service, sandboxURL string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", (&api.Server{Svc: svc}).Handler())
-	pages := web.New(web.Config{Svc: svc, BridgeScript: bridgeScript, EventPoll: 50 * time.Millisecond})
+	pages := web.New(web.Config{Svc: svc, BridgeScript: sandboxURL + "/phone/static/bridge.js", SandboxPhone: sandboxURL + "/phone/", EventPoll: 50 * time.Millisecond})
 	for _, p := range web.Paths {
 		mux.Handle(p, pages)
 	}
@@ -87,7 +87,7 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 	// notify URLs name it.
 	srv := httptest.NewUnstartedServer(nil)
 	svc.BaseURL = "http://" + srv.Listener.Addr().String()
-	srv.Config.Handler = Handler(svc, sb.URL+"/phone/static/bridge.js")
+	srv.Config.Handler = Handler(svc, sb.URL)
 	srv.Start()
 	// Browsers may still hold event streams open when the test ends.
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })

@@ -55,6 +55,10 @@ type Config struct {
 	// WeixinJSBridge or AlipayJSBridge: the sandbox's stand-ins for the
 	// wallets' own page bridges. Real wallet apps provide their own.
 	BridgeScript string
+	// SandboxPhone, when set, is the sandbox's phone pages (…/phone/): a
+	// page showing a wallet's QR code links there, so a person at one
+	// computer can "scan" it.
+	SandboxPhone string
 	// EventPoll is how often an event stream looks at its payment; 0 means
 	// 300 ms.
 	EventPoll time.Duration
@@ -149,6 +153,7 @@ type view struct {
 	Store    string
 	StoreID  string
 	PaidHere bool
+	Phone    string // the sandbox phone's page for the attempt's code
 }
 
 type methodChoice struct {
@@ -267,6 +272,9 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 				v.Attempt = &attempts[i]
 			}
 		}
+	}
+	if v.Attempt != nil && v.Attempt.NextAction != nil && v.Attempt.NextAction.QRCode != "" && h.cfg.SandboxPhone != "" {
+		v.Phone = h.cfg.SandboxPhone + "u/buyer-zhang/order?" + url.Values{"wallet": {v.Attempt.Channel}, "code": {v.Attempt.NextAction.QRCode}}.Encode()
 	}
 	if v.Attempt != nil && (v.Attempt.Method == channel.WeChatJSAPI || v.Attempt.Method == channel.AlipayJSAPI) {
 		h.walletPage(w, v)

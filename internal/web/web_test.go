@@ -376,8 +376,8 @@ func TestPayForMeBothPaid(t *testing.T) {
 	})
 }
 
-// TestPayForMeRevokedAndExpired: a revoked or expired request shows why and
-// takes no payment.
+// TestPayForMeRevoked: a revoked request shows why and takes no payment;
+// so does an expired one.
 func TestPayForMeRevoked(t *testing.T) {
 	e := gatewaytest.Start(t, storetest.SQLite(t), gatewaytest.Options{})
 	p := cashierPayment(t, e, 0, "cashier", "o-revoke")
@@ -397,6 +397,15 @@ func TestPayForMeRevoked(t *testing.T) {
 		t.Fatalf("a revoked request: %d", res.StatusCode)
 	}
 	mustContain(t, page, "revoked")
+	// An expired request reads as expired.
+	short, err := e.Client(0).CreatePayForMe(context.Background(), p.ID, client.PayForMeParams{ExpiresIn: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if res, page := b.get("/pfm/" + short.ID); res.StatusCode != http.StatusGone || !strings.Contains(page, "expired") {
+		t.Fatalf("an expired request: %d", res.StatusCode)
+	}
 	res, _ = b.do("POST", "/pay/"+p.ID+"/attempts", url.Values{"method": {"wechatpay.native"}, "pfm": {pfm.ID}})
 	if res.StatusCode != http.StatusConflict || len(attempts(t, e, 0, p.ID)) != 0 {
 		t.Fatalf("paying through a revoked request: %d", res.StatusCode)
@@ -467,11 +476,30 @@ func TestShareCodes(t *testing.T) {
 		if _, err := e.Client(1).ResolveShareCode(ctx, sc.Text); err == nil {
 			t.Error("merchant B resolved merchant A's code")
 		}
-		// Pay the payment through its code: the code and its source are credited.
-		b.do("POST", "/pay/"+p.ID+"/attempts", url.Values{"method": {"wechatpay.native"}})
-		as := attempts(t, e, 0, p.ID)
+		// A payment made through the product's code is credited to it and
+		// its source when paid.
+		credited, err := e.Client(0).CreatePayment(ctx, client.PaymentParams{MerchantOrderID: "o-credited", Amount: 3990, Currency: "CNY",
+			Description: "五常大米", Method: "cashier", Buyer: client.Buyer{ID: "b9"}, ShareCode: prod.ID}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.do("POST", "/pay/"+credited.ID+"/attempts", url.Values{"method": {"wechatpay.native"}})
+		as := attempts(t, e, 0, credited.ID)
 		payAtSandbox(t, e, "wechatpay", qrOf(as[0]), "")
-		e.Eventually("payment succeeded", func() bool { return e.Status(0, p.ID) == "succeeded" })
+		e.Eventually("payment succeeded", func() bool { return e.Status(0, credited.ID) == "succeeded" })
+		stats, err := e.Svc.ShareStats(ctx, e.Merchants[0].ID, "source")
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, st := range stats {
+			if st.Key == "ad:double11" {
+				found = st.PaidOrders == 1 && st.PaidAmount == 3990 && st.Resolves == 1
+			}
+		}
+		if !found {
+			t.Fatalf("stats by source: %+v", stats)
+		}
 	})
 }
 
