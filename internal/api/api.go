@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -73,38 +74,76 @@ var Routes = []string{
 	"GET /v1/share_codes/{id}",
 	"POST /v1/share_codes/{id}/revoke",
 	"GET /v1/return_key",
+	"POST /v1/merchants",
+	"POST /v1/merchants/{id}",
+	"POST /v1/agreements",
+	"GET /v1/agreements",
+	"GET /v1/contracts",
+	"POST /v1/contracts",
+	"GET /v1/contracts/{id}",
+	"GET /v1/contracts/{id}/transitions",
+	"POST /v1/contracts/{id}/submit",
+	"POST /v1/contracts/{id}/suspend",
+	"POST /v1/contracts/{id}/resume",
+	"POST /v1/campaigns",
+	"GET /v1/campaigns",
+	"GET /v1/campaigns/{id}",
+	"GET /v1/rollout/rules",
+	"POST /v1/rollout/rules/{method}",
+	"POST /v1/rollout/rules/{method}/dry_run",
+	"POST /v1/rollout/rules/{method}/revert",
+	"GET /v1/rollout/history",
+	"GET /v1/rollout/explain",
+	"POST /v1/feedback",
+	"GET /v1/feedback",
+	"GET /v1/feedback.csv",
 }
 
 // PlatformWide are the routes a platform key may call without naming a
 // merchant: they are not about one merchant's data.
-var PlatformWide = map[string]bool{"POST /v1/share_codes/resolve": true, "GET /v1/return_key": true}
+var PlatformWide = map[string]bool{"POST /v1/share_codes/resolve": true, "GET /v1/return_key": true,
+	"GET /v1/agreements": true, "GET /v1/rollout/explain": true, "GET /v1/feedback": true, "GET /v1/feedback.csv": true, "GET /v1/contracts": true, "GET /v1/contracts/{id}": true, "GET /v1/contracts/{id}/transitions": true}
 
 // Handler serves the API and the notification endpoints.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	handlers := map[string]func(w http.ResponseWriter, r *http.Request, c caller){
-		"POST /v1/payments":                 s.createPayment,
-		"GET /v1/payments":                  s.listPayments,
-		"GET /v1/payments/{id}":             s.getPayment,
-		"POST /v1/payments/{id}/cancel":     s.cancelPayment,
-		"POST /v1/payments/{id}/refunds":    s.createRefund,
-		"GET /v1/refunds/{id}":              s.getRefund,
-		"GET /v1/methods":                   s.methods,
-		"POST /v1/webhook_endpoints":        s.createEndpoint,
-		"GET /v1/webhook_endpoints":         s.listEndpoints,
-		"DELETE /v1/webhook_endpoints/{id}": s.deleteEndpoint,
-		"GET /v1/events":                    s.listEvents,
-		"POST /v1/events/{id}/resend":       s.resendEvent,
-		"GET /v1/payments/{id}/attempts":    s.listAttempts,
-		"POST /v1/payments/{id}/pay_for_me": s.createPayForMe,
-		"GET /v1/pay_for_me/{id}":           s.getPayForMe,
-		"POST /v1/pay_for_me/{id}/revoke":   s.revokePayForMe,
-		"POST /v1/share_codes":              s.createShareCode,
-		"POST /v1/share_codes/resolve":      s.resolveShareCode,
-		"GET /v1/share_codes/stats":         s.shareStats,
-		"GET /v1/share_codes/{id}":          s.getShareCode,
-		"POST /v1/share_codes/{id}/revoke":  s.revokeShareCode,
-		"GET /v1/return_key":                s.returnKey,
+		"POST /v1/payments":                  s.createPayment,
+		"GET /v1/payments":                   s.listPayments,
+		"GET /v1/payments/{id}":              s.getPayment,
+		"POST /v1/payments/{id}/cancel":      s.cancelPayment,
+		"POST /v1/payments/{id}/refunds":     s.createRefund,
+		"GET /v1/refunds/{id}":               s.getRefund,
+		"GET /v1/methods":                    s.methods,
+		"POST /v1/webhook_endpoints":         s.createEndpoint,
+		"GET /v1/webhook_endpoints":          s.listEndpoints,
+		"DELETE /v1/webhook_endpoints/{id}":  s.deleteEndpoint,
+		"GET /v1/events":                     s.listEvents,
+		"POST /v1/events/{id}/resend":        s.resendEvent,
+		"GET /v1/payments/{id}/attempts":     s.listAttempts,
+		"POST /v1/payments/{id}/pay_for_me":  s.createPayForMe,
+		"GET /v1/pay_for_me/{id}":            s.getPayForMe,
+		"POST /v1/pay_for_me/{id}/revoke":    s.revokePayForMe,
+		"POST /v1/share_codes":               s.createShareCode,
+		"POST /v1/share_codes/resolve":       s.resolveShareCode,
+		"GET /v1/share_codes/stats":          s.shareStats,
+		"GET /v1/share_codes/{id}":           s.getShareCode,
+		"POST /v1/share_codes/{id}/revoke":   s.revokeShareCode,
+		"GET /v1/return_key":                 s.returnKey,
+		"POST /v1/merchants":                 s.createMerchant,
+		"POST /v1/merchants/{id}":            s.updateMerchant,
+		"POST /v1/agreements":                s.createAgreement,
+		"GET /v1/agreements":                 s.listAgreements,
+		"GET /v1/contracts":                  s.listContracts,
+		"POST /v1/contracts":                 s.inviteMerchant,
+		"GET /v1/contracts/{id}":             s.getContract,
+		"GET /v1/contracts/{id}/transitions": s.contractTransitions,
+		"POST /v1/contracts/{id}/submit":     s.submitContract,
+		"POST /v1/contracts/{id}/suspend":    s.contractAction(contract.ActSuspend),
+		"POST /v1/contracts/{id}/resume":     s.contractAction(contract.ActResume),
+		"POST /v1/campaigns":                 s.createCampaign,
+		"GET /v1/campaigns":                  s.listCampaigns,
+		"GET /v1/campaigns/{id}":             s.getCampaign,
 	}
 	for _, route := range Routes {
 		mux.Handle(route, counted(route, s.authenticated(route, handlers[route])))
@@ -278,10 +317,28 @@ func (s *Server) authenticated(route string, h func(http.ResponseWriter, *http.R
 			return
 		}
 		mid := key.MerchantID
+		if PlatformOnly[route] {
+			if !key.Platform() {
+				writeError(w, http.StatusForbidden, "permission_error", "platform_key_required", "only a platform key may call "+route, "")
+				return
+			}
+			c := caller{key: key}
+			if r.Method == http.MethodPost {
+				s.idempotent(w, r, c, h)
+				return
+			}
+			h(w, r, c)
+			return
+		}
 		if key.Platform() {
 			mid = r.Header.Get("Hutong-Merchant")
 			if mid == "" && PlatformWide[route] {
-				h(w, r, caller{key: key})
+				c := caller{key: key}
+				if r.Method == http.MethodPost && route != "POST /v1/share_codes/resolve" {
+					s.idempotent(w, r, c, h)
+					return
+				}
+				h(w, r, c)
 				return
 			}
 			if mid == "" {
@@ -474,6 +531,10 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "no such object", "id")
 	case errors.Is(err, gateway.ErrDuplicateOrder):
 		writeError(w, http.StatusConflict, "invalid_request_error", "duplicate_merchant_order_id", err.Error(), "merchant_order_id")
+	case errors.Is(err, contract.ErrNotAllowed), errors.Is(err, contract.ErrUnsigned):
+		writeError(w, http.StatusConflict, "invalid_request_error", "contract_state", err.Error(), "")
+	case errors.Is(err, gateway.ErrBadSignToken):
+		writeError(w, http.StatusForbidden, "permission_error", "bad_sign_token", err.Error(), "token")
 	case errors.Is(err, gateway.ErrPaidByOther):
 		writeError(w, http.StatusConflict, "invalid_request_error", "payment_paid", err.Error(), "")
 	case errors.Is(err, payment.ErrClosed):

@@ -3,8 +3,10 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/rollout"
 )
 
 func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, c caller) {
@@ -105,14 +107,73 @@ func (s *Server) getRefund(w http.ResponseWriter, r *http.Request, c caller) {
 	writeJSON(w, http.StatusOK, rf)
 }
 
+// checkoutOf reads a checkout from the query: buyer_id, region_code,
+// platform, app_version, product_ids and categories (comma-separated).
+func checkoutOf(r *http.Request, merchantID string) (rollout.Checkout, error) {
+	q := r.URL.Query()
+	split := func(v string) []string {
+		if v == "" {
+			return nil
+		}
+		return strings.Split(v, ",")
+	}
+	c := rollout.Checkout{BuyerID: q.Get("buyer_id"), MerchantID: merchantID, RegionCode: q.Get("region_code"), Platform: q.Get("platform"),
+		AppVersion: q.Get("app_version"), ProductIDs: split(q.Get("product_ids")), Categories: split(q.Get("categories"))}
+	switch {
+	case len(c.BuyerID) > 64:
+		return c, &payment.FieldError{Param: "buyer_id", Message: "must be at most 64 bytes"}
+	case c.Platform != "" && !payment.Platforms[c.Platform]:
+		return c, &payment.FieldError{Param: "platform", Message: "must be ios, android, h5, miniprogram or pc"}
+	case len(c.ProductIDs) > 100 || len(c.Categories) > 20:
+		return c, &payment.FieldError{Param: "product_ids", Message: "at most 100 products and 20 categories"}
+	}
+	if c.RegionCode != "" {
+		if _, err := rollout.Tier(c.RegionCode, rollout.DefaultTierTable()); err != nil {
+			return c, &payment.FieldError{Param: "region_code", Message: err.Error()}
+		}
+	}
+	return c, nil
+}
+
 // methods lists what this merchant's buyer may pay with now, as the
-// hosted cashier offers it.
+// hosted cashier offers it (contracts and rollout rules), and records the
+// exposures.
 func (s *Server) methods(w http.ResponseWriter, r *http.Request, c caller) {
-	out := []map[string]string{}
-	for _, m := range s.Svc.MethodsFor(r.Context(), c.merchant.ID, payment.Buyer{ID: r.URL.Query().Get("buyer_id")}) {
-		out = append(out, map[string]string{"method": m, "channel": payment.Methods[m]})
+	ch, err := checkoutOf(r, c.merchant.ID)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	ds, err := s.Svc.Decide(r.Context(), ch)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if ch.BuyerID != "" {
+		s.Svc.RecordExposures(ch, ds, "")
+	}
+	out := []map[string]any{}
+	for _, d := range ds {
+		if d.Shown {
+			out = append(out, map[string]any{"method": d.Method, "channel": payment.Methods[d.Method], "cohort": d.Cohort, "rule_version": d.Version})
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+}
+
+// explain says, for each method, why it is shown or hidden to a buyer.
+func (s *Server) explain(w http.ResponseWriter, r *http.Request, c caller) {
+	ch, err := checkoutOf(r, c.merchant.ID)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	ds, err := s.Svc.Decide(r.Context(), ch)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"checkout": ch, "data": ds})
 }
 
 func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c caller) {

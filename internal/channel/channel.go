@@ -145,3 +145,47 @@ type BuyerIdentifier interface {
 	AuthorizeURL(redirectURI, state string) string
 	BuyerID(ctx context.Context, code string) (string, error)
 }
+
+// Onboarder is a connector that can sign a merchant up with its wallet:
+// WeChat Pay's sub-merchant application, Alipay's merchant authorization.
+type Onboarder interface {
+	SubmitMerchant(ctx context.Context, a MerchantApplication) (Onboarding, error)
+	// QueryMerchant asks about a submission by its reference: the
+	// business_code (WeChat) or the authorization code (Alipay).
+	QueryMerchant(ctx context.Context, ref string) (Onboarding, error)
+}
+
+// MerchantApplication is what a wallet's onboarding asks of a merchant.
+type MerchantApplication struct {
+	Ref               string // business_code: the platform's unique id of this application
+	Name              string
+	ShortName         string
+	LicenseNumber     string
+	LegalPerson       string
+	ContactName       string
+	ContactPhone      string
+	ContactEmail      string
+	ServicePhone      string
+	BankAccountName   string
+	BankAccountNumber string
+	AuthCode          string // Alipay: the app_auth_code the merchant's authorization returned
+}
+
+// Onboarding states, as hutong reads the wallets' own.
+const (
+	OnboardingSubmitted = "submitted"
+	OnboardingReviewing = "reviewing"
+	OnboardingRejected  = "rejected"
+	OnboardingNeedsInfo = "needs_info"
+	OnboardingActive    = "active"
+)
+
+// Onboarding is a wallet's word on a merchant's submission.
+type Onboarding struct {
+	Ref         string
+	State       string
+	WalletState string // the wallet's own word (APPLYMENT_STATE_…)
+	SubMerchant string // sub_mchid or app_auth_token, once active
+	Reason      string
+	SignURL     string
+}

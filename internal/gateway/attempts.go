@@ -126,7 +126,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 		return payment.Attempt{}, &payment.FieldError{Param: "method", Message: fmt.Sprintf("%q is not a wallet method", req.Method)}
 	}
 	acct, ok := s.Accounts[ch]
-	if !ok {
+	if !ok || !s.Payable(ctx, p.MerchantID, ch) {
 		return payment.Attempt{}, ErrMethodNotOpen
 	}
 	m, err := s.GetMerchant(ctx, p.MerchantID)

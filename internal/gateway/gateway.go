@@ -48,12 +48,23 @@ type Service struct {
 	PollSchedule []time.Duration
 	// JobLease is how long a claimed job is held; 0 means a minute.
 	JobLease time.Duration
+	// ContractsRequired names the channels that take a merchant's payments
+	// only under an active contract (the new wallet being opened).
+	ContractsRequired map[string]bool
+	// OnboardingPoll is how often a submitted contract's review is asked
+	// about; 0 means 30 s.
+	OnboardingPoll time.Duration
 
 	wakeOnce sync.Once
 	wake     chan struct{}
 
 	returnKeyMu sync.Mutex
 	returnKey   ed25519.PrivateKey
+
+	rulesOnce    sync.Once
+	rules        *rulesCache
+	exposureOnce sync.Once
+	exposureLog  *exposureLog
 }
 
 func (s *Service) wakeChan() chan struct{} {
@@ -90,6 +101,9 @@ func (s *Service) log() *slog.Logger {
 type Merchant struct {
 	ID                 string `json:"id"`
 	Name               string `json:"name"`
+	Category           string `json:"category,omitempty"`
+	RegionCode         string `json:"region_code,omitempty"`
+	Size               string `json:"size,omitempty"`
 	WeChatSubMchID     string `json:"wechat_sub_mchid,omitempty"`
 	AlipayAppAuthToken string `json:"-"`
 }
@@ -125,8 +139,8 @@ func (s *Service) subMerchant(m Merchant, ch string) string {
 // GetMerchant reads a merchant.
 func (s *Service) GetMerchant(ctx context.Context, id string) (Merchant, error) {
 	var m Merchant
-	err := s.DB.QueryRowContext(ctx, `SELECT id, name, wechat_sub_mchid, alipay_app_auth_token FROM merchants WHERE id = $1`, id).
-		Scan(&m.ID, &m.Name, &m.WeChatSubMchID, &m.AlipayAppAuthToken)
+	err := s.DB.QueryRowContext(ctx, `SELECT id, name, wechat_sub_mchid, alipay_app_auth_token, category, region_code, size FROM merchants WHERE id = $1`, id).
+		Scan(&m.ID, &m.Name, &m.WeChatSubMchID, &m.AlipayAppAuthToken, &m.Category, &m.RegionCode, &m.Size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, ErrNotFound
 	}
@@ -175,7 +189,7 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 		return s.storePayment(ctx, p, nil, now)
 	}
 	acct, ok := s.Accounts[p.Channel]
-	if !ok {
+	if !ok || !s.Payable(ctx, m.ID, p.Channel) {
 		return p, ErrMethodNotOpen
 	}
 	// The wallet first: if hutong crashes before storing the payment, the
@@ -352,15 +366,18 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Queue: &jobs.Queue{DB: s.DB, Now: s.Now},
 		ID:    id,
 		Handlers: map[string]jobs.Handler{
-			KindPoll:          s.Poll,
-			KindExpire:        s.Expire,
-			KindRefundExecute: s.ExecuteRefund,
-			KindWebhook:       s.DeliverWebhook,
-			KindAttemptClose:  s.CloseAttempt,
+			KindPoll:           s.Poll,
+			KindExpire:         s.Expire,
+			KindRefundExecute:  s.ExecuteRefund,
+			KindWebhook:        s.DeliverWebhook,
+			KindAttemptClose:   s.CloseAttempt,
+			KindContractPoll:   s.PollContract,
+			KindCampaignRemind: s.RemindCampaign,
 		},
 		Backoffs: map[string]func(int) time.Duration{
 			KindWebhook:       WebhookBackoff,
 			KindRefundExecute: func(attempt int) time.Duration { return min(time.Duration(attempt)*2*time.Second, time.Minute) },
+			KindContractPoll:  func(int) time.Duration { return s.onboardingPoll() },
 		},
 		Poll:        100 * time.Millisecond,
 		Lease:       s.JobLease,
@@ -372,15 +389,3 @@ func (s *Service) Worker(id string) *jobs.Worker {
 
 // WalletMethods lists the wallet methods in the order pages show them.
 var WalletMethods = []string{"wechatpay.native", "wechatpay.jsapi", "wechatpay.h5", "wechatpay.app", "alipay.precreate", "alipay.jsapi", "alipay.wap", "alipay.page", "alipay.app"}
-
-// MethodsFor lists the wallet methods a merchant's buyer may pay with now:
-// every method whose wallet has an account here.
-func (s *Service) MethodsFor(ctx context.Context, merchantID string, buyer payment.Buyer) []string {
-	var out []string
-	for _, m := range WalletMethods {
-		if _, ok := s.Accounts[payment.Methods[m]]; ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}

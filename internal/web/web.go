@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/ratelimit"
+	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/sharecode"
 	"github.com/hutong-pay/hutong/internal/useragent"
 )
@@ -82,7 +84,7 @@ type Handler struct {
 func (h *Handler) Shutdown() { h.closeOnce.Do(func() { close(h.closing) }) }
 
 // Paths the pages own, for mounting beside the API.
-var Paths = []string{"/pay/", "/pfm/", "/m/", "/s/", "/s", "/assets/"}
+var Paths = []string{"/pay/", "/pfm/", "/m/", "/s/", "/s", "/assets/", "/sign/", "/feedback/"}
 
 // New returns the pages.
 func New(cfg Config) *Handler {
@@ -113,6 +115,10 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /m/{merchant}", h.storeCode)
 	h.mux.HandleFunc("POST /m/{merchant}", h.storePay)
 	h.mux.HandleFunc("GET /m/{merchant}/qr.svg", h.storeQR)
+	h.mux.HandleFunc("GET /feedback/{id}", h.feedbackPage)
+	h.mux.HandleFunc("POST /feedback/{id}", h.feedback)
+	h.mux.HandleFunc("GET /sign/{id}", h.signPage)
+	h.mux.HandleFunc("POST /sign/{id}", h.sign)
 	h.mux.HandleFunc("GET /s", h.sharePage)
 	h.mux.HandleFunc("GET /s/{$}", h.sharePage)
 	h.mux.HandleFunc("POST /s/{$}", h.shareResolve)
@@ -153,6 +159,9 @@ type view struct {
 	Store    string
 	StoreID  string
 	PaidHere bool
+	Signing  *gateway.SigningPage
+	Stars    []int
+	Thanks   bool
 	Phone    string // the sandbox phone's page for the attempt's code
 }
 
@@ -215,23 +224,84 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request) (payment.Payment,
 }
 
 // choices lists what a browser may pay with now: the methods the gateway
-// offers this buyer, narrowed to those that work where the page is open.
-func (h *Handler) choices(ctx context.Context, p payment.Payment, client useragent.Client) []methodChoice {
+// shows this buyer (contracts, rollout), narrowed to those that work where
+// the page is open. Each decision is recorded as an exposure.
+func (h *Handler) choices(ctx context.Context, p payment.Payment, client useragent.Client, record bool) []methodChoice {
 	wanted := []string{channel.WeChatNative, channel.AlipayQR}
 	if client.Mobile {
 		wanted = []string{channel.WeChatH5, channel.AlipayWap}
 	}
-	offered := map[string]bool{}
-	for _, m := range h.cfg.Svc.MethodsFor(ctx, p.MerchantID, p.Buyer) {
-		offered[m] = true
+	m, _ := h.cfg.Svc.GetMerchant(ctx, p.MerchantID)
+	c := gateway.CheckoutOf(p, m)
+	if c.Platform == "" {
+		c.Platform = platformOf(client)
+	}
+	c.AppVersion = client.AppVersion
+	ds, err := h.cfg.Svc.Decide(ctx, c)
+	if err != nil {
+		h.cfg.Logger.Error("rollout", "error", err)
+		return nil
 	}
 	var out []methodChoice
-	for _, m := range wanted {
-		if offered[m] {
-			out = append(out, methodChoice{Method: m, Title: methodTitle(m), Wallet: payment.Methods[m]})
+	var seen []rollout.Decision
+	for _, want := range wanted {
+		for _, d := range ds {
+			if d.Method != want {
+				continue
+			}
+			seen = append(seen, d)
+			if d.Shown {
+				out = append(out, methodChoice{Method: want, Title: methodTitle(want), Wallet: payment.Methods[want]})
+			}
 		}
 	}
+	if record {
+		h.cfg.Svc.RecordExposures(c, seen, p.ID)
+	}
 	return out
+}
+
+// inWalletShown reports whether the in-wallet method of the wallet whose
+// browser opened the page is shown to this buyer (and records it).
+func (h *Handler) inWalletShown(ctx context.Context, p payment.Payment, client useragent.Client) bool {
+	method := channel.WeChatJSAPI
+	if client.Wallet == "alipay" {
+		method = channel.AlipayJSAPI
+	}
+	m, _ := h.cfg.Svc.GetMerchant(ctx, p.MerchantID)
+	c := gateway.CheckoutOf(p, m)
+	if c.Platform == "" {
+		c.Platform = platformOf(client)
+	}
+	c.AppVersion = client.AppVersion
+	ds, err := h.cfg.Svc.Decide(ctx, c)
+	if err != nil {
+		return false
+	}
+	for _, d := range ds {
+		if d.Method == method {
+			h.cfg.Svc.RecordExposures(c, []rollout.Decision{d}, p.ID)
+			return d.Shown
+		}
+	}
+	return false
+}
+
+// platformOf names the platform a browser runs on, as the rollout rules
+// know platforms.
+func platformOf(c useragent.Client) string {
+	switch {
+	case c.MiniProgram:
+		return "miniprogram"
+	case c.Platform == "ios" || c.Platform == "android":
+		if c.Wallet == "" {
+			return "h5"
+		}
+		return c.Platform
+	case c.Platform == "pc":
+		return "pc"
+	}
+	return ""
 }
 
 // cashier is /pay/{id}: inside a wallet it goes straight to that wallet's
@@ -250,7 +320,7 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 		return
 	}
 	client := useragent.Classify(r.UserAgent())
-	if client.Wallet != "" && r.URL.Query().Get("attempt") == "" {
+	if client.Wallet != "" && r.URL.Query().Get("attempt") == "" && h.inWalletShown(r.Context(), p, client) {
 		if id, ok := h.cfg.Svc.Accounts[client.Wallet].Connector.(channel.BuyerIdentifier); ok {
 			state := p.ID
 			if pfm != nil {
@@ -260,7 +330,7 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 			return
 		}
 	}
-	v := view{Title: "收银台", Payment: p, Merchant: merchant, Methods: h.choices(r.Context(), p, client), Mobile: client.Mobile, PayForMe: pfm}
+	v := view{Title: "收银台", Payment: p, Merchant: merchant, Methods: h.choices(r.Context(), p, client, true), Mobile: client.Mobile, PayForMe: pfm}
 	if pfm != nil {
 		v.Title = "帮朋友付款"
 		v.Buyer = MaskName(p.Buyer.Name)
@@ -332,11 +402,12 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	allowed := false
-	for _, c := range h.choices(r.Context(), p, useragent.Client{Mobile: false}) {
-		allowed = allowed || c.Method == method
-	}
-	for _, c := range h.choices(r.Context(), p, useragent.Client{Mobile: true}) {
-		allowed = allowed || c.Method == method
+	client := useragent.Classify(r.UserAgent())
+	for _, mobile := range []bool{false, true} {
+		client.Mobile = mobile
+		for _, c := range h.choices(r.Context(), p, client, false) {
+			allowed = allowed || c.Method == method
+		}
 	}
 	if !allowed {
 		h.fail(w, http.StatusBadRequest, "这个支付方式现在不可用", "this method is not open for this order")
@@ -753,4 +824,77 @@ func shareRefusal(err error) (int, string) {
 		return http.StatusGone, "口令已达使用次数上限 (the code is used up)"
 	}
 	return http.StatusInternalServerError, "出错了, 请稍后再试 (something went wrong)"
+}
+
+// signPage is the merchant-facing page where a merchant's signer reads the
+// channel's agreement and signs it. The link carries the contract's secret
+// token.
+func (h *Handler) signPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	page, err := h.cfg.Svc.ForSigning(r.Context(), r.PathValue("id"), token)
+	if err != nil {
+		h.fail(w, http.StatusForbidden, "签署链接无效", "the signing link is not valid")
+		return
+	}
+	h.render(w, http.StatusOK, "sign.html", view{Title: page.Agreement.Title, Merchant: page.Merchant.Name, Signing: &page, Text: token})
+}
+
+func (h *Handler) sign(w http.ResponseWriter, r *http.Request) {
+	id, token := r.PathValue("id"), r.PostFormValue("token")
+	version, _ := strconv.Atoi(r.PostFormValue("version"))
+	if r.PostFormValue("agree") != "yes" {
+		h.fail(w, http.StatusBadRequest, "请勾选同意协议", "tick the box to agree")
+		return
+	}
+	_, err := h.cfg.Svc.Sign(r.Context(), id, token, version, r.PostFormValue("text_sha256"), r.PostFormValue("signer"), clientIP(r))
+	if err != nil {
+		page, perr := h.cfg.Svc.ForSigning(r.Context(), id, token)
+		if perr != nil {
+			h.fail(w, http.StatusForbidden, "签署链接无效", "the signing link is not valid")
+			return
+		}
+		h.render(w, http.StatusBadRequest, "sign.html", view{Title: page.Agreement.Title, Merchant: page.Merchant.Name, Signing: &page, Text: token, Error: "未能签署: " + err.Error()})
+		return
+	}
+	http.Redirect(w, r, "/sign/"+id+"?token="+url.QueryEscape(token), http.StatusSeeOther)
+}
+
+// feedbackPage asks a buyer who paid how the method was: the feedback the
+// rollout of a new wallet is judged by.
+func (h *Handler) feedbackPage(w http.ResponseWriter, r *http.Request) {
+	p, merchant, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	if p.Status != payment.StatusSucceeded {
+		h.fail(w, http.StatusConflict, "付款完成后才能评价", "feedback comes after paying")
+		return
+	}
+	h.render(w, http.StatusOK, "feedback.html", view{Title: "评价", Payment: p, Merchant: merchant, Stars: []int{5, 4, 3, 2, 1}})
+}
+
+func (h *Handler) feedback(w http.ResponseWriter, r *http.Request) {
+	p, merchant, ok := h.load(w, r)
+	if !ok {
+		return
+	}
+	rating, _ := strconv.Atoi(r.PostFormValue("rating"))
+	v := view{Title: "评价", Payment: p, Merchant: merchant, Stars: []int{5, 4, 3, 2, 1}}
+	if p.Status != payment.StatusSucceeded {
+		h.fail(w, http.StatusConflict, "付款完成后才能评价", "feedback comes after paying")
+		return
+	}
+	if ok, _ := h.limit.Allow("fb:"+clientIP(r), time.Now()); !ok {
+		v.Error = "操作太频繁, 请稍后再试"
+		h.render(w, http.StatusTooManyRequests, "feedback.html", v)
+		return
+	}
+	_, err := h.cfg.Svc.CreateFeedback(r.Context(), gateway.Feedback{MerchantID: p.MerchantID, PaymentID: p.ID, Rating: rating, Text: r.PostFormValue("text")})
+	if err != nil {
+		v.Error = "未能提交: " + err.Error()
+		h.render(w, http.StatusBadRequest, "feedback.html", v)
+		return
+	}
+	v.Thanks = true
+	h.render(w, http.StatusOK, "feedback.html", v)
 }

@@ -1,0 +1,183 @@
+package api
+
+import (
+	"encoding/csv"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/rollout"
+)
+
+func (s *Server) getRules(w http.ResponseWriter, r *http.Request, c caller) {
+	_, raw, err := s.Svc.Rules(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, raw)
+}
+
+type ruleRequest struct {
+	Rule   rollout.Rule `json:"rule"`
+	Reason string       `json:"reason"`
+	Days   int          `json:"days,omitempty"` // dry run: buyers seen in the last N days (default 7)
+}
+
+func (s *Server) setRule(w http.ResponseWriter, r *http.Request, c caller) {
+	var req ruleRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	rc, err := s.Svc.SetRule(r.Context(), r.PathValue("method"), req.Rule, actor(r, c), req.Reason)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, rc)
+}
+
+func (s *Server) dryRunRule(w http.ResponseWriter, r *http.Request, c caller) {
+	var req ruleRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Days == 0 {
+		req.Days = 7
+	}
+	if req.Days < 1 || req.Days > 90 {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "days must be 1 to 90", "days")
+		return
+	}
+	added, removed, seen, err := s.Svc.DryRun(r.Context(), r.PathValue("method"), req.Rule, req.Days)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if added == nil {
+		added = []string{}
+	}
+	if removed == nil {
+		removed = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"method": r.PathValue("method"), "days": req.Days, "buyers_seen": seen,
+		"would_add": len(added), "would_remove": len(removed), "added": added, "removed": removed})
+}
+
+func (s *Server) revertRule(w http.ResponseWriter, r *http.Request, c caller) {
+	var req struct {
+		Version int    `json:"version"`
+		Reason  string `json:"reason"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	rc, err := s.Svc.RevertRule(r.Context(), r.PathValue("method"), req.Version, actor(r, c), req.Reason)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, rc)
+}
+
+func (s *Server) ruleHistory(w http.ResponseWriter, r *http.Request, c caller) {
+	list, err := s.Svc.RuleHistory(r.Context(), r.URL.Query().Get("method"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+}
+
+// explainAny is explain for a platform key naming no merchant: the
+// merchant comes from ?merchant_id.
+func (s *Server) explainAny(w http.ResponseWriter, r *http.Request, c caller) {
+	if c.merchant.ID == "" {
+		m, err := s.Svc.GetMerchant(r.Context(), r.URL.Query().Get("merchant_id"))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "merchant_required", "name the merchant in Hutong-Merchant or ?merchant_id", "merchant_id")
+			return
+		}
+		c.merchant = m
+	}
+	s.explain(w, r, c)
+}
+
+func (s *Server) createFeedback(w http.ResponseWriter, r *http.Request, c caller) {
+	var req struct {
+		PaymentID string `json:"payment_id,omitempty"`
+		BuyerID   string `json:"buyer_id,omitempty"`
+		Method    string `json:"method,omitempty"`
+		Rating    int    `json:"rating"`
+		Text      string `json:"text"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	fb, err := s.Svc.CreateFeedback(r.Context(), gateway.Feedback{MerchantID: c.merchant.ID, PaymentID: req.PaymentID, BuyerID: req.BuyerID,
+		Method: req.Method, Rating: req.Rating, Text: req.Text})
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, fb)
+}
+
+func (s *Server) feedbackFilter(w http.ResponseWriter, r *http.Request, c caller) (gateway.FeedbackFilter, bool) {
+	q := r.URL.Query()
+	f := gateway.FeedbackFilter{MerchantID: scope(c), Method: q.Get("method"), Cohort: q.Get("cohort"), Tier: q.Get("tier")}
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", name+" must be an RFC 3339 time", name)
+				return f, false
+			}
+			*dst = t
+		}
+	}
+	return f, true
+}
+
+func (s *Server) listFeedback(w http.ResponseWriter, r *http.Request, c caller) {
+	f, ok := s.feedbackFilter(w, r, c)
+	if !ok {
+		return
+	}
+	list, err := s.Svc.ListFeedback(r.Context(), f)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+}
+
+func (s *Server) exportFeedback(w http.ResponseWriter, r *http.Request, c caller) {
+	f, ok := s.feedbackFilter(w, r, c)
+	if !ok {
+		return
+	}
+	list, err := s.Svc.ListFeedback(r.Context(), f)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="feedback.csv"`)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"id", "created", "merchant_id", "payment_id", "buyer_id", "method", "rating", "cohort", "tier", "text"})
+	for _, fb := range list {
+		cw.Write([]string{fb.ID, fb.Created.Format(time.RFC3339), fb.MerchantID, fb.PaymentID, fb.BuyerID, fb.Method, strconv.Itoa(fb.Rating), fb.Cohort, fb.Tier, csvSafe(fb.Text)})
+	}
+	cw.Flush()
+}
+
+// csvSafe keeps a buyer's text from being read as a formula by a
+// spreadsheet.
+func csvSafe(s string) string {
+	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
+		return "'" + s
+	}
+	return s
+}

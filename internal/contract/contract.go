@@ -1,0 +1,200 @@
+// Package contract is the state machine of a merchant's contract for one
+// wallet channel: invited to the new wallet, signed the platform's
+// agreement, submitted to the wallet's onboarding, active (payable), or
+// rejected by the wallet with its reason and resubmitted, and suspended.
+// It does no I/O: the gateway loads a contract, asks Apply what an action
+// does, and stores the contract and the transition in one transaction.
+//
+// The rule that matters: a contract is active only while its merchant has
+// signed the current version of the channel's agreement. A new version
+// that requires re-signing sends signed, submitted and active contracts
+// back to invited (an active one stops being payable until re-signed).
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// States.
+const (
+	NotInvited = "not_invited"
+	Invited    = "invited"
+	Signed     = "signed"
+	Submitted  = "submitted" // at the wallet's onboarding, under review
+	Active     = "active"    // payable
+	Rejected   = "rejected"  // the wallet said no (or needs more information), with its reason
+	Suspended  = "suspended" // hidden from checkouts; payments under way complete
+)
+
+// Actions.
+const (
+	ActInvite    = "invite"
+	ActSign      = "sign"
+	ActSubmit    = "submit"
+	ActApprove   = "approve" // the wallet's review passed
+	ActReject    = "reject"  // the wallet's review failed
+	ActResubmit  = "resubmit"
+	ActSuspend   = "suspend"
+	ActResume    = "resume"
+	ActNewTerms  = "new_terms" // a new agreement version that requires re-signing
+	ActTerminate = "terminate"
+)
+
+// Contract is one merchant × channel.
+type Contract struct {
+	ID         string `json:"id"`
+	MerchantID string `json:"merchant_id"`
+	Channel    string `json:"channel"`
+	State      string `json:"state"`
+	// Signature is the merchant's latest signature; SignedVersion is the
+	// agreement version it covers.
+	Signature *Signature `json:"signature,omitempty"`
+	// Reason is the wallet's word on a rejection, or why it was suspended.
+	Reason string `json:"reason,omitempty"`
+	// Onboarding is the wallet's reference (business_code) and, once
+	// active, the wallet merchant it names (sub_mchid, app_auth_token).
+	OnboardingRef string    `json:"onboarding_ref,omitempty"`
+	SubMerchant   string    `json:"sub_merchant,omitempty"`
+	WalletState   string    `json:"wallet_state,omitempty"`
+	Updated       time.Time `json:"updated"`
+	Created       time.Time `json:"created"`
+}
+
+// Signature records who signed which text, when and from where.
+type Signature struct {
+	Version  int       `json:"agreement_version"`
+	TextHash string    `json:"text_sha256"`
+	Signer   string    `json:"signer"`
+	IP       string    `json:"ip"`
+	At       time.Time `json:"at"`
+}
+
+// Action is something that happens to a contract.
+type Action struct {
+	Kind   string
+	Actor  string // who: an operator, the merchant's signer, "wallet", "system"
+	Reason string
+	// Sign carries the signature; Current is the channel's current
+	// agreement version, which a signature must cover to count.
+	Sign    *Signature
+	Current int
+}
+
+// Transition is one recorded change.
+type Transition struct {
+	ContractID string    `json:"contract_id"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Action     string    `json:"action"`
+	Actor      string    `json:"actor"`
+	Reason     string    `json:"reason,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// ErrNotAllowed is an action the contract's state does not allow.
+var ErrNotAllowed = errors.New("contract: not allowed in this state")
+
+// ErrUnsigned is a step that needs a signature of the current agreement.
+var ErrUnsigned = errors.New("contract: the merchant has not signed the current agreement")
+
+// SignedCurrent reports whether c's signature covers agreement version
+// current.
+func (c Contract) SignedCurrent(current int) bool {
+	return c.Signature != nil && current > 0 && c.Signature.Version == current
+}
+
+// Payable reports whether the channel may take c's merchant's payments.
+func (c Contract) Payable(current int) bool {
+	return c.State == Active && c.SignedCurrent(current)
+}
+
+// Apply returns c after a, and the transition to record.
+func Apply(c Contract, a Action, now time.Time) (Contract, Transition, error) {
+	to, err := next(c, a)
+	if err != nil {
+		return c, Transition{}, fmt.Errorf("%w: %s a contract that is %s", err, a.Kind, c.State)
+	}
+	n := c
+	n.State = to
+	n.Updated = now
+	switch a.Kind {
+	case ActSign:
+		s := *a.Sign
+		n.Signature = &s
+		n.Reason = ""
+	case ActReject, ActSuspend, ActTerminate:
+		n.Reason = a.Reason
+	case ActApprove, ActResume, ActSubmit, ActResubmit:
+		n.Reason = ""
+	case ActNewTerms:
+		n.Reason = a.Reason
+	}
+	return n, Transition{ContractID: c.ID, From: c.State, To: to, Action: a.Kind, Actor: a.Actor, Reason: a.Reason, At: now}, nil
+}
+
+func next(c Contract, a Action) (string, error) {
+	signed := c.SignedCurrent(a.Current)
+	switch a.Kind {
+	case ActInvite:
+		if c.State == NotInvited {
+			return Invited, nil
+		}
+	case ActSign:
+		if a.Sign == nil || a.Sign.Version != a.Current || a.Sign.Signer == "" || len(a.Sign.TextHash) != 64 {
+			return "", ErrUnsigned
+		}
+		if c.State == Invited {
+			return Signed, nil
+		}
+	case ActSubmit:
+		if c.State == Signed {
+			if !signed {
+				return "", ErrUnsigned
+			}
+			return Submitted, nil
+		}
+	case ActResubmit:
+		if c.State == Rejected {
+			if !signed {
+				return "", ErrUnsigned
+			}
+			return Submitted, nil
+		}
+	case ActApprove:
+		if c.State == Submitted {
+			if !signed {
+				return "", ErrUnsigned
+			}
+			return Active, nil
+		}
+	case ActReject:
+		if c.State == Submitted {
+			return Rejected, nil
+		}
+	case ActSuspend:
+		if c.State == Active {
+			return Suspended, nil
+		}
+	case ActResume:
+		if c.State == Suspended {
+			if !signed {
+				return "", ErrUnsigned
+			}
+			return Active, nil
+		}
+	case ActNewTerms:
+		switch c.State {
+		case Signed, Submitted, Active, Suspended, Rejected:
+			return Invited, nil
+		}
+	case ActTerminate:
+		if c.State != NotInvited {
+			return NotInvited, nil
+		}
+	default:
+		return "", fmt.Errorf("contract: unknown action %q", a.Kind)
+	}
+	return "", ErrNotAllowed
+}

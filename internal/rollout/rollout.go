@@ -1,0 +1,498 @@
+// Package rollout decides, for one buyer at one checkout, which payment
+// methods are shown, and says why in words an operator understands. It is
+// how a marketplace opening a new wallet shows its methods first to some
+// buyers, then to more, then to everyone. It has no I/O: rules come in as
+// values (or JSON, see ParseRuleSet), decisions go out as values.
+//
+// # Rules
+//
+// A RuleSet holds at most one Rule per method ("wechatpay.native",
+// "alipay.wap", … — the names of payment.Methods). A method without a rule
+// is shown to everyone: rules restrict, they never have to be written for a
+// method that is simply on. A rule is evaluated in this order, and the first
+// step that decides wins:
+//
+//  1. Kill switch: Enabled false hides the method from everyone, allow-listed
+//     buyers included (cohort "off").
+//  2. Deny-lists, in the order buyer, merchant, product, category: a checkout
+//     whose buyer or merchant, or any of whose products or categories, is
+//     denied is hidden (cohort "deny"). Deny beats allow.
+//  3. Allow-lists, in the same order: a checkout whose buyer or merchant, or
+//     any of whose products or categories, is allowed is shown, whatever the
+//     percentage, platform, app version or market tier (cohort "allow"). This
+//     is how the team and friendly merchants try a method before anyone else.
+//  4. Platforms: when the rule lists platforms, a checkout on another (or an
+//     unknown) platform is hidden (cohort "untargeted").
+//  5. App version: when the rule has a MinAppVersion, a checkout from an older
+//     (or an unknown) app version is hidden (cohort "untargeted").
+//  6. Market tiers: when the rule lists tiers, a buyer of another (or an
+//     unknown) tier is hidden (cohort "untargeted"); see Tier.
+//  7. Percentage: the buyer is shown iff Bucket(Salt, BuyerID) <
+//     BasisPoints, and is then in cohort "percent"; otherwise hidden, in cohort
+//     "holdout". A checkout without a buyer id cannot be bucketed: it is shown
+//     only at 10000 basis points (cohort "percent"), and otherwise hidden
+//     (cohort "untargeted"), so that anonymous traffic never pollutes the
+//     holdout.
+//
+// # The ramp
+//
+// Because a buyer is in iff their bucket is below BasisPoints, raising
+// BasisPoints only adds buyers and lowering it only removes them: the buyers
+// at 1% are among those at 20%, who are among everyone. The bucket depends
+// on the salt and the buyer id only, never on time, merchant or method, so a
+// buyer sees the same answer at every checkout. Changing the Salt reshuffles
+// every buyer — a fresh, independent sample — and so breaks the nesting: do
+// it only to start a new experiment. Methods sharing a salt share buckets,
+// so at equal percentages they reach the same buyers; give the methods of one
+// launch (say every WeChat Pay method) one salt, and unrelated experiments
+// different ones. Use DryRun to see whom a change adds and removes.
+//
+// # Cohorts
+//
+// Every Decision carries a Cohort, a stable label for analytics:
+//
+//	default     no rule for the method: shown to everyone
+//	off         the kill switch is off: hidden
+//	deny        on a deny-list: hidden
+//	allow       on an allow-list: shown
+//	untargeted  outside the rule's platforms, app versions or tiers, or no
+//	            buyer id below 100%: hidden
+//	percent     bucket under the percentage: shown
+//	holdout     bucket not under the percentage: hidden
+//
+// "percent" and "holdout" are a random split of the same targeted buyers, so
+// comparing them measures what showing the method changes (conversion lift);
+// "allow" is hand-picked and belongs in neither.
+//
+// # Reasons
+//
+// A Decision's Reason is one sentence: the method, "shown" or "hidden", a
+// colon, and why, with the numbers that decided:
+//
+//	wechatpay.native shown: bucket 1234 is under 2000 (20.00%)
+//	wechatpay.native hidden: bucket 7300 is not under 2000 (20.00%)
+//	wechatpay.jsapi shown: buyer b1 is on the allow-list
+//	wechatpay.jsapi hidden: app version 8.0.9 is below the minimum 8.0.10
+//
+// The wording is for people; code should read Shown and Cohort.
+package rollout
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Buckets is the number of buckets a buyer can fall in: Bucket returns 0 to
+// Buckets-1, and Rule.BasisPoints counts buckets, so 1 basis point is one
+// buyer in 10,000.
+const Buckets = 10000
+
+// Rule is the rollout of one payment method. Its zero value is a rule that
+// hides the method from everyone (Enabled false).
+type Rule struct {
+	// Enabled is the kill switch: false hides the method from every buyer,
+	// allow-listed or not.
+	Enabled bool `json:"enabled"`
+	// BasisPoints is the share of buyers shown the method, 0 to 10000
+	// (10000 = 100.00%): a buyer is in iff Bucket(Salt, BuyerID) <
+	// BasisPoints.
+	BasisPoints int `json:"percent_bps"`
+	// Salt is mixed into every buyer's bucket. Methods with one salt share
+	// buckets; changing it reshuffles every buyer (see the package comment).
+	// At most 64 bytes, no control characters; "" is a salt like any other.
+	Salt string `json:"salt"`
+
+	// Allow- and deny-lists of ids, each at most MaxListEntries entries of 1 to
+	// MaxIDLength bytes. Deny beats allow; an allowed checkout skips the
+	// targeting and percentage steps.
+	AllowBuyers     []string `json:"allow_buyers,omitempty"`
+	DenyBuyers      []string `json:"deny_buyers,omitempty"`
+	AllowMerchants  []string `json:"allow_merchants,omitempty"`
+	DenyMerchants   []string `json:"deny_merchants,omitempty"`
+	AllowProducts   []string `json:"allow_products,omitempty"`
+	DenyProducts    []string `json:"deny_products,omitempty"`
+	AllowCategories []string `json:"allow_categories,omitempty"`
+	DenyCategories  []string `json:"deny_categories,omitempty"`
+
+	// Tiers lists the market tiers shown (TierFirst, TierCity, TierCounty,
+	// TierCountyCity); empty shows every tier, and buyers of unknown tier.
+	Tiers []string `json:"tiers,omitempty"`
+	// Platforms lists the platforms shown (ios, android, h5, miniprogram,
+	// pc); empty shows every platform, and unknown ones.
+	Platforms []string `json:"platforms,omitempty"`
+	// MinAppVersion, when set, hides the method from apps older than it, and
+	// from checkouts whose app version is unknown. Versions are dotted
+	// numbers compared part by part as numbers ("8.0.10" > "8.0.9"; "8.0" =
+	// "8.0.0").
+	MinAppVersion string `json:"min_app_version,omitempty"`
+}
+
+// RuleSet is every method's rule, as one versioned document.
+type RuleSet struct {
+	// Version numbers the rule set, for the audit trail; every Decision
+	// carries it.
+	Version int `json:"version"`
+	// Methods maps a method to its rule. A method without a rule is shown to
+	// everyone (cohort "default").
+	Methods map[string]Rule `json:"methods"`
+	// TierOverrides adds to or replaces entries of DefaultTierTable when
+	// evaluating this rule set: {"3201": "first_tier"} makes Nanjing's
+	// districts first-tier, and keeps Beijing's.
+	TierOverrides TierTable `json:"tier_overrides,omitempty"`
+}
+
+// Checkout is what the rules look at: one buyer at one checkout.
+type Checkout struct {
+	BuyerID    string   `json:"buyer_id"`
+	MerchantID string   `json:"merchant_id"`
+	ProductIDs []string `json:"product_ids,omitempty"`
+	Categories []string `json:"categories,omitempty"`
+	// RegionCode is the buyer's GB/T 2260 code, from which Tier is derived.
+	RegionCode string `json:"region_code,omitempty"`
+	// Platform is ios, android, h5, miniprogram or pc; "" when unknown.
+	Platform string `json:"platform,omitempty"`
+	// AppVersion is the version of the wallet app the page runs in, as
+	// useragent.Client.AppVersion gives it ("8.0.50.2600"); "" when unknown.
+	AppVersion string `json:"app_version,omitempty"`
+}
+
+// Decision is whether one method is shown at one checkout, and why.
+type Decision struct {
+	Method string `json:"method"`
+	Shown  bool   `json:"shown"`
+	// Reason is one sentence for operators (see the package comment).
+	Reason string `json:"reason"`
+	// Bucket is the buyer's bucket under the method's salt, 0 to 9999, or
+	// -1 when there is no rule or no buyer id. It is filled even when an
+	// earlier step decided, to show where the buyer would fall.
+	Bucket int `json:"bucket"`
+	// Tier is the buyer's market tier, "" when the region code is missing or
+	// has none.
+	Tier string `json:"tier,omitempty"`
+	// Cohort is the analytics label (see the package comment).
+	Cohort string `json:"cohort"`
+	// Version is the RuleSet's Version that decided.
+	Version int `json:"version"`
+}
+
+// Cohorts, the values of Decision.Cohort.
+const (
+	CohortDefault    = "default"
+	CohortOff        = "off"
+	CohortDeny       = "deny"
+	CohortAllow      = "allow"
+	CohortUntargeted = "untargeted"
+	CohortPercent    = "percent"
+	CohortHoldout    = "holdout"
+)
+
+// Bucket places a buyer in one of 10000 buckets, 0 to 9999, under a salt.
+// It is stable forever — stored cohorts and every ramp depend on it — and
+// defined so that any language can compute it:
+//
+//	h := SHA-256(salt + "\n" + buyerID)
+//	bucket := (first 8 bytes of h as a big-endian uint64) mod 10000
+//
+// A Validated salt holds no newline, so distinct (salt, buyer) pairs hash
+// distinct strings. The modulo's bias is below 10000/2⁶⁴.
+func Bucket(salt, buyerID string) int {
+	var buf [160]byte // a salt and an id of 64 bytes each, without a heap allocation
+	b := append(buf[:0], salt...)
+	b = append(b, '\n')
+	b = append(b, buyerID...)
+	sum := sha256.Sum256(b)
+	return int(binary.BigEndian.Uint64(sum[:8]) % Buckets)
+}
+
+// Evaluate decides, for one checkout, whether each of methods is shown, in
+// the order given. It reads the rule set as it is: a rule that does not
+// Validate is applied as written (a percentage out of range acts as 0 or
+// 100%, an unreadable MinAppVersion hides the method). Lists are searched
+// one by one; for large lists, or many checkouts, Compile the rule set once
+// and use Compiled.Evaluate, whose lookups take constant time.
+func (rs RuleSet) Evaluate(c Checkout, methods []string) []Decision {
+	e := newEvaluation(c, rs.Version, rs.TierOverrides)
+	out := make([]Decision, len(methods))
+	for i, m := range methods {
+		r, ok := rs.Methods[m]
+		if !ok {
+			out[i] = e.decide(m, nil)
+			continue
+		}
+		cr := compileRule(r, false)
+		out[i] = e.decide(m, &cr)
+	}
+	return out
+}
+
+// Compiled is a validated RuleSet ready to evaluate many checkouts: its lists
+// are sets, its versions parsed, its tier table merged. It is immutable and
+// safe for concurrent use.
+type Compiled struct {
+	version int
+	rules   map[string]*compiledRule
+	tiers   TierTable // DefaultTierTable with the overrides applied
+}
+
+// Compile validates the rule set and builds its efficient form.
+func (rs RuleSet) Compile() (*Compiled, error) {
+	if err := rs.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Compiled{version: rs.Version, rules: make(map[string]*compiledRule, len(rs.Methods)), tiers: DefaultTierTable().With(rs.TierOverrides)}
+	for m, r := range rs.Methods {
+		cr := compileRule(r, true)
+		c.rules[m] = &cr
+	}
+	return c, nil
+}
+
+// Version is the compiled RuleSet's Version.
+func (c *Compiled) Version() int { return c.version }
+
+// Evaluate is RuleSet.Evaluate over the compiled form.
+func (c *Compiled) Evaluate(ch Checkout, methods []string) []Decision {
+	e := newEvaluation(ch, c.version, nil)
+	e.tiers = c.tiers
+	out := make([]Decision, len(methods))
+	for i, m := range methods {
+		out[i] = e.decide(m, c.rules[m])
+	}
+	return out
+}
+
+// idSet is an allow- or deny-list: a slice searched in order when small or
+// not compiled, a map when compiled and large.
+type idSet interface{ has(string) bool }
+
+type sliceSet []string
+
+func (s sliceSet) has(id string) bool { return slices.Contains(s, id) }
+
+type mapSet map[string]struct{}
+
+func (s mapSet) has(id string) bool { _, ok := s[id]; return ok }
+
+// smallList is the length up to which a compiled list stays a slice: a few
+// string comparisons beat hashing the id.
+const smallList = 8
+
+func makeSet(ids []string, compiled bool) idSet {
+	if !compiled || len(ids) <= smallList {
+		return sliceSet(ids)
+	}
+	s := make(mapSet, len(ids))
+	for _, id := range ids {
+		s[id] = struct{}{}
+	}
+	return s
+}
+
+// compiledRule is a Rule with its lists as sets and its version parsed.
+type compiledRule struct {
+	r                              Rule
+	allowBuyers, allowMerchants    idSet
+	allowProducts, allowCategories idSet
+	denyBuyers, denyMerchants      idSet
+	denyProducts, denyCategories   idSet
+	minVersion                     version
+	minVersionErr                  error
+}
+
+func compileRule(r Rule, compiled bool) compiledRule {
+	cr := compiledRule{
+		r:               r,
+		allowBuyers:     makeSet(r.AllowBuyers, compiled),
+		allowMerchants:  makeSet(r.AllowMerchants, compiled),
+		allowProducts:   makeSet(r.AllowProducts, compiled),
+		allowCategories: makeSet(r.AllowCategories, compiled),
+		denyBuyers:      makeSet(r.DenyBuyers, compiled),
+		denyMerchants:   makeSet(r.DenyMerchants, compiled),
+		denyProducts:    makeSet(r.DenyProducts, compiled),
+		denyCategories:  makeSet(r.DenyCategories, compiled),
+	}
+	if r.MinAppVersion != "" {
+		cr.minVersion, cr.minVersionErr = parseVersion(r.MinAppVersion)
+	}
+	return cr
+}
+
+// evaluation is one checkout being decided: what is worked out once per
+// checkout (tier, app version) and per salt (bucket) is kept here.
+type evaluation struct {
+	c       Checkout
+	version int
+
+	tiers     TierTable // a merged table, or nil to look in overrides then the default
+	overrides TierTable
+
+	tierDone bool
+	tier     string
+	tierErr  error
+
+	appVersionDone bool
+	appVersion     version
+	appVersionErr  error
+
+	buckets [4]saltBucket // a few salts' buckets, without a heap allocation
+	nb      int
+}
+
+type saltBucket struct {
+	salt   string
+	bucket int
+}
+
+func newEvaluation(c Checkout, v int, overrides TierTable) *evaluation {
+	return &evaluation{c: c, version: v, overrides: overrides}
+}
+
+func (e *evaluation) buyerTier() (string, error) {
+	if !e.tierDone {
+		e.tierDone = true
+		if e.c.RegionCode != "" {
+			if e.tiers != nil {
+				e.tier, e.tierErr = tierOf(e.c.RegionCode, e.tiers, nil)
+			} else {
+				e.tier, e.tierErr = tierOf(e.c.RegionCode, e.overrides, defaultTiers)
+			}
+		}
+	}
+	return e.tier, e.tierErr
+}
+
+func (e *evaluation) buyerAppVersion() (version, error) {
+	if !e.appVersionDone {
+		e.appVersionDone = true
+		if e.c.AppVersion != "" {
+			e.appVersion, e.appVersionErr = parseVersion(e.c.AppVersion)
+		}
+	}
+	return e.appVersion, e.appVersionErr
+}
+
+func (e *evaluation) bucket(salt string) int {
+	for _, sb := range e.buckets[:e.nb] {
+		if sb.salt == salt {
+			return sb.bucket
+		}
+	}
+	b := Bucket(salt, e.c.BuyerID)
+	if e.nb < len(e.buckets) {
+		e.buckets[e.nb] = saltBucket{salt, b}
+		e.nb++
+	}
+	return b
+}
+
+// decide applies one rule (nil: the method has none) in the documented
+// order.
+func (e *evaluation) decide(method string, cr *compiledRule) Decision {
+	tier, _ := e.buyerTier()
+	d := Decision{Method: method, Bucket: -1, Tier: tier, Version: e.version}
+	if cr == nil {
+		return d.set(true, CohortDefault, "it has no rollout rule, so every buyer sees it")
+	}
+	r := &cr.r
+	c := &e.c
+	if c.BuyerID != "" {
+		d.Bucket = e.bucket(r.Salt)
+	}
+
+	if !r.Enabled {
+		return d.set(false, CohortOff, "the kill switch is off (enabled is false)")
+	}
+
+	if what, id, ok := cr.match(c, cr.denyBuyers, cr.denyMerchants, cr.denyProducts, cr.denyCategories); ok {
+		return d.set(false, CohortDeny, what+" "+id+" is on the deny-list")
+	}
+	if what, id, ok := cr.match(c, cr.allowBuyers, cr.allowMerchants, cr.allowProducts, cr.allowCategories); ok {
+		return d.set(true, CohortAllow, what+" "+id+" is on the allow-list")
+	}
+
+	if len(r.Platforms) > 0 && !slices.Contains(r.Platforms, c.Platform) {
+		if c.Platform == "" {
+			return d.set(false, CohortUntargeted, "the platform is unknown and the rule shows it only on "+list(r.Platforms))
+		}
+		return d.set(false, CohortUntargeted, "platform "+c.Platform+" is not among "+list(r.Platforms))
+	}
+
+	if r.MinAppVersion != "" {
+		if cr.minVersionErr != nil {
+			return d.set(false, CohortUntargeted, fmt.Sprintf("the rule's min_app_version %q is not a dotted number", r.MinAppVersion))
+		}
+		v, err := e.buyerAppVersion()
+		switch {
+		case c.AppVersion == "":
+			return d.set(false, CohortUntargeted, "the app version is unknown and the minimum is "+r.MinAppVersion)
+		case err != nil:
+			return d.set(false, CohortUntargeted, fmt.Sprintf("app version %q is not a dotted number, and the minimum is %s", c.AppVersion, r.MinAppVersion))
+		case v.compare(cr.minVersion) < 0:
+			return d.set(false, CohortUntargeted, "app version "+c.AppVersion+" is below the minimum "+r.MinAppVersion)
+		}
+	}
+
+	if len(r.Tiers) > 0 && !slices.Contains(r.Tiers, tier) {
+		_, err := e.buyerTier()
+		switch {
+		case c.RegionCode == "":
+			return d.set(false, CohortUntargeted, "the buyer's region is unknown and the rule shows it only to tiers "+list(r.Tiers))
+		case err != nil:
+			return d.set(false, CohortUntargeted, "the market tier is unknown ("+err.Error()+") and the rule shows it only to tiers "+list(r.Tiers))
+		}
+		return d.set(false, CohortUntargeted, "market tier "+tier+" of region "+c.RegionCode+" is not among "+list(r.Tiers))
+	}
+
+	if c.BuyerID == "" {
+		if r.BasisPoints >= Buckets {
+			return d.set(true, CohortPercent, fmt.Sprintf("the rule shows it to every buyer (%d of %d buckets, %s), known or not", r.BasisPoints, Buckets, percent(r.BasisPoints)))
+		}
+		return d.set(false, CohortUntargeted, fmt.Sprintf("the checkout has no buyer id to place in a bucket, and the rule shows it to %d of %d buckets (%s)", max(r.BasisPoints, 0), Buckets, percent(r.BasisPoints)))
+	}
+	if d.Bucket < r.BasisPoints {
+		return d.set(true, CohortPercent, fmt.Sprintf("bucket %d is under %d (%s)", d.Bucket, r.BasisPoints, percent(r.BasisPoints)))
+	}
+	return d.set(false, CohortHoldout, fmt.Sprintf("bucket %d is not under %d (%s)", d.Bucket, r.BasisPoints, percent(r.BasisPoints)))
+}
+
+func (d Decision) set(shown bool, cohort, why string) Decision {
+	d.Shown, d.Cohort = shown, cohort
+	if shown {
+		d.Reason = d.Method + " shown: " + why
+	} else {
+		d.Reason = d.Method + " hidden: " + why
+	}
+	return d
+}
+
+// match finds the first of the checkout's buyer, merchant, products and
+// categories in the given sets, and names it.
+func (cr *compiledRule) match(c *Checkout, buyers, merchants, products, categories idSet) (what, id string, ok bool) {
+	if c.BuyerID != "" && buyers.has(c.BuyerID) {
+		return "buyer", c.BuyerID, true
+	}
+	if c.MerchantID != "" && merchants.has(c.MerchantID) {
+		return "merchant", c.MerchantID, true
+	}
+	for _, p := range c.ProductIDs {
+		if products.has(p) {
+			return "product", p, true
+		}
+	}
+	for _, k := range c.Categories {
+		if categories.has(k) {
+			return "category", k, true
+		}
+	}
+	return "", "", false
+}
+
+// percent formats basis points as a percentage with two decimals.
+func percent(bps int) string {
+	return fmt.Sprintf("%.2f%%", float64(bps)/100)
+}
+
+func list(xs []string) string { return strings.Join(xs, ", ") }
