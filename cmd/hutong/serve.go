@@ -141,12 +141,15 @@ func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, lo
 		svc.Worker(fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))).Run(workerCtx)
 		close(workerDone)
 	}()
+	exposuresDone := make(chan struct{})
+	go func() { svc.WriteExposures(workerCtx); close(exposuresDone) }()
 
 	h, pages := gatewayHandler(svc, logger, lease, sandboxURL)
 	go func() { <-ctx.Done(); pages.Shutdown() }()
 	err := serveHTTP(ctx, ln, requestLog(h, logger))
 	stopWorker()
 	<-workerDone
+	<-exposuresDone
 	return err
 }
 

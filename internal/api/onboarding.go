@@ -14,16 +14,21 @@ import (
 // PlatformOnly are the routes only a platform key may call (the operator's
 // side of onboarding and rollout); they name no merchant.
 var PlatformOnly = map[string]bool{
-	"POST /v1/merchants":              true,
-	"POST /v1/merchants/{id}":         true,
-	"POST /v1/agreements":             true,
-	"POST /v1/contracts":              true,
-	"POST /v1/contracts/{id}/submit":  true,
-	"POST /v1/contracts/{id}/suspend": true,
-	"POST /v1/contracts/{id}/resume":  true,
-	"POST /v1/campaigns":              true,
-	"GET /v1/campaigns":               true,
-	"GET /v1/campaigns/{id}":          true,
+	"POST /v1/merchants":                      true,
+	"POST /v1/merchants/{id}":                 true,
+	"POST /v1/agreements":                     true,
+	"POST /v1/contracts":                      true,
+	"POST /v1/contracts/{id}/submit":          true,
+	"POST /v1/contracts/{id}/suspend":         true,
+	"POST /v1/contracts/{id}/resume":          true,
+	"POST /v1/campaigns":                      true,
+	"GET /v1/campaigns":                       true,
+	"GET /v1/campaigns/{id}":                  true,
+	"GET /v1/rollout/rules":                   true,
+	"POST /v1/rollout/rules/{method}":         true,
+	"POST /v1/rollout/rules/{method}/dry_run": true,
+	"POST /v1/rollout/rules/{method}/revert":  true,
+	"GET /v1/rollout/history":                 true,
 }
 
 // actor is who acts, for the audit trail: the key, and the operator's own

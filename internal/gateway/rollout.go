@@ -251,7 +251,6 @@ const exposureBuffer = 16384
 func (s *Service) exposures() *exposureLog {
 	s.exposureOnce.Do(func() {
 		s.exposureLog = &exposureLog{ch: make(chan Exposure, exposureBuffer)}
-		go s.writeExposures()
 	})
 	return s.exposureLog
 }
@@ -272,11 +271,19 @@ func (s *Service) RecordExposures(c rollout.Checkout, ds []rollout.Decision, pay
 // ExposuresDropped counts exposures lost to a full buffer.
 func (s *Service) ExposuresDropped() int64 { return s.exposures().dropped.Load() }
 
-func (s *Service) writeExposures() {
+// WriteExposures writes queued exposures every second until ctx ends, then
+// once more. A gateway process runs it beside its job worker.
+func (s *Service) WriteExposures(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for range tick.C {
-		s.FlushExposures(context.Background())
+	for {
+		select {
+		case <-ctx.Done():
+			s.FlushExposures(context.WithoutCancel(ctx))
+			return
+		case <-tick.C:
+			s.FlushExposures(ctx)
+		}
 	}
 }
 

@@ -6,7 +6,10 @@
 package gatewaytest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -46,6 +49,8 @@ type Options struct {
 	NoWorker bool
 	// Merchants to create; nil means two, a county shop and a city shop.
 	Merchants []gateway.Merchant
+	// ContractsRequired names the channels that need an active contract.
+	ContractsRequired map[string]bool
 }
 
 // Handler is the gateway's HTTP face, as `hutong serve` mounts it: the
@@ -82,7 +87,8 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
 		"wechatpay": {Name: "main", Connector: wconn, Merchant: wc.MchID},
 		"alipay":    {Name: "main", Connector: aconn, Merchant: sb.Sandbox().Alipay().Merchants()[0].PID},
-	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second}
+	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second,
+		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond}
 	// The address is known before the handler, so the gateway's pages and
 	// notify URLs name it.
 	srv := httptest.NewUnstartedServer(nil)
@@ -129,8 +135,36 @@ func (e *Env) StartWorker() {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { e.Svc.Worker("test-worker").Run(ctx); close(done) }()
-		e.stopWorker = func() { cancel(); <-done }
+		written := make(chan struct{})
+		go func() { e.Svc.WriteExposures(ctx); close(written) }()
+		e.stopWorker = func() { cancel(); <-done; <-written }
 	})
+}
+
+// Call makes an API request with key and decodes the answer into out (if
+// not nil); it returns the status code.
+func (e *Env) Call(key, method, path string, in, out any) int {
+	e.T.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.URL+path, body)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Hutong-Actor", "test operator")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.T.Fatalf("%s %s: %d %s: %v", method, path, res.StatusCode, raw, err)
+		}
+	}
+	return res.StatusCode
 }
 
 // Client is the Go client acting for merchant i with its own key.
