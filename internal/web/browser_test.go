@@ -266,3 +266,46 @@ func TestBrowserShareCode(t *testing.T) {
 		t.Logf("share code after: %+v %v", got, err)
 	}
 }
+
+// TestBrowserSigningPage: a merchant's signer opens the link from the
+// invitation, reads the agreement, and signs it; the contract records the
+// signer and the hash of the text shown.
+func TestBrowserSigningPage(t *testing.T) {
+	signer := browsertest.Start(t, "signer", desktop)
+	e := gatewaytest.Start(t, storetest.SQLite(t), gatewaytest.Options{ContractsRequired: map[string]bool{"wechatpay": true}})
+	var ag struct {
+		Version    int    `json:"version"`
+		TextSHA256 string `json:"text_sha256"`
+	}
+	if st := e.Call(e.Platform, "POST", "/v1/agreements", map[string]any{"channel": "wechatpay", "title": "微信支付开通服务协议", "body": "第一条 商户同意通过平台接入微信支付。\n第二条 资金由平台托管至买家确认收货。"}, &ag); st != http.StatusCreated {
+		t.Fatalf("agreement: %d", st)
+	}
+	var c struct {
+		ID      string `json:"id"`
+		SignURL string `json:"sign_url"`
+		State   string `json:"state"`
+		Sig     *struct {
+			Signer   string `json:"signer"`
+			TextHash string `json:"text_sha256"`
+			IP       string `json:"ip"`
+		} `json:"signature"`
+	}
+	e.Call(e.Platform, "POST", "/v1/contracts", map[string]any{"merchant_id": e.Merchants[0].ID, "channel": "wechatpay"}, &c)
+	var hash string
+	signer.Do(S("open the signing link", chromedp.Navigate(c.SignURL)),
+		S("read the agreement", chromedp.WaitVisible(chromedp.CSS(`[data-agreement-body]`))),
+		S("see its hash", browsertest.Text(`[data-agreement-hash]`, &hash)),
+		S("type the name", chromedp.SendKeys(chromedp.CSS(`[data-signer]`), "王经理")),
+		S("tick agree", chromedp.Click(chromedp.CSS(`[data-agree]`))))
+	signer.Screenshot("signing-page")
+	signer.Do(S("tap 签署", chromedp.Click(chromedp.CSS(`[data-sign]`))),
+		S("see it signed", chromedp.WaitVisible(chromedp.CSS(`[data-signed]`))))
+	signer.Screenshot("signing-done")
+	e.Call(e.Platform, "GET", "/v1/contracts/"+c.ID, nil, &c)
+	if c.State != "signed" || c.Sig == nil || c.Sig.Signer != "王经理" || c.Sig.TextHash != ag.TextSHA256 || hash != ag.TextSHA256 || c.Sig.IP == "" {
+		t.Fatalf("contract after signing: %+v %+v", c, c.Sig)
+	}
+	// A link with another token shows nothing.
+	signer.Do(S("open a forged link", chromedp.Navigate(e.URL+"/sign/"+c.ID+"?token=forged")),
+		S("see it refused", chromedp.WaitVisible(chromedp.CSS(`[data-error]`))))
+}
