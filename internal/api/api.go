@@ -97,12 +97,18 @@ var Routes = []string{
 	"POST /v1/feedback",
 	"GET /v1/feedback",
 	"GET /v1/feedback.csv",
+	"POST /v1/payments/{id}/confirm_receipt",
+	"POST /v1/refunds/{id}/return_received",
+	"GET /v1/balances",
+	"GET /v1/ledger/entries",
+	"POST /v1/settlements",
+	"GET /v1/statements",
 }
 
 // PlatformWide are the routes a platform key may call without naming a
 // merchant: they are not about one merchant's data.
 var PlatformWide = map[string]bool{"POST /v1/share_codes/resolve": true, "GET /v1/return_key": true,
-	"GET /v1/agreements": true, "GET /v1/rollout/explain": true, "GET /v1/feedback": true, "GET /v1/feedback.csv": true, "GET /v1/contracts": true, "GET /v1/contracts/{id}": true, "GET /v1/contracts/{id}/transitions": true}
+	"GET /v1/agreements": true, "GET /v1/rollout/explain": true, "GET /v1/feedback": true, "GET /v1/feedback.csv": true, "GET /v1/balances": true, "GET /v1/ledger/entries": true, "GET /v1/contracts": true, "GET /v1/contracts/{id}": true, "GET /v1/contracts/{id}/transitions": true}
 
 // Handler serves the API and the notification endpoints.
 func (s *Server) Handler() http.Handler {
@@ -153,6 +159,12 @@ func (s *Server) Handler() http.Handler {
 		"POST /v1/feedback":                       s.createFeedback,
 		"GET /v1/feedback":                        s.listFeedback,
 		"GET /v1/feedback.csv":                    s.exportFeedback,
+		"POST /v1/payments/{id}/confirm_receipt":  s.confirmReceipt,
+		"POST /v1/refunds/{id}/return_received":   s.returnReceived,
+		"GET /v1/balances":                        s.balances,
+		"GET /v1/ledger/entries":                  s.ledgerEntries,
+		"POST /v1/settlements":                    s.settle,
+		"GET /v1/statements":                      s.statement,
 	}
 	for _, route := range Routes {
 		if handlers[route] == nil {
@@ -547,6 +559,14 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "invalid_request_error", "contract_state", err.Error(), "")
 	case errors.Is(err, gateway.ErrBadSignToken):
 		writeError(w, http.StatusForbidden, "permission_error", "bad_sign_token", err.Error(), "token")
+	case errors.Is(err, gateway.ErrPayableShort):
+		writeError(w, http.StatusConflict, "invalid_request_error", "payable_insufficient", err.Error(), "amount")
+	case errors.Is(err, gateway.ErrRefundInFlight):
+		writeError(w, http.StatusConflict, "invalid_request_error", "refund_in_flight", err.Error(), "")
+	case errors.Is(err, gateway.ErrNotAwaitingReturn):
+		writeError(w, http.StatusConflict, "invalid_request_error", "refund_not_awaiting_return", err.Error(), "")
+	case errors.Is(err, gateway.ErrNegativeBalance):
+		writeError(w, http.StatusConflict, "invalid_request_error", "balance_negative", err.Error(), "")
 	case errors.Is(err, gateway.ErrPaidByOther):
 		writeError(w, http.StatusConflict, "invalid_request_error", "payment_paid", err.Error(), "")
 	case errors.Is(err, payment.ErrClosed):

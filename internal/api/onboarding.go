@@ -29,6 +29,7 @@ var PlatformOnly = map[string]bool{
 	"POST /v1/rollout/rules/{method}/dry_run": true,
 	"POST /v1/rollout/rules/{method}/revert":  true,
 	"GET /v1/rollout/history":                 true,
+	"POST /v1/settlements":                    true,
 }
 
 // actor is who acts, for the audit trail: the key, and the operator's own

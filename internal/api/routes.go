@@ -75,6 +75,9 @@ func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request, c caller)
 type refundRequest struct {
 	Amount int64  `json:"amount"`
 	Reason string `json:"reason,omitempty"`
+	// Kind is refund_only (the default: money back at once) or
+	// return_and_refund (money back once the goods are received).
+	Kind string `json:"kind,omitempty"`
 }
 
 func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, c caller) {
@@ -90,7 +93,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, c caller) 
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "reason must be at most 200 bytes", "reason")
 		return
 	}
-	rf, err := s.Svc.CreateRefund(r.Context(), c.merchant.ID, r.PathValue("id"), req.Amount, req.Reason)
+	rf, err := s.Svc.CreateRefund(r.Context(), c.merchant.ID, r.PathValue("id"), req.Amount, req.Reason, req.Kind)
 	if err != nil {
 		fail(w, err)
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/webhook"
@@ -103,6 +104,12 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, t channel.Trade) e
 			return err
 		}
 	}
+	if c.Changed && c.Event == payment.EventSucceeded {
+		// The money arrived: book it into escrow in this transaction.
+		if err := s.recordPaid(ctx, tx, &c.Payment, now); err != nil {
+			return err
+		}
+	}
 	if c.Changed {
 		if err := s.savePayment(ctx, tx, c.Payment); err != nil {
 			return err
@@ -127,6 +134,9 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, t channel.Trade) e
 		}
 	}
 	if c.Duplicate {
+		if err := s.post(ctx, tx, ledger.Duplicate(p.MerchantID, c.Attempt.Channel, p.ID, p.Amount, now)); err != nil {
+			return err
+		}
 		return s.refundDuplicate(ctx, tx, p, c.Attempt, now)
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -51,6 +52,14 @@ type Service struct {
 	// ContractsRequired names the channels that take a merchant's payments
 	// only under an active contract (the new wallet being opened).
 	ContractsRequired map[string]bool
+	// AutoConfirm is how long after payment the escrow is released unless
+	// the buyer confirms receipt first; 0 means DefaultAutoConfirm.
+	AutoConfirm time.Duration
+	// FeeRates are the wallets' fees per channel (default DefaultFeeRate);
+	// CommissionByCategory the platform's commission per merchant category
+	// (default DefaultCommission), unless a merchant has its own.
+	FeeRates             map[string]ledger.Rate
+	CommissionByCategory map[string]ledger.Rate
 	// OnboardingPoll is how often a submitted contract's review is asked
 	// about; 0 means 30 s.
 	OnboardingPoll time.Duration
@@ -373,11 +382,13 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindAttemptClose:   s.CloseAttempt,
 			KindContractPoll:   s.PollContract,
 			KindCampaignRemind: s.RemindCampaign,
+			KindEscrowRelease:  s.ReleaseEscrow,
 		},
 		Backoffs: map[string]func(int) time.Duration{
 			KindWebhook:       WebhookBackoff,
 			KindRefundExecute: func(attempt int) time.Duration { return min(time.Duration(attempt)*2*time.Second, time.Minute) },
 			KindContractPoll:  func(int) time.Duration { return s.onboardingPoll() },
+			KindEscrowRelease: func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, 10*time.Minute) },
 		},
 		Poll:        100 * time.Millisecond,
 		Lease:       s.JobLease,
@@ -389,3 +400,5 @@ func (s *Service) Worker(id string) *jobs.Worker {
 
 // WalletMethods lists the wallet methods in the order pages show them.
 var WalletMethods = []string{"wechatpay.native", "wechatpay.jsapi", "wechatpay.h5", "wechatpay.app", "alipay.precreate", "alipay.jsapi", "alipay.wap", "alipay.page", "alipay.app"}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -5,17 +5,28 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
 
-// CreateRefund reserves a refund on a merchant's payment and queues its
-// execution at the wallet, in one transaction that holds the payment's row:
-// concurrent refunds never exceed what was paid.
-func (s *Service) CreateRefund(ctx context.Context, merchantID, paymentID string, amount int64, reason string) (payment.Refund, error) {
+// CreateRefund reserves a refund on a merchant's payment and books it, in
+// one transaction that holds the payment's row: concurrent refunds never
+// exceed what was paid. A refund_only goes to the wallet at once; a
+// return_and_refund waits for ReturnReceived. After release the merchant's
+// payable bears the refund, and it is refused if that would go negative
+// where the merchant's policy does not allow it.
+func (s *Service) CreateRefund(ctx context.Context, merchantID, paymentID string, amount int64, reason, kind string) (payment.Refund, error) {
+	if kind == "" {
+		kind = payment.RefundOnly
+	}
+	if kind != payment.RefundOnly && kind != payment.RefundWithReturn {
+		return payment.Refund{}, &payment.FieldError{Param: "kind", Message: "must be refund_only or return_and_refund"}
+	}
 	var r payment.Refund
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		p, err := s.loadPayment(ctx, tx, paymentID, merchantID, true)
@@ -26,20 +37,68 @@ func (s *Service) CreateRefund(ctx context.Context, merchantID, paymentID string
 		if err != nil {
 			return err
 		}
+		refund.Kind = kind
 		r = refund
 		if err := s.savePayment(ctx, tx, next); err != nil {
 			return err
 		}
+		if kind == payment.RefundWithReturn {
+			r.Status = payment.RefundAwaitingReturn
+			return saveRefund(ctx, tx, merchantID, r, true)
+		}
 		if err := saveRefund(ctx, tx, merchantID, r, true); err != nil {
 			return err
 		}
-		_, err = jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: 20}, s.now())
-		return err
+		return s.startRefund(ctx, tx, p, r)
 	})
 	if err == nil {
 		s.kick()
 	}
 	return r, err
+}
+
+// startRefund books a refund into refunds in flight and queues its
+// execution at the wallet, in tx.
+func (s *Service) startRefund(ctx context.Context, tx *sql.Tx, p payment.Payment, r payment.Refund) error {
+	if err := s.post(ctx, tx, ledger.RefundRequested(p.MerchantID, p.ID, r.ID, r.Amount, r.AfterRelease, s.now())); err != nil {
+		return err
+	}
+	_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: 20}, s.now())
+	return err
+}
+
+// ReturnReceived is the merchant saying the returned goods arrived: the
+// return_and_refund goes to the wallet now.
+func (s *Service) ReturnReceived(ctx context.Context, merchantID, refundID string) (payment.Refund, error) {
+	var out payment.Refund
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		r, _, err := s.loadRefund(ctx, tx, refundID, merchantID, false)
+		if err != nil {
+			return err
+		}
+		p, err := s.loadPayment(ctx, tx, r.PaymentID, merchantID, true)
+		if err != nil {
+			return err
+		}
+		if r, _, err = s.loadRefund(ctx, tx, refundID, merchantID, true); err != nil {
+			return err
+		}
+		if r.Status != payment.RefundAwaitingReturn {
+			return ErrNotAwaitingReturn
+		}
+		// The money comes from where it is now.
+		r.AfterRelease = !p.ReleasedAt.IsZero()
+		r.Status, r.UpdatedAt = payment.RefundPending, s.now()
+		if err := saveRefund(ctx, tx, merchantID, r, false); err != nil {
+			return err
+		}
+		out = r
+		return s.startRefund(ctx, tx, p, r)
+	})
+	if err == nil {
+		s.kick()
+	}
+	return out, err
 }
 
 func saveRefund(ctx context.Context, tx *sql.Tx, merchantID string, r payment.Refund, insert bool) error {
@@ -93,7 +152,7 @@ func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	json.Unmarshal(j.Payload, &rf)
 	r, merchantID, err := s.loadRefund(ctx, s.DB, rf.ID, "", false)
 	if err != nil || r.Status != payment.RefundPending {
-		return nil
+		return nil // settled, or waiting for the returned goods
 	}
 	p, err := s.loadPayment(ctx, s.DB, r.PaymentID, "", false)
 	if err != nil {
@@ -150,7 +209,12 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, res channel.Refu
 	if err != nil {
 		return err
 	}
-	np, nr, event := payment.SettleRefund(p, r, res.State == channel.RefundSucceeded, s.now())
+	now := s.now()
+	ok := res.State == channel.RefundSucceeded
+	np, nr, event := payment.SettleRefund(p, r, ok, now)
+	if err := s.bookRefund(ctx, tx, &np, &nr, ok, now); err != nil {
+		return err
+	}
 	if err := s.savePayment(ctx, tx, np); err != nil {
 		return err
 	}
@@ -158,4 +222,41 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, res channel.Refu
 		return err
 	}
 	return s.publish(ctx, tx, merchantID, event, nr.ID, nr)
+}
+
+// bookRefund writes the journal entry of a refund's outcome: the money
+// back to the buyer with the wallet's fee share returned, or the refund
+// put back where it came from. A duplicate charge's refund leaves the
+// duplicates account.
+func (s *Service) bookRefund(ctx context.Context, tx *sql.Tx, p *payment.Payment, r *payment.Refund, ok bool, now time.Time) error {
+	if r.Kind == payment.RefundDuplicateCharge {
+		if !ok {
+			return nil // still owed to the second payer; retried by hand
+		}
+		a, err := s.loadAttempt(ctx, tx, r.Attempt, false)
+		if err != nil {
+			return err
+		}
+		return s.post(ctx, tx, ledger.DuplicateRefunded(p.MerchantID, fillAttempt(a, *p).Channel, p.ID, r.ID, r.Amount, now))
+	}
+	if !ok {
+		return s.post(ctx, tx, ledger.RefundFailed(p.MerchantID, p.ID, r.ID, r.Amount, r.AfterRelease, now))
+	}
+	// The wallet returns its fee on the refunded part; the last refund
+	// takes what is left of it.
+	last := p.Refunded == p.Amount && !s.refundsPending(ctx, tx, p.ID, r.ID)
+	r.FeeBack = min(s.feeRate(p.Channel).Of(r.Amount), p.Fee-p.FeeReturned)
+	if last {
+		r.FeeBack = p.Fee - p.FeeReturned
+	}
+	p.FeeReturned += r.FeeBack
+	return s.post(ctx, tx, ledger.RefundDone(p.MerchantID, p.Channel, p.ID, r.ID, r.Amount, r.FeeBack, r.AfterRelease, now))
+}
+
+// refundsPending reports whether a payment has refunds other than except
+// still pending or waiting for a return.
+func (s *Service) refundsPending(ctx context.Context, tx *sql.Tx, paymentID, except string) bool {
+	var n int
+	tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM refunds WHERE payment_id = $1 AND id <> $2 AND status IN ('pending', 'awaiting_return')`, paymentID, except).Scan(&n)
+	return n > 0
 }

@@ -66,6 +66,15 @@ type Payment struct {
 	Payer       *Payer `json:"payer,omitempty"`
 	// ShareCode is the share code the buyer came through, for analytics.
 	ShareCode string `json:"share_code,omitempty"`
+	// Escrow: a paid payment's money is held until the buyer confirms
+	// receipt or AutoConfirmAt passes, then released to the merchant less
+	// Commission and the wallet's Fee (less the part FeeReturned with
+	// refunds).
+	Fee           int64     `json:"fee,omitempty"`
+	FeeReturned   int64     `json:"fee_returned,omitempty"`
+	Commission    int64     `json:"commission,omitempty"`
+	AutoConfirmAt time.Time `json:"auto_confirm_at,omitzero"`
+	ReleasedAt    time.Time `json:"released_at,omitzero"`
 	// Refunded is what refunds have claimed, pending ones included, so
 	// that concurrent refunds can never promise more than was paid.
 	Refunded int64 `json:"amount_refunded"`

@@ -7,11 +7,15 @@ const (
 	RefundPending   = "pending"
 	RefundSucceeded = "succeeded"
 	RefundFailed    = "failed"
+	// RefundAwaitingReturn is a return_and_refund waiting for the goods.
+	RefundAwaitingReturn = "awaiting_return"
 
 	EventRefundSucceeded = "refund.succeeded"
 	EventRefundFailed    = "refund.failed"
 
 	RefundDuplicateCharge = "duplicate_charge"
+	RefundOnly            = "refund_only"       // money back, no goods returned
+	RefundWithReturn      = "return_and_refund" // money back once the goods are received
 )
 
 // Refund is one refund of a payment.
@@ -20,13 +24,18 @@ type Refund struct {
 	PaymentID string `json:"payment_id"`
 	Amount    int64  `json:"amount"`
 	Reason    string `json:"reason,omitempty"`
-	// Kind is "" for a merchant's refund; "duplicate_charge" for hutong
-	// returning a second payer's money, which is not part of the payment's
-	// amount and so claims none of it.
+	// Kind is a merchant's refund_only or return_and_refund, or
+	// duplicate_charge for hutong returning a second payer's money, which
+	// is not part of the payment's amount and so claims none of it.
 	Kind string `json:"kind,omitempty"`
 	// Attempt is the wallet order refunded, when it is not the one that
 	// paid the payment.
-	Attempt   string    `json:"attempt,omitempty"`
+	Attempt string `json:"attempt,omitempty"`
+	// AfterRelease is whether the refund was booked after the payment's
+	// escrow was released: the merchant's payable bears it.
+	AfterRelease bool `json:"after_release,omitempty"`
+	// FeeBack is the part of the wallet's fee the refund returned.
+	FeeBack   int64     `json:"fee_back,omitempty"`
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created"`
 	UpdatedAt time.Time `json:"updated"`
@@ -48,13 +57,14 @@ func ReserveRefund(p Payment, amount int64, reason string, now time.Time) (Payme
 	next := p
 	next.Refunded += amount
 	next.UpdatedAt = now
-	return next, Refund{ID: NewID("re"), PaymentID: p.ID, Amount: amount, Reason: reason, Status: RefundPending, CreatedAt: now, UpdatedAt: now}, nil
+	return next, Refund{ID: NewID("re"), PaymentID: p.ID, Amount: amount, Reason: reason, Status: RefundPending, AfterRelease: !p.ReleasedAt.IsZero(),
+		CreatedAt: now, UpdatedAt: now}, nil
 }
 
 // SettleRefund applies the wallet's outcome of a refund. A failed refund
 // gives its claim back to the payment.
 func SettleRefund(p Payment, r Refund, succeeded bool, now time.Time) (Payment, Refund, string) {
-	if r.Status != RefundPending {
+	if r.Status != RefundPending && r.Status != RefundAwaitingReturn {
 		return p, r, ""
 	}
 	r.UpdatedAt = now

@@ -1,0 +1,326 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+)
+
+// DefaultAutoConfirm is how long after payment the buyer's receipt is
+// assumed: the escrow is released then unless released before.
+const DefaultAutoConfirm = 10 * 24 * time.Hour
+
+// DefaultFeeRate is the wallets' usual fee, 0.60%.
+const DefaultFeeRate ledger.Rate = 60
+
+// DefaultCommission is the platform's commission where no merchant or
+// category rate is set: 5.00%.
+const DefaultCommission ledger.Rate = 500
+
+// KindEscrowRelease releases a paid payment's escrow at its auto-confirm
+// time.
+const KindEscrowRelease = "escrow.release"
+
+// Errors of the money rules.
+var (
+	ErrNegativeBalance   = errors.New("the entry would make a balance negative")
+	ErrRefundInFlight    = errors.New("a refund of this payment is still at the wallet; release after it settles")
+	ErrPayableShort      = errors.New("the merchant's payable balance is less than the refund, and its policy does not allow it to go negative")
+	ErrNotAwaitingReturn = errors.New("the refund is not waiting for a returned item")
+)
+
+func (s *Service) autoConfirm() time.Duration {
+	if s.AutoConfirm > 0 {
+		return s.AutoConfirm
+	}
+	return DefaultAutoConfirm
+}
+
+func (s *Service) feeRate(ch string) ledger.Rate {
+	if r, ok := s.FeeRates[ch]; ok {
+		return r
+	}
+	return DefaultFeeRate
+}
+
+// commissionRate is the merchant's own rate, else its category's, else
+// the default.
+func (s *Service) commissionRate(ctx context.Context, q queryer, merchantID string) ledger.Rate {
+	var bps int64
+	var category string
+	if err := q.QueryRowContext(ctx, `SELECT commission_bps, category FROM merchants WHERE id = $1`, merchantID).Scan(&bps, &category); err == nil {
+		if bps >= 0 {
+			return ledger.Rate(bps)
+		}
+		if r, ok := s.CommissionByCategory[category]; ok {
+			return r
+		}
+	}
+	return DefaultCommission
+}
+
+// post writes an entry and updates the cached balances, in tx. A balance
+// that must not go negative (escrow, and payable unless the merchant's
+// policy allows) refuses the entry, and the caller's transaction rolls
+// back.
+func (s *Service) post(ctx context.Context, tx *sql.Tx, e ledger.Entry) error {
+	if err := e.Check(); err != nil {
+		return err
+	}
+	if e.ID == "" {
+		e.ID = payment.NewID("le")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (id, kind, merchant_id, payment_id, refund_id, memo, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		e.ID, e.Kind, e.MerchantID, e.PaymentID, e.RefundID, e.Memo, store.Micros(e.At)); err != nil {
+		return err
+	}
+	for i, l := range e.Lines {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_lines (entry_id, line, account, amount) VALUES ($1, $2, $3, $4)`, e.ID, i, l.Account, l.Amount); err != nil {
+			return err
+		}
+		var raw int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO ledger_balances (account, balance) VALUES ($1, $2)
+			ON CONFLICT (account) DO UPDATE SET balance = ledger_balances.balance + excluded.balance RETURNING balance`, l.Account, l.Amount).Scan(&raw); err != nil {
+			return err
+		}
+		if own := raw * ledger.Normal(l.Account); own < 0 {
+			kind, merchant, _ := strings.Cut(l.Account, ":")
+			switch kind {
+			case "escrow", "refunds_in_flight":
+				return fmt.Errorf("%w: %s would be %d", ErrNegativeBalance, l.Account, own)
+			case "payable":
+				var allowed int
+				tx.QueryRowContext(ctx, `SELECT allow_negative_payable FROM merchants WHERE id = $1`, merchant).Scan(&allowed)
+				if allowed == 0 {
+					return fmt.Errorf("%w: %s would be %d", ErrPayableShort, l.Account, own)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// recordPaid books a payment that just became paid, and schedules its
+// release; p is the payment as it will be saved (its Fee is set here).
+func (s *Service) recordPaid(ctx context.Context, tx *sql.Tx, p *payment.Payment, now time.Time) error {
+	p.Fee = s.feeRate(p.Channel).Of(p.Amount)
+	p.AutoConfirmAt = p.PaidAt.Add(s.autoConfirm())
+	if err := s.post(ctx, tx, ledger.Paid(p.MerchantID, p.Channel, p.ID, p.Amount, p.Fee, now)); err != nil {
+		return err
+	}
+	_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindEscrowRelease, Payload: ref{p.ID}, RunAt: p.AutoConfirmAt, MaxAttempts: 1000}, now)
+	return err
+}
+
+// ConfirmReceipt is the buyer confirming they received the goods: the
+// payment's escrow is released to the merchant now.
+func (s *Service) ConfirmReceipt(ctx context.Context, merchantID, paymentID string) (payment.Payment, error) {
+	var out payment.Payment
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.release(ctx, tx, merchantID, paymentID)
+		return err
+	})
+	return out, err
+}
+
+// ReleaseEscrow releases at the auto-confirm time (a job); a refund in
+// flight makes it come back later.
+func (s *Service) ReleaseEscrow(ctx context.Context, j jobs.Job) error {
+	var r ref
+	jsonUnmarshal(j.Payload, &r)
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := s.release(ctx, tx, "", r.ID)
+		return err
+	})
+	if errors.Is(err, payment.ErrNotPaid) || errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (s *Service) release(ctx context.Context, tx *sql.Tx, merchantID, paymentID string) (payment.Payment, error) {
+	p, err := s.loadPayment(ctx, tx, paymentID, merchantID, true)
+	if err != nil {
+		return p, err
+	}
+	if p.Status != payment.StatusSucceeded {
+		return p, payment.ErrNotPaid
+	}
+	if !p.ReleasedAt.IsZero() {
+		return p, nil // released before
+	}
+	var inFlight int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM refunds WHERE payment_id = $1 AND status = $2 AND (data NOT LIKE '%"kind":"duplicate_charge"%')`,
+		p.ID, payment.RefundPending).Scan(&inFlight); err != nil {
+		return p, err
+	}
+	if inFlight > 0 {
+		return p, ErrRefundInFlight
+	}
+	now := s.now()
+	escrow := p.Amount - p.Refunded
+	fee := p.Fee - p.FeeReturned
+	p.Commission = s.commissionRate(ctx, tx, p.MerchantID).Of(escrow)
+	p.ReleasedAt, p.UpdatedAt = now, now
+	if escrow > 0 || fee > 0 {
+		if err := s.post(ctx, tx, ledger.Released(p.MerchantID, p.Channel, p.ID, escrow, p.Commission, fee, now)); err != nil {
+			return p, err
+		}
+	}
+	if err := s.savePayment(ctx, tx, p); err != nil {
+		return p, err
+	}
+	return p, s.publish(ctx, tx, p.MerchantID, EventEscrowReleased, p.ID, p)
+}
+
+// EventEscrowReleased is published when a payment's money goes to the
+// merchant's payable.
+const EventEscrowReleased = "payment.released"
+
+// Balance is one account's balance in its own terms.
+type Balance struct {
+	Account string `json:"account"`
+	Balance int64  `json:"balance"`
+}
+
+// Balances lists the cached balances of a merchant's accounts, or of every
+// account when merchantID is "".
+func (s *Service) Balances(ctx context.Context, merchantID string) ([]Balance, error) {
+	query := `SELECT account, balance FROM ledger_balances ORDER BY account`
+	var args []any
+	if merchantID != "" {
+		query = `SELECT account, balance FROM ledger_balances WHERE account IN ($1, $2, $3, $4) ORDER BY account`
+		args = []any{ledger.Escrow(merchantID), ledger.Payable(merchantID), ledger.InFlight(merchantID), ledger.Payouts(merchantID)}
+	}
+	rows, err := s.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Balance{}
+	for rows.Next() {
+		var b Balance
+		if err := rows.Scan(&b.Account, &b.Balance); err != nil {
+			return nil, err
+		}
+		b.Balance *= ledger.Normal(b.Account)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// VerifyLedger rebuilds every balance from the lines and compares it with
+// the cache, and checks that every entry sums to zero. It returns the
+// differences found (none on a healthy ledger).
+func (s *Service) VerifyLedger(ctx context.Context) ([]string, error) {
+	var problems []string
+	rows, err := s.DB.QueryContext(ctx, `SELECT entry_id, SUM(amount) FROM ledger_lines GROUP BY entry_id HAVING SUM(amount) <> 0`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		var sum int64
+		rows.Scan(&id, &sum)
+		problems = append(problems, fmt.Sprintf("entry %s sums to %d", id, sum))
+	}
+	rows.Close()
+	rows, err = s.DB.QueryContext(ctx, `SELECT COALESCE(b.account, l.account), COALESCE(b.balance, 0), COALESCE(l.total, 0)
+		FROM ledger_balances b FULL OUTER JOIN (SELECT account, SUM(amount) AS total FROM ledger_lines GROUP BY account) l ON l.account = b.account`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var acct string
+		var cached, rebuilt int64
+		rows.Scan(&acct, &cached, &rebuilt)
+		if cached != rebuilt {
+			problems = append(problems, fmt.Sprintf("%s: cached %d, lines %d", acct, cached, rebuilt))
+		}
+	}
+	return problems, rows.Err()
+}
+
+// EntryFilter narrows the journal.
+type EntryFilter struct {
+	MerchantID, Account, PaymentID, Kind string
+	After                                string // an entry id: entries after it
+	Limit                                int
+}
+
+// Entries lists journal entries, oldest first.
+func (s *Service) Entries(ctx context.Context, f EntryFilter) ([]ledger.Entry, error) {
+	query := `SELECT e.id, e.kind, e.merchant_id, e.payment_id, e.refund_id, e.memo, e.at FROM ledger_entries e WHERE 1 = 1`
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		query += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if f.MerchantID != "" {
+		add("e.merchant_id = $%d", f.MerchantID)
+	}
+	if f.PaymentID != "" {
+		add("e.payment_id = $%d", f.PaymentID)
+	}
+	if f.Kind != "" {
+		add("e.kind = $%d", f.Kind)
+	}
+	if f.Account != "" {
+		add("e.id IN (SELECT entry_id FROM ledger_lines WHERE account = $%d)", f.Account)
+	}
+	if f.After != "" {
+		var at int64
+		if err := s.DB.QueryRowContext(ctx, `SELECT at FROM ledger_entries WHERE id = $1`, f.After).Scan(&at); err != nil {
+			return nil, ErrNotFound
+		}
+		args = append(args, at, f.After)
+		query += fmt.Sprintf(" AND (e.at > $%d OR (e.at = $%d AND e.id > $%d))", len(args)-1, len(args)-1, len(args))
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	args = append(args, f.Limit)
+	query += fmt.Sprintf(" ORDER BY e.at, e.id LIMIT $%d", len(args))
+	rows, err := s.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []ledger.Entry
+	for rows.Next() {
+		var e ledger.Entry
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.MerchantID, &e.PaymentID, &e.RefundID, &e.Memo, &at); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		e.At = store.Time(at)
+		out = append(out, e)
+	}
+	rows.Close()
+	for i := range out {
+		lines, err := s.DB.QueryContext(ctx, `SELECT account, amount FROM ledger_lines WHERE entry_id = $1 ORDER BY line`, out[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		for lines.Next() {
+			var l ledger.Line
+			lines.Scan(&l.Account, &l.Amount)
+			out[i].Lines = append(out[i].Lines, l)
+		}
+		lines.Close()
+	}
+	if out == nil {
+		out = []ledger.Entry{}
+	}
+	return out, nil
+}

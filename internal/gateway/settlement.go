@@ -1,0 +1,173 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+)
+
+// KindSettleDaily settles every merchant once a day (a job that schedules
+// its next run).
+const KindSettleDaily = "settlement.daily"
+
+// Batch is one merchant's settlement of one day: its payable paid out.
+type Batch struct {
+	ID         string    `json:"id"`
+	MerchantID string    `json:"merchant_id"`
+	Day        string    `json:"day"` // Beijing date, 2006-01-02
+	Amount     int64     `json:"amount"`
+	Created    time.Time `json:"created"`
+}
+
+// Settle pays out every merchant's positive payable balance as the batch
+// of day (a Beijing date). A merchant already settled that day is skipped,
+// so running it again is harmless.
+func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
+	if _, err := time.Parse("2006-01-02", day); err != nil {
+		return nil, &payment.FieldError{Param: "day", Message: "must be a date like 2024-09-05"}
+	}
+	ids, err := contractIDs(ctx, s.DB, `SELECT id FROM merchants ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	out := []Batch{}
+	for _, m := range ids {
+		var b Batch
+		err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+			var raw int64
+			err := tx.QueryRowContext(ctx, `SELECT balance FROM ledger_balances WHERE account = $1`+s.forUpdate(), ledger.Payable(m)).Scan(&raw)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			amount := raw * ledger.Normal(ledger.Payable(m))
+			if amount <= 0 {
+				return nil
+			}
+			now := s.now()
+			b = Batch{ID: payment.NewID("stl"), MerchantID: m, Day: day, Amount: amount, Created: now}
+			res, err := tx.ExecContext(ctx, `INSERT INTO settlement_batches (id, merchant_id, day, amount, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+				b.ID, m, day, amount, store.Micros(now))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				b = Batch{}
+				return nil // settled that day already
+			}
+			if err := s.post(ctx, tx, ledger.PaidOut(m, amount, b.ID, now)); err != nil {
+				return err
+			}
+			return s.publish(ctx, tx, m, "settlement.paid", b.ID, b)
+		})
+		if err != nil {
+			return out, err
+		}
+		if b.ID != "" {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// SettleDaily settles yesterday (Beijing time) and schedules tomorrow's
+// run at 02:00 Beijing time.
+func (s *Service) SettleDaily(ctx context.Context, j jobs.Job) error {
+	now := s.now()
+	day := chinatime.Date(now.Add(-24 * time.Hour))
+	if _, err := s.Settle(ctx, day); err != nil {
+		return err
+	}
+	return s.ScheduleSettlement(ctx)
+}
+
+// ScheduleSettlement makes sure the daily settlement job is queued once.
+func (s *Service) ScheduleSettlement(ctx context.Context) error {
+	now := s.now()
+	bj := now.In(chinatime.Location)
+	next := time.Date(bj.Year(), bj.Month(), bj.Day(), 2, 0, 0, 0, chinatime.Location)
+	if !next.After(now) {
+		next = next.Add(24 * time.Hour)
+	}
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('available', 'running')`, KindSettleDaily).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindSettleDaily, Payload: ref{"daily"}, RunAt: next.UTC(), MaxAttempts: 100}, now)
+		return err
+	})
+}
+
+// Statement is a merchant's payable over a period: the opening balance,
+// every movement, and the closing balance, which always equals the opening
+// plus the movements.
+type Statement struct {
+	MerchantID string     `json:"merchant_id"`
+	From       time.Time  `json:"from"`
+	To         time.Time  `json:"to"`
+	Opening    int64      `json:"opening_balance"`
+	Movements  []Movement `json:"movements"`
+	Credits    int64      `json:"credits"`
+	Debits     int64      `json:"debits"`
+	Closing    int64      `json:"closing_balance"`
+}
+
+// Movement is one entry's effect on the payable.
+type Movement struct {
+	EntryID   string    `json:"entry_id"`
+	At        time.Time `json:"at"`
+	Kind      string    `json:"kind"`
+	PaymentID string    `json:"payment_id,omitempty"`
+	RefundID  string    `json:"refund_id,omitempty"`
+	Memo      string    `json:"memo,omitempty"`
+	Amount    int64     `json:"amount"` // + owed more to the merchant, − less
+	Balance   int64     `json:"balance"`
+}
+
+// MerchantStatement builds a merchant's statement of [from, to).
+func (s *Service) MerchantStatement(ctx context.Context, merchantID string, from, to time.Time) (Statement, error) {
+	st := Statement{MerchantID: merchantID, From: from, To: to, Movements: []Movement{}}
+	acct := ledger.Payable(merchantID)
+	normal := ledger.Normal(acct)
+	if err := s.DB.QueryRowContext(ctx, `SELECT COALESCE(SUM(l.amount), 0) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
+		WHERE l.account = $1 AND e.at < $2`, acct, store.Micros(from)).Scan(&st.Opening); err != nil {
+		return st, err
+	}
+	st.Opening *= normal
+	rows, err := s.DB.QueryContext(ctx, `SELECT e.id, e.at, e.kind, e.payment_id, e.refund_id, e.memo, l.amount FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
+		WHERE l.account = $1 AND e.at >= $2 AND e.at < $3 ORDER BY e.at, e.id, l.line`, acct, store.Micros(from), store.Micros(to))
+	if err != nil {
+		return st, err
+	}
+	defer rows.Close()
+	bal := st.Opening
+	for rows.Next() {
+		var m Movement
+		var at int64
+		if err := rows.Scan(&m.EntryID, &at, &m.Kind, &m.PaymentID, &m.RefundID, &m.Memo, &m.Amount); err != nil {
+			return st, err
+		}
+		m.At = store.Time(at)
+		m.Amount *= normal
+		bal += m.Amount
+		m.Balance = bal
+		if m.Amount > 0 {
+			st.Credits += m.Amount
+		} else {
+			st.Debits -= m.Amount
+		}
+		st.Movements = append(st.Movements, m)
+	}
+	st.Closing = bal
+	return st, rows.Err()
+}
