@@ -1,0 +1,200 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/store/storetest"
+)
+
+// paid makes a WeChat Native payment of amount and has the sandbox pay it.
+func paid(t *testing.T, e *gatewaytest.Env, svc *gateway.Service, merchant int, order string, amount int64) payment.Payment {
+	t.Helper()
+	ctx := context.Background()
+	p, err := svc.CreatePayment(ctx, e.Merchants[merchant], payment.Request{MerchantOrderID: order, Amount: amount, Currency: "CNY",
+		Description: "property", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-" + order}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": p.NextAction.QRCode}, nil); st != http.StatusOK {
+		t.Fatalf("sandbox pay: %d", st)
+	}
+	e.Eventually("paid "+order, func() bool {
+		got, _ := svc.GetPayment(ctx, e.Merchants[merchant].ID, p.ID)
+		return got.Status == payment.StatusSucceeded
+	})
+	got, _ := svc.GetPayment(ctx, e.Merchants[merchant].ID, p.ID)
+	return got
+}
+
+// settled waits until no refund of the merchant is pending at the wallet.
+func settled(t *testing.T, e *gatewaytest.Env, db *store.DB) {
+	t.Helper()
+	e.Eventually("refunds settled", func() bool {
+		var n int
+		db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM refunds WHERE status = 'pending'`).Scan(&n)
+		return n == 0
+	})
+}
+
+// checkBooks holds the ledger's invariants: every entry sums to zero, the
+// cached balances equal the lines, no escrow or payable is negative, every
+// payment's refunds stay within what was paid, and what the wallets hold
+// equals what was paid less fees and refunds.
+func checkBooks(t *testing.T, svc *gateway.Service, db *store.DB, step string) {
+	t.Helper()
+	ctx := context.Background()
+	problems, err := svc.VerifyLedger(ctx)
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("after %s: %v %v", step, problems, err)
+	}
+	bals, _ := svc.Balances(ctx, "")
+	var sum int64
+	for _, b := range bals {
+		sum += b.Balance * ledger.Normal(b.Account)
+		switch {
+		case (len(b.Account) > 7 && b.Account[:7] == "escrow:") || (len(b.Account) > 8 && b.Account[:8] == "payable:"):
+			if b.Balance < 0 {
+				t.Fatalf("after %s: %s is %d", step, b.Account, b.Balance)
+			}
+		}
+	}
+	if sum != 0 {
+		t.Fatalf("after %s: balances sum to %d", step, sum)
+	}
+	var over int
+	db.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments p WHERE (SELECT COALESCE(SUM(amount), 0) FROM refunds r WHERE r.payment_id = p.id AND r.status <> 'failed' AND r.data NOT LIKE '%duplicate_charge%') > p.amount`).Scan(&over)
+	if over > 0 {
+		t.Fatalf("after %s: %d payments refunded beyond what was paid", step, over)
+	}
+	// Money at the wallet: paid − fees + fees returned − refunds done.
+	var paidSum, feeSum, feeBack, refundSum int64
+	db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM payments WHERE status = 'succeeded'`).Scan(&paidSum)
+	rows, _ := db.QueryContext(ctx, `SELECT data FROM payments WHERE status = 'succeeded'`)
+	for rows.Next() {
+		var data string
+		rows.Scan(&data)
+		var p payment.Payment
+		jsonUnmarshal(data, &p)
+		feeSum += p.Fee
+		feeBack += p.FeeReturned
+	}
+	rows.Close()
+	db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE status = 'succeeded'`).Scan(&refundSum)
+	clearing := map[string]int64{}
+	for _, b := range bals {
+		clearing[b.Account] = b.Balance
+	}
+	if got, want := clearing[ledger.Clearing("wechatpay")], paidSum-feeSum+feeBack-refundSum; got != want {
+		t.Fatalf("after %s: clearing is %d, payments say %d", step, got, want)
+	}
+}
+
+// TestLedgerProperties runs random sequences of payments, receipts,
+// refunds of both kinds before and after release, settlements and gateway
+// restarts, and checks the books after every step. The seed is logged;
+// HUTONG_LEDGER_SEED replays one.
+func TestLedgerProperties(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		seed := uint64(time.Now().UnixNano())
+		if s, err := strconv.ParseUint(os.Getenv("HUTONG_LEDGER_SEED"), 10, 64); err == nil {
+			seed = s
+		}
+		t.Logf("seed %d (HUTONG_LEDGER_SEED replays it)", seed)
+		rng := rand.New(rand.NewPCG(seed, 1))
+		e := gatewaytest.Start(t, db, gatewaytest.Options{})
+		svc := e.Svc
+		ctx := context.Background()
+		var pays []payment.Payment
+		for step := range 60 {
+			m := rng.IntN(2)
+			op := rng.IntN(10)
+			var name string
+			switch {
+			case op < 3 || len(pays) == 0:
+				amount := int64(rng.IntN(50000) + 1)
+				p := paid(t, e, svc, m, fmt.Sprintf("o%d", step), amount)
+				pays = append(pays, p)
+				name = fmt.Sprintf("pay %d fen", amount)
+			case op < 5:
+				p := pays[rng.IntN(len(pays))]
+				_, err := svc.ConfirmReceipt(ctx, p.MerchantID, p.ID)
+				if err != nil && !errors.Is(err, gateway.ErrRefundInFlight) {
+					t.Fatalf("confirm: %v", err)
+				}
+				name = "confirm " + p.ID
+			case op < 8:
+				p := pays[rng.IntN(len(pays))]
+				cur, _ := svc.GetPayment(ctx, p.MerchantID, p.ID)
+				left := cur.Amount - cur.Refunded
+				amount := int64(rng.IntN(int(max(left, 1)))) + 1
+				kind := []string{payment.RefundOnly, payment.RefundWithReturn}[rng.IntN(2)]
+				r, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, amount, "property", kind)
+				switch {
+				case err == nil && kind == payment.RefundWithReturn && rng.IntN(3) > 0:
+					if _, err := svc.ReturnReceived(ctx, p.MerchantID, r.ID); err != nil && !errors.Is(err, gateway.ErrPayableShort) {
+						t.Fatalf("return received: %v", err)
+					}
+				case err == nil, errors.Is(err, payment.ErrRefundExceeds), errors.Is(err, gateway.ErrPayableShort):
+				default:
+					t.Fatalf("refund: %v", err)
+				}
+				settled(t, e, db)
+				name = fmt.Sprintf("%s %d of %s: %v", kind, amount, p.ID, err)
+			case op < 9:
+				if _, err := svc.Settle(ctx, fmt.Sprintf("2024-09-%02d", step%28+1)); err != nil {
+					t.Fatalf("settle: %v", err)
+				}
+				name = "settle"
+			default:
+				// A restart: a new process on the same database, with
+				// nothing in memory.
+				svc = &gateway.Service{DB: db, Accounts: svc.Accounts, BaseURL: svc.BaseURL}
+				name = "restart"
+			}
+			checkBooks(t, svc, db, fmt.Sprintf("step %d (%s)", step, name))
+		}
+	})
+}
+
+// TestConcurrentRefunds: many refunds of one payment at once, on both
+// stores, never claim more than was paid; the ledger agrees.
+func TestConcurrentRefunds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := gatewaytest.Start(t, db, gatewaytest.Options{})
+		svc := e.Svc
+		p := paid(t, e, svc, 0, "concurrent", 1000)
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var ok int64
+		for range 12 {
+			wg.Go(func() {
+				if r, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 300, "race", payment.RefundOnly); err == nil {
+					mu.Lock()
+					ok += r.Amount
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if ok != 900 {
+			t.Fatalf("refunds accepted for %d fen of 1000 (want 3 × 300)", ok)
+		}
+		settled(t, e, db)
+		checkBooks(t, svc, db, "concurrent refunds")
+	})
+}
