@@ -28,8 +28,15 @@ func genVersion() *rapid.Generator[string] {
 	return rapid.StringMatching(`[0-9]{1,3}(\.[0-9]{1,3}){0,3}`)
 }
 
+// genIDs draws a list that is empty half the time, so that every step of
+// the evaluation gets its turn to decide.
 func genIDs(pool []string, maxLen int) *rapid.Generator[[]string] {
-	return rapid.SliceOfN(rapid.OneOf(rapid.SampledFrom(pool), rapid.StringMatching(`[a-z][a-z0-9-]{0,10}`)), 0, maxLen)
+	return sometimes(rapid.SliceOfN(rapid.OneOf(rapid.SampledFrom(pool), rapid.StringMatching(`[a-z][a-z0-9-]{0,10}`)), 1, maxLen))
+}
+
+func sometimes[V any](g *rapid.Generator[V]) *rapid.Generator[V] {
+	var zero V
+	return rapid.OneOf(rapid.Just(zero), rapid.Just(zero), g)
 }
 
 // genRule draws valid rules; maxList up to 20 makes compiled lists maps.
@@ -47,11 +54,9 @@ func genRule(maxList int) *rapid.Generator[Rule] {
 			DenyProducts:    genIDs(poolProducts, maxList/4).Draw(t, "denyProducts"),
 			AllowCategories: genIDs(poolCategories, maxList/4).Draw(t, "allowCategories"),
 			DenyCategories:  genIDs(poolCategories, maxList).Draw(t, "denyCategories"),
-			Tiers:           rapid.SliceOfDistinct(rapid.SampledFrom(Tiers), rapid.ID[string]).Draw(t, "tiers"),
-			Platforms:       rapid.SliceOfDistinct(rapid.SampledFrom([]string{"ios", "android", "h5", "miniprogram", "pc"}), rapid.ID[string]).Draw(t, "platforms"),
-		}
-		if rapid.Bool().Draw(t, "hasMin") {
-			r.MinAppVersion = genVersion().Draw(t, "minAppVersion")
+			Tiers:           sometimes(rapid.SliceOfNDistinct(rapid.SampledFrom(Tiers), 1, -1, rapid.ID[string])).Draw(t, "tiers"),
+			Platforms:       sometimes(rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"ios", "android", "h5", "miniprogram", "pc"}), 1, -1, rapid.ID[string])).Draw(t, "platforms"),
+			MinAppVersion:   sometimes(genVersion()).Draw(t, "minAppVersion"),
 		}
 		return r
 	})

@@ -82,6 +82,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -228,9 +229,10 @@ func (rs RuleSet) Evaluate(c Checkout, methods []string) []Decision {
 	return out
 }
 
-// Compiled is a validated RuleSet ready to evaluate many checkouts: its lists
-// are sets, its versions parsed, its tier table merged. It is immutable and
-// safe for concurrent use.
+// Compiled is a validated RuleSet ready to evaluate many checkouts: each
+// rule's eight lists merged into one map (one lookup per id of the checkout),
+// its versions parsed, its tier table merged. It is immutable and safe for
+// concurrent use.
 type Compiled struct {
 	version int
 	rules   map[string]*compiledRule
@@ -264,60 +266,130 @@ func (c *Compiled) Evaluate(ch Checkout, methods []string) []Decision {
 	return out
 }
 
-// idSet is an allow- or deny-list: a slice searched in order when small or
-// not compiled, a map when compiled and large.
-type idSet interface{ has(string) bool }
+// Kinds of id a rule lists, in the order the lists are consulted.
+const (
+	kindBuyer = iota
+	kindMerchant
+	kindProduct
+	kindCategory
+	kinds
+)
 
-type sliceSet []string
+var kindNames = [kinds]string{"buyer", "merchant", "product", "category"}
 
-func (s sliceSet) has(id string) bool { return slices.Contains(s, id) }
+// listed says on which of a rule's lists an id is: bit k for the deny-list
+// of kind k, bit kinds+k for its allow-list.
+type listed uint8
 
-type mapSet map[string]struct{}
+func (l listed) deny(kind int) bool  { return l&(1<<kind) != 0 }
+func (l listed) allow(kind int) bool { return l&(1<<(kinds+kind)) != 0 }
 
-func (s mapSet) has(id string) bool { _, ok := s[id]; return ok }
-
-// smallList is the length up to which a compiled list stays a slice: a few
-// string comparisons beat hashing the id.
-const smallList = 8
-
-func makeSet(ids []string, compiled bool) idSet {
-	if !compiled || len(ids) <= smallList {
-		return sliceSet(ids)
-	}
-	s := make(mapSet, len(ids))
-	for _, id := range ids {
-		s[id] = struct{}{}
-	}
-	return s
+// compiledRule is a Rule ready to apply: its lists merged into one map from
+// id to the lists it is on (compiled), or left as slices searched in order
+// (the RuleSet as written), and its minimum version parsed.
+type compiledRule struct {
+	r             Rule
+	ids           map[string]listed // nil: search the rule's slices
+	minVersion    version
+	minVersionErr error
 }
 
-// compiledRule is a Rule with its lists as sets and its version parsed.
-type compiledRule struct {
-	r                              Rule
-	allowBuyers, allowMerchants    idSet
-	allowProducts, allowCategories idSet
-	denyBuyers, denyMerchants      idSet
-	denyProducts, denyCategories   idSet
-	minVersion                     version
-	minVersionErr                  error
+func (cr *compiledRule) lists() (deny, allow [kinds][]string) {
+	r := &cr.r
+	return [kinds][]string{r.DenyBuyers, r.DenyMerchants, r.DenyProducts, r.DenyCategories},
+		[kinds][]string{r.AllowBuyers, r.AllowMerchants, r.AllowProducts, r.AllowCategories}
 }
 
 func compileRule(r Rule, compiled bool) compiledRule {
-	cr := compiledRule{
-		r:               r,
-		allowBuyers:     makeSet(r.AllowBuyers, compiled),
-		allowMerchants:  makeSet(r.AllowMerchants, compiled),
-		allowProducts:   makeSet(r.AllowProducts, compiled),
-		allowCategories: makeSet(r.AllowCategories, compiled),
-		denyBuyers:      makeSet(r.DenyBuyers, compiled),
-		denyMerchants:   makeSet(r.DenyMerchants, compiled),
-		denyProducts:    makeSet(r.DenyProducts, compiled),
-		denyCategories:  makeSet(r.DenyCategories, compiled),
+	cr := compiledRule{r: r}
+	if compiled {
+		deny, allow := cr.lists()
+		n := 0
+		for k := range kinds {
+			n += len(deny[k]) + len(allow[k])
+		}
+		if n > 0 {
+			cr.ids = make(map[string]listed, n)
+		}
+		for k := range kinds {
+			for _, id := range deny[k] {
+				cr.ids[id] |= 1 << k
+			}
+			for _, id := range allow[k] {
+				cr.ids[id] |= 1 << (kinds + k)
+			}
+		}
 	}
 	if r.MinAppVersion != "" {
 		cr.minVersion, cr.minVersionErr = parseVersion(r.MinAppVersion)
 	}
 	return cr
+}
+
+func (cr *compiledRule) hasLists() bool {
+	r := &cr.r
+	return len(r.DenyBuyers)+len(r.AllowBuyers)+len(r.DenyMerchants)+len(r.AllowMerchants)+
+		len(r.DenyProducts)+len(r.AllowProducts)+len(r.DenyCategories)+len(r.AllowCategories) > 0
+}
+
+// lookup tells on which lists of its kind an id is.
+func (cr *compiledRule) lookup(kind int, id string) listed {
+	if cr.ids != nil {
+		return cr.ids[id]
+	}
+	var l listed
+	deny, allow := cr.lists()
+	if slices.Contains(deny[kind], id) {
+		l |= 1 << kind
+	}
+	if slices.Contains(allow[kind], id) {
+		l |= 1 << (kinds + kind)
+	}
+	return l
+}
+
+// match looks the checkout's buyer, merchant, products and categories up,
+// each once, and returns the first denied and the first allowed, in that
+// order of kinds.
+func (cr *compiledRule) match(c *Checkout) (deny, allow hit) {
+	if cr.ids == nil && !cr.hasLists() {
+		return hit{}, hit{}
+	}
+	see := func(kind int, id string) bool {
+		l := cr.lookup(kind, id)
+		if l.deny(kind) {
+			deny = hit{kind, id, true}
+			return true
+		}
+		if l.allow(kind) && !allow.ok {
+			allow = hit{kind, id, true}
+		}
+		return false
+	}
+	if c.BuyerID != "" && see(kindBuyer, c.BuyerID) {
+		return
+	}
+	if c.MerchantID != "" && see(kindMerchant, c.MerchantID) {
+		return
+	}
+	for _, p := range c.ProductIDs {
+		if see(kindProduct, p) {
+			return
+		}
+	}
+	for _, k := range c.Categories {
+		if see(kindCategory, k) {
+			return
+		}
+	}
+	return
+}
+
+// hit is an id found on a list.
+type hit struct {
+	kind int
+	id   string
+	ok   bool
 }
 
 // evaluation is one checkout being decided: what is worked out once per
@@ -406,11 +478,10 @@ func (e *evaluation) decide(method string, cr *compiledRule) Decision {
 		return d.set(false, CohortOff, "the kill switch is off (enabled is false)")
 	}
 
-	if what, id, ok := cr.match(c, cr.denyBuyers, cr.denyMerchants, cr.denyProducts, cr.denyCategories); ok {
-		return d.set(false, CohortDeny, what+" "+id+" is on the deny-list")
-	}
-	if what, id, ok := cr.match(c, cr.allowBuyers, cr.allowMerchants, cr.allowProducts, cr.allowCategories); ok {
-		return d.set(true, CohortAllow, what+" "+id+" is on the allow-list")
+	if deny, allow := cr.match(c); deny.ok {
+		return d.set(false, CohortDeny, kindNames[deny.kind]+" "+deny.id+" is on the deny-list")
+	} else if allow.ok {
+		return d.set(true, CohortAllow, kindNames[allow.kind]+" "+allow.id+" is on the allow-list")
 	}
 
 	if len(r.Platforms) > 0 && !slices.Contains(r.Platforms, c.Platform) {
@@ -452,10 +523,30 @@ func (e *evaluation) decide(method string, cr *compiledRule) Decision {
 		}
 		return d.set(false, CohortUntargeted, fmt.Sprintf("the checkout has no buyer id to place in a bucket, and the rule shows it to %d of %d buckets (%s)", max(r.BasisPoints, 0), Buckets, percent(r.BasisPoints)))
 	}
-	if d.Bucket < r.BasisPoints {
-		return d.set(true, CohortPercent, fmt.Sprintf("bucket %d is under %d (%s)", d.Bucket, r.BasisPoints, percent(r.BasisPoints)))
+	// The common path, written out so that the reason costs one allocation.
+	shown, cohort, under := true, CohortPercent, " is under "
+	if d.Bucket >= r.BasisPoints {
+		shown, cohort, under = false, CohortHoldout, " is not under "
 	}
-	return d.set(false, CohortHoldout, fmt.Sprintf("bucket %d is not under %d (%s)", d.Bucket, r.BasisPoints, percent(r.BasisPoints)))
+	var buf [80]byte
+	b := append(buf[:0], "bucket "...)
+	b = strconv.AppendInt(b, int64(d.Bucket), 10)
+	b = append(b, under...)
+	b = strconv.AppendInt(b, int64(r.BasisPoints), 10)
+	b = append(b, " ("...)
+	b = appendPercent(b, r.BasisPoints)
+	b = append(b, ')')
+	return d.setBytes(shown, cohort, b)
+}
+
+func (d Decision) setBytes(shown bool, cohort string, why []byte) Decision {
+	d.Shown, d.Cohort = shown, cohort
+	if shown {
+		d.Reason = d.Method + " shown: " + string(why)
+	} else {
+		d.Reason = d.Method + " hidden: " + string(why)
+	}
+	return d
 }
 
 func (d Decision) set(shown bool, cohort, why string) Decision {
@@ -468,31 +559,18 @@ func (d Decision) set(shown bool, cohort, why string) Decision {
 	return d
 }
 
-// match finds the first of the checkout's buyer, merchant, products and
-// categories in the given sets, and names it.
-func (cr *compiledRule) match(c *Checkout, buyers, merchants, products, categories idSet) (what, id string, ok bool) {
-	if c.BuyerID != "" && buyers.has(c.BuyerID) {
-		return "buyer", c.BuyerID, true
-	}
-	if c.MerchantID != "" && merchants.has(c.MerchantID) {
-		return "merchant", c.MerchantID, true
-	}
-	for _, p := range c.ProductIDs {
-		if products.has(p) {
-			return "product", p, true
-		}
-	}
-	for _, k := range c.Categories {
-		if categories.has(k) {
-			return "category", k, true
-		}
-	}
-	return "", "", false
-}
+// percent formats basis points as a percentage with two decimals: 2000 is
+// "20.00%".
+func percent(bps int) string { return string(appendPercent(nil, bps)) }
 
-// percent formats basis points as a percentage with two decimals.
-func percent(bps int) string {
-	return fmt.Sprintf("%.2f%%", float64(bps)/100)
+func appendPercent(b []byte, bps int) []byte {
+	n := int64(bps)
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	b = strconv.AppendInt(b, n/100, 10)
+	return append(b, '.', byte('0'+n%100/10), byte('0'+n%10), '%')
 }
 
 func list(xs []string) string { return strings.Join(xs, ", ") }
