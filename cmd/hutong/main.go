@@ -31,6 +31,7 @@ func commands() []command {
 		{"demo", "run gateway and wallet sandbox together on embedded SQLite, with demo merchants", runDemo},
 		{"serve", "run the payment gateway (merchant API, wallet notifications)", runServe},
 		{"sandbox", "run the local wallet sandbox (WeChat Pay API v3, Alipay OpenAPI, helper API)", runSandbox},
+		{"reconcile", "reconcile a wallet's daily bill against the ledger", runReconcile},
 		{"key", "create an API key (and its merchant) and print it", runKey},
 		{"migrate", "apply the database migrations (SQLite or PostgreSQL) and exit", runMigrate},
 		{"version", "print the version of this binary", runVersion},
@@ -43,9 +44,22 @@ func main() {
 			os.Exit(0)
 		}
 		fmt.Fprintln(os.Stderr, "hutong:", err)
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
 		os.Exit(2)
 	}
 }
+
+// exitError ends the program with its own status: a finding, not a failure
+// to run (1 for discrepancies found by reconcile).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {

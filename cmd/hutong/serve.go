@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,6 +46,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	baseURL := fs.String("base-url", "", "the URL wallets reach this gateway at, for notify_url (default http://ADDR)")
 	walletSandbox := fs.String("wallet-sandbox", "", "send wallet calls to this hutong sandbox instead of the real wallets")
 	lease := fs.Duration("idempotency-lease", api.DefaultIdempotencyLease, "how long a request may run before a retry with its Idempotency-Key runs it again")
+	requireContracts := fs.String("require-contracts", "", "comma-separated channels that take a merchant's payments only under an active contract (e.g. wechatpay)")
 	jobLease := fs.Duration("job-lease", time.Minute, "how long a claimed job is held before another gateway may take it (a crashed gateway's jobs wait this long)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -80,7 +82,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if url == "" {
 		url = "http://" + ln.Addr().String()
 	}
-	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease}
+	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease,
+		ContractsRequired: requiredChannels(*requireContracts)}
+	if err := svc.ScheduleDaily(ctx); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "hutong gateway listening on %s (%s database)\n", url, db.Dialect)
 	return serveGateway(ctx, ln, svc, logger, *lease, *walletSandbox)
 }
@@ -192,3 +198,14 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+
+// requiredChannels reads --require-contracts.
+func requiredChannels(list string) map[string]bool {
+	out := map[string]bool{}
+	for _, ch := range strings.Split(list, ",") {
+		if ch = strings.TrimSpace(ch); ch != "" {
+			out[ch] = true
+		}
+	}
+	return out
+}

@@ -103,6 +103,10 @@ var Routes = []string{
 	"GET /v1/ledger/entries",
 	"POST /v1/settlements",
 	"GET /v1/statements",
+	"POST /v1/reconciliations",
+	"GET /v1/reconciliations",
+	"GET /v1/reconciliations/{id}",
+	"GET /v1/reconciliations/{id}/items.csv",
 }
 
 // PlatformWide are the routes a platform key may call without naming a
@@ -165,6 +169,10 @@ func (s *Server) Handler() http.Handler {
 		"GET /v1/ledger/entries":                  s.ledgerEntries,
 		"POST /v1/settlements":                    s.settle,
 		"GET /v1/statements":                      s.statement,
+		"POST /v1/reconciliations":                s.reconcile,
+		"GET /v1/reconciliations":                 s.listReconciliations,
+		"GET /v1/reconciliations/{id}":            s.getReconciliation,
+		"GET /v1/reconciliations/{id}/items.csv":  s.exportReconciliation,
 	}
 	for _, route := range Routes {
 		if handlers[route] == nil {

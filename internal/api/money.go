@@ -114,3 +114,60 @@ func (s *Server) statement(w http.ResponseWriter, r *http.Request, c caller) {
 	cw.Write([]string{to.Format(time.RFC3339), "closing_balance", "", "", "", "", strconv.FormatInt(st.Closing, 10)})
 	cw.Flush()
 }
+
+func (s *Server) reconcile(w http.ResponseWriter, r *http.Request, c caller) {
+	var req struct {
+		Channel string `json:"channel"`
+		Day     string `json:"day"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	run, err := s.Svc.Reconcile(r.Context(), req.Channel, req.Day, nil)
+	if err != nil && run.ID == "" {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, run)
+}
+
+func (s *Server) listReconciliations(w http.ResponseWriter, r *http.Request, c caller) {
+	list, err := s.Svc.ReconRuns(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+}
+
+func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request, c caller) {
+	run, items, err := s.Svc.ReconRunItems(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"run": run, "items": items})
+}
+
+func (s *Server) exportReconciliation(w http.ResponseWriter, r *http.Request, c caller) {
+	run, items, err := s.Svc.ReconRunItems(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="reconciliation-`+run.Channel+`-`+run.Day+`.csv"`)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"kind", "key", "bill_amount_fen", "books_amount_fen", "bill_status", "books_status", "bill_fee_fen", "books_fee_fen", "detail"})
+	for _, it := range items {
+		row := []string{string(it.Kind), it.Key, "", "", "", "", "", "", it.Detail}
+		if it.Bill != nil {
+			row[2], row[4], row[6] = strconv.FormatInt(it.Bill.Amount, 10), it.Bill.Status, strconv.FormatInt(it.Bill.Fee, 10)
+		}
+		if it.Ours != nil {
+			row[3], row[5], row[7] = strconv.FormatInt(it.Ours.Amount, 10), it.Ours.Status, strconv.FormatInt(it.Ours.Fee, 10)
+		}
+		cw.Write(row)
+	}
+	cw.Flush()
+}

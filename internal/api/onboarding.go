@@ -30,6 +30,10 @@ var PlatformOnly = map[string]bool{
 	"POST /v1/rollout/rules/{method}/revert":  true,
 	"GET /v1/rollout/history":                 true,
 	"POST /v1/settlements":                    true,
+	"POST /v1/reconciliations":                true,
+	"GET /v1/reconciliations":                 true,
+	"GET /v1/reconciliations/{id}":            true,
+	"GET /v1/reconciliations/{id}/items.csv":  true,
 }
 
 // actor is who acts, for the audit trail: the key, and the operator's own

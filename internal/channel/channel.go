@@ -12,6 +12,7 @@ package channel
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 )
@@ -188,4 +189,11 @@ type Onboarding struct {
 	SubMerchant string // sub_mchid or app_auth_token, once active
 	Reason      string
 	SignURL     string
+}
+
+// BillDownloader is a connector that can fetch its wallet's daily trade
+// bill (a Beijing date, 2006-01-02), writing the file as the wallet serves
+// it: WeChat Pay's trade bill CSV (gzip), Alipay's zip of GBK CSVs.
+type BillDownloader interface {
+	DownloadBill(ctx context.Context, day string, w io.Writer) error
 }

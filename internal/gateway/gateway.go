@@ -383,6 +383,8 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindContractPoll:   s.PollContract,
 			KindCampaignRemind: s.RemindCampaign,
 			KindEscrowRelease:  s.ReleaseEscrow,
+			KindSettleDaily:    s.SettleDaily,
+			KindReconcileDaily: s.ReconcileDaily,
 		},
 		Backoffs: map[string]func(int) time.Duration{
 			KindWebhook:       WebhookBackoff,

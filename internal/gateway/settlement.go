@@ -87,25 +87,7 @@ func (s *Service) SettleDaily(ctx context.Context, j jobs.Job) error {
 	if _, err := s.Settle(ctx, day); err != nil {
 		return err
 	}
-	return s.ScheduleSettlement(ctx)
-}
-
-// ScheduleSettlement makes sure the daily settlement job is queued once.
-func (s *Service) ScheduleSettlement(ctx context.Context) error {
-	now := s.now()
-	bj := now.In(chinatime.Location)
-	next := time.Date(bj.Year(), bj.Month(), bj.Day(), 2, 0, 0, 0, chinatime.Location)
-	if !next.After(now) {
-		next = next.Add(24 * time.Hour)
-	}
-	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('available', 'running')`, KindSettleDaily).Scan(&n); err != nil || n > 0 {
-			return err
-		}
-		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindSettleDaily, Payload: ref{"daily"}, RunAt: next.UTC(), MaxAttempts: 100}, now)
-		return err
-	})
+	return s.scheduleDaily(ctx, KindSettleDaily, 2, 0)
 }
 
 // Statement is a merchant's payable over a period: the opening balance,

@@ -27,6 +27,8 @@ func (sb *Sandbox) helperRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /sandbox/v1/notifications/redeliver", sb.handleRedeliver)
 	mux.HandleFunc("GET /sandbox/v1/faults", sb.handleGetFaults)
 	mux.HandleFunc("POST /sandbox/v1/faults", sb.handleSetFaults)
+	mux.HandleFunc("GET /sandbox/v1/bill_faults", sb.handleGetBillFaults)
+	mux.HandleFunc("POST /sandbox/v1/bill_faults", sb.handleSetBillFaults)
 	mux.HandleFunc("GET /sandbox/v1/users", sb.handleUsers)
 	mux.HandleFunc("GET /sandbox/v1/credentials", sb.handleCredentials)
 	mux.HandleFunc("GET /sandbox/v1/wechatpay/sub_merchants", sb.handleSubMerchants)
@@ -35,6 +37,7 @@ func (sb *Sandbox) helperRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sandbox/v1/alipay/merchants", sb.handleAlipayMerchants)
 	mux.HandleFunc("POST /sandbox/v1/alipay/app_auth_codes", sb.handleAlipayAuthCode)
 	mux.HandleFunc("POST /sandbox/v1/alipay/finish", sb.handleAlipayFinish)
+	sb.onboardingRoutes(mux)
 	mux.HandleFunc("/sandbox/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, helperError{"not_found", fmt.Sprintf("%s %s is not part of the sandbox helper API", r.Method, r.URL.Path)})
 	})
@@ -181,7 +184,9 @@ type userView struct {
 func (sb *Sandbox) handleUsers(w http.ResponseWriter, r *http.Request) {
 	appids := []string{sb.wechatpay.Credentials().AppID}
 	for _, sm := range sb.wechatpay.SubMerchants() {
-		appids = append(appids, sm.SubAppID)
+		if sm.SubAppID != "" { // an onboarded sub-merchant has no appid of its own
+			appids = append(appids, sm.SubAppID)
+		}
 	}
 	var out []userView
 	for _, u := range sb.users.List() {
@@ -238,12 +243,19 @@ func (sb *Sandbox) handleAlipayAuthCode(w http.ResponseWriter, r *http.Request) 
 	if !decode(w, r, &req) {
 		return
 	}
-	code, err := sb.alipay.IssueAuthCode(req.Merchant)
+	// A merchant may be named by its PID, app_id or name.
+	pid, ok := sb.alipay.MerchantPID(req.Merchant)
+	if !ok {
+		pid = req.Merchant
+	}
+	code, err := sb.alipay.IssueAuthCode(pid)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, helperError{"invalid_merchant", err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"app_auth_code": code, "merchant": req.Merchant})
+	// The code's review (authorization_outcome) comes with it.
+	v, _ := sb.alipay.AuthCodeInfo(code)
+	writeJSON(w, http.StatusOK, v)
 }
 
 // handleAlipayFinish ends a paid trade's refundable period now.

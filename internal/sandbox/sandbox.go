@@ -168,6 +168,7 @@ func (sb *Sandbox) open() error {
 	oauth := sb.wechatpay.OAuthHandler() // open.weixin.qq.com, api.weixin.qq.com
 	mux.Handle("/connect/oauth2/authorize", oauth)
 	mux.Handle("/sns/oauth2/access_token", oauth)
+	mux.Handle("/sandbox/wechatpay/", sb.wechatpay.PagesHandler()) // sub-merchant applications' sign_url
 	alipayHandler := sb.alipay.Handler()
 	mux.Handle("/gateway.do", alipayHandler)
 	mux.Handle("/sandbox/alipay/", alipayHandler)

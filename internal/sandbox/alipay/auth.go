@@ -34,7 +34,8 @@ func (s *Simulator) IssueAuthCode(pid string) (string, error) {
 	if m.PID == sandboxPID {
 		return "", errors.New("the sandbox app's own merchant needs no authorization")
 	}
-	c := &AuthCode{Code: "P" + randomLower(31), PID: pid, AppID: s.creds.AppID, ExpiresAt: s.now().Add(authCodeTTL)}
+	c := &AuthCode{Code: "P" + randomLower(31), PID: pid, AppID: s.creds.AppID}
+	c.bind(s.authOutcomeFor(pid), s.now())
 	if err := s.cfg.Journal.Put(kindAuthCode, c.Code, c); err != nil {
 		return "", err
 	}
@@ -66,6 +67,9 @@ func (s *Simulator) authToken(c *call) answer {
 		ac, ok := s.codes[code]
 		if code == "" || !ok || ac.Used || now.After(ac.ExpiresAt) {
 			return businessFailed("isv.code-invalid", "授权码code无效")
+		}
+		if refusal, ok := ac.reviewRefusal(now); !ok {
+			return refusal
 		}
 		used := *ac
 		used.Used = true

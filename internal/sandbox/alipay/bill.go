@@ -118,29 +118,49 @@ func (s *Simulator) downloadBill(w http.ResponseWriter, r *http.Request) {
 // billHeader is the column row of the trade detail bill.
 const billHeader = "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注"
 
+// billRow is one line of the detail file.
+type billRow struct {
+	at     time.Time
+	fields []string
+	amount int64
+	fee    int64
+	refund bool
+	trade  *Trade
+	ref    *Refund // nil for a payment
+}
+
+// billFeeColumn is 服务费（元）, written with the opposite sign of fee.
+const billFeeColumn = 22
+
+func paymentBillRow(t *Trade) billRow {
+	fee := Fee(t.Total)
+	return billRow{at: t.PaidAt, amount: t.Total, fee: fee, trade: t, fields: []string{
+		t.TradeNo + "\t", t.OutTradeNo + "\t", "交易\t", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(t.PaidAt),
+		"\t", "\t", "\t", "\t", LogonID(t.PaidBy) + "\t", alipayapi.FormatYuan(t.Total), alipayapi.FormatYuan(t.Total),
+		"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00\t", "0.00", "\t", alipayapi.FormatYuan(-fee), "0.00", billText(t.Body),
+	}}
+}
+
+func refundBillRow(t *Trade, r *Refund) billRow {
+	fee := Fee(r.Amount)
+	return billRow{at: r.CreatedAt, amount: -r.Amount, fee: -fee, refund: true, trade: t, ref: r, fields: []string{
+		t.TradeNo + "\t", t.OutTradeNo + "\t", "退款\t", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(r.CreatedAt),
+		"\t", "\t", "\t", "\t", LogonID(t.PaidBy) + "\t", alipayapi.FormatYuan(-r.Amount), alipayapi.FormatYuan(-r.Amount),
+		"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00\t", "0.00", r.OutRequestNo + "\t", alipayapi.FormatYuan(fee), "0.00", billText(r.Reason),
+	}}
+}
+
 // buildBill writes the detail and summary files of a seller's trades in
 // [start, end). Callers hold s.mu.
 func (s *Simulator) buildBill(pid string, start, end time.Time) (detail, summary string) {
 	in := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && t.Before(end) }
-	type row struct {
-		at     time.Time
-		fields []string
-		amount int64
-		fee    int64
-		refund bool
-	}
-	var rows []row
+	var rows []billRow
 	for _, t := range s.trades {
 		if t.SellerID != pid {
 			continue
 		}
 		if in(t.PaidAt) {
-			fee := Fee(t.Total)
-			rows = append(rows, row{at: t.PaidAt, amount: t.Total, fee: fee, fields: []string{
-				t.TradeNo + "\t", t.OutTradeNo + "\t", "交易\t", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(t.PaidAt),
-				"\t", "\t", "\t", "\t", LogonID(t.PaidBy) + "\t", alipayapi.FormatYuan(t.Total), alipayapi.FormatYuan(t.Total),
-				"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00\t", "0.00", "\t", alipayapi.FormatYuan(-fee), "0.00", billText(t.Body),
-			}})
+			rows = append(rows, paymentBillRow(t))
 		}
 	}
 	for _, r := range s.refunds {
@@ -148,14 +168,10 @@ func (s *Simulator) buildBill(pid string, start, end time.Time) (detail, summary
 		if t == nil || t.SellerID != pid || !in(r.CreatedAt) {
 			continue
 		}
-		fee := Fee(r.Amount)
-		rows = append(rows, row{at: r.CreatedAt, amount: -r.Amount, fee: -fee, refund: true, fields: []string{
-			t.TradeNo + "\t", t.OutTradeNo + "\t", "退款\t", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(r.CreatedAt),
-			"\t", "\t", "\t", "\t", LogonID(t.PaidBy) + "\t", alipayapi.FormatYuan(-r.Amount), alipayapi.FormatYuan(-r.Amount),
-			"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00\t", "0.00", r.OutRequestNo + "\t", alipayapi.FormatYuan(fee), "0.00", billText(r.Reason),
-		}})
+		rows = append(rows, refundBillRow(t, r))
 	}
-	slices.SortFunc(rows, func(a, b row) int { return a.at.Compare(b.at) })
+	rows = s.applyBillFaults(rows, start, end)
+	slices.SortFunc(rows, func(a, b billRow) int { return a.at.Compare(b.at) })
 
 	period := fmt.Sprintf("#起始日期：[%s]   终止日期：[%s]", cnDateTime(start), cnDateTime(end))
 	exported := "#导出时间：[" + cnDateTime(s.now()) + "]"

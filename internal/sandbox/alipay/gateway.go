@@ -69,6 +69,7 @@ func (s *Simulator) methods() map[string]methodFunc {
 		"alipay.trade.fastpay.refund.query":              s.refundQuery,
 		"alipay.data.dataservice.bill.downloadurl.query": s.billURL,
 		"alipay.open.auth.token.app":                     s.authToken,
+		"alipay.open.auth.token.app.query":               s.authTokenQuery,
 		methodUserToken:                                  s.userToken,
 	}
 }

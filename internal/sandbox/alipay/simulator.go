@@ -122,6 +122,11 @@ type AuthCode struct {
 	AppID     string    `json:"app_id"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Used      bool      `json:"used"`
+	// The review of the authorization: Outcome ("" is approved) decided
+	// at DecideAt (zero: at once).
+	Outcome  string    `json:"outcome,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	DecideAt time.Time `json:"decide_at,omitzero"`
 }
 
 // AuthToken is an app_auth_token: the app acting for a merchant.
@@ -174,6 +179,10 @@ type Simulator struct {
 	tokens    map[string]*AuthToken
 	refreshes map[string]*AuthToken
 	userCodes map[string]*userAuthCode
+	// authOutcomes are the authorization reviews, by merchant PID ("*"
+	// for the default).
+	authOutcomes map[string]AuthOutcome
+	billFault    faults.Bill // changes to the bills built (bill_faults.go)
 }
 
 // The sandbox app and its own merchant.
@@ -211,6 +220,8 @@ func New(cfg Config) (*Simulator, error) {
 		tokens:    map[string]*AuthToken{},
 		refreshes: map[string]*AuthToken{},
 		userCodes: map[string]*userAuthCode{},
+
+		authOutcomes: map[string]AuthOutcome{},
 	}
 	j := cfg.Journal
 	var sec secrets
@@ -271,6 +282,14 @@ func (s *Simulator) load() error {
 		loadKind(j, kindAuthCode, func(c *AuthCode) { s.codes[c.Code] = c }),
 		loadKind(j, kindAuthToken, func(t *AuthToken) { s.tokens[t.Token] = t; s.refreshes[t.RefreshToken] = t }),
 		loadKind(j, kindUserCode, func(c *userAuthCode) { s.userCodes[c.Code] = c }),
+		j.Each(kindAuthOutcome, func(key string, raw json.RawMessage) error {
+			var o AuthOutcome
+			if err := json.Unmarshal(raw, &o); err != nil {
+				return err
+			}
+			s.authOutcomes[key] = o
+			return nil
+		}),
 	)
 }
 

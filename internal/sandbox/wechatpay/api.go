@@ -68,6 +68,10 @@ func (s *Simulator) routes() {
 		{"POST /v3/refund/domestic/refunds", s.createRefund},
 		{"GET /v3/refund/domestic/refunds/{out_refund_no}", s.queryRefund},
 
+		{"POST /v3/applyment4sub/applyment/{$}", s.submitApplyment},
+		{"GET /v3/applyment4sub/applyment/business_code/{business_code}", s.queryApplymentByCode},
+		{"GET /v3/applyment4sub/applyment/applyment_id/{applyment_id}", s.queryApplymentByID},
+
 		{"GET /v3/certificates", s.certificates},
 		{"GET /v3/bill/tradebill", s.tradeBill},
 		{"GET /v3/billdownload/file", s.downloadBill},

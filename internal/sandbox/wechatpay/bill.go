@@ -140,6 +140,9 @@ type billRow struct {
 	at     time.Time
 	order  *Order
 	refund *Refund // nil for a payment row
+	// Set only by bill faults (bill_faults.go):
+	state    string // a payment row's 交易状态, if not SUCCESS
+	feeDelta int64  // fen added to the size of the fee
 }
 
 // buildBill writes the trade bill of one Beijing day. Callers hold s.mu.
@@ -162,6 +165,7 @@ func (s *Simulator) buildBill(mchid, sub, typ string, start, end time.Time) ([]b
 			}
 		}
 	}
+	rows = s.applyBillFaults(rows, mchid, sub, typ, start, end)
 	slices.SortFunc(rows, func(a, b billRow) int {
 		if c := a.at.Compare(b.at); c != 0 {
 			return c
@@ -192,11 +196,15 @@ func (s *Simulator) buildBill(mchid, sub, typ string, start, end time.Time) ([]b
 		}
 		var fields []string
 		if row.refund == nil {
-			fee := Fee(o.Total)
+			fee := Fee(o.Total) + row.feeDelta
+			state := "SUCCESS"
+			if row.state != "" {
+				state = row.state
+			}
 			settled += o.Total
 			fees += fee
 			orderTotal += o.Total
-			fields = append(common, "SUCCESS", "OTHERS", "CNY", yuan(o.Total), "0.00")
+			fields = append(common, state, "OTHERS", "CNY", yuan(o.Total), "0.00")
 			if typ == "ALL" {
 				fields = append(fields, "0", "0", "0.00", "0.00", "", "")
 			}
@@ -207,7 +215,7 @@ func (s *Simulator) buildBill(mchid, sub, typ string, start, end time.Time) ([]b
 			fields = append(fields, "")
 		} else {
 			r := row.refund
-			fee := -Fee(r.Amount)
+			fee := -(Fee(r.Amount) + row.feeDelta)
 			refunded += r.Amount
 			fees += fee
 			refundAsked += r.Amount

@@ -141,7 +141,10 @@ func (s *Simulator) validatePrepay(c *call, tradeType string, partner bool, b *p
 		if rep, ok := s.checkSubMerchant(o.MchID, o.SubMchID); !ok {
 			return nil, rep, false
 		}
-		if o.SubAppID != "" && o.SubAppID != s.subs[o.SubMchID].SubAppID {
+		s.mu.Lock()
+		subAppID := s.subs[o.SubMchID].SubAppID
+		s.mu.Unlock()
+		if o.SubAppID != "" && o.SubAppID != subAppID {
 			return nil, fail(http.StatusBadRequest, wechatpayv3.CodeAppIDMchIDNotMatch, "sub_appid和sub_mchid不匹配，请检查后再试"), false
 		}
 	}
@@ -216,6 +219,10 @@ func (s *Simulator) validatePrepay(c *call, tradeType string, partner bool, b *p
 func (s *Simulator) checkSubMerchant(spMchID, subMchID string) (reply, bool) {
 	s.mu.Lock()
 	sm, ok := s.subs[subMchID]
+	if !ok { // an application approved by now, not yet read
+		s.advanceApplyments()
+		sm, ok = s.subs[subMchID]
+	}
 	s.mu.Unlock()
 	if !ok || sm.SpMchID != spMchID {
 		return fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "服务商与特约商户不存在受理关系: sub_mchid "+subMchID), false

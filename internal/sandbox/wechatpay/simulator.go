@@ -193,8 +193,14 @@ type Simulator struct {
 	refundIDs map[string]*Refund
 	timers    map[string]*time.Timer
 	bills     map[string][]byte // download token → file, while the token lives
+	billFault faults.Bill       // changes to the bills built (bill_faults.go)
 	codes     map[string]*oauthCode
-	closed    bool
+	// Sub-merchant applications, by sp_mchid|business_code and by id, and
+	// the review settings, by business_code ("*" for the default).
+	applyments   map[string]*Applyment
+	applymentIDs map[int64]*Applyment
+	outcomes     map[string]ApplymentOutcome
+	closed       bool
 }
 
 // The sandbox merchant's identity; a fixed, obviously-test mchid keeps
@@ -237,6 +243,10 @@ func New(cfg Config) (*Simulator, error) {
 		timers:    map[string]*time.Timer{},
 		bills:     map[string][]byte{},
 		codes:     map[string]*oauthCode{},
+
+		applyments:   map[string]*Applyment{},
+		applymentIDs: map[int64]*Applyment{},
+		outcomes:     map[string]ApplymentOutcome{},
 	}
 	j := cfg.Journal
 	var sec secrets
@@ -280,6 +290,9 @@ func New(cfg Config) (*Simulator, error) {
 	}
 	if err := s.load(); err != nil {
 		return nil, fmt.Errorf("wechatpay: load: %w", err)
+	}
+	if err := s.loadApplyments(); err != nil {
+		return nil, fmt.Errorf("wechatpay: load applyments: %w", err)
 	}
 	s.routes()
 	return s, nil
@@ -355,10 +368,12 @@ func (s *Simulator) index(o *Order) {
 // credentials.json.
 func (s *Simulator) Credentials() Credentials { return s.creds }
 
-// SubMerchants lists the sandbox merchant's sub-merchants.
+// SubMerchants lists the sandbox merchant's sub-merchants, those of
+// applications approved by now included.
 func (s *Simulator) SubMerchants() []SubMerchant {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advanceApplyments()
 	out := make([]SubMerchant, 0, len(s.subs))
 	for _, sm := range s.subs {
 		out = append(out, *sm)

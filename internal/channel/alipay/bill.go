@@ -1,0 +1,41 @@
+package alipay
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	alipaysdk "github.com/smartwalle/alipay/v3"
+)
+
+// DownloadBill implements channel.BillDownloader: ask for the day's trade
+// bill URL, then download the zip.
+func (c *Connector) DownloadBill(ctx context.Context, day string, w io.Writer) error {
+	res, err := c.client.BillDownloadURLQuery(alipaysdk.BillDownloadURLQuery{BillType: "trade", BillDate: day})
+	var sdkRes alipaysdk.Error
+	if res != nil {
+		sdkRes = res.Error
+	}
+	if err := check(sdkRes, err); err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, res.BillDownloadURL, nil)
+	if err != nil {
+		return err
+	}
+	hc := c.cfg.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("alipay: bill download: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("alipay: bill download: %s", resp.Status)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}

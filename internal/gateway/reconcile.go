@@ -1,0 +1,308 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/recon"
+	"github.com/hutong-pay/hutong/internal/store"
+)
+
+// KindReconcileDaily reconciles yesterday's bills of every channel (a job
+// that schedules its next run at 10:30 Beijing time, after the wallets
+// publish their bills at 10:00).
+const KindReconcileDaily = "reconcile.daily"
+
+// ReconRun is one reconciliation of a channel's bill of a day.
+type ReconRun struct {
+	ID      string        `json:"id"`
+	Channel string        `json:"channel"`
+	Day     string        `json:"day"`
+	Status  string        `json:"status"` // done, failed
+	Error   string        `json:"error,omitempty"`
+	Summary recon.Summary `json:"summary"`
+	Created time.Time     `json:"created"`
+}
+
+// ReconItem is one discrepancy a run found.
+type ReconItem struct {
+	Kind   recon.ResultKind `json:"kind"`
+	Key    string           `json:"key"`
+	Bill   *recon.Row       `json:"bill,omitempty"`
+	Ours   *recon.Row       `json:"ours,omitempty"`
+	Detail string           `json:"detail"`
+}
+
+// Reconcile downloads a channel's bill of day (a Beijing date), reads it as
+// a stream, matches it against the books, and stores the run with every
+// discrepancy. progress, if not nil, is told how far it got.
+func (s *Service) Reconcile(ctx context.Context, ch, day string, progress recon.Progress) (ReconRun, error) {
+	start, end, err := chinatime.ParseDate(day)
+	if err != nil {
+		return ReconRun{}, &payment.FieldError{Param: "day", Message: "must be a date like 2024-09-05"}
+	}
+	acct, ok := s.Accounts[ch]
+	if !ok {
+		return ReconRun{}, &payment.FieldError{Param: "channel", Message: fmt.Sprintf("%q is not a wallet channel of this gateway", ch)}
+	}
+	dl, ok := acct.Connector.(channel.BillDownloader)
+	if !ok {
+		return ReconRun{}, fmt.Errorf("the %s connector cannot download bills", ch)
+	}
+	run := ReconRun{ID: payment.NewID("rcn"), Channel: ch, Day: day, Status: "done", Created: s.now()}
+	var items []ReconItem
+	err = func() error {
+		f, err := os.CreateTemp("", "hutong-bill-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		if err := dl.DownloadBill(ctx, day, f); err != nil {
+			return fmt.Errorf("download: %w", err)
+		}
+		size, _ := f.Seek(0, io.SeekCurrent)
+		var bill recon.RowSource
+		opts := []recon.Option{}
+		if progress != nil {
+			opts = append(opts, recon.WithProgress(progress, size))
+		}
+		if ch == "alipay" {
+			bill, err = recon.NewAlipayBill(f, size, opts...)
+		} else {
+			if _, err = f.Seek(0, io.SeekStart); err == nil {
+				bill, err = recon.NewWeChatTradeBill(f, opts...)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("bill: %w", err)
+		}
+		ours, err := s.bookRows(ctx, ch, start, end)
+		if err != nil {
+			return err
+		}
+		run.Summary, err = recon.Reconcile(ctx, bill, recon.Rows(ours), recon.SortOptions{}, func(r recon.Result) error {
+			if r.Kind == recon.Matched {
+				return nil
+			}
+			it := ReconItem{Kind: r.Kind}
+			if r.Bill.Kind != "" {
+				b := r.Bill
+				it.Bill, it.Key = &b, b.Key()
+			}
+			if r.Ours.Kind != "" {
+				o := r.Ours
+				it.Ours, it.Key = &o, o.Key()
+			}
+			it.Detail = describe(r)
+			items = append(items, it)
+			return nil
+		})
+		return err
+	}()
+	if err != nil {
+		run.Status, run.Error = "failed", err.Error()
+	}
+	if serr := s.saveRun(ctx, run, items); serr != nil {
+		return run, serr
+	}
+	return run, err
+}
+
+func describe(r recon.Result) string {
+	switch r.Kind {
+	case recon.MissingOurs:
+		return fmt.Sprintf("the wallet's bill has %s of %d fen; hutong's books do not", r.Bill.Key(), r.Bill.Amount)
+	case recon.MissingWallet:
+		return fmt.Sprintf("hutong's books have %s of %d fen; the wallet's bill does not", r.Ours.Key(), r.Ours.Amount)
+	case recon.AmountDiffers:
+		return fmt.Sprintf("amount: bill %d fen, books %d fen", r.Bill.Amount, r.Ours.Amount)
+	case recon.StatusDiffers:
+		return fmt.Sprintf("status: bill %s, books %s", r.Bill.Status, r.Ours.Status)
+	case recon.FeeDiffers:
+		return fmt.Sprintf("fee: bill %d fen, books %d fen", r.Bill.Fee, r.Ours.Fee)
+	}
+	return string(r.Kind)
+}
+
+func (s *Service) saveRun(ctx context.Context, run ReconRun, items []ReconItem) error {
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		data, _ := json.Marshal(run)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO recon_runs (id, channel, day, status, created_at, data) VALUES ($1, $2, $3, $4, $5, $6)`,
+			run.ID, run.Channel, run.Day, run.Status, store.Micros(run.Created), string(data)); err != nil {
+			return err
+		}
+		for i, it := range items {
+			d, _ := json.Marshal(it)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recon_items (run_id, seq, kind, object_id, data) VALUES ($1, $2, $3, $4, $5)`,
+				run.ID, i, string(it.Kind), it.Key, string(d)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// bookRows is hutong's side of a channel's day: every wallet order paid in
+// it (the payment's, and duplicates), and every refund completed in it.
+func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time) ([]recon.Row, error) {
+	merchant := s.Accounts[ch].Merchant
+	var out []recon.Row
+	rows, err := s.DB.QueryContext(ctx, `SELECT p.data, a.id, a.status, a.data FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
+		WHERE a.status IN ('succeeded', 'duplicate')`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var pdata, aid, astatus, adata string
+		if err := rows.Scan(&pdata, &aid, &astatus, &adata); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		var p payment.Payment
+		var a payment.Attempt
+		json.Unmarshal([]byte(pdata), &p)
+		json.Unmarshal([]byte(adata), &a)
+		a.ID, a.Status = aid, astatus
+		a = fillAttempt(a, p)
+		at := p.PaidAt
+		if a.Status == payment.AttemptDuplicate {
+			at = a.UpdatedAt
+		}
+		if a.Channel != ch || at.Before(start) || !at.Before(end) {
+			continue
+		}
+		tx := a.WalletTradeNo
+		if tx == "" {
+			tx = p.WalletTradeNo
+		}
+		out = append(out, recon.Row{Channel: ch, OutTradeNo: a.ID, TransactionID: tx, Kind: recon.KindPayment, Status: recon.StatusSuccess,
+			Amount: p.Amount, Fee: s.feeRate(ch).Of(p.Amount), At: at, Merchant: merchant})
+	}
+	rows.Close()
+	rows, err = s.DB.QueryContext(ctx, `SELECT r.data, p.data FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.status = 'succeeded'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rdata, pdata string
+		if err := rows.Scan(&rdata, &pdata); err != nil {
+			return nil, err
+		}
+		var r payment.Refund
+		var p payment.Payment
+		json.Unmarshal([]byte(rdata), &r)
+		json.Unmarshal([]byte(pdata), &p)
+		order, rch := p.WalletOrderNo(), p.Channel
+		fee := -r.FeeBack
+		if r.Attempt != "" {
+			order = r.Attempt
+			fee = -s.feeRate(ch).Of(r.Amount)
+			if a, err := s.loadAttempt(ctx, s.DB, r.Attempt, false); err == nil {
+				rch = fillAttempt(a, p).Channel
+			}
+		}
+		if rch != ch || r.UpdatedAt.Before(start) || !r.UpdatedAt.Before(end) {
+			continue
+		}
+		out = append(out, recon.Row{Channel: ch, OutTradeNo: order, OutRefundNo: r.ID, Kind: recon.KindRefund, Status: recon.StatusSuccess,
+			Amount: r.Amount, Fee: fee, At: r.UpdatedAt, Merchant: merchant})
+	}
+	return out, rows.Err()
+}
+
+// ReconRuns lists runs, newest first.
+func (s *Service) ReconRuns(ctx context.Context) ([]ReconRun, error) {
+	rows, err := s.DB.QueryContext(ctx, `SELECT data FROM recon_runs ORDER BY created_at DESC, id LIMIT 200`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ReconRun{}
+	for rows.Next() {
+		var data string
+		rows.Scan(&data)
+		var r ReconRun
+		json.Unmarshal([]byte(data), &r)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ReconRunItems reads a run and its discrepancies.
+func (s *Service) ReconRunItems(ctx context.Context, id string) (ReconRun, []ReconItem, error) {
+	var data string
+	err := s.DB.QueryRowContext(ctx, `SELECT data FROM recon_runs WHERE id = $1`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ReconRun{}, nil, ErrNotFound
+	}
+	if err != nil {
+		return ReconRun{}, nil, err
+	}
+	var run ReconRun
+	json.Unmarshal([]byte(data), &run)
+	rows, err := s.DB.QueryContext(ctx, `SELECT data FROM recon_items WHERE run_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return run, nil, err
+	}
+	defer rows.Close()
+	items := []ReconItem{}
+	for rows.Next() {
+		var d string
+		rows.Scan(&d)
+		var it ReconItem
+		json.Unmarshal([]byte(d), &it)
+		items = append(items, it)
+	}
+	return run, items, rows.Err()
+}
+
+// ReconcileDaily reconciles yesterday's bills (a job) and schedules the
+// next run.
+func (s *Service) ReconcileDaily(ctx context.Context, j jobs.Job) error {
+	day := chinatime.Date(s.now().Add(-24 * time.Hour))
+	for ch := range s.Accounts {
+		if _, err := s.Reconcile(ctx, ch, day, nil); err != nil {
+			s.log().Warn("reconciliation failed", "channel", ch, "day", day, "error", err)
+		}
+	}
+	return s.scheduleDaily(ctx, KindReconcileDaily, 10, 30)
+}
+
+// scheduleDaily queues a daily job of kind at hh:mm Beijing time, once.
+func (s *Service) scheduleDaily(ctx context.Context, kind string, hh, mm int) error {
+	now := s.now()
+	bj := now.In(chinatime.Location)
+	next := time.Date(bj.Year(), bj.Month(), bj.Day(), hh, mm, 0, 0, chinatime.Location)
+	if !next.After(now) {
+		next = next.Add(24 * time.Hour)
+	}
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('available', 'running')`, kind).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: kind, Payload: ref{"daily"}, RunAt: next.UTC(), MaxAttempts: 100}, now)
+		return err
+	})
+}
+
+// ScheduleDaily queues the daily settlement (02:00) and reconciliation
+// (10:30) jobs, Beijing time, if they are not queued yet.
+func (s *Service) ScheduleDaily(ctx context.Context) error {
+	if err := s.scheduleDaily(ctx, KindSettleDaily, 2, 0); err != nil {
+		return err
+	}
+	return s.scheduleDaily(ctx, KindReconcileDaily, 10, 30)
+}

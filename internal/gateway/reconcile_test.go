@@ -1,0 +1,75 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/recon"
+	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/store/storetest"
+)
+
+// TestReconcileWithSandboxBills: today's WeChat bill from the sandbox
+// matches the books; then the sandbox is told to falsify the bill in each
+// way, and each discrepancy is found exactly once.
+func TestReconcileWithSandboxBills(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := gatewaytest.Start(t, db, gatewaytest.Options{})
+		svc, ctx := e.Svc, context.Background()
+		a := paid(t, e, svc, 0, "ra", 10000)
+		b := paid(t, e, svc, 0, "rb", 2000)
+		c := paid(t, e, svc, 1, "rc", 3000)
+		d := paid(t, e, svc, 1, "rd", 40000)
+		ra, err := svc.CreateRefund(ctx, a.MerchantID, a.ID, 1000, "partial", payment.RefundOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settled(t, e, db)
+		day := chinatime.Date(time.Now())
+
+		run, err := svc.Reconcile(ctx, "wechatpay", day, nil)
+		if err != nil || run.Status != "done" || run.Summary.Matched != 5 || run.Summary.Discrepancies() != 0 {
+			_, items, _ := svc.ReconRunItems(ctx, run.ID)
+			t.Fatalf("a true bill: %+v %v %+v", run, err, items)
+		}
+		if st := e.Sandbox.Helper("POST", "/sandbox/v1/bill_faults", map[string]any{
+			"wallet":       "wechatpay",
+			"drop":         []string{b.ID},
+			"extra":        []map[string]any{{"out_trade_no": "GHOST-1", "amount": 777}},
+			"amount_delta": map[string]int64{c.ID: 1},
+			"status":       map[string]string{d.ID: "REVOKED"},
+			"fee_delta":    map[string]int64{a.ID: 1},
+		}, nil); st != http.StatusOK {
+			t.Fatalf("bill faults: %d", st)
+		}
+		run, err = svc.Reconcile(ctx, "wechatpay", day, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, items, err := svc.ReconRunItems(ctx, run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[recon.ResultKind]string{
+			recon.MissingOurs:   "payment/GHOST-1",
+			recon.MissingWallet: "payment/" + b.ID,
+			recon.AmountDiffers: "payment/" + c.ID,
+			recon.StatusDiffers: "payment/" + d.ID,
+			recon.FeeDiffers:    "payment/" + a.ID,
+		}
+		if len(items) != len(want) {
+			t.Fatalf("found %d discrepancies, want %d: %+v", len(items), len(want), items)
+		}
+		for _, it := range items {
+			if want[it.Kind] != it.Key {
+				t.Errorf("%s %s (%s): not expected", it.Kind, it.Key, it.Detail)
+			}
+		}
+		_ = ra
+	})
+}

@@ -1,0 +1,248 @@
+package recon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// ResultKind is what Match found for a key.
+type ResultKind string
+
+// Result kinds. When a pair differs in several ways, the first of amount,
+// status, fee is reported: a wrong amount usually drags the fee along.
+const (
+	Matched       ResultKind = "matched"        // both sides agree
+	MissingOurs   ResultKind = "missing_ours"   // in the bill, not in our books
+	MissingWallet ResultKind = "missing_wallet" // in our books, not in the bill
+	AmountDiffers ResultKind = "amount_differs"
+	StatusDiffers ResultKind = "status_differs"
+	FeeDiffers    ResultKind = "fee_differs"
+)
+
+// Result is one key's outcome. Bill is the zero Row for MissingWallet,
+// Ours the zero Row for MissingOurs.
+type Result struct {
+	Kind ResultKind
+	Bill Row
+	Ours Row
+}
+
+// Summary counts a reconciliation.
+type Summary struct {
+	BillRows, OurRows int64
+	Matched           int64
+	MissingOurs       int64
+	MissingWallet     int64
+	AmountDiffers     int64
+	StatusDiffers     int64
+	FeeDiffers        int64
+	// Net amounts (payments minus refunds) and fees of each side, fen.
+	BillNet, OurNet   int64
+	BillFees, OurFees int64
+}
+
+// Discrepancies is every result that is not Matched.
+func (s Summary) Discrepancies() int64 {
+	return s.MissingOurs + s.MissingWallet + s.AmountDiffers + s.StatusDiffers + s.FeeDiffers
+}
+
+// Count is the number of results of a kind.
+func (s Summary) Count(k ResultKind) int64 {
+	switch k {
+	case Matched:
+		return s.Matched
+	case MissingOurs:
+		return s.MissingOurs
+	case MissingWallet:
+		return s.MissingWallet
+	case AmountDiffers:
+		return s.AmountDiffers
+	case StatusDiffers:
+		return s.StatusDiffers
+	case FeeDiffers:
+		return s.FeeDiffers
+	}
+	return 0
+}
+
+func (s *Summary) add(k ResultKind) {
+	switch k {
+	case Matched:
+		s.Matched++
+	case MissingOurs:
+		s.MissingOurs++
+	case MissingWallet:
+		s.MissingWallet++
+	case AmountDiffers:
+		s.AmountDiffers++
+	case StatusDiffers:
+		s.StatusDiffers++
+	case FeeDiffers:
+		s.FeeDiffers++
+	}
+}
+
+// ErrNotSorted is returned by Match when a side is not in key order.
+type ErrNotSorted struct {
+	Side      string // "bill" or "ours"
+	Row       int64  // 1-based position in that stream
+	Key, Prev string
+}
+
+func (e *ErrNotSorted) Error() string {
+	return fmt.Sprintf("recon: the %s stream is not sorted: row %d has key %s after %s (use SortRows)", e.Side, e.Row, e.Key, e.Prev)
+}
+
+// side is one sorted input of Match.
+type side struct {
+	name string
+	src  RowSource
+	row  Row
+	ok   bool
+	n    int64
+	net  int64
+	fees int64
+}
+
+func (s *side) advance() error {
+	prev := s.row
+	r, err := s.src.Next()
+	if err == io.EOF {
+		s.ok = false
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("recon: reading %s: %w", s.name, err)
+	}
+	s.n++
+	if s.n > 1 && CompareKey(&r, &prev) < 0 {
+		return &ErrNotSorted{Side: s.name, Row: s.n, Key: r.Key(), Prev: prev.Key()}
+	}
+	s.row, s.ok = r, true
+	if r.Kind == KindRefund {
+		s.net -= r.Amount
+	} else {
+		s.net += r.Amount
+	}
+	s.fees += r.Fee
+	return nil
+}
+
+// Match merge-joins two streams sorted by key (CompareKey; see SortRows)
+// and calls emit once per key: Matched or a discrepancy, with both rows.
+// Two rows of one side with the same key are paired in turn with the other
+// side's; an unpaired one is missing from the other side. Match stops at the
+// first error of a source, of emit, or of ctx, and when a side is out of
+// order (*ErrNotSorted). At and TransactionID are not compared: the key,
+// Amount, Status and Fee are.
+func Match(ctx context.Context, bill, ours RowSource, emit func(Result) error) (Summary, error) {
+	b := &side{name: "bill", src: bill}
+	o := &side{name: "ours", src: ours}
+	var sum Summary
+	finish := func(err error) (Summary, error) {
+		sum.BillRows, sum.OurRows = b.n, o.n
+		sum.BillNet, sum.OurNet, sum.BillFees, sum.OurFees = b.net, o.net, b.fees, o.fees
+		return sum, err
+	}
+	if err := b.advance(); err != nil {
+		return finish(err)
+	}
+	if err := o.advance(); err != nil {
+		return finish(err)
+	}
+	for n := 0; b.ok || o.ok; n++ {
+		if n&4095 == 0 && ctx.Err() != nil {
+			return finish(ctx.Err())
+		}
+		var res Result
+		var advB, advO bool
+		switch c := compareSides(b, o); {
+		case c < 0:
+			res, advB = Result{Kind: MissingOurs, Bill: b.row}, true
+		case c > 0:
+			res, advO = Result{Kind: MissingWallet, Ours: o.row}, true
+		default:
+			res, advB, advO = Result{Kind: classify(&b.row, &o.row), Bill: b.row, Ours: o.row}, true, true
+		}
+		sum.add(res.Kind)
+		if err := emit(res); err != nil {
+			return finish(err)
+		}
+		if advB {
+			if err := b.advance(); err != nil {
+				return finish(err)
+			}
+		}
+		if advO {
+			if err := o.advance(); err != nil {
+				return finish(err)
+			}
+		}
+	}
+	return finish(nil)
+}
+
+// compareSides orders the current rows; an ended side comes last.
+func compareSides(b, o *side) int {
+	switch {
+	case !o.ok:
+		return -1
+	case !b.ok:
+		return 1
+	}
+	return CompareKey(&b.row, &o.row)
+}
+
+func classify(bill, ours *Row) ResultKind {
+	switch {
+	case bill.Amount != ours.Amount:
+		return AmountDiffers
+	case bill.Status != ours.Status:
+		return StatusDiffers
+	case bill.Fee != ours.Fee:
+		return FeeDiffers
+	}
+	return Matched
+}
+
+// Reconcile sorts both sides (concurrently, each within opts' memory) and
+// matches them. It is SortRows twice and Match.
+func Reconcile(ctx context.Context, bill, ours RowSource, opts SortOptions, emit func(Result) error) (Summary, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		sortedO *SortedRows
+		errO    error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sortedO, errO = SortRows(ctx, ours, opts)
+		if errO != nil {
+			cancel()
+		}
+	}()
+	sortedB, errB := SortRows(ctx, bill, opts)
+	if errB != nil {
+		cancel()
+	}
+	wg.Wait()
+	if sortedB != nil {
+		defer sortedB.Close()
+	}
+	if sortedO != nil {
+		defer sortedO.Close()
+	}
+	// One side's failure cancels the other: report the cause.
+	switch {
+	case errB != nil && !(errO != nil && errors.Is(errB, context.Canceled)):
+		return Summary{}, fmt.Errorf("recon: the bill: %w", errB)
+	case errO != nil:
+		return Summary{}, fmt.Errorf("recon: our books: %w", errO)
+	}
+	return Match(ctx, sortedB, sortedO, emit)
+}
