@@ -462,6 +462,7 @@ func (s *Simulator) submitApplyment(c *call) reply {
 			if err := s.putApplyment(&next); err != nil {
 				return systemError
 			}
+			s.advanceApplyment(old) // a review without delay ends now
 			return answer(map[string]int64{"applyment_id": old.ApplymentID})
 		case old.Fingerprint == form.Fingerprint:
 			return answer(map[string]int64{"applyment_id": old.ApplymentID})
@@ -487,6 +488,7 @@ func (s *Simulator) submitApplyment(c *call) reply {
 	if err := s.putApplyment(a); err != nil {
 		return systemError
 	}
+	s.advanceApplyment(a) // a review without delay ends now
 	return answer(map[string]int64{"applyment_id": a.ApplymentID})
 }
 

@@ -115,6 +115,7 @@ func FuzzApplymentBody(f *testing.F) {
 	f.Add(`null`)
 	f.Fuzz(func(t *testing.T, body string) {
 		s.mu.Lock()
+		s.advanceApplyments() // what time did is not the request's doing
 		before := map[string]Applyment{}
 		for k, a := range s.applyments {
 			before[k] = *a
