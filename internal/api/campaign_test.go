@@ -1,0 +1,153 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/store/storetest"
+)
+
+func application(name, license string) map[string]any {
+	return map[string]any{"name": name, "short_name": name, "license_number": license, "legal_person": "张三", "contact_name": "张三",
+		"contact_phone": "13800138000", "contact_email": "owner@example.com", "service_phone": "0571-88888888",
+		"bank_account_name": "张三", "bank_account_number": "6222021234567890123"}
+}
+
+// TestCampaignToActive: an operator signs up the county shops for WeChat
+// Pay before a deadline, from invitation to active, through the sandbox's
+// real onboarding API: one shop is rejected by the wallet and resubmitted;
+// the progress report follows; each shop's buyers see WeChat Pay exactly
+// when its contract is active, and pay through its new sub-merchant.
+func TestCampaignToActive(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := gatewaytest.Start(t, db, gatewaytest.Options{ContractsRequired: map[string]bool{"wechatpay": true},
+			Merchants: []gateway.Merchant{}})
+		ctx := context.Background()
+		// Three shops in counties of Hebei, one city shop that is not invited.
+		var shops []gateway.Merchant
+		for i, m := range []map[string]any{
+			{"name": "唐县百货", "category": "grocery", "region_code": "130627", "size": "small"},
+			{"name": "涿州超市", "category": "grocery", "region_code": "130681", "size": "small"},
+			{"name": "易县粮油", "category": "grocery", "region_code": "130633", "size": "small"},
+			{"name": "北京服饰", "category": "apparel", "region_code": "110105", "size": "large"},
+		} {
+			var got gateway.Merchant
+			if st := e.Call(e.Platform, "POST", "/v1/merchants", m, &got); st != http.StatusCreated || got.RegionCode != m["region_code"] {
+				t.Fatalf("merchant %d: %d %+v", i, st, got)
+			}
+			shops = append(shops, got)
+		}
+		if st := e.Call(e.Platform, "POST", "/v1/merchants", map[string]any{"name": "坏店", "region_code": "13062"}, nil); st != http.StatusBadRequest {
+			t.Fatalf("a bad region code: %d", st)
+		}
+		if st := e.Call(e.Platform, "POST", "/v1/campaigns", map[string]any{"channel": "wechatpay", "deadline": time.Now().Add(48 * time.Hour)}, nil); st != http.StatusBadRequest {
+			t.Fatalf("a campaign before the agreement: %d", st)
+		}
+		e.Call(e.Platform, "POST", "/v1/agreements", map[string]any{"channel": "wechatpay", "title": "微信支付开通协议", "body": "条款……"}, nil)
+		var cmp gateway.Campaign
+		if st := e.Call(e.Platform, "POST", "/v1/campaigns", map[string]any{"channel": "wechatpay", "name": "县域开通", "deadline": time.Now().Add(48 * time.Hour),
+			"filter": map[string]any{"category": "grocery", "region": "13"}, "remind_every": "1h"}, &cmp); st != http.StatusCreated || cmp.Invited != 3 {
+			t.Fatalf("campaign: %d %+v", st, cmp)
+		}
+		var list struct{ Data []gateway.ContractView }
+		e.Call(e.Platform, "GET", "/v1/contracts?campaign_id="+cmp.ID, nil, &list)
+		if len(list.Data) != 3 {
+			t.Fatalf("contracts %+v", list.Data)
+		}
+		byMerchant := map[string]gateway.ContractView{}
+		for _, c := range list.Data {
+			byMerchant[c.MerchantID] = c
+			if c.State != "invited" || c.SignURL == "" {
+				t.Fatalf("contract %+v", c)
+			}
+		}
+		// All three sign on the page; the wallet will reject the second once.
+		licenses := []string{"92130627MA2JDMCK9H", "92130681MA2JDMCK9H", "92130633MA2JDMCK9H"}
+		for i := range 3 {
+			if st := signViaPage(t, e, byMerchant[shops[i].ID], "店主", ""); st != http.StatusSeeOther {
+				t.Fatalf("sign %d: %d", i, st)
+			}
+		}
+		ref1 := "hutong_" + byMerchant[shops[1].ID].ID[3:]
+		if st := e.Sandbox.Helper("POST", "/sandbox/v1/wechatpay/applyment_outcome", map[string]any{"outcome": "rejected", "reason": "营业执照照片模糊",
+			"field": "license_copy", "business_code": ref1}, nil); st != http.StatusOK {
+			t.Fatalf("outcome: %d", st)
+		}
+		for i := range 3 {
+			c := byMerchant[shops[i].ID]
+			if st := e.Call(e.Platform, "POST", "/v1/contracts/"+c.ID+"/submit", application(shops[i].Name, licenses[i]), &c); st != http.StatusOK {
+				t.Fatalf("submit %d: %d", i, st)
+			}
+		}
+		state := func(i int) gateway.ContractView {
+			var c gateway.ContractView
+			e.Call(e.Platform, "GET", "/v1/contracts/"+byMerchant[shops[i].ID].ID, nil, &c)
+			return c
+		}
+		e.Eventually("the wallet decides", func() bool { return state(0).State == "active" && state(1).State == "rejected" && state(2).State == "active" })
+		if c := state(1); c.Reason == "" || c.Payable {
+			t.Fatalf("rejected contract %+v", c)
+		}
+		var pr gateway.Progress
+		e.Call(e.Platform, "GET", "/v1/campaigns/"+cmp.ID, nil, &pr)
+		if pr.Total != 3 || pr.Active != 2 || pr.ByState["rejected"] != 1 || pr.ByRegion["13"]["active"] != 2 {
+			t.Fatalf("progress %+v", pr)
+		}
+		// The rejected shop fixes its application and resubmits.
+		e.Sandbox.Helper("POST", "/sandbox/v1/wechatpay/applyment_outcome", map[string]any{"outcome": "approved", "business_code": ref1}, nil)
+		c1 := byMerchant[shops[1].ID]
+		if st := e.Call(e.Platform, "POST", "/v1/contracts/"+c1.ID+"/submit", application(shops[1].Name, licenses[1]), nil); st != http.StatusOK {
+			t.Fatalf("resubmit: %d", st)
+		}
+		e.Eventually("resubmitted and approved", func() bool { return state(1).State == "active" })
+		e.Call(e.Platform, "GET", "/v1/campaigns/"+cmp.ID, nil, &pr)
+		if pr.Active != 3 || len(pr.AtRisk) != 0 {
+			t.Fatalf("progress at the end %+v", pr)
+		}
+		// Each active shop's checkout offers WeChat Pay, and a payment goes
+		// through its new sub-merchant; the city shop has no contract.
+		_, key, _ := e.Svc.CreateKey(ctx, shops[0].ID)
+		_, cityKey, _ := e.Svc.CreateKey(ctx, shops[3].ID)
+		var ms methodsAnswer
+		e.Call(key, "GET", "/v1/methods?buyer_id=b1", nil, &ms)
+		if len(ms.Data) == 0 || ms.Data[0].Method != "wechatpay.native" {
+			t.Fatalf("active shop's methods %+v", ms)
+		}
+		e.Call(cityKey, "GET", "/v1/methods?buyer_id=b1", nil, &ms)
+		for _, m := range ms.Data {
+			if m.Method == "wechatpay.native" {
+				t.Fatal("an uninvited shop's checkout shows WeChat Pay")
+			}
+		}
+		m0, _ := e.Svc.GetMerchant(ctx, shops[0].ID)
+		if m0.WeChatSubMchID == "" {
+			t.Fatal("the active contract did not record the sub_mchid")
+		}
+		p, err := e.Svc.CreatePayment(ctx, m0, payment.Request{MerchantOrderID: "county-1", Amount: 880, Currency: "CNY", Description: "酱油",
+			Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b1"}})
+		if err != nil {
+			t.Fatalf("a payment through the new sub-merchant: %v", err)
+		}
+		if st := e.Sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": p.NextAction.QRCode}, nil); st != http.StatusOK {
+			t.Fatalf("pay: %d", st)
+		}
+		e.Eventually("paid to the sub-merchant", func() bool { got, _ := e.Svc.GetPayment(ctx, m0.ID, p.ID); return got.Status == "succeeded" })
+		// Reminders went to no one (all active) — but the invitations were
+		// published as contract.invited events with the signing link.
+		var evs struct{ Data []gateway.Event }
+		e.Call(key, "GET", "/v1/events", nil, &evs)
+		found := false
+		for _, ev := range evs.Data {
+			found = found || ev.Type == gateway.EventContractInvited
+		}
+		if !found {
+			t.Fatal("no contract.invited event for the merchant")
+		}
+	})
+}
