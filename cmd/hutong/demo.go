@@ -2,16 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hutong-pay/hutong/client"
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -72,13 +79,17 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	url := "http://" + ln.Addr().String()
-	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger}
+	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger,
+		ContractsRequired: map[string]bool{"wechatpay": true}, OnboardingPoll: time.Second}
 	keys, err := seedDemo(ctx, svc)
 	if err != nil {
 		return err
 	}
 	_, platformKey, err := svc.CreateKey(ctx, "")
 	if err != nil {
+		return err
+	}
+	if err := svc.ScheduleDaily(ctx); err != nil {
 		return err
 	}
 	shopLn, err := net.Listen("tcp", *shopAddr)
@@ -103,6 +114,18 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nTry:\n  curl -s %s/v1/payments -H 'Authorization: Bearer %s' \\\n    -d '{\"merchant_order_id\":\"demo-1\",\"amount\":1990,\"currency\":\"CNY\",\"description\":\"豆浆油条\",\"method\":\"wechatpay.native\",\"buyer\":{\"id\":\"b1\"}}'\n", url, keys[0].secret)
 	fmt.Fprintf(stdout, "then paste next_action.qr_code into %s/phone/ and pay.\n", sandboxURL)
+	city, _ := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_city", Channel: "wechatpay"})
+	fmt.Fprintf(stdout, "\nOpening WeChat Pay (platform key %s, send it as Authorization: Bearer):\n", platformKey)
+	fmt.Fprintf(stdout, "  County Mart's WeChat Pay contract is active; City Wear is invited.\n")
+	if len(city) > 0 {
+		fmt.Fprintf(stdout, "  City Wear signs at   %s\n", city[0].SignURL)
+		fmt.Fprintf(stdout, "  then submit it:      curl -s %s/v1/contracts/%s/submit -H 'Authorization: Bearer %s' -d '{\"license_number\":\"91110105MA01ABCD2X\",\"legal_person\":\"李四\",\"contact_name\":\"李四\",\"contact_phone\":\"13900139000\",\"contact_email\":\"city@example.com\",\"service_phone\":\"010-88888888\",\"bank_account_name\":\"城市服饰有限公司\",\"bank_account_number\":\"11001234567890\"}'\n", url, city[0].ID, platformKey)
+	}
+	fmt.Fprintf(stdout, "  ramp a method:       curl -s %s/v1/rollout/rules/wechatpay.native -H 'Authorization: Bearer %s' -d '{\"rule\":{\"enabled\":true,\"percent_bps\":2000,\"salt\":\"wechat-2024\"},\"reason\":\"20%% of buyers\"}'\n", url, platformKey)
+	fmt.Fprintf(stdout, "  see who gets it:     curl -s '%s/v1/rollout/explain?merchant_id=m_demo_county&buyer_id=buyer-zhang&region_code=130627' -H 'Authorization: Bearer %s'\n", url, platformKey)
+	fmt.Fprintf(stdout, "  money:               GET %s/v1/balances, POST /v1/payments/{id}/confirm_receipt, POST /v1/settlements, GET /v1/statements?from=&to=\n", url)
+	fmt.Fprintf(stdout, "  reconcile today:     hutong reconcile --channel wechatpay --date %s --database sqlite:%s --credentials %s --wallet-sandbox %s\n",
+		chinatime.Date(time.Now()), filepath.Join(*data, "hutong.db"), filepath.Join(*data, "sandbox", "credentials.json"), sandboxURL)
 	err = serveGateway(ctx, ln, svc, logger, 0, sandboxURL)
 	stop()
 	if serr := <-shopDone; err == nil {
@@ -117,7 +140,10 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 type demoKey struct{ name, id, secret string }
 
 // seedDemo creates the demo merchants and a key for each on every start
-// (keys are shown only when made, and the demo must print one).
+// (keys are shown only when made, and the demo must print one). WeChat Pay
+// is the wallet being opened: it needs an active contract, and County Mart
+// is signed up through the sandbox's onboarding on first start, while City
+// Wear waits, invited, for someone to sign at its link.
 func seedDemo(ctx context.Context, svc *gateway.Service) ([]demoKey, error) {
 	var out []demoKey
 	for _, dm := range storefront.DemoMerchants() {
@@ -126,12 +152,64 @@ func seedDemo(ctx context.Context, svc *gateway.Service) ([]demoKey, error) {
 			if _, err := svc.CreateMerchant(ctx, m); err != nil {
 				return nil, err
 			}
+			category, _, _ := strings.Cut(dm.Category, " ")
+			size := map[string]string{"m_demo_county": "small"}[dm.ID]
+			if size == "" {
+				size = "medium"
+			}
+			if err := svc.UpdateMerchantProfile(ctx, m.ID, category, dm.Region, size); err != nil {
+				return nil, err
+			}
 		}
 		_, secret, err := svc.CreateKey(ctx, m.ID)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, demoKey{m.Name, m.ID, secret})
+	}
+	if _, err := svc.CurrentAgreement(ctx, svc.DB, "wechatpay"); err != nil {
+		if _, err := svc.CreateAgreement(ctx, "wechatpay", "微信支付开通服务协议 (WeChat Pay services agreement)",
+			"第一条 商户同意通过平台接入微信支付, 由平台代为申请特约商户。\n第二条 买家付款由平台托管, 买家确认收货或付款 10 日后结算给商户, 扣除平台佣金与支付渠道手续费。\n第三条 仅退款与退货退款按平台规则处理。",
+			"demo", false); err != nil {
+			return nil, err
+		}
+	}
+	county, err := svc.Invite(ctx, "m_demo_county", "wechatpay", "demo")
+	if err != nil && !errors.Is(err, contract.ErrNotAllowed) {
+		return nil, err
+	}
+	if county.State == "" {
+		list, _ := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_county", Channel: "wechatpay"})
+		if len(list) > 0 {
+			county = list[0]
+		}
+	}
+	if county.State == contract.Invited {
+		u, _ := neturl.Parse(county.SignURL)
+		page, err := svc.ForSigning(ctx, county.ID, u.Query().Get("token"))
+		if err != nil {
+			return nil, err
+		}
+		if county, err = svc.Sign(ctx, county.ID, u.Query().Get("token"), page.Agreement.Version, page.Agreement.TextSHA256, "县城超市 店主", "127.0.0.1"); err != nil {
+			return nil, err
+		}
+	}
+	if county.State == contract.Signed {
+		app := channel.MerchantApplication{Name: "县城超市", ShortName: "县城超市", LicenseNumber: "92130627MA2JDMCK9H", LegalPerson: "张三",
+			ContactName: "张三", ContactPhone: "13800138000", ContactEmail: "county@example.com", ServicePhone: "0312-8888888",
+			BankAccountName: "张三", BankAccountNumber: "6222021234567890123"}
+		if county, err = svc.Submit(ctx, county.ID, "demo", app); err != nil {
+			return nil, err
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); county.State == contract.Submitted && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err := svc.RefreshContract(ctx, county.ID); err != nil {
+			return nil, err
+		}
+		county, _ = svc.GetContract(ctx, "", county.ID)
+	}
+	if _, err := svc.Invite(ctx, "m_demo_city", "wechatpay", "demo"); err != nil && !errors.Is(err, contract.ErrNotAllowed) {
+		return nil, err
 	}
 	return out, nil
 }

@@ -287,7 +287,8 @@ func TestDemo(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildHutong(t)
-	cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--shop-addr", "127.0.0.1:0", "--data", t.TempDir(), "--time-scale", "1000")
+	data := t.TempDir()
+	cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--shop-addr", "127.0.0.1:0", "--data", data, "--time-scale", "1000")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -355,5 +356,13 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("the payment is %v", got["status"])
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The day's bill, reconciled by the command line against the demo's
+	// books while the demo runs: everything matches.
+	rec := exec.Command(bin, "reconcile", "--channel", "wechatpay", "--date", chinatime.Date(time.Now()),
+		"--database", "sqlite:"+filepath.Join(data, "hutong.db"), "--credentials", filepath.Join(data, "sandbox", "credentials.json"), "--wallet-sandbox", sb)
+	out, err := rec.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "matched 1") {
+		t.Fatalf("hutong reconcile: %v\n%s", err, out)
 	}
 }

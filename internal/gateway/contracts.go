@@ -569,3 +569,14 @@ func (s *Service) Payable(ctx context.Context, merchantID, ch string) bool {
 	ag, err := s.CurrentAgreement(ctx, s.DB, ch)
 	return err == nil && c.Payable(ag.Version)
 }
+
+// RefreshContract asks the wallet about a submitted contract now, as its
+// poll job would.
+func (s *Service) RefreshContract(ctx context.Context, id string) error {
+	payload, _ := json.Marshal(ref{id})
+	err := s.PollContract(ctx, jobs.Job{Payload: payload})
+	if errors.Is(err, errStillReviewing) {
+		return nil
+	}
+	return err
+}

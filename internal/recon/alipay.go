@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -84,6 +83,13 @@ func isASCII(b []byte) bool {
 // 合计 row are checked against the rows, and Next returns io.EOF only if
 // they agree.
 //
+// Row fields: Kind from 业务类型 (交易 or 退款); Amount is 订单金额（元）
+// without its sign; Fee is 服务费（元） with the sign turned to Row's rule
+// (the bill writes a payment's fee negative) and rounded half to even;
+// OutRefundNo is 退款批次号/请求号; At is 完成时间; Status is always
+// StatusSuccess; Merchant is the PID of the #账号 line (the account
+// without its 0156 suffix).
+//
 // The detail file is split into lines and fields as bytes: GBK's second
 // bytes are never below 0x40, so ',', '\t', '#' and '\n' always stand for
 // themselves. Only the fields a Row needs are decoded to UTF-8.
@@ -95,7 +101,7 @@ type AlipayBillReader struct {
 	rc      io.ReadCloser
 	br      *bufio.Reader
 	line    int64
-	read    *atomic.Int64
+	read    *rangeCounter
 
 	merchant string
 	ncols    int
@@ -115,32 +121,34 @@ type AlipayBillReader struct {
 	err                 error
 }
 
-// readerAtCounter records how far into the zip reads have gone.
-type readerAtCounter struct {
-	r    io.ReaderAt
-	high *atomic.Int64
+// rangeCounter records how far reads have gone into [lo, hi) of the zip:
+// the detail file's compressed data, once it is known.
+type rangeCounter struct {
+	r            io.ReaderAt
+	lo, hi, high int64
 }
 
-func (c readerAtCounter) ReadAt(p []byte, off int64) (int, error) {
+func (c *rangeCounter) ReadAt(p []byte, off int64) (int, error) {
 	n, err := c.r.ReadAt(p, off)
-	if end := off + int64(n); end > c.high.Load() {
-		c.high.Store(end)
+	if end := min(off+int64(n), c.hi); end > c.high {
+		c.high = end
 	}
 	return n, err
 }
 
+func (c *rangeCounter) done() int64 { return max(0, c.high-c.lo) }
+
 // NewAlipayBill opens the bill zip of the given size, finds its detail
-// file and reads up to its column row.
+// file and reads up to its column row. Its progress counts the detail
+// file's compressed bytes, out of their number (WithProgress's bytesTotal
+// is not used).
 func NewAlipayBill(r io.ReaderAt, size int64, opts ...Option) (*AlipayBillReader, error) {
-	o := options{bytesTotal: size}
+	var o options
 	for _, f := range opts {
 		f(&o)
 	}
-	if o.bytesTotal <= 0 {
-		o.bytesTotal = size
-	}
-	a := &AlipayBillReader{bill: "alipay bill", read: new(atomic.Int64), intern: interner{}}
-	zr, err := zip.NewReader(readerAtCounter{r, a.read}, size)
+	a := &AlipayBillReader{bill: "alipay bill", read: &rangeCounter{r: r}, intern: interner{}}
+	zr, err := zip.NewReader(a.read, size)
 	if err != nil {
 		return nil, &ParseError{Bill: a.bill, Msg: "not a zip: " + err.Error(), Err: ErrMalformed}
 	}
@@ -167,12 +175,19 @@ func NewAlipayBill(r io.ReaderAt, size int64, opts ...Option) (*AlipayBillReader
 		return nil, &ParseError{Bill: a.bill, Msg: "the zip holds no detail file (…" + apDetailSuffix + ")", Err: ErrMalformed}
 	}
 	a.bill = "alipay bill " + a.name
+	off, err := detail.DataOffset()
+	if err != nil {
+		return nil, &ParseError{Bill: a.bill, Msg: err.Error(), Err: ErrMalformed}
+	}
+	a.read.lo, a.read.hi, a.read.high = off, off+int64(detail.CompressedSize64), off
+	o.bytesTotal = int64(detail.CompressedSize64)
 	if a.rc, err = detail.Open(); err != nil {
 		return nil, &ParseError{Bill: a.bill, Msg: err.Error(), Err: ErrMalformed}
 	}
 	a.br = bufio.NewReaderSize(a.rc, maxLine)
-	a.prog = newProgressor(o, a.read.Load)
+	a.prog = newProgressor(o, a.read.done)
 	if err := a.readHead(); err != nil {
+		a.rc.Close()
 		return nil, err
 	}
 	return a, nil

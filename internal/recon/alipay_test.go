@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 )
@@ -173,3 +174,44 @@ func TestAlipayMalformed(t *testing.T) {
 // detail6 is the first row of the detail file, for the "row after the end"
 // case.
 func detail6(files []billFile) string { return strings.Split(files[0].text, "\n")[5] }
+
+type slowReaderAt struct {
+	r     io.ReaderAt
+	pause time.Duration
+}
+
+func (s slowReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	time.Sleep(s.pause)
+	return s.r.ReadAt(p, off)
+}
+
+func TestAlipayProgress(t *testing.T) {
+	t.Parallel()
+	data := alipayBill(t, 30000)
+	var calls [][3]int64
+	var last time.Time
+	r, err := NewAlipayBill(slowReaderAt{bytes.NewReader(data), 5 * time.Millisecond}, int64(len(data)), WithProgress(func(rows, done, total int64) {
+		if len(calls) > 0 && time.Since(last) < progressInterval && rows != 30000 {
+			t.Errorf("calls %v apart", time.Since(last))
+		}
+		last = time.Now()
+		calls = append(calls, [3]int64{rows, done, total})
+	}, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadAll(r); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) < 3 {
+		t.Fatalf("calls %v", calls)
+	}
+	for i, c := range calls {
+		if c[1] > c[2] || c[2] <= 0 || c[2] >= int64(len(data)) || (i > 0 && (c[0] < calls[i-1][0] || c[1] < calls[i-1][1])) {
+			t.Fatalf("calls %v", calls)
+		}
+	}
+	if end := calls[len(calls)-1]; end[0] != 30000 || end[1] != end[2] {
+		t.Fatalf("last call %v", end)
+	}
+}

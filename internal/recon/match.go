@@ -85,14 +85,14 @@ func (s *Summary) add(k ResultKind) {
 	}
 }
 
-// ErrNotSorted is returned by Match when a side is not in key order.
-type ErrNotSorted struct {
+// NotSortedError is Match's error when a side is not in key order.
+type NotSortedError struct {
 	Side      string // "bill" or "ours"
 	Row       int64  // 1-based position in that stream
 	Key, Prev string
 }
 
-func (e *ErrNotSorted) Error() string {
+func (e *NotSortedError) Error() string {
 	return fmt.Sprintf("recon: the %s stream is not sorted: row %d has key %s after %s (use SortRows)", e.Side, e.Row, e.Key, e.Prev)
 }
 
@@ -119,7 +119,7 @@ func (s *side) advance() error {
 	}
 	s.n++
 	if s.n > 1 && CompareKey(&r, &prev) < 0 {
-		return &ErrNotSorted{Side: s.name, Row: s.n, Key: r.Key(), Prev: prev.Key()}
+		return &NotSortedError{Side: s.name, Row: s.n, Key: r.Key(), Prev: prev.Key()}
 	}
 	s.row, s.ok = r, true
 	if r.Kind == KindRefund {
@@ -136,7 +136,7 @@ func (s *side) advance() error {
 // Two rows of one side with the same key are paired in turn with the other
 // side's; an unpaired one is missing from the other side. Match stops at the
 // first error of a source, of emit, or of ctx, and when a side is out of
-// order (*ErrNotSorted). At and TransactionID are not compared: the key,
+// order (*NotSortedError). At and TransactionID are not compared: the key,
 // Amount, Status and Fee are.
 func Match(ctx context.Context, bill, ours RowSource, emit func(Result) error) (Summary, error) {
 	b := &side{name: "bill", src: bill}

@@ -124,7 +124,7 @@ func TestMatchSummaryTotals(t *testing.T) {
 func TestMatchRefusesUnsortedInput(t *testing.T) {
 	t.Parallel()
 	_, err := Match(context.Background(), Rows([]Row{pay("B", 1, 0), pay("A", 1, 0)}), Rows(nil), func(Result) error { return nil })
-	var ns *ErrNotSorted
+	var ns *NotSortedError
 	if !errors.As(err, &ns) || ns.Side != "bill" || ns.Row != 2 || ns.Key != "payment/A" || ns.Prev != "payment/B" {
 		t.Fatalf("got %v", err)
 	}

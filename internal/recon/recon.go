@@ -159,10 +159,12 @@ func ReadAll(src RowSource) ([]Row, error) {
 	}
 }
 
-// Progress reports how far a bill has been read: rows parsed so far, bytes
-// of the bill consumed (compressed bytes for a gzip or zip bill) and its
-// size in bytes, or -1 if unknown. A parser calls it at most every 100 ms
-// while reading, and once more when the bill has been read to its end.
+// Progress reports how far a bill has been read: rows parsed so far, and
+// bytes consumed out of bytesTotal (-1 if unknown). For a WeChat bill the
+// bytes are the file's as given (compressed, if gzip); for an Alipay zip,
+// the detail file's compressed bytes. A parser calls it at most every
+// 100 ms while reading, and once more when the bill has been read to its
+// end, so a progress bar can reach 100%.
 type Progress func(rowsDone int64, bytesDone, bytesTotal int64)
 
 // Option adjusts a bill parser.
@@ -174,8 +176,9 @@ type options struct {
 }
 
 // WithProgress reports the parser's progress to p. bytesTotal is the
-// bill's size; 0 lets the parser find it out where the reader can tell (an
-// *os.File, a bytes.Reader…; NewAlipayBill knows it), else it is -1.
+// WeChat bill's size; 0 lets the parser find it out where the reader can
+// tell (an *os.File, a bytes.Reader…), else it is -1. NewAlipayBill knows
+// its own total.
 func WithProgress(p Progress, bytesTotal int64) Option {
 	return func(o *options) { o.progress, o.bytesTotal = p, bytesTotal }
 }

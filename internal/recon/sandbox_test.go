@@ -341,7 +341,7 @@ func TestAlipayBillFromSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != 3 || calls[0] != 6 || calls[2] != int64(len(raw)) || calls[1] <= 0 || calls[1] > calls[2] {
+	if len(calls) != 3 || calls[0] != 6 || calls[1] != calls[2] || calls[1] <= 0 || calls[2] >= int64(len(raw)) {
 		t.Fatalf("progress calls %v for a %d-byte zip", calls, len(raw))
 	}
 	for _, r := range rows {

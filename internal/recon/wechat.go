@@ -48,6 +48,14 @@ const wxBill = "wechatpay trade bill"
 // summary row. The summary's count, settled total, refund total and fee
 // total are checked against the rows when the end is reached: Next returns
 // io.EOF only if they agree.
+//
+// Columns are found by name, so the three layouts (27, 20 and 29 columns)
+// read alike. A row is a refund if it has a 商户退款单号 (other than "0");
+// its 交易状态 must then be REFUND, and only then. Row fields: Amount is
+// 订单金额 (payments) or 申请退款金额 (refunds); Status is 交易状态 or
+// 退款状态; At is 交易时间, or 退款成功时间 where the bill has it (the
+// REFUND bill, whose 交易时间 is the order's); Fee is 手续费 rounded half
+// to even.
 type WeChatBillReader struct {
 	cr    *countingReader
 	br    *bufio.Reader
