@@ -198,3 +198,61 @@ func TestConcurrentRefunds(t *testing.T) {
 		checkBooks(t, svc, db, "concurrent refunds")
 	})
 }
+
+// TestAutoConfirmAndStatement: escrow is released by itself when the
+// auto-confirm time passes; the merchant's statement adds up; a
+// settlement pays the payable out once a day; a refund after payout is
+// refused where the payable would go negative, and allowed by policy.
+func TestAutoConfirmAndStatement(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := gatewaytest.Start(t, db, gatewaytest.Options{AutoConfirm: time.Second})
+		svc, ctx := e.Svc, context.Background()
+		start := time.Now().Add(-time.Minute)
+		p := paid(t, e, svc, 0, "auto", 10000)
+		e.Eventually("released by the auto-confirm job", func() bool {
+			got, _ := svc.GetPayment(ctx, p.MerchantID, p.ID)
+			return !got.ReleasedAt.IsZero()
+		})
+		got, _ := svc.GetPayment(ctx, p.MerchantID, p.ID)
+		// 10000 − 5.00% commission (500) − 0.60% fee (60).
+		if got.Commission != 500 || got.Fee != 60 {
+			t.Fatalf("released payment: commission %d fee %d", got.Commission, got.Fee)
+		}
+		bal := func() map[string]int64 {
+			list, _ := svc.Balances(ctx, p.MerchantID)
+			out := map[string]int64{}
+			for _, b := range list {
+				out[b.Account] = b.Balance
+			}
+			return out
+		}
+		if b := bal(); b[ledger.Payable(p.MerchantID)] != 9440 || b[ledger.Escrow(p.MerchantID)] != 0 {
+			t.Fatalf("balances %v", b)
+		}
+		batches, err := svc.Settle(ctx, "2024-09-05")
+		if err != nil || len(batches) != 1 || batches[0].Amount != 9440 {
+			t.Fatalf("settle: %+v %v", batches, err)
+		}
+		if again, _ := svc.Settle(ctx, "2024-09-05"); len(again) != 0 {
+			t.Fatalf("settled twice in a day: %+v", again)
+		}
+		st, err := svc.MerchantStatement(ctx, p.MerchantID, start, time.Now().Add(time.Minute))
+		if err != nil || st.Opening != 0 || st.Closing != 0 || st.Credits != 9440 || st.Debits != 9440 || len(st.Movements) != 2 {
+			t.Fatalf("statement %+v %v", st, err)
+		}
+		// Nothing left to bear a refund: refused, nothing changes.
+		if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); !errors.Is(err, gateway.ErrPayableShort) {
+			t.Fatalf("a refund beyond the payable: %v", err)
+		}
+		checkBooks(t, svc, db, "refused refund")
+		// With the policy, the payable goes negative (the merchant owes).
+		db.ExecContext(ctx, `UPDATE merchants SET allow_negative_payable = 1 WHERE id = $1`, p.MerchantID)
+		if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); err != nil {
+			t.Fatalf("a refund allowed by policy: %v", err)
+		}
+		settled(t, e, db)
+		if b := bal(); b[ledger.Payable(p.MerchantID)] != -1000+6 {
+			t.Fatalf("payable after the refund: %v (the wallet returns its 6 fen of fee)", b)
+		}
+	})
+}

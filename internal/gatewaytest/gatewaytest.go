@@ -51,6 +51,8 @@ type Options struct {
 	Merchants []gateway.Merchant
 	// ContractsRequired names the channels that need an active contract.
 	ContractsRequired map[string]bool
+	// AutoConfirm releases escrow this long after payment (0: 10 days).
+	AutoConfirm time.Duration
 }
 
 // Handler is the gateway's HTTP face, as `hutong serve` mounts it: the
@@ -88,7 +90,7 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 		"wechatpay": {Name: "main", Connector: wconn, Merchant: wc.MchID},
 		"alipay":    {Name: "main", Connector: aconn, Merchant: sb.Sandbox().Alipay().Merchants()[0].PID},
 	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second,
-		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond}
+		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond, AutoConfirm: opts.AutoConfirm}
 	// The address is known before the handler, so the gateway's pages and
 	// notify URLs name it.
 	srv := httptest.NewUnstartedServer(nil)
