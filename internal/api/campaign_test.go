@@ -90,7 +90,9 @@ func TestCampaignToActive(t *testing.T) {
 			e.Call(e.Platform, "GET", "/v1/contracts/"+byMerchant[shops[i].ID].ID, nil, &c)
 			return c
 		}
-		e.Eventually("the wallet decides", func() bool { return state(0).State == "active" && state(1).State == "rejected" && state(2).State == "active" })
+		e.Eventually("the wallet decides", func() bool {
+			return state(0).State == "active" && state(1).State == "rejected" && state(2).State == "active"
+		})
 		if c := state(1); c.Reason == "" || c.Payable {
 			t.Fatalf("rejected contract %+v", c)
 		}
