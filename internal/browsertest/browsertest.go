@@ -99,25 +99,31 @@ func (p *Person) Do(all ...Step) {
 	}
 }
 
-// Screenshot keeps the page as name.png: in $HUTONG_ARTIFACTS if set,
-// else in the test's temporary folder.
+// Screenshot keeps the page as name.png (see SaveScreenshot).
 func (p *Person) Screenshot(name string) {
 	p.T.Helper()
-	png, err := chromedp.Run(p.Ctx, chromedp.FullScreenshot(100)) // 100 is lossless PNG
+	SaveScreenshot(p.T, p.Ctx, name+".png")
+}
+
+// SaveScreenshot keeps the page of a browser context as a file: in
+// $HUTONG_ARTIFACTS if set, else in the test's temporary folder.
+func SaveScreenshot(t *testing.T, ctx context.Context, file string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 is lossless PNG
 	if err != nil {
-		p.T.Logf("screenshot %s: %v", name, err)
+		t.Logf("screenshot %s: %v", file, err)
 		return
 	}
 	dir := os.Getenv("HUTONG_ARTIFACTS")
 	if dir == "" {
-		dir = p.T.TempDir()
+		dir = t.TempDir()
 	}
 	os.MkdirAll(dir, 0o755)
-	path := filepath.Join(dir, name+".png")
+	path := filepath.Join(dir, file)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
-		p.T.Fatal(err)
+		t.Fatal(err)
 	}
-	p.T.Logf("screenshot: %s", path)
+	t.Logf("screenshot: %s", path)
 }
 
 // ScreenshotPNG returns the visible page as PNG.

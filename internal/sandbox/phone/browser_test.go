@@ -26,72 +26,22 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
 
+	"github.com/hutong-pay/hutong/internal/browsertest"
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/sandbox/phone"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 )
 
-// browser starts headless Chromium for one test, with the flags this
-// closed network needs, and a phone-sized window.
+// browser starts headless Chromium for one test, phone-sized; see
+// internal/browsertest for when it skips.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path := os.Getenv("HUTONG_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("HUTONG_BROWSER_TESTS") == "1" {
-			t.Fatalf("HUTONG_BROWSER_TESTS=1 but there is no Chromium at %s", path)
-		}
-		t.Skipf("no Chromium at %s; install Debian's chromium or set HUTONG_CHROMIUM; set HUTONG_BROWSER_TESTS=1 to make this mandatory", path)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(412, 915),
-	)
-	// A hung browser fails the test instead of hanging CI.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	// Start the browser on this context, so that the shorter contexts of
-	// single steps do not own (and close) it.
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return bctx
+	return browsertest.Start(t, "phone", browsertest.Options{}).Ctx
 }
 
-// screenshot keeps the page as a test artifact: in $HUTONG_ARTIFACTS if
-// set, else in the test's temporary folder.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 is lossless PNG
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	dir := os.Getenv("HUTONG_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
+	browsertest.SaveScreenshot(t, ctx, name)
 }
 
 func TestBrowserWeChatNativeQR(t *testing.T) {
@@ -312,20 +262,11 @@ func TestBrowserAlipayWapPayAndReturn(t *testing.T) {
 
 // textInto reads an element's text into dst, as one step of a Do.
 func textInto(sel string, dst *string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		s, err := chromedp.Text(chromedp.CSS(sel))(ctx, t)
-		*dst = s
-		return chromedp.Void{}, err
-	}
+	return browsertest.Text(sel, dst)
 }
 
-// hrefInto reads a link's href attribute, as written in the page.
 func hrefInto(sel string, dst *string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		a, err := chromedp.AttributeValue(chromedp.CSS(sel), "href")(ctx, t)
-		*dst = a.Value
-		return chromedp.Void{}, err
-	}
+	return browsertest.Attr(sel, "href", dst)
 }
 
 // step is one thing a person does, named for the failure message.
@@ -365,13 +306,7 @@ result.textContent = location.hash ? location.hash.slice(1) : "unpaid";
 	}))
 }
 
-func locationInto(dst *string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		s, err := chromedp.Location()(ctx, t)
-		*dst = s
-		return chromedp.Void{}, err
-	}
-}
+func locationInto(dst *string) chromedp.Action[chromedp.Void] { return browsertest.Location(dst) }
 
 // TestBrowserWeChatBridge: a JSAPI cashier page calls
 // WeixinJSBridge.invoke('getBrandWCPayRequest') with the parameters the
