@@ -8,6 +8,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
@@ -66,6 +67,15 @@ func TestCampaignToActive(t *testing.T) {
 			if c.State != "invited" || c.SignURL == "" {
 				t.Fatalf("contract %+v", c)
 			}
+		}
+		// The reminder job tells each merchant not yet active, with its link.
+		if err := e.Svc.RemindCampaign(ctx, jobs.Job{Payload: []byte(`{"id":"` + cmp.ID + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		var reminders int
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE type = 'contract.reminder'`).Scan(&reminders)
+		if reminders != 3 {
+			t.Fatalf("%d reminders, want 3", reminders)
 		}
 		// All three sign on the page; the wallet will reject the second once.
 		licenses := []string{"92130627MA2JDMCK9H", "92130681MA2JDMCK9H", "92130633MA2JDMCK9H"}

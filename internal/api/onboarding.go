@@ -52,6 +52,25 @@ type merchantRequest struct {
 	Category   string `json:"category,omitempty"`
 	RegionCode string `json:"region_code,omitempty"`
 	Size       string `json:"size,omitempty"`
+	// CommissionBPS and AllowNegativePayable are the merchant's money
+	// policy; absent leaves it (creating: the category's rate, no).
+	CommissionBPS        *int  `json:"commission_bps,omitempty"`
+	AllowNegativePayable *bool `json:"allow_negative_payable,omitempty"`
+}
+
+// applyPolicy sets the money policy fields a request names.
+func (s *Server) applyPolicy(r *http.Request, id string, req merchantRequest) error {
+	if req.CommissionBPS == nil && req.AllowNegativePayable == nil {
+		return nil
+	}
+	p := gateway.MoneyPolicy{CommissionBPS: -1}
+	if req.CommissionBPS != nil {
+		p.CommissionBPS = *req.CommissionBPS
+	}
+	if req.AllowNegativePayable != nil {
+		p.AllowNegativePayable = *req.AllowNegativePayable
+	}
+	return s.Svc.SetMoneyPolicy(r.Context(), id, p)
 }
 
 func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request, c caller) {
@@ -76,9 +95,16 @@ func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request, c caller
 		fail(w, err)
 		return
 	}
+	if req.CommissionBPS != nil && (*req.CommissionBPS < -1 || *req.CommissionBPS > 10000) {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "commission_bps must be 0 to 10000, or -1 for the category's rate", "commission_bps")
+		return
+	}
 	m, err := s.Svc.CreateMerchant(r.Context(), gateway.Merchant{ID: req.ID, Name: req.Name})
 	if err == nil {
 		err = s.Svc.UpdateMerchantProfile(r.Context(), m.ID, req.Category, req.RegionCode, req.Size)
+	}
+	if err == nil {
+		err = s.applyPolicy(r, m.ID, req)
 	}
 	if err != nil {
 		fail(w, err)
@@ -94,6 +120,10 @@ func (s *Server) updateMerchant(w http.ResponseWriter, r *http.Request, c caller
 		return
 	}
 	if err := s.Svc.UpdateMerchantProfile(r.Context(), r.PathValue("id"), req.Category, req.RegionCode, req.Size); err != nil {
+		fail(w, err)
+		return
+	}
+	if err := s.applyPolicy(r, r.PathValue("id"), req); err != nil {
 		fail(w, err)
 		return
 	}

@@ -353,3 +353,27 @@ func (s *Service) UpdateMerchantProfile(ctx context.Context, id, category, regio
 	}
 	return nil
 }
+
+// MoneyPolicy is a merchant's own commission and whether its payable may
+// go negative (refunds after release that it cannot cover).
+type MoneyPolicy struct {
+	// CommissionBPS is the merchant's commission in basis points; -1 uses
+	// its category's rate, else the default.
+	CommissionBPS        int  `json:"commission_bps"`
+	AllowNegativePayable bool `json:"allow_negative_payable"`
+}
+
+// SetMoneyPolicy sets a merchant's commission and payable policy.
+func (s *Service) SetMoneyPolicy(ctx context.Context, id string, p MoneyPolicy) error {
+	if p.CommissionBPS < -1 || p.CommissionBPS > 10000 {
+		return &payment.FieldError{Param: "commission_bps", Message: "must be 0 to 10000, or -1 for the category's rate"}
+	}
+	res, err := s.DB.ExecContext(ctx, `UPDATE merchants SET commission_bps = $2, allow_negative_payable = $3 WHERE id = $1`, id, p.CommissionBPS, boolInt(p.AllowNegativePayable))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
