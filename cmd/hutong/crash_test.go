@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/store"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -232,5 +234,23 @@ func crashRun(t *testing.T, bin, dsn string) {
 			t.Fatalf("%d of %d events never reached the webhook endpoint", missing, len(events))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The books survived every kill: each entry sums to zero, the cached
+	// balances equal the lines, and each payment was booked paid once.
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc := &gateway.Service{DB: db}
+	if problems, err := svc.VerifyLedger(ctx); err != nil || len(problems) > 0 {
+		t.Fatalf("ledger after the kills: %v %v", problems, err)
+	}
+	for _, id := range ids {
+		var n int
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger_entries WHERE payment_id = $1 AND kind = 'paid'`, id).Scan(&n)
+		if n != 1 {
+			t.Errorf("%s: booked paid %d times", id, n)
+		}
 	}
 }
