@@ -131,7 +131,7 @@ func checkoutOf(r *http.Request, merchantID string) (rollout.Checkout, error) {
 		return c, &payment.FieldError{Param: "product_ids", Message: "at most 100 products and 20 categories"}
 	}
 	if c.RegionCode != "" {
-		if _, err := rollout.Tier(c.RegionCode, rollout.DefaultTierTable()); err != nil {
+		if _, err := rollout.Tier(c.RegionCode, nil); err != nil {
 			return c, &payment.FieldError{Param: "region_code", Message: err.Error()}
 		}
 	}

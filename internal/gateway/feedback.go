@@ -42,7 +42,7 @@ func (s *Service) CreateFeedback(ctx context.Context, f Feedback) (Feedback, err
 			f.Method = p.PaidMethod
 		}
 		if f.Tier == "" && p.Buyer.RegionCode != "" {
-			f.Tier, _ = rollout.Tier(p.Buyer.RegionCode, rollout.DefaultTierTable())
+			f.Tier, _ = rollout.Tier(p.Buyer.RegionCode, nil)
 		}
 	}
 	f.Text = strings.TrimSpace(f.Text)
