@@ -70,7 +70,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	accounts, err := walletAccounts(ctx, sb.Credentials(), sandboxURL)
+	accounts, err := walletAccounts(ctx, sb.Credentials(), sandboxURL, false)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func runReconcile(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	accounts, err := walletAccounts(ctx, creds, *walletSandbox)
+	accounts, err := walletAccounts(ctx, creds, *walletSandbox, false)
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	baseURL := fs.String("base-url", "", "the URL wallets reach this gateway at, for notify_url (default http://ADDR)")
 	walletSandbox := fs.String("wallet-sandbox", "", "send wallet calls to this hutong sandbox instead of the real wallets")
 	lease := fs.Duration("idempotency-lease", api.DefaultIdempotencyLease, "how long a request may run before a retry with its Idempotency-Key runs it again")
+	profitSharing := fs.Bool("profit-sharing", false, "settle WeChat Pay service-provider merchants through the wallet's profit sharing (their payments are made with profit sharing)")
 	requireContracts := fs.String("require-contracts", "", "comma-separated channels that take a merchant's payments only under an active contract (e.g. wechatpay)")
 	jobLease := fs.Duration("job-lease", time.Minute, "how long a claimed job is held before another gateway may take it (a crashed gateway's jobs wait this long)")
 	if err := parseFlags(fs, args); err != nil {
@@ -70,7 +71,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	accounts, err := walletAccounts(ctx, creds, *walletSandbox)
+	accounts, err := walletAccounts(ctx, creds, *walletSandbox, *profitSharing)
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		url = "http://" + ln.Addr().String()
 	}
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease,
-		ContractsRequired: requiredChannels(*requireContracts)}
+		ContractsRequired: requiredChannels(*requireContracts), ProfitSharing: *profitSharing}
 	if err := svc.ScheduleDaily(ctx); err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 
 // walletAccounts builds a connector per wallet the credentials name. With
 // a sandbox URL, wallet calls go there.
-func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL string) (map[string]gateway.Account, error) {
+func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL string, profitSharing bool) (map[string]gateway.Account, error) {
 	var hc *http.Client
 	alipayGateway := ""
 	if sandboxURL != "" {
@@ -115,7 +116,7 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 		}
 		conn, err := chwechat.New(ctx, chwechat.Config{MchID: w.MchID, AppID: w.AppID, MerchantSerialNo: w.MerchantSerialNo, MerchantPrivateKey: key,
 			APIv3Key: w.APIv3Key, PlatformPublicKeyID: w.PlatformPublicKeyID, PlatformPublicKey: pub, HTTPClient: hc,
-			AppSecret: w.AppSecret, AuthorizeBase: sandboxURL})
+			AppSecret: w.AppSecret, AuthorizeBase: sandboxURL, ProfitSharing: profitSharing})
 		if err != nil {
 			return nil, err
 		}

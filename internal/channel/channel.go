@@ -197,3 +197,35 @@ type Onboarding struct {
 type BillDownloader interface {
 	DownloadBill(ctx context.Context, day string, w io.Writer) error
 }
+
+// ProfitSharer is a connector that can settle a service-provider merchant's
+// payment through the wallet's profit sharing: the platform's commission to
+// the platform's own account, the rest unfrozen to the sub-merchant.
+type ProfitSharer interface {
+	ShareProfit(ctx context.Context, s ProfitShare) (ProfitShareResult, error)
+}
+
+// ProfitShare asks to settle one paid payment made for a sub-merchant.
+type ProfitShare struct {
+	SubMerchant   string
+	TransactionID string // the wallet's transaction id of the payment
+	OutOrderNo    string // hutong's id of this settlement; the same again is the same settlement
+	// PlatformAmount is the fen to the platform's own account; 0 unfreezes
+	// everything to the sub-merchant.
+	PlatformAmount int64
+	Description    string
+}
+
+// Profit share states.
+const (
+	ProfitShareProcessing = "processing"
+	ProfitShareFinished   = "finished"
+)
+
+// ProfitShareResult is the wallet's word on a profit share.
+type ProfitShareResult struct {
+	OrderID        string
+	State          string // processing, finished
+	PlatformAmount int64  // fen shared to the platform
+	Unfrozen       int64  // fen unfrozen to the sub-merchant
+}

@@ -60,6 +60,11 @@ type Service struct {
 	// (default DefaultCommission), unless a merchant has its own.
 	FeeRates             map[string]ledger.Rate
 	CommissionByCategory map[string]ledger.Rate
+	// ProfitSharing settles WeChat Pay service-provider merchants through
+	// the wallet's profit sharing (the connector must make their payments
+	// with profit sharing too): the commission to the platform's own
+	// account, the rest unfrozen to the sub-merchant.
+	ProfitSharing bool
 	// OnboardingPoll is how often a submitted contract's review is asked
 	// about; 0 means 30 s.
 	OnboardingPoll time.Duration

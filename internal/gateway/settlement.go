@@ -4,7 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/hutong-pay/hutong/internal/channel"
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/jobs"
@@ -38,6 +42,13 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 		return nil, err
 	}
 	out := []Batch{}
+	if s.ProfitSharing {
+		shared, err := s.shareProfits(ctx)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, shared...)
+	}
 	for _, m := range ids {
 		var b Batch
 		err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
@@ -50,6 +61,15 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 				return err
 			}
 			amount := raw * ledger.Normal(ledger.Payable(m))
+			if s.ProfitSharing {
+				// Released WeChat Pay payments still to be shared leave
+				// through the wallet, not through this batch.
+				pending, err := s.pendingShares(ctx, tx, m)
+				if err != nil {
+					return err
+				}
+				amount -= pending
+			}
 			if amount <= 0 {
 				return nil
 			}
@@ -152,4 +172,109 @@ func (s *Service) MerchantStatement(ctx context.Context, merchantID string, from
 	}
 	st.Closing = bal
 	return st, rows.Err()
+}
+
+// shareProfits settles each released WeChat Pay payment of a
+// service-provider merchant through the wallet's profit sharing: the
+// platform's commission to its own account, the rest unfrozen to the
+// sub-merchant. The wallet call comes first and is idempotent by its
+// out_order_no, so a crash before the books are written repeats it
+// harmlessly; each share is one batch.
+func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
+	ps, ok := s.Accounts["wechatpay"].Connector.(channel.ProfitSharer)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT p.id, m.wechat_sub_mchid FROM payments p JOIN merchants m ON m.id = p.merchant_id
+		WHERE p.status = 'succeeded' AND m.wechat_sub_mchid <> '' ORDER BY p.id`)
+	if err != nil {
+		return nil, err
+	}
+	type cand struct{ id, sub string }
+	var cands []cand
+	for rows.Next() {
+		var c cand
+		rows.Scan(&c.id, &c.sub)
+		cands = append(cands, c)
+	}
+	rows.Close()
+	var out []Batch
+	for _, c := range cands {
+		p, err := s.loadPayment(ctx, s.DB, c.id, "", false)
+		if err != nil {
+			return out, err
+		}
+		if p.Channel != "wechatpay" || p.ReleasedAt.IsZero() || p.ProfitShareOrder != "" || p.WalletTradeNo == "" {
+			continue
+		}
+		res, err := atWallet(ctx, func() (channel.ProfitShareResult, error) {
+			return ps.ShareProfit(ctx, channel.ProfitShare{SubMerchant: c.sub, TransactionID: p.WalletTradeNo, OutOrderNo: "ps_" + strings.TrimPrefix(p.ID, "pay_"),
+				PlatformAmount: p.Commission, Description: "平台佣金 commission"})
+		})
+		if err != nil {
+			return out, fmt.Errorf("%w: profit sharing of %s: %v", ErrWalletRefused, p.ID, err)
+		}
+		var b Batch
+		err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+			cur, err := s.loadPayment(ctx, tx, p.ID, "", true)
+			if err != nil || cur.ProfitShareOrder != "" {
+				return err
+			}
+			cur.ProfitShareOrder = res.OrderID
+			if err := s.savePayment(ctx, tx, cur); err != nil {
+				return err
+			}
+			// What the merchant was owed for this payment left through the
+			// wallet: the released amount less commission and fee.
+			amount := (cur.Amount - cur.Refunded) - cur.Commission - (cur.Fee - cur.FeeReturned)
+			now := s.now()
+			b = Batch{ID: payment.NewID("stl"), MerchantID: cur.MerchantID, Day: chinatime.Date(now), Amount: amount, Created: now}
+			if amount <= 0 {
+				return nil
+			}
+			e := ledger.PaidOut(cur.MerchantID, amount, "profit sharing "+res.OrderID+" of "+cur.ID, now)
+			e.PaymentID = cur.ID
+			if err := s.post(ctx, tx, e); err != nil {
+				return err
+			}
+			return s.publish(ctx, tx, cur.MerchantID, "settlement.paid", b.ID, b)
+		})
+		if err != nil {
+			return out, err
+		}
+		if b.ID != "" && b.Amount > 0 {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// pendingShares is what a merchant's payable holds for released WeChat Pay
+// payments that profit sharing has not settled yet.
+func (s *Service) pendingShares(ctx context.Context, tx *sql.Tx, merchantID string) (int64, error) {
+	var sub string
+	if err := tx.QueryRowContext(ctx, `SELECT wechat_sub_mchid FROM merchants WHERE id = $1`, merchantID).Scan(&sub); err != nil || sub == "" {
+		return 0, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT data, refunded FROM payments WHERE merchant_id = $1 AND status = 'succeeded'`, merchantID)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var sum int64
+	for rows.Next() {
+		var data string
+		var refunded int64
+		if err := rows.Scan(&data, &refunded); err != nil {
+			return 0, err
+		}
+		var p payment.Payment
+		if err := jsonUnmarshal([]byte(data), &p); err != nil {
+			return 0, err
+		}
+		if p.Channel == "wechatpay" && !p.ReleasedAt.IsZero() && p.ProfitShareOrder == "" {
+			sum += (p.Amount - refunded) - p.Commission - (p.Fee - p.FeeReturned)
+		}
+	}
+	return sum, rows.Err()
 }

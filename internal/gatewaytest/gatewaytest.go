@@ -53,6 +53,9 @@ type Options struct {
 	ContractsRequired map[string]bool
 	// AutoConfirm releases escrow this long after payment (0: 10 days).
 	AutoConfirm time.Duration
+	// ProfitSharing makes WeChat Pay partner payments with profit sharing
+	// and settles them through it.
+	ProfitSharing bool
 }
 
 // Handler is the gateway's HTTP face, as `hutong serve` mounts it: the
@@ -76,7 +79,7 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 	pub, _ := sandboxkeys.ParsePublicKey(wc.PlatformPublicKey)
 	wconn, err := chwechat.New(context.Background(), chwechat.Config{MchID: wc.MchID, AppID: wc.AppID, MerchantSerialNo: wc.MerchantSerialNo, MerchantPrivateKey: key,
 		APIv3Key: wc.APIv3Key, PlatformPublicKeyID: wc.PlatformPublicKeyID, PlatformPublicKey: pub, HTTPClient: sb.HTTPClient(),
-		AppSecret: wc.AppSecret, AuthorizeBase: sb.URL})
+		AppSecret: wc.AppSecret, AuthorizeBase: sb.URL, ProfitSharing: opts.ProfitSharing})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +93,7 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 		"wechatpay": {Name: "main", Connector: wconn, Merchant: wc.MchID},
 		"alipay":    {Name: "main", Connector: aconn, Merchant: sb.Sandbox().Alipay().Merchants()[0].PID},
 	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second,
-		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond, AutoConfirm: opts.AutoConfirm}
+		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond, AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing}
 	// The address is known before the handler, so the gateway's pages and
 	// notify URLs name it.
 	srv := httptest.NewUnstartedServer(nil)

@@ -75,6 +75,9 @@ type Payment struct {
 	Commission    int64     `json:"commission,omitempty"`
 	AutoConfirmAt time.Time `json:"auto_confirm_at,omitzero"`
 	ReleasedAt    time.Time `json:"released_at,omitzero"`
+	// ProfitShareOrder is the wallet's profit-sharing order that settled a
+	// service-provider payment (WeChat Pay), if it was settled that way.
+	ProfitShareOrder string `json:"profit_share_order,omitempty"`
 	// Refunded is what refunds have claimed, pending ones included, so
 	// that concurrent refunds can never promise more than was paid.
 	Refunded int64 `json:"amount_refunded"`

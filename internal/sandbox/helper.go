@@ -38,6 +38,7 @@ func (sb *Sandbox) helperRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /sandbox/v1/alipay/app_auth_codes", sb.handleAlipayAuthCode)
 	mux.HandleFunc("POST /sandbox/v1/alipay/finish", sb.handleAlipayFinish)
 	sb.onboardingRoutes(mux)
+	sb.profitSharingRoutes(mux)
 	mux.HandleFunc("/sandbox/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, helperError{"not_found", fmt.Sprintf("%s %s is not part of the sandbox helper API", r.Method, r.URL.Path)})
 	})

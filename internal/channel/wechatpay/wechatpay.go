@@ -47,6 +47,9 @@ type Config struct {
 	// browser goes for it, "" meaning WeChat's own host.
 	AppSecret     string
 	AuthorizeBase string
+	// ProfitSharing makes partner-mode payments with
+	// settle_info.profit_sharing, so they stay frozen until ShareProfit.
+	ProfitSharing bool
 }
 
 // Connector is a channel.Connector for one WeChat Pay account.
@@ -110,6 +113,9 @@ func (c *Connector) Prepay(ctx context.Context, p channel.Prepay) (channel.Actio
 	if p.SubMerchant != "" {
 		path = "/v3/pay/partner/transactions/" + kind
 		body["sp_appid"], body["sp_mchid"], body["sub_mchid"] = c.cfg.AppID, c.cfg.MchID, p.SubMerchant
+		if c.cfg.ProfitSharing {
+			body["settle_info"] = map[string]bool{"profit_sharing": true}
+		}
 	} else {
 		body["appid"], body["mchid"] = c.cfg.AppID, c.cfg.MchID
 	}

@@ -72,6 +72,12 @@ func (s *Simulator) routes() {
 		{"GET /v3/applyment4sub/applyment/business_code/{business_code}", s.queryApplymentByCode},
 		{"GET /v3/applyment4sub/applyment/applyment_id/{applyment_id}", s.queryApplymentByID},
 
+		{"POST /v3/profitsharing/receivers/add", s.addReceiver},
+		{"POST /v3/profitsharing/orders", s.createSharing},
+		{"POST /v3/profitsharing/orders/unfreeze", s.unfreezeSharing},
+		{"GET /v3/profitsharing/orders/{out_order_no}", s.querySharing},
+		{"GET /v3/profitsharing/transactions/{transaction_id}/amounts", s.sharingAmounts},
+
 		{"GET /v3/certificates", s.certificates},
 		{"GET /v3/bill/tradebill", s.tradeBill},
 		{"GET /v3/billdownload/file", s.downloadBill},

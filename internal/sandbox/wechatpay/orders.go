@@ -212,6 +212,11 @@ func (s *Simulator) validatePrepay(c *call, tradeType string, partner bool, b *p
 	if b.SceneInfo != nil {
 		o.SceneInfo, _ = json.Marshal(b.SceneInfo)
 	}
+	sharing, rep, ok := parseSettleInfo(b.SettleInfo)
+	if !ok {
+		return nil, rep, false
+	}
+	o.ProfitSharing = sharing
 	o.Fingerprint = fingerprint(tradeType, b)
 	return o, reply{}, true
 }

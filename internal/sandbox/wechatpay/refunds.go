@@ -106,6 +106,9 @@ func (s *Simulator) createRefund(c *call) reply {
 	if *b.Amount.Refund > o.Total-o.Refunded {
 		return fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "申请退款金额超过订单可退金额: 可退 "+itoa(o.Total-o.Refunded)+" 分")
 	}
+	if rep, ok := sharedRefundLimit(o, *b.Amount.Refund); !ok {
+		return rep
+	}
 	now := s.now()
 	r := &Refund{
 		Key:           key,

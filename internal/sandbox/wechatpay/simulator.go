@@ -112,6 +112,14 @@ type Order struct {
 	// Refunded is the sum of refunds not failed, so concurrent refunds can
 	// never promise more than was paid.
 	Refunded int64 `json:"refunded"`
+	// Profit sharing (profitsharing.go): the payment was made with
+	// settle_info.profit_sharing, so its money stays frozen until shared
+	// (Shared, reserved before a sharing order is stored) or unfrozen to
+	// the sub-merchant (Unfrozen, once; SharingDone then).
+	ProfitSharing bool  `json:"profit_sharing,omitempty"`
+	Shared        int64 `json:"shared,omitempty"`
+	Unfrozen      int64 `json:"unfrozen,omitempty"`
+	SharingDone   bool  `json:"sharing_done,omitempty"`
 }
 
 // Refund is one refund of an order.
@@ -200,6 +208,7 @@ type Simulator struct {
 	applyments   map[string]*Applyment
 	applymentIDs map[int64]*Applyment
 	outcomes     map[string]ApplymentOutcome
+	ps           profitSharing // profitsharing.go
 	closed       bool
 }
 
@@ -293,6 +302,9 @@ func New(cfg Config) (*Simulator, error) {
 	}
 	if err := s.loadApplyments(); err != nil {
 		return nil, fmt.Errorf("wechatpay: load applyments: %w", err)
+	}
+	if err := s.loadProfitSharing(); err != nil {
+		return nil, fmt.Errorf("wechatpay: load profit sharing: %w", err)
 	}
 	s.routes()
 	return s, nil
