@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,4 +163,65 @@ func TestCampaignToActive(t *testing.T) {
 			t.Fatal("no contract.invited event for the merchant")
 		}
 	})
+}
+
+// TestAlipayOnboarding: a merchant authorizes the platform's app in Alipay
+// (the sandbox issues the app_auth_code its page would); the contract's
+// submission exchanges it, a rejected review is reported with Alipay's
+// reason, a fresh authorization succeeds, and the merchant's payments go
+// through its app_auth_token.
+func TestAlipayOnboarding(t *testing.T) {
+	e := gatewaytest.Start(t, storetest.SQLite(t), gatewaytest.Options{ContractsRequired: map[string]bool{"alipay": true}})
+	ctx := context.Background()
+	seller := e.Sandbox.Sandbox().Alipay().Merchants()[len(e.Sandbox.Sandbox().Alipay().Merchants())-1]
+	e.Call(e.Platform, "POST", "/v1/agreements", map[string]any{"channel": "alipay", "title": "支付宝服务协议", "body": "条款……"}, nil)
+	var c gateway.ContractView
+	e.Call(e.Platform, "POST", "/v1/contracts", map[string]any{"merchant_id": e.Merchants[0].ID, "channel": "alipay"}, &c)
+	if st := signViaPage(t, e, c, "店主", ""); st != http.StatusSeeOther {
+		t.Fatalf("sign: %d", st)
+	}
+	code := func(outcome string) string {
+		e.Sandbox.Helper("POST", "/sandbox/v1/alipay/authorization_outcome", map[string]any{"outcome": outcome, "reason": "经营类目不符", "merchant": seller.PID}, nil)
+		var out struct {
+			Code string `json:"app_auth_code"`
+		}
+		if st := e.Sandbox.Helper("POST", "/sandbox/v1/alipay/app_auth_codes", map[string]any{"merchant": seller.PID}, &out); st != http.StatusOK || out.Code == "" {
+			t.Fatalf("auth code: %d", st)
+		}
+		return out.Code
+	}
+	st := e.Call(e.Platform, "POST", "/v1/contracts/"+c.ID+"/submit", map[string]any{"app_auth_code": code("rejected")}, &c)
+	if st != http.StatusOK {
+		t.Fatalf("submit with a rejected authorization: %d", st)
+	}
+	e.Eventually("rejected", func() bool {
+		e.Call(e.Platform, "GET", "/v1/contracts/"+c.ID, nil, &c)
+		return c.State == "rejected"
+	})
+	if !strings.Contains(c.Reason, "经营类目不符") || c.Payable {
+		t.Fatalf("rejected contract: %+v", c)
+	}
+	if st := e.Call(e.Platform, "POST", "/v1/contracts/"+c.ID+"/submit", map[string]any{"app_auth_code": code("approved")}, &c); st != http.StatusOK {
+		t.Fatalf("submit: %d", st)
+	}
+	e.Eventually("active", func() bool {
+		e.Call(e.Platform, "GET", "/v1/contracts/"+c.ID, nil, &c)
+		return c.State == "active"
+	})
+	m, _ := e.Svc.GetMerchant(ctx, e.Merchants[0].ID)
+	if m.AlipayAppAuthToken == "" {
+		t.Fatal("no app_auth_token recorded")
+	}
+	if !shown(e, "b1", "alipay.precreate") {
+		t.Fatal("Alipay hidden under an active contract")
+	}
+	p, err := e.Svc.CreatePayment(ctx, m, payment.Request{MerchantOrderID: "ali-1", Amount: 500, Currency: "CNY", Description: "茶叶",
+		Method: "alipay.precreate", Buyer: payment.Buyer{ID: "b1"}})
+	if err != nil {
+		t.Fatalf("a payment for the authorized seller: %v", err)
+	}
+	if st := e.Sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "alipay", "code": p.NextAction.QRCode}, nil); st != http.StatusOK {
+		t.Fatalf("pay: %d", st)
+	}
+	e.Eventually("paid", func() bool { got, _ := e.Svc.GetPayment(ctx, m.ID, p.ID); return got.Status == "succeeded" })
 }
