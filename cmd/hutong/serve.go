@@ -116,7 +116,7 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 		}
 		conn, err := chwechat.New(ctx, chwechat.Config{MchID: w.MchID, AppID: w.AppID, MerchantSerialNo: w.MerchantSerialNo, MerchantPrivateKey: key,
 			APIv3Key: w.APIv3Key, PlatformPublicKeyID: w.PlatformPublicKeyID, PlatformPublicKey: pub, HTTPClient: hc,
-			AppSecret: w.AppSecret, AuthorizeBase: sandboxURL, ProfitSharing: profitSharing})
+			AppSecret: w.AppSecret, AuthorizeBase: sandboxURL, ProfitSharing: profitSharing, MerchantName: w.MerchantName})
 		if err != nil {
 			return nil, err
 		}

@@ -104,9 +104,15 @@ func (c *Connector) addPlatformReceiver(ctx context.Context, sub string) error {
 
 // receiverName is the name a MERCHANT_ID receiver is added under (the SDK
 // encrypts it with the platform key). WeChat Pay checks it against the
-// merchant's registered full name (商户全称); Config has no such field
-// yet, so this sends the mchid, which the sandbox accepts.
-func (c *Connector) receiverName() string { return c.cfg.MchID }
+// merchant's registered full name (商户全称), Config.MerchantName
+// (merchant_name in the credentials); without one this sends the mchid,
+// which only the sandbox accepts.
+func (c *Connector) receiverName() string {
+	if c.cfg.MerchantName != "" {
+		return c.cfg.MerchantName
+	}
+	return c.cfg.MchID
+}
 
 // shareResult reads a sharing order: the platform's share is what its
 // mchid receives (not closed), the unfrozen rest what the sub-merchant

@@ -47,6 +47,9 @@ type Config struct {
 	// browser goes for it, "" meaning WeChat's own host.
 	AppSecret     string
 	AuthorizeBase string
+	// MerchantName is the account's registered full name (商户全称): the
+	// name profit sharing adds the platform's own receiver under.
+	MerchantName string
 	// ProfitSharing makes partner-mode payments with
 	// settle_info.profit_sharing, so they stay frozen until ShareProfit.
 	ProfitSharing bool

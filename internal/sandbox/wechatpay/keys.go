@@ -20,7 +20,10 @@ import (
 // Credentials is what a merchant needs to talk to the sandbox, exactly the
 // "wechatpay" object of credentials.json.
 type Credentials struct {
-	MchID               string `json:"mchid"`
+	MchID string `json:"mchid"`
+	// MerchantName is the merchant's registered full name (商户全称), which
+	// profit sharing checks a MERCHANT_ID receiver's name against.
+	MerchantName        string `json:"merchant_name,omitempty"`
 	AppID               string `json:"appid"`
 	AppSecret           string `json:"app_secret"` // the AppID's official account's, for web OAuth
 	MerchantSerialNo    string `json:"merchant_serial_no"`
