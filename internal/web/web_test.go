@@ -20,6 +20,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/hutong-pay/hutong/client"
+	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/returnsig"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -187,6 +188,20 @@ func TestCashierDesktopQR(t *testing.T) {
 		}
 		if _, err := client.VerifyReturn(key, e.Merchants[1].ID, u.Query(), time.Minute); !errors.Is(err, returnsig.ErrSignature) {
 			t.Fatalf("another merchant verified the return: %v", err)
+		}
+		// The result page asks how the new method went; the answer is kept
+		// with the method that paid.
+		mustContain(t, page, `href="/feedback/`+p.ID+`" data-feedback-link`)
+		_, form := b.get("/feedback/" + p.ID)
+		mustContain(t, form, "微信扫码支付")
+		if res, _ := b.do("POST", "/feedback/"+p.ID, url.Values{"rating": {"9"}}); res.StatusCode != http.StatusBadRequest {
+			t.Fatalf("a rating of 9: %d", res.StatusCode)
+		}
+		_, thanks := b.do("POST", "/feedback/"+p.ID, url.Values{"rating": {"4"}, "text": {"扫码很快"}})
+		mustContain(t, thanks, "data-feedback-thanks")
+		fbs, err := e.Svc.ListFeedback(context.Background(), gateway.FeedbackFilter{MerchantID: e.Merchants[0].ID})
+		if err != nil || len(fbs) != 1 || fbs[0].Method != "wechatpay.native" || fbs[0].Rating != 4 || fbs[0].PaymentID != p.ID {
+			t.Fatalf("feedback %+v %v", fbs, err)
 		}
 	})
 }
