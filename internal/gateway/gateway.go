@@ -390,6 +390,7 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindEscrowRelease:  s.ReleaseEscrow,
 			KindSettleDaily:    s.SettleDaily,
 			KindReconcileDaily: s.ReconcileDaily,
+			KindPrune:          s.Prune,
 		},
 		Backoffs: map[string]func(int) time.Duration{
 			KindWebhook:       WebhookBackoff,

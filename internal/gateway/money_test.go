@@ -14,6 +14,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -253,6 +254,34 @@ func TestAutoConfirmAndStatement(t *testing.T) {
 		settled(t, e, db)
 		if b := bal(); b[ledger.Payable(p.MerchantID)] != -1000+6 {
 			t.Fatalf("payable after the refund: %v (the wallet returns its 6 fen of fee)", b)
+		}
+	})
+}
+
+// TestScheduleDailyOnce: the daily jobs are queued once however many
+// gateways start, and the maintenance job prunes old finished jobs.
+func TestScheduleDailyOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		svc := &gateway.Service{DB: db}
+		ctx := context.Background()
+		for range 3 {
+			if err := svc.ScheduleDaily(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind IN ('settlement.daily', 'reconcile.daily', 'maintenance.prune')`).Scan(&n)
+		if n != 3 {
+			t.Fatalf("%d daily jobs queued, want 3", n)
+		}
+		old := time.Now().Add(-30 * 24 * time.Hour)
+		db.ExecContext(ctx, `INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts, created_at, finished_at) VALUES ('x', '{}', 'done', $1, 1, 1, $1, $1)`, store.Micros(old))
+		if err := svc.Prune(ctx, jobs.Job{}); err != nil {
+			t.Fatal(err)
+		}
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'x'`).Scan(&n)
+		if n != 0 {
+			t.Fatal("an old finished job was kept")
 		}
 	})
 }

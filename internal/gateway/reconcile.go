@@ -298,11 +298,35 @@ func (s *Service) scheduleDaily(ctx context.Context, kind string, hh, mm int) er
 	})
 }
 
-// ScheduleDaily queues the daily settlement (02:00) and reconciliation
-// (10:30) jobs, Beijing time, if they are not queued yet.
+// ScheduleDaily queues the daily settlement (02:00), maintenance (03:00)
+// and reconciliation (10:30) jobs, Beijing time, if they are not queued yet.
 func (s *Service) ScheduleDaily(ctx context.Context) error {
 	if err := s.scheduleDaily(ctx, KindSettleDaily, 2, 0); err != nil {
 		return err
 	}
+	if err := s.scheduleDaily(ctx, KindPrune, 3, 0); err != nil {
+		return err
+	}
 	return s.scheduleDaily(ctx, KindReconcileDaily, 10, 30)
+}
+
+// KindPrune deletes what is no longer needed, daily at 03:00 Beijing time:
+// jobs finished more than a week ago and idempotency keys past their 24
+// hours. Dead jobs, events and the ledger are kept.
+const KindPrune = "maintenance.prune"
+
+// Prune runs the maintenance (a job) and schedules the next run.
+func (s *Service) Prune(ctx context.Context, j jobs.Job) error {
+	now := s.now()
+	n, err := (&jobs.Queue{DB: s.DB, Now: s.Now}).Prune(ctx, now.Add(-7*24*time.Hour))
+	if err != nil {
+		return err
+	}
+	res, err := s.DB.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, store.Micros(now.Add(-24*time.Hour)))
+	if err != nil {
+		return err
+	}
+	keys, _ := res.RowsAffected()
+	s.log().Info("pruned", "jobs", n, "idempotency_keys", keys)
+	return s.scheduleDaily(ctx, KindPrune, 3, 0)
 }

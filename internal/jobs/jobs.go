@@ -181,3 +181,13 @@ func Backoff(attempt int) time.Duration {
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Duration(float64(d) * jitter)
 }
+
+// Prune deletes jobs finished successfully before cutoff; dead jobs stay
+// for someone to look at. It returns how many it deleted.
+func (q *Queue) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := q.DB.ExecContext(ctx, `DELETE FROM jobs WHERE state = 'done' AND finished_at < $1`, store.Micros(cutoff))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -252,3 +252,35 @@ func TestWorkerRetriesFailuresAndSurvivesPanics(t *testing.T) {
 		}
 	})
 }
+
+func TestPrune(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		now := time.Date(2024, 9, 5, 0, 0, 0, 0, time.UTC)
+		q := &jobs.Queue{DB: db, Now: func() time.Time { return now }}
+		for range 3 {
+			err := db.Tx(ctx, func(tx *sql.Tx) error {
+				_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: "k", Payload: struct{}{}, RunAt: now}, now)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		js, err := q.Claim(ctx, "w", 3, time.Minute)
+		if err != nil || len(js) != 3 {
+			t.Fatalf("claim: %d %v", len(js), err)
+		}
+		q.Complete(ctx, nil, js[0])
+		q.Complete(ctx, nil, js[1])
+		now = now.Add(8 * 24 * time.Hour)
+		n, err := q.Prune(ctx, now.Add(-7*24*time.Hour))
+		if err != nil || n != 2 {
+			t.Fatalf("pruned %d, %v; want the 2 done jobs", n, err)
+		}
+		var left int
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs`).Scan(&left)
+		if left != 1 {
+			t.Fatalf("%d jobs left, want the running one", left)
+		}
+	})
+}
