@@ -276,8 +276,15 @@ func TestScheduleDailyOnce(t *testing.T) {
 		}
 		old := time.Now().Add(-30 * 24 * time.Hour)
 		db.ExecContext(ctx, `INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts, created_at, finished_at) VALUES ('x', '{}', 'done', $1, 1, 1, $1, $1)`, store.Micros(old))
-		if err := svc.Prune(ctx, jobs.Job{}); err != nil {
+		// The maintenance job, running, queues its successor for tomorrow.
+		db.ExecContext(ctx, `UPDATE jobs SET state = 'running' WHERE kind = 'maintenance.prune'`)
+		later := &gateway.Service{DB: db, Now: func() time.Time { return time.Now().Add(25 * time.Hour) }}
+		if err := later.Prune(ctx, jobs.Job{}); err != nil {
 			t.Fatal(err)
+		}
+		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'maintenance.prune' AND state = 'available'`).Scan(&n)
+		if n != 1 {
+			t.Fatalf("%d next maintenance runs queued, want 1", n)
 		}
 		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'x'`).Scan(&n)
 		if n != 0 {

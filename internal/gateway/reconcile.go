@@ -289,11 +289,15 @@ func (s *Service) scheduleDaily(ctx context.Context, kind string, hh, mm int) er
 		next = next.Add(24 * time.Hour)
 	}
 	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		// A run already waiting is enough (the one running now, which
+		// schedules its successor, is not waiting); the date as unique key
+		// keeps gateways starting together from queueing two.
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('available', 'running')`, kind).Scan(&n); err != nil || n > 0 {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state = 'available'`, kind).Scan(&n); err != nil || n > 0 {
 			return err
 		}
-		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: kind, Payload: ref{"daily"}, RunAt: next.UTC(), MaxAttempts: 100}, now)
+		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: kind, Payload: ref{"daily"}, RunAt: next.UTC(), MaxAttempts: 100,
+			UniqueKey: next.Format(time.DateOnly)}, now)
 		return err
 	})
 }
