@@ -116,7 +116,14 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "then paste next_action.qr_code into %s/phone/ and pay.\n", sandboxURL)
 	city, _ := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_city", Channel: "wechatpay"})
 	fmt.Fprintf(stdout, "\nOpening WeChat Pay (platform key %s, send it as Authorization: Bearer):\n", platformKey)
-	fmt.Fprintf(stdout, "  County Mart's WeChat Pay contract is active; City Wear is invited.\n")
+	county, _ := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_county", Channel: "wechatpay"})
+	state := func(list []gateway.ContractView) string {
+		if len(list) == 0 {
+			return "none"
+		}
+		return list[0].State
+	}
+	fmt.Fprintf(stdout, "  WeChat Pay contracts: County Mart %s, City Wear %s.\n", state(county), state(city))
 	if len(city) > 0 {
 		fmt.Fprintf(stdout, "  City Wear signs at   %s\n", city[0].SignURL)
 		fmt.Fprintf(stdout, "  then submit it:      curl -s %s/v1/contracts/%s/submit -H 'Authorization: Bearer %s' -d '{\"license_number\":\"91110105MA01ABCD2X\",\"legal_person\":\"李四\",\"contact_name\":\"李四\",\"contact_phone\":\"13900139000\",\"contact_email\":\"city@example.com\",\"service_phone\":\"010-88888888\",\"bank_account_name\":\"城市服饰有限公司\",\"bank_account_number\":\"11001234567890\"}'\n", url, city[0].ID, platformKey)
