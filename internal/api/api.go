@@ -585,7 +585,7 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "invalid_request_error", "payment_not_paid", err.Error(), "")
 	case errors.Is(err, gateway.ErrRefundTooLarge):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "refund_exceeds_payment", err.Error(), "amount")
-	case errors.Is(err, gateway.ErrMethodNotOpen), errors.Is(err, gateway.ErrMethodNotOnline):
+	case errors.Is(err, gateway.ErrMethodNotOpen), errors.Is(err, gateway.ErrNoContract):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "method_unavailable", err.Error(), "method")
 	case errors.Is(err, gateway.ErrWalletRefused):
 		writeError(w, http.StatusBadGateway, "wallet_error", "wallet_refused", err.Error(), "")

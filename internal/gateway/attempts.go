@@ -126,8 +126,11 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 		return payment.Attempt{}, &payment.FieldError{Param: "method", Message: fmt.Sprintf("%q is not a wallet method", req.Method)}
 	}
 	acct, ok := s.Accounts[ch]
-	if !ok || !s.Payable(ctx, p.MerchantID, ch) {
+	if !ok {
 		return payment.Attempt{}, ErrMethodNotOpen
+	}
+	if !s.Payable(ctx, p.MerchantID, ch) {
+		return payment.Attempt{}, ErrNoContract
 	}
 	m, err := s.GetMerchant(ctx, p.MerchantID)
 	if err != nil {

@@ -79,7 +79,7 @@ func (s *Service) CreateCampaign(ctx context.Context, c Campaign) (Campaign, err
 	}
 	c.ID, c.Created = payment.NewID("cmp"), now
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		merchants, err := contractIDs(ctx, tx, `SELECT id FROM merchants WHERE ($1 = '' OR category = $1) AND ($2 = '' OR region_code LIKE $2 || '%') AND ($3 = '' OR size = $3) ORDER BY id`,
+		merchants, err := queryStrings(ctx, tx, `SELECT id FROM merchants WHERE ($1 = '' OR category = $1) AND ($2 = '' OR region_code LIKE $2 || '%') AND ($3 = '' OR size = $3) ORDER BY id`,
 			c.Filter.Category, c.Filter.Region, c.Filter.Size)
 		if err != nil {
 			return err
@@ -132,7 +132,7 @@ func (s *Service) GetCampaign(ctx context.Context, id string) (Campaign, error) 
 
 // ListCampaigns lists campaigns, newest first.
 func (s *Service) ListCampaigns(ctx context.Context) ([]Campaign, error) {
-	ids, err := contractIDs(ctx, s.DB, `SELECT id FROM campaigns ORDER BY created_at DESC, id`)
+	ids, err := queryStrings(ctx, s.DB, `SELECT id FROM campaigns ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -88,7 +89,7 @@ func (s *Service) CreateAgreement(ctx context.Context, ch, title, body, actor st
 		if !requireResign || a.Version == 1 {
 			return nil
 		}
-		ids, err := contractIDs(ctx, tx, `SELECT id FROM contracts WHERE channel = $1 AND state IN ('signed', 'submitted', 'active', 'suspended', 'rejected')`, ch)
+		ids, err := queryStrings(ctx, tx, `SELECT id FROM contracts WHERE channel = $1 AND state IN ('signed', 'submitted', 'active', 'suspended', 'rejected')`, ch)
 		if err != nil {
 			return err
 		}
@@ -109,7 +110,8 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func contractIDs(ctx context.Context, q interface {
+// queryStrings runs a query of one text column and returns its values.
+func queryStrings(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, query string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
@@ -335,7 +337,7 @@ func (s *Service) ListContracts(ctx context.Context, f ContractFilter) ([]Contra
 			query += fmt.Sprintf(` AND %s = $%d`, col, len(args))
 		}
 	}
-	ids, err := contractIDs(ctx, s.DB, query+` ORDER BY updated_at DESC, id`, args...)
+	ids, err := queryStrings(ctx, s.DB, query+` ORDER BY updated_at DESC, id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +386,7 @@ type SigningPage struct {
 // token.
 func (s *Service) ForSigning(ctx context.Context, id, token string) (SigningPage, error) {
 	c, _, tok, err := s.loadContract(ctx, s.DB, id, false)
-	if err != nil || len(token) != len(tok) || subtleEq(token, tok) == false {
+	if err != nil || subtle.ConstantTimeCompare([]byte(token), []byte(tok)) != 1 {
 		return SigningPage{}, ErrBadSignToken
 	}
 	m, err := s.GetMerchant(ctx, c.MerchantID)
@@ -415,14 +417,6 @@ func (s *Service) Sign(ctx context.Context, id, token string, version int, textS
 	}
 	return s.Act(ctx, id, contract.Action{Kind: contract.ActSign, Actor: "merchant:" + signer, Current: version,
 		Sign: &contract.Signature{Version: version, TextHash: textSHA256, Signer: signer, IP: ip, At: s.now()}})
-}
-
-func subtleEq(a, b string) bool {
-	var d byte
-	for i := range len(a) {
-		d |= a[i] ^ b[i]
-	}
-	return d == 0
 }
 
 // Submit sends a signed merchant's application to the wallet's onboarding

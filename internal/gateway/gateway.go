@@ -124,14 +124,14 @@ type Merchant struct {
 
 // Errors the API maps to answers.
 var (
-	ErrNotFound        = errors.New("not found")
-	ErrDuplicateOrder  = errors.New("merchant_order_id is already used by another payment")
-	ErrMethodNotOpen   = errors.New("no wallet account is configured for this method")
-	ErrNotRefundable   = errors.New("the payment cannot be refunded")
-	ErrAlreadyPaid     = payment.ErrAlreadyPaid
-	ErrRefundTooLarge  = payment.ErrRefundExceeds
-	ErrWalletRefused   = errors.New("the wallet refused")
-	ErrMethodNotOnline = errors.New("this method comes with the hosted cashier")
+	ErrNotFound       = errors.New("not found")
+	ErrDuplicateOrder = errors.New("merchant_order_id is already used by another payment")
+	ErrMethodNotOpen  = errors.New("no wallet account is configured for this method")
+	ErrNoContract     = errors.New("the merchant has no active contract for this method's wallet, signed under the current agreement")
+	ErrNotRefundable  = errors.New("the payment cannot be refunded")
+	ErrAlreadyPaid    = payment.ErrAlreadyPaid
+	ErrRefundTooLarge = payment.ErrRefundExceeds
+	ErrWalletRefused  = errors.New("the wallet refused")
 )
 
 // forUpdate locks a row on PostgreSQL; SQLite's immediate transactions
@@ -203,8 +203,11 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 		return s.storePayment(ctx, p, nil, now)
 	}
 	acct, ok := s.Accounts[p.Channel]
-	if !ok || !s.Payable(ctx, m.ID, p.Channel) {
+	if !ok {
 		return p, ErrMethodNotOpen
+	}
+	if !s.Payable(ctx, m.ID, p.Channel) {
+		return p, ErrNoContract
 	}
 	// The wallet first: if hutong crashes before storing the payment, the
 	// wallet holds an order no buyer ever saw, which expires unpaid.

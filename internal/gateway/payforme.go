@@ -65,7 +65,7 @@ func (s *Service) CreatePayForMe(ctx context.Context, merchantID, paymentID stri
 		exp = time.Duration(req.ExpiresIn) * time.Second
 	}
 	r := PayForMe{ID: payment.NewID("pfm"), PaymentID: p.ID, MerchantID: merchantID, Status: "open", Note: req.Note,
-		ExpiresAt: min64(now.Add(exp), p.ExpiresAt), Created: now}
+		ExpiresAt: earlier(now.Add(exp), p.ExpiresAt), Created: now}
 	r.URL = s.BaseURL + "/pfm/" + r.ID
 	r.QRCodeURL = r.URL + "/qr.svg"
 	data, _ := json.Marshal(r)
@@ -86,7 +86,8 @@ func (s *Service) CreatePayForMe(ctx context.Context, merchantID, paymentID stri
 	return r, nil
 }
 
-func min64(a, b time.Time) time.Time {
+// earlier is the earlier of two times.
+func earlier(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
 	}

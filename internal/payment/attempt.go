@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -155,4 +156,4 @@ func CanAttempt(p Payment, now time.Time) error {
 }
 
 // ErrClosed is a payment that can no longer be paid.
-var ErrClosed = fmt.Errorf("payment: the payment is closed or expired")
+var ErrClosed = errors.New("payment: the payment is closed or expired")
