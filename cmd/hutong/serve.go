@@ -164,18 +164,13 @@ func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, lo
 // it. With a wallet sandbox, in-wallet pages load the sandbox's stand-ins
 // for the wallets' page bridges.
 func gatewayHandler(svc *gateway.Service, logger *slog.Logger, lease time.Duration, sandboxURL string) (http.Handler, *web.Handler) {
-	mux := http.NewServeMux()
-	mux.Handle("/", (&api.Server{Svc: svc, Logger: logger, IdempotencyLease: lease}).Handler())
 	cfg := web.Config{Svc: svc, Logger: logger}
 	if sandboxURL != "" {
 		cfg.BridgeScript = sandboxURL + "/phone/static/bridge.js"
 		cfg.SandboxPhone = sandboxURL + "/phone/"
 	}
 	pages := web.New(cfg)
-	for _, p := range web.Paths {
-		mux.Handle(p, pages)
-	}
-	return mux, pages
+	return pages.Beside((&api.Server{Svc: svc, Logger: logger, IdempotencyLease: lease}).Handler()), pages
 }
 
 // requestLog logs each request as JSON with a request id, which it also

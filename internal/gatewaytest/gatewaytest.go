@@ -61,13 +61,8 @@ type Options struct {
 // Handler is the gateway's HTTP face, as `hutong serve` mounts it: the
 // merchant API, and the buyers' pages beside it.
 func Handler(svc *gateway.Service, sandboxURL string) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/", (&api.Server{Svc: svc}).Handler())
 	pages := web.New(web.Config{Svc: svc, BridgeScript: sandboxURL + "/phone/static/bridge.js", SandboxPhone: sandboxURL + "/phone/", EventPoll: 50 * time.Millisecond})
-	for _, p := range web.Paths {
-		mux.Handle(p, pages)
-	}
-	return mux
+	return pages.Beside((&api.Server{Svc: svc}).Handler())
 }
 
 // Start runs a gateway on db (migrated) with a fresh sandbox.

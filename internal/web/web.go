@@ -83,6 +83,17 @@ type Handler struct {
 // graceful shutdown until they time out.
 func (h *Handler) Shutdown() { h.closeOnce.Do(func() { close(h.closing) }) }
 
+// Beside serves the pages on their Paths and everything else with other
+// (the merchant API), as one handler.
+func (h *Handler) Beside(other http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", other)
+	for _, p := range Paths {
+		mux.Handle(p, h)
+	}
+	return mux
+}
+
 // Paths the pages own, for mounting beside the API.
 var Paths = []string{"/pay/", "/pfm/", "/m/", "/s/", "/s", "/assets/", "/sign/", "/feedback/"}
 
@@ -326,7 +337,7 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 			if pfm != nil {
 				state = pfm.ID
 			}
-			http.Redirect(w, r, id.AuthorizeURL(absolute(r, "/pay/"+p.ID+"/wallet/"+client.Wallet), state), http.StatusFound)
+			http.Redirect(w, r, id.AuthorizeURL(h.absolute(r, "/pay/"+p.ID+"/wallet/"+client.Wallet), state), http.StatusFound)
 			return
 		}
 	}
@@ -364,7 +375,12 @@ func pfmQuery(pfm *gateway.PayForMe) string {
 }
 
 // absolute is path on the host the browser used.
-func absolute(r *http.Request, path string) string {
+func (h *Handler) absolute(r *http.Request, path string) string {
+	// The gateway's own address, where it has one: a Host header is the
+	// client's word, and these URLs go to wallets as redirect targets.
+	if h.cfg.Svc.BaseURL != "" {
+		return strings.TrimSuffix(h.cfg.Svc.BaseURL, "/") + path
+	}
 	scheme := "http"
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 		scheme = "https"
@@ -413,7 +429,7 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, "这个支付方式现在不可用", "this method is not open for this order")
 		return
 	}
-	back := absolute(r, "/pay/"+p.ID+"/done"+pfmQuery(pfm))
+	back := h.absolute(r, "/pay/"+p.ID+"/done"+pfmQuery(pfm))
 	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, ReturnURL: back, ClientIP: clientIP(r), Session: h.session(w, r)})
 	if err != nil {
 		h.attemptFailed(w, r, p, merchant, pfm, err)
@@ -668,7 +684,7 @@ func (h *Handler) paymentQR(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.svg(w, absolute(r, "/pay/"+p.ID))
+	h.svg(w, h.absolute(r, "/pay/"+p.ID))
 }
 
 // attemptQR is a wallet's own code (code_url, qr_code) of one attempt.
@@ -732,7 +748,7 @@ func (h *Handler) storeQR(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	h.svg(w, absolute(r, "/m/"+m.ID))
+	h.svg(w, h.absolute(r, "/m/"+m.ID))
 }
 
 // storePay makes a payment of the amount the buyer entered and goes to its
