@@ -28,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,14 +235,9 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request) (payment.Payment,
 	return p, m.Name, true
 }
 
-// choices lists what a browser may pay with now: the methods the gateway
-// shows this buyer (contracts, rollout), narrowed to those that work where
-// the page is open. Each decision is recorded as an exposure.
-func (h *Handler) choices(ctx context.Context, p payment.Payment, client useragent.Client, record bool) []methodChoice {
-	wanted := []string{channel.WeChatNative, channel.AlipayQR}
-	if client.Mobile {
-		wanted = []string{channel.WeChatH5, channel.AlipayWap}
-	}
+// decide asks the gateway which methods this buyer sees at this checkout
+// (contracts, rollout), from the browser that opened the page.
+func (h *Handler) decide(ctx context.Context, p payment.Payment, client useragent.Client) (rollout.Checkout, []rollout.Decision, error) {
 	m, _ := h.cfg.Svc.GetMerchant(ctx, p.MerchantID)
 	c := gateway.CheckoutOf(p, m)
 	if c.Platform == "" {
@@ -249,13 +245,30 @@ func (h *Handler) choices(ctx context.Context, p payment.Payment, client userage
 	}
 	c.AppVersion = client.AppVersion
 	ds, err := h.cfg.Svc.Decide(ctx, c)
+	return c, ds, err
+}
+
+// pageMethods are the methods the cashier offers where it is open: wallet
+// QR codes on a computer, jumps to the wallet app on a phone.
+func pageMethods(mobile bool) []string {
+	if mobile {
+		return []string{channel.WeChatH5, channel.AlipayWap}
+	}
+	return []string{channel.WeChatNative, channel.AlipayQR}
+}
+
+// choices lists what a browser may pay with now: the methods the gateway
+// shows this buyer, narrowed to those that work where the page is open.
+// Each decision is recorded as an exposure.
+func (h *Handler) choices(ctx context.Context, p payment.Payment, client useragent.Client) []methodChoice {
+	c, ds, err := h.decide(ctx, p, client)
 	if err != nil {
 		h.cfg.Logger.Error("rollout", "error", err)
 		return nil
 	}
 	var out []methodChoice
 	var seen []rollout.Decision
-	for _, want := range wanted {
+	for _, want := range pageMethods(client.Mobile) {
 		for _, d := range ds {
 			if d.Method != want {
 				continue
@@ -266,9 +279,7 @@ func (h *Handler) choices(ctx context.Context, p payment.Payment, client userage
 			}
 		}
 	}
-	if record {
-		h.cfg.Svc.RecordExposures(c, seen, p.ID)
-	}
+	h.cfg.Svc.RecordExposures(c, seen, p.ID)
 	return out
 }
 
@@ -279,13 +290,7 @@ func (h *Handler) inWalletShown(ctx context.Context, p payment.Payment, client u
 	if client.Wallet == "alipay" {
 		method = channel.AlipayJSAPI
 	}
-	m, _ := h.cfg.Svc.GetMerchant(ctx, p.MerchantID)
-	c := gateway.CheckoutOf(p, m)
-	if c.Platform == "" {
-		c.Platform = platformOf(client)
-	}
-	c.AppVersion = client.AppVersion
-	ds, err := h.cfg.Svc.Decide(ctx, c)
+	c, ds, err := h.decide(ctx, p, client)
 	if err != nil {
 		return false
 	}
@@ -341,7 +346,7 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 			return
 		}
 	}
-	v := view{Title: "收银台", Payment: p, Merchant: merchant, Methods: h.choices(r.Context(), p, client, true), Mobile: client.Mobile, PayForMe: pfm}
+	v := view{Title: "收银台", Payment: p, Merchant: merchant, Methods: h.choices(r.Context(), p, client), Mobile: client.Mobile, PayForMe: pfm}
 	if pfm != nil {
 		v.Title = "帮朋友付款"
 		v.Buyer = MaskName(p.Buyer.Name)
@@ -417,13 +422,12 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 		h.attemptFailed(w, r, p, merchant, pfm, err)
 		return
 	}
-	allowed := false
-	client := useragent.Classify(r.UserAgent())
-	for _, mobile := range []bool{false, true} {
-		client.Mobile = mobile
-		for _, c := range h.choices(r.Context(), p, client, false) {
-			allowed = allowed || c.Method == method
-		}
+	// A page may start any method the cashier offers, on a computer or a
+	// phone, that this buyer is shown.
+	allowed := slices.Contains(append(pageMethods(false), pageMethods(true)...), method)
+	if allowed {
+		_, ds, err := h.decide(r.Context(), p, useragent.Classify(r.UserAgent()))
+		allowed = err == nil && slices.ContainsFunc(ds, func(d rollout.Decision) bool { return d.Method == method && d.Shown })
 	}
 	if !allowed {
 		h.fail(w, http.StatusBadRequest, "这个支付方式现在不可用", "this method is not open for this order")
