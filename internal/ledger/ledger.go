@@ -132,16 +132,6 @@ type Rate int64
 // commissions.
 func (r Rate) Of(amount int64) int64 { return (amount*int64(r) + 5000) / 10000 }
 
-// Share is the part of fee that goes with part of amount, rounded half up;
-// the last part gets what remains, so the parts always add up to fee.
-func Share(fee, part, amount, alreadyShared int64, last bool) int64 {
-	if last {
-		return fee - alreadyShared
-	}
-	s := (fee*part*2 + amount) / (amount * 2)
-	return min(s, fee-alreadyShared)
-}
-
 // Paid is the entry of a payment the wallet took: the money is at the
 // wallet (less its fee) and held in escrow for the merchant.
 func Paid(merchant, channel, payment string, amount, fee int64, at time.Time) Entry {
