@@ -158,9 +158,8 @@ func (s *Service) release(ctx context.Context, tx *sql.Tx, merchantID, paymentID
 	if !p.ReleasedAt.IsZero() {
 		return p, nil // released before
 	}
-	var inFlight int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM refunds WHERE payment_id = $1 AND status = $2 AND (data NOT LIKE '%"kind":"duplicate_charge"%')`,
-		p.ID, payment.RefundPending).Scan(&inFlight); err != nil {
+	inFlight, err := s.merchantRefunds(ctx, tx, p.ID, "", payment.RefundPending)
+	if err != nil {
 		return p, err
 	}
 	if inFlight > 0 {

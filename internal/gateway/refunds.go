@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
@@ -244,7 +245,11 @@ func (s *Service) bookRefund(ctx context.Context, tx *sql.Tx, p *payment.Payment
 	}
 	// The wallet returns its fee on the refunded part; the last refund
 	// takes what is left of it.
-	last := p.Refunded == p.Amount && !s.refundsPending(ctx, tx, p.ID, r.ID)
+	others, err := s.merchantRefunds(ctx, tx, p.ID, r.ID, payment.RefundPending, payment.RefundAwaitingReturn)
+	if err != nil {
+		return err
+	}
+	last := p.Refunded == p.Amount && others == 0
 	r.FeeBack = min(s.feeRate(p.Channel).Of(r.Amount), p.Fee-p.FeeReturned)
 	if last {
 		r.FeeBack = p.Fee - p.FeeReturned
@@ -253,10 +258,27 @@ func (s *Service) bookRefund(ctx context.Context, tx *sql.Tx, p *payment.Payment
 	return s.post(ctx, tx, ledger.RefundDone(p.MerchantID, p.Channel, p.ID, r.ID, r.Amount, r.FeeBack, r.AfterRelease, now))
 }
 
-// refundsPending reports whether a payment has refunds other than except
-// still pending or waiting for a return.
-func (s *Service) refundsPending(ctx context.Context, tx *sql.Tx, paymentID, except string) bool {
-	var n int
-	tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM refunds WHERE payment_id = $1 AND id <> $2 AND status IN ('pending', 'awaiting_return')`, paymentID, except).Scan(&n)
-	return n > 0
+// merchantRefunds counts a payment's refunds (the merchant's, not
+// duplicate-charge returns) in the given states, other than except.
+func (s *Service) merchantRefunds(ctx context.Context, tx *sql.Tx, paymentID, except string, states ...string) (int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, status, data FROM refunds WHERE payment_id = $1`, paymentID)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, status, data string
+		if err := rows.Scan(&id, &status, &data); err != nil {
+			return 0, err
+		}
+		var r payment.Refund
+		if err := json.Unmarshal([]byte(data), &r); err != nil {
+			return 0, err
+		}
+		if id != except && r.Kind != payment.RefundDuplicateCharge && slices.Contains(states, status) {
+			n++
+		}
+	}
+	return n, rows.Err()
 }
