@@ -153,13 +153,22 @@ func (s *Service) saveRun(ctx context.Context, run ReconRun, items []ReconItem) 
 	})
 }
 
+// RefundSettleWindow bounds how long before its day a refund that settled
+// on that day may have been asked, so reconciliation reads recent refunds
+// and not the whole table; a refund slower than this is missed.
+const RefundSettleWindow = 30 * 24 * time.Hour
+
 // bookRows is hutong's side of a channel's day: every wallet order paid in
 // it (the payment's, and duplicates), and every refund completed in it.
 func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time) ([]recon.Row, error) {
 	merchant := s.Accounts[ch].Merchant
 	var out []recon.Row
+	// Only orders opened in the window that can be paid on the day: a
+	// wallet order lives at most a day (payment.MaxExpiresIn), so one paid
+	// on the day was opened within the day before it.
 	rows, err := s.DB.QueryContext(ctx, `SELECT p.data, a.id, a.status, a.data FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
-		WHERE a.status IN ('succeeded', 'duplicate')`)
+		WHERE a.status IN ('succeeded', 'duplicate') AND a.created_at >= $1 AND a.created_at < $2`,
+		store.Micros(start.Add(-payment.MaxExpiresIn-time.Hour)), store.Micros(end))
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +199,10 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 			Amount: p.Amount, Fee: s.feeRate(ch).Of(p.Amount), At: at, Merchant: merchant})
 	}
 	rows.Close()
-	rows, err = s.DB.QueryContext(ctx, `SELECT r.data, p.data FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.status = 'succeeded'`)
+	// Refunds asked within RefundSettleWindow before the day's end.
+	rows, err = s.DB.QueryContext(ctx, `SELECT r.data, p.data FROM refunds r JOIN payments p ON p.id = r.payment_id
+		WHERE r.status = 'succeeded' AND r.created_at >= $1 AND r.created_at < $2`,
+		store.Micros(start.Add(-RefundSettleWindow)), store.Micros(end))
 	if err != nil {
 		return nil, err
 	}
