@@ -348,42 +348,29 @@ func (s *Server) authenticated(route string, h func(http.ResponseWriter, *http.R
 			writeError(w, http.StatusUnauthorized, "authentication_error", "invalid_api_key", "the API key is not valid", "")
 			return
 		}
+		c := caller{key: key}
 		mid := key.MerchantID
-		if PlatformOnly[route] {
-			if !key.Platform() {
-				writeError(w, http.StatusForbidden, "permission_error", "platform_key_required", "only a platform key may call "+route, "")
-				return
-			}
-			c := caller{key: key}
-			if r.Method == http.MethodPost {
-				s.idempotent(w, r, c, h)
-				return
-			}
-			h(w, r, c)
+		switch {
+		case PlatformOnly[route] && !key.Platform():
+			writeError(w, http.StatusForbidden, "permission_error", "platform_key_required", "only a platform key may call "+route, "")
 			return
-		}
-		if key.Platform() {
+		case PlatformOnly[route]:
+			mid = "" // the operator's side names no merchant
+		case key.Platform():
 			mid = r.Header.Get("Hutong-Merchant")
-			if mid == "" && PlatformWide[route] {
-				c := caller{key: key}
-				if r.Method == http.MethodPost && route != "POST /v1/share_codes/resolve" {
-					s.idempotent(w, r, c, h)
-					return
-				}
-				h(w, r, c)
-				return
-			}
-			if mid == "" {
+			if mid == "" && !PlatformWide[route] {
 				writeError(w, http.StatusBadRequest, "invalid_request_error", "merchant_required", "a platform key names the merchant it acts for in the Hutong-Merchant header", "Hutong-Merchant")
 				return
 			}
 		}
-		m, err := s.Svc.GetMerchant(r.Context(), mid)
-		if err != nil {
-			writeError(w, http.StatusNotFound, "invalid_request_error", "merchant_not_found", "no merchant "+strconv.Quote(mid), "Hutong-Merchant")
-			return
+		if mid != "" {
+			m, err := s.Svc.GetMerchant(r.Context(), mid)
+			if err != nil {
+				writeError(w, http.StatusNotFound, "invalid_request_error", "merchant_not_found", "no merchant "+strconv.Quote(mid), "Hutong-Merchant")
+				return
+			}
+			c.merchant = m
 		}
-		c := caller{key: key, merchant: m}
 		if r.Method == http.MethodPost {
 			s.idempotent(w, r, c, h)
 			return

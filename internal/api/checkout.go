@@ -5,7 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/gateway"
@@ -126,8 +126,9 @@ func (s *Server) resolveShareCode(w http.ResponseWriter, r *http.Request, c call
 	writeJSON(w, http.StatusOK, sc)
 }
 
+// retryAfter is a wait in whole seconds, rounded up, as Retry-After wants.
 func retryAfter(d time.Duration) string {
-	return strings.TrimSuffix(time.Duration((d+time.Second-1)/time.Second).String(), "ns")
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 
 // failShare says why a share code did not resolve.
