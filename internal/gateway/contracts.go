@@ -263,15 +263,19 @@ func (s *Service) act(ctx context.Context, tx *sql.Tx, id string, a contract.Act
 	}
 	view := ContractView{Contract: n}
 	if a.Kind == contract.ActInvite {
-		view.SignURL = s.signURL(ctx, tx, id)
+		view.SignURL = s.signURLOf(ctx, tx, id)
 	}
 	return n, s.publish(ctx, tx, n.MerchantID, typ, id, view)
 }
 
-func (s *Service) signURL(ctx context.Context, q queryer, id string) string {
+// signURL is a contract's merchant-facing signing page, token included.
+func (s *Service) signURL(id, token string) string { return s.BaseURL + "/sign/" + id + "?token=" + token }
+
+// signURLOf reads a contract's token for its signing link.
+func (s *Service) signURLOf(ctx context.Context, q queryer, id string) string {
 	var tok string
 	q.QueryRowContext(ctx, `SELECT sign_token FROM contracts WHERE id = $1`, id).Scan(&tok)
-	return s.BaseURL + "/sign/" + id + "?token=" + tok
+	return s.signURL(id, tok)
 }
 
 // Act applies an operator's or the system's action to a contract.
@@ -311,11 +315,11 @@ func (s *Service) Invite(ctx context.Context, merchantID, ch, actor string) (Con
 
 // GetContract reads a contract (of merchantID, unless "").
 func (s *Service) GetContract(ctx context.Context, merchantID, id string) (ContractView, error) {
-	c, campaign, _, err := s.loadContract(ctx, s.DB, id, false)
+	c, campaign, token, err := s.loadContract(ctx, s.DB, id, false)
 	if err != nil || merchantID != "" && c.MerchantID != merchantID {
 		return ContractView{}, ErrNotFound
 	}
-	v := ContractView{Contract: c, CampaignID: campaign, SignURL: s.signURL(ctx, s.DB, id)}
+	v := ContractView{Contract: c, CampaignID: campaign, SignURL: s.signURL(id, token)}
 	if ag, err := s.CurrentAgreement(ctx, s.DB, c.Channel); err == nil {
 		v.Payable = c.Payable(ag.Version)
 	}
