@@ -269,7 +269,9 @@ func (s *Service) act(ctx context.Context, tx *sql.Tx, id string, a contract.Act
 }
 
 // signURL is a contract's merchant-facing signing page, token included.
-func (s *Service) signURL(id, token string) string { return s.BaseURL + "/sign/" + id + "?token=" + token }
+func (s *Service) signURL(id, token string) string {
+	return s.BaseURL + "/sign/" + id + "?token=" + token
+}
 
 // signURLOf reads a contract's token for its signing link.
 func (s *Service) signURLOf(ctx context.Context, q queryer, id string) string {
