@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -89,7 +90,7 @@ func checkBooks(t *testing.T, svc *gateway.Service, db *store.DB, step string) {
 		var data string
 		rows.Scan(&data)
 		var p payment.Payment
-		jsonUnmarshal(data, &p)
+		json.Unmarshal([]byte(data), &p)
 		feeSum += p.Fee
 		feeBack += p.FeeReturned
 	}

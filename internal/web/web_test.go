@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"image"
 	"image/color"
 	"io"
@@ -106,7 +108,7 @@ func attempts(t *testing.T, e *gatewaytest.Env, merchant int, paymentID string) 
 	}
 	defer res.Body.Close()
 	var out struct{ Data []map[string]any }
-	if err := jsonDecode(res.Body, &out); err != nil {
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
 		t.Fatal(err)
 	}
 	return out.Data
@@ -174,7 +176,7 @@ func TestCashierDesktopQR(t *testing.T) {
 		if ret == nil {
 			t.Fatalf("no return link:\n%s", page)
 		}
-		u, _ := url.Parse(htmlUnescape(ret[1]))
+		u, _ := url.Parse(html.UnescapeString(ret[1]))
 		if u.Host != "shop.example" || u.Query().Get("o") != "o-cashier" {
 			t.Fatalf("return link %s", u)
 		}
@@ -369,7 +371,7 @@ func TestPayForMeBothPaid(t *testing.T) {
 					var d struct {
 						RefundID string `json:"refund_id"`
 					}
-					jsonUnmarshal(ev.Data, &d)
+					json.Unmarshal(ev.Data, &d)
 					refundID = d.RefundID
 				}
 			}
