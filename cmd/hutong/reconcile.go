@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/gateway"
-	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
 )
 
@@ -41,13 +39,9 @@ func runReconcile(args []string, stdout, stderr io.Writer) error {
 	if *ch == "" || *credsPath == "" {
 		return errors.New("reconcile: --channel and --credentials are required")
 	}
-	raw, err := os.ReadFile(*credsPath)
+	creds, err := readCredentials(*credsPath)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
-	}
-	var creds sandbox.Credentials
-	if err := json.Unmarshal(raw, &creds); err != nil {
-		return fmt.Errorf("reconcile: %s: %w", *credsPath, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -55,13 +55,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if *credsPath == "" {
 		return errors.New("serve: --credentials is required (try hutong demo, which needs none)")
 	}
-	raw, err := os.ReadFile(*credsPath)
+	creds, err := readCredentials(*credsPath)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
-	}
-	var creds sandbox.Credentials
-	if err := json.Unmarshal(raw, &creds); err != nil {
-		return fmt.Errorf("serve: %s: %w", *credsPath, err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -90,6 +86,20 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "hutong gateway listening on %s (%s database)\n", url, db.Dialect)
 	return serveGateway(ctx, ln, svc, logger, *lease, *walletSandbox)
+}
+
+// readCredentials reads a credentials file in the sandbox's
+// credentials.json layout.
+func readCredentials(path string) (sandbox.Credentials, error) {
+	var creds sandbox.Credentials
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return creds, err
+	}
+	if err := json.Unmarshal(raw, &creds); err != nil {
+		return creds, fmt.Errorf("%s: %w", path, err)
+	}
+	return creds, nil
 }
 
 // walletAccounts builds a connector per wallet the credentials name. With

@@ -413,3 +413,26 @@ func (s *Service) Worker(id string) *jobs.Worker {
 var WalletMethods = []string{"wechatpay.native", "wechatpay.jsapi", "wechatpay.h5", "wechatpay.app", "alipay.precreate", "alipay.jsapi", "alipay.wap", "alipay.page", "alipay.app"}
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// queryJSON runs a query whose one column is a stored JSON object and
+// decodes each row; a row that does not decode is an error naming it.
+func queryJSON[T any](ctx context.Context, db *store.DB, query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		var v T
+		if err := json.Unmarshal([]byte(data), &v); err != nil {
+			return nil, fmt.Errorf("stored %T row %d: %w", v, len(out)+1, err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -235,20 +235,7 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 
 // ReconRuns lists runs, newest first.
 func (s *Service) ReconRuns(ctx context.Context) ([]ReconRun, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT data FROM recon_runs ORDER BY created_at DESC, id LIMIT 200`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []ReconRun{}
-	for rows.Next() {
-		var data string
-		rows.Scan(&data)
-		var r ReconRun
-		json.Unmarshal([]byte(data), &r)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryJSON[ReconRun](ctx, s.DB, `SELECT data FROM recon_runs ORDER BY created_at DESC, id LIMIT 200`)
 }
 
 // ReconRunItems reads a run and its discrepancies.
@@ -262,19 +249,9 @@ func (s *Service) ReconRunItems(ctx context.Context, id string) (ReconRun, []Rec
 		return ReconRun{}, nil, err
 	}
 	var run ReconRun
-	json.Unmarshal([]byte(data), &run)
-	rows, err := s.DB.QueryContext(ctx, `SELECT data FROM recon_items WHERE run_id = $1 ORDER BY seq`, id)
-	if err != nil {
-		return run, nil, err
+	if err := json.Unmarshal([]byte(data), &run); err != nil {
+		return run, nil, fmt.Errorf("reconciliation run %s: %w", id, err)
 	}
-	defer rows.Close()
-	items := []ReconItem{}
-	for rows.Next() {
-		var d string
-		rows.Scan(&d)
-		var it ReconItem
-		json.Unmarshal([]byte(d), &it)
-		items = append(items, it)
-	}
-	return run, items, rows.Err()
+	items, err := queryJSON[ReconItem](ctx, s.DB, `SELECT data FROM recon_items WHERE run_id = $1 ORDER BY seq`, id)
+	return run, items, err
 }

@@ -104,20 +104,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, merchantID, id string) err
 
 // ListEvents lists a merchant's events, newest first.
 func (s *Service) ListEvents(ctx context.Context, merchantID string, limit int) ([]Event, error) {
-	rows, err := s.DB.QueryContext(ctx, `SELECT data FROM events WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, merchantID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Event{}
-	for rows.Next() {
-		var data string
-		rows.Scan(&data)
-		var e Event
-		json.Unmarshal([]byte(data), &e)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return queryJSON[Event](ctx, s.DB, `SELECT data FROM events WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, merchantID, limit)
 }
 
 // ResendEvent queues a delivery of an event to every current endpoint.
