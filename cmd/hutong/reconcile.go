@@ -67,8 +67,8 @@ func runReconcile(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	fmt.Fprintf(stdout, "  bill rows %d, book rows %d, matched %d\n", sum.BillRows, sum.OurRows, sum.Matched)
-	fmt.Fprintf(stdout, "  missing in books %d, missing in bill %d, amount differs %d, status differs %d, fee differs %d\n",
-		sum.MissingOurs, sum.MissingWallet, sum.AmountDiffers, sum.StatusDiffers, sum.FeeDiffers)
+	fmt.Fprintf(stdout, "  missing in books %d, missing in bill %d, amount differs %d, status differs %d, fee differs %d, merchant differs %d\n",
+		sum.MissingOurs, sum.MissingWallet, sum.AmountDiffers, sum.StatusDiffers, sum.FeeDiffers, sum.MerchantDiffers)
 	fmt.Fprintf(stdout, "  net: bill %d fen, books %d fen; fees: bill %d fen, books %d fen\n", sum.BillNet, sum.OurNet, sum.BillFees, sum.OurFees)
 	if sum.Discrepancies() > 0 {
 		return exitError{1, fmt.Sprintf("%d discrepancies; GET /v1/reconciliations/%s lists them", sum.Discrepancies(), run.ID)}

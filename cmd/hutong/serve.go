@@ -22,7 +22,9 @@ import (
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/sandbox"
+	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
+	"github.com/hutong-pay/hutong/internal/sandbox/wechatpay"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/web"
 	"github.com/hutong-pay/hutong/sandboxhttp"
@@ -102,6 +104,37 @@ func readCredentials(path string) (sandbox.Credentials, error) {
 	return creds, nil
 }
 
+// checkCredentials refuses credentials that leave out an identity the
+// gateway compares every wallet message with (the app and the merchant
+// money lands with), naming the missing field: without it, a message the
+// wallet signed for someone else could pass for ours.
+func checkCredentials(c sandbox.Credentials) error {
+	var missing []string
+	if w := c.WeChatPay; w != (wechatpay.Credentials{}) {
+		for _, f := range []struct{ name, value string }{
+			{"mchid", w.MchID}, {"appid", w.AppID}, {"merchant_serial_no", w.MerchantSerialNo}, {"merchant_private_key", w.MerchantPrivateKey},
+			{"apiv3_key", w.APIv3Key}, {"platform_public_key_id", w.PlatformPublicKeyID}, {"platform_public_key", w.PlatformPublicKey},
+		} {
+			if f.value == "" {
+				missing = append(missing, "wechatpay."+f.name)
+			}
+		}
+	}
+	if a := c.Alipay; a != (alipay.Credentials{}) {
+		for _, f := range []struct{ name, value string }{
+			{"app_id", a.AppID}, {"seller_id", a.SellerID}, {"app_private_key", a.AppPrivateKey}, {"alipay_public_key", a.AlipayPublicKey},
+		} {
+			if f.value == "" {
+				missing = append(missing, "alipay."+f.name)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the credentials lack %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // walletAccounts builds a connector per wallet the credentials name. With
 // a sandbox URL, wallet calls go there.
 func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL string, profitSharing bool) (map[string]gateway.Account, error) {
@@ -113,6 +146,9 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 			return nil, err
 		}
 		alipayGateway = sandboxURL + "/gateway.do"
+	}
+	if err := checkCredentials(c); err != nil {
+		return nil, err
 	}
 	out := map[string]gateway.Account{}
 	if w := c.WeChatPay; w.MchID != "" {
@@ -130,10 +166,10 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 		if err != nil {
 			return nil, err
 		}
-		out["wechatpay"] = gateway.Account{Name: "main", Connector: conn, Merchant: w.MchID}
+		out["wechatpay"] = gateway.Account{Name: "main", Connector: conn}
 	}
 	if a := c.Alipay; a.AppID != "" {
-		conn, err := chalipay.New(chalipay.Config{AppID: a.AppID, AppPrivateKey: a.AppPrivateKey, AlipayPublicKey: a.AlipayPublicKey, Gateway: alipayGateway,
+		conn, err := chalipay.New(chalipay.Config{AppID: a.AppID, SellerID: a.SellerID, AppPrivateKey: a.AppPrivateKey, AlipayPublicKey: a.AlipayPublicKey, Gateway: alipayGateway,
 			AuthorizeBase: sandboxURL})
 		if err != nil {
 			return nil, err

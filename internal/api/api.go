@@ -65,6 +65,7 @@ var Routes = []string{
 	"GET /v1/events",
 	"POST /v1/events/{id}/resend",
 	"GET /v1/payments/{id}/attempts",
+	"GET /v1/payments/{id}/wallet_mismatches",
 	"POST /v1/payments/{id}/pay_for_me",
 	"GET /v1/pay_for_me/{id}",
 	"POST /v1/pay_for_me/{id}/revoke",
@@ -131,6 +132,7 @@ func (s *Server) Handler() http.Handler {
 		"GET /v1/events":                          s.listEvents,
 		"POST /v1/events/{id}/resend":             s.resendEvent,
 		"GET /v1/payments/{id}/attempts":          s.listAttempts,
+		"GET /v1/payments/{id}/wallet_mismatches": s.listMismatches,
 		"POST /v1/payments/{id}/pay_for_me":       s.createPayForMe,
 		"GET /v1/pay_for_me/{id}":                 s.getPayForMe,
 		"POST /v1/pay_for_me/{id}/revoke":         s.revokePayForMe,
@@ -214,6 +216,11 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	refusedByReason := gateway.RefusedNotifications()
 	for _, reason := range slices.Sorted(maps.Keys(refusedByReason)) {
 		fmt.Fprintf(w, "hutong_notifications_refused_total{reason=%q} %d\n", reason, refusedByReason[reason])
+	}
+	fmt.Fprintln(w, "# TYPE hutong_wallet_mismatches_total counter")
+	byField := gateway.MismatchCounts()
+	for _, k := range slices.SortedFunc(maps.Keys(byField), func(a, b [3]string) int { return slices.Compare(a[:], b[:]) }) {
+		fmt.Fprintf(w, "hutong_wallet_mismatches_total{channel=%q,source=%q,field=%q} %d\n", k[0], k[1], k[2], byField[k])
 	}
 	fmt.Fprintln(w, "# TYPE hutong_api_own_seconds summary")
 	for _, route := range Routes {

@@ -78,13 +78,13 @@ func start(t testing.TB, db *store.DB) *env {
 		t.Fatal(err)
 	}
 	ac := sb.Sandbox().Credentials().Alipay
-	aconn, err := chalipay.New(chalipay.Config{AppID: ac.AppID, AppPrivateKey: ac.AppPrivateKey, AlipayPublicKey: ac.AlipayPublicKey, Gateway: sb.URL + "/gateway.do"})
+	aconn, err := chalipay.New(chalipay.Config{AppID: ac.AppID, SellerID: ac.SellerID, AppPrivateKey: ac.AppPrivateKey, AlipayPublicKey: ac.AlipayPublicKey, Gateway: sb.URL + "/gateway.do"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
-		"wechatpay": {Name: "main", Connector: wconn, Merchant: wc.MchID},
-		"alipay":    {Name: "main", Connector: aconn, Merchant: sb.Sandbox().Alipay().Merchants()[0].PID},
+		"wechatpay": {Name: "main", Connector: wconn},
+		"alipay":    {Name: "main", Connector: aconn},
 	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}}
 	srv := httptest.NewServer((&api.Server{Svc: svc}).Handler())
 	t.Cleanup(srv.Close)

@@ -27,6 +27,17 @@ func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, c caller) 
 	writeJSON(w, http.StatusOK, map[string]any{"data": list})
 }
 
+// listMismatches lists the wallet messages refused for the payment because
+// something they named was not what hutong sent.
+func (s *Server) listMismatches(w http.ResponseWriter, r *http.Request, c caller) {
+	list, err := s.Svc.Mismatches(r.Context(), c.merchant.ID, r.PathValue("id"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+}
+
 func (s *Server) createPayForMe(w http.ResponseWriter, r *http.Request, c caller) {
 	var req gateway.PayForMeRequest
 	if !decodeOptional(w, r, &req) {

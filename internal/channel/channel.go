@@ -62,8 +62,23 @@ const (
 	TradeClosed   = "closed"   // CLOSED, TRADE_CLOSED
 )
 
+// Identity is whom a wallet message says it is for. A signature proves
+// only which wallet sent a message, not that it concerns this gateway's
+// payment: a message the wallet signed for another app or merchant is
+// just as valid. So the gateway compares every identity a message names
+// with the one it expects (Connector.Expect) and refuses a difference.
+// Connectors fill in what the message names and leave the rest empty; a
+// notification that lacks an identity the wallet always sends is refused
+// by its connector.
+type Identity struct {
+	App         string // WeChat Pay appid (sp_appid in partner mode), Alipay app_id
+	Merchant    string // WeChat Pay mchid (sp_mchid in partner mode), Alipay seller_id
+	SubMerchant string // WeChat Pay sub_mchid (partner mode)
+}
+
 // Trade is a wallet's word on a payment.
 type Trade struct {
+	Identity
 	OutTradeNo    string
 	TransactionID string
 	State         string
@@ -71,7 +86,6 @@ type Trade struct {
 	Currency      string
 	PaidAt        time.Time
 	Payer         string // openid or buyer id
-	Merchant      string // the mchid / sub_mchid / seller_id the wallet credited
 }
 
 // RefundRequest asks a wallet to refund part or all of a payment.
@@ -94,11 +108,16 @@ const (
 
 // Refund is a wallet's word on a refund.
 type Refund struct {
-	OutTradeNo  string
+	Identity
+	OutTradeNo  string // the refunded wallet order
 	OutRefundNo string
 	RefundID    string
 	State       string
-	Amount      int64
+	Amount      int64 // fen: this refund's, or with Cumulative all refunds' of the order so far
+	// Cumulative says Amount is the order's total refunded so far (Alipay's
+	// notifications carry refund_fee so), not this refund's own amount.
+	Cumulative bool
+	Total      int64 // fen: the refunded order's amount, 0 when not named
 }
 
 // Notification is a verified wallet message.
@@ -111,6 +130,11 @@ type Notification struct {
 // Connector is one wallet account.
 type Connector interface {
 	Channel() string
+	// Expect is the identity every message about a payment must name: the
+	// account's own, or, for a payment made for a sub-merchant (sub: the
+	// sub_mchid or app_auth_token), the sub-merchant's; seller is the
+	// wallet user id of a merchant that authorized the app (Alipay).
+	Expect(sub, seller string) Identity
 	Prepay(ctx context.Context, p Prepay) (Action, error)
 	Query(ctx context.Context, outTradeNo, subMerchant string) (Trade, error)
 	Close(ctx context.Context, outTradeNo, subMerchant string) error
@@ -187,8 +211,11 @@ type Onboarding struct {
 	State       string
 	WalletState string // the wallet's own word (APPLYMENT_STATE_…)
 	SubMerchant string // sub_mchid or app_auth_token, once active
-	Reason      string
-	SignURL     string
+	// Seller is the wallet user id of an authorizing merchant (Alipay's
+	// user_id): the seller_id its trades' messages name.
+	Seller  string
+	Reason  string
+	SignURL string
 }
 
 // BillDownloader is a connector that can fetch its wallet's daily trade

@@ -57,6 +57,7 @@ type Contract struct {
 	// active, the wallet merchant it names (sub_mchid, app_auth_token).
 	OnboardingRef string    `json:"onboarding_ref,omitempty"`
 	SubMerchant   string    `json:"sub_merchant,omitempty"`
+	Seller        string    `json:"seller,omitempty"` // Alipay: the authorizing merchant's user id
 	WalletState   string    `json:"wallet_state,omitempty"`
 	Updated       time.Time `json:"updated"`
 	Created       time.Time `json:"created"`

@@ -61,9 +61,9 @@ type delivery struct {
 	Endpoint string `json:"endpoint"`
 }
 
-// applyTrade applies a verified wallet fact to its wallet order and
-// payment in tx.
-func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, t channel.Trade) error {
+// applyTrade applies a verified wallet fact from channel ch to its wallet
+// order and payment in tx, if everything it names is what was sent.
+func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t channel.Trade) error {
 	a, err := s.loadAttempt(ctx, tx, t.OutTradeNo, false)
 	if err != nil {
 		return err
@@ -78,21 +78,16 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, t channel.Trade) e
 		return err
 	}
 	a = fillAttempt(a, p)
-	m, err := s.GetMerchant(ctx, p.MerchantID)
+	if a.Channel != ch {
+		return &payment.MismatchError{Payment: p.ID, Field: payment.FieldChannel, Want: a.Channel, Got: ch}
+	}
+	m, err := getMerchant(ctx, tx, p.MerchantID)
 	if err != nil {
 		return err
 	}
-	// The wallet merchant the money must land with: the sub-merchant in
-	// WeChat's service-provider mode, else the account's own merchant. An
-	// Alipay app_auth_token does not name its seller id, so a payment made
-	// with one is not checked for it.
-	var want string
-	switch {
-	case a.Channel == "wechatpay" && m.WeChatSubMchID != "":
-		want = m.WeChatSubMchID
-	case a.Channel == "alipay" && m.AlipayAppAuthToken != "":
-	default:
-		want = s.Accounts[a.Channel].Merchant
+	want, err := s.expect(m, a.Channel)
+	if err != nil {
+		return err
 	}
 	now := s.now()
 	c, err := payment.ApplyAttemptTrade(p, a, t, want, now)
@@ -213,7 +208,9 @@ func (s *Service) closeAttempt(ctx context.Context, p payment.Payment, a payment
 	if err != nil && !errors.Is(err, channel.ErrNotFound) {
 		// The wallet refuses to close a paid order: learn that it is paid.
 		if t, qerr := conn.Query(ctx, a.ID, sub); qerr == nil && (t.State == channel.TradePaid || t.State == channel.TradeRefunded) {
-			return true, s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, t) })
+			err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
+			s.noteMismatch(ctx, a.Channel, sourceQuery, "query:"+a.ID, err)
+			return err == nil, err
 		}
 		return false, fmt.Errorf("%w: %v", ErrWalletRefused, err)
 	}
@@ -247,6 +244,7 @@ func (s *Service) HandleNotification(w http.ResponseWriter, r *http.Request) {
 	n, err := acct.Connector.ParseNotification(r)
 	if err == nil {
 		err = s.applyNotification(r.Context(), ch, n)
+		s.noteMismatch(r.Context(), ch, sourceNotification, n.ID, err)
 	}
 	if err != nil {
 		s.log().Warn("notification refused", "channel", ch, "account", name, "reason", refusalReason(err), "error", err.Error())
@@ -277,12 +275,12 @@ func (s *Service) applyNotification(ctx context.Context, ch string, n channel.No
 			return err
 		}
 		if n.Refund != nil {
-			if err := s.settleRefund(ctx, tx, *n.Refund); err != nil {
-				return err
+			if err := s.settleRefund(ctx, tx, ch, *n.Refund); err != nil {
+				return fmt.Errorf("refund %s: %w", n.Refund.OutRefundNo, err)
 			}
 		}
 		if n.Trade != nil {
-			if err := s.applyTrade(ctx, tx, *n.Trade); err != nil {
+			if err := s.applyTrade(ctx, tx, ch, *n.Trade); err != nil {
 				return fmt.Errorf("payment %s: %w", n.Trade.OutTradeNo, err)
 			}
 		}
@@ -318,7 +316,9 @@ func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	return s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, t) })
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
+	s.noteMismatch(ctx, a.Channel, sourceQuery, "query:"+a.ID, err)
+	return err
 }
 
 // Expire closes an unpaid payment at its wallets when it expires (a job).

@@ -249,11 +249,13 @@ func (s *Service) act(ctx context.Context, tx *sql.Tx, id string, a contract.Act
 	// The wallet merchant an active contract names is where the merchant's
 	// payments go from now on.
 	if n.State == contract.Active && n.SubMerchant != "" {
-		col := "wechat_sub_mchid"
+		var err error
 		if n.Channel == "alipay" {
-			col = "alipay_app_auth_token"
+			_, err = tx.ExecContext(ctx, `UPDATE merchants SET alipay_app_auth_token = $2, alipay_seller_id = $3 WHERE id = $1`, n.MerchantID, n.SubMerchant, n.Seller)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE merchants SET wechat_sub_mchid = $2 WHERE id = $1`, n.MerchantID, n.SubMerchant)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE merchants SET `+col+` = $2 WHERE id = $1`, n.MerchantID, n.SubMerchant); err != nil {
+		if err != nil {
 			return c, err
 		}
 	}
@@ -544,7 +546,7 @@ func (s *Service) PollContract(ctx context.Context, j jobs.Job) error {
 		if err != nil || cur.State != contract.Submitted {
 			return err
 		}
-		cur.WalletState, cur.SubMerchant = res.WalletState, res.SubMerchant
+		cur.WalletState, cur.SubMerchant, cur.Seller = res.WalletState, res.SubMerchant, res.Seller
 		if err := s.saveContract(ctx, tx, cur); err != nil {
 			return err
 		}

@@ -29,9 +29,6 @@ import (
 type Account struct {
 	Name      string // the {account} of /notify/{channel}/{account}
 	Connector channel.Connector
-	// Merchant is the wallet merchant money lands with (mchid, seller id),
-	// checked against notifications when a payment names no sub-merchant.
-	Merchant string
 }
 
 // Service is the gateway.
@@ -120,6 +117,9 @@ type Merchant struct {
 	Size               string `json:"size,omitempty"`
 	WeChatSubMchID     string `json:"wechat_sub_mchid,omitempty"`
 	AlipayAppAuthToken string `json:"-"`
+	// AlipaySellerID is the Alipay user id that authorized the app with
+	// AlipayAppAuthToken: the seller_id its trades' messages name.
+	AlipaySellerID string `json:"-"`
 }
 
 // Errors the API maps to answers.
@@ -150,11 +150,27 @@ func (s *Service) subMerchant(m Merchant, ch string) string {
 	return m.AlipayAppAuthToken
 }
 
+// expect is the identity every wallet message about m's payments on ch
+// must name.
+func (s *Service) expect(m Merchant, ch string) (channel.Identity, error) {
+	acct, ok := s.Accounts[ch]
+	if !ok {
+		return channel.Identity{}, ErrMethodNotOpen
+	}
+	return acct.Connector.Expect(s.subMerchant(m, ch), m.AlipaySellerID), nil
+}
+
 // GetMerchant reads a merchant.
 func (s *Service) GetMerchant(ctx context.Context, id string) (Merchant, error) {
+	return getMerchant(ctx, s.DB, id)
+}
+
+// getMerchant reads a merchant through q: a transaction reads it through
+// itself, never through a second connection of the pool.
+func getMerchant(ctx context.Context, q queryer, id string) (Merchant, error) {
 	var m Merchant
-	err := s.DB.QueryRowContext(ctx, `SELECT id, name, wechat_sub_mchid, alipay_app_auth_token, category, region_code, size FROM merchants WHERE id = $1`, id).
-		Scan(&m.ID, &m.Name, &m.WeChatSubMchID, &m.AlipayAppAuthToken, &m.Category, &m.RegionCode, &m.Size)
+	err := q.QueryRowContext(ctx, `SELECT id, name, wechat_sub_mchid, alipay_app_auth_token, alipay_seller_id, category, region_code, size FROM merchants WHERE id = $1`, id).
+		Scan(&m.ID, &m.Name, &m.WeChatSubMchID, &m.AlipayAppAuthToken, &m.AlipaySellerID, &m.Category, &m.RegionCode, &m.Size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, ErrNotFound
 	}
@@ -166,8 +182,8 @@ func (s *Service) CreateMerchant(ctx context.Context, m Merchant) (Merchant, err
 	if m.ID == "" {
 		m.ID = payment.NewID("m")
 	}
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO merchants (id, name, wechat_sub_mchid, alipay_app_auth_token, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		m.ID, m.Name, m.WeChatSubMchID, m.AlipayAppAuthToken, store.Micros(s.now()))
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO merchants (id, name, wechat_sub_mchid, alipay_app_auth_token, alipay_seller_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		m.ID, m.Name, m.WeChatSubMchID, m.AlipayAppAuthToken, m.AlipaySellerID, store.Micros(s.now()))
 	return m, err
 }
 

@@ -130,6 +130,8 @@ func describe(r recon.Result) string {
 		return fmt.Sprintf("status: bill %s, books %s", r.Bill.Status, r.Ours.Status)
 	case recon.FeeDiffers:
 		return fmt.Sprintf("fee: bill %d fen, books %d fen", r.Bill.Fee, r.Ours.Fee)
+	case recon.MerchantDiffers:
+		return fmt.Sprintf("merchant: the bill credits %s, the order was made for %s", r.Bill.Merchant, r.Ours.Merchant)
 	}
 	return string(r.Kind)
 }
@@ -160,7 +162,7 @@ const RefundSettleWindow = 30 * 24 * time.Hour
 // bookRows is hutong's side of a channel's day: every wallet order paid in
 // it (the payment's, and duplicates), and every refund completed in it.
 func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time) ([]recon.Row, error) {
-	merchant := s.Accounts[ch].Merchant
+	billMerchant := s.billMerchants(ch)
 	var out []recon.Row
 	// Only orders opened in the window that can be paid on the day: a
 	// wallet order lives at most a day (payment.MaxExpiresIn), so one paid
@@ -193,6 +195,11 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 		tx := a.WalletTradeNo
 		if tx == "" {
 			tx = p.WalletTradeNo
+		}
+		merchant, err := billMerchant(ctx, p.MerchantID)
+		if err != nil {
+			rows.Close()
+			return nil, err
 		}
 		out = append(out, recon.Row{Channel: ch, OutTradeNo: a.ID, TransactionID: tx, Kind: recon.KindPayment, Status: recon.StatusSuccess,
 			Amount: p.Amount, Fee: s.feeRate(ch).Of(p.Amount), At: at, Merchant: merchant})
@@ -227,10 +234,40 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 		if rch != ch || r.UpdatedAt.Before(start) || !r.UpdatedAt.Before(end) {
 			continue
 		}
+		merchant, err := billMerchant(ctx, p.MerchantID)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, recon.Row{Channel: ch, OutTradeNo: order, OutRefundNo: r.ID, Kind: recon.KindRefund, Status: recon.StatusSuccess,
 			Amount: r.Amount, Fee: fee, At: r.UpdatedAt, Merchant: merchant})
 	}
 	return out, rows.Err()
+}
+
+// billMerchants reads the wallet merchant a bill row of a merchant's order
+// must be credited to (the sub-merchant in partner mode, else the account's
+// merchant or seller), once per merchant.
+func (s *Service) billMerchants(ch string) func(context.Context, string) (string, error) {
+	seen := map[string]string{}
+	return func(ctx context.Context, merchantID string) (string, error) {
+		if id, ok := seen[merchantID]; ok {
+			return id, nil
+		}
+		m, err := s.GetMerchant(ctx, merchantID)
+		if err != nil {
+			return "", fmt.Errorf("merchant %s: %w", merchantID, err)
+		}
+		want, err := s.expect(m, ch)
+		if err != nil {
+			return "", err
+		}
+		id := want.Merchant
+		if want.SubMerchant != "" {
+			id = want.SubMerchant
+		}
+		seen[merchantID] = id
+		return id, nil
+	}
 }
 
 // ReconRuns lists runs, newest first.

@@ -181,21 +181,22 @@ func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	})
 	var we *channel.WalletError
 	if errors.As(err, &we) {
-		res = channel.Refund{OutRefundNo: r.ID, State: channel.RefundFailed}
+		res = channel.Refund{OutTradeNo: order, OutRefundNo: r.ID, Amount: r.Amount, State: channel.RefundFailed}
 	} else if err != nil {
 		return err
 	}
 	if res.State == channel.RefundPending {
 		return errRefundPending
 	}
-	return s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.settleRefund(ctx, tx, res) })
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.settleRefund(ctx, tx, ch, res) })
+	s.noteMismatch(ctx, ch, sourceRefundAnswer, "refund:"+r.ID, err)
+	return err
 }
 
-// settleRefund applies a wallet's final word on a refund, once.
-func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, res channel.Refund) error {
-	if res.State == channel.RefundPending {
-		return nil
-	}
+// settleRefund applies a wallet's final word on a refund, once, if it is
+// about this refund as it was sent to ch: the refund number, the refunded
+// order, the amount and every identity it names (payment.MatchRefund).
+func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, ch string, res channel.Refund) error {
 	// The row lock makes a second settlement of the same refund (its job
 	// and its notification racing, on two gateways) wait and then see the
 	// first one's result.
@@ -203,12 +204,34 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, res channel.Refu
 	if err != nil {
 		return err
 	}
-	if r.Status != payment.RefundPending {
-		return nil
-	}
 	p, err := s.loadPayment(ctx, tx, r.PaymentID, "", true)
 	if err != nil {
 		return err
+	}
+	order, orderChannel := p.WalletOrderNo(), p.Channel
+	if r.Attempt != "" {
+		a, err := s.loadAttempt(ctx, tx, r.Attempt, false)
+		if err != nil {
+			return err
+		}
+		order, orderChannel = a.ID, fillAttempt(a, p).Channel
+	}
+	if orderChannel != ch {
+		return &payment.MismatchError{Payment: p.ID, Field: payment.FieldChannel, Want: orderChannel, Got: ch}
+	}
+	m, err := getMerchant(ctx, tx, merchantID)
+	if err != nil {
+		return err
+	}
+	want, err := s.expect(m, ch)
+	if err != nil {
+		return err
+	}
+	if err := payment.MatchRefund(p, r, order, p.Amount, want, res); err != nil {
+		return err
+	}
+	if res.State == channel.RefundPending || r.Status != payment.RefundPending {
+		return nil
 	}
 	now := s.now()
 	ok := res.State == channel.RefundSucceeded

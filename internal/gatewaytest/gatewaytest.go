@@ -79,14 +79,14 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	ac := sb.Sandbox().Credentials().Alipay
-	aconn, err := chalipay.New(chalipay.Config{AppID: ac.AppID, AppPrivateKey: ac.AppPrivateKey, AlipayPublicKey: ac.AlipayPublicKey,
+	aconn, err := chalipay.New(chalipay.Config{AppID: ac.AppID, SellerID: ac.SellerID, AppPrivateKey: ac.AppPrivateKey, AlipayPublicKey: ac.AlipayPublicKey,
 		Gateway: sb.URL + "/gateway.do", AuthorizeBase: sb.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
-		"wechatpay": {Name: "main", Connector: wconn, Merchant: wc.MchID},
-		"alipay":    {Name: "main", Connector: aconn, Merchant: sb.Sandbox().Alipay().Merchants()[0].PID},
+		"wechatpay": {Name: "main", Connector: wconn},
+		"alipay":    {Name: "main", Connector: aconn},
 	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second,
 		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond, AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing}
 	// The address is known before the handler, so the gateway's pages and

@@ -66,20 +66,14 @@ type AttemptChange struct {
 }
 
 // ApplyAttemptTrade reads a verified wallet fact about attempt a of
-// payment p. merchant is the wallet merchant the attempt was made with;
-// "" skips that check where the wallet's answer does not name it.
-func ApplyAttemptTrade(p Payment, a Attempt, t channel.Trade, merchant string, now time.Time) (AttemptChange, error) {
-	switch {
-	case t.OutTradeNo != a.ID:
-		return AttemptChange{}, &MismatchError{"order number", a.ID, t.OutTradeNo}
-	case a.PaymentID != p.ID:
+// payment p, refusing it (MatchTrade) unless it names want's identities,
+// the attempt's order number, the payment's amount and currency.
+func ApplyAttemptTrade(p Payment, a Attempt, t channel.Trade, want channel.Identity, now time.Time) (AttemptChange, error) {
+	if a.PaymentID != p.ID {
 		return AttemptChange{}, fmt.Errorf("payment: attempt %s belongs to payment %s, not %s", a.ID, a.PaymentID, p.ID)
-	case t.Amount != p.Amount:
-		return AttemptChange{}, &MismatchError{"amount", fmt.Sprint(p.Amount), fmt.Sprint(t.Amount)}
-	case t.Currency != "" && t.Currency != p.Currency:
-		return AttemptChange{}, &MismatchError{"currency", p.Currency, t.Currency}
-	case merchant != "" && t.Merchant != "" && t.Merchant != merchant:
-		return AttemptChange{}, &MismatchError{"merchant", merchant, t.Merchant}
+	}
+	if err := MatchTrade(p, a, want, t); err != nil {
+		return AttemptChange{}, err
 	}
 	out := AttemptChange{Change: Change{Payment: p}, Attempt: a}
 	next := a

@@ -119,12 +119,13 @@ var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadd
 // MismatchError is a wallet fact that does not belong to the payment: the
 // gateway refuses it and changes nothing.
 type MismatchError struct {
-	Field     string
+	Payment   string // the payment the message named
+	Field     string // one of the Field… constants
 	Want, Got string
 }
 
 func (e *MismatchError) Error() string {
-	return fmt.Sprintf("payment: the wallet's %s is %q, the payment's is %q", e.Field, e.Got, e.Want)
+	return fmt.Sprintf("payment %s: the wallet's %s is %q, expected %q", e.Payment, e.Field, e.Got, e.Want)
 }
 
 // Change is what a wallet fact does to a payment.
@@ -136,8 +137,8 @@ type Change struct {
 
 // ApplyTrade reads a verified wallet fact about a payment made with one
 // wallet order, whose id is the payment's own.
-func ApplyTrade(p Payment, t channel.Trade, merchant string, now time.Time) (Change, error) {
-	c, err := ApplyAttemptTrade(p, SoleAttempt(p), t, merchant, now)
+func ApplyTrade(p Payment, t channel.Trade, want channel.Identity, now time.Time) (Change, error) {
+	c, err := ApplyAttemptTrade(p, SoleAttempt(p), t, want, now)
 	return c.Change, err
 }
 

@@ -65,22 +65,25 @@ func TestNewIDFitsBothWallets(t *testing.T) {
 }
 
 func paid(p Payment) channel.Trade {
-	return channel.Trade{OutTradeNo: p.ID, TransactionID: "4200001", State: channel.TradePaid, Amount: p.Amount, Currency: "CNY", Merchant: "1900000001", PaidAt: now}
+	return channel.Trade{Identity: us, OutTradeNo: p.ID, TransactionID: "4200001", State: channel.TradePaid, Amount: p.Amount, Currency: "CNY", PaidAt: now}
 }
+
+// us is the identity the tests' payments are made with.
+var us = channel.Identity{App: "wx8888888888888888", Merchant: "1900000001"}
 
 func TestApplyTrade(t *testing.T) {
 	t.Parallel()
 	p := New("m1", validRequest(), now)
 
-	c, err := ApplyTrade(p, paid(p), "1900000001", now)
+	c, err := ApplyTrade(p, paid(p), us, now)
 	if err != nil || !c.Changed || c.Event != EventSucceeded || c.Payment.Status != StatusSucceeded || c.Payment.WalletTradeNo != "4200001" {
 		t.Fatalf("paid: %v %+v", err, c)
 	}
-	again, _ := ApplyTrade(c.Payment, paid(p), "1900000001", now)
+	again, _ := ApplyTrade(c.Payment, paid(p), us, now)
 	if again.Changed || again.Event != "" {
 		t.Fatal("the same fact applied twice")
 	}
-	closed, _ := ApplyTrade(c.Payment, channel.Trade{OutTradeNo: p.ID, State: channel.TradeClosed, Amount: p.Amount}, "", now)
+	closed, _ := ApplyTrade(c.Payment, channel.Trade{OutTradeNo: p.ID, State: channel.TradeClosed, Amount: p.Amount}, us, now)
 	if closed.Changed {
 		t.Fatal("a late close undid a payment")
 	}
@@ -89,17 +92,19 @@ func TestApplyTrade(t *testing.T) {
 		"amount":   {OutTradeNo: p.ID, State: channel.TradePaid, Amount: p.Amount - 1, Currency: "CNY"},
 		"order":    {OutTradeNo: "pay_other", State: channel.TradePaid, Amount: p.Amount, Currency: "CNY"},
 		"currency": {OutTradeNo: p.ID, State: channel.TradePaid, Amount: p.Amount, Currency: "USD"},
-		"merchant": {OutTradeNo: p.ID, State: channel.TradePaid, Amount: p.Amount, Currency: "CNY", Merchant: "1900000002"},
+		"merchant": {OutTradeNo: p.ID, State: channel.TradePaid, Amount: p.Amount, Currency: "CNY", Identity: channel.Identity{Merchant: "1900000002"}},
+		"app":      {OutTradeNo: p.ID, State: channel.TradePaid, Amount: p.Amount, Currency: "CNY", Identity: channel.Identity{App: "wx0000000000000000", Merchant: us.Merchant}},
+		"sub":      {OutTradeNo: p.ID, State: channel.TradePaid, Amount: p.Amount, Currency: "CNY", Identity: channel.Identity{App: us.App, Merchant: us.Merchant, SubMerchant: "1900000109"}},
 	} {
 		var me *MismatchError
-		if _, err := ApplyTrade(p, tr, "1900000001", now); !errors.As(err, &me) {
+		if _, err := ApplyTrade(p, tr, us, now); !errors.As(err, &me) {
 			t.Errorf("%s mismatch accepted: %v", name, err)
 		}
 	}
 
 	// Canceled (expired) and then paid at the wallet: recorded and flagged.
 	canceled, _ := Cancel(p, now)
-	late, err := ApplyTrade(canceled.Payment, paid(p), "", now)
+	late, err := ApplyTrade(canceled.Payment, paid(p), us, now)
 	if err != nil || late.Payment.Status != StatusSucceeded || !late.Payment.LatePaid {
 		t.Fatalf("late payment: %v %+v", err, late.Payment)
 	}
@@ -145,7 +150,7 @@ func TestRefundsNeverExceedPaid(t *testing.T) {
 }
 
 func mustApply(t *testing.T, p Payment) Payment {
-	c, err := ApplyTrade(p, paid(p), "", now)
+	c, err := ApplyTrade(p, paid(p), us, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,10 @@ const (
 	AmountDiffers ResultKind = "amount_differs"
 	StatusDiffers ResultKind = "status_differs"
 	FeeDiffers    ResultKind = "fee_differs"
+	// MerchantDiffers is a bill row credited to another wallet merchant
+	// than the one the order was made for: never matched, whatever else
+	// agrees.
+	MerchantDiffers ResultKind = "merchant_differs"
 )
 
 // Result is one key's outcome. Bill is the zero Row for MissingWallet,
@@ -39,6 +43,7 @@ type Summary struct {
 	AmountDiffers     int64
 	StatusDiffers     int64
 	FeeDiffers        int64
+	MerchantDiffers   int64
 	// Net amounts (payments minus refunds) and fees of each side, fen.
 	BillNet, OurNet   int64
 	BillFees, OurFees int64
@@ -46,7 +51,7 @@ type Summary struct {
 
 // Discrepancies is every result that is not Matched.
 func (s Summary) Discrepancies() int64 {
-	return s.MissingOurs + s.MissingWallet + s.AmountDiffers + s.StatusDiffers + s.FeeDiffers
+	return s.MissingOurs + s.MissingWallet + s.AmountDiffers + s.StatusDiffers + s.FeeDiffers + s.MerchantDiffers
 }
 
 // Count is the number of results of a kind.
@@ -64,6 +69,8 @@ func (s Summary) Count(k ResultKind) int64 {
 		return s.StatusDiffers
 	case FeeDiffers:
 		return s.FeeDiffers
+	case MerchantDiffers:
+		return s.MerchantDiffers
 	}
 	return 0
 }
@@ -82,6 +89,8 @@ func (s *Summary) add(k ResultKind) {
 		s.StatusDiffers++
 	case FeeDiffers:
 		s.FeeDiffers++
+	case MerchantDiffers:
+		s.MerchantDiffers++
 	}
 }
 
@@ -198,6 +207,8 @@ func compareSides(b, o *side) int {
 
 func classify(bill, ours *Row) ResultKind {
 	switch {
+	case ours.Merchant != "" && bill.Merchant != ours.Merchant:
+		return MerchantDiffers
 	case bill.Amount != ours.Amount:
 		return AmountDiffers
 	case bill.Status != ours.Status:

@@ -63,9 +63,14 @@ func TestMatchKinds(t *testing.T) {
 		{"amount before status before fee", []Row{with(p, func(r *Row) { r.Amount, r.Status, r.Fee = 1, "REVOKED", 0 })}, []Row{p},
 			[]outcome{{AmountDiffers, "payment/N1"}}},
 		{"status before fee", []Row{with(p, func(r *Row) { r.Status, r.Fee = "REVOKED", 0 })}, []Row{p}, []outcome{{StatusDiffers, "payment/N1"}}},
-		{"time, transaction id, merchant and channel are not compared",
-			[]Row{with(p, func(r *Row) { r.At, r.TransactionID, r.Merchant, r.Channel = time.Now(), "x", "y", "z" })}, []Row{p},
+		{"time, transaction id and channel are not compared",
+			[]Row{with(p, func(r *Row) { r.At, r.TransactionID, r.Channel = time.Now(), "x", "z" })}, []Row{p},
 			[]outcome{{Matched, "payment/N1"}}},
+		{"a row credited to another merchant is not ours, whatever else agrees",
+			[]Row{with(p, func(r *Row) { r.Merchant = "1900000002" })}, []Row{with(p, func(r *Row) { r.Merchant = "1900000001" })},
+			[]outcome{{MerchantDiffers, "payment/N1"}}},
+		{"merchant before amount", []Row{with(p, func(r *Row) { r.Merchant, r.Amount = "1900000002", 1 })}, []Row{with(p, func(r *Row) { r.Merchant = "1900000001" })},
+			[]outcome{{MerchantDiffers, "payment/N1"}}},
 		{"a refund is not its payment", []Row{p}, []Row{with(p, func(r *Row) { r.Kind = KindRefund })},
 			[]outcome{{MissingOurs, "payment/N1"}, {MissingWallet, "refund/N1/"}}},
 		{"the same refund number on two trades", []Row{refund("A", "R1", 1, 0), refund("B", "R1", 1, 0)}, []Row{refund("B", "R1", 1, 0)},
@@ -87,7 +92,7 @@ func TestMatchKinds(t *testing.T) {
 				t.Fatalf("got  %v\nwant %v", got, c.want)
 			}
 			var counted int64
-			for _, k := range []ResultKind{Matched, MissingOurs, MissingWallet, AmountDiffers, StatusDiffers, FeeDiffers} {
+			for _, k := range []ResultKind{Matched, MissingOurs, MissingWallet, AmountDiffers, StatusDiffers, FeeDiffers, MerchantDiffers} {
 				counted += sum.Count(k)
 			}
 			if counted != int64(len(c.want)) || sum.BillRows != int64(len(c.bill)) || sum.OurRows != int64(len(c.ours)) {

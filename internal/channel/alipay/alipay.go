@@ -21,7 +21,10 @@ import (
 
 // Config is one Alipay app.
 type Config struct {
-	AppID           string
+	AppID string
+	// SellerID is the app's own merchant (its 2088… user id, the PID): the
+	// seller_id of every trade made without an app_auth_token.
+	SellerID        string
 	AppPrivateKey   string // PEM, PKCS #1 or #8
 	AlipayPublicKey string // PEM
 	// Gateway is the /gateway.do URL; "" means Alipay's production gateway.
@@ -40,6 +43,12 @@ type Connector struct {
 
 // New builds a connector; it does not call the wallet.
 func New(cfg Config) (*Connector, error) {
+	if cfg.AppID == "" {
+		return nil, errors.New("alipay: the app_id is required")
+	}
+	if !isBuyerID(cfg.SellerID) {
+		return nil, fmt.Errorf("alipay: seller_id must be the app's merchant id, 16 digits starting 2088, got %q", cfg.SellerID)
+	}
 	// The gateway reads timestamp as Beijing time; the SDK writes the
 	// machine's local time unless told.
 	opts := []alipaysdk.OptionFunc{alipaysdk.WithTimeLocation(chinatime.Location), alipaysdk.WithHTTPClient(cfg.HTTPClient)}
@@ -58,6 +67,17 @@ func New(cfg Config) (*Connector, error) {
 
 // Channel implements channel.Connector.
 func (c *Connector) Channel() string { return "alipay" }
+
+// Expect implements channel.Connector: the app's app_id, and the seller the
+// money lands with, the app's own merchant or (sub, an app_auth_token) the
+// authorizing merchant, seller. A token without a known seller expects
+// none, so that every message naming a seller is refused until it is known.
+func (c *Connector) Expect(sub, seller string) channel.Identity {
+	if sub != "" {
+		return channel.Identity{App: c.cfg.AppID, Merchant: seller}
+	}
+	return channel.Identity{App: c.cfg.AppID, Merchant: c.cfg.SellerID}
+}
 
 // check turns the SDK's two ways of failing (an unsigned gateway refusal as
 // err, a signed business failure in the answer) into one error.
@@ -237,7 +257,13 @@ func (c *Connector) Refund(ctx context.Context, r channel.RefundRequest) (channe
 	if err := check(errOf(res), err); err != nil {
 		return channel.Refund{}, err
 	}
-	return channel.Refund{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, RefundID: res.TradeNo + "/" + r.OutRefundNo, State: channel.RefundSucceeded, Amount: r.Amount}, nil
+	// The answer names the order and the order's total refunded so far.
+	refunded, err := alipayapi.ParseYuan(res.RefundFee)
+	if err != nil {
+		return channel.Refund{}, fmt.Errorf("alipay: refund answer: refund_fee: %w", err)
+	}
+	return channel.Refund{OutTradeNo: res.OutTradeNo, OutRefundNo: r.OutRefundNo, RefundID: res.TradeNo + "/" + r.OutRefundNo, State: channel.RefundSucceeded,
+		Amount: refunded, Cumulative: true}, nil
 }
 
 // QueryRefund implements channel.Connector.
@@ -253,11 +279,23 @@ func (c *Connector) QueryRefund(ctx context.Context, outTradeNo, outRefundNo, su
 	if err != nil {
 		return channel.Refund{}, fmt.Errorf("alipay: refund query answer: %w", err)
 	}
-	out := channel.Refund{OutTradeNo: outTradeNo, OutRefundNo: outRefundNo, RefundID: res.TradeNo + "/" + outRefundNo, Amount: amount, State: channel.RefundPending}
+	total, err := parseOptionalYuan(res.TotalAmount)
+	if err != nil {
+		return channel.Refund{}, fmt.Errorf("alipay: refund query answer: total_amount: %w", err)
+	}
+	out := channel.Refund{OutTradeNo: res.OutTradeNo, OutRefundNo: res.OutRequestNo, RefundID: res.TradeNo + "/" + outRefundNo, Amount: amount, Total: total, State: channel.RefundPending}
 	if res.RefundStatus == "REFUND_SUCCESS" {
 		out.State = channel.RefundSucceeded
 	}
 	return out, nil
+}
+
+// parseOptionalYuan reads an amount an answer may leave out (0 then).
+func parseOptionalYuan(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return alipayapi.ParseYuan(s)
 }
 
 // maxNotificationBytes bounds a notification form.
@@ -278,9 +316,13 @@ func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, er
 	if err != nil {
 		return channel.Notification{}, fmt.Errorf("alipay: notification %s: total_amount: %w", n.NotifyId, err)
 	}
+	if n.AppId == "" || n.SellerId == "" {
+		return channel.Notification{}, fmt.Errorf("alipay: notification %s names no app_id or seller_id", n.NotifyId)
+	}
 	t := channel.Trade{
+		Identity:   channel.Identity{App: n.AppId, Merchant: n.SellerId},
 		OutTradeNo: n.OutTradeNo, TransactionID: n.TradeNo, State: state(string(n.TradeStatus)), Amount: amount,
-		Currency: "CNY", Payer: n.BuyerId, Merchant: n.SellerId,
+		Currency: "CNY", Payer: n.BuyerId,
 	}
 	if n.GmtPayment != "" {
 		t.PaidAt, _ = chinatime.ParseDateTime(n.GmtPayment)
@@ -292,7 +334,8 @@ func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, er
 		if err != nil {
 			return channel.Notification{}, fmt.Errorf("alipay: notification %s: refund_fee: %w", n.NotifyId, err)
 		}
-		out.Refund = &channel.Refund{OutTradeNo: n.OutTradeNo, OutRefundNo: n.OutBizNo, RefundID: n.TradeNo + "/" + n.OutBizNo, State: channel.RefundSucceeded, Amount: refunded}
+		out.Refund = &channel.Refund{Identity: t.Identity, OutTradeNo: n.OutTradeNo, OutRefundNo: n.OutBizNo, RefundID: n.TradeNo + "/" + n.OutBizNo,
+			State: channel.RefundSucceeded, Amount: refunded, Cumulative: true, Total: amount}
 	}
 	return out, nil
 }

@@ -26,7 +26,7 @@ var ctx = context.Background()
 func connector(t testing.TB, e *sandboxtest.Env) *alipay.Connector {
 	t.Helper()
 	c := e.Sandbox().Credentials().Alipay
-	conn, err := alipay.New(alipay.Config{AppID: c.AppID, AppPrivateKey: c.AppPrivateKey, AlipayPublicKey: c.AlipayPublicKey, Gateway: e.URL + "/gateway.do"})
+	conn, err := alipay.New(alipay.Config{AppID: c.AppID, SellerID: c.SellerID, AppPrivateKey: c.AppPrivateKey, AlipayPublicKey: c.AlipayPublicKey, Gateway: e.URL + "/gateway.do"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestTamperedNotificationIsRefused(t *testing.T) {
 // FuzzParseNotification: no form is accepted without Alipay's signature,
 // and none makes the parser panic.
 func FuzzParseNotification(f *testing.F) {
-	conn, err := alipay.New(alipay.Config{AppID: "2021", AppPrivateKey: testKey, AlipayPublicKey: testPub})
+	conn, err := alipay.New(alipay.Config{AppID: "2021", SellerID: "2088621000000001", AppPrivateKey: testKey, AlipayPublicKey: testPub})
 	if err != nil {
 		f.Fatal(err)
 	}

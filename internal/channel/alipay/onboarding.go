@@ -83,7 +83,7 @@ func (c *Connector) QueryMerchant(ctx context.Context, ref string) (channel.Onbo
 	if res.Status != "valid" {
 		return channel.Onboarding{Ref: ref, State: channel.OnboardingRejected, WalletState: res.Status, Reason: "应用授权令牌已失效（" + res.Status + "）"}, nil
 	}
-	return channel.Onboarding{Ref: ref, State: channel.OnboardingActive, WalletState: res.Status, SubMerchant: ref}, nil
+	return channel.Onboarding{Ref: ref, State: channel.OnboardingActive, WalletState: res.Status, SubMerchant: ref, Seller: res.UserId}, nil
 }
 
 // exchange trades an app_auth_code for the merchant's token.
@@ -109,14 +109,17 @@ func (c *Connector) exchange(ctx context.Context, code string) (channel.Onboardi
 		}
 		return o, nil
 	}
-	var tok string
+	var tok, seller string
 	if len(res.Tokens) > 0 && res.Tokens[0] != nil {
-		tok = res.Tokens[0].AppAuthToken
+		tok, seller = res.Tokens[0].AppAuthToken, res.Tokens[0].UserId
 	}
 	if tok == "" {
 		return channel.Onboarding{}, errors.New("alipay: the token answer has no app_auth_token")
 	}
-	return channel.Onboarding{Ref: tok, State: channel.OnboardingActive, WalletState: "valid", SubMerchant: tok}, nil
+	if !isBuyerID(seller) {
+		return channel.Onboarding{}, fmt.Errorf("alipay: the token answer's user_id %q is not a 2088… user id", seller)
+	}
+	return channel.Onboarding{Ref: tok, State: channel.OnboardingActive, WalletState: "valid", SubMerchant: tok, Seller: seller}, nil
 }
 
 // result is an answer's common result: of the signed answer (common, nil

@@ -69,7 +69,7 @@ func payAsSubMerchant(t *testing.T, e *sandboxtest.Env, conn *wechatpay.Connecto
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.State != channel.TradePaid || tr.Merchant != sub || tr.Amount != 1234 {
+	if tr.State != channel.TradePaid || tr.SubMerchant != sub || tr.Merchant != e.Credentials().MchID || tr.Amount != 1234 {
 		t.Fatalf("trade %+v, want paid to %s", tr, sub)
 	}
 }

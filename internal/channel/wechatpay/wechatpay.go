@@ -84,6 +84,13 @@ func New(ctx context.Context, cfg Config) (*Connector, error) {
 // Channel implements channel.Connector.
 func (c *Connector) Channel() string { return "wechatpay" }
 
+// Expect implements channel.Connector: the account's appid and mchid, and
+// in partner mode (sub, the sub_mchid) its sp_appid and sp_mchid with the
+// sub-merchant.
+func (c *Connector) Expect(sub, _ string) channel.Identity {
+	return channel.Identity{App: c.cfg.AppID, Merchant: c.cfg.MchID, SubMerchant: sub}
+}
+
 // walletError reads the platform's refusal.
 func walletError(err error) error {
 	var ae *core.APIError
@@ -201,7 +208,9 @@ func (c *Connector) appParams(ctx context.Context, prepayID string) (channel.Act
 
 // transaction is the query answer and the payment notification's resource.
 type transaction struct {
+	AppID         string `json:"appid"`
 	MchID         string `json:"mchid"`
+	SpAppID       string `json:"sp_appid"`
 	SpMchID       string `json:"sp_mchid"`
 	SubMchID      string `json:"sub_mchid"`
 	OutTradeNo    string `json:"out_trade_no"`
@@ -220,11 +229,16 @@ type transaction struct {
 
 func (t transaction) trade() channel.Trade {
 	out := channel.Trade{
+		Identity:   channel.Identity{App: t.AppID, Merchant: t.MchID},
 		OutTradeNo: t.OutTradeNo, TransactionID: t.TransactionID, Amount: t.Amount.Total, Currency: t.Amount.Currency,
-		Payer: t.Payer.OpenID, Merchant: t.MchID,
+		Payer: t.Payer.OpenID,
 	}
-	if t.SubMchID != "" {
-		out.Merchant, out.Payer = t.SubMchID, t.Payer.SpOpenID
+	if t.SpMchID != "" || t.SubMchID != "" {
+		// Partner mode names the service provider's app and merchant, and
+		// the sub-merchant; an appid or mchid beside them is named too, so
+		// that a message naming both ways cannot pick the one that matches.
+		out.Identity = channel.Identity{App: t.SpAppID + t.AppID, Merchant: t.SpMchID + t.MchID, SubMerchant: t.SubMchID}
+		out.Payer = t.Payer.SpOpenID
 	}
 	switch t.TradeState {
 	case "SUCCESS":
@@ -280,6 +294,9 @@ func (c *Connector) Close(ctx context.Context, outTradeNo, sub string) error {
 }
 
 type refundAnswer struct {
+	MchID       string `json:"mchid"`
+	SpMchID     string `json:"sp_mchid"`
+	SubMchID    string `json:"sub_mchid"`
 	OutTradeNo  string `json:"out_trade_no"`
 	OutRefundNo string `json:"out_refund_no"`
 	RefundID    string `json:"refund_id"`
@@ -287,6 +304,7 @@ type refundAnswer struct {
 	// Notifications name the status refund_status.
 	RefundStatus string `json:"refund_status"`
 	Amount       struct {
+		Total  int64 `json:"total"`
 		Refund int64 `json:"refund"`
 	} `json:"amount"`
 }
@@ -296,7 +314,11 @@ func (r refundAnswer) refund() channel.Refund {
 	if st == "" {
 		st = r.RefundStatus
 	}
-	out := channel.Refund{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, RefundID: r.RefundID, Amount: r.Amount.Refund, State: channel.RefundPending}
+	out := channel.Refund{
+		Identity:   channel.Identity{Merchant: r.SpMchID + r.MchID, SubMerchant: r.SubMchID},
+		OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, RefundID: r.RefundID,
+		Amount: r.Amount.Refund, Total: r.Amount.Total, State: channel.RefundPending,
+	}
 	switch st {
 	case "SUCCESS":
 		out.State = channel.RefundSucceeded
@@ -371,6 +393,9 @@ func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, er
 			return channel.Notification{}, fmt.Errorf("wechatpay: payment notification %s has no transaction", req.ID)
 		}
 		tr := t.trade()
+		if tr.App == "" || tr.Merchant == "" || tr.Currency == "" {
+			return channel.Notification{}, fmt.Errorf("wechatpay: payment notification %s names no appid, mchid or currency", req.ID)
+		}
 		n.Trade = &tr
 	case req.Resource.OriginalType == "refund" || len(req.EventType) > 7 && req.EventType[:7] == "REFUND.":
 		var rf refundAnswer
@@ -378,6 +403,9 @@ func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, er
 			return channel.Notification{}, fmt.Errorf("wechatpay: refund notification %s has no refund", req.ID)
 		}
 		out := rf.refund()
+		if out.Merchant == "" || out.OutTradeNo == "" || out.Total == 0 {
+			return channel.Notification{}, fmt.Errorf("wechatpay: refund notification %s names no mchid, out_trade_no or amount.total", req.ID)
+		}
 		n.Refund = &out
 	default:
 		return channel.Notification{}, fmt.Errorf("wechatpay: notification %s of unknown type %q", req.ID, req.EventType)

@@ -137,12 +137,9 @@ func TestEveryMethodBothModes(t *testing.T) {
 				if err != nil || tr.State != channel.TradePaid || tr.TransactionID == "" || tr.PaidAt.IsZero() || tr.Currency != "CNY" {
 					t.Fatalf("query after paying: %v %+v", err, tr)
 				}
-				want := e.Credentials().MchID
-				if mode == "partner" {
-					want = sub
-				}
-				if tr.Merchant != want {
-					t.Fatalf("merchant %s, want %s", tr.Merchant, want)
+				// The answer names every identity the payment was made with.
+				if want := conn.Expect(p.SubMerchant, ""); tr.Identity != want {
+					t.Fatalf("the answer names %+v, want %+v", tr.Identity, want)
 				}
 			})
 		}

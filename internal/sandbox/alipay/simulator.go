@@ -54,7 +54,10 @@ var NotifySchedule = []time.Duration{
 
 // Credentials is the "alipay" object of credentials.json.
 type Credentials struct {
-	AppID           string `json:"app_id"`
+	AppID string `json:"app_id"`
+	// SellerID is the app's own merchant (its PID): the seller_id of the
+	// trades made without an app_auth_token.
+	SellerID        string `json:"seller_id"`
 	AppPrivateKey   string `json:"app_private_key"`
 	AppPublicKey    string `json:"app_public_key"`
 	AlipayPublicKey string `json:"alipay_public_key"`
@@ -233,6 +236,8 @@ func New(cfg Config) (*Simulator, error) {
 		if _, err := j.Get(kindSecrets, sandboxAppID, &sec); err != nil {
 			return nil, err
 		}
+		// Data folders made before credentials named the seller.
+		s.creds.SellerID = sandboxPID
 	} else {
 		if s.creds, sec, err = generate(); err != nil {
 			return nil, fmt.Errorf("alipay: generate keys: %w", err)
@@ -398,6 +403,7 @@ func generate() (Credentials, secrets, error) {
 	}
 	return Credentials{
 			AppID:           sandboxAppID,
+			SellerID:        sandboxPID,
 			AppPrivateKey:   sandboxkeys.PrivatePEM(appKey),
 			AppPublicKey:    sandboxkeys.PublicPEM(&appKey.PublicKey),
 			AlipayPublicKey: sandboxkeys.PublicPEM(&alipayKey.PublicKey),
