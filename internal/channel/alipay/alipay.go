@@ -309,6 +309,14 @@ func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, er
 	if err != nil {
 		return channel.Notification{}, fmt.Errorf("alipay: notification refused: %w", err)
 	}
+	return readNotification(n)
+}
+
+// readNotification reads a verified notification form. It refuses one
+// that lacks an identity Alipay always sends (app_id, seller_id), so that
+// the gateway's comparison (payment.MatchTrade, MatchRefund) always has
+// them.
+func readNotification(n *alipaysdk.Notification) (channel.Notification, error) {
 	if n.NotifyType != "trade_status_sync" || n.OutTradeNo == "" {
 		return channel.Notification{}, fmt.Errorf("alipay: notification %s of type %q is not a trade", n.NotifyId, n.NotifyType)
 	}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
@@ -233,7 +234,7 @@ func (t transaction) trade() channel.Trade {
 		OutTradeNo: t.OutTradeNo, TransactionID: t.TransactionID, Amount: t.Amount.Total, Currency: t.Amount.Currency,
 		Payer: t.Payer.OpenID,
 	}
-	if t.SpMchID != "" || t.SubMchID != "" {
+	if t.SpAppID != "" || t.SpMchID != "" || t.SubMchID != "" {
 		// Partner mode names the service provider's app and merchant, and
 		// the sub-merchant; an appid or mchid beside them is named too, so
 		// that a message naming both ways cannot pick the one that matches.
@@ -384,31 +385,37 @@ func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, er
 	if err != nil {
 		return channel.Notification{}, fmt.Errorf("wechatpay: notification refused: %w", err)
 	}
-	n := channel.Notification{ID: req.ID}
-	plain := []byte(req.Resource.Plaintext)
+	return readResource(req.ID, req.EventType, req.Resource.OriginalType, []byte(req.Resource.Plaintext))
+}
+
+// readResource reads a verified, decrypted notification resource. It
+// refuses one that lacks an identity WeChat Pay always sends, so that the
+// gateway's comparison (payment.MatchTrade, MatchRefund) always has them.
+func readResource(id, eventType, originalType string, plain []byte) (channel.Notification, error) {
+	n := channel.Notification{ID: id}
 	switch {
-	case req.Resource.OriginalType == "transaction" || len(req.EventType) > 12 && req.EventType[:12] == "TRANSACTION.":
+	case originalType == "transaction" || strings.HasPrefix(eventType, "TRANSACTION."):
 		var t transaction
 		if err := json.Unmarshal(plain, &t); err != nil || t.OutTradeNo == "" {
-			return channel.Notification{}, fmt.Errorf("wechatpay: payment notification %s has no transaction", req.ID)
+			return channel.Notification{}, fmt.Errorf("wechatpay: payment notification %s has no transaction", id)
 		}
 		tr := t.trade()
 		if tr.App == "" || tr.Merchant == "" || tr.Currency == "" {
-			return channel.Notification{}, fmt.Errorf("wechatpay: payment notification %s names no appid, mchid or currency", req.ID)
+			return channel.Notification{}, fmt.Errorf("wechatpay: payment notification %s names no appid, mchid or currency", id)
 		}
 		n.Trade = &tr
-	case req.Resource.OriginalType == "refund" || len(req.EventType) > 7 && req.EventType[:7] == "REFUND.":
+	case originalType == "refund" || strings.HasPrefix(eventType, "REFUND."):
 		var rf refundAnswer
 		if err := json.Unmarshal(plain, &rf); err != nil || rf.OutRefundNo == "" {
-			return channel.Notification{}, fmt.Errorf("wechatpay: refund notification %s has no refund", req.ID)
+			return channel.Notification{}, fmt.Errorf("wechatpay: refund notification %s has no refund", id)
 		}
 		out := rf.refund()
 		if out.Merchant == "" || out.OutTradeNo == "" || out.Total == 0 {
-			return channel.Notification{}, fmt.Errorf("wechatpay: refund notification %s names no mchid, out_trade_no or amount.total", req.ID)
+			return channel.Notification{}, fmt.Errorf("wechatpay: refund notification %s names no mchid, out_trade_no or amount.total", id)
 		}
 		n.Refund = &out
 	default:
-		return channel.Notification{}, fmt.Errorf("wechatpay: notification %s of unknown type %q", req.ID, req.EventType)
+		return channel.Notification{}, fmt.Errorf("wechatpay: notification %s of unknown type %q", id, eventType)
 	}
 	return n, nil
 }
