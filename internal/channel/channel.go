@@ -157,6 +157,13 @@ type WalletError struct {
 	Status  int
 	Code    string
 	Message string
+	// Final says the wallet refused the request for good and did nothing
+	// (a business refusal such as a refund larger than what is left, an
+	// order that cannot be refunded). Otherwise the outcome is unknown (a
+	// system error, a busy or rate-limited wallet): the request may have
+	// taken effect, so its object is asked about and the same request sent
+	// again, which the wallets make idempotent by its number.
+	Final bool
 }
 
 func (e *WalletError) Error() string { return "wallet refused: " + e.Code + ": " + e.Message }

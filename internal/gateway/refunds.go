@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -146,13 +147,26 @@ func (s *Service) GetRefund(ctx context.Context, merchantID, id string) (payment
 // processing (WeChat Pay refunds take seconds to minutes).
 var errRefundPending = errors.New("the wallet is still processing the refund")
 
-// ExecuteRefund asks the wallet to refund (a job). The refund's id is the
-// wallet's out_refund_no, so running again asks about the same refund.
+// ExecuteRefund asks the wallet to refund (a job). Only the wallet's word
+// settles a refund: its answer, its refund query or its notification. A
+// call that fails without a final refusal leaves the outcome unknown, and
+// the refund pending: the job comes back, asks the wallet about the
+// refund first (an earlier call, or one cut off by a crash, may have made
+// it), and only then asks again with the same refund number, which the
+// wallets treat as the same refund.
 func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	var rf ref
-	json.Unmarshal(j.Payload, &rf)
+	if err := json.Unmarshal(j.Payload, &rf); err != nil {
+		return fmt.Errorf("refund job payload: %w", err)
+	}
 	r, merchantID, err := s.loadRefund(ctx, s.DB, rf.ID, "", false)
-	if err != nil || r.Status != payment.RefundPending {
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.Status != payment.RefundPending {
 		return nil // settled, or waiting for the returned goods
 	}
 	p, err := s.loadPayment(ctx, s.DB, r.PaymentID, "", false)
@@ -175,20 +189,41 @@ func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	if !ok {
 		return ErrMethodNotOpen
 	}
-	res, err := acct.Connector.Refund(ctx, channel.RefundRequest{
-		OutTradeNo: order, OutRefundNo: r.ID, Amount: r.Amount, Total: p.Amount, Reason: r.Reason,
-		NotifyURL: s.BaseURL + "/notify/" + ch + "/" + acct.Name, SubMerchant: s.subMerchant(m, ch),
+	sub := s.subMerchant(m, ch)
+	if j.Attempt > 1 {
+		res, err := atWallet(ctx, func() (channel.Refund, error) { return acct.Connector.QueryRefund(ctx, order, r.ID, sub) })
+		switch {
+		case err == nil:
+			return s.refundOutcome(ctx, ch, r, res)
+		case !errors.Is(err, channel.ErrNotFound):
+			return fmt.Errorf("refund %s: asking the wallet about it: %w", r.ID, err)
+		}
+		// The wallet has no such refund: ask for it (again).
+	}
+	res, err := atWallet(ctx, func() (channel.Refund, error) {
+		return acct.Connector.Refund(ctx, channel.RefundRequest{
+			OutTradeNo: order, OutRefundNo: r.ID, Amount: r.Amount, Total: p.Amount, Reason: r.Reason,
+			NotifyURL: s.BaseURL + "/notify/" + ch + "/" + acct.Name, SubMerchant: sub,
+		})
 	})
 	var we *channel.WalletError
-	if errors.As(err, &we) {
+	switch {
+	case errors.As(err, &we) && we.Final:
+		s.log().Warn("the wallet refused a refund", "refund", r.ID, "code", we.Code, "message", we.Message)
 		res = channel.Refund{OutTradeNo: order, OutRefundNo: r.ID, Amount: r.Amount, State: channel.RefundFailed}
-	} else if err != nil {
-		return err
+	case err != nil:
+		return fmt.Errorf("refund %s: outcome unknown, the wallet is asked again: %w", r.ID, err)
 	}
+	return s.refundOutcome(ctx, ch, r, res)
+}
+
+// refundOutcome settles a refund on the wallet's word, or has its job come
+// back while the wallet is still processing it.
+func (s *Service) refundOutcome(ctx context.Context, ch string, r payment.Refund, res channel.Refund) error {
 	if res.State == channel.RefundPending {
 		return errRefundPending
 	}
-	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.settleRefund(ctx, tx, ch, res) })
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.settleRefund(ctx, tx, ch, res) })
 	s.noteMismatch(ctx, ch, sourceRefundAnswer, "refund:"+r.ID, err)
 	return err
 }

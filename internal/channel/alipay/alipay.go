@@ -95,7 +95,26 @@ func check(res alipaysdk.Error, err error) error {
 	if res.SubCode == "ACQ.TRADE_NOT_EXIST" {
 		return channel.ErrNotFound
 	}
-	return &channel.WalletError{Code: string(res.Code) + " " + res.SubCode, Message: res.SubMsg}
+	return &channel.WalletError{Code: string(res.Code) + " " + res.SubCode, Message: res.SubMsg, Final: finalRefusal(string(res.Code), res.SubCode)}
+}
+
+// finalRefusal tells a refusal that settles a request from one whose
+// outcome is unknown. 40004 is a business refusal, final unless it names a
+// system error or a seller balance to be topped up; 20000 (service
+// unavailable, isp.unknow-error) and 20001 are unknown; 40001, 40002 and
+// 40006 refuse the request itself (parameters, signature, permissions).
+func finalRefusal(code, subCode string) bool {
+	switch code {
+	case "40004":
+		switch subCode {
+		case "ACQ.SYSTEM_ERROR", "ACQ.SELLER_BALANCE_NOT_ENOUGH":
+			return false
+		}
+		return true
+	case "40001", "40002", "40006":
+		return true
+	}
+	return false
 }
 
 func trade(p channel.Prepay, productCode string) alipaysdk.Trade {
@@ -241,7 +260,7 @@ func (c *Connector) Close(ctx context.Context, outTradeNo, sub string) error {
 			return err
 		}
 		if cres.Action == "refund" {
-			return &channel.WalletError{Code: "cancel refunded", Message: "the trade had been paid and cancel refunded it"}
+			return &channel.WalletError{Code: "cancel refunded", Message: "the trade had been paid and cancel refunded it", Final: true}
 		}
 		return nil
 	}

@@ -50,7 +50,7 @@ func (c *Connector) SubmitMerchant(ctx context.Context, a channel.MerchantApplic
 		return channel.Onboarding{}, err
 	}
 	if o.WalletState == subCodeCodeInvalid { // a code that cannot be used is bad input, not a decision
-		return channel.Onboarding{}, &channel.WalletError{Code: "40004 " + subCodeCodeInvalid, Message: o.Reason}
+		return channel.Onboarding{}, &channel.WalletError{Code: "40004 " + subCodeCodeInvalid, Message: o.Reason, Final: true}
 	}
 	return o, nil
 }

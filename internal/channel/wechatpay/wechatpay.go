@@ -99,9 +99,21 @@ func walletError(err error) error {
 		if ae.StatusCode == http.StatusNotFound && (ae.Code == wechatpayv3.CodeOrderNotExist || ae.Code == wechatpayv3.CodeResourceNotExists) {
 			return channel.ErrNotFound
 		}
-		return &channel.WalletError{Status: ae.StatusCode, Code: ae.Code, Message: ae.Message}
+		return &channel.WalletError{Status: ae.StatusCode, Code: ae.Code, Message: ae.Message, Final: finalRefusal(ae.StatusCode, ae.Code)}
 	}
 	return fmt.Errorf("wechatpay: %w", err)
+}
+
+// finalRefusal tells a refusal that settles a request (a 4xx naming a
+// business or parameter error) from one whose outcome is unknown: a 5xx
+// (SYSTEM_ERROR), a rate limit, or a balance to be topped up, after which
+// the same request succeeds.
+func finalRefusal(status int, code string) bool {
+	switch code {
+	case "SYSTEM_ERROR", "FREQUENCY_LIMITED", "RATELIMIT_EXCEEDED", "NOT_ENOUGH", "BANKERROR":
+		return false
+	}
+	return status >= 400 && status < 500 && status != http.StatusTooManyRequests
 }
 
 var tradeTypes = map[string]string{
