@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,25 +84,35 @@ func (s *Service) post(ctx context.Context, tx *sql.Tx, e ledger.Entry) error {
 		e.ID, e.Kind, e.MerchantID, e.PaymentID, e.RefundID, e.Memo, store.Micros(e.At)); err != nil {
 		return err
 	}
+	deltas := map[string]int64{}
 	for i, l := range e.Lines {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_lines (entry_id, line, account, amount) VALUES ($1, $2, $3, $4)`, e.ID, i, l.Account, l.Amount); err != nil {
 			return err
 		}
+		deltas[l.Account] += l.Amount
+	}
+	// Balance rows are updated (and so locked) in one global order, by
+	// account name: two postings over the same accounts then queue for
+	// them instead of each holding one the other waits for (a deadlock on
+	// PostgreSQL).
+	for _, account := range slices.Sorted(maps.Keys(deltas)) {
 		var raw int64
 		if err := tx.QueryRowContext(ctx, `INSERT INTO ledger_balances (account, balance) VALUES ($1, $2)
-			ON CONFLICT (account) DO UPDATE SET balance = ledger_balances.balance + excluded.balance RETURNING balance`, l.Account, l.Amount).Scan(&raw); err != nil {
+			ON CONFLICT (account) DO UPDATE SET balance = ledger_balances.balance + excluded.balance RETURNING balance`, account, deltas[account]).Scan(&raw); err != nil {
 			return err
 		}
-		if own := raw * ledger.Normal(l.Account); own < 0 {
-			kind, merchant, _ := strings.Cut(l.Account, ":")
+		if own := raw * ledger.Normal(account); own < 0 {
+			kind, merchant, _ := strings.Cut(account, ":")
 			switch kind {
 			case "escrow", "refunds_in_flight":
-				return fmt.Errorf("%w: %s would be %d", ErrNegativeBalance, l.Account, own)
+				return fmt.Errorf("%w: %s would be %d", ErrNegativeBalance, account, own)
 			case "payable":
 				var allowed int
-				tx.QueryRowContext(ctx, `SELECT allow_negative_payable FROM merchants WHERE id = $1`, merchant).Scan(&allowed)
+				if err := tx.QueryRowContext(ctx, `SELECT allow_negative_payable FROM merchants WHERE id = $1`, merchant).Scan(&allowed); err != nil {
+					return fmt.Errorf("merchant %s's payable policy: %w", merchant, err)
+				}
 				if allowed == 0 {
-					return fmt.Errorf("%w: %s would be %d", ErrPayableShort, l.Account, own)
+					return fmt.Errorf("%w: %s would be %d", ErrPayableShort, account, own)
 				}
 			}
 		}
