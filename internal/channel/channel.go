@@ -149,6 +149,14 @@ type Connector interface {
 	Acknowledge(w http.ResponseWriter, err error)
 }
 
+// NotifyWindower is a connector that says how long its wallet keeps
+// notifying an outcome (WeChat Pay 15 times over about 24 hours, Alipay 8
+// times over about 25): a payment or refund still unsettled after that is
+// one the wallet will not tell hutong about by itself.
+type NotifyWindower interface {
+	NotifyWindow() time.Duration
+}
+
 // ErrNotFound is a wallet saying it does not know the order or refund.
 var ErrNotFound = errors.New("channel: the wallet does not know this order")
 

@@ -167,7 +167,7 @@ func (s *Service) refundDuplicate(ctx context.Context, tx *sql.Tx, p payment.Pay
 	if err := saveRefund(ctx, tx, p.MerchantID, r, true); err != nil {
 		return err
 	}
-	if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: 20}, now); err != nil {
+	if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: refundMaxAttempts}, now); err != nil {
 		return err
 	}
 	return s.publish(ctx, tx, p.MerchantID, payment.EventDuplicateCharge, p.ID, map[string]any{

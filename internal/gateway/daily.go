@@ -32,23 +32,37 @@ func (s *Service) scheduleDaily(ctx context.Context, kind string, hh, mm int) er
 	if !next.After(now) {
 		next = next.Add(24 * time.Hour)
 	}
+	return s.scheduleAt(ctx, kind, next.UTC(), next.Format(time.DateOnly))
+}
+
+// scheduleHourly queues a job of kind at the next full hour, once.
+func (s *Service) scheduleHourly(ctx context.Context, kind string) error {
+	next := s.now().Truncate(time.Hour).Add(time.Hour)
+	return s.scheduleAt(ctx, kind, next, next.Format(time.RFC3339))
+}
+
+// scheduleAt queues a recurring job's next run, unless one is waiting.
+func (s *Service) scheduleAt(ctx context.Context, kind string, at time.Time, unique string) error {
 	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		// A run already waiting is enough (the one running now, which
-		// schedules its successor, is not waiting); the date as unique key
+		// schedules its successor, is not waiting); the time as unique key
 		// keeps gateways starting together from queueing two.
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state = 'available'`, kind).Scan(&n); err != nil || n > 0 {
 			return err
 		}
-		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: kind, Payload: ref{"daily"}, RunAt: next.UTC(), MaxAttempts: 100,
-			UniqueKey: next.Format(time.DateOnly)}, now)
+		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: kind, Payload: ref{"recurring"}, RunAt: at, MaxAttempts: 100, UniqueKey: unique}, s.now())
 		return err
 	})
 }
 
 // ScheduleDaily queues the daily settlement (02:00), maintenance (03:00)
-// and reconciliation (10:30) jobs, Beijing time, if they are not queued yet.
+// and reconciliation (10:30) jobs, Beijing time, and the hourly check for
+// overdue money, if they are not queued yet.
 func (s *Service) ScheduleDaily(ctx context.Context) error {
+	if err := s.scheduleHourly(ctx, KindOverdue); err != nil {
+		return err
+	}
 	if err := s.scheduleDaily(ctx, KindSettleDaily, 2, 0); err != nil {
 		return err
 	}

@@ -410,10 +410,11 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindSettleDaily:    s.SettleDaily,
 			KindReconcileDaily: s.ReconcileDaily,
 			KindPrune:          s.Prune,
+			KindOverdue:        s.CheckOverdue,
 		},
 		Backoffs: map[string]func(int) time.Duration{
 			KindWebhook:       WebhookBackoff,
-			KindRefundExecute: func(attempt int) time.Duration { return min(time.Duration(attempt)*2*time.Second, time.Minute) },
+			KindRefundExecute: refundBackoff,
 			KindContractPoll:  func(int) time.Duration { return s.onboardingPoll() },
 			KindEscrowRelease: func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, 10*time.Minute) },
 		},

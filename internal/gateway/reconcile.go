@@ -150,7 +150,7 @@ func (s *Service) saveRun(ctx context.Context, run ReconRun, items []ReconItem) 
 				return err
 			}
 		}
-		return nil
+		return s.alertDiscrepancies(ctx, tx, run)
 	})
 }
 

@@ -2,11 +2,13 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/recon"
@@ -69,5 +71,33 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 				t.Errorf("%s %s (%s): not expected", it.Kind, it.Key, it.Detail)
 			}
 		}
+		// The disagreement raised one platform event, naming the run; the
+		// true bill raised none.
+		events, err := svc.ListEvents(ctx, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var alerts []string
+		for _, ev := range events {
+			if ev.Type == gateway.EventReconDiscrepancy {
+				alerts = append(alerts, ev.MerchantID+"/"+runID(t, ev))
+			}
+		}
+		if len(alerts) != 1 || alerts[0] != "/"+run.ID {
+			t.Errorf("discrepancy events %v, want one for run %s", alerts, run.ID)
+		}
+		if d, _ := gateway.AlertGauges(); d["wechatpay"] != int64(len(want)) {
+			t.Errorf("discrepancy gauge %v", d)
+		}
 	})
+}
+
+// runID reads the run id out of a reconciliation event.
+func runID(t *testing.T, ev gateway.Event) string {
+	t.Helper()
+	var run gateway.ReconRun
+	if err := json.Unmarshal(ev.Data, &run); err != nil {
+		t.Fatal(err)
+	}
+	return run.ID
 }

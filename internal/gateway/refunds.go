@@ -65,8 +65,20 @@ func (s *Service) startRefund(ctx context.Context, tx *sql.Tx, p payment.Payment
 	if err := s.post(ctx, tx, ledger.RefundRequested(p.MerchantID, p.ID, r.ID, r.Amount, r.AfterRelease, s.now())); err != nil {
 		return err
 	}
-	_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: 20}, s.now())
+	_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: refundMaxAttempts}, s.now())
 	return err
+}
+
+// A refund's job keeps asking while the wallets keep notifying (about a
+// day): every 2 s more at first, up to a minute, then every 5 minutes.
+// Past that the refund is reported overdue (CheckOverdue).
+const refundMaxAttempts = 400
+
+func refundBackoff(attempt int) time.Duration {
+	if attempt >= 30 {
+		return 5 * time.Minute
+	}
+	return min(time.Duration(attempt)*2*time.Second, time.Minute)
 }
 
 // ReturnReceived is the merchant saying the returned goods arrived: the

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	alipaysdk "github.com/smartwalle/alipay/v3"
 
@@ -67,6 +68,10 @@ func New(cfg Config) (*Connector, error) {
 
 // Channel implements channel.Connector.
 func (c *Connector) Channel() string { return "alipay" }
+
+// NotifyWindow implements channel.NotifyWindower: the wallet notifies an
+// outcome 8 times over about 25 hours.
+func (c *Connector) NotifyWindow() time.Duration { return 25 * time.Hour }
 
 // Expect implements channel.Connector: the app's app_id, and the seller the
 // money lands with, the app's own merchant or (sub, an app_auth_token) the

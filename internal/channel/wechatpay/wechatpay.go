@@ -85,6 +85,10 @@ func New(ctx context.Context, cfg Config) (*Connector, error) {
 // Channel implements channel.Connector.
 func (c *Connector) Channel() string { return "wechatpay" }
 
+// NotifyWindow implements channel.NotifyWindower: the wallet notifies an
+// outcome 15 times over about 24 hours.
+func (c *Connector) NotifyWindow() time.Duration { return 24 * time.Hour }
+
 // Expect implements channel.Connector: the account's appid and mchid, and
 // in partner mode (sub, the sub_mchid) its sp_appid and sp_mchid with the
 // sub-merchant.
