@@ -373,8 +373,12 @@ func (s *Service) ListPayments(ctx context.Context, merchantID, status, after st
 	}
 	if after != "" {
 		var at int64
-		if err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM payments WHERE id = $1 AND merchant_id = $2`, after, merchantID).Scan(&at); err != nil {
-			return nil, ErrNotFound
+		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM payments WHERE id = $1 AND merchant_id = $2`, after, merchantID).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &NotFoundError{Param: "starting_after", Object: "payment"}
+		}
+		if err != nil {
+			return nil, err
 		}
 		args = append(args, at, after)
 		query += fmt.Sprintf(` AND (created_at < $%d OR (created_at = $%d AND id < $%d))`, len(args)-1, len(args)-1, len(args))
