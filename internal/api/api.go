@@ -550,9 +550,12 @@ func jsonType(kind string) string {
 // fail maps the service's errors to answers.
 func fail(w http.ResponseWriter, err error) {
 	var fe *payment.FieldError
+	var nf *gateway.NotFoundError
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fe.Error(), fe.Param)
+	case errors.As(err, &nf):
+		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", nf.Error(), nf.Param)
 	case errors.Is(err, gateway.ErrNotFound):
 		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "no such object", "id")
 	case errors.Is(err, gateway.ErrDuplicateOrder):

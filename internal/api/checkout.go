@@ -52,10 +52,7 @@ func (s *Server) createPayForMe(w http.ResponseWriter, r *http.Request, c caller
 }
 
 func (s *Server) getPayForMe(w http.ResponseWriter, r *http.Request, c caller) {
-	pfm, err := s.Svc.GetPayForMe(r.Context(), r.PathValue("id"))
-	if err == nil && pfm.MerchantID != c.merchant.ID {
-		err = gateway.ErrNotFound
-	}
+	pfm, err := s.Svc.MerchantPayForMe(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -123,13 +120,10 @@ func (s *Server) resolveShareCode(w http.ResponseWriter, r *http.Request, c call
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "text must be at most 8 KiB", "text")
 		return
 	}
-	// A platform key resolves any merchant's code; a merchant key only its
-	// own (another merchant's is unknown to it).
-	scope := c.merchant.ID
-	if c.key.Platform() {
-		scope = ""
-	}
-	sc, err := s.Svc.ResolveShareCode(r.Context(), scope, req.Text)
+	// A merchant key resolves only its own codes (another merchant's is
+	// unknown to it), and so does a platform key naming a merchant; a
+	// platform key naming none resolves any merchant's.
+	sc, err := s.Svc.ResolveShareCode(r.Context(), scope(c), req.Text)
 	if err != nil {
 		failShare(w, err)
 		return

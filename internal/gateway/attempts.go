@@ -203,11 +203,13 @@ func (s *Service) enqueuePolls(ctx context.Context, tx *sql.Tx, attemptID string
 }
 
 // countSharePaid credits a paid payment to the share code its buyer came
-// through.
+// through, only if the code is the payment's merchant's (a payment stored
+// before share codes were checked at creation may name another's).
 func (s *Service) countSharePaid(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
 	if p.ShareCode == "" || p.Status != payment.StatusSucceeded {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE share_codes SET paid_orders = paid_orders + 1, paid_amount = paid_amount + $2 WHERE id = $1`, p.ShareCode, p.Amount)
+	_, err := tx.ExecContext(ctx, `UPDATE share_codes SET paid_orders = paid_orders + 1, paid_amount = paid_amount + $2 WHERE id = $1 AND merchant_id = $3`,
+		p.ShareCode, p.Amount, p.MerchantID)
 	return err
 }

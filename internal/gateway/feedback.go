@@ -29,7 +29,8 @@ type Feedback struct {
 
 // CreateFeedback records feedback. With a payment, the method is the one
 // that paid (if any) and the buyer the payment's; the cohort and tier are
-// those the buyer was last exposed under for the method.
+// those the buyer was last exposed under for the method at this merchant
+// (another merchant's checkouts are not this merchant's to read).
 func (s *Service) CreateFeedback(ctx context.Context, f Feedback) (Feedback, error) {
 	bad := func(param, msg string) error { return &payment.FieldError{Param: param, Message: msg} }
 	if f.PaymentID != "" {
@@ -58,7 +59,8 @@ func (s *Service) CreateFeedback(ctx context.Context, f Feedback) (Feedback, err
 	}
 	if f.BuyerID != "" {
 		var cohort, tier string
-		if err := s.DB.QueryRowContext(ctx, `SELECT cohort, tier FROM exposures WHERE buyer_id = $1 AND method = $2 ORDER BY at DESC LIMIT 1`, f.BuyerID, f.Method).Scan(&cohort, &tier); err == nil {
+		if err := s.DB.QueryRowContext(ctx, `SELECT cohort, tier FROM exposures WHERE merchant_id = $1 AND buyer_id = $2 AND method = $3 ORDER BY at DESC LIMIT 1`,
+			f.MerchantID, f.BuyerID, f.Method).Scan(&cohort, &tier); err == nil {
 			f.Cohort = cohort
 			if f.Tier == "" {
 				f.Tier = tier

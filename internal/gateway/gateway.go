@@ -134,6 +134,18 @@ var (
 	ErrWalletRefused  = errors.New("the wallet refused")
 )
 
+// NotFoundError is a request field naming an object the caller does not
+// have. Another merchant's object is answered exactly as one that does not
+// exist, so a key cannot learn which ids other merchants hold. It is
+// ErrNotFound to errors.Is.
+type NotFoundError struct {
+	Param  string // the request field, e.g. "share_code"
+	Object string // what it names, e.g. "share code"
+}
+
+func (e *NotFoundError) Error() string        { return "no such " + e.Object }
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // forUpdate locks a row on PostgreSQL; SQLite's immediate transactions
 // already serialize writers.
 func (s *Service) forUpdate() string {
@@ -192,6 +204,18 @@ func (s *Service) CreateMerchant(ctx context.Context, m Merchant) (Merchant, err
 func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Request) (payment.Payment, error) {
 	if err := req.Validate(); err != nil {
 		return payment.Payment{}, err
+	}
+	// The share code a sale is credited to must be the merchant's own:
+	// another merchant's is no share code at all.
+	if req.ShareCode != "" {
+		var one int
+		err := s.DB.QueryRowContext(ctx, `SELECT 1 FROM share_codes WHERE id = $1 AND merchant_id = $2`, req.ShareCode, m.ID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return payment.Payment{}, &NotFoundError{Param: "share_code", Object: "share code"}
+		}
+		if err != nil {
+			return payment.Payment{}, err
+		}
 	}
 	now := s.now()
 	p := payment.New(m.ID, req, now)
@@ -365,8 +389,12 @@ func (s *Service) ListPayments(ctx context.Context, merchantID, status, after st
 	}
 	if after != "" {
 		var at int64
-		if err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM payments WHERE id = $1 AND merchant_id = $2`, after, merchantID).Scan(&at); err != nil {
-			return nil, ErrNotFound
+		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM payments WHERE id = $1 AND merchant_id = $2`, after, merchantID).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &NotFoundError{Param: "starting_after", Object: "payment"}
+		}
+		if err != nil {
+			return nil, err
 		}
 		args = append(args, at, after)
 		query += fmt.Sprintf(` AND (created_at < $%d OR (created_at = $%d AND id < $%d))`, len(args)-1, len(args)-1, len(args))

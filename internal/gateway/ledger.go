@@ -290,9 +290,15 @@ func (s *Service) Entries(ctx context.Context, f EntryFilter) ([]ledger.Entry, e
 		add("e.id IN (SELECT entry_id FROM ledger_lines WHERE account = $%d)", f.Account)
 	}
 	if f.After != "" {
+		// The cursor is looked up among the caller's entries only: another
+		// merchant's entry id is answered as one that does not exist.
 		var at int64
-		if err := s.DB.QueryRowContext(ctx, `SELECT at FROM ledger_entries WHERE id = $1`, f.After).Scan(&at); err != nil {
-			return nil, ErrNotFound
+		err := s.DB.QueryRowContext(ctx, `SELECT at FROM ledger_entries WHERE id = $1 AND ($2 = '' OR merchant_id = $2)`, f.After, f.MerchantID).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &NotFoundError{Param: "starting_after", Object: "ledger entry"}
+		}
+		if err != nil {
+			return nil, err
 		}
 		args = append(args, at, f.After)
 		query += fmt.Sprintf(" AND (e.at > $%d OR (e.at = $%d AND e.id > $%d))", len(args)-1, len(args)-1, len(args))

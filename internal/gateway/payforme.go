@@ -102,11 +102,27 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// GetPayForMe reads a pay-for-me request; its status says expired once
-// its time has passed.
+// GetPayForMe reads a pay-for-me request, of any merchant (the public
+// /pfm/ page, whose id in the URL is the capability); its status says
+// expired once its time has passed.
 func (s *Service) GetPayForMe(ctx context.Context, id string) (PayForMe, error) {
-	var data, status string
-	err := s.DB.QueryRowContext(ctx, `SELECT data, status FROM pay_for_me WHERE id = $1`, id).Scan(&data, &status)
+	return s.loadPayForMe(ctx, "", id)
+}
+
+// MerchantPayForMe reads a merchant's pay-for-me request; another
+// merchant's is ErrNotFound, as a missing one.
+func (s *Service) MerchantPayForMe(ctx context.Context, merchantID, id string) (PayForMe, error) {
+	if merchantID == "" {
+		return PayForMe{}, ErrNotFound
+	}
+	return s.loadPayForMe(ctx, merchantID, id)
+}
+
+// loadPayForMe reads a pay-for-me request of merchantID, or of any
+// merchant when merchantID is "".
+func (s *Service) loadPayForMe(ctx context.Context, merchantID, id string) (PayForMe, error) {
+	var data, status, mid string
+	err := s.DB.QueryRowContext(ctx, `SELECT data, status, merchant_id FROM pay_for_me WHERE id = $1 AND ($2 = '' OR merchant_id = $2)`, id, merchantID).Scan(&data, &status, &mid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PayForMe{}, ErrNotFound
 	}
@@ -121,32 +137,35 @@ func (s *Service) GetPayForMe(ctx context.Context, id string) (PayForMe, error) 
 	if r.Status == "open" && !s.now().Before(r.ExpiresAt) {
 		r.Status = "expired"
 	}
-	var sc ShareCode
-	if sc, err = scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE target = 'pay_for_me' AND target_id = $1`, id)); err == nil {
+	sc, err := scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE target = 'pay_for_me' AND target_id = $1 AND merchant_id = $2`, id, mid))
+	switch {
+	case err == nil:
 		r.ShareCode = &sc
+	case !errors.Is(err, ErrNotFound):
+		return r, err
 	}
 	return r, nil
 }
 
 // RevokePayForMe closes a merchant's pay-for-me request (the buyer changed
-// their mind); its link and share code stop working.
+// their mind); its link and share code stop working. Another merchant's
+// request is ErrNotFound and stays as it is.
 func (s *Service) RevokePayForMe(ctx context.Context, merchantID, id string) (PayForMe, error) {
-	r, err := s.GetPayForMe(ctx, id)
-	if err != nil || r.MerchantID != merchantID {
-		return PayForMe{}, ErrNotFound
+	if _, err := s.MerchantPayForMe(ctx, merchantID, id); err != nil {
+		return PayForMe{}, err
 	}
 	now := store.Micros(s.now())
-	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE pay_for_me SET status = 'revoked' WHERE id = $1 AND status = 'open'`, id); err != nil {
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE pay_for_me SET status = 'revoked' WHERE id = $1 AND merchant_id = $2 AND status = 'open'`, id, merchantID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE share_codes SET revoked_at = $2 WHERE target = 'pay_for_me' AND target_id = $1 AND revoked_at IS NULL`, id, now)
+		_, err := tx.ExecContext(ctx, `UPDATE share_codes SET revoked_at = $3 WHERE target = 'pay_for_me' AND target_id = $1 AND merchant_id = $2 AND revoked_at IS NULL`, id, merchantID, now)
 		return err
 	})
 	if err != nil {
 		return PayForMe{}, err
 	}
-	return s.GetPayForMe(ctx, id)
+	return s.MerchantPayForMe(ctx, merchantID, id)
 }
 
 // ErrPayForMeClosed is a pay-for-me request that can no longer be paid.

@@ -113,6 +113,9 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 		}
 	case "payment":
 		p, err := s.GetPayment(ctx, merchantID, req.TargetID)
+		if errors.Is(err, ErrNotFound) {
+			return ShareCode{}, &NotFoundError{Param: "target_id", Object: "payment"}
+		}
 		if err != nil {
 			return ShareCode{}, err
 		}
@@ -121,9 +124,12 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 			title = p.Description
 		}
 	case "pay_for_me":
-		r, err := s.GetPayForMe(ctx, req.TargetID)
-		if err != nil || r.MerchantID != merchantID {
-			return ShareCode{}, ErrNotFound
+		r, err := s.MerchantPayForMe(ctx, merchantID, req.TargetID)
+		if errors.Is(err, ErrNotFound) {
+			return ShareCode{}, &NotFoundError{Param: "target_id", Object: "pay-for-me request"}
+		}
+		if err != nil {
+			return ShareCode{}, err
 		}
 		target = r.URL
 	}
@@ -212,8 +218,8 @@ func (s *Service) ResolveShareCode(ctx context.Context, merchantID, text string)
 	if err != nil {
 		return ShareCode{}, err
 	}
-	sc, err := scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE token = $1`, tok.String()))
-	if errors.Is(err, ErrNotFound) || err == nil && merchantID != "" && sc.MerchantID != merchantID {
+	sc, err := scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE token = $1 AND ($2 = '' OR merchant_id = $2)`, tok.String(), merchantID))
+	if errors.Is(err, ErrNotFound) {
 		return ShareCode{}, ErrShareUnknown
 	}
 	if err != nil {
