@@ -453,6 +453,10 @@ func crossEveryRoute(t *testing.T, x *crosser) {
 			x.same("GET", "/v1/payments/{x}/attempts", "", a.unpaid, 404)
 			x.same("GET", "/v1/payments/{x}/attempts", "", a.paid, 404)
 		},
+		"GET /v1/payments/{id}/wallet_mismatches": func() {
+			x.same("GET", "/v1/payments/{x}/wallet_mismatches", "", a.unpaid, 404)
+			x.same("GET", "/v1/payments/{x}/wallet_mismatches", "", a.paid, 404)
+		},
 		"POST /v1/payments/{id}/pay_for_me": func() {
 			x.same("POST", "/v1/payments/{x}/pay_for_me", "", a.unpaid, 404)
 			x.unchanged("pay_for_me")
