@@ -121,6 +121,7 @@ func sandboxPay(ctx context.Context, sandboxURL, code string) error {
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

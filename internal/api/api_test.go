@@ -85,7 +85,7 @@ func start(t testing.TB, db *store.DB) *env {
 	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
 		"wechatpay": {Name: "main", Connector: wconn},
 		"alipay":    {Name: "main", Connector: aconn},
-	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}}
+	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, WebhookAllowPrivate: true}
 	srv := httptest.NewServer((&api.Server{Svc: svc}).Handler())
 	t.Cleanup(srv.Close)
 	svc.BaseURL = srv.URL

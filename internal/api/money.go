@@ -1,12 +1,12 @@
 package api
 
 import (
-	"encoding/csv"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/csvsafe"
 	"github.com/hutong-pay/hutong/internal/gateway"
 )
 
@@ -105,13 +105,19 @@ func (s *Server) statement(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="statement-`+m+`.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"at", "kind", "payment_id", "refund_id", "memo", "amount_fen", "balance_fen"})
-	cw.Write([]string{from.Format(time.RFC3339), "opening_balance", "", "", "", "", strconv.FormatInt(st.Opening, 10)})
+	// Amounts are numbers (a refund is negative); memos and ids are text,
+	// neutralised for spreadsheets.
+	cw := csvsafe.NewWriter(w)
+	cw.Header("at", "kind", "payment_id", "refund_id", "memo", "amount_fen", "balance_fen")
+	e := csvsafe.Empty
+	cw.Write(csvsafe.Time(from), csvsafe.Text("opening_balance"), e, e, e, e, csvsafe.Int(st.Opening))
 	for _, mv := range st.Movements {
-		cw.Write([]string{mv.At.Format(time.RFC3339), mv.Kind, mv.PaymentID, mv.RefundID, mv.Memo, strconv.FormatInt(mv.Amount, 10), strconv.FormatInt(mv.Balance, 10)})
+		if cw.Write(csvsafe.Time(mv.At), csvsafe.Text(mv.Kind), csvsafe.Text(mv.PaymentID), csvsafe.Text(mv.RefundID), csvsafe.Text(mv.Memo),
+			csvsafe.Int(mv.Amount), csvsafe.Int(mv.Balance)) != nil {
+			return // the client is gone
+		}
 	}
-	cw.Write([]string{to.Format(time.RFC3339), "closing_balance", "", "", "", "", strconv.FormatInt(st.Closing, 10)})
+	cw.Write(csvsafe.Time(to), csvsafe.Text("closing_balance"), e, e, e, e, csvsafe.Int(st.Closing))
 	cw.Flush()
 }
 
@@ -157,17 +163,22 @@ func (s *Server) exportReconciliation(w http.ResponseWriter, r *http.Request, c 
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="reconciliation-`+run.Channel+`-`+run.Day+`.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"kind", "key", "bill_amount_fen", "books_amount_fen", "bill_status", "books_status", "bill_fee_fen", "books_fee_fen", "detail"})
+	// The bill's keys, statuses and details come from the wallet's file:
+	// text, neutralised; amounts and fees are numbers.
+	cw := csvsafe.NewWriter(w)
+	cw.Header("kind", "key", "bill_amount_fen", "books_amount_fen", "bill_status", "books_status", "bill_fee_fen", "books_fee_fen", "detail")
 	for _, it := range items {
-		row := []string{string(it.Kind), it.Key, "", "", "", "", "", "", it.Detail}
+		e := csvsafe.Empty
+		row := []csvsafe.Cell{csvsafe.Text(string(it.Kind)), csvsafe.Text(it.Key), e, e, e, e, e, e, csvsafe.Text(it.Detail)}
 		if it.Bill != nil {
-			row[2], row[4], row[6] = strconv.FormatInt(it.Bill.Amount, 10), it.Bill.Status, strconv.FormatInt(it.Bill.Fee, 10)
+			row[2], row[4], row[6] = csvsafe.Int(it.Bill.Amount), csvsafe.Text(it.Bill.Status), csvsafe.Int(it.Bill.Fee)
 		}
 		if it.Ours != nil {
-			row[3], row[5], row[7] = strconv.FormatInt(it.Ours.Amount, 10), it.Ours.Status, strconv.FormatInt(it.Ours.Fee, 10)
+			row[3], row[5], row[7] = csvsafe.Int(it.Ours.Amount), csvsafe.Text(it.Ours.Status), csvsafe.Int(it.Ours.Fee)
 		}
-		cw.Write(row)
+		if cw.Write(row...) != nil {
+			return // the client is gone
+		}
 	}
 	cw.Flush()
 }

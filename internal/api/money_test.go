@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,23 @@ func TestMoneyThroughTheAPI(t *testing.T) {
 	res.Body.Close()
 	if err != nil || len(rows) != 1+1+4+1 || rows[1][6] != "0" || rows[len(rows)-1][6] != "0" {
 		t.Fatalf("statement csv %v %v", rows, err)
+	}
+	// Refunds are negative amounts, written as numbers: not neutralised
+	// like text.
+	negative := 0
+	for _, row := range rows[1:] {
+		if strings.HasPrefix(row[5], "'") || strings.HasPrefix(row[6], "'") {
+			t.Errorf("statement amounts written as text: %q", row)
+		}
+		if strings.HasPrefix(row[5], "-") {
+			if _, err := strconv.ParseInt(row[5], 10, 64); err != nil {
+				t.Errorf("statement amount %q", row[5])
+			}
+			negative++
+		}
+	}
+	if negative == 0 {
+		t.Errorf("no negative amount in the statement %q", rows)
 	}
 	// Reconciliation of the day through the API: everything matches.
 	var run gateway.ReconRun

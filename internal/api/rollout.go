@@ -1,11 +1,10 @@
 package api
 
 import (
-	"encoding/csv"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/csvsafe"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/rollout"
 )
@@ -165,19 +164,15 @@ func (s *Server) exportFeedback(w http.ResponseWriter, r *http.Request, c caller
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="feedback.csv"`)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"id", "created", "merchant_id", "payment_id", "buyer_id", "method", "rating", "cohort", "tier", "text"})
+	// Every text column is neutralised, not only the buyer's text: ids and
+	// methods came from outside too.
+	cw := csvsafe.NewWriter(w)
+	cw.Header("id", "created", "merchant_id", "payment_id", "buyer_id", "method", "rating", "cohort", "tier", "text")
 	for _, fb := range list {
-		cw.Write([]string{fb.ID, fb.Created.Format(time.RFC3339), fb.MerchantID, fb.PaymentID, fb.BuyerID, fb.Method, strconv.Itoa(fb.Rating), fb.Cohort, fb.Tier, csvSafe(fb.Text)})
+		if cw.Write(csvsafe.Text(fb.ID), csvsafe.Time(fb.Created), csvsafe.Text(fb.MerchantID), csvsafe.Text(fb.PaymentID), csvsafe.Text(fb.BuyerID),
+			csvsafe.Text(fb.Method), csvsafe.Int(int64(fb.Rating)), csvsafe.Text(fb.Cohort), csvsafe.Text(fb.Tier), csvsafe.Text(fb.Text)) != nil {
+			return // the client is gone
+		}
 	}
 	cw.Flush()
-}
-
-// csvSafe keeps a buyer's text from being read as a formula by a
-// spreadsheet.
-func csvSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
-		return "'" + s
-	}
-	return s
 }

@@ -195,5 +195,32 @@ func TestFeedback(t *testing.T) {
 		if err != nil || len(rows) != 2 || rows[1][9] != "'=1+1 很方便" {
 			t.Fatalf("csv %v %v", rows, err)
 		}
+		// Every text column is neutralised, not only the comment; the
+		// rating, a number, is written as one.
+		for _, fb := range []map[string]any{
+			{"buyer_id": "@SUM(A1)", "method": "wechatpay.native", "rating": 1, "text": `=HYPERLINK("http://x")`},
+			{"buyer_id": "+1", "method": "wechatpay.native", "rating": 2, "text": "-2+3"},
+			{"buyer_id": "-2+3", "method": "wechatpay.native", "rating": 3, "text": "@cmd"},
+		} {
+			if st := e.Call(e.Keys[0], "POST", "/v1/feedback", fb, nil); st != http.StatusCreated {
+				t.Fatalf("feedback %v: %d", fb, st)
+			}
+		}
+		res, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err = csv.NewReader(res.Body).ReadAll()
+		res.Body.Close()
+		if err != nil || len(rows) != 5 {
+			t.Fatalf("csv %v %v", rows, err)
+		}
+		want := map[string]string{"'@SUM(A1)": `'=HYPERLINK("http://x")`, "'+1": "'-2+3", "'-2+3": "'@cmd", "b-fb": "'=1+1 很方便"}
+		for _, row := range rows[1:] {
+			if text, ok := want[row[4]]; !ok || row[9] != text || !strings.ContainsAny(row[6][:1], "12345") {
+				t.Errorf("csv row %q", row)
+			}
+			delete(want, row[4])
+		}
 	})
 }

@@ -41,6 +41,8 @@ type Service struct {
 	Logger  *slog.Logger
 	// HTTPClient delivers webhooks.
 	HTTPClient *http.Client
+	// WebhookAllowPrivate lets webhook endpoints point at loopback and private addresses (local development).
+	WebhookAllowPrivate bool
 	// PollSchedule is when a pending payment is queried at its wallet,
 	// after creation; expiry closes it anyway.
 	PollSchedule []time.Duration

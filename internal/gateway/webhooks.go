@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/netguard"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/webhook"
@@ -60,16 +61,66 @@ type Endpoint struct {
 	Created time.Time `json:"created"`
 }
 
-// CreateEndpoint adds a webhook endpoint.
+// CreateEndpoint adds a webhook endpoint. Its URL must name a public
+// address (netguard), unless WebhookAllowPrivate: a merchant must not make
+// hutong call into the network it runs in.
 func (s *Service) CreateEndpoint(ctx context.Context, merchantID, rawURL string) (Endpoint, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(rawURL) > 1024 {
 		return Endpoint{}, &payment.FieldError{Param: "url", Message: "must be an absolute http(s) URL of at most 1024 bytes"}
 	}
+	if err := s.checkWebhookURL(ctx, rawURL, u); err != nil {
+		return Endpoint{}, err
+	}
 	e := Endpoint{ID: payment.NewID("we"), URL: rawURL, Secret: webhook.NewSecret(), Created: s.now()}
 	_, err = s.DB.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, merchant_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		e.ID, merchantID, e.URL, e.Secret, store.Micros(e.Created))
 	return e, err
+}
+
+// checkWebhookURL applies the webhook address policy at registration; a
+// refusal is a FieldError naming the address and how to allow it.
+func (s *Service) checkWebhookURL(ctx context.Context, rawURL string, u *url.URL) error {
+	if u.User != nil {
+		return &payment.FieldError{Param: "url", Message: "must not carry a user name or password; deliveries are authenticated by the endpoint's signing secret"}
+	}
+	if s.WebhookAllowPrivate {
+		return nil
+	}
+	err := netguard.CheckResolved(ctx, rawURL, nil)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, netguard.ErrNotPublic):
+		return &payment.FieldError{Param: "url", Message: strings.TrimPrefix(err.Error(), "url ") +
+			"; hutong delivers webhooks only to public addresses unless started with --webhook-allow-private"}
+	}
+	return &payment.FieldError{Param: "url", Message: strings.TrimPrefix(err.Error(), "url ")}
+}
+
+// The delivery clients, one per address policy, shared so that their
+// connections are reused.
+var (
+	publicWebhookClient = sync.OnceValue(func() *http.Client { return netguard.NewClient(10*time.Second, false) })
+	anyWebhookClient    = sync.OnceValue(func() *http.Client { return netguard.NewClient(10*time.Second, true) })
+)
+
+// webhookClient is the client a delivery uses: one that connects only to
+// public addresses (checked on the address actually dialled, so a name
+// rebound to 127.0.0.1 after registration is refused), unless
+// WebhookAllowPrivate; HTTPClient instead when set (its transport is then
+// trusted with the address policy). Redirects are never followed: a 3xx is
+// a failed delivery, retried on the schedule.
+func (s *Service) webhookClient() *http.Client {
+	switch {
+	case s.HTTPClient != nil:
+		c := *s.HTTPClient
+		c.CheckRedirect = netguard.NoRedirects
+		return &c
+	case s.WebhookAllowPrivate:
+		return anyWebhookClient()
+	}
+	return publicWebhookClient()
 }
 
 // ListEndpoints lists a merchant's endpoints, without secrets.
@@ -83,7 +134,9 @@ func (s *Service) ListEndpoints(ctx context.Context, merchantID string) ([]Endpo
 	for rows.Next() {
 		var e Endpoint
 		var at int64
-		rows.Scan(&e.ID, &e.URL, &at)
+		if err := rows.Scan(&e.ID, &e.URL, &at); err != nil {
+			return nil, err
+		}
 		e.Created = store.Time(at)
 		out = append(out, e)
 	}
@@ -133,7 +186,9 @@ func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) e
 // webhook.Schedule. Every attempt is recorded.
 func (s *Service) DeliverWebhook(ctx context.Context, j jobs.Job) error {
 	var d delivery
-	json.Unmarshal(j.Payload, &d)
+	if err := json.Unmarshal(j.Payload, &d); err != nil {
+		return fmt.Errorf("webhook job %d: %w", j.ID, err)
+	}
 	var body, url, secret string
 	var deleted sql.NullInt64
 	err := s.DB.QueryRowContext(ctx, `SELECT e.data, w.url, w.secret, w.deleted_at FROM events e JOIN webhook_endpoints w ON w.merchant_id = e.merchant_id
@@ -153,12 +208,8 @@ func (s *Service) DeliverWebhook(ctx context.Context, j jobs.Job) error {
 	if err := webhook.SetHeaders(req.Header, secret, d.Event, s.now(), []byte(body)); err != nil {
 		return err
 	}
-	client := s.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := s.webhookClient().Do(req)
 	status, msg := 0, ""
 	if err != nil {
 		msg = err.Error()
@@ -170,8 +221,13 @@ func (s *Service) DeliverWebhook(ctx context.Context, j jobs.Job) error {
 			msg = fmt.Sprintf("the endpoint answered %d", status)
 		}
 	}
-	s.DB.ExecContext(ctx, `INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	_, recErr := s.DB.ExecContext(ctx, `INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT DO NOTHING`, d.Event, d.Endpoint, j.Attempt, store.Micros(s.now()), status, msg, time.Since(start).Milliseconds())
+	if recErr != nil {
+		// The attempt happened whether or not it is recorded; its outcome
+		// decides the retry.
+		s.log().Warn("recording a webhook attempt", "event", d.Event, "endpoint", d.Endpoint, "err", recErr)
+	}
 	if msg != "" {
 		webhooksFailed.Add(1)
 		return errors.New(msg)

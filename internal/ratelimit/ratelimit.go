@@ -1,8 +1,9 @@
 // Package ratelimit is a token bucket per client key, in memory. It guards
-// endpoints where each answer is a guess at something secret (resolving
-// share codes): a client gets Burst tries at once and Rate more a second.
-// Each gateway process counts on its own, so N processes allow N times the
-// rate; that bounds guessing well enough for tokens of 2^49 values.
+// the anonymous endpoints that create state or answer guesses (store codes,
+// payment attempts, feedback, share-code resolves): a key gets Burst tries
+// at once and Rate more a second. Each gateway process counts on its own,
+// so N processes allow N times the rate; that bounds abuse well enough, and
+// needs no shared state on the hot path.
 package ratelimit
 
 import (
@@ -28,8 +29,44 @@ type bucket struct {
 // Allow takes a token from key's bucket at now, reporting whether there
 // was one; when there was not, wait says how long until there is.
 func (l *Limiter) Allow(key string, now time.Time) (ok bool, wait time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	return AllowEach(now, Take{l, key})
+}
+
+// Take names one bucket: a limiter and a key.
+type Take struct {
+	Limiter *Limiter
+	Key     string
+}
+
+// AllowEach takes a token from every named bucket, or from none when one of
+// them is empty: a request refused by one limit (the merchant's) does not
+// use up another (the client's). wait is how long until every bucket has a
+// token. The limiters must be distinct and always named in the same order
+// (they are locked in it).
+func AllowEach(now time.Time, takes ...Take) (ok bool, wait time.Duration) {
+	for _, t := range takes {
+		t.Limiter.mu.Lock()
+		defer t.Limiter.mu.Unlock()
+	}
+	bs := make([]*bucket, len(takes))
+	for i, t := range takes {
+		b := t.Limiter.refill(t.Key, now)
+		bs[i] = b
+		if b.tokens < 1 {
+			wait = max(wait, time.Duration((1-b.tokens)/t.Limiter.Rate*float64(time.Second)))
+		}
+	}
+	if wait > 0 {
+		return false, wait
+	}
+	for _, b := range bs {
+		b.tokens--
+	}
+	return true, 0
+}
+
+// refill returns key's bucket filled up to now; l.mu is held.
+func (l *Limiter) refill(key string, now time.Time) *bucket {
 	if l.buckets == nil {
 		l.buckets = map[string]*bucket{}
 	}
@@ -49,9 +86,5 @@ func (l *Limiter) Allow(key string, now time.Time) (ok bool, wait time.Duration)
 	}
 	b.tokens = min(l.Burst, b.tokens+now.Sub(b.at).Seconds()*l.Rate)
 	b.at = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / l.Rate * float64(time.Second))
+	return b
 }

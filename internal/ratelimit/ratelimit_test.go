@@ -29,3 +29,31 @@ func TestAllow(t *testing.T) {
 		t.Error("an idle full bucket was kept")
 	}
 }
+
+func TestAllowEachTakesAllOrNothing(t *testing.T) {
+	client := &Limiter{Rate: 1, Burst: 2}
+	merchant := &Limiter{Rate: 1, Burst: 3}
+	now := time.Unix(0, 0)
+	take := func(c string) bool {
+		ok, _ := AllowEach(now, Take{client, c}, Take{merchant, "m"})
+		return ok
+	}
+	if !take("a") || !take("a") {
+		t.Fatal("the client's burst refused")
+	}
+	if take("a") {
+		t.Fatal("the client's third try allowed")
+	}
+	// Client b has its own bucket, but the merchant's has one token left.
+	if !take("b") {
+		t.Fatal("another client refused")
+	}
+	ok, wait := AllowEach(now, Take{client, "b"}, Take{merchant, "m"})
+	if ok || wait != time.Second {
+		t.Fatalf("over the merchant's limit: %v, wait %v", ok, wait)
+	}
+	// The refusal took nothing from b's bucket: it still has one token.
+	if ok, _ := client.Allow("b", now); !ok {
+		t.Fatal("a refused request used up the client's token")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -20,7 +21,9 @@ type helperError struct {
 	Message string `json:"message"`
 }
 
-func (sb *Sandbox) helperRoutes(mux *http.ServeMux) {
+func (sb *Sandbox) helperRoutes(outer *http.ServeMux) {
+	mux := http.NewServeMux()
+	outer.Handle("/sandbox/v1/", helperGuard(mux))
 	mux.HandleFunc("POST /sandbox/v1/pay", sb.handlePay)
 	mux.HandleFunc("GET /sandbox/v1/notifications", sb.handleNotifications)
 	mux.HandleFunc("GET /sandbox/v1/notifications/{id}", sb.handleNotification)
@@ -41,6 +44,43 @@ func (sb *Sandbox) helperRoutes(mux *http.ServeMux) {
 	sb.profitSharingRoutes(mux)
 	mux.HandleFunc("/sandbox/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, helperError{"not_found", fmt.Sprintf("%s %s is not part of the sandbox helper API", r.Method, r.URL.Path)})
+	})
+}
+
+// helperOrigins refuses a helper request sent by another site's page.
+var helperOrigins = http.NewCrossOriginProtection()
+
+// helperGuard lets a state-changing helper request through only when it
+// is JSON (Content-Type application/json) and comes from no other site
+// (no Sec-Fetch-Site: cross-site or same-site, no Origin but the
+// sandbox's own). The helper API has no authentication and usually
+// listens on loopback, where any web page the developer opens can reach
+// it: a page may send a cross-site text/plain or form POST without asking
+// (no CORS preflight), but not an application/json one, and the browser
+// names the page in Origin and Sec-Fetch-Site. Programs (SDK tests, curl
+// with -H 'Content-Type: application/json') send no Origin and pass.
+// Reads are not guarded: a page cannot read another origin's answers.
+func helperGuard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := helperOrigins.Check(r); err != nil {
+			from := r.Header.Get("Origin")
+			if from == "" {
+				from = "Sec-Fetch-Site: " + r.Header.Get("Sec-Fetch-Site")
+			}
+			writeJSON(w, http.StatusForbidden, helperError{"cross_origin", fmt.Sprintf("the helper API accepts no request from another site (%s); call it from a program, not a web page", from)})
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeJSON(w, http.StatusUnsupportedMediaType, helperError{"unsupported_media_type",
+				fmt.Sprintf("the helper API takes Content-Type: application/json, not %q", r.Header.Get("Content-Type"))})
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

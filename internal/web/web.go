@@ -25,8 +25,8 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -38,7 +38,6 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/payment"
-	"github.com/hutong-pay/hutong/internal/ratelimit"
 	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/sharecode"
 	"github.com/hutong-pay/hutong/internal/useragent"
@@ -65,6 +64,14 @@ type Config struct {
 	// EventPoll is how often an event stream looks at its payment; 0 means
 	// 300 ms.
 	EventPoll time.Duration
+	// TrustedProxies are the reverse proxies in front of the pages (a load
+	// balancer's addresses). A request from one of them is taken to come
+	// from the address the proxies recorded in X-Forwarded-For; from any
+	// other peer the header is ignored, since a client can write anything
+	// there. Empty: the client is the TCP peer.
+	TrustedProxies []netip.Prefix
+	// Limits replace DefaultLimits for the actions they name.
+	Limits map[string]Limits
 }
 
 // Handler serves the hosted pages.
@@ -73,7 +80,7 @@ type Handler struct {
 	mux   *http.ServeMux
 	tmpl  *template.Template
 	csrf  *http.CrossOriginProtection
-	limit *ratelimit.Limiter
+	limit map[string]limiters // by action: LimitStorePay, …
 	// closing ends event streams when the server shuts down: browsers
 	// reconnect (to another process, in a rolling restart).
 	closing   chan struct{}
@@ -106,7 +113,7 @@ func New(cfg Config) *Handler {
 	if cfg.EventPoll == 0 {
 		cfg.EventPoll = 300 * time.Millisecond
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), limit: &ratelimit.Limiter{Rate: 2, Burst: 20}, closing: make(chan struct{})}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), limit: newLimiters(cfg.Limits), closing: make(chan struct{})}
 	h.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"yuan":   yuan,
 		"title":  methodTitle,
@@ -416,6 +423,11 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !h.allow(w, r, LimitAttempt, p.MerchantID, func(msg string) {
+		h.render(w, http.StatusTooManyRequests, "error.html", view{Title: "操作太频繁", Error: msg})
+	}) {
+		return
+	}
 	method := r.PostFormValue("method")
 	payer, pfm, err := h.payerOf(r.Context(), p, r.PostFormValue("pfm"))
 	if err != nil {
@@ -434,7 +446,7 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	back := h.absolute(r, "/pay/"+p.ID+"/done"+pfmQuery(pfm))
-	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, ReturnURL: back, ClientIP: clientIP(r), Session: h.session(w, r)})
+	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, ReturnURL: back, ClientIP: h.clientIP(r), Session: h.session(w, r)})
 	if err != nil {
 		h.attemptFailed(w, r, p, merchant, pfm, err)
 		return
@@ -473,14 +485,6 @@ func (h *Handler) attemptFailed(w http.ResponseWriter, r *http.Request, p paymen
 		h.cfg.Logger.Warn("attempt refused", "payment", p.ID, "error", err)
 		h.fail(w, http.StatusBadGateway, "钱包暂时无法下单, 请稍后再试", "the wallet refused: "+err.Error())
 	}
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return "127.0.0.1"
-	}
-	return host
 }
 
 // inWallet is where a wallet's authorization comes back with a code: the
@@ -526,7 +530,7 @@ func (h *Handler) inWallet(w http.ResponseWriter, r *http.Request) {
 	if ch == "alipay" {
 		method = channel.AlipayJSAPI
 	}
-	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, WalletPayer: buyer, ClientIP: clientIP(r), Session: h.session(w, r)})
+	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, WalletPayer: buyer, ClientIP: h.clientIP(r), Session: h.session(w, r)})
 	if err != nil {
 		h.attemptFailed(w, r, p, merchant, pfm, err)
 		return
@@ -763,8 +767,14 @@ func (h *Handler) storePay(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusNotFound, "没有这家店", "no such store")
 		return
 	}
-	amount, err := payment.ParseYuan(r.PostFormValue("amount"))
 	v := view{Title: m.Name, Store: m.Name, StoreID: m.ID, Amount: r.PostFormValue("amount")}
+	if !h.allow(w, r, LimitStorePay, m.ID, func(msg string) {
+		v.Error = msg
+		h.render(w, http.StatusTooManyRequests, "store.html", v)
+	}) {
+		return
+	}
+	amount, err := payment.ParseYuan(r.PostFormValue("amount"))
 	if err != nil {
 		v.Error = "请输入金额, 例如 12.50 (enter an amount such as 12.50)"
 		h.render(w, http.StatusBadRequest, "store.html", v)
@@ -798,9 +808,10 @@ func (h *Handler) sharePage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) shareResolve(w http.ResponseWriter, r *http.Request) {
 	text := r.PostFormValue("text")
 	v := view{Title: "打开分享口令", Text: text}
-	if ok, _ := h.limit.Allow("ip:"+clientIP(r), time.Now()); !ok {
-		v.Error = "操作太频繁, 请稍后再试 (too many tries; wait a moment)"
+	if !h.allow(w, r, LimitShareResolve, "", func(msg string) {
+		v.Error = msg
 		h.render(w, http.StatusTooManyRequests, "share.html", v)
+	}) {
 		return
 	}
 	if len(text) > 8<<10 {
@@ -866,7 +877,7 @@ func (h *Handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, "请勾选同意协议", "tick the box to agree")
 		return
 	}
-	_, err := h.cfg.Svc.Sign(r.Context(), id, token, version, r.PostFormValue("text_sha256"), r.PostFormValue("signer"), clientIP(r))
+	_, err := h.cfg.Svc.Sign(r.Context(), id, token, version, r.PostFormValue("text_sha256"), r.PostFormValue("signer"), h.clientIP(r))
 	if err != nil {
 		page, perr := h.cfg.Svc.ForSigning(r.Context(), id, token)
 		if perr != nil {
@@ -904,9 +915,10 @@ func (h *Handler) feedback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusConflict, "付款完成后才能评价", "feedback comes after paying")
 		return
 	}
-	if ok, _ := h.limit.Allow("fb:"+clientIP(r), time.Now()); !ok {
-		v.Error = "操作太频繁, 请稍后再试"
+	if !h.allow(w, r, LimitFeedback, p.MerchantID, func(msg string) {
+		v.Error = msg
 		h.render(w, http.StatusTooManyRequests, "feedback.html", v)
+	}) {
 		return
 	}
 	_, err := h.cfg.Svc.CreateFeedback(r.Context(), gateway.Feedback{MerchantID: p.MerchantID, PaymentID: p.ID, Rating: rating, Text: r.PostFormValue("text")})

@@ -175,6 +175,7 @@ func (e *Env) Helper(method, path string, in, out any) int {
 		body = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, e.URL+path, body)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
