@@ -230,10 +230,39 @@ func (c *Client) CreateWebhookEndpoint(ctx context.Context, endpointURL string) 
 	return &out, c.do(ctx, http.MethodPost, "/v1/webhook_endpoints", map[string]string{"url": endpointURL}, &out, "")
 }
 
-// ListEvents lists recent events, newest first.
+// ListEvents lists every event, newest first, following the pages.
 func (c *Client) ListEvents(ctx context.Context) ([]Event, error) {
-	var out struct{ Data []Event }
-	return out.Data, c.do(ctx, http.MethodGet, "/v1/events", nil, &out, "")
+	return listAll[Event](ctx, c, "/v1/events", func(e Event) string { return e.ID })
+}
+
+// ListRefunds lists a payment's refunds, oldest first, following the pages.
+func (c *Client) ListRefunds(ctx context.Context, paymentID string) ([]Refund, error) {
+	return listAll[Refund](ctx, c, "/v1/payments/"+url.PathEscape(paymentID)+"/refunds", func(r Refund) string { return r.ID })
+}
+
+// listAll follows a list's pages (starting_after the last id of each)
+// until has_more is false.
+func listAll[T any](ctx context.Context, c *Client, path string, id func(T) string) ([]T, error) {
+	var all []T
+	after := ""
+	for {
+		p := path + "?limit=100"
+		if after != "" {
+			p += "&starting_after=" + url.QueryEscape(after)
+		}
+		var page struct {
+			Data    []T  `json:"data"`
+			HasMore bool `json:"has_more"`
+		}
+		if err := c.do(ctx, http.MethodGet, p, nil, &page, ""); err != nil {
+			return all, err
+		}
+		all = append(all, page.Data...)
+		if !page.HasMore || len(page.Data) == 0 {
+			return all, nil
+		}
+		after = id(page.Data[len(page.Data)-1])
+	}
 }
 
 // VerifyWebhook checks a webhook request's signature with the endpoint's

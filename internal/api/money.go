@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
@@ -37,28 +36,20 @@ func (s *Server) balances(w http.ResponseWriter, r *http.Request, c caller) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": list})
 }
 
+// ledgerEntries pages journal entries oldest first: ?limit=1..1000 (100)&starting_after=<id>&account=&payment_id=&kind=.
 func (s *Server) ledgerEntries(w http.ResponseWriter, r *http.Request, c caller) {
-	q := r.URL.Query()
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "limit must be 1 to 1000", "limit")
-			return
-		}
-		limit = n
+	pg, ok := readPage(w, r, 100, 1000)
+	if !ok {
+		return
 	}
+	q := r.URL.Query()
 	list, err := s.Svc.Entries(r.Context(), gateway.EntryFilter{MerchantID: scope(c), Account: q.Get("account"), PaymentID: q.Get("payment_id"),
-		Kind: q.Get("kind"), After: q.Get("starting_after"), Limit: limit + 1})
+		Kind: q.Get("kind"), After: pg.after, Limit: pg.limit + 1})
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	more := len(list) > limit
-	if more {
-		list = list[:limit]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list, "has_more": more})
+	writePage(w, list, pg.limit)
 }
 
 func (s *Server) settle(w http.ResponseWriter, r *http.Request, c caller) {
@@ -137,13 +128,18 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request, c caller) {
 	writeJSON(w, http.StatusCreated, run)
 }
 
+// listReconciliations pages runs newest first: ?limit=1..100 (20)&starting_after=<id>.
 func (s *Server) listReconciliations(w http.ResponseWriter, r *http.Request, c caller) {
-	list, err := s.Svc.ReconRuns(r.Context())
+	pg, ok := readPage(w, r, 20, 100)
+	if !ok {
+		return
+	}
+	list, err := s.Svc.ReconRuns(r.Context(), pg.after, pg.limit+1)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+	writePage(w, list, pg.limit)
 }
 
 func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request, c caller) {

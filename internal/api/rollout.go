@@ -139,17 +139,24 @@ func (s *Server) feedbackFilter(w http.ResponseWriter, r *http.Request, c caller
 	return f, true
 }
 
+// listFeedback pages feedback newest first: ?limit=1..1000 (100)&starting_after=<id>
+// and the filters; feedback.csv exports every row the filters select.
 func (s *Server) listFeedback(w http.ResponseWriter, r *http.Request, c caller) {
 	f, ok := s.feedbackFilter(w, r, c)
 	if !ok {
 		return
 	}
+	pg, ok := readPage(w, r, 100, 1000)
+	if !ok {
+		return
+	}
+	f.After, f.Limit = pg.after, pg.limit+1
 	list, err := s.Svc.ListFeedback(r.Context(), f)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+	writePage(w, list, pg.limit)
 }
 
 func (s *Server) exportFeedback(w http.ResponseWriter, r *http.Request, c caller) {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/hutong-pay/hutong/internal/payment"
@@ -31,36 +30,37 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, c caller) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-// listPayments pages newest first: ?limit=1..100&starting_after=<id>&status=.
+// listPayments pages newest first: ?limit=1..100 (20)&starting_after=<id>&status=.
 func (s *Server) listPayments(w http.ResponseWriter, r *http.Request, c caller) {
-	q := r.URL.Query()
-	limit := 20
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "limit must be 1 to 100", "limit")
-			return
-		}
-		limit = n
+	pg, ok := readPage(w, r, 20, 100)
+	if !ok {
+		return
 	}
-	status := q.Get("status")
+	status := r.URL.Query().Get("status")
 	if status != "" && status != payment.StatusRequiresAction && status != payment.StatusSucceeded && status != payment.StatusCanceled {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "status must be requires_action, succeeded or canceled", "status")
 		return
 	}
-	list, err := s.Svc.ListPayments(r.Context(), c.merchant.ID, status, q.Get("starting_after"), limit+1)
+	list, err := s.Svc.ListPayments(r.Context(), c.merchant.ID, status, pg.after, pg.limit+1)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	more := len(list) > limit
-	if more {
-		list = list[:limit]
+	writePage(w, list, pg.limit)
+}
+
+// listRefunds pages a payment's refunds oldest first: ?limit=1..100 (20)&starting_after=<id>.
+func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request, c caller) {
+	pg, ok := readPage(w, r, 20, 100)
+	if !ok {
+		return
 	}
-	if list == nil {
-		list = []payment.Payment{}
+	list, err := s.Svc.ListRefunds(r.Context(), c.merchant.ID, r.PathValue("id"), pg.after, pg.limit+1)
+	if err != nil {
+		fail(w, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list, "has_more": more})
+	writePage(w, list, pg.limit)
 }
 
 func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request, c caller) {
@@ -211,13 +211,20 @@ func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, c caller
 	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "deleted": true})
 }
 
+// listEvents pages events newest first: ?limit=1..100 (100)&starting_after=<id>&type=.
+// A platform key naming no merchant reads the platform's own events
+// (reconciliation.discrepancy).
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c caller) {
-	list, err := s.Svc.ListEvents(r.Context(), c.merchant.ID, 100)
+	pg, ok := readPage(w, r, 100, 100)
+	if !ok {
+		return
+	}
+	list, err := s.Svc.ListEvents(r.Context(), c.merchant.ID, r.URL.Query().Get("type"), pg.after, pg.limit+1)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": list})
+	writePage(w, list, pg.limit)
 }
 
 func (s *Server) resendEvent(w http.ResponseWriter, r *http.Request, c caller) {

@@ -444,7 +444,14 @@ func crossEveryRoute(t *testing.T, x *crosser) {
 			x.same("DELETE", "/v1/webhook_endpoints/{x}", "", a.endpoint, 404)
 			x.unchanged("DELETE /v1/webhook_endpoints")
 		},
-		"GET /v1/events": func() { x.ok("GET", "/v1/events") },
+		"GET /v1/events": func() {
+			x.ok("GET", "/v1/events")
+			x.same("GET", "/v1/events?starting_after={x}", "", a.event, 404)
+		},
+		"GET /v1/payments/{id}/refunds": func() {
+			x.same("GET", "/v1/payments/{x}/refunds", "", a.paid, 404)
+			x.same("GET", "/v1/payments/{x}/refunds", "", a.unpaid, 404)
+		},
 		"POST /v1/events/{id}/resend": func() {
 			x.same("POST", "/v1/events/{x}/resend", "", a.event, 404)
 			x.unchanged("resend")
@@ -556,6 +563,7 @@ func crossEveryRoute(t *testing.T, x *crosser) {
 		"GET /v1/feedback": func() {
 			x.ok("GET", "/v1/feedback?merchant_id="+a.merchant)
 			x.ok("GET", "/v1/feedback?method=wechatpay.native&tier=county")
+			x.same("GET", "/v1/feedback?starting_after={x}", "", a.feedback, 404)
 		},
 		"GET /v1/feedback.csv": func() { x.ok("GET", "/v1/feedback.csv?merchant_id="+a.merchant) },
 		"POST /v1/payments/{id}/confirm_receipt": func() {

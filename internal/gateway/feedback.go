@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -77,7 +79,8 @@ func (s *Service) CreateFeedback(ctx context.Context, f Feedback) (Feedback, err
 type FeedbackFilter struct {
 	MerchantID, Method, Cohort, Tier string
 	From, To                         time.Time
-	Limit                            int
+	After                            string // a feedback id: the entries after it
+	Limit                            int    // 0: all
 }
 
 // ListFeedback lists feedback, newest first.
@@ -99,11 +102,23 @@ func (s *Service) ListFeedback(ctx context.Context, f FeedbackFilter) ([]Feedbac
 	if !f.To.IsZero() {
 		add("created_at < $%d", store.Micros(f.To))
 	}
-	if f.Limit <= 0 {
-		f.Limit = 10000
+	if f.After != "" {
+		var at int64
+		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM feedback WHERE id = $1 AND ($2 = '' OR merchant_id = $2)`, f.After, f.MerchantID).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &NotFoundError{Param: "starting_after", Object: "feedback"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, at, f.After)
+		query += fmt.Sprintf(" AND (created_at < $%d OR (created_at = $%d AND id > $%d))", len(args)-1, len(args)-1, len(args))
 	}
-	args = append(args, f.Limit)
-	query += fmt.Sprintf(" ORDER BY created_at DESC, id LIMIT $%d", len(args))
+	query += " ORDER BY created_at DESC, id"
+	if f.Limit > 0 {
+		args = append(args, f.Limit)
+		query += fmt.Sprintf(" LIMIT $%d", len(args))
+	}
 	rows, err := s.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -287,8 +287,10 @@ func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *pay
 				return err
 			}
 		}
-		_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt}, now)
-		return err
+		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt}, now); err != nil {
+			return err
+		}
+		return commitAnswer(ctx, tx, http.StatusCreated, p)
 	})
 	if err != nil {
 		if isUniqueViolation(err) {
@@ -416,7 +418,9 @@ func (s *Service) ListPayments(ctx context.Context, merchantID, status, after st
 			return nil, err
 		}
 		var p payment.Payment
-		json.Unmarshal([]byte(data), &p)
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
+			return nil, fmt.Errorf("a stored payment does not decode: %w", err)
+		}
 		p.Refunded = refunded
 		out = append(out, p)
 	}

@@ -92,7 +92,7 @@ func (s *Service) Mismatches(ctx context.Context, merchantID, paymentID string) 
 		return nil, err
 	}
 	rows, err := s.DB.QueryContext(ctx, `SELECT channel, message_id, source, payment_id, field, expected, got, times, first_at, last_at
-		FROM wallet_mismatches WHERE merchant_id = $1 AND payment_id = $2 ORDER BY first_at, message_id LIMIT 1000`, merchantID, paymentID)
+		FROM wallet_mismatches WHERE merchant_id = $1 AND payment_id = $2 ORDER BY first_at, message_id`, merchantID, paymentID)
 	if err != nil {
 		return nil, err
 	}

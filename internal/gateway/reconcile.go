@@ -270,9 +270,25 @@ func (s *Service) billMerchants(ch string) func(context.Context, string) (string
 	}
 }
 
-// ReconRuns lists runs, newest first.
-func (s *Service) ReconRuns(ctx context.Context) ([]ReconRun, error) {
-	return queryJSON[ReconRun](ctx, s.DB, `SELECT data FROM recon_runs ORDER BY created_at DESC, id LIMIT 200`)
+// ReconRuns pages runs, newest first: those older than the run after (""
+// for the newest), at most limit.
+func (s *Service) ReconRuns(ctx context.Context, after string, limit int) ([]ReconRun, error) {
+	query, args := `SELECT data FROM recon_runs`, []any{}
+	if after != "" {
+		var at int64
+		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM recon_runs WHERE id = $1`, after).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &NotFoundError{Param: "starting_after", Object: "reconciliation"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, at, after)
+		query += ` WHERE created_at < $1 OR (created_at = $1 AND id < $2)`
+	}
+	args = append(args, limit)
+	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	return queryJSON[ReconRun](ctx, s.DB, query, args...)
 }
 
 // ReconRunItems reads a run and its discrepancies.

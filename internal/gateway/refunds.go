@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -46,12 +47,18 @@ func (s *Service) CreateRefund(ctx context.Context, merchantID, paymentID string
 		}
 		if kind == payment.RefundWithReturn {
 			r.Status = payment.RefundAwaitingReturn
-			return saveRefund(ctx, tx, merchantID, r, true)
+			if err := saveRefund(ctx, tx, merchantID, r, true); err != nil {
+				return err
+			}
+		} else {
+			if err := saveRefund(ctx, tx, merchantID, r, true); err != nil {
+				return err
+			}
+			if err := s.startRefund(ctx, tx, p, r); err != nil {
+				return err
+			}
 		}
-		if err := saveRefund(ctx, tx, merchantID, r, true); err != nil {
-			return err
-		}
-		return s.startRefund(ctx, tx, p, r)
+		return commitAnswer(ctx, tx, http.StatusCreated, r)
 	})
 	if err == nil {
 		s.kick()
@@ -147,6 +154,32 @@ func (s *Service) loadRefund(ctx context.Context, q queryer, id, merchantID stri
 	var r payment.Refund
 	err = json.Unmarshal([]byte(data), &r)
 	return r, mid, err
+}
+
+// ListRefunds pages a merchant's payment's refunds, oldest first: those
+// after the refund after ("" for the first), at most limit. Duplicate-charge
+// returns are listed too (kind duplicate_charge).
+func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID, after string, limit int) ([]payment.Refund, error) {
+	if _, err := s.GetPayment(ctx, merchantID, paymentID); err != nil {
+		return nil, err
+	}
+	query := `SELECT data FROM refunds WHERE merchant_id = $1 AND payment_id = $2`
+	args := []any{merchantID, paymentID}
+	if after != "" {
+		var at int64
+		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM refunds WHERE id = $1 AND merchant_id = $2 AND payment_id = $3`, after, merchantID, paymentID).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &NotFoundError{Param: "starting_after", Object: "refund"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, at, after)
+		query += fmt.Sprintf(` AND (created_at > $%d OR (created_at = $%d AND id > $%d))`, len(args)-1, len(args)-1, len(args))
+	}
+	args = append(args, limit)
+	query += fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))
+	return queryJSON[payment.Refund](ctx, s.DB, query, args...)
 }
 
 // GetRefund reads a merchant's refund.

@@ -155,9 +155,31 @@ func (s *Service) DeleteEndpoint(ctx context.Context, merchantID, id string) err
 	return nil
 }
 
-// ListEvents lists a merchant's events, newest first.
-func (s *Service) ListEvents(ctx context.Context, merchantID string, limit int) ([]Event, error) {
-	return queryJSON[Event](ctx, s.DB, `SELECT data FROM events WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, merchantID, limit)
+// ListEvents pages a merchant's events (merchantID "" for the platform's),
+// newest first: those older than the event after (an id of the merchant's,
+// "" for the newest), of type typ if not "", at most limit.
+func (s *Service) ListEvents(ctx context.Context, merchantID, typ, after string, limit int) ([]Event, error) {
+	query := `SELECT data FROM events WHERE merchant_id = $1`
+	args := []any{merchantID}
+	if typ != "" {
+		args = append(args, typ)
+		query += fmt.Sprintf(` AND type = $%d`, len(args))
+	}
+	if after != "" {
+		var at int64
+		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM events WHERE id = $1 AND merchant_id = $2`, after, merchantID).Scan(&at)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, &NotFoundError{Param: "starting_after", Object: "event"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, at, after)
+		query += fmt.Sprintf(` AND (created_at < $%d OR (created_at = $%d AND id < $%d))`, len(args)-1, len(args)-1, len(args))
+	}
+	args = append(args, limit)
+	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
+	return queryJSON[Event](ctx, s.DB, query, args...)
 }
 
 // ResendEvent queues a delivery of an event to every current endpoint.
