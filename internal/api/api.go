@@ -26,6 +26,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/jsonbody"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -396,9 +397,19 @@ func (r *recorder) Write(b []byte) (int, error) {
 // within 24 hours replays the first answer; the same key with another body
 // is refused (422); a request still running under the key is 409.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h func(http.ResponseWriter, *http.Request, caller)) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), "")
+	body, err := jsonbody.ReadAll(w, r, MaxBodyBytes)
+	if !bodyOK(w, err) {
+		return
+	}
+	// What the key is not kept for: a Content-Type is not part of the
+	// request's hash, so its refusal must not be replayed to a client that
+	// fixed it; nor is a body that is not one JSON value (malformed,
+	// duplicate keys, trailing data) kept, as it was never a request.
+	empty := len(bytes.Trim(body, " \t\r\n")) == 0
+	if err := jsonbody.CheckContentType(r.Header, empty); !bodyOK(w, err) {
+		return
+	}
+	if !empty && !bodyOK(w, jsonbody.Check(body, nil)) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -484,60 +495,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// decodeOptional is decode for a body that may be empty.
+// decodeOptional is decode for a body that may be left out: an empty body
+// needs no Content-Type (a bare POST of an action); one that is there is
+// held to every rule of decode.
 func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), "")
-		return false
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return true
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return decode(w, r, v)
+	_, err := jsonbody.ReadOptional(w, r, MaxBodyBytes, v)
+	return bodyOK(w, err)
 }
 
-// decode reads a JSON body strictly: unknown fields, wrong types, trailing
-// data and oversized bodies are refused with a message naming the problem.
+// decode reads a JSON body with the one strict decoder of internal/jsonbody:
+// Content-Type application/json, duplicate keys, trailing data, unknown
+// fields, wrong types and oversized bodies are refused with a message naming
+// the problem.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("the body has data after its JSON object")
-	}
+	return bodyOK(w, jsonbody.Read(w, r, MaxBodyBytes, v))
+}
+
+// bodyOK answers a refused body, reporting whether there was none.
+func bodyOK(w http.ResponseWriter, err error) bool {
 	if err == nil {
 		return true
 	}
-	var te *json.UnmarshalTypeError
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), "")
-	case errors.As(err, &te):
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_type", fmt.Sprintf("%s must be %s", te.Field, jsonType(te.Type.Kind().String())), te.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "unknown_field", fmt.Sprintf("%s is not a field of this request", field), field)
-	case errors.Is(err, io.EOF):
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "empty_body", "the body is empty; send a JSON object", "")
-	default:
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not valid JSON: "+err.Error(), "")
+	var e *jsonbody.Error
+	if !errors.As(err, &e) {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", err.Error(), "")
+		return false
 	}
+	writeError(w, e.Status, "invalid_request_error", e.Code, e.Message, e.Field)
 	return false
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "int64", "int":
-		return "an integer"
-	case "string":
-		return "a string"
-	case "map", "struct":
-		return "an object"
-	}
-	return kind
 }
 
 // fail maps the service's errors to answers.
