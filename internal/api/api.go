@@ -2,7 +2,7 @@
 // Bearer API keys, Idempotency-Key on every POST, and errors shaped as
 // {"error": {"type", "code", "message", "param"}}. It also serves the
 // wallets' notification endpoints and the operational ones (/healthz,
-// /readyz, /metrics).
+// /readyz); /metrics has a handler of its own (MetricsHandler).
 package api
 
 import (
@@ -191,6 +191,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /notify/{channel}/{account}", s.Svc.HandleNotification)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
+	return mux
+}
+
+// MetricsHandler serves GET /metrics (Prometheus text) and nothing else.
+// It is not part of Handler: the counts span every merchant, so it is
+// served on a listener of its own (hutong serve --metrics-addr, loopback
+// by default), never beside /v1 and /notify on the internet.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", s.metrics)
 	return mux
 }
@@ -230,20 +239,36 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hutong_http_requests_total{route=%q,code=\"%d\"} %d\n", k.route, k.code, requests[k])
 	}
 	requestsMu.Unlock()
+	// The database's gauges come last: a failure there leaves the counters
+	// above intact and is said in the output and the log.
 	rows, err := s.Svc.DB.QueryContext(r.Context(), `SELECT method, status, COUNT(*) FROM payments GROUP BY method, status`)
 	if err == nil {
 		fmt.Fprintln(w, "# TYPE hutong_payments gauge")
 		for rows.Next() {
 			var m, st string
 			var n int64
-			rows.Scan(&m, &st, &n)
+			if err = rows.Scan(&m, &st, &n); err != nil {
+				break
+			}
 			fmt.Fprintf(w, "hutong_payments{method=%q,status=%q} %d\n", m, st, n)
+		}
+		if err == nil {
+			err = rows.Err()
 		}
 		rows.Close()
 	}
 	// Job lag: how late the most overdue job is.
 	var due int64
-	s.Svc.DB.QueryRowContext(r.Context(), `SELECT COALESCE(MIN(run_at), 0) FROM jobs WHERE state = 'available'`).Scan(&due)
+	if err == nil {
+		err = s.Svc.DB.QueryRowContext(r.Context(), `SELECT COALESCE(MIN(run_at), 0) FROM jobs WHERE state = 'available'`).Scan(&due)
+	}
+	if err != nil {
+		if s.Logger != nil {
+			s.Logger.Error("metrics: reading the database", "err", err)
+		}
+		fmt.Fprintf(w, "# the database could not be read: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		return
+	}
 	lag := 0.0
 	if due > 0 {
 		lag = max(0, time.Since(store.Time(due)).Seconds())

@@ -68,6 +68,8 @@ type Service struct {
 	// OnboardingPoll is how often a submitted contract's review is asked
 	// about; 0 means 30 s.
 	OnboardingPoll time.Duration
+	// WebhookAllowPrivate lets webhook endpoints point at loopback and private addresses (local development).
+	WebhookAllowPrivate bool
 
 	wakeOnce sync.Once
 	wake     chan struct{}
