@@ -112,13 +112,14 @@ func ReadAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error
 }
 
 // Read reads a required JSON body of at most limit bytes into v: the
-// Content-Type, the size and every rule of [Decode] are checked.
+// Content-Type, the size and every rule of [Decode] are checked. A missing
+// body is reported as such (empty_body), whatever its Content-Type says.
 func Read(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	body, err := ReadAll(w, r, limit)
 	if err != nil {
 		return err
 	}
-	if err := CheckContentType(r.Header, false); err != nil {
+	if err := CheckContentType(r.Header, len(trimSpace(body)) == 0); err != nil {
 		return err
 	}
 	return Decode(body, v)

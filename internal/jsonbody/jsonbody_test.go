@@ -170,8 +170,11 @@ func TestRead(t *testing.T) {
 	if _, empty, err := read("", "", true); err != nil || !empty {
 		t.Errorf("an empty optional body without a type: %v %v", empty, err)
 	}
-	if _, _, err := read("", "", false); err == nil || err.(*jsonbody.Error).Code != "unsupported_media_type" {
+	if _, _, err := read("", "", false); err == nil || err.(*jsonbody.Error).Code != "empty_body" {
 		t.Errorf("an empty required body without a type: %v", err)
+	}
+	if _, _, err := read("text/plain", "", false); err == nil || err.(*jsonbody.Error).Code != "unsupported_media_type" {
+		t.Errorf("an empty required body of another type: %v", err)
 	}
 	if _, _, err := read("application/json", "", false); err == nil || err.(*jsonbody.Error).Code != "empty_body" {
 		t.Errorf("an empty required body: %v", err)
