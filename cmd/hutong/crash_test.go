@@ -54,7 +54,8 @@ func crashRun(t *testing.T, bin, dsn string) {
 	var gw *exec.Cmd
 	startGateway := func() {
 		cmd := exec.Command(bin, "serve", "--addr", addr, "--database", dsn, "--credentials", filepath.Join(dir, "sandbox", "credentials.json"),
-			"--wallet-sandbox", sb.url, "--idempotency-lease", "2s", "--job-lease", "2s")
+			"--wallet-sandbox", sb.url, "--idempotency-lease", "2s", "--job-lease", "2s",
+			"--metrics-addr", "off", "--webhook-allow-private") // the webhook receiver below is on loopback
 		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/httpserve"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/storefront"
@@ -31,7 +32,11 @@ and their API keys, and a demo marketplace (a client of the API with a
 platform key). It prints the URLs to open and a key to use.
 
   hutong demo [--addr 127.0.0.1:8080] [--sandbox-addr 127.0.0.1:8090]
-              [--shop-addr 127.0.0.1:8070] [--data DIR]`
+              [--shop-addr 127.0.0.1:8070] [--metrics-addr 127.0.0.1:0 | off]
+              [--data DIR]
+
+Webhook endpoints may point at this machine (--webhook-allow-private of
+hutong serve is on), so a merchant's local receiver can be tried.`
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", demoSynopsis, stderr)
@@ -40,10 +45,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	shopAddr := fs.String("shop-addr", "127.0.0.1:8070", "demo marketplace listen address")
 	data := fs.String("data", "hutong-data", "data folder")
 	timeScale := fs.Float64("time-scale", 1, "divide the wallets' real delays by this")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:0", `listen address of /metrics (a free loopback port by default); "off" or "" for none`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	for _, a := range []string{*addr, *sandboxAddr, *shopAddr} {
+	addrs := []string{*addr, *sandboxAddr, *shopAddr}
+	if *metricsAddr != "" && *metricsAddr != "off" {
+		addrs = append(addrs, *metricsAddr)
+	}
+	for _, a := range addrs {
 		if err := checkLoopback(a, false); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
@@ -78,9 +88,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	metricsLn, err := listenMetrics(*metricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("demo: %w", err)
+	}
 	url := "http://" + ln.Addr().String()
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger,
-		ContractsRequired: map[string]bool{"wechatpay": true}, OnboardingPoll: time.Second}
+		ContractsRequired: map[string]bool{"wechatpay": true}, OnboardingPoll: time.Second,
+		WebhookAllowPrivate: true}
 	keys, err := seedDemo(ctx, svc)
 	if err != nil {
 		return err
@@ -102,17 +118,20 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	shopDone := make(chan error, 1)
-	go func() { shopDone <- serveHTTP(ctx, shopLn, shop) }()
+	go func() { shopDone <- httpserve.Serve(ctx, shopLn, httpserve.Config{Handler: shop}) }()
 	fmt.Fprintf(stdout, "hutong demo\n")
 	fmt.Fprintf(stdout, "  gateway API     %s/v1/   (openapi: %s/v1/openapi.yaml)\n", url, url)
 	fmt.Fprintf(stdout, "  wallet sandbox  %s   (WeChat Pay /v3/, Alipay /gateway.do)\n", sandboxURL)
 	fmt.Fprintf(stdout, "  marketplace     %s/   (shop, check out, pay, share, ask a friend to pay)\n", shopURL)
 	fmt.Fprintf(stdout, "  play the buyer  %s/phone/   (PIN 123456)\n", sandboxURL)
 	fmt.Fprintf(stdout, "  share codes     %s/s/   store code %s/m/%s\n", url, url, keys[0].id)
+	if metricsLn != nil {
+		fmt.Fprintf(stdout, "  metrics         http://%s/metrics\n", metricsLn.Addr())
+	}
 	for _, k := range keys {
 		fmt.Fprintf(stdout, "  merchant %-22s %s  key %s\n", k.name, k.id, k.secret)
 	}
-	fmt.Fprintf(stdout, "\nTry:\n  curl -s %s/v1/payments -H 'Authorization: Bearer %s' \\\n    -d '{\"merchant_order_id\":\"demo-1\",\"amount\":1990,\"currency\":\"CNY\",\"description\":\"豆浆油条\",\"method\":\"wechatpay.native\",\"buyer\":{\"id\":\"b1\"}}'\n", url, keys[0].secret)
+	fmt.Fprintf(stdout, "\nTry:\n  curl -s %s/v1/payments -H 'Authorization: Bearer %s' \\\n    -H 'Content-Type: application/json' -d '{\"merchant_order_id\":\"demo-1\",\"amount\":1990,\"currency\":\"CNY\",\"description\":\"豆浆油条\",\"method\":\"wechatpay.native\",\"buyer\":{\"id\":\"b1\"}}'\n", url, keys[0].secret)
 	fmt.Fprintf(stdout, "then paste next_action.qr_code into %s/phone/ and pay.\n", sandboxURL)
 	city, _ := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_city", Channel: "wechatpay"})
 	fmt.Fprintf(stdout, "\nOpening WeChat Pay (platform key %s, send it as Authorization: Bearer):\n", platformKey)
@@ -126,14 +145,14 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "  WeChat Pay contracts: County Mart %s, City Wear %s.\n", state(county), state(city))
 	if len(city) > 0 {
 		fmt.Fprintf(stdout, "  City Wear signs at   %s\n", city[0].SignURL)
-		fmt.Fprintf(stdout, "  then submit it:      curl -s %s/v1/contracts/%s/submit -H 'Authorization: Bearer %s' -d '{\"license_number\":\"91110105MA01ABCD2X\",\"legal_person\":\"李四\",\"contact_name\":\"李四\",\"contact_phone\":\"13900139000\",\"contact_email\":\"city@example.com\",\"service_phone\":\"010-88888888\",\"bank_account_name\":\"城市服饰有限公司\",\"bank_account_number\":\"11001234567890\"}'\n", url, city[0].ID, platformKey)
+		fmt.Fprintf(stdout, "  then submit it:      curl -s %s/v1/contracts/%s/submit -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"license_number\":\"91110105MA01ABCD2X\",\"legal_person\":\"李四\",\"contact_name\":\"李四\",\"contact_phone\":\"13900139000\",\"contact_email\":\"city@example.com\",\"service_phone\":\"010-88888888\",\"bank_account_name\":\"城市服饰有限公司\",\"bank_account_number\":\"11001234567890\"}'\n", url, city[0].ID, platformKey)
 	}
-	fmt.Fprintf(stdout, "  ramp a method:       curl -s %s/v1/rollout/rules/wechatpay.native -H 'Authorization: Bearer %s' -d '{\"rule\":{\"enabled\":true,\"percent_bps\":2000,\"salt\":\"wechat-2024\"},\"reason\":\"20%% of buyers\"}'\n", url, platformKey)
+	fmt.Fprintf(stdout, "  ramp a method:       curl -s %s/v1/rollout/rules/wechatpay.native -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"rule\":{\"enabled\":true,\"percent_bps\":2000,\"salt\":\"wechat-2024\"},\"reason\":\"20%% of buyers\"}'\n", url, platformKey)
 	fmt.Fprintf(stdout, "  see who gets it:     curl -s '%s/v1/rollout/explain?merchant_id=m_demo_county&buyer_id=buyer-zhang&region_code=130627' -H 'Authorization: Bearer %s'\n", url, platformKey)
 	fmt.Fprintf(stdout, "  money:               GET %s/v1/balances, POST /v1/payments/{id}/confirm_receipt, POST /v1/settlements, GET /v1/statements?from=&to=\n", url)
 	fmt.Fprintf(stdout, "  reconcile today:     hutong reconcile --channel wechatpay --date %s --database sqlite:%s --credentials %s --wallet-sandbox %s\n",
 		chinatime.Date(time.Now()), filepath.Join(*data, "hutong.db"), filepath.Join(*data, "sandbox", "credentials.json"), sandboxURL)
-	err = serveGateway(ctx, ln, svc, logger, 0, sandboxURL)
+	err = serveGateway(ctx, ln, metricsLn, svc, logger, 0, sandboxURL)
 	stop()
 	if serr := <-shopDone; err == nil {
 		err = serr

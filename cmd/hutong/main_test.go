@@ -295,11 +295,13 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	var gw, sb, key, shop string
+	var gw, sb, key, shop, metrics string
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() && (gw == "" || sb == "" || key == "") {
 		f := strings.Fields(sc.Text())
 		switch {
+		case len(f) > 1 && f[0] == "metrics":
+			metrics = f[1]
 		case len(f) > 2 && f[0] == "gateway" && f[1] == "API":
 			gw = strings.TrimSuffix(f[2], "/v1/")
 		case len(f) > 2 && f[0] == "wallet" && f[1] == "sandbox":
@@ -314,6 +316,17 @@ func TestDemo(t *testing.T) {
 	if gw == "" || sb == "" || shop == "" || !strings.HasPrefix(key, "sk_merchant_") {
 		t.Fatalf("demo printed gateway %q, sandbox %q, marketplace %q, key %q", gw, sb, shop, key)
 	}
+	// /metrics is on a listener of its own, not beside the API.
+	if res, err := http.Get(metrics); err != nil || res.StatusCode != 200 {
+		t.Fatalf("the metrics listener %q: %v %v", metrics, err, res)
+	} else {
+		res.Body.Close()
+	}
+	if res, err := http.Get(gw + "/metrics"); err != nil || res.StatusCode != 404 {
+		t.Fatalf("/metrics beside the API: %v %v", err, res)
+	} else {
+		res.Body.Close()
+	}
 	if res, err := http.Get(shop); err != nil || res.StatusCode != 200 {
 		t.Fatalf("the marketplace: %v %v", err, res)
 	} else {
@@ -326,6 +339,9 @@ func TestDemo(t *testing.T) {
 	call := func(method, path, body string) map[string]any {
 		req, _ := http.NewRequest(method, gw+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+key)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

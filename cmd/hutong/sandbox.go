@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,9 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
-	"time"
 
+	"github.com/hutong-pay/hutong/internal/httpserve"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 )
 
@@ -93,30 +93,22 @@ func serveSandbox(ctx context.Context, ln net.Listener, sb *sandbox.Sandbox) err
 	runCtx, stopRun := context.WithCancel(context.Background())
 	runDone := make(chan struct{})
 	go func() { sb.Run(runCtx); close(runDone) }()
-	err := serveHTTP(ctx, ln, sb.Handler())
+	err := httpserve.Serve(ctx, ln, sandboxListener(sb.Handler()))
 	stopRun()
 	<-runDone
 	return err
 }
 
-// serveHTTP serves h on ln until ctx ends, then lets requests in flight
-// finish (10 s at most).
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	var err error
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = srv.Shutdown(shutdown)
-		cancel()
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+// sandboxListener bounds the sandbox's listener: httpserve's timeouts, and
+// 1 MiB of body but on the phone pages, which take a picture of a code
+// (5 MiB; the page itself bounds each of its forms more tightly).
+func sandboxListener(h http.Handler) httpserve.Config {
+	return httpserve.Config{Handler: h, BodyLimit: 1 << 20, BodyLimitFor: func(r *http.Request) int64 {
+		if strings.HasPrefix(r.URL.Path, "/phone/") {
+			return 6 << 20
+		}
+		return 0
+	}}
 }
 
 // checkLoopback refuses to expose the sandbox beyond this machine unless the

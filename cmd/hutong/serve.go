@@ -21,6 +21,7 @@ import (
 	chalipay "github.com/hutong-pay/hutong/internal/channel/alipay"
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/httpserve"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
@@ -31,14 +32,21 @@ import (
 )
 
 const serveSynopsis = `Runs the payment gateway: the merchant API (/v1/...), the wallets'
-notification endpoints (/notify/...), /healthz, /readyz and /metrics.
+notification endpoints (/notify/...), the buyers' pages, /healthz and /readyz;
+and, on a listener of its own, /metrics.
 
   hutong serve [--addr 127.0.0.1:8080] [--database sqlite:PATH | postgres://…]
                --credentials FILE [--base-url URL] [--wallet-sandbox URL]
+               [--metrics-addr 127.0.0.1:9090 | off] [--webhook-allow-private]
 
 --credentials is a JSON file with a "wechatpay" and/or an "alipay" object,
 in the layout of the sandbox's credentials.json (see the README). Private
-keys are read from it and never logged.`
+keys are read from it and never logged.
+
+/metrics shows every merchant's counts, so it is served only on
+--metrics-addr (loopback by default; "off" or "" for none), never beside
+the API. Webhook endpoints must be public addresses unless
+--webhook-allow-private (local development).`
 
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
@@ -51,6 +59,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	profitSharing := fs.Bool("profit-sharing", false, "settle WeChat Pay service-provider merchants through the wallet's profit sharing (their payments are made with profit sharing)")
 	requireContracts := fs.String("require-contracts", "", "comma-separated channels that take a merchant's payments only under an active contract (e.g. wechatpay)")
 	jobLease := fs.Duration("job-lease", time.Minute, "how long a claimed job is held before another gateway may take it (a crashed gateway's jobs wait this long)")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", `listen address of /metrics (Prometheus), apart from the API; "off" or "" for none`)
+	allowPrivate := fs.Bool("webhook-allow-private", false, "let webhook endpoints point at loopback and private addresses (local development only)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -77,17 +87,38 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	metricsLn, err := listenMetrics(*metricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
 	url := *baseURL
 	if url == "" {
 		url = "http://" + ln.Addr().String()
 	}
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease,
-		ContractsRequired: requiredChannels(*requireContracts), ProfitSharing: *profitSharing}
+		ContractsRequired: requiredChannels(*requireContracts), ProfitSharing: *profitSharing,
+		WebhookAllowPrivate: *allowPrivate}
 	if err := svc.ScheduleDaily(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "hutong gateway listening on %s (%s database)\n", url, db.Dialect)
-	return serveGateway(ctx, ln, svc, logger, *lease, *walletSandbox)
+	if metricsLn != nil {
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsLn.Addr())
+	}
+	return serveGateway(ctx, ln, metricsLn, svc, logger, *lease, *walletSandbox)
+}
+
+// listenMetrics opens the metrics listener; "off" or "" opens none.
+func listenMetrics(addr string) (net.Listener, error) {
+	if addr == "" || addr == "off" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	return ln, nil
 }
 
 // readCredentials reads a credentials file in the sandbox's
@@ -182,9 +213,10 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 	return out, nil
 }
 
-// serveGateway serves the API and runs the job worker until ctx ends, then
-// finishes in-flight requests and jobs.
-func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, logger *slog.Logger, lease time.Duration, sandboxURL string) error {
+// serveGateway serves the API (and /metrics on metricsLn, unless nil) and
+// runs the job worker until ctx ends, then finishes in-flight requests and
+// jobs.
+func serveGateway(ctx context.Context, ln, metricsLn net.Listener, svc *gateway.Service, logger *slog.Logger, lease time.Duration, sandboxURL string) error {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	rand.Read(b)
@@ -197,13 +229,44 @@ func serveGateway(ctx context.Context, ln net.Listener, svc *gateway.Service, lo
 	exposuresDone := make(chan struct{})
 	go func() { svc.WriteExposures(workerCtx); close(exposuresDone) }()
 
-	h, pages := gatewayHandler(svc, logger, lease, sandboxURL)
+	metricsDone := make(chan error, 1)
+	metricsCtx, stopMetrics := context.WithCancel(ctx)
+	if metricsLn != nil {
+		go func() { metricsDone <- httpserve.Serve(metricsCtx, metricsLn, metricsListener(svc, logger)) }()
+	} else {
+		metricsDone <- nil
+	}
+	h, pages := gatewayStack(svc, logger, lease, sandboxURL)
 	go func() { <-ctx.Done(); pages.Shutdown() }()
-	err := serveHTTP(ctx, ln, requestLog(h, logger))
+	err := httpserve.Serve(ctx, ln, gatewayListener(h))
+	stopMetrics()
+	if merr := <-metricsDone; err == nil && merr != nil {
+		err = fmt.Errorf("metrics listener: %w", merr)
+	}
 	stopWorker()
 	<-workerDone
 	<-exposuresDone
 	return err
+}
+
+// gatewayListener bounds the gateway's listener: httpserve's timeouts
+// (the cashier's status stream lifts its own) and the API's body limit for
+// every route, pages' forms and /notify/ included (the connectors bound
+// notifications more tightly still).
+func gatewayListener(h http.Handler) httpserve.Config {
+	return httpserve.Config{Handler: h, BodyLimit: api.MaxBodyBytes}
+}
+
+// metricsListener serves /metrics alone; it reads no bodies.
+func metricsListener(svc *gateway.Service, logger *slog.Logger) httpserve.Config {
+	return httpserve.Config{Handler: (&api.Server{Svc: svc, Logger: logger}).MetricsHandler(), BodyLimit: 1}
+}
+
+// gatewayStack is what the gateway's listener serves: the API and the
+// pages, each request logged.
+func gatewayStack(svc *gateway.Service, logger *slog.Logger, lease time.Duration, sandboxURL string) (http.Handler, *web.Handler) {
+	h, pages := gatewayHandler(svc, logger, lease, sandboxURL)
+	return requestLog(h, logger), pages
 }
 
 // gatewayHandler is the merchant API with the buyers' hosted pages beside
@@ -240,6 +303,17 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+
+// Flush passes a flush through, for the cashier's status stream.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection (the status
+// stream lifts its deadlines through it).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // requiredChannels reads --require-contracts.
 func requiredChannels(list string) map[string]bool {

@@ -2,7 +2,7 @@
 // Bearer API keys, Idempotency-Key on every POST, and errors shaped as
 // {"error": {"type", "code", "message", "param"}}. It also serves the
 // wallets' notification endpoints and the operational ones (/healthz,
-// /readyz, /metrics).
+// /readyz); /metrics has a handler of its own (MetricsHandler).
 package api
 
 import (
@@ -26,6 +26,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/jsonbody"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -194,6 +195,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /notify/{channel}/{account}", s.Svc.HandleNotification)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
+	return mux
+}
+
+// MetricsHandler serves GET /metrics (Prometheus text) and nothing else.
+// It is not part of Handler: the counts span every merchant, so it is
+// served on a listener of its own (hutong serve --metrics-addr, loopback
+// by default), never beside /v1 and /notify on the internet.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", s.metrics)
 	return mux
 }
@@ -224,6 +234,15 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	for _, k := range slices.SortedFunc(maps.Keys(byField), func(a, b [3]string) int { return slices.Compare(a[:], b[:]) }) {
 		fmt.Fprintf(w, "hutong_wallet_mismatches_total{channel=%q,source=%q,field=%q} %d\n", k[0], k[1], k[2], byField[k])
 	}
+	discrepancies, overdue := gateway.AlertGauges()
+	fmt.Fprintln(w, "# TYPE hutong_reconciliation_discrepancies gauge")
+	for _, ch := range slices.Sorted(maps.Keys(discrepancies)) {
+		fmt.Fprintf(w, "hutong_reconciliation_discrepancies{channel=%q} %d\n", ch, discrepancies[ch])
+	}
+	fmt.Fprintln(w, "# TYPE hutong_overdue gauge")
+	for _, typ := range slices.Sorted(maps.Keys(overdue)) {
+		fmt.Fprintf(w, "hutong_overdue{event=%q} %d\n", typ, overdue[typ])
+	}
 	fmt.Fprintln(w, "# TYPE hutong_api_own_seconds summary")
 	for _, route := range Routes {
 		if p50, p99 := OwnTime(route); p99 > 0 {
@@ -238,20 +257,36 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hutong_http_requests_total{route=%q,code=\"%d\"} %d\n", k.route, k.code, requests[k])
 	}
 	requestsMu.Unlock()
+	// The database's gauges come last: a failure there leaves the counters
+	// above intact and is said in the output and the log.
 	rows, err := s.Svc.DB.QueryContext(r.Context(), `SELECT method, status, COUNT(*) FROM payments GROUP BY method, status`)
 	if err == nil {
 		fmt.Fprintln(w, "# TYPE hutong_payments gauge")
 		for rows.Next() {
 			var m, st string
 			var n int64
-			rows.Scan(&m, &st, &n)
+			if err = rows.Scan(&m, &st, &n); err != nil {
+				break
+			}
 			fmt.Fprintf(w, "hutong_payments{method=%q,status=%q} %d\n", m, st, n)
+		}
+		if err == nil {
+			err = rows.Err()
 		}
 		rows.Close()
 	}
 	// Job lag: how late the most overdue job is.
 	var due int64
-	s.Svc.DB.QueryRowContext(r.Context(), `SELECT COALESCE(MIN(run_at), 0) FROM jobs WHERE state = 'available'`).Scan(&due)
+	if err == nil {
+		err = s.Svc.DB.QueryRowContext(r.Context(), `SELECT COALESCE(MIN(run_at), 0) FROM jobs WHERE state = 'available'`).Scan(&due)
+	}
+	if err != nil {
+		if s.Logger != nil {
+			s.Logger.Error("metrics: reading the database", "err", err)
+		}
+		fmt.Fprintf(w, "# the database could not be read: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		return
+	}
 	lag := 0.0
 	if due > 0 {
 		lag = max(0, time.Since(store.Time(due)).Seconds())
@@ -405,9 +440,19 @@ func (r *recorder) Write(b []byte) (int, error) {
 // within 24 hours replays the first answer; the same key with another body
 // is refused (422); a request still running under the key is 409.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h func(http.ResponseWriter, *http.Request, caller)) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), "")
+	body, err := jsonbody.ReadAll(w, r, MaxBodyBytes)
+	if !bodyOK(w, err) {
+		return
+	}
+	// What the key is not kept for: a Content-Type is not part of the
+	// request's hash, so its refusal must not be replayed to a client that
+	// fixed it; nor is a body that is not one JSON value (malformed,
+	// duplicate keys, trailing data) kept, as it was never a request.
+	empty := len(bytes.Trim(body, " \t\r\n")) == 0
+	if err := jsonbody.CheckContentType(r.Header, empty); !bodyOK(w, err) {
+		return
+	}
+	if !empty && !bodyOK(w, jsonbody.Check(body, nil)) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -493,60 +538,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// decodeOptional is decode for a body that may be empty.
+// decodeOptional is decode for a body that may be left out: an empty body
+// needs no Content-Type (a bare POST of an action); one that is there is
+// held to every rule of decode.
 func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), "")
-		return false
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return true
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return decode(w, r, v)
+	_, err := jsonbody.ReadOptional(w, r, MaxBodyBytes, v)
+	return bodyOK(w, err)
 }
 
-// decode reads a JSON body strictly: unknown fields, wrong types, trailing
-// data and oversized bodies are refused with a message naming the problem.
+// decode reads a JSON body with the one strict decoder of internal/jsonbody:
+// Content-Type application/json, duplicate keys, trailing data, unknown
+// fields, wrong types and oversized bodies are refused with a message naming
+// the problem.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("the body has data after its JSON object")
-	}
+	return bodyOK(w, jsonbody.Read(w, r, MaxBodyBytes, v))
+}
+
+// bodyOK answers a refused body, reporting whether there was none.
+func bodyOK(w http.ResponseWriter, err error) bool {
 	if err == nil {
 		return true
 	}
-	var te *json.UnmarshalTypeError
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "body_too_large", fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), "")
-	case errors.As(err, &te):
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_type", fmt.Sprintf("%s must be %s", te.Field, jsonType(te.Type.Kind().String())), te.Field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "unknown_field", fmt.Sprintf("%s is not a field of this request", field), field)
-	case errors.Is(err, io.EOF):
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "empty_body", "the body is empty; send a JSON object", "")
-	default:
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", "the body is not valid JSON: "+err.Error(), "")
+	var e *jsonbody.Error
+	if !errors.As(err, &e) {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_json", err.Error(), "")
+		return false
 	}
+	writeError(w, e.Status, "invalid_request_error", e.Code, e.Message, e.Field)
 	return false
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "int64", "int":
-		return "an integer"
-	case "string":
-		return "a string"
-	case "map", "struct":
-		return "an object"
-	}
-	return kind
 }
 
 // fail maps the service's errors to answers.

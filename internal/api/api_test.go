@@ -418,12 +418,30 @@ func TestMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		// Not on the API's listener: the counts span every merchant.
 		resp, err = http.Get(e.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("/metrics beside the API: %d, want 404", resp.StatusCode)
+		}
+		metrics := httptest.NewServer((&api.Server{Svc: e.svc}).MetricsHandler())
+		defer metrics.Close()
+		resp, err = http.Get(metrics.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		for _, path := range []string{"/v1/payments", "/notify/wechatpay/main", "/healthz"} {
+			resp, _ := http.Get(metrics.URL + path)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("the metrics listener answers %s: %d", path, resp.StatusCode)
+			}
+		}
 		for _, want := range []string{`hutong_http_requests_total{route="GET /v1/payments",code="200"}`, `hutong_notifications_refused_total{reason="bad_signature"}`, `hutong_job_lag_seconds`} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("/metrics lacks %s:\n%s", want, body)

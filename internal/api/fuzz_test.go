@@ -25,9 +25,12 @@ func FuzzCreatePaymentBody(f *testing.F) {
 	f.Add(`{"amount":"1"}`)
 	f.Add(`{"metadata":{"":""}}`)
 	f.Add(`[]`)
+	f.Add(`{"amount":1,"amount":2}`)
+	f.Add(`{"merchant_order_id":"x"}]`)
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest("POST", "/v1/payments", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code == http.StatusCreated || rec.Code >= 500 {

@@ -153,6 +153,9 @@ func (e *Env) Call(key, method, path string, in, out any) int {
 	req, _ := http.NewRequest(method, e.URL+path, body)
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Hutong-Actor", "test operator")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.T.Fatalf("%s %s: %v", method, path, err)

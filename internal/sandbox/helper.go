@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
 
+	"github.com/hutong-pay/hutong/internal/jsonbody"
 	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
 	"github.com/hutong-pay/hutong/internal/sandbox/faults"
 	"github.com/hutong-pay/hutong/internal/sandbox/users"
@@ -93,13 +93,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// decode reads a small JSON body strictly: unknown fields are refused, so a
-// misspelt knob is an error and not a silent no-op.
+// decode reads a small JSON body with the gateway's strict decoder
+// (internal/jsonbody): unknown fields are refused, so a misspelt knob is an
+// error and not a silent no-op, and so are duplicate keys and trailing data.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, helperError{"invalid_body", "the body is not the expected JSON: " + err.Error()})
+	body, err := jsonbody.ReadAll(w, r, 64<<10)
+	if err == nil {
+		err = jsonbody.Decode(body, v)
+	}
+	if err != nil {
+		status := http.StatusBadRequest
+		if e, ok := err.(*jsonbody.Error); ok {
+			status = e.Status
+		}
+		writeJSON(w, status, helperError{"invalid_body", "the body is not the expected JSON: " + err.Error()})
 		return false
 	}
 	return true

@@ -599,6 +599,13 @@ func bridgeCall(a payment.Attempt) map[string]string {
 // until it is final or the browser leaves.
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	// The stream lasts up to 10 minutes, past the server's ReadTimeout and
+	// WriteTimeout (internal/httpserve): lift both for this response only.
+	// Its end is bounded here instead (deadline, final status, shutdown).
+	rc := http.NewResponseController(w)
+	if err := errors.Join(rc.SetWriteDeadline(time.Time{}), rc.SetReadDeadline(time.Time{})); err != nil {
+		h.cfg.Logger.Warn("the status stream keeps the server's deadlines (a ResponseWriter wrapper lacks Unwrap)", "err", err)
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	flusher, _ := w.(http.Flusher)
