@@ -292,8 +292,11 @@ func (w *walker) object(t reflect.Type, depth int) error {
 			}
 		}
 	}
-	seen := map[string]string{}
+	var seen map[string]string // made at the first key: most objects are small
 	for w.dec.More() {
+		if seen == nil {
+			seen = make(map[string]string, 8)
+		}
 		tok, err := w.token()
 		if err != nil {
 			return err
