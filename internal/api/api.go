@@ -8,7 +8,9 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
@@ -45,6 +47,10 @@ type Server struct {
 	// the same Idempotency-Key may run it again (its gateway died). It must
 	// exceed the wallets' timeouts; 0 means DefaultIdempotencyLease.
 	IdempotencyLease time.Duration
+
+	// crashAt, set by tests, names the steps of an idempotent request at
+	// which the request stops as if its process had been killed.
+	crashAt func(step string) bool
 }
 
 // DefaultIdempotencyLease outlasts a wallet call's 30-second timeout.
@@ -423,22 +429,34 @@ func (s *Server) authenticated(route string, h func(http.ResponseWriter, *http.R
 	})
 }
 
-// recorder keeps an answer so that an idempotent replay sends it again.
+// recorder holds an idempotent request's answer until it is recorded
+// under its key, then sends it: a client never sees an answer that a
+// retry would not replay.
 type recorder struct {
 	http.ResponseWriter
 	status int
 	body   bytes.Buffer
 }
 
-func (r *recorder) WriteHeader(status int) { r.status = status; r.ResponseWriter.WriteHeader(status) }
-func (r *recorder) Write(b []byte) (int, error) {
-	r.body.Write(b)
-	return r.ResponseWriter.Write(b)
+func (r *recorder) WriteHeader(status int)      { r.status = status }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// send writes the held answer.
+func (r *recorder) send() {
+	r.ResponseWriter.WriteHeader(r.status)
+	r.ResponseWriter.Write(r.body.Bytes())
 }
 
 // idempotent runs a POST once per Idempotency-Key: the same key and body
 // within 24 hours replays the first answer; the same key with another body
 // is refused (422); a request still running under the key is 409.
+//
+// The key is held by one run (its owner) for the lease. A change that a
+// second run would repeat (a refund, a payment) commits its answer in its
+// own transaction through gateway.WithAnswerCommit, and only while this run
+// owns the key: after a crash at any instant the key is either unanswered
+// with nothing changed, or answered. A retry after the lease takes the key
+// over; the first run, if it was only slow, then cannot commit its change.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h func(http.ResponseWriter, *http.Request, caller)) {
 	body, err := jsonbody.ReadAll(w, r, MaxBodyBytes)
 	if !bodyOK(w, err) {
@@ -466,56 +484,142 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h 
 		return
 	}
 	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"+c.merchant.ID+"\n"), body...))
-	hash := hex.EncodeToString(sum[:])
+	k := idemKey{db: s.Svc.DB, scope: c.key.ID + "/" + c.merchant.ID, key: key, hash: hex.EncodeToString(sum[:]), owner: newOwner()}
+	lease := s.IdempotencyLease
+	if lease <= 0 {
+		lease = DefaultIdempotencyLease
+	}
 	ctx := r.Context()
-	scope := c.key.ID + "/" + c.merchant.ID
-	now := time.Now()
-	db := s.Svc.DB
-	db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND created_at < $3`, scope, key, store.Micros(now.Add(-24*time.Hour)))
-	res, err := db.ExecContext(ctx, `INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, response, created_at) VALUES ($1, $2, $3, 0, '', $4) ON CONFLICT DO NOTHING`,
-		scope, key, hash, store.Micros(now))
+	owned, err := k.acquire(ctx, lease)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "api_error", "internal", "could not record the idempotency key", "")
 		return
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		var prevHash, response string
-		var status int
-		db.QueryRowContext(ctx, `SELECT request_hash, status, response FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, scope, key).Scan(&prevHash, &status, &response)
+	if !owned {
+		prev, err := k.read(ctx)
 		switch {
-		case prevHash != hash:
+		case err != nil:
+			writeError(w, http.StatusInternalServerError, "api_error", "internal", "could not read the idempotency key", "")
+		case prev.hash != k.hash:
 			writeError(w, http.StatusUnprocessableEntity, "idempotency_error", "idempotency_key_reused", "this Idempotency-Key was used with another request", "Idempotency-Key")
-		case status == 0:
-			// A request still running, or one whose gateway died mid-way:
-			// after the lease the key is free to run again.
-			lease := s.IdempotencyLease
-			if lease <= 0 {
-				lease = DefaultIdempotencyLease
-			}
-			var at int64
-			db.QueryRowContext(ctx, `SELECT created_at FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, scope, key).Scan(&at)
-			if now.Sub(store.Time(at)) > lease {
-				db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND status = 0`, scope, key)
-				s.idempotent(w, r, c, h)
-				return
-			}
-			writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a request with this Idempotency-Key is still running", "Idempotency-Key")
-		default:
+		case prev.status != 0:
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Idempotent-Replayed", "true")
-			w.WriteHeader(status)
-			w.Write([]byte(response))
+			w.WriteHeader(prev.status)
+			w.Write([]byte(prev.response))
+		default:
+			writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a request with this Idempotency-Key is still running; retry later for its answer", "Idempotency-Key")
 		}
 		return
 	}
+	s.failpoint("key_held")
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	h(rec, r, c)
+	h(rec, r.WithContext(gateway.WithAnswerCommit(ctx, k.commit)), c)
+	s.failpoint("handled")
+	defer rec.send()
+	done := context.WithoutCancel(ctx)
 	if rec.status >= 500 {
 		// A server failure is not an answer to keep: let a retry run again.
-		db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`, scope, key)
+		if _, err := k.db.ExecContext(done, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND owner = $3 AND status = 0`, k.scope, k.key, k.owner); err != nil {
+			s.log().Error("could not release an idempotency key", "error", err.Error())
+		}
 		return
 	}
-	db.ExecContext(context.WithoutCancel(ctx), `UPDATE idempotency_keys SET status = $3, response = $4 WHERE api_key_id = $1 AND key = $2`, scope, key, rec.status, rec.body.String())
+	// A change that committed its answer has nothing left to write here.
+	if _, err := k.db.ExecContext(done, `UPDATE idempotency_keys SET status = $4, response = $5 WHERE api_key_id = $1 AND key = $2 AND owner = $3 AND status = 0`,
+		k.scope, k.key, k.owner, rec.status, rec.body.String()); err != nil {
+		// The answer is still sent; a retry after the lease runs again.
+		s.log().Error("could not record an idempotent answer", "error", err.Error())
+	}
+}
+
+// idemKey is one request's Idempotency-Key, held by owner.
+type idemKey struct {
+	db               *store.DB
+	scope, key, hash string
+	owner            string
+}
+
+type idemRow struct {
+	hash, response, owner string
+	status                int
+	leaseUntil            int64
+}
+
+func newOwner() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// acquire takes the key for this run: a new key, or one whose holder's
+// lease ran out without an answer (its gateway died, or is stuck). It
+// reports false when the key is answered or held.
+func (k idemKey) acquire(ctx context.Context, lease time.Duration) (bool, error) {
+	now := time.Now()
+	if _, err := k.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND created_at < $3`,
+		k.scope, k.key, store.Micros(now.Add(-24*time.Hour))); err != nil {
+		return false, err
+	}
+	res, err := k.db.ExecContext(ctx, `INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, response, created_at, owner, lease_until)
+		VALUES ($1, $2, $3, 0, '', $4, $5, $6) ON CONFLICT DO NOTHING`, k.scope, k.key, k.hash, store.Micros(now), k.owner, store.Micros(now.Add(lease)))
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return n == 1, err
+	}
+	// Taken over only from the holder seen, only if still unanswered and
+	// for the same request: two retries cannot both take it.
+	prev, err := k.read(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k.acquire(ctx, lease) // answered as a server failure and deleted meanwhile
+	}
+	if err != nil || prev.status != 0 || prev.hash != k.hash || prev.leaseUntil > store.Micros(now) {
+		return false, err
+	}
+	res, err = k.db.ExecContext(ctx, `UPDATE idempotency_keys SET owner = $4, lease_until = $5
+		WHERE api_key_id = $1 AND key = $2 AND owner = $3 AND status = 0`, k.scope, k.key, prev.owner, k.owner, store.Micros(now.Add(lease)))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (k idemKey) read(ctx context.Context) (idemRow, error) {
+	var row idemRow
+	err := k.db.QueryRowContext(ctx, `SELECT request_hash, status, response, owner, lease_until FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`,
+		k.scope, k.key).Scan(&row.hash, &row.status, &row.response, &row.owner, &row.leaseUntil)
+	return row, err
+}
+
+// commit is the gateway.AnswerCommit of this run: the answer is written in
+// the change's transaction, and only while this run still owns the key.
+func (k idemKey) commit(ctx context.Context, tx *sql.Tx, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = $4, response = $5 WHERE api_key_id = $1 AND key = $2 AND owner = $3 AND status = 0`,
+		k.scope, k.key, k.owner, status, buf.String())
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errors.Join(gateway.ErrKeyTakenOver, err)
+	}
+	return nil
+}
+
+// failpoint stops the request at a named step when a test asks: the
+// process "crashes" there, leaving the database as a killed gateway would.
+func (s *Server) failpoint(step string) {
+	if s.crashAt != nil && s.crashAt(step) {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // apiError is the error body.
@@ -605,9 +709,18 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "refund_exceeds_payment", err.Error(), "amount")
 	case errors.Is(err, gateway.ErrMethodNotOpen), errors.Is(err, gateway.ErrNoContract):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "method_unavailable", err.Error(), "method")
+	case errors.Is(err, gateway.ErrKeyTakenOver):
+		writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a retry with this Idempotency-Key took this request over; retry later for its answer", "Idempotency-Key")
 	case errors.Is(err, gateway.ErrWalletRefused):
 		writeError(w, http.StatusBadGateway, "wallet_error", "wallet_refused", err.Error(), "")
 	default:
 		writeError(w, http.StatusInternalServerError, "api_error", "internal", "the gateway failed; it is safe to retry with the same Idempotency-Key", "")
 	}
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
