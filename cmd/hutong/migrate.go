@@ -23,7 +23,9 @@ applies them on start; this runs them alone, as a deploy step.
 	}
 	defer db.Close()
 	var version int
-	db.QueryRow(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version)
+	if err := db.QueryRow(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+		return fmt.Errorf("migrate: reading the schema version: %w", err)
+	}
 	fmt.Fprintf(stdout, "%s database is at migration %d\n", db.Dialect, version)
 	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
-	"github.com/hutong-pay/hutong/internal/webhook"
 )
 
 // Event is what merchants receive: one change of one object.
@@ -30,30 +29,20 @@ type Event struct {
 // merchant, in tx.
 func (s *Service) publish(ctx context.Context, tx *sql.Tx, merchantID, typ, objectID string, object any) error {
 	now := s.now()
-	data, _ := json.Marshal(object)
+	data, err := json.Marshal(object)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", typ, err)
+	}
 	ev := Event{ID: payment.NewID("evt"), Type: typ, MerchantID: merchantID, Created: now, Data: data}
-	body, _ := json.Marshal(ev)
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("event %s: %w", typ, err)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		ev.ID, merchantID, typ, objectID, string(body), store.Micros(now)); err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL`, merchantID)
-	if err != nil {
-		return err
-	}
-	var endpoints []string
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		endpoints = append(endpoints, id)
-	}
-	rows.Close()
-	for _, ep := range endpoints {
-		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindWebhook, Payload: delivery{ev.ID, ep}, MaxAttempts: len(webhook.Schedule) + 1}, now); err != nil {
-			return err
-		}
-	}
-	return nil
+	return enqueueDeliveries(ctx, tx, merchantID, ev.ID, now)
 }
 
 type delivery struct {
@@ -147,10 +136,16 @@ func (s *Service) closeOtherAttempts(ctx context.Context, tx *sql.Tx, paymentID,
 	var ids []string
 	for rows.Next() {
 		var id string
-		rows.Scan(&id)
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
 		ids = append(ids, id)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	for _, id := range ids {
 		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindAttemptClose, Payload: ref{id}, MaxAttempts: 10}, now); err != nil {
 			return err
@@ -179,7 +174,9 @@ func (s *Service) refundDuplicate(ctx context.Context, tx *sql.Tx, p payment.Pay
 // that says the order is paid makes it a duplicate, refunded.
 func (s *Service) CloseAttempt(ctx context.Context, j jobs.Job) error {
 	var r ref
-	json.Unmarshal(j.Payload, &r)
+	if err := json.Unmarshal(j.Payload, &r); err != nil {
+		return fmt.Errorf("%s job payload: %w", j.Kind, err)
+	}
 	a, err := s.loadAttempt(ctx, s.DB, r.ID, false)
 	if err != nil || a.Status != payment.AttemptPending {
 		return nil
@@ -291,7 +288,9 @@ func (s *Service) applyNotification(ctx context.Context, ch string, n channel.No
 // Poll asks the wallet about a pending wallet order (a job).
 func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
 	var r ref
-	json.Unmarshal(j.Payload, &r)
+	if err := json.Unmarshal(j.Payload, &r); err != nil {
+		return fmt.Errorf("%s job payload: %w", j.Kind, err)
+	}
 	a, err := s.loadAttempt(ctx, s.DB, r.ID, false)
 	if err != nil || a.Status != payment.AttemptPending {
 		return nil
@@ -324,7 +323,9 @@ func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
 // Expire closes an unpaid payment at its wallets when it expires (a job).
 func (s *Service) Expire(ctx context.Context, j jobs.Job) error {
 	var r ref
-	json.Unmarshal(j.Payload, &r)
+	if err := json.Unmarshal(j.Payload, &r); err != nil {
+		return fmt.Errorf("%s job payload: %w", j.Kind, err)
+	}
 	p, err := s.loadPayment(ctx, s.DB, r.ID, "", false)
 	if err != nil || p.Status != payment.StatusRequiresAction {
 		return nil

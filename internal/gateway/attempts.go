@@ -86,7 +86,9 @@ func (s *Service) Attempts(ctx context.Context, paymentID string) ([]payment.Att
 		if err := rows.Scan(&id, &status, &data); err != nil {
 			return nil, err
 		}
-		json.Unmarshal([]byte(data), &a)
+		if err := json.Unmarshal([]byte(data), &a); err != nil {
+			return nil, fmt.Errorf("wallet order %s does not decode: %w", id, err)
+		}
 		a.ID, a.PaymentID, a.Status = id, paymentID, status
 		out = append(out, fillAttempt(a, p))
 	}

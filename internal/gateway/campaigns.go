@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -151,7 +152,9 @@ func (s *Service) ListCampaigns(ctx context.Context) ([]Campaign, error) {
 // (a job), and comes back until the deadline.
 func (s *Service) RemindCampaign(ctx context.Context, j jobs.Job) error {
 	var r ref
-	json.Unmarshal(j.Payload, &r)
+	if err := json.Unmarshal(j.Payload, &r); err != nil {
+		return fmt.Errorf("%s job payload: %w", j.Kind, err)
+	}
 	c, err := s.GetCampaign(ctx, r.ID)
 	if err != nil {
 		return nil
@@ -166,7 +169,10 @@ func (s *Service) RemindCampaign(ctx context.Context, j jobs.Job) error {
 		var list []pending
 		for rows.Next() {
 			var p pending
-			rows.Scan(&p.id, &p.merchant, &p.state)
+			if err := rows.Scan(&p.id, &p.merchant, &p.state); err != nil {
+				rows.Close()
+				return err
+			}
 			list = append(list, p)
 		}
 		rows.Close()
@@ -256,7 +262,10 @@ func (s *Service) CampaignProgress(ctx context.Context, id string) (Progress, er
 	var all []row
 	for rows.Next() {
 		var r row
-		rows.Scan(&r.id, &r.merchant, &r.state, &r.name, &r.category, &r.region)
+		if err := rows.Scan(&r.id, &r.merchant, &r.state, &r.name, &r.category, &r.region); err != nil {
+			rows.Close()
+			return Progress{}, err
+		}
 		all = append(all, r)
 	}
 	rows.Close()

@@ -278,7 +278,10 @@ func (s *Service) signURL(id, token string) string {
 // signURLOf reads a contract's token for its signing link.
 func (s *Service) signURLOf(ctx context.Context, q queryer, id string) string {
 	var tok string
-	q.QueryRowContext(ctx, `SELECT sign_token FROM contracts WHERE id = $1`, id).Scan(&tok)
+	if err := q.QueryRowContext(ctx, `SELECT sign_token FROM contracts WHERE id = $1`, id).Scan(&tok); err != nil {
+		// A link without its token is refused when opened; say why here.
+		s.log().Error("reading a contract's signing token", "contract", id, "error", err.Error())
+	}
 	return s.signURL(id, tok)
 }
 
@@ -515,7 +518,9 @@ var errStillReviewing = errors.New("the wallet is still reviewing the merchant")
 // applies its decision.
 func (s *Service) PollContract(ctx context.Context, j jobs.Job) error {
 	var r ref
-	json.Unmarshal(j.Payload, &r)
+	if err := json.Unmarshal(j.Payload, &r); err != nil {
+		return fmt.Errorf("%s job payload: %w", j.Kind, err)
+	}
 	c, _, _, err := s.loadContract(ctx, s.DB, r.ID, false)
 	if err != nil || c.State != contract.Submitted {
 		return nil
@@ -577,7 +582,10 @@ func (s *Service) Payable(ctx context.Context, merchantID, ch string) bool {
 		return false
 	}
 	var c contract.Contract
-	json.Unmarshal([]byte(data), &c)
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		s.log().Error("a stored contract does not decode: the merchant is not payable", "merchant", merchantID, "channel", ch, "error", err.Error())
+		return false
+	}
 	ag, err := s.CurrentAgreement(ctx, s.DB, ch)
 	return err == nil && c.Payable(ag.Version)
 }

@@ -241,7 +241,10 @@ func (s *Service) VerifyLedger(ctx context.Context) ([]string, error) {
 	for rows.Next() {
 		var id string
 		var sum int64
-		rows.Scan(&id, &sum)
+		if err := rows.Scan(&id, &sum); err != nil {
+			rows.Close()
+			return nil, err
+		}
 		problems = append(problems, fmt.Sprintf("entry %s sums to %d", id, sum))
 	}
 	rows.Close()
@@ -254,7 +257,10 @@ func (s *Service) VerifyLedger(ctx context.Context) ([]string, error) {
 	for rows.Next() {
 		var acct string
 		var cached, rebuilt int64
-		rows.Scan(&acct, &cached, &rebuilt)
+		if err := rows.Scan(&acct, &cached, &rebuilt); err != nil {
+			rows.Close()
+			return nil, err
+		}
 		if cached != rebuilt {
 			problems = append(problems, fmt.Sprintf("%s: cached %d, lines %d", acct, cached, rebuilt))
 		}

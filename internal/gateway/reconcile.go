@@ -181,8 +181,10 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 		}
 		var p payment.Payment
 		var a payment.Attempt
-		json.Unmarshal([]byte(pdata), &p)
-		json.Unmarshal([]byte(adata), &a)
+		if err := errors.Join(json.Unmarshal([]byte(pdata), &p), json.Unmarshal([]byte(adata), &a)); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("wallet order %s does not decode: %w", aid, err)
+		}
 		a.ID, a.Status = aid, astatus
 		a = fillAttempt(a, p)
 		at := p.PaidAt
@@ -220,8 +222,9 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 		}
 		var r payment.Refund
 		var p payment.Payment
-		json.Unmarshal([]byte(rdata), &r)
-		json.Unmarshal([]byte(pdata), &p)
+		if err := errors.Join(json.Unmarshal([]byte(rdata), &r), json.Unmarshal([]byte(pdata), &p)); err != nil {
+			return nil, fmt.Errorf("a refund row does not decode: %w", err)
+		}
 		order, rch := p.WalletOrderNo(), p.Channel
 		fee := -r.FeeBack
 		if r.Attempt != "" {

@@ -151,7 +151,9 @@ func (s *Service) RuleHistory(ctx context.Context, method string) ([]RuleChange,
 		if err := rows.Scan(&rc.Version, &rc.Method, &raw, &rc.Actor, &rc.Reason, &at); err != nil {
 			return nil, err
 		}
-		json.Unmarshal([]byte(raw), &rc.Rule)
+		if err := json.Unmarshal([]byte(raw), &rc.Rule); err != nil {
+			return nil, fmt.Errorf("rule version %d of %s does not decode: %w", rc.Version, rc.Method, err)
+		}
 		rc.Created = store.Time(at)
 		out = append(out, rc)
 	}
@@ -348,7 +350,10 @@ func (s *Service) DryRun(ctx context.Context, method string, r rollout.Rule, day
 	var checkouts []rollout.Checkout
 	for rows.Next() {
 		var c rollout.Checkout
-		rows.Scan(&c.BuyerID, &c.MerchantID, &c.RegionCode, &c.Platform, &c.AppVersion)
+		if err := rows.Scan(&c.BuyerID, &c.MerchantID, &c.RegionCode, &c.Platform, &c.AppVersion); err != nil {
+			rows.Close()
+			return nil, nil, 0, err
+		}
 		checkouts = append(checkouts, c)
 	}
 	rows.Close()

@@ -194,7 +194,10 @@ func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
 	var cands []cand
 	for rows.Next() {
 		var c cand
-		rows.Scan(&c.id, &c.sub)
+		if err := rows.Scan(&c.id, &c.sub); err != nil {
+			rows.Close()
+			return nil, err
+		}
 		cands = append(cands, c)
 	}
 	rows.Close()

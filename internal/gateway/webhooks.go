@@ -73,8 +73,15 @@ func (s *Service) CreateEndpoint(ctx context.Context, merchantID, rawURL string)
 		return Endpoint{}, err
 	}
 	e := Endpoint{ID: payment.NewID("we"), URL: rawURL, Secret: webhook.NewSecret(), Created: s.now()}
-	_, err = s.DB.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, merchant_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		e.ID, merchantID, e.URL, e.Secret, store.Micros(e.Created))
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, merchant_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			e.ID, merchantID, e.URL, e.Secret, store.Micros(e.Created)); err != nil {
+			return err
+		}
+		// A retry under the same Idempotency-Key gets this endpoint (and
+		// its secret), not a second one delivering every event again.
+		return commitAnswer(ctx, tx, http.StatusCreated, e)
+	})
 	return e, err
 }
 
@@ -186,21 +193,42 @@ func (s *Service) ListEvents(ctx context.Context, merchantID, typ, after string,
 func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) error {
 	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE id = $1 AND merchant_id = $2`, eventID, merchantID).Scan(&n)
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE id = $1 AND merchant_id = $2`, eventID, merchantID).Scan(&n); err != nil {
+			return err
+		}
 		if n == 0 {
 			return ErrNotFound
 		}
-		eps, err := s.ListEndpoints(ctx, merchantID)
-		if err != nil {
+		return enqueueDeliveries(ctx, tx, merchantID, eventID, s.now())
+	})
+}
+
+// enqueueDeliveries queues an event's delivery to each of the merchant's
+// endpoints, reading them through tx.
+func enqueueDeliveries(ctx context.Context, tx *sql.Tx, merchantID, eventID string, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL`, merchantID)
+	if err != nil {
+		return err
+	}
+	var endpoints []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return err
 		}
-		for _, ep := range eps {
-			if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindWebhook, Payload: delivery{eventID, ep.ID}, MaxAttempts: len(webhook.Schedule) + 1}, s.now()); err != nil {
-				return err
-			}
+		endpoints = append(endpoints, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, ep := range endpoints {
+		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindWebhook, Payload: delivery{eventID, ep}, MaxAttempts: len(webhook.Schedule) + 1}, now); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // DeliverWebhook posts one event to one endpoint (a job), signed per
