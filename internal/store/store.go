@@ -84,6 +84,15 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
+		// One writer at a time holds SQLite's lock; the others wait in
+		// busy_timeout, which sleeps and retries rather than queueing, so
+		// hundreds of open connections (a burst of notifications) keep
+		// losing to each other until the wallets hang up. A bounded pool
+		// queues them in database/sql instead; 16 leaves room for the
+		// readers WAL lets run beside the writer, and for a request that
+		// reads with a second connection outside its transaction.
+		sqlDB.SetMaxOpenConns(16)
+		sqlDB.SetMaxIdleConns(16)
 		db = &DB{DB: sqlDB, Dialect: SQLite}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		sqlDB, err := sql.Open("pgx", dsn)
