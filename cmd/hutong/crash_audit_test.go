@@ -411,12 +411,14 @@ func (a *crashAudit) reconcile(accounts map[string]gateway.Account, refunds map[
 }
 
 // feeRemainder tells the one known difference between the books and the
-// sandbox's bills: hutong gives the refund that completes a payment all of
-// the payment's fee not yet returned, so that a fully refunded payment
-// costs the merchant no fee, while the sandbox's bill returns on each
-// refund the fee on its own amount, rounded. Where a payment is refunded
-// in full in several parts, the rounding makes one refund's fee differ by
-// a fen. Anything else is a discrepancy.
+// wallets' bills. Both give the refund that completes a payment what is
+// left of its fee, so that a fully refunded payment costs the merchant no
+// fee; but "the refund that completes it" is, for the wallet, the one it
+// finished last, and for hutong the one it learnt of last. When the last
+// two parts of a payment refunded in full are settled in one order at the
+// wallet and learnt in the other (notifications reordered, a crash between
+// them), the two refunds' fees differ by a fen each way, the payment's sum
+// still equal. Anything else is a discrepancy.
 func (a *crashAudit) feeRemainder(it gateway.ReconItem, refunds map[string]auditRefund) bool {
 	if it.Kind != recon.FeeDiffers || it.Bill == nil || it.Ours == nil || it.Bill.Kind != recon.KindRefund {
 		return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +98,44 @@ func runID(t *testing.T, ev gateway.Event) string {
 		t.Fatal(err)
 	}
 	return run.ID
+}
+
+// TestReconcileFullRefundInParts: a payment refunded in full in parts
+// whose fees round to less than the payment's (100 fen: a 1-fen fee; two
+// refunds of 50: 0 each) gets the whole fee back on the refund that
+// completes it, in hutong's books and in both wallets' bills alike, so
+// the day reconciles clean.
+func TestReconcileFullRefundInParts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := gatewaytest.Start(t, db, gatewaytest.Options{})
+		svc, ctx := e.Svc, context.Background()
+		for _, method := range []string{"wechatpay.native", "alipay.precreate"} {
+			p, err := svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "parts-" + strings.ReplaceAll(method, ".", "-"), Amount: 100, Currency: "CNY",
+				Description: "parts", Method: method, Buyer: payment.Buyer{ID: "b-parts"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := e.Sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": p.Channel, "code": p.NextAction.QRCode}, nil); st != http.StatusOK {
+				t.Fatalf("sandbox pay: %d", st)
+			}
+			e.Eventually("paid", func() bool { return e.Status(0, p.ID) == payment.StatusSucceeded })
+			for range 2 {
+				if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 50, "part", payment.RefundOnly); err != nil {
+					t.Fatal(err)
+				}
+				settled(t, e, db)
+			}
+		}
+		day := chinatime.Date(time.Now())
+		for _, ch := range []string{"wechatpay", "alipay"} {
+			run, err := svc.Reconcile(ctx, ch, day, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Summary.Discrepancies() != 0 || run.Summary.BillFees != run.Summary.OurFees {
+				_, items, _ := svc.ReconRunItems(ctx, run.ID)
+				t.Errorf("%s: %+v %+v", ch, run.Summary, items)
+			}
+		}
+	})
 }

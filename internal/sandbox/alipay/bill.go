@@ -141,13 +141,32 @@ func paymentBillRow(t *Trade) billRow {
 	}}
 }
 
-func refundBillRow(t *Trade, r *Refund) billRow {
-	fee := Fee(r.Amount)
+// refundBillRow is a refund's row; fee is what it gives back (refundFee).
+func refundBillRow(t *Trade, r *Refund, fee int64) billRow {
 	return billRow{at: r.CreatedAt, amount: -r.Amount, fee: -fee, refund: true, trade: t, ref: r, fields: []string{
 		t.TradeNo + "\t", t.OutTradeNo + "\t", "退款\t", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(r.CreatedAt),
 		"\t", "\t", "\t", "\t", LogonID(t.PaidBy) + "\t", alipayapi.FormatYuan(-r.Amount), alipayapi.FormatYuan(-r.Amount),
 		"0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00\t", "0.00", r.OutRequestNo + "\t", alipayapi.FormatYuan(fee), "0.00", billText(r.Reason),
 	}}
+}
+
+// refundFee is the fee a refund gives back: the fee on its own amount,
+// rounded half up, except for the refund that completes the trade's
+// refunds, which gives back what is left of the trade's fee, so that a
+// trade refunded in full, in however many parts, costs the seller no fee.
+// Refunds count in the order they were made. Callers hold s.mu.
+func (s *Simulator) refundFee(t *Trade, r *Refund) int64 {
+	var returned, refunded int64
+	for _, x := range s.refunds {
+		if x.TradeKey == r.TradeKey && x != r && (x.CreatedAt.Before(r.CreatedAt) || x.CreatedAt.Equal(r.CreatedAt) && x.Key < r.Key) {
+			returned += Fee(x.Amount)
+			refunded += x.Amount
+		}
+	}
+	if refunded+r.Amount == t.Total {
+		return Fee(t.Total) - returned
+	}
+	return Fee(r.Amount)
 }
 
 // buildBill writes the detail and summary files of a seller's trades in
@@ -168,7 +187,7 @@ func (s *Simulator) buildBill(pid string, start, end time.Time) (detail, summary
 		if t == nil || t.SellerID != pid || !in(r.CreatedAt) {
 			continue
 		}
-		rows = append(rows, refundBillRow(t, r))
+		rows = append(rows, refundBillRow(t, r, s.refundFee(t, r)))
 	}
 	rows = s.applyBillFaults(rows, start, end)
 	slices.SortFunc(rows, func(a, b billRow) int { return a.at.Compare(b.at) })

@@ -61,7 +61,7 @@ func (s *Simulator) applyBillFaults(rows []billRow, start, end time.Time) []bill
 			} else {
 				r := *row.ref
 				r.Amount += d
-				row = refundBillRow(row.trade, &r)
+				row = refundBillRow(row.trade, &r, Fee(r.Amount)) // "its fee is the fee on the new amount"
 			}
 		}
 		if d, ok := f.FeeDelta[key]; ok {
@@ -93,7 +93,7 @@ func (s *Simulator) applyBillFaults(rows []billRow, start, end time.Time) []bill
 			t.TradeNo = at.In(chinatime.Location).Format("20060102") + "22001" + fmt.Sprintf("%015d", h.Sum64()%1e15)
 		}
 		if x.Kind == faults.BillRefund {
-			out = append(out, refundBillRow(t, &Refund{OutRequestNo: x.OutRefundNo, Amount: x.Amount, CreatedAt: at}))
+			out = append(out, refundBillRow(t, &Refund{OutRequestNo: x.OutRefundNo, Amount: x.Amount, CreatedAt: at}, Fee(x.Amount)))
 		} else {
 			out = append(out, paymentBillRow(t))
 		}

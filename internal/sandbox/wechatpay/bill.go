@@ -135,6 +135,37 @@ func (s *Simulator) downloadBill(c *call) reply {
 	return answer(rawBody{contentType: "text/csv; charset=utf-8", data: file})
 }
 
+// refundFee is the fee a refund gives back: the fee on its own amount,
+// rounded half up, except for the refund that completes the order's
+// refunds, which gives back what is left of the order's fee, so that an
+// order refunded in full, in however many parts, costs the merchant no
+// fee. Refunds count in the order they succeeded. Callers hold s.mu.
+func (s *Simulator) refundFee(r *Refund) int64 {
+	o := s.orders[r.OrderKey]
+	if o == nil {
+		return Fee(r.Amount)
+	}
+	var returned, refunded int64
+	for _, x := range s.refunds {
+		if x.OrderKey == r.OrderKey && x.Status == RefundSuccess && x != r && refundedBefore(x, r) {
+			returned += Fee(x.Amount)
+			refunded += x.Amount
+		}
+	}
+	if refunded+r.Amount == o.Total {
+		return Fee(o.Total) - returned
+	}
+	return Fee(r.Amount)
+}
+
+// refundedBefore orders an order's refunds by when they succeeded.
+func refundedBefore(a, b *Refund) bool {
+	if c := a.SuccessTime.Compare(b.SuccessTime); c != 0 {
+		return c < 0
+	}
+	return a.Key < b.Key
+}
+
 // billRow is one line of a bill before formatting.
 type billRow struct {
 	at     time.Time
@@ -215,7 +246,7 @@ func (s *Simulator) buildBill(mchid, sub, typ string, start, end time.Time) ([]b
 			fields = append(fields, "")
 		} else {
 			r := row.refund
-			fee := -(Fee(r.Amount) + row.feeDelta)
+			fee := -(s.refundFee(r) + row.feeDelta)
 			refunded += r.Amount
 			fees += fee
 			refundAsked += r.Amount
