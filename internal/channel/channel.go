@@ -118,6 +118,9 @@ type Refund struct {
 	// notifications carry refund_fee so), not this refund's own amount.
 	Cumulative bool
 	Total      int64 // fen: the refunded order's amount, 0 when not named
+	// SucceededAt is when the wallet completed the refund, zero when the
+	// message does not say: the time its bill files the refund under.
+	SucceededAt time.Time
 }
 
 // Notification is a verified wallet message.

@@ -234,7 +234,12 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 				rch = fillAttempt(a, p).Channel
 			}
 		}
-		if rch != ch || r.UpdatedAt.Before(start) || !r.UpdatedAt.Before(end) {
+		// Filed under when the wallet completed it, as its bill files it.
+		at := r.UpdatedAt
+		if !r.SucceededAt.IsZero() {
+			at = r.SucceededAt
+		}
+		if rch != ch || at.Before(start) || !at.Before(end) {
 			continue
 		}
 		merchant, err := billMerchant(ctx, p.MerchantID)
@@ -242,7 +247,7 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 			return nil, err
 		}
 		out = append(out, recon.Row{Channel: ch, OutTradeNo: order, OutRefundNo: r.ID, Kind: recon.KindRefund, Status: recon.StatusSuccess,
-			Amount: r.Amount, Fee: fee, At: r.UpdatedAt, Merchant: merchant})
+			Amount: r.Amount, Fee: fee, At: at, Merchant: merchant})
 	}
 	return out, rows.Err()
 }

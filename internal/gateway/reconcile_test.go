@@ -139,3 +139,44 @@ func TestReconcileFullRefundInParts(t *testing.T) {
 		}
 	})
 }
+
+// TestReconcileFilesRefundsUnderTheWalletsTime: a refund the wallet
+// completed today, which hutong learns of only tomorrow (its gateway was
+// down over midnight, Beijing time), is filed under today, as the
+// wallet's bill files it: today's reconciliation is clean on both wallets.
+func TestReconcileFilesRefundsUnderTheWalletsTime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := gatewaytest.Start(t, db, gatewaytest.Options{NoWorker: true})
+		svc, ctx := e.Svc, context.Background()
+		for _, method := range []string{"wechatpay.native", "alipay.precreate"} {
+			p, err := svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "late-" + strings.ReplaceAll(method, ".", "-"), Amount: 3000,
+				Currency: "CNY", Description: "late", Method: method, Buyer: payment.Buyer{ID: "b-late"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := e.Sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": p.Channel, "code": p.NextAction.QRCode}, nil); st != http.StatusOK {
+				t.Fatalf("sandbox pay: %d", st)
+			}
+			e.Eventually("paid", func() bool { return e.Status(0, p.ID) == payment.StatusSucceeded })
+			if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The refunds reach the wallets only now, and hutong hears of
+		// them a day later.
+		svc.Now = func() time.Time { return time.Now().Add(24 * time.Hour) }
+		e.StartWorker()
+		settled(t, e, db)
+		day := chinatime.Date(time.Now())
+		for _, ch := range []string{"wechatpay", "alipay"} {
+			run, err := svc.Reconcile(ctx, ch, day, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Summary.Discrepancies() != 0 {
+				_, items, _ := svc.ReconRunItems(ctx, run.ID)
+				t.Errorf("%s %s: %+v %+v", ch, day, run.Summary, items)
+			}
+		}
+	})
+}

@@ -316,6 +316,12 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, ch string, res c
 	now := s.now()
 	ok := res.State == channel.RefundSucceeded
 	np, nr, event := payment.SettleRefund(p, r, ok, now)
+	if ok {
+		nr.SucceededAt = now
+		if !res.SucceededAt.IsZero() {
+			nr.SucceededAt = res.SucceededAt
+		}
+	}
 	if err := s.bookRefund(ctx, tx, &np, &nr, ok, now); err != nil {
 		return err
 	}

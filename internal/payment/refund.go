@@ -39,6 +39,10 @@ type Refund struct {
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created"`
 	UpdatedAt time.Time `json:"updated"`
+	// SucceededAt is when the wallet completed the refund, by its own
+	// word where it said (else when hutong learnt it): the time the
+	// wallet's bill files it under, and reconciliation with it.
+	SucceededAt time.Time `json:"succeeded_at,omitzero"`
 }
 
 // Refundable is what may still be refunded.

@@ -286,8 +286,15 @@ func (c *Connector) Refund(ctx context.Context, r channel.RefundRequest) (channe
 	if err != nil {
 		return channel.Refund{}, fmt.Errorf("alipay: refund answer: refund_fee: %w", err)
 	}
-	return channel.Refund{OutTradeNo: res.OutTradeNo, OutRefundNo: r.OutRefundNo, RefundID: res.TradeNo + "/" + r.OutRefundNo, State: channel.RefundSucceeded,
-		Amount: refunded, Cumulative: true}, nil
+	out := channel.Refund{OutTradeNo: res.OutTradeNo, OutRefundNo: r.OutRefundNo, RefundID: res.TradeNo + "/" + r.OutRefundNo, State: channel.RefundSucceeded,
+		Amount: refunded, Cumulative: true}
+	if res.FundChange == "Y" {
+		// Refunded by this very call (the SDK's answer has no
+		// gmt_refund_pay); a repeated request ("N") was refunded earlier,
+		// at a time its query or notification tells.
+		out.SucceededAt = time.Now().UTC()
+	}
+	return out, nil
 }
 
 // QueryRefund implements channel.Connector.
@@ -310,8 +317,20 @@ func (c *Connector) QueryRefund(ctx context.Context, outTradeNo, outRefundNo, su
 	out := channel.Refund{OutTradeNo: res.OutTradeNo, OutRefundNo: res.OutRequestNo, RefundID: res.TradeNo + "/" + outRefundNo, Amount: amount, Total: total, State: channel.RefundPending}
 	if res.RefundStatus == "REFUND_SUCCESS" {
 		out.State = channel.RefundSucceeded
+		out.SucceededAt = refundTime(res.GMTRefundPay)
 	}
 	return out, nil
+}
+
+// refundTime reads a refund's Beijing time (gmt_refund, gmt_refund_pay),
+// which may carry milliseconds; zero when absent or unreadable.
+func refundTime(s string) time.Time {
+	s, _, _ = strings.Cut(s, ".")
+	at, err := chinatime.ParseDateTime(s)
+	if err != nil {
+		return time.Time{}
+	}
+	return at
 }
 
 // parseOptionalYuan reads an amount an answer may leave out (0 then).
@@ -367,7 +386,7 @@ func readNotification(n *alipaysdk.Notification) (channel.Notification, error) {
 			return channel.Notification{}, fmt.Errorf("alipay: notification %s: refund_fee: %w", n.NotifyId, err)
 		}
 		out.Refund = &channel.Refund{Identity: t.Identity, OutTradeNo: n.OutTradeNo, OutRefundNo: n.OutBizNo, RefundID: n.TradeNo + "/" + n.OutBizNo,
-			State: channel.RefundSucceeded, Amount: refunded, Cumulative: true, Total: amount}
+			State: channel.RefundSucceeded, Amount: refunded, Cumulative: true, Total: amount, SucceededAt: refundTime(n.GmtRefund)}
 	}
 	return out, nil
 }

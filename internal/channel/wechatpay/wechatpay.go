@@ -320,6 +320,7 @@ type refundAnswer struct {
 	Status      string `json:"status"`
 	// Notifications name the status refund_status.
 	RefundStatus string `json:"refund_status"`
+	SuccessTime  string `json:"success_time"`
 	Amount       struct {
 		Total  int64 `json:"total"`
 		Refund int64 `json:"refund"`
@@ -339,6 +340,9 @@ func (r refundAnswer) refund() channel.Refund {
 	switch st {
 	case "SUCCESS":
 		out.State = channel.RefundSucceeded
+		if at, err := time.Parse(time.RFC3339, r.SuccessTime); err == nil {
+			out.SucceededAt = at.UTC()
+		}
 	case "CLOSED", "ABNORMAL":
 		out.State = channel.RefundFailed
 	}

@@ -3,6 +3,7 @@ package alipay
 import (
 	"github.com/hutong-pay/hutong/internal/alipayapi"
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"time"
 )
 
 func refundKey(tradeKey, outRequestNo string) string { return tradeKey + "|" + outRequestNo }
@@ -39,7 +40,7 @@ func (s *Simulator) refund(c *call) answer {
 		if prev.Amount != amount {
 			return businessFailed("ACQ.DISCORDANT_REPEAT_REQUEST", "请求信息不一致: out_request_no "+outRequestNo+" 已用于另一笔退款")
 		}
-		return success(s.refundFields(t, "N"))
+		return success(s.refundFields(t, "N", prev.CreatedAt))
 	}
 	switch t.Status {
 	case StatusWaitBuyerPay:
@@ -52,10 +53,11 @@ func (s *Simulator) refund(c *call) answer {
 	if amount > t.Total-t.Refunded {
 		return businessFailed("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限: 可退 "+alipayapi.FormatYuan(t.Total-t.Refunded)+" 元")
 	}
-	if _, bad := s.applyRefund(t, outRequestNo, amount, reason); bad != nil {
+	r, bad := s.applyRefund(t, outRequestNo, amount, reason)
+	if bad != nil {
 		return *bad
 	}
-	return success(s.refundFields(s.trades[t.Key], "Y"))
+	return success(s.refundFields(s.trades[t.Key], "Y", r.CreatedAt))
 }
 
 // applyRefund stores a refund, gives the buyer the money back, closes the
@@ -104,10 +106,12 @@ type refundFields struct {
 	BuyerOpenID  string `json:"buyer_open_id"`
 }
 
-func (s *Simulator) refundFields(t *Trade, fundChange string) refundFields {
+// refundFields answers a refund made at refundedAt (gmt_refund_pay: a
+// repeated request answers with the first one's time).
+func (s *Simulator) refundFields(t *Trade, fundChange string, refundedAt time.Time) refundFields {
 	return refundFields{
 		TradeNo: t.TradeNo, OutTradeNo: t.OutTradeNo, BuyerLogonID: LogonID(t.PaidBy), FundChange: fundChange,
-		RefundFee: alipayapi.FormatYuan(t.Refunded), GmtRefundPay: chinatime.DateTime(s.now()),
+		RefundFee: alipayapi.FormatYuan(t.Refunded), GmtRefundPay: chinatime.DateTime(refundedAt),
 		BuyerUserID: BuyerID(t.PaidBy), BuyerOpenID: BuyerOpenID(t.PaidBy, t.AuthAppID),
 	}
 }
