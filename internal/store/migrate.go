@@ -87,10 +87,16 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	for rows.Next() {
 		var v int
-		rows.Scan(&v)
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: migrate: reading applied versions: %w", err)
+		}
 		applied[v] = true
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: migrate: reading applied versions: %w", err)
+	}
 	for _, m := range ms {
 		if applied[m.Version] {
 			continue
