@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -103,16 +101,13 @@ func (s *Service) ListFeedback(ctx context.Context, f FeedbackFilter) ([]Feedbac
 		add("created_at < $%d", store.Micros(f.To))
 	}
 	if f.After != "" {
-		var at int64
-		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM feedback WHERE id = $1 AND ($2 = '' OR merchant_id = $2)`, f.After, f.MerchantID).Scan(&at)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, &NotFoundError{Param: "starting_after", Object: "feedback"}
-		}
+		page := keyset{table: "feedback", time: "created_at", id: "id", desc: true, object: "feedback",
+			scope: "($2 = '' OR merchant_id = $2)", scopeArgs: []any{f.MerchantID}}
+		cond, more, err := page.after(ctx, s.DB, f.After, args)
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, at, f.After)
-		query += fmt.Sprintf(" AND (created_at < $%d OR (created_at = $%d AND id > $%d))", len(args)-1, len(args)-1, len(args))
+		query, args = query+" AND "+cond, more
 	}
 	query += " ORDER BY created_at DESC, id"
 	if f.Limit > 0 {

@@ -296,18 +296,13 @@ func (s *Service) Entries(ctx context.Context, f EntryFilter) ([]ledger.Entry, e
 		add("e.id IN (SELECT entry_id FROM ledger_lines WHERE account = $%d)", f.Account)
 	}
 	if f.After != "" {
-		// The cursor is looked up among the caller's entries only: another
-		// merchant's entry id is answered as one that does not exist.
-		var at int64
-		err := s.DB.QueryRowContext(ctx, `SELECT at FROM ledger_entries WHERE id = $1 AND ($2 = '' OR merchant_id = $2)`, f.After, f.MerchantID).Scan(&at)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, &NotFoundError{Param: "starting_after", Object: "ledger entry"}
-		}
+		page := keyset{table: "ledger_entries e", time: "e.at", id: "e.id", object: "ledger entry",
+			scope: "($2 = '' OR e.merchant_id = $2)", scopeArgs: []any{f.MerchantID}}
+		cond, more, err := page.after(ctx, s.DB, f.After, args)
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, at, f.After)
-		query += fmt.Sprintf(" AND (e.at > $%d OR (e.at = $%d AND e.id > $%d))", len(args)-1, len(args)-1, len(args))
+		query, args = query+" AND "+cond, more
 	}
 	// The limit is the caller's: the API asks one more than a page holds
 	// to learn whether another page follows.

@@ -225,14 +225,13 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 		if err := errors.Join(json.Unmarshal([]byte(rdata), &r), json.Unmarshal([]byte(pdata), &p)); err != nil {
 			return nil, fmt.Errorf("a refund row does not decode: %w", err)
 		}
-		order, rch := p.WalletOrderNo(), p.Channel
+		order, rch, err := s.refundedOrder(ctx, s.DB, p, r)
+		if err != nil {
+			return nil, err
+		}
 		fee := -r.FeeBack
 		if r.Attempt != "" {
-			order = r.Attempt
 			fee = -s.feeRate(ch).Of(r.Amount)
-			if a, err := s.loadAttempt(ctx, s.DB, r.Attempt, false); err == nil {
-				rch = fillAttempt(a, p).Channel
-			}
 		}
 		// Filed under when the wallet completed it, as its bill files it.
 		at := r.UpdatedAt
@@ -283,16 +282,12 @@ func (s *Service) billMerchants(ch string) func(context.Context, string) (string
 func (s *Service) ReconRuns(ctx context.Context, after string, limit int) ([]ReconRun, error) {
 	query, args := `SELECT data FROM recon_runs`, []any{}
 	if after != "" {
-		var at int64
-		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM recon_runs WHERE id = $1`, after).Scan(&at)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, &NotFoundError{Param: "starting_after", Object: "reconciliation"}
-		}
+		page := keyset{table: "recon_runs", time: "created_at", id: "id", desc: true, idDesc: true, object: "reconciliation"}
+		cond, more, err := page.after(ctx, s.DB, after, args)
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, at, after)
-		query += ` WHERE created_at < $1 OR (created_at = $1 AND id < $2)`
+		query, args = query+" WHERE "+cond, more
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))

@@ -166,16 +166,13 @@ func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID, after 
 	query := `SELECT data FROM refunds WHERE merchant_id = $1 AND payment_id = $2`
 	args := []any{merchantID, paymentID}
 	if after != "" {
-		var at int64
-		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM refunds WHERE id = $1 AND merchant_id = $2 AND payment_id = $3`, after, merchantID, paymentID).Scan(&at)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, &NotFoundError{Param: "starting_after", Object: "refund"}
-		}
+		page := keyset{table: "refunds", time: "created_at", id: "id", object: "refund",
+			scope: "merchant_id = $2 AND payment_id = $3", scopeArgs: []any{merchantID, paymentID}}
+		cond, more, err := page.after(ctx, s.DB, after, args)
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, at, after)
-		query += fmt.Sprintf(` AND (created_at > $%d OR (created_at = $%d AND id > $%d))`, len(args)-1, len(args)-1, len(args))
+		query, args = query+" AND "+cond, more
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))
@@ -222,13 +219,9 @@ func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	order, ch := p.WalletOrderNo(), p.Channel
-	if r.Attempt != "" {
-		a, err := s.loadAttempt(ctx, s.DB, r.Attempt, false)
-		if err != nil {
-			return err
-		}
-		order, ch = a.ID, fillAttempt(a, p).Channel
+	order, ch, err := s.refundedOrder(ctx, s.DB, p, r)
+	if err != nil {
+		return err
 	}
 	acct, ok := s.Accounts[ch]
 	if !ok {
@@ -262,6 +255,20 @@ func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	return s.refundOutcome(ctx, ch, r, res)
 }
 
+// refundedOrder is the wallet order a refund of p goes to, and its
+// channel: the payment's own, or the attempt the refund names (a duplicate
+// charge's second wallet order).
+func (s *Service) refundedOrder(ctx context.Context, q queryer, p payment.Payment, r payment.Refund) (order, ch string, err error) {
+	if r.Attempt == "" {
+		return p.WalletOrderNo(), p.Channel, nil
+	}
+	a, err := s.loadAttempt(ctx, q, r.Attempt, false)
+	if err != nil {
+		return "", "", fmt.Errorf("refund %s's wallet order %s: %w", r.ID, r.Attempt, err)
+	}
+	return a.ID, fillAttempt(a, p).Channel, nil
+}
+
 // refundOutcome settles a refund on the wallet's word, or has its job come
 // back while the wallet is still processing it.
 func (s *Service) refundOutcome(ctx context.Context, ch string, r payment.Refund, res channel.Refund) error {
@@ -288,13 +295,9 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, ch string, res c
 	if err != nil {
 		return err
 	}
-	order, orderChannel := p.WalletOrderNo(), p.Channel
-	if r.Attempt != "" {
-		a, err := s.loadAttempt(ctx, tx, r.Attempt, false)
-		if err != nil {
-			return err
-		}
-		order, orderChannel = a.ID, fillAttempt(a, p).Channel
+	order, orderChannel, err := s.refundedOrder(ctx, tx, p, r)
+	if err != nil {
+		return err
 	}
 	if orderChannel != ch {
 		return &payment.MismatchError{Payment: p.ID, Field: payment.FieldChannel, Want: orderChannel, Got: ch}

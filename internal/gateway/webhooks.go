@@ -173,16 +173,13 @@ func (s *Service) ListEvents(ctx context.Context, merchantID, typ, after string,
 		query += fmt.Sprintf(` AND type = $%d`, len(args))
 	}
 	if after != "" {
-		var at int64
-		err := s.DB.QueryRowContext(ctx, `SELECT created_at FROM events WHERE id = $1 AND merchant_id = $2`, after, merchantID).Scan(&at)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, &NotFoundError{Param: "starting_after", Object: "event"}
-		}
+		page := keyset{table: "events", time: "created_at", id: "id", desc: true, idDesc: true, object: "event",
+			scope: "merchant_id = $2", scopeArgs: []any{merchantID}}
+		cond, more, err := page.after(ctx, s.DB, after, args)
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, at, after)
-		query += fmt.Sprintf(` AND (created_at < $%d OR (created_at = $%d AND id < $%d))`, len(args)-1, len(args)-1, len(args))
+		query, args = query+" AND "+cond, more
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
