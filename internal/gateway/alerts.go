@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -51,14 +53,7 @@ var (
 func AlertGauges() (discrepancies, overdueNow map[string]int64) {
 	alertsMu.Lock()
 	defer alertsMu.Unlock()
-	d, o := make(map[string]int64, len(reconDiscrepancies)), make(map[string]int64, len(overdue))
-	for k, v := range reconDiscrepancies {
-		d[k] = v
-	}
-	for k, v := range overdue {
-		o[k] = v
-	}
-	return d, o
+	return maps.Clone(reconDiscrepancies), maps.Clone(overdue)
 }
 
 // alertDiscrepancies raises the platform event of a run that found
@@ -107,111 +102,110 @@ func (s *Service) CheckOverdue(ctx context.Context, j jobs.Job) error {
 	return s.scheduleHourly(ctx, KindOverdue)
 }
 
+// overdueItem is money whose outcome its wallet should have told by now.
+type overdueItem struct {
+	id, merchantID, channel string
+	since                   time.Time // the refund asked, the payment expired
+	object                  any       // the event's data
+	alerted                 bool      // an event was raised before
+}
+
 // overdueRefunds alerts on pending refunds asked longer ago than their
 // wallet's window; it returns how many are overdue.
 func (s *Service) overdueRefunds(ctx context.Context, now time.Time, shortest time.Duration) (int64, error) {
-	type row struct {
-		r          payment.Refund
-		merchantID string
-		channel    string
-		alerted    bool
+	type pending struct {
+		r       payment.Refund
+		p       payment.Payment
+		alerted bool
 	}
-	var found []row
-	rows, err := s.DB.QueryContext(ctx, `SELECT r.data, r.merchant_id, p.data,
-			EXISTS (SELECT 1 FROM events e WHERE e.object_id = r.id AND e.type = $2)
+	var found []pending
+	err := s.eachRow(ctx, `SELECT r.data, p.data, EXISTS (SELECT 1 FROM events e WHERE e.object_id = r.id AND e.type = $2)
 		FROM refunds r JOIN payments p ON p.id = r.payment_id
-		WHERE r.status = 'pending' AND r.created_at < $1`, store.Micros(now.Add(-shortest)), EventRefundOverdue)
+		WHERE r.status = 'pending' AND r.created_at < $1`, []any{store.Micros(now.Add(-shortest)), EventRefundOverdue},
+		func(scan func(...any) error) error {
+			var rdata, pdata string
+			var x pending
+			if err := scan(&rdata, &pdata, &x.alerted); err != nil {
+				return err
+			}
+			if err := errors.Join(json.Unmarshal([]byte(rdata), &x.r), json.Unmarshal([]byte(pdata), &x.p)); err != nil {
+				return fmt.Errorf("a pending refund does not decode: %w", err)
+			}
+			found = append(found, x)
+			return nil
+		})
 	if err != nil {
 		return 0, err
 	}
-	for rows.Next() {
-		var rdata, pdata string
-		var x row
-		if err := rows.Scan(&rdata, &x.merchantID, &pdata, &x.alerted); err != nil {
-			rows.Close()
+	items := make([]overdueItem, 0, len(found))
+	for _, x := range found {
+		_, ch, err := s.refundedOrder(ctx, s.DB, x.p, x.r)
+		if err != nil {
 			return 0, err
 		}
-		var p payment.Payment
-		if err := json.Unmarshal([]byte(rdata), &x.r); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("refund row: %w", err)
-		}
-		if err := json.Unmarshal([]byte(pdata), &p); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("payment row: %w", err)
-		}
-		x.channel = p.Channel
-		found = append(found, x)
+		items = append(items, overdueItem{id: x.r.ID, merchantID: x.p.MerchantID, channel: ch, since: x.r.CreatedAt, object: x.r, alerted: x.alerted})
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	return s.raiseOverdue(ctx, now, EventRefundOverdue, items)
+}
+
+// overduePayments alerts on payments still awaiting their buyer past
+// their expiry and their wallet's window.
+func (s *Service) overduePayments(ctx context.Context, now time.Time, shortest time.Duration) (int64, error) {
+	var items []overdueItem
+	err := s.eachRow(ctx, `SELECT p.data, EXISTS (SELECT 1 FROM events e WHERE e.object_id = p.id AND e.type = $2)
+		FROM payments p WHERE p.status = $3 AND p.created_at < $1`,
+		[]any{store.Micros(now.Add(-shortest)), EventPaymentOverdue, payment.StatusRequiresAction},
+		func(scan func(...any) error) error {
+			var data string
+			var alerted bool
+			if err := scan(&data, &alerted); err != nil {
+				return err
+			}
+			var p payment.Payment
+			if err := json.Unmarshal([]byte(data), &p); err != nil {
+				return fmt.Errorf("an open payment does not decode: %w", err)
+			}
+			items = append(items, overdueItem{id: p.ID, merchantID: p.MerchantID, channel: p.Channel, since: p.ExpiresAt, object: p, alerted: alerted})
+			return nil
+		})
+	if err != nil {
 		return 0, err
 	}
+	return s.raiseOverdue(ctx, now, EventPaymentOverdue, items)
+}
+
+// raiseOverdue publishes event once for each item past its wallet's
+// window, and returns how many are past it.
+func (s *Service) raiseOverdue(ctx context.Context, now time.Time, event string, items []overdueItem) (int64, error) {
 	var n int64
-	for _, x := range found {
-		if x.r.CreatedAt.Add(s.notifyWindow(x.channel)).After(now) {
+	for _, x := range items {
+		if x.since.Add(s.notifyWindow(x.channel)).After(now) {
 			continue
 		}
 		n++
 		if x.alerted {
 			continue
 		}
-		s.log().Error("refund overdue: the wallet has not settled it", "refund", x.r.ID, "payment", x.r.PaymentID, "asked", x.r.CreatedAt)
-		if err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-			return s.publish(ctx, tx, x.merchantID, EventRefundOverdue, x.r.ID, x.r)
-		}); err != nil {
+		s.log().Error("money overdue: its wallet has not settled it", "event", event, "object", x.id, "since", x.since)
+		if err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.publish(ctx, tx, x.merchantID, event, x.id, x.object) }); err != nil {
 			return n, err
 		}
 	}
 	return n, nil
 }
 
-// overduePayments alerts on payments still awaiting their buyer past
-// their expiry and their wallet's window.
-func (s *Service) overduePayments(ctx context.Context, now time.Time, shortest time.Duration) (int64, error) {
-	type row struct {
-		p       payment.Payment
-		alerted bool
-	}
-	var found []row
-	rows, err := s.DB.QueryContext(ctx, `SELECT p.data, EXISTS (SELECT 1 FROM events e WHERE e.object_id = p.id AND e.type = $2)
-		FROM payments p WHERE p.status = $3 AND p.created_at < $1`,
-		store.Micros(now.Add(-shortest)), EventPaymentOverdue, payment.StatusRequiresAction)
+// eachRow runs query and hands each row to fn. The rows hold a
+// connection until it returns, so fn reads nothing else from the pool.
+func (s *Service) eachRow(ctx context.Context, query string, args []any, fn func(scan func(...any) error) error) error {
+	rows, err := s.DB.QueryContext(ctx, query, args...)
 	if err != nil {
-		return 0, err
+		return err
 	}
+	defer rows.Close()
 	for rows.Next() {
-		var data string
-		var x row
-		if err := rows.Scan(&data, &x.alerted); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		if err := json.Unmarshal([]byte(data), &x.p); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("payment row: %w", err)
-		}
-		found = append(found, x)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	var n int64
-	for _, x := range found {
-		if x.p.ExpiresAt.Add(s.notifyWindow(x.p.Channel)).After(now) {
-			continue
-		}
-		n++
-		if x.alerted {
-			continue
-		}
-		s.log().Error("payment overdue: still open at the wallet past its expiry", "payment", x.p.ID, "expired", x.p.ExpiresAt)
-		if err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-			return s.publish(ctx, tx, x.p.MerchantID, EventPaymentOverdue, x.p.ID, x.p)
-		}); err != nil {
-			return n, err
+		if err := fn(rows.Scan); err != nil {
+			return err
 		}
 	}
-	return n, nil
+	return rows.Err()
 }

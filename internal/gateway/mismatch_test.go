@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,12 +157,8 @@ func refusedAll[M any](t *testing.T, e *gatewaytest.Env, db *store.DB, merchant 
 
 // fieldOf reads a variant's name "field" or "field: detail".
 func fieldOf(variant string) string {
-	for i := range variant {
-		if variant[i] == ':' {
-			return variant[:i]
-		}
-	}
-	return variant
+	field, _, _ := strings.Cut(variant, ":")
+	return field
 }
 
 func cloneMap(m map[string]any) map[string]any {

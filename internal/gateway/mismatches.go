@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -34,11 +35,9 @@ type Mismatch struct {
 	LastAt    time.Time `json:"last_at"`
 }
 
-type mismatchKey struct{ channel, source, field string }
-
 var (
 	mismatchesMu sync.Mutex
-	mismatches   = map[mismatchKey]int64{}
+	mismatches   = map[[3]string]int64{} // channel, source, field → count
 )
 
 // MismatchCounts counts refused wallet messages by channel, source and
@@ -46,11 +45,7 @@ var (
 func MismatchCounts() map[[3]string]int64 {
 	mismatchesMu.Lock()
 	defer mismatchesMu.Unlock()
-	out := make(map[[3]string]int64, len(mismatches))
-	for k, v := range mismatches {
-		out[[3]string{k.channel, k.source, k.field}] = v
-	}
-	return out
+	return maps.Clone(mismatches)
 }
 
 // noteMismatch records a wallet message refused with a
@@ -62,7 +57,7 @@ func (s *Service) noteMismatch(ctx context.Context, ch, source, messageID string
 		return
 	}
 	mismatchesMu.Lock()
-	mismatches[mismatchKey{ch, source, me.Field}]++
+	mismatches[[3]string{ch, source, me.Field}]++
 	mismatchesMu.Unlock()
 	s.log().Warn("wallet message refused: it names what hutong did not send", "channel", ch, "source", source, "message", messageID,
 		"payment", me.Payment, "field", me.Field, "expected", me.Want, "got", me.Got)
