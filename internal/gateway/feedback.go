@@ -100,14 +100,10 @@ func (s *Service) ListFeedback(ctx context.Context, f FeedbackFilter) ([]Feedbac
 	if !f.To.IsZero() {
 		add("created_at < $%d", store.Micros(f.To))
 	}
-	if f.After != "" {
-		page := keyset{table: "feedback", time: "created_at", id: "id", desc: true, object: "feedback",
-			scope: "($2 = '' OR merchant_id = $2)", scopeArgs: []any{f.MerchantID}}
-		cond, more, err := page.after(ctx, s.DB, f.After, args)
-		if err != nil {
-			return nil, err
-		}
-		query, args = query+" AND "+cond, more
+	query, args, err := keyset{table: "feedback", time: "created_at", id: "id", desc: true, object: "feedback",
+		scope: "($2 = '' OR merchant_id = $2)", scopeArgs: []any{f.MerchantID}}.page(ctx, s.DB, f.After, query, " AND ", args)
+	if err != nil {
+		return nil, err
 	}
 	query += " ORDER BY created_at DESC, id"
 	if f.Limit > 0 {

@@ -391,14 +391,10 @@ func (s *Service) ListPayments(ctx context.Context, merchantID, status, after st
 		args = append(args, status)
 		query += fmt.Sprintf(` AND status = $%d`, len(args))
 	}
-	if after != "" {
-		page := keyset{table: "payments", time: "created_at", id: "id", desc: true, idDesc: true, object: "payment",
-			scope: "merchant_id = $2", scopeArgs: []any{merchantID}}
-		cond, more, err := page.after(ctx, s.DB, after, args)
-		if err != nil {
-			return nil, err
-		}
-		query, args = query+" AND "+cond, more
+	query, args, err := keyset{table: "payments", time: "created_at", id: "id", desc: true, idDesc: true, object: "payment",
+		scope: "merchant_id = $2", scopeArgs: []any{merchantID}}.page(ctx, s.DB, after, query, " AND ", args)
+	if err != nil {
+		return nil, err
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))

@@ -295,14 +295,10 @@ func (s *Service) Entries(ctx context.Context, f EntryFilter) ([]ledger.Entry, e
 	if f.Account != "" {
 		add("e.id IN (SELECT entry_id FROM ledger_lines WHERE account = $%d)", f.Account)
 	}
-	if f.After != "" {
-		page := keyset{table: "ledger_entries e", time: "e.at", id: "e.id", object: "ledger entry",
-			scope: "($2 = '' OR e.merchant_id = $2)", scopeArgs: []any{f.MerchantID}}
-		cond, more, err := page.after(ctx, s.DB, f.After, args)
-		if err != nil {
-			return nil, err
-		}
-		query, args = query+" AND "+cond, more
+	query, args, err := keyset{table: "ledger_entries e", time: "e.at", id: "e.id", object: "ledger entry",
+		scope: "($2 = '' OR e.merchant_id = $2)", scopeArgs: []any{f.MerchantID}}.page(ctx, s.DB, f.After, query, " AND ", args)
+	if err != nil {
+		return nil, err
 	}
 	// The limit is the caller's: the API asks one more than a page holds
 	// to learn whether another page follows.

@@ -24,10 +24,14 @@ type keyset struct {
 	scopeArgs []any
 }
 
-// after returns the condition that selects the rows following cursor in
-// the list's order, and args with its two arguments appended. A cursor
-// that names no row in scope is a NotFoundError on starting_after.
-func (k keyset) after(ctx context.Context, q queryer, cursor string, args []any) (string, []any, error) {
+// page adds to query, after joiner (" AND ", " WHERE "), the condition
+// that selects the rows following cursor in the list's order, with its two
+// arguments appended to args; an empty cursor adds nothing. A cursor that
+// names no row in scope is a NotFoundError on starting_after.
+func (k keyset) page(ctx context.Context, q queryer, cursor, query, joiner string, args []any) (string, []any, error) {
+	if cursor == "" {
+		return query, args, nil
+	}
 	lookup := `SELECT ` + k.time + ` FROM ` + k.table + ` WHERE ` + k.id + ` = $1`
 	if k.scope != "" {
 		lookup += ` AND ` + k.scope
@@ -49,5 +53,5 @@ func (k keyset) after(ctx context.Context, q queryer, cursor string, args []any)
 	}
 	args = append(args, at, cursor)
 	t, i := len(args)-1, len(args)
-	return fmt.Sprintf("(%s %s $%d OR (%s = $%d AND %s %s $%d))", k.time, timeOp, t, k.time, t, k.id, idOp, i), args, nil
+	return query + joiner + fmt.Sprintf("(%s %s $%d OR (%s = $%d AND %s %s $%d))", k.time, timeOp, t, k.time, t, k.id, idOp, i), args, nil
 }

@@ -280,14 +280,10 @@ func (s *Service) billMerchants(ch string) func(context.Context, string) (string
 // ReconRuns pages runs, newest first: those older than the run after (""
 // for the newest), at most limit.
 func (s *Service) ReconRuns(ctx context.Context, after string, limit int) ([]ReconRun, error) {
-	query, args := `SELECT data FROM recon_runs`, []any{}
-	if after != "" {
-		page := keyset{table: "recon_runs", time: "created_at", id: "id", desc: true, idDesc: true, object: "reconciliation"}
-		cond, more, err := page.after(ctx, s.DB, after, args)
-		if err != nil {
-			return nil, err
-		}
-		query, args = query+" WHERE "+cond, more
+	query, args, err := keyset{table: "recon_runs", time: "created_at", id: "id", desc: true, idDesc: true, object: "reconciliation"}.
+		page(ctx, s.DB, after, `SELECT data FROM recon_runs`, " WHERE ", nil)
+	if err != nil {
+		return nil, err
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))

@@ -165,14 +165,10 @@ func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID, after 
 	}
 	query := `SELECT data FROM refunds WHERE merchant_id = $1 AND payment_id = $2`
 	args := []any{merchantID, paymentID}
-	if after != "" {
-		page := keyset{table: "refunds", time: "created_at", id: "id", object: "refund",
-			scope: "merchant_id = $2 AND payment_id = $3", scopeArgs: []any{merchantID, paymentID}}
-		cond, more, err := page.after(ctx, s.DB, after, args)
-		if err != nil {
-			return nil, err
-		}
-		query, args = query+" AND "+cond, more
+	query, args, err := keyset{table: "refunds", time: "created_at", id: "id", object: "refund",
+		scope: "merchant_id = $2 AND payment_id = $3", scopeArgs: []any{merchantID, paymentID}}.page(ctx, s.DB, after, query, " AND ", args)
+	if err != nil {
+		return nil, err
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))

@@ -172,14 +172,10 @@ func (s *Service) ListEvents(ctx context.Context, merchantID, typ, after string,
 		args = append(args, typ)
 		query += fmt.Sprintf(` AND type = $%d`, len(args))
 	}
-	if after != "" {
-		page := keyset{table: "events", time: "created_at", id: "id", desc: true, idDesc: true, object: "event",
-			scope: "merchant_id = $2", scopeArgs: []any{merchantID}}
-		cond, more, err := page.after(ctx, s.DB, after, args)
-		if err != nil {
-			return nil, err
-		}
-		query, args = query+" AND "+cond, more
+	query, args, err := keyset{table: "events", time: "created_at", id: "id", desc: true, idDesc: true, object: "event",
+		scope: "merchant_id = $2", scopeArgs: []any{merchantID}}.page(ctx, s.DB, after, query, " AND ", args)
+	if err != nil {
+		return nil, err
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
