@@ -121,7 +121,9 @@ var Routes = []string{
 // PlatformWide are the routes a platform key may call without naming a
 // merchant: they are not about one merchant's data.
 var PlatformWide = map[string]bool{"POST /v1/share_codes/resolve": true, "GET /v1/return_key": true,
-	"GET /v1/agreements": true, "GET /v1/rollout/explain": true, "GET /v1/feedback": true, "GET /v1/feedback.csv": true, "GET /v1/balances": true, "GET /v1/ledger/entries": true, "GET /v1/contracts": true, "GET /v1/contracts/{id}": true, "GET /v1/contracts/{id}/transitions": true}
+	"GET /v1/agreements": true, "GET /v1/rollout/explain": true, "GET /v1/feedback": true, "GET /v1/feedback.csv": true, "GET /v1/balances": true, "GET /v1/ledger/entries": true, "GET /v1/contracts": true, "GET /v1/contracts/{id}": true, "GET /v1/contracts/{id}/transitions": true,
+	// Naming no merchant, the platform's own events (reconciliation.discrepancy).
+	"GET /v1/events": true}
 
 // Handler serves the API and the notification endpoints.
 func (s *Server) Handler() http.Handler {
