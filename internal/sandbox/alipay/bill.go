@@ -141,7 +141,7 @@ func paymentBillRow(t *Trade) billRow {
 	}}
 }
 
-// refundBillRow is a refund's row; fee is what it gives back (refundFee).
+// refundBillRow is a refund's row; fee is what it gives back (refundFees).
 func refundBillRow(t *Trade, r *Refund, fee int64) billRow {
 	return billRow{at: r.CreatedAt, amount: -r.Amount, fee: -fee, refund: true, trade: t, ref: r, fields: []string{
 		t.TradeNo + "\t", t.OutTradeNo + "\t", "退款\t", billText(t.Subject), chinatime.DateTime(t.CreatedAt), chinatime.DateTime(r.CreatedAt),
@@ -150,23 +150,39 @@ func refundBillRow(t *Trade, r *Refund, fee int64) billRow {
 	}}
 }
 
-// refundFee is the fee a refund gives back: the fee on its own amount,
-// rounded half up, except for the refund that completes the trade's
-// refunds, which gives back what is left of the trade's fee, so that a
-// trade refunded in full, in however many parts, costs the seller no fee.
-// Refunds count in the order they were made. Callers hold s.mu.
-func (s *Simulator) refundFee(t *Trade, r *Refund) int64 {
-	var returned, refunded int64
-	for _, x := range s.refunds {
-		if x.TradeKey == r.TradeKey && x != r && (x.CreatedAt.Before(r.CreatedAt) || x.CreatedAt.Equal(r.CreatedAt) && x.Key < r.Key) {
-			returned += Fee(x.Amount)
-			refunded += x.Amount
+// refundFees is the fee each refund gives back: the fee on its own
+// amount, rounded half up, except for the refund that completes its
+// trade's refunds, which gives back what is left of the trade's fee, so
+// that a trade refunded in full, in however many parts, costs the seller
+// no fee. Refunds count in the order they were made. Callers hold s.mu.
+func (s *Simulator) refundFees() map[*Refund]int64 {
+	byTrade := map[string][]*Refund{}
+	for _, r := range s.refunds {
+		byTrade[r.TradeKey] = append(byTrade[r.TradeKey], r)
+	}
+	fees := make(map[*Refund]int64, len(s.refunds))
+	for key, refunds := range byTrade {
+		slices.SortFunc(refunds, func(a, b *Refund) int {
+			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Key, b.Key)
+		})
+		var total int64
+		if t := s.trades[key]; t != nil {
+			total = t.Total
+		}
+		var returned, refunded int64
+		for _, r := range refunds {
+			fee := Fee(r.Amount)
+			if refunded += r.Amount; refunded == total {
+				fee = Fee(total) - returned
+			}
+			returned += fee
+			fees[r] = fee
 		}
 	}
-	if refunded+r.Amount == t.Total {
-		return Fee(t.Total) - returned
-	}
-	return Fee(r.Amount)
+	return fees
 }
 
 // buildBill writes the detail and summary files of a seller's trades in
@@ -182,12 +198,13 @@ func (s *Simulator) buildBill(pid string, start, end time.Time) (detail, summary
 			rows = append(rows, paymentBillRow(t))
 		}
 	}
+	feeBack := s.refundFees()
 	for _, r := range s.refunds {
 		t := s.trades[r.TradeKey]
 		if t == nil || t.SellerID != pid || !in(r.CreatedAt) {
 			continue
 		}
-		rows = append(rows, refundBillRow(t, r, s.refundFee(t, r)))
+		rows = append(rows, refundBillRow(t, r, feeBack[r]))
 	}
 	rows = s.applyBillFaults(rows, start, end)
 	slices.SortFunc(rows, func(a, b billRow) int { return a.at.Compare(b.at) })

@@ -135,35 +135,42 @@ func (s *Simulator) downloadBill(c *call) reply {
 	return answer(rawBody{contentType: "text/csv; charset=utf-8", data: file})
 }
 
-// refundFee is the fee a refund gives back: the fee on its own amount,
-// rounded half up, except for the refund that completes the order's
-// refunds, which gives back what is left of the order's fee, so that an
-// order refunded in full, in however many parts, costs the merchant no
-// fee. Refunds count in the order they succeeded. Callers hold s.mu.
-func (s *Simulator) refundFee(r *Refund) int64 {
-	o := s.orders[r.OrderKey]
-	if o == nil {
-		return Fee(r.Amount)
-	}
-	var returned, refunded int64
-	for _, x := range s.refunds {
-		if x.OrderKey == r.OrderKey && x.Status == RefundSuccess && x != r && refundedBefore(x, r) {
-			returned += Fee(x.Amount)
-			refunded += x.Amount
+// refundFees is the fee each succeeded refund gives back: the fee on its
+// own amount, rounded half up, except for the refund that completes its
+// order's refunds, which gives back what is left of the order's fee, so
+// that an order refunded in full, in however many parts, costs the
+// merchant no fee. Refunds count in the order they succeeded. Callers
+// hold s.mu.
+func (s *Simulator) refundFees() map[*Refund]int64 {
+	byOrder := map[string][]*Refund{}
+	for _, r := range s.refunds {
+		if r.Status == RefundSuccess {
+			byOrder[r.OrderKey] = append(byOrder[r.OrderKey], r)
 		}
 	}
-	if refunded+r.Amount == o.Total {
-		return Fee(o.Total) - returned
+	fees := make(map[*Refund]int64, len(s.refunds))
+	for key, refunds := range byOrder {
+		slices.SortFunc(refunds, func(a, b *Refund) int {
+			if c := a.SuccessTime.Compare(b.SuccessTime); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Key, b.Key)
+		})
+		var total int64
+		if o := s.orders[key]; o != nil {
+			total = o.Total
+		}
+		var returned, refunded int64
+		for _, r := range refunds {
+			fee := Fee(r.Amount)
+			if refunded += r.Amount; refunded == total {
+				fee = Fee(total) - returned
+			}
+			returned += fee
+			fees[r] = fee
+		}
 	}
-	return Fee(r.Amount)
-}
-
-// refundedBefore orders an order's refunds by when they succeeded.
-func refundedBefore(a, b *Refund) bool {
-	if c := a.SuccessTime.Compare(b.SuccessTime); c != 0 {
-		return c < 0
-	}
-	return a.Key < b.Key
+	return fees
 }
 
 // billRow is one line of a bill before formatting.
@@ -204,6 +211,7 @@ func (s *Simulator) buildBill(mchid, sub, typ string, start, end time.Time) ([]b
 		return strings.Compare(a.order.OutTradeNo, b.order.OutTradeNo)
 	})
 
+	feeBack := s.refundFees()
 	var buf bytes.Buffer
 	switch typ {
 	case "ALL":
@@ -246,7 +254,11 @@ func (s *Simulator) buildBill(mchid, sub, typ string, start, end time.Time) ([]b
 			fields = append(fields, "")
 		} else {
 			r := row.refund
-			fee := -(s.refundFee(r) + row.feeDelta)
+			back, ok := feeBack[r]
+			if !ok { // a row a bill fault made up or changed
+				back = Fee(r.Amount)
+			}
+			fee := -(back + row.feeDelta)
 			refunded += r.Amount
 			fees += fee
 			refundAsked += r.Amount
