@@ -129,21 +129,8 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 // closeOtherAttempts queues the closing of a paid payment's other wallet
 // orders, so that no one else can pay them.
 func (s *Service) closeOtherAttempts(ctx context.Context, tx *sql.Tx, paymentID, paidID string, now time.Time) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM payment_attempts WHERE payment_id = $1 AND status = $2 AND id <> $3`, paymentID, payment.AttemptPending, paidID)
+	ids, err := queryStrings(ctx, tx, `SELECT id FROM payment_attempts WHERE payment_id = $1 AND status = $2 AND id <> $3`, paymentID, payment.AttemptPending, paidID)
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range ids {

@@ -199,21 +199,8 @@ func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) e
 // enqueueDeliveries queues an event's delivery to each of the merchant's
 // endpoints, reading them through tx.
 func enqueueDeliveries(ctx context.Context, tx *sql.Tx, merchantID, eventID string, now time.Time) error {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL`, merchantID)
+	endpoints, err := queryStrings(ctx, tx, `SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL`, merchantID)
 	if err != nil {
-		return err
-	}
-	var endpoints []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		endpoints = append(endpoints, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, ep := range endpoints {
