@@ -17,7 +17,6 @@ import (
 
 	"github.com/hutong-pay/hutong/client"
 	"github.com/hutong-pay/hutong/internal/channel"
-	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
@@ -29,11 +28,8 @@ import (
 const demoSynopsis = `Runs everything on this machine: the wallet sandbox, the gateway on
 embedded SQLite with its wallet accounts wired to the sandbox, demo merchants
 and their API keys, and a demo marketplace (a client of the API with a
-platform key). It prints the URLs to open and a key to use.
-
-  hutong demo [--addr 127.0.0.1:8080] [--sandbox-addr 127.0.0.1:8090]
-              [--shop-addr 127.0.0.1:8070] [--metrics-addr 127.0.0.1:0 | off]
-              [--data DIR]
+platform key). It prints the URLs to open, keys, and a walkthrough whose
+commands run as printed, on the first start and every later one.
 
 Webhook endpoints may point at this machine (--webhook-allow-private of
 hutong serve is on), so a merchant's local receiver can be tried.`
@@ -43,7 +39,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "gateway listen address")
 	sandboxAddr := fs.String("sandbox-addr", "127.0.0.1:8090", "sandbox listen address")
 	shopAddr := fs.String("shop-addr", "127.0.0.1:8070", "demo marketplace listen address")
-	data := fs.String("data", "hutong-data", "data folder")
+	data := fs.String("data", "hutong-data", "data folder `DIR` (kept between starts)")
 	timeScale := fs.Float64("time-scale", 1, "divide the wallets' real delays by this")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:0", `listen address of /metrics (a free loopback port by default); "off" or "" for none`)
 	if err := parseFlags(fs, args); err != nil {
@@ -97,7 +93,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger,
 		ContractsRequired: map[string]bool{"wechatpay": true}, OnboardingPoll: time.Second,
 		WebhookAllowPrivate: true}
-	keys, err := seedDemo(ctx, svc)
+	keys, firstStart, err := seedDemo(ctx, svc)
 	if err != nil {
 		return err
 	}
@@ -119,39 +115,16 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	shopDone := make(chan error, 1)
 	go func() { shopDone <- httpserve.Serve(ctx, shopLn, httpserve.Config{Handler: shop}) }()
-	fmt.Fprintf(stdout, "hutong demo\n")
-	fmt.Fprintf(stdout, "  gateway API     %s/v1/   (openapi: %s/v1/openapi.yaml)\n", url, url)
-	fmt.Fprintf(stdout, "  wallet sandbox  %s   (WeChat Pay /v3/, Alipay /gateway.do)\n", sandboxURL)
-	fmt.Fprintf(stdout, "  marketplace     %s/   (shop, check out, pay, share, ask a friend to pay)\n", shopURL)
-	fmt.Fprintf(stdout, "  play the buyer  %s/phone/   (PIN 123456)\n", sandboxURL)
-	fmt.Fprintf(stdout, "  share codes     %s/s/   store code %s/m/%s\n", url, url, keys[0].id)
+	tour, err := readTour(ctx, svc, keys, platformKey)
+	if err != nil {
+		return err
+	}
+	tour.firstStart = firstStart
+	tour.gateway, tour.sandbox, tour.shop, tour.data, tour.self = url, sandboxURL, shopURL, *data, selfCommand()
 	if metricsLn != nil {
-		fmt.Fprintf(stdout, "  metrics         http://%s/metrics\n", metricsLn.Addr())
+		tour.metrics = "http://" + metricsLn.Addr().String() + "/metrics"
 	}
-	for _, k := range keys {
-		fmt.Fprintf(stdout, "  merchant %-22s %s  key %s\n", k.name, k.id, k.secret)
-	}
-	fmt.Fprintf(stdout, "\nTry:\n  curl -s %s/v1/payments -H 'Authorization: Bearer %s' \\\n    -H 'Content-Type: application/json' -d '{\"merchant_order_id\":\"demo-1\",\"amount\":1990,\"currency\":\"CNY\",\"description\":\"豆浆油条\",\"method\":\"wechatpay.native\",\"buyer\":{\"id\":\"b1\"}}'\n", url, keys[0].secret)
-	fmt.Fprintf(stdout, "then paste next_action.qr_code into %s/phone/ and pay.\n", sandboxURL)
-	city, _ := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_city", Channel: "wechatpay"})
-	fmt.Fprintf(stdout, "\nOpening WeChat Pay (platform key %s, send it as Authorization: Bearer):\n", platformKey)
-	county, _ := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_county", Channel: "wechatpay"})
-	state := func(list []gateway.ContractView) string {
-		if len(list) == 0 {
-			return "none"
-		}
-		return list[0].State
-	}
-	fmt.Fprintf(stdout, "  WeChat Pay contracts: County Mart %s, City Wear %s.\n", state(county), state(city))
-	if len(city) > 0 {
-		fmt.Fprintf(stdout, "  City Wear signs at   %s\n", city[0].SignURL)
-		fmt.Fprintf(stdout, "  then submit it:      curl -s %s/v1/contracts/%s/submit -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"license_number\":\"91110105MA01ABCD2X\",\"legal_person\":\"李四\",\"contact_name\":\"李四\",\"contact_phone\":\"13900139000\",\"contact_email\":\"city@example.com\",\"service_phone\":\"010-88888888\",\"bank_account_name\":\"城市服饰有限公司\",\"bank_account_number\":\"11001234567890\"}'\n", url, city[0].ID, platformKey)
-	}
-	fmt.Fprintf(stdout, "  ramp a method:       curl -s %s/v1/rollout/rules/wechatpay.native -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"rule\":{\"enabled\":true,\"percent_bps\":2000,\"salt\":\"wechat-2024\"},\"reason\":\"20%% of buyers\"}'\n", url, platformKey)
-	fmt.Fprintf(stdout, "  see who gets it:     curl -s '%s/v1/rollout/explain?merchant_id=m_demo_county&buyer_id=buyer-zhang&region_code=130627' -H 'Authorization: Bearer %s'\n", url, platformKey)
-	fmt.Fprintf(stdout, "  money:               GET %s/v1/balances, POST /v1/payments/{id}/confirm_receipt, POST /v1/settlements, GET /v1/statements?from=&to=\n", url)
-	fmt.Fprintf(stdout, "  reconcile today:     hutong reconcile --channel wechatpay --date %s --database sqlite:%s --credentials %s --wallet-sandbox %s\n",
-		chinatime.Date(time.Now()), filepath.Join(*data, "hutong.db"), filepath.Join(*data, "sandbox", "credentials.json"), sandboxURL)
+	tour.print(stdout, time.Now())
 	err = serveGateway(ctx, ln, metricsLn, svc, logger, 0, sandboxURL)
 	stop()
 	if serr := <-shopDone; err == nil {
@@ -170,13 +143,14 @@ type demoKey struct{ name, id, secret string }
 // is the wallet being opened: it needs an active contract, and County Mart
 // is signed up through the sandbox's onboarding on first start, while City
 // Wear waits, invited, for someone to sign at its link.
-func seedDemo(ctx context.Context, svc *gateway.Service) ([]demoKey, error) {
+func seedDemo(ctx context.Context, svc *gateway.Service) (keys []demoKey, firstStart bool, err error) {
 	var out []demoKey
 	for _, dm := range storefront.DemoMerchants() {
 		m := gateway.Merchant{ID: dm.ID, Name: dm.Name}
-		if _, err := svc.GetMerchant(ctx, m.ID); err != nil {
+		if _, err := svc.GetMerchant(ctx, m.ID); errors.Is(err, gateway.ErrNotFound) {
+			firstStart = true
 			if _, err := svc.CreateMerchant(ctx, m); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			category, _, _ := strings.Cut(dm.Category, " ")
 			size := map[string]string{"m_demo_county": "small"}[dm.ID]
@@ -184,12 +158,14 @@ func seedDemo(ctx context.Context, svc *gateway.Service) ([]demoKey, error) {
 				size = "medium"
 			}
 			if err := svc.UpdateMerchantProfile(ctx, m.ID, category, dm.Region, size); err != nil {
-				return nil, err
+				return nil, false, err
 			}
+		} else if err != nil {
+			return nil, false, err
 		}
 		_, secret, err := svc.CreateKey(ctx, m.ID)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out = append(out, demoKey{m.Name, m.ID, secret})
 	}
@@ -197,27 +173,33 @@ func seedDemo(ctx context.Context, svc *gateway.Service) ([]demoKey, error) {
 		if _, err := svc.CreateAgreement(ctx, "wechatpay", "微信支付开通服务协议 (WeChat Pay services agreement)",
 			"第一条 商户同意通过平台接入微信支付, 由平台代为申请特约商户。\n第二条 买家付款由平台托管, 买家确认收货或付款 10 日后结算给商户, 扣除平台佣金与支付渠道手续费。\n第三条 仅退款与退货退款按平台规则处理。",
 			"demo", false); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	county, err := svc.Invite(ctx, "m_demo_county", "wechatpay", "demo")
 	if err != nil && !errors.Is(err, contract.ErrNotAllowed) {
-		return nil, err
+		return nil, false, err
 	}
 	if county.State == "" {
-		list, _ := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_county", Channel: "wechatpay"})
+		list, err := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_county", Channel: "wechatpay"})
+		if err != nil {
+			return nil, false, err
+		}
 		if len(list) > 0 {
 			county = list[0]
 		}
 	}
 	if county.State == contract.Invited {
-		u, _ := neturl.Parse(county.SignURL)
+		u, err := neturl.Parse(county.SignURL)
+		if err != nil {
+			return nil, false, err
+		}
 		page, err := svc.ForSigning(ctx, county.ID, u.Query().Get("token"))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if county, err = svc.Sign(ctx, county.ID, u.Query().Get("token"), page.Agreement.Version, page.Agreement.TextSHA256, "县城超市 店主", "127.0.0.1"); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if county.State == contract.Signed {
@@ -225,17 +207,19 @@ func seedDemo(ctx context.Context, svc *gateway.Service) ([]demoKey, error) {
 			ContactName: "张三", ContactPhone: "13800138000", ContactEmail: "county@example.com", ServicePhone: "0312-8888888",
 			BankAccountName: "张三", BankAccountNumber: "6222021234567890123"}
 		if county, err = svc.Submit(ctx, county.ID, "demo", app); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	for deadline := time.Now().Add(10 * time.Second); county.State == contract.Submitted && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if err := svc.RefreshContract(ctx, county.ID); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		county, _ = svc.GetContract(ctx, "", county.ID)
+		if county, err = svc.GetContract(ctx, "", county.ID); err != nil {
+			return nil, false, err
+		}
 	}
 	if _, err := svc.Invite(ctx, "m_demo_city", "wechatpay", "demo"); err != nil && !errors.Is(err, contract.ErrNotAllowed) {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, firstStart, nil
 }

@@ -17,8 +17,8 @@ A merchant key acts for its merchant, created if new; a platform key for any.
   hutong key --merchant ID [--name NAME] [--database …]
   hutong key --platform [--database …]`, stderr)
 	dsn := fs.String("database", store.DefaultDSN, "database: sqlite:PATH or a postgres:// URL")
-	merchant := fs.String("merchant", "", "merchant id (created if new)")
-	name := fs.String("name", "", "merchant name, for a new merchant")
+	merchant := fs.String("merchant", "", "merchant `ID` (created if new)")
+	name := fs.String("name", "", "merchant `NAME`, for a new merchant")
 	platform := fs.Bool("platform", false, "create a platform key")
 	if err := parseFlags(fs, args); err != nil {
 		return err

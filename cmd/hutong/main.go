@@ -62,7 +62,13 @@ type exitError struct {
 func (e exitError) Error() string { return e.msg }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+	if len(args) == 0 {
+		// Like go and git: asked nothing, the answer is how to ask, and
+		// the status says no work was done.
+		usage(stderr)
+		return exitError{code: 2, msg: "no command given"}
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		usage(stdout)
 		return nil
 	}
@@ -88,15 +94,53 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, `Run "hutong <command> --help" for a command's flags.`)
 }
 
-// newFlagSet makes a subcommand's flag set; its usage names the command.
+// newFlagSet makes a subcommand's flag set. Its usage line is written from
+// the flags themselves, so it can never leave one out; flags whose usage text
+// starts with "required:" are shown without brackets.
 func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: hutong %s\n\n%s\n\nFlags (each also read from HUTONG_<FLAG> in the environment):\n", name, synopsis)
+		fmt.Fprintf(out, "Usage:\n%s\n\n%s\n\nFlags (each also read from HUTONG_<FLAG> in the environment):\n", usageLine(fs), synopsis)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// usageLine is "  hutong NAME --required X [--flag DEFAULT] …", wrapped at
+// 80 columns under the command's name.
+func usageLine(fs *flag.FlagSet) string {
+	var required, optional []string
+	fs.VisitAll(func(f *flag.Flag) {
+		placeholder, _ := flag.UnquoteUsage(f)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			placeholder = ""
+		} else if f.DefValue != "" && !strings.Contains(f.Usage, "`") {
+			placeholder = f.DefValue
+		}
+		word := "--" + f.Name
+		if placeholder != "" {
+			word += " " + placeholder
+		}
+		if strings.HasPrefix(f.Usage, "required:") {
+			required = append(required, word)
+		} else {
+			optional = append(optional, "["+word+"]")
+		}
+	})
+	head := "  hutong " + fs.Name()
+	var b strings.Builder
+	b.WriteString(head)
+	col := len(head)
+	for _, w := range append(required, optional...) {
+		if col+1+len(w) > 80 {
+			b.WriteString("\n" + strings.Repeat(" ", len(head)))
+			col = len(head)
+		}
+		b.WriteString(" " + w)
+		col += 1 + len(w)
+	}
+	return b.String()
 }
 
 // parseFlags parses args, then fills every flag not given on the command

@@ -38,13 +38,19 @@ func TestEverySubcommandHasHelp(t *testing.T) {
 	for _, c := range commands() {
 		var out bytes.Buffer
 		err := run([]string{c.name, "--help"}, &out, &out)
-		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "Usage: hutong "+c.name) {
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "Usage:\n  hutong "+c.name) {
 			t.Errorf("%s --help: %v\n%s", c.name, err, out.String())
 		}
 	}
+	// Asked nothing, hutong shows how to ask on stderr and exits 2.
+	var stdout, stderr bytes.Buffer
+	var ee exitError
+	if err := run(nil, &stdout, &stderr); !errors.As(err, &ee) || ee.code != 2 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "sandbox") {
+		t.Fatalf("hutong with no command: %v\nstdout %q\nstderr %s", err, stdout.String(), stderr.String())
+	}
 	var out bytes.Buffer
-	if err := run(nil, &out, &out); err != nil || !strings.Contains(out.String(), "sandbox") {
-		t.Fatalf("hutong with no command: %v\n%s", err, out.String())
+	if err := run([]string{"help"}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "sandbox") {
+		t.Fatalf("hutong help: %v\n%s", err, out.String())
 	}
 	if err := run([]string{"nope"}, io.Discard, io.Discard); err == nil {
 		t.Fatal("an unknown command succeeded")
@@ -282,103 +288,28 @@ func alipayRoundTrip(t *testing.T, url string, c alipay.Credentials) {
 
 // TestDemo runs hutong demo as the README says and pays a payment created
 // with the key it prints, through the sandbox it starts.
-func TestDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := buildHutong(t)
-	data := t.TempDir()
-	cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0", "--shop-addr", "127.0.0.1:0", "--data", data, "--time-scale", "1000")
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	var gw, sb, key, shop, metrics string
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && (gw == "" || sb == "" || key == "") {
-		f := strings.Fields(sc.Text())
-		switch {
-		case len(f) > 1 && f[0] == "metrics":
-			metrics = f[1]
-		case len(f) > 2 && f[0] == "gateway" && f[1] == "API":
-			gw = strings.TrimSuffix(f[2], "/v1/")
-		case len(f) > 2 && f[0] == "wallet" && f[1] == "sandbox":
-			sb = f[2]
-		case len(f) > 1 && f[0] == "marketplace":
-			shop = f[1]
-		case len(f) > 0 && f[0] == "merchant" && key == "":
-			key = f[len(f)-1]
+
+// The usage line of every subcommand names every flag its --help lists.
+func TestUsageLineNamesEveryFlag(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"demo"}, {"serve"}, {"sandbox"}, {"sandbox", "credentials"}, {"reconcile"}, {"key"}, {"migrate"}, {"version"}} {
+		var out bytes.Buffer
+		if err := run(append(args, "--help"), &out, &out); !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("%v --help: %v", args, err)
 		}
-	}
-	go io.Copy(io.Discard, stdout)
-	if gw == "" || sb == "" || shop == "" || !strings.HasPrefix(key, "sk_merchant_") {
-		t.Fatalf("demo printed gateway %q, sandbox %q, marketplace %q, key %q", gw, sb, shop, key)
-	}
-	// /metrics is on a listener of its own, not beside the API.
-	if res, err := http.Get(metrics); err != nil || res.StatusCode != 200 {
-		t.Fatalf("the metrics listener %q: %v %v", metrics, err, res)
-	} else {
-		res.Body.Close()
-	}
-	if res, err := http.Get(gw + "/metrics"); err != nil || res.StatusCode != 404 {
-		t.Fatalf("/metrics beside the API: %v %v", err, res)
-	} else {
-		res.Body.Close()
-	}
-	if res, err := http.Get(shop); err != nil || res.StatusCode != 200 {
-		t.Fatalf("the marketplace: %v %v", err, res)
-	} else {
-		page, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if !strings.Contains(string(page), "县城超市") {
-			t.Fatalf("the marketplace shows no demo merchant:\n%s", page)
+		usage, flags, ok := strings.Cut(out.String(), "Flags (")
+		if !ok {
+			t.Fatalf("%v --help has no flag list:\n%s", args, out.String())
 		}
-	}
-	call := func(method, path, body string) map[string]any {
-		req, _ := http.NewRequest(method, gw+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+		for _, line := range strings.Split(flags, "\n") {
+			name, isFlag := strings.CutPrefix(strings.TrimSpace(line), "-")
+			if !isFlag || strings.HasPrefix(line, "    ") {
+				continue
+			}
+			name, _, _ = strings.Cut(name, " ")
+			if !strings.Contains(usage, "--"+name) {
+				t.Errorf("%v: the usage line omits --%s:\n%s", args, name, usage)
+			}
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return out
-	}
-	p := call("POST", "/v1/payments", `{"merchant_order_id":"demo-1","amount":1990,"currency":"CNY","description":"豆浆油条","method":"wechatpay.native","buyer":{"id":"b1"}}`)
-	action, _ := p["next_action"].(map[string]any)
-	code, _ := action["qr_code"].(string)
-	if code == "" {
-		t.Fatalf("created %v", p)
-	}
-	body, _ := json.Marshal(map[string]string{"wallet": "wechatpay", "code": code})
-	resp, err := http.Post(sb+"/sandbox/v1/pay", "application/json", bytes.NewReader(body))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("pay: %v %v", err, resp.Status)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := call("GET", "/v1/payments/"+p["id"].(string), "")
-		if got["status"] == "succeeded" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the payment is %v", got["status"])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// The day's bill, reconciled by the command line against the demo's
-	// books while the demo runs: everything matches.
-	rec := exec.Command(bin, "reconcile", "--channel", "wechatpay", "--date", chinatime.Date(time.Now()),
-		"--database", "sqlite:"+filepath.Join(data, "hutong.db"), "--credentials", filepath.Join(data, "sandbox", "credentials.json"), "--wallet-sandbox", sb)
-	out, err := rec.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "matched 1") {
-		t.Fatalf("hutong reconcile: %v\n%s", err, out)
 	}
 }

@@ -20,19 +20,16 @@ const reconcileSynopsis = `Downloads a wallet's daily bill, matches it against t
 run with every discrepancy, and prints the summary. A progress bar is drawn
 on a terminal.
 
-  hutong reconcile --channel wechatpay|alipay [--date 2024-09-05]
-                   [--database …] --credentials FILE [--wallet-sandbox URL]
-
 --date is a Beijing date (default yesterday). The exit status is 1 when
 discrepancies are found.`
 
 func runReconcile(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("reconcile", reconcileSynopsis, stderr)
-	ch := fs.String("channel", "", "wechatpay or alipay")
+	ch := fs.String("channel", "", "required: the wallet, `wechatpay|alipay`")
 	day := fs.String("date", chinatime.Date(time.Now().Add(-24*time.Hour)), "the bill's date (Beijing)")
 	dsn := fs.String("database", store.DefaultDSN, "database: sqlite:PATH or a postgres:// URL")
-	credsPath := fs.String("credentials", "", "wallet credentials file (JSON)")
-	walletSandbox := fs.String("wallet-sandbox", "", "download the bill from this hutong sandbox")
+	credsPath := fs.String("credentials", "", "required: wallet credentials `FILE` (JSON)")
+	walletSandbox := fs.String("wallet-sandbox", "", "download the bill from the hutong sandbox at `URL`")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -22,7 +22,6 @@ const sandboxSynopsis = `Runs the wallet sandbox: the WeChat Pay API v3 at the r
 Alipay OpenAPI gateway (/gateway.do) and the test-helper API (/sandbox/v1/...),
 on one listener, with state in --data.
 
-  hutong sandbox [--addr 127.0.0.1:8090] [--data DIR] [--time-scale N] [--public]
   hutong sandbox credentials [--data DIR]    print DIR/credentials.json`
 
 func runSandbox(args []string, stdout, stderr io.Writer) error {
@@ -34,7 +33,7 @@ func runSandbox(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", filepath.Join("hutong-data", "sandbox"), "data folder (created if absent)")
 	timeScale := fs.Float64("time-scale", 1, "divide the wallets' real delays (notification retries, refunds) by this")
 	public := fs.Bool("public", false, "allow a non-loopback --addr; the helper API has no authentication")
-	baseURL := fs.String("base-url", "", "URL the sandbox is reached at, for pay links and bill downloads (default http://ADDR)")
+	baseURL := fs.String("base-url", "", "`URL` the sandbox is reached at, for pay links and bill downloads (default http://ADDR)")
 	verbose := fs.Bool("verbose", false, "log every notification attempt")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -35,10 +35,6 @@ const serveSynopsis = `Runs the payment gateway: the merchant API (/v1/...), the
 notification endpoints (/notify/...), the buyers' pages, /healthz and /readyz;
 and, on a listener of its own, /metrics.
 
-  hutong serve [--addr 127.0.0.1:8080] [--database sqlite:PATH | postgres://…]
-               --credentials FILE [--base-url URL] [--wallet-sandbox URL]
-               [--metrics-addr 127.0.0.1:9090 | off] [--webhook-allow-private]
-
 --credentials is a JSON file with a "wechatpay" and/or an "alipay" object,
 in the layout of the sandbox's credentials.json (see the README). Private
 keys are read from it and never logged.
@@ -52,12 +48,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	dsn := fs.String("database", store.DefaultDSN, "database: sqlite:PATH or a postgres:// URL")
-	credsPath := fs.String("credentials", "", "wallet credentials file (JSON)")
-	baseURL := fs.String("base-url", "", "the URL wallets reach this gateway at, for notify_url (default http://ADDR)")
-	walletSandbox := fs.String("wallet-sandbox", "", "send wallet calls to this hutong sandbox instead of the real wallets")
+	credsPath := fs.String("credentials", "", "required: wallet credentials `FILE` (JSON)")
+	baseURL := fs.String("base-url", "", "the `URL` wallets reach this gateway at, for notify_url (default http://ADDR)")
+	walletSandbox := fs.String("wallet-sandbox", "", "send wallet calls to the hutong sandbox at `URL` instead of the real wallets")
 	lease := fs.Duration("idempotency-lease", api.DefaultIdempotencyLease, "how long a request may run before a retry with its Idempotency-Key runs it again")
 	profitSharing := fs.Bool("profit-sharing", false, "settle WeChat Pay service-provider merchants through the wallet's profit sharing (their payments are made with profit sharing)")
-	requireContracts := fs.String("require-contracts", "", "comma-separated channels that take a merchant's payments only under an active contract (e.g. wechatpay)")
+	requireContracts := fs.String("require-contracts", "", "comma-separated `channels` that take a merchant's payments only under an active contract (e.g. wechatpay)")
 	jobLease := fs.Duration("job-lease", time.Minute, "how long a claimed job is held before another gateway may take it (a crashed gateway's jobs wait this long)")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", `listen address of /metrics (Prometheus), apart from the API; "off" or "" for none`)
 	allowPrivate := fs.Bool("webhook-allow-private", false, "let webhook endpoints point at loopback and private addresses (local development only)")
