@@ -367,7 +367,7 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 		}
 	}
 	if v.Attempt != nil && v.Attempt.NextAction != nil && v.Attempt.NextAction.QRCode != "" && h.cfg.SandboxPhone != "" {
-		v.Phone = h.cfg.SandboxPhone + "u/buyer-zhang/order?" + url.Values{"wallet": {v.Attempt.Channel}, "code": {v.Attempt.NextAction.QRCode}}.Encode()
+		v.Phone = sandboxPhoneLink(h.cfg.SandboxPhone, *v.Attempt, p, pfm)
 	}
 	if v.Attempt != nil && (v.Attempt.Method == channel.WeChatJSAPI || v.Attempt.Method == channel.AlipayJSAPI) {
 		h.walletPage(w, v)
@@ -377,6 +377,19 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 		v.Error = "暂无可用的支付方式 (no method is open for this order)"
 	}
 	h.render(w, http.StatusOK, "cashier.html", v)
+}
+
+// sandboxPhoneLink opens an attempt's code on the sandbox phone (its
+// /phone/open). On the buyer's own cashier it names the buyer as the payer,
+// which the phone takes when the buyer is one of its users (the demo's
+// buyers are); on a pay-for-me page it names no one, since whoever pays
+// there is not the buyer who asked: the phone pays as the person holding it.
+func sandboxPhoneLink(phone string, a payment.Attempt, p payment.Payment, pfm *gateway.PayForMe) string {
+	q := url.Values{"wallet": {a.Channel}, "code": {a.NextAction.QRCode}}
+	if pfm == nil && p.Buyer.ID != "" {
+		q.Set("as", p.Buyer.ID)
+	}
+	return phone + "open?" + q.Encode()
 }
 
 func pfmQuery(pfm *gateway.PayForMe) string {
@@ -570,20 +583,37 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// paidHere reports whether this browser started the attempt that paid p.
-func (h *Handler) paidHere(r *http.Request, p payment.Payment) bool {
-	c, err := r.Cookie("hutong_payer")
-	if err != nil || p.PaidAttempt == "" {
+// paidThrough reports whether the person on pay-for-me request pfm's
+// result page paid p. The payment's payer record decides: it names the
+// request whose attempt paid, whichever browser (or device) the person chose
+// the method in, paid in, or opens the result in. Only one thing overrides
+// it: this browser started attempts of p and none of them paid, so another
+// person on the same link paid first (two friends who both opened it).
+func (h *Handler) paidThrough(r *http.Request, p payment.Payment, pfm gateway.PayForMe) bool {
+	if p.Status != payment.StatusSucceeded || p.Payer == nil || p.Payer.IsBuyer || p.Payer.PayForMe != pfm.ID {
 		return false
 	}
-	sum := sha256.Sum256([]byte(c.Value))
-	attempts, _ := h.cfg.Svc.Attempts(r.Context(), p.ID)
-	for _, a := range attempts {
-		if a.ID == p.PaidAttempt {
-			return a.Session == hex.EncodeToString(sum[:8])
-		}
+	c, err := r.Cookie("hutong_payer")
+	if err != nil {
+		return true
 	}
-	return false
+	attempts, err := h.cfg.Svc.Attempts(r.Context(), p.ID)
+	if err != nil {
+		h.cfg.Logger.Warn("attempts of a paid payment", "payment", p.ID, "error", err)
+		return true
+	}
+	sum := sha256.Sum256([]byte(c.Value))
+	session, startedHere := hex.EncodeToString(sum[:8]), false
+	for _, a := range attempts {
+		if a.Session != session {
+			continue
+		}
+		if a.ID == p.PaidAttempt {
+			return true
+		}
+		startedHere = true
+	}
+	return !startedHere
 }
 
 // bridgeCall is what the page hands the wallet's bridge: WeChat's
@@ -668,7 +698,7 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 		if pfm, err := h.cfg.Svc.GetPayForMe(r.Context(), id); err == nil && pfm.PaymentID == p.ID {
 			v.PayForMe = &pfm
 			v.Buyer = MaskName(p.Buyer.Name)
-			v.PaidHere = h.paidHere(r, p)
+			v.PaidHere = h.paidThrough(r, p, pfm)
 		}
 	}
 	if v.PayForMe == nil && p.Status != payment.StatusRequiresAction {

@@ -10,7 +10,9 @@ import (
 
 // UserCookie remembers who holds the phone: it is set whenever a user's
 // phone page (/phone/u/{user}…) is viewed, and preselects that user on the
-// wallets' authorization pages and bridge calls.
+// wallets' authorization pages and bridge calls; the wallets' pay links
+// (WeChat's h5_url, Alipay's page/wap cashier) and OpenPath links that name
+// no sandbox user open as that user.
 const UserCookie = "hutong_phone_user"
 
 // AuthRequest is a web page asking the wallet who holds the phone, as the

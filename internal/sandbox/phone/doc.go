@@ -6,6 +6,13 @@
 // their history. WeChat's H5 pay links and Alipay's page/wap cashier land
 // here and return to the merchant when done.
 //
+// Who pays is always on screen: the order page shows the payer, and every
+// other sandbox user one tap away on the same order. A wallet's own pay link
+// opens as the person holding the phone (UserCookie: the user whose pages
+// were last opened in this browser), as a real wallet pays as whoever is
+// signed in to it; a page that shows a code links to OpenPath, which may
+// name the payer it expects (a cashier names its buyer).
+//
 // For pages opened "inside" a wallet, Consent is the wallets' authorization
 // page (who holds the phone, for WeChat's web OAuth and Alipay's
 // publicAppAuthorize), and static/bridge.js stands in for the in-app

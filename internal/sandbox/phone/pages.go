@@ -42,8 +42,10 @@ const (
 var assets embed.FS
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"yuan": Yuan,
-	"time": func(t time.Time) string { return t.In(beijing).Format("01-02 15:04") },
+	"yuan":      Yuan,
+	"time":      func(t time.Time) string { return t.In(beijing).Format("01-02 15:04") },
+	"initial":   Initial,
+	"orderPath": orderPath,
 }).ParseFS(assets, "templates/*.html"))
 
 var beijing = time.FixedZone("Asia/Shanghai", 8*3600)
@@ -99,6 +101,7 @@ func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection()}
 	h.mux.HandleFunc("GET /phone/{$}", h.index)
 	h.mux.HandleFunc("GET /phone/switch", h.switchUser)
+	h.mux.HandleFunc("GET /phone/open", h.openAs)
 	h.mux.Handle("GET /phone/static/", http.StripPrefix("/phone/", http.FileServerFS(assets)))
 	h.mux.HandleFunc("GET /phone/u/{user}", h.home)
 	h.mux.HandleFunc("POST /phone/u/{user}/scan", h.scan)
@@ -481,8 +484,9 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 }
 
 // landing sends a wallet's pay link (WeChat's h5_url) to the order page of
-// the default sandbox user, keeping the whole link as the code so that its
-// redirect_url survives.
+// the person holding the phone (UserCookie, else the default user), keeping
+// the whole link as the code so that its redirect_url survives. The wallet
+// pays as whoever is signed in to it, never as someone the link names.
 func (h *Handler) landing(wallet string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("prepay_id") == "" {
@@ -490,12 +494,13 @@ func (h *Handler) landing(wallet string) http.HandlerFunc {
 			return
 		}
 		link := "http://" + r.Host + r.URL.RequestURI()
-		http.Redirect(w, r, orderPath(h.cfg.Users.Default(), wallet, link), http.StatusSeeOther)
+		http.Redirect(w, r, orderPath(CurrentUser(r, h.cfg.Users), wallet, link), http.StatusSeeOther)
 	}
 }
 
 // cashier is where a wallet's web cashier (Alipay page/wap pay) sends the
-// browser: the order page of the default sandbox user.
+// browser: the order page of the person holding the phone (UserCookie, else
+// the default user).
 func (h *Handler) cashier(wallet string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		code := r.URL.Query().Get("code")
@@ -503,7 +508,7 @@ func (h *Handler) cashier(wallet string) http.HandlerFunc {
 			h.scanFailed(w, r, "收银台链接缺少订单: "+truncate(r.URL.RequestURI(), 200))
 			return
 		}
-		http.Redirect(w, r, orderPath(h.cfg.Users.Default(), wallet, code), http.StatusSeeOther)
+		http.Redirect(w, r, orderPath(CurrentUser(r, h.cfg.Users), wallet, code), http.StatusSeeOther)
 	}
 }
 
