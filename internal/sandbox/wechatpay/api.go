@@ -73,6 +73,8 @@ func (s *Simulator) routes() {
 		{"GET /v3/applyment4sub/applyment/applyment_id/{applyment_id}", s.queryApplymentByID},
 
 		{"POST /v3/profitsharing/receivers/add", s.addReceiver},
+		{"POST /v3/profitsharing/receivers/delete", s.deleteReceiver},
+		{"GET /v3/profitsharing/merchant-configs/{sub_mchid}", s.merchantConfig},
 		{"POST /v3/profitsharing/orders", s.createSharing},
 		{"POST /v3/profitsharing/orders/unfreeze", s.unfreezeSharing},
 		{"GET /v3/profitsharing/orders/{out_order_no}", s.querySharing},

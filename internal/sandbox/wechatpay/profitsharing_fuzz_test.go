@@ -51,7 +51,7 @@ func FuzzSharingParse(f *testing.F) {
 			return
 		}
 		switch {
-		case !merchantIDPattern.MatchString(form.SubMchID), !transactionIDPattern.MatchString(form.TransactionID),
+		case form.SubMchID != "" && !merchantIDPattern.MatchString(form.SubMchID), !transactionIDPattern.MatchString(form.TransactionID),
 			!outOrderNoPattern.MatchString(form.OutOrderNo), form.AppID == "":
 			t.Fatalf("accepted ids %+v", form)
 		case len(form.Receivers) == 0 || len(form.Receivers) > maxSharingReceivers:
@@ -118,6 +118,9 @@ func FuzzSharingBody(f *testing.F) {
 			s.mu.Unlock()
 			if after.Shared+after.Unfrozen+after.Refunded > after.Total || after.Shared < 0 || after.Unfrozen < 0 {
 				t.Fatalf("money adds up to more than was paid: %+v", after)
+			}
+			if after.Shared > maxShared(&after) {
+				t.Fatalf("shared %d of %d, beyond the maximum ratio", after.Shared, after.Total)
 			}
 			if code != http.StatusOK && (n != sharings || after.Shared != before.Shared || after.Unfrozen != before.Unfrozen || after.SharingDone != before.SharingDone) {
 				t.Fatalf("a refused request (%d) changed state", code)
