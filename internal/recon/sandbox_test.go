@@ -15,6 +15,7 @@ import (
 
 	alipaysdk "github.com/smartwalle/alipay/v3"
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/validators"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/option"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments/native"
 	"github.com/wechatpay-apiv3/wechatpay-go/services/refunddomestic"
@@ -169,7 +170,8 @@ func (w *wechatEnv) bill(typ string, gz bool) []byte {
 	if err := json.NewDecoder(res.Response.Body).Decode(&a); err != nil {
 		w.t.Fatal(err)
 	}
-	res, err = w.client.Get(context.Background(), a.DownloadURL)
+	// The file's answer is unsigned, as WeChat Pay's is: no validator.
+	res, err = core.NewClientWithValidator(w.client, &validators.NullValidator{}).Get(context.Background(), a.DownloadURL)
 	if err != nil {
 		w.t.Fatalf("bill download: %v", err)
 	}

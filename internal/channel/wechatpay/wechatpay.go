@@ -60,7 +60,10 @@ type Config struct {
 type Connector struct {
 	cfg    Config
 	client *core.Client
-	notify *notify.Handler
+	// fileClient signs requests like client but validates no answer: it
+	// only downloads bill files, which the platform does not sign.
+	fileClient *core.Client
+	notify     *notify.Handler
 }
 
 // New builds a connector; it does not call the wallet.
@@ -79,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Connector, error) {
 	block, _ := aes.NewCipher([]byte(cfg.APIv3Key))
 	gcm, _ := cipher.NewGCM(block)
 	h := notify.NewEmptyHandler().AddRSAWithAESGCM(verifiers.NewSHA256WithRSAPubkeyVerifier(cfg.PlatformPublicKeyID, *cfg.PlatformPublicKey), gcm)
-	return &Connector{cfg: cfg, client: client, notify: h}, nil
+	return &Connector{cfg: cfg, client: client, fileClient: unvalidatedClient(client), notify: h}, nil
 }
 
 // Channel implements channel.Connector.

@@ -101,6 +101,9 @@ func (s *Simulator) Pay(code, userID string) (PayResult, error) {
 	case StatusTradeSuccess, StatusTradeFinished:
 		return PayResult{}, ErrTradePaid
 	case StatusTradeClosed:
+		if !t.Scanned {
+			return PayResult{}, fmt.Errorf("%w: %s", ErrTradeClosed, closedBeforeScan)
+		}
 		return PayResult{}, ErrTradeClosed
 	}
 	if t.Buyer != "" {

@@ -57,6 +57,11 @@ func (w phoneWallet) Lookup(code string) (phone.Order, error) {
 	if err != nil {
 		return phone.Order{}, err
 	}
+	s.expireIfDue(t)
+	if t.Status == StatusTradeClosed && !t.Scanned {
+		// Closed before anyone scanned it: refused, and still no trade.
+		return phone.Order{}, phone.Refuse(ErrTradeClosed, "%s", closedBeforeScan)
+	}
 	if !t.Scanned {
 		next := *t
 		next.Scanned = true

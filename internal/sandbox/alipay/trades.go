@@ -163,6 +163,14 @@ func (s *Simulator) openTrade(t *Trade) (*Trade, *answer) {
 	if old, ok := s.trades[t.Key]; ok {
 		s.expireIfDue(old)
 		switch {
+		case old.Status == StatusTradeClosed && !old.Scanned && old.Method == t.Method && old.Fingerprint == t.Fingerprint:
+			// A code closed before anyone scanned it: Alipay answers the
+			// same precreate again with its code, as if the trade were
+			// open (merchants report precreate always answers a qr_code),
+			// but the code stays closed: scanning it is refused
+			// (closedBeforeScan) and queries still find no trade. Other
+			// content under the out_trade_no is refused as closed, below.
+			return old, nil
 		case old.Status == StatusTradeSuccess || old.Status == StatusTradeFinished:
 			a := businessFailed("ACQ.TRADE_HAS_SUCCESS", "交易已被支付")
 			return nil, &a
@@ -323,9 +331,32 @@ func (s *Simulator) query(c *call) answer {
 	return success(q)
 }
 
+// closedBeforeScan is what the buyer's Alipay says on scanning a code the
+// merchant closed (or that expired) before anyone scanned it.
+const closedBeforeScan = "支付失败，本笔交易已关闭，请收银员重新收款"
+
+// close is alipay.trade.close. A precreated code nobody has scanned is no
+// trade yet, so Alipay answers ACQ.TRADE_NOT_EXIST, as before the scan;
+// but it does remember the close: the code can no longer be paid (a scan
+// is refused with closedBeforeScan), queries go on answering
+// ACQ.TRADE_NOT_EXIST, and a precreate of the same out_trade_no answers
+// the same, unpayable, code. That is what merchants observe of the real
+// gateway (closing before the scan "locks" the code; the buyer is told
+// 本笔交易已关闭); the docs only list ACQ.TRADE_NOT_EXIST for close.
 func (s *Simulator) close(c *call) answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if t := s.unscannedTrade(c); t != nil {
+		if t.Status == StatusWaitBuyerPay {
+			next := *t
+			next.Status = StatusTradeClosed
+			next.ClosedAt = s.now()
+			if err := s.putTrade(&next); err != nil {
+				return systemError()
+			}
+		}
+		return businessFailed("ACQ.TRADE_NOT_EXIST", "交易不存在")
+	}
 	t, bad := s.findTrade(c)
 	if bad != nil {
 		return *bad
@@ -343,6 +374,22 @@ func (s *Simulator) close(c *call) answer {
 		return systemError()
 	}
 	return success(map[string]string{"trade_no": t.TradeNo, "out_trade_no": t.OutTradeNo})
+}
+
+// unscannedTrade is the calling seller's precreated trade that
+// out_trade_no names, if nobody has scanned its code (nor was it found by
+// trade_no, which the merchant cannot know yet). Callers hold s.mu.
+func (s *Simulator) unscannedTrade(c *call) *Trade {
+	outTradeNo, _ := c.bizString("out_trade_no")
+	tradeNo, _ := c.bizString("trade_no")
+	if outTradeNo == "" || tradeNo != "" {
+		return nil
+	}
+	t := s.trades[tradeKey(c.seller.PID, outTradeNo)]
+	if t == nil || t.Scanned {
+		return nil
+	}
+	return t
 }
 
 // cancel is alipay.trade.cancel: an unpaid trade is closed, a paid one is

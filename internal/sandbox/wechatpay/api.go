@@ -73,6 +73,8 @@ func (s *Simulator) routes() {
 		{"GET /v3/applyment4sub/applyment/applyment_id/{applyment_id}", s.queryApplymentByID},
 
 		{"POST /v3/profitsharing/receivers/add", s.addReceiver},
+		{"POST /v3/profitsharing/receivers/delete", s.deleteReceiver},
+		{"GET /v3/profitsharing/merchant-configs/{sub_mchid}", s.merchantConfig},
 		{"POST /v3/profitsharing/orders", s.createSharing},
 		{"POST /v3/profitsharing/orders/unfreeze", s.unfreezeSharing},
 		{"GET /v3/profitsharing/orders/{out_order_no}", s.querySharing},
@@ -170,13 +172,15 @@ type signErrorDetail struct {
 
 // write marshals and signs an answer. The signing key follows the request's
 // Wechatpay-Serial header (the SDKs send the serial they trust), else the
-// sandbox's signing mode.
+// sandbox's signing mode. A bill file is the one answer sent unsigned.
 func (s *Simulator) write(w http.ResponseWriter, r *http.Request, rep reply) {
 	var body []byte
+	sign := true
 	if rep.body != nil {
 		if raw, ok := rep.body.(rawBody); ok {
 			body = raw.data
 			w.Header().Set("Content-Type", raw.contentType)
+			sign = !raw.unsigned
 		} else {
 			var buf bytes.Buffer
 			enc := json.NewEncoder(&buf)
@@ -190,7 +194,10 @@ func (s *Simulator) write(w http.ResponseWriter, r *http.Request, rep reply) {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		}
 	}
-	s.signHeaders(w.Header(), r.Header.Get(wechatpayv3.HeaderSerial), body)
+	if sign {
+		s.signHeaders(w.Header(), r.Header.Get(wechatpayv3.HeaderSerial), body)
+	}
+	w.Header().Set(wechatpayv3.HeaderRequestID, requestID())
 	w.WriteHeader(rep.status)
 	w.Write(body)
 }
@@ -199,6 +206,11 @@ func (s *Simulator) write(w http.ResponseWriter, r *http.Request, rep reply) {
 type rawBody struct {
 	contentType string
 	data        []byte
+	// unsigned leaves out the Wechatpay-Signature, -Serial, -Nonce and
+	// -Timestamp headers: the platform does not sign a bill file's download
+	// (its request is signed, its answer is not; the file is checked with
+	// the hash_value the signed bill application gave).
+	unsigned bool
 }
 
 func (s *Simulator) signHeaders(h http.Header, trusted string, body []byte) {
@@ -223,7 +235,6 @@ func (s *Simulator) signHeaders(h http.Header, trusted string, body []byte) {
 	h.Set(wechatpayv3.HeaderNonce, nonce)
 	h.Set(wechatpayv3.HeaderSignature, sig)
 	h.Set(wechatpayv3.HeaderSerial, serial)
-	h.Set(wechatpayv3.HeaderRequestID, requestID())
 }
 
 func requestID() string {

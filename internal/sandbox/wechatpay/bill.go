@@ -20,8 +20,10 @@ import (
 // for ordinary merchants.
 const FeeRateBasisPoints = 60
 
-// billTokenTTL is how long a download_url works.
-const billTokenTTL = 5 * time.Minute
+// billTokenTTL is how long a download_url works: 30 s, as the platform
+// documents for /v3/bill/tradebill ("download_url 的有效期为30s"); a
+// connector downloads right after applying, and applies again if too late.
+const billTokenTTL = 30 * time.Second
 
 // Bill headers, exactly as the platform writes them.
 var (
@@ -130,9 +132,9 @@ func (s *Simulator) downloadBill(c *call) reply {
 		zw := gzip.NewWriter(&buf)
 		zw.Write(file)
 		zw.Close()
-		return answer(rawBody{contentType: "application/x-gzip", data: buf.Bytes()})
+		return answer(rawBody{contentType: "application/x-gzip", data: buf.Bytes(), unsigned: true})
 	}
-	return answer(rawBody{contentType: "text/csv; charset=utf-8", data: file})
+	return answer(rawBody{contentType: "text/csv; charset=utf-8", data: file, unsigned: true})
 }
 
 // refundFees is the fee each succeeded refund gives back: the fee on its

@@ -82,7 +82,6 @@ func (s *Simulator) Prepare(ctx context.Context, n *notify.Notification) (*http.
 	req.Header.Set("User-Agent", "Mozilla/4.0")
 	req.Header.Set(wechatpayv3.HeaderSignatureType, wechatpayv3.SchemeRSA)
 	s.signHeaders(req.Header, "", []byte(n.Body))
-	req.Header.Del(wechatpayv3.HeaderRequestID)
 	return req, nil
 }
 

@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -18,11 +19,19 @@ import (
 	"github.com/hutong-pay/hutong/internal/wechatpayv3"
 )
 
-// Profit sharing (分账) in service-provider mode, /v3/profitsharing/: a
-// partner payment made with settle_info.profit_sharing = true stays frozen
-// at the platform; the service provider then shares parts of it with
-// receivers it has added for the sub-merchant (receivers/add), and unfreezes
-// the rest to the sub-merchant (unfreeze_unsplit, or orders/unfreeze).
+// Profit sharing (分账), /v3/profitsharing/: a payment made with
+// settle_info.profit_sharing = true stays frozen at the platform; the
+// merchant then shares parts of it with receivers it has added
+// (receivers/add, receivers/delete), and unfreezes the rest to the merchant
+// that was paid (unfreeze_unsplit, or orders/unfreeze).
+//
+// Both kinds of merchant use the same endpoints, told apart by sub_mchid
+// ("直连商户不需要，服务商需要", as the API documents the field): a direct
+// merchant sends none and shares its own (non-partner) payments; a service
+// provider names the sub-merchant whose partner payment it shares. A
+// request without sub_mchid for a partner payment is refused for want of
+// it. Receivers and sharing orders are keyed by the calling mchid and the
+// sub_mchid ("" for a direct merchant), so the two never mix.
 //
 // Money is int64 fen, kept on the order: Shared is reserved before a
 // sharing order is stored (as Refunded is before a refund), so the shares
@@ -55,10 +64,23 @@ const (
 
 	// MaxSharingDelay bounds the helper API's sharing delay.
 	MaxSharingDelay = 24 * time.Hour
-	// The platform's limits: 50 receivers per request, 20 sharing requests
-	// per transaction.
+	// The platform's limits, from the API v3 请求分账 document (partner
+	// chapter8_1_1, and the direct merchant's alike): "对同一笔订单最多能发起
+	// 50次分账请求，每次请求最多分给50个接收方". (wechatpay-go's comment still
+	// says 20 requests, the limit of the older API v2 multiprofitsharing.)
 	maxSharingReceivers = 50
-	maxSharingsPerOrder = 20
+	maxSharingsPerOrder = 50
+	// MaxSharingRatioBasisPoints is the most of a payment that may be
+	// shared to receivers, in total over all its sharing orders: 30%, the
+	// platform's default maximum ratio (最大分账比例; a sub-merchant's is
+	// read through GET /v3/profitsharing/merchant-configs/{sub_mchid} as
+	// max_ratio in ten-thousandths, "比如2000表示20%"; a direct merchant's
+	// is set in its merchant platform, 30% by default). What is unfrozen to
+	// the paid merchant itself does not count. Beyond it the platform
+	// answers 400 INVALID_REQUEST "分账金额超出最大分账比例", as merchants
+	// report it does (the error table lists INVALID_REQUEST for every
+	// business rule broken; there is no RATIO_EXCEED code).
+	MaxSharingRatioBasisPoints = 3000
 	// maxShareAmount bounds one receiver's amount (10^8 yuan), so that the
 	// sum of 50 never overflows.
 	maxShareAmount = 10_000_000_000
@@ -311,12 +333,12 @@ type sharingForm struct {
 	Fingerprint   string
 }
 
-// checkIDs checks the ids every sharing request names.
+// checkIDs checks the ids every sharing request names. sub_mchid is
+// optional here: whether the payment needs one is known only once it is
+// found (sharableOrder).
 func checkIDs(subMchID, transactionID, outOrderNo string) (reply, bool) {
 	switch {
-	case subMchID == "":
-		return missing("body", "/sub_mchid"), false
-	case !merchantIDPattern.MatchString(subMchID):
+	case subMchID != "" && !merchantIDPattern.MatchString(subMchID):
 		return paramError("body", "/sub_mchid", "格式规则校验失败，应为数字商户号", subMchID), false
 	case transactionID == "":
 		return missing("body", "/transaction_id"), false
@@ -409,15 +431,16 @@ func parseUnfreeze(b *unfreezeBody) (*sharingForm, reply, bool) {
 var sharingNotExist = fail(http.StatusNotFound, wechatpayv3.CodeResourceNotExists, "记录不存在")
 
 // addReceiver is POST /v3/profitsharing/receivers/add. Adding a receiver
-// again updates it (the platform's add is idempotent).
+// again updates it (the platform's add is idempotent). Without sub_mchid
+// the receiver is the calling direct merchant's own.
 func (s *Simulator) addReceiver(c *call) reply {
 	var b receiverBody
 	if rep, ok := decodeBody(c.body, &b); !ok {
 		return rep
 	}
 	switch {
-	case b.SubMchID == "":
-		return missing("body", "/sub_mchid")
+	case b.SubMchID != "" && !merchantIDPattern.MatchString(b.SubMchID):
+		return paramError("body", "/sub_mchid", "格式规则校验失败，应为数字商户号", b.SubMchID)
 	case b.AppID == "":
 		return missing("body", "/appid")
 	case b.Type == "":
@@ -455,22 +478,13 @@ func (s *Simulator) addReceiver(c *call) reply {
 		}
 		name = plain
 	}
-	if rep, ok := s.checkSubMerchant(c.mchid, b.SubMchID); !ok {
+	if rep, ok := s.checkReceiverOwner(c.mchid, b.SubMchID, b.AppID, b.SubAppID, b.Type); !ok {
 		return rep
-	}
-	if b.AppID != s.creds.AppID {
-		return fail(http.StatusBadRequest, wechatpayv3.CodeAppIDMchIDNotMatch, "appid和mch_id不匹配，请检查后再试")
-	}
-	s.mu.Lock()
-	subAppID := s.subs[b.SubMchID].SubAppID
-	s.mu.Unlock()
-	if b.SubAppID != "" && b.SubAppID != subAppID {
-		return fail(http.StatusBadRequest, wechatpayv3.CodeAppIDMchIDNotMatch, "sub_appid和sub_mchid不匹配，请检查后再试")
 	}
 	switch b.Type {
 	case "MERCHANT_ID":
-		if b.Account == b.SubMchID {
-			return fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "不能添加出资的特约商户本身为分账接收方")
+		if payer := cmp.Or(b.SubMchID, c.mchid); b.Account == payer {
+			return fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "不能添加出资商户本身为分账接收方: "+payer)
 		}
 	case "PERSONAL_OPENID":
 		if _, ok := s.cfg.Users.ByOpenID(b.AppID, b.Account); !ok {
@@ -495,7 +509,10 @@ func (s *Simulator) addReceiver(c *call) reply {
 		return systemError
 	}
 	s.ps.receivers[r.Key] = r
-	out := map[string]string{"sub_mchid": r.SubMchID, "type": r.Type, "account": r.Account, "relation_type": r.RelationType}
+	out := map[string]string{"type": r.Type, "account": r.Account, "relation_type": r.RelationType}
+	if r.SubMchID != "" {
+		out["sub_mchid"] = r.SubMchID
+	}
 	if r.CustomRelation != "" {
 		out["custom_relation"] = r.CustomRelation
 	}
@@ -511,13 +528,106 @@ func (s *Simulator) addReceiver(c *call) reply {
 	return answer(out)
 }
 
+// checkReceiverOwner checks whose receiver a receivers request is about:
+// a sub-merchant of the calling service provider (with its appids), or,
+// without sub_mchid, the calling direct merchant itself, whose receivers
+// are never PERSONAL_SUB_OPENID (a direct merchant has no sub_appid).
+func (s *Simulator) checkReceiverOwner(mchid, subMchID, appID, subAppID, typ string) (reply, bool) {
+	if subMchID == "" {
+		switch {
+		case appID != s.creds.AppID:
+			return fail(http.StatusBadRequest, wechatpayv3.CodeAppIDMchIDNotMatch, "appid和mch_id不匹配，请检查后再试"), false
+		case subAppID != "":
+			return paramError("body", "/sub_appid", "直连商户不需要子商户应用ID（sub_appid 仅服务商模式使用）", subAppID), false
+		case typ == "PERSONAL_SUB_OPENID":
+			return paramError("body", "/type", "直连商户不支持 PERSONAL_SUB_OPENID（需要服务商模式的 sub_mchid 与 sub_appid）", typ), false
+		}
+		return reply{}, true
+	}
+	if rep, ok := s.checkSubMerchant(mchid, subMchID); !ok {
+		return rep, false
+	}
+	if appID != s.creds.AppID {
+		return fail(http.StatusBadRequest, wechatpayv3.CodeAppIDMchIDNotMatch, "appid和mch_id不匹配，请检查后再试"), false
+	}
+	s.mu.Lock()
+	own := s.subs[subMchID].SubAppID
+	s.mu.Unlock()
+	if subAppID != "" && subAppID != own {
+		return fail(http.StatusBadRequest, wechatpayv3.CodeAppIDMchIDNotMatch, "sub_appid和sub_mchid不匹配，请检查后再试"), false
+	}
+	return reply{}, true
+}
+
+// deleteReceiver is POST /v3/profitsharing/receivers/delete: the receiver
+// can no longer be shared to; sharing orders already made stand.
+func (s *Simulator) deleteReceiver(c *call) reply {
+	var b receiverBody
+	if rep, ok := decodeBody(c.body, &b); !ok {
+		return rep
+	}
+	switch {
+	case b.SubMchID != "" && !merchantIDPattern.MatchString(b.SubMchID):
+		return paramError("body", "/sub_mchid", "格式规则校验失败，应为数字商户号", b.SubMchID)
+	case b.AppID == "":
+		return missing("body", "/appid")
+	case b.Type == "":
+		return missing("body", "/type")
+	case !slices.Contains(receiverTypes, b.Type):
+		return paramError("body", "/type", "枚举规则校验失败，应为 "+strings.Join(receiverTypes, "、")+" 之一", b.Type)
+	case b.Account == "":
+		return missing("body", "/account")
+	}
+	if rep, ok := checkLen("/account", b.Account, 1, 64); !ok {
+		return rep
+	}
+	if rep, ok := s.checkReceiverOwner(c.mchid, b.SubMchID, b.AppID, b.SubAppID, b.Type); !ok {
+		return rep
+	}
+	key := receiverKey(c.mchid, b.SubMchID, b.Type, b.Account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ps.receivers[key] == nil {
+		return fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "分账接收方不存在: "+b.Type+" "+b.Account)
+	}
+	if err := s.cfg.Journal.Delete(kindReceiver, key); err != nil {
+		return systemError
+	}
+	delete(s.ps.receivers, key)
+	out := map[string]string{"type": b.Type, "account": b.Account}
+	if b.SubMchID != "" {
+		out["sub_mchid"] = b.SubMchID
+	}
+	return answer(out)
+}
+
+// merchantConfig is GET /v3/profitsharing/merchant-configs/{sub_mchid}:
+// the most of a sub-merchant's payment its service provider may share,
+// in ten-thousandths.
+func (s *Simulator) merchantConfig(c *call) reply {
+	sub := c.r.PathValue("sub_mchid")
+	if !merchantIDPattern.MatchString(sub) {
+		return paramError("path", "/sub_mchid", "格式规则校验失败，应为数字商户号", sub)
+	}
+	if rep, ok := s.checkSubMerchant(c.mchid, sub); !ok {
+		return fail(http.StatusForbidden, wechatpayv3.CodeNoAuth, "非服务商下的签约子商户: "+rep.body.(*wechatpayv3.Error).Message)
+	}
+	return answer(map[string]any{"sub_mchid": sub, "max_ratio": MaxSharingRatioBasisPoints})
+}
+
 // sharableOrder finds the transaction a sharing request names and checks
-// that it can be shared. what is 分账 or 解冻剩余资金. Callers hold s.mu.
+// that it can be shared: a partner payment of the calling service provider
+// and the sub-merchant named, or without sub_mchid a direct payment of the
+// calling merchant. what is 分账 or 解冻剩余资金. Callers hold s.mu.
 func (s *Simulator) sharableOrder(spMchID, subMchID, transactionID, what string) (*Order, reply, bool) {
 	o := s.byTxn[transactionID]
-	if o == nil || !o.Partner || o.MchID != spMchID || o.SubMchID != subMchID {
+	if o != nil && o.MchID == spMchID && o.Partner && subMchID == "" {
+		// A service provider's payment: the request must name its sub-merchant.
+		return nil, missing("body", "/sub_mchid"), false
+	}
+	if o == nil || o.Partner != (subMchID != "") || o.MchID != spMchID || o.SubMchID != subMchID {
 		return nil, fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest,
-			"非分账订单不支持"+what+"（此服务商与特约商户下没有微信支付订单号 "+transactionID+"）"), false
+			"非分账订单不支持"+what+"（"+whose(spMchID, subMchID)+"下没有微信支付订单号 "+transactionID+"）"), false
 	}
 	if o.State != StateSuccess && o.State != StateRefund {
 		return nil, fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "订单处理中，暂时无法"+what+"，请稍后再试: trade_state "+o.State), false
@@ -526,6 +636,13 @@ func (s *Simulator) sharableOrder(spMchID, subMchID, transactionID, what string)
 		return nil, fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "非分账订单不支持"+what+"（下单时未指定 settle_info.profit_sharing）"), false
 	}
 	return o, reply{}, true
+}
+
+func whose(mchid, subMchID string) string {
+	if subMchID == "" {
+		return "直连商户 " + mchid
+	}
+	return "服务商 " + mchid + " 与特约商户 " + subMchID
 }
 
 // idempotent answers a request whose out_order_no is taken: the same
@@ -548,8 +665,12 @@ func (s *Simulator) createSharing(c *call) reply {
 	if !ok {
 		return rep
 	}
-	if rep, ok := s.checkSubMerchant(c.mchid, f.SubMchID); !ok {
-		return rep
+	if f.SubMchID != "" {
+		if rep, ok := s.checkSubMerchant(c.mchid, f.SubMchID); !ok {
+			return rep
+		}
+	} else if f.SubAppID != "" {
+		return paramError("body", "/sub_appid", "直连商户不需要子商户应用ID（sub_appid 仅服务商模式使用）", f.SubAppID)
 	}
 	if f.AppID != s.creds.AppID {
 		return fail(http.StatusBadRequest, wechatpayv3.CodeAppIDMchIDNotMatch, "appid和mch_id不匹配，请检查后再试")
@@ -568,11 +689,12 @@ func (s *Simulator) createSharing(c *call) reply {
 		return rep
 	}
 	if o.SharingDone {
-		return fail(http.StatusForbidden, wechatpayv3.CodeNotEnough, "分账金额不足: 订单剩余资金已解冻给特约商户")
+		return fail(http.StatusForbidden, wechatpayv3.CodeNotEnough, "分账金额不足: 订单剩余资金已解冻给出资商户")
 	}
+	payer := payerOf(o)
 	for _, r := range f.Receivers {
-		if r.Type == "MERCHANT_ID" && r.Account == f.SubMchID {
-			return fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "不能设置出资的特约商户为分账接收方")
+		if r.Type == "MERCHANT_ID" && r.Account == payer {
+			return fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "不能设置出资商户为分账接收方: "+payer)
 		}
 		if s.ps.receivers[receiverKey(c.mchid, f.SubMchID, r.Type, r.Account)] == nil {
 			return fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, "分账接收方关系不存在，请检查参数中每个接收方的关系: "+r.Type+" "+r.Account)
@@ -591,6 +713,10 @@ func (s *Simulator) createSharing(c *call) reply {
 	if f.Sum > left {
 		return fail(http.StatusForbidden, wechatpayv3.CodeNotEnough, "分账金额不足: 请求分账 "+itoa(f.Sum)+" 分，剩余可分 "+itoa(left)+" 分")
 	}
+	if most := maxShared(o); o.Shared+f.Sum > most {
+		return fail(http.StatusBadRequest, wechatpayv3.CodeInvalidRequest, fmt.Sprintf("分账金额超出最大分账比例: 最大分账比例 %d%%，订单金额 %d 分最多分出 %d 分，已分 %d 分，本次请求 %d 分",
+			MaxSharingRatioBasisPoints/100, o.Total, most, o.Shared, f.Sum))
+	}
 	next := *o
 	next.Shared += f.Sum
 	receivers := f.Receivers
@@ -598,14 +724,30 @@ func (s *Simulator) createSharing(c *call) reply {
 		rest := left - f.Sum
 		next.Unfrozen, next.SharingDone = rest, true
 		if rest > 0 {
-			receivers = append(slices.Clip(receivers), SharingReceiver{Type: "MERCHANT_ID", Account: f.SubMchID, Amount: rest, Description: unfreezeDescription})
+			receivers = append(slices.Clip(receivers), SharingReceiver{Type: "MERCHANT_ID", Account: payer, Amount: rest, Description: unfreezeDescription})
 		}
 	}
 	return s.storeSharing(&next, s.newSharing(key, o, f, receivers))
 }
 
+// maxShared is the most of o that may be shared to receivers in all:
+// MaxSharingRatioBasisPoints of its amount, rounded down to the fen.
+func maxShared(o *Order) int64 {
+	return o.Total/10000*MaxSharingRatioBasisPoints + o.Total%10000*MaxSharingRatioBasisPoints/10000
+}
+
+// payerOf is the merchant whose money a sharing order of o moves, and to
+// whom the rest is unfrozen: the sub-merchant of a partner payment, else
+// the direct merchant.
+func payerOf(o *Order) string {
+	if o.Partner {
+		return o.SubMchID
+	}
+	return o.MchID
+}
+
 // unfreezeSharing is POST /v3/profitsharing/orders/unfreeze: the rest of
-// the transaction goes to the sub-merchant, and it can no longer be shared.
+// the transaction goes to the merchant paid, and it can no longer be shared.
 func (s *Simulator) unfreezeSharing(c *call) reply {
 	var b unfreezeBody
 	if rep, ok := decodeBody(c.body, &b); !ok {
@@ -615,8 +757,10 @@ func (s *Simulator) unfreezeSharing(c *call) reply {
 	if !ok {
 		return rep
 	}
-	if rep, ok := s.checkSubMerchant(c.mchid, f.SubMchID); !ok {
-		return rep
+	if f.SubMchID != "" {
+		if rep, ok := s.checkSubMerchant(c.mchid, f.SubMchID); !ok {
+			return rep
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -634,7 +778,7 @@ func (s *Simulator) unfreezeSharing(c *call) reply {
 	}
 	next := *o
 	next.Unfrozen, next.SharingDone = rest, true
-	receivers := []SharingReceiver{{Type: "MERCHANT_ID", Account: f.SubMchID, Amount: rest, Description: b.Description}}
+	receivers := []SharingReceiver{{Type: "MERCHANT_ID", Account: payerOf(o), Amount: rest, Description: b.Description}}
 	return s.storeSharing(&next, s.newSharing(key, o, f, receivers))
 }
 
@@ -675,15 +819,17 @@ func (s *Simulator) querySharing(c *call) reply {
 	q := c.r.URL.Query()
 	sub, txn, no := q.Get("sub_mchid"), q.Get("transaction_id"), c.r.PathValue("out_order_no")
 	switch {
-	case sub == "":
-		return missing("query", "/sub_mchid")
+	case sub != "" && !merchantIDPattern.MatchString(sub):
+		return paramError("query", "/sub_mchid", "格式规则校验失败，应为数字商户号", sub)
 	case txn == "":
 		return missing("query", "/transaction_id")
 	case !outOrderNoPattern.MatchString(no):
 		return paramError("path", "/out_order_no", "格式规则校验失败，应为 1 到 64 位数字、字母或 _-|*@", no)
 	}
-	if rep, ok := s.checkSubMerchant(c.mchid, sub); !ok {
-		return rep
+	if sub != "" { // a direct merchant names none: its own sharing orders
+		if rep, ok := s.checkSubMerchant(c.mchid, sub); !ok {
+			return rep
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -712,7 +858,7 @@ func (s *Simulator) sharingAmounts(c *call) reply {
 
 // sharingJSON is a sharing order as the API presents it.
 type sharingJSON struct {
-	SubMchID      string                `json:"sub_mchid"`
+	SubMchID      string                `json:"sub_mchid,omitempty"` // a service provider's only
 	TransactionID string                `json:"transaction_id"`
 	OutOrderNo    string                `json:"out_order_no"`
 	OrderID       string                `json:"order_id"`

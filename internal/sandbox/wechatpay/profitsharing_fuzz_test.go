@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
+	"github.com/hutong-pay/hutong/internal/sandbox/users"
 	"github.com/hutong-pay/hutong/internal/wechatpayv3"
 )
 
@@ -51,7 +52,7 @@ func FuzzSharingParse(f *testing.F) {
 			return
 		}
 		switch {
-		case !merchantIDPattern.MatchString(form.SubMchID), !transactionIDPattern.MatchString(form.TransactionID),
+		case form.SubMchID != "" && !merchantIDPattern.MatchString(form.SubMchID), !transactionIDPattern.MatchString(form.TransactionID),
 			!outOrderNoPattern.MatchString(form.OutOrderNo), form.AppID == "":
 			t.Fatalf("accepted ids %+v", form)
 		case len(form.Receivers) == 0 || len(form.Receivers) > maxSharingReceivers:
@@ -119,6 +120,9 @@ func FuzzSharingBody(f *testing.F) {
 			if after.Shared+after.Unfrozen+after.Refunded > after.Total || after.Shared < 0 || after.Unfrozen < 0 {
 				t.Fatalf("money adds up to more than was paid: %+v", after)
 			}
+			if after.Shared > maxShared(&after) {
+				t.Fatalf("shared %d of %d, beyond the maximum ratio", after.Shared, after.Total)
+			}
 			if code != http.StatusOK && (n != sharings || after.Shared != before.Shared || after.Unfrozen != before.Unfrozen || after.SharingDone != before.SharingDone) {
 				t.Fatalf("a refused request (%d) changed state", code)
 			}
@@ -159,4 +163,89 @@ func fuzzSharingRequest(t *testing.T, s *Simulator, path, body string) int {
 		t.Fatalf("error answer %q is not {code, message}", rec.Body)
 	}
 	return rec.Code
+}
+
+// FuzzReceiverBody posts any body, correctly signed, to receivers/add and
+// receivers/delete, for a direct merchant or a sub-merchant: every answer
+// is signed and well-formed, a refused request changes no receiver, an
+// added one exists afterwards and a deleted one does not.
+func FuzzReceiverBody(f *testing.F) {
+	s := fuzzSimulator(f)
+	seed := func(sub, typ, account string) string {
+		b, _ := json.Marshal(map[string]any{"sub_mchid": sub, "appid": sandboxAppID, "type": typ, "account": account,
+			"relation_type": "SUPPLIER"})
+		return string(b)
+	}
+	zhang := users.OpenID("buyer-zhang", sandboxAppID)
+	f.Add(seed("", "PERSONAL_OPENID", zhang))
+	f.Add(seed(fuzzSub, "PERSONAL_OPENID", zhang))
+	f.Add(seed("", "MERCHANT_ID", "1900008001"))
+	f.Add(seed("", "PERSONAL_SUB_OPENID", "o1"))
+	f.Add(seed("", "MERCHANT_ID", sandboxMchID))
+	f.Add(`{"appid":"` + sandboxAppID + `","type":"PERSONAL_OPENID","account":"o","relation_type":"USER"}`)
+	f.Add(`{"sub_mchid":"x"}`)
+	f.Add(`{}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, path := range []string{"/v3/profitsharing/receivers/add", "/v3/profitsharing/receivers/delete"} {
+			s.mu.Lock()
+			before := len(s.ps.receivers)
+			s.mu.Unlock()
+			code, answer := fuzzPost(t, s, path, body)
+			s.mu.Lock()
+			after := len(s.ps.receivers)
+			s.mu.Unlock()
+			if code != http.StatusOK {
+				if after != before {
+					t.Fatalf("a refused %s (%d) changed the receivers: %d → %d", path, code, before, after)
+				}
+				continue
+			}
+			var a struct{ SubMchID, Type, Account string }
+			if err := json.Unmarshal(answer, &a); err != nil || a.Type == "" || a.Account == "" {
+				t.Fatalf("%s answered 200 %s", path, answer)
+			}
+			var b struct {
+				SubMchID string `json:"sub_mchid"`
+			}
+			json.Unmarshal([]byte(body), &b)
+			s.mu.Lock()
+			_, exists := s.ps.receivers[receiverKey(sandboxMchID, b.SubMchID, a.Type, a.Account)]
+			s.mu.Unlock()
+			if exists != strings.HasSuffix(path, "/add") {
+				t.Fatalf("after %s of %s %s the receiver exists: %v", path, a.Type, a.Account, exists)
+			}
+		}
+	})
+}
+
+// fuzzPost is a signed POST of body to path: its status and answer, which
+// must be signed, and be {code, message} when refused.
+func fuzzPost(t *testing.T, s *Simulator, path, body string) (int, []byte) {
+	t.Helper()
+	c := s.creds
+	key, err := sandboxkeys.ParsePrivateKey(c.MerchantPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := wechatpayv3.Authorization{MchID: c.MchID, NonceStr: "fuzz", Timestamp: time.Now().Unix(), SerialNo: c.MerchantSerialNo}
+	a.Signature, _ = wechatpayv3.Sign(key, wechatpayv3.RequestMessage(http.MethodPost, path, a.Timestamp, a.NonceStr, []byte(body)))
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Authorization", a.String())
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Header().Get(wechatpayv3.HeaderSignature) == "" {
+		t.Fatalf("answer %d is unsigned", rec.Code)
+	}
+	switch rec.Code {
+	case http.StatusOK:
+		return rec.Code, rec.Body.Bytes()
+	case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusRequestEntityTooLarge:
+	default:
+		t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body)
+	}
+	var e struct{ Code, Message string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == "" || e.Message == "" {
+		t.Fatalf("error answer %q is not {code, message}", rec.Body)
+	}
+	return rec.Code, rec.Body.Bytes()
 }
