@@ -127,6 +127,17 @@ func (r Request) Validate() error {
 			return bad(param+".amount", "must be 0 to %d fen", MaxAmount)
 		}
 	}
+	// The lines are what the buyer (or a pay-for-me payer) is shown they
+	// pay for: they must add up to what is charged.
+	if len(r.Items) > 0 {
+		var sum int64
+		for _, it := range r.Items {
+			sum += it.Amount // at most 50 × MaxAmount: no overflow
+		}
+		if sum != r.Amount {
+			return bad("items", "the lines' amounts sum to %d fen but amount is %d fen; they must be equal (each line's amount is for all its quantity)", sum, r.Amount)
+		}
+	}
 	if r.ShareCode != "" && !orderIDPattern.MatchString(r.ShareCode) {
 		return bad("share_code", "must be a share code id")
 	}
