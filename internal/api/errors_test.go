@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -410,6 +413,60 @@ func TestStatementEchoesDates(t *testing.T) {
 	for k, want := range map[string]string{"from": "2024-09-01", "to": "2024-09-30", "period_start": "2024-09-01T00:00:00+08:00", "period_end": "2024-10-01T00:00:00+08:00"} {
 		if st[k] != want {
 			t.Errorf("%s = %v, want %s", k, st[k], want)
+		}
+	}
+}
+
+// TestOpenAPIListsEveryErrorCode: every code the API writes (its own
+// writeError calls, and jsonbody's codes for refused bodies) is in
+// openapi.yaml's ErrorCode enum, and the enum lists nothing else.
+func TestOpenAPIListsEveryErrorCode(t *testing.T) {
+	t.Parallel()
+	written := map[string]bool{}
+	sources, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := regexp.MustCompile(`writeError\([^,]+, [^,]+, "[a-z_]+", "([a-z_]+)"`)
+	for _, name := range append(sources, "../jsonbody/jsonbody.go") {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range call.FindAllSubmatch(src, -1) {
+			written[string(m[1])] = true
+		}
+		if strings.HasSuffix(name, "jsonbody.go") {
+			for _, m := range regexp.MustCompile(`Code\w+\s+= "([a-z_]+)"`).FindAllSubmatch(src, -1) {
+				written[string(m[1])] = true
+			}
+		}
+	}
+	if len(written) < 40 {
+		t.Fatalf("found only %d codes: the scan is broken", len(written))
+	}
+	doc, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "\n    ErrorCode:\n")
+	_, enum, _ := strings.Cut(section, "      enum: [")
+	enum, _, _ = strings.Cut(enum, "]")
+	listed := map[string]bool{}
+	for _, c := range strings.Split(enum, ",") {
+		listed[strings.TrimSpace(c)] = true
+	}
+	for c := range written {
+		if !listed[c] {
+			t.Errorf("openapi.yaml's ErrorCode lacks %s", c)
+		}
+	}
+	for c := range listed {
+		if !written[c] {
+			t.Errorf("openapi.yaml's ErrorCode lists %s, which the API never writes", c)
 		}
 	}
 }
