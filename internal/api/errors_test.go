@@ -199,7 +199,10 @@ func TestEveryBadInputSaysWhatToFix(t *testing.T) {
 		{name: "rule reason", key: platform, path: "/v1/rollout/rules/wechatpay.native", body: `{"rule":{"enabled":true}}`, status: 400, code: "invalid_parameter", param: "reason", says: []string{"reason", "is required"}},
 		{name: "revert nowhere", key: platform, path: "/v1/rollout/rules/wechatpay.native/revert", body: `{"version":999,"reason":"x"}`, status: 400, code: "invalid_parameter", param: "version", says: []string{"version", "a version of the rule history", "got 999"}},
 		// Statements.
-		{name: "statement dates", method: "GET", path: "/v1/statements?from=2024-9-1&to=2024-09-30", status: 400, code: "invalid_parameter", param: "from", says: []string{"from and to must be dates like 2024-09-01"}},
+		{name: "statement from", method: "GET", path: "/v1/statements?from=2024-9-1&to=2024-09-30", status: 400, code: "invalid_parameter", param: "from", says: []string{"from must be a Beijing date like 2024-09-01", `got "2024-9-1"`}},
+		{name: "statement to", method: "GET", path: "/v1/statements?from=2024-09-01", status: 400, code: "invalid_parameter", param: "to", says: []string{"to must be a Beijing date", `got ""`}},
+		{name: "statement order", method: "GET", path: "/v1/statements?from=2024-09-30&to=2024-09-01", status: 400, code: "invalid_parameter", param: "to", says: []string{"to (2024-09-01) must not be before from (2024-09-30)"}},
+		{name: "statement merchant", key: platform, method: "GET", path: "/v1/statements?from=2024-09-01&to=2024-09-30", status: 400, code: "merchant_required", param: "Hutong-Merchant", says: []string{"Hutong-Merchant header"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key := tc.key
