@@ -99,6 +99,7 @@ var Routes = []string{
 	"GET /v1/campaigns/{id}",
 	"GET /v1/rollout/rules",
 	"POST /v1/rollout/rules/{method}",
+	"DELETE /v1/rollout/rules/{method}",
 	"POST /v1/rollout/rules/{method}/dry_run",
 	"POST /v1/rollout/rules/{method}/revert",
 	"GET /v1/rollout/history",
@@ -169,6 +170,7 @@ func (s *Server) Handler() http.Handler {
 		"GET /v1/campaigns/{id}":                  s.getCampaign,
 		"GET /v1/rollout/rules":                   s.getRules,
 		"POST /v1/rollout/rules/{method}":         s.setRule,
+		"DELETE /v1/rollout/rules/{method}":       s.removeRule,
 		"POST /v1/rollout/rules/{method}/dry_run": s.dryRunRule,
 		"POST /v1/rollout/rules/{method}/revert":  s.revertRule,
 		"GET /v1/rollout/history":                 s.ruleHistory,
@@ -197,13 +199,57 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapi)
 	})
+	// Any other request under /v1/: a path that is a route under other
+	// methods is 405 with the methods it takes (Allow); a path that is no
+	// route at all is 404.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "invalid_request_error", "route_not_found", fmt.Sprintf("%s %s is not a route of the API", r.Method, r.URL.Path), "")
+		if allow := allowedMethods(r.URL.Path); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
+				fmt.Sprintf("%s does not take %s; it takes %s", r.URL.Path, r.Method, strings.Join(allow, ", ")), "")
+			return
+		}
+		writeError(w, http.StatusNotFound, "invalid_request_error", "route_not_found", fmt.Sprintf("%s %s is not a route of the API (GET /v1/openapi.yaml lists them)", r.Method, r.URL.Path), "")
 	})
 	mux.HandleFunc("POST /notify/{channel}/{account}", s.Svc.HandleNotification)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	return mux
+}
+
+// allowedMethods lists the methods of the routes whose pattern matches
+// path (a {name} segment matches any one non-empty segment), sorted, with
+// HEAD where GET is (the mux answers HEAD with GET's handler); nil when
+// no route has the path.
+func allowedMethods(path string) []string {
+	segs := strings.Split(path, "/")
+	var out []string
+	for _, route := range append(slices.Clone(Routes), "GET /v1/openapi.yaml") {
+		method, pattern, _ := strings.Cut(route, " ")
+		ps := strings.Split(pattern, "/")
+		if len(ps) != len(segs) {
+			continue
+		}
+		match := true
+		for i, p := range ps {
+			if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+				match = segs[i] != ""
+			} else {
+				match = p == segs[i]
+			}
+			if !match {
+				break
+			}
+		}
+		if match && !slices.Contains(out, method) {
+			out = append(out, method)
+			if method == http.MethodGet {
+				out = append(out, http.MethodHead)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // MetricsHandler serves GET /metrics (Prometheus text) and nothing else.
@@ -684,7 +730,7 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.As(err, &nf):
 		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", nf.Error(), nf.Param)
 	case errors.Is(err, gateway.ErrNotFound):
-		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "no such object", "id")
+		writeError(w, http.StatusNotFound, "invalid_request_error", "resource_missing", "the object the path names does not exist for this caller", "id")
 	case errors.Is(err, gateway.ErrDuplicateOrder):
 		writeError(w, http.StatusConflict, "invalid_request_error", "duplicate_merchant_order_id", err.Error(), "merchant_order_id")
 	case errors.Is(err, contract.ErrNotAllowed), errors.Is(err, contract.ErrUnsigned):
@@ -692,7 +738,9 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, gateway.ErrBadSignToken):
 		writeError(w, http.StatusForbidden, "permission_error", "bad_sign_token", err.Error(), "token")
 	case errors.Is(err, gateway.ErrPayableShort):
-		writeError(w, http.StatusConflict, "invalid_request_error", "payable_insufficient", err.Error(), "amount")
+		writeError(w, http.StatusConflict, "invalid_request_error", "payable_insufficient", err.Error(), "")
+	case errors.Is(err, gateway.ErrReturnInProgress):
+		writeError(w, http.StatusConflict, "invalid_request_error", "return_in_progress", err.Error(), "")
 	case errors.Is(err, gateway.ErrRefundInFlight):
 		writeError(w, http.StatusConflict, "invalid_request_error", "refund_in_flight", err.Error(), "")
 	case errors.Is(err, gateway.ErrNotAwaitingReturn):
@@ -711,6 +759,8 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "refund_exceeds_payment", err.Error(), "amount")
 	case errors.Is(err, gateway.ErrMethodNotOpen), errors.Is(err, gateway.ErrNoContract):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "method_unavailable", err.Error(), "method")
+	case errors.Is(err, gateway.ErrConflict):
+		writeError(w, http.StatusConflict, "invalid_request_error", "concurrent_change", err.Error(), "")
 	case errors.Is(err, gateway.ErrKeyTakenOver):
 		writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a retry with this Idempotency-Key took this request over; retry later for its answer", "Idempotency-Key")
 	case errors.Is(err, gateway.ErrWalletRefused):

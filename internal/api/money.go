@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -76,13 +77,20 @@ func (s *Server) statement(w http.ResponseWriter, r *http.Request, c caller) {
 	q := r.URL.Query()
 	from, _, err1 := chinatime.ParseDate(q.Get("from"))
 	_, to, err2 := chinatime.ParseDate(q.Get("to"))
-	if err1 != nil || err2 != nil || !to.After(from) {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "from and to must be dates like 2024-09-01, from not after to", "from")
+	switch {
+	case err1 != nil:
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fmt.Sprintf("from must be a Beijing date like 2024-09-01 (YYYY-MM-DD), got %q", q.Get("from")), "from")
+		return
+	case err2 != nil:
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fmt.Sprintf("to must be a Beijing date like 2024-09-30 (YYYY-MM-DD, included), got %q", q.Get("to")), "to")
+		return
+	case !to.After(from):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fmt.Sprintf("to (%s) must not be before from (%s)", q.Get("to"), q.Get("from")), "to")
 		return
 	}
 	m := c.merchant.ID
 	if m == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "merchant_required", "name the merchant", "Hutong-Merchant")
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "merchant_required", "a platform key names the merchant whose statement it reads in the Hutong-Merchant header", "Hutong-Merchant")
 		return
 	}
 	st, err := s.Svc.MerchantStatement(r.Context(), m, from, to)

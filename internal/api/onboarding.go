@@ -26,6 +26,7 @@ var PlatformOnly = map[string]bool{
 	"GET /v1/campaigns/{id}":                  true,
 	"GET /v1/rollout/rules":                   true,
 	"POST /v1/rollout/rules/{method}":         true,
+	"DELETE /v1/rollout/rules/{method}":       true,
 	"POST /v1/rollout/rules/{method}/dry_run": true,
 	"POST /v1/rollout/rules/{method}/revert":  true,
 	"GET /v1/rollout/history":                 true,

@@ -19,7 +19,7 @@ func (s *Server) getRules(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 type ruleRequest struct {
-	Rule   rollout.Rule `json:"rule"`
+	Rule   rollout.Rule `json:"rule" required:"the rule as an object; to remove a method's rule, DELETE /v1/rollout/rules/{method}"`
 	Reason string       `json:"reason"`
 	Days   int          `json:"days,omitempty"` // dry run: buyers seen in the last N days (default 7)
 }
@@ -35,6 +35,31 @@ func (s *Server) setRule(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, rc)
+}
+
+// removeRule removes a method's rule, so it is shown to everyone again:
+// a new version of the rule set, attributed and with a reason, like any
+// other change (the reason in a JSON body {"reason"} or ?reason=).
+func (s *Server) removeRule(w http.ResponseWriter, r *http.Request, c caller) {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if !decodeOptional(w, r, &req) {
+		return
+	}
+	if q := r.URL.Query().Get("reason"); q != "" {
+		if req.Reason != "" && req.Reason != q {
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "give the reason once: in the body or in ?reason=, not two different ones", "reason")
+			return
+		}
+		req.Reason = q
+	}
+	rc, err := s.Svc.RemoveRule(r.Context(), r.PathValue("method"), actor(r, c), req.Reason)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rc)
 }
 
 func (s *Server) dryRunRule(w http.ResponseWriter, r *http.Request, c caller) {

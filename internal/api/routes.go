@@ -1,9 +1,12 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
 )
@@ -73,7 +76,7 @@ func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request, c caller)
 }
 
 type refundRequest struct {
-	Amount int64  `json:"amount"`
+	Amount int64  `json:"amount" required:"the amount to refund, a whole number of fen, at least 1" unit:"fen"`
 	Reason string `json:"reason,omitempty"`
 	// Kind is refund_only (the default: money back at once) or
 	// return_and_refund (money back once the goods are received).
@@ -86,14 +89,20 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, c caller) 
 		return
 	}
 	if req.Amount <= 0 {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "amount must be a positive number of fen", "amount")
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fmt.Sprintf("amount must be at least 1 fen, got %d", req.Amount), "amount")
 		return
 	}
 	if len(req.Reason) > 200 {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "reason must be at most 200 bytes", "reason")
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fmt.Sprintf("reason must be at most 200 bytes, got %d", len(req.Reason)), "reason")
 		return
 	}
 	rf, err := s.Svc.CreateRefund(r.Context(), c.merchant.ID, r.PathValue("id"), req.Amount, req.Reason, req.Kind)
+	if errors.Is(err, gateway.ErrPayableShort) {
+		// After release the merchant's payable bears the refund: its
+		// amount is what does not fit.
+		writeError(w, http.StatusConflict, "invalid_request_error", "payable_insufficient", err.Error(), "amount")
+		return
+	}
 	if err != nil {
 		fail(w, err)
 		return

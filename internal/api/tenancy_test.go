@@ -302,11 +302,17 @@ type crosser struct {
 	variant  string
 }
 
-// do calls as B and checks that the answer names none of A's objects.
+// do calls as B and checks that the answer names none of A's objects,
+// but for an id B sent itself: an error may echo the id it was asked for
+// ("no payment pay_… for this merchant"), which tells B nothing; that it
+// is answered as a made-up id would be is what same checks.
 func (x *crosser) do(method, path, body string, headers ...string) answer {
 	x.t.Helper()
 	ans := send(x.t, x.url, x.key, x.merchant, method, path, body, headers...)
 	for _, id := range x.a.ids {
+		if strings.Contains(path+body, id) && ans.status >= 400 {
+			continue
+		}
 		if bytes.Contains(ans.body, []byte(id)) {
 			x.t.Errorf("%s %s (body %.120s) answered with A's %s: %d %.300s", method, path, body, id, ans.status, ans.body)
 		}
@@ -332,7 +338,8 @@ func madeUp(id string) string {
 
 // same calls as B once with A's id and once with a made-up id of the same
 // kind, put for {x} in the path and body, and checks that both answer want
-// with identical bodies: A's object is, to B, no object at all.
+// with identical bodies, each id it echoes read as {x}: A's object is, to
+// B, no object at all.
 func (x *crosser) same(method, path, body, foreign string, want int) {
 	x.t.Helper()
 	x.sameAs(method, path, body, foreign, madeUp(foreign), want)
@@ -342,7 +349,9 @@ func (x *crosser) sameAs(method, path, body, foreign, missing string, want int) 
 	x.t.Helper()
 	f := x.do(method, strings.ReplaceAll(path, "{x}", foreign), strings.ReplaceAll(body, "{x}", foreign))
 	m := x.do(method, strings.ReplaceAll(path, "{x}", missing), strings.ReplaceAll(body, "{x}", missing))
-	if f.status != want || m.status != want || !bytes.Equal(f.body, m.body) {
+	fb := bytes.ReplaceAll(f.body, []byte(foreign), []byte("{x}"))
+	mb := bytes.ReplaceAll(m.body, []byte(missing), []byte("{x}"))
+	if f.status != want || m.status != want || !bytes.Equal(fb, mb) {
 		x.t.Errorf("%s %s %s: A's id answers %d %s; a made-up id answers %d %s; want both %d, the same", method, path, body, f.status, f.body, m.status, m.body, want)
 	}
 }
@@ -532,6 +541,9 @@ func crossEveryRoute(t *testing.T, x *crosser) {
 		"GET /v1/rollout/rules":  func() { x.operator("GET /v1/rollout/rules", "/v1/rollout/rules", "", "") },
 		"POST /v1/rollout/rules/{method}": func() {
 			x.operator("POST /v1/rollout/rules/{method}", "/v1/rollout/rules/wechatpay.native", `{"rule":{"percent":0},"reason":"x"}`, "")
+		},
+		"DELETE /v1/rollout/rules/{method}": func() {
+			x.operator("DELETE /v1/rollout/rules/{method}", "/v1/rollout/rules/wechatpay.native", `{"reason":"x"}`, "")
 		},
 		"POST /v1/rollout/rules/{method}/dry_run": func() {
 			x.operator("POST /v1/rollout/rules/{method}/dry_run", "/v1/rollout/rules/wechatpay.native/dry_run", `{"rule":{"percent":0}}`, "")

@@ -100,6 +100,67 @@ var ErrNotAllowed = errors.New("contract: not allowed in this state")
 // ErrUnsigned is a step that needs a signature of the current agreement.
 var ErrUnsigned = errors.New("contract: the merchant has not signed the current agreement")
 
+// StateError is a refused action, said in a merchant's and an operator's
+// words: the contract, its state, and which state the action needs
+// ("contract ct_… is active; only a signed contract can be submitted").
+// It is ErrNotAllowed or ErrUnsigned to errors.Is.
+type StateError struct {
+	Contract, State, Action string
+	Message                 string
+	Err                     error
+}
+
+func (e *StateError) Error() string { return e.Message }
+func (e *StateError) Unwrap() error { return e.Err }
+
+// allowedFrom says, for each action, the state it needs, as a sentence.
+var allowedFrom = map[string]string{
+	ActInvite:    "a merchant is invited once; this contract exists already",
+	ActSign:      "only an invited contract can be signed",
+	ActSubmit:    "only a signed contract (or a rejected one, to resubmit) can be submitted",
+	ActResubmit:  "only a rejected contract can be resubmitted",
+	ActApprove:   "only a submitted contract can be approved",
+	ActReject:    "only a submitted contract can be rejected",
+	ActSuspend:   "only an active contract can be suspended",
+	ActResume:    "only a suspended contract can be resumed",
+	ActNewTerms:  "only a signed, submitted, active, suspended or rejected contract is sent back to sign new terms",
+	ActTerminate: "there is nothing to terminate",
+}
+
+// refusal builds the StateError of an action next refused with err.
+func refusal(c Contract, a Action, err error) error {
+	name := "contract"
+	if c.ID != "" {
+		name += " " + c.ID
+	}
+	e := &StateError{Contract: c.ID, State: c.State, Action: a.Kind, Err: err}
+	switch {
+	case errors.Is(err, ErrNotAllowed):
+		e.Message = fmt.Sprintf("%s is %s; %s", name, c.State, allowedFrom[a.Kind])
+	case a.Kind == ActSign:
+		e.Message = fmt.Sprintf("%s: a signature must cover agreement version %d (the current one), name its signer and carry the SHA-256 of the text signed", name, a.Current)
+	case c.Signature == nil:
+		e.Message = fmt.Sprintf("%s is %s but has no signature; the merchant must sign agreement version %d (its sign_url) before it can %s", name, c.State, a.Current, verb(a.Kind))
+	default:
+		e.Message = fmt.Sprintf("%s is %s, signed under agreement version %d, but version %d is current; the merchant must sign version %d (its sign_url) before it can %s",
+			name, c.State, c.Signature.Version, a.Current, a.Current, verb(a.Kind))
+	}
+	return e
+}
+
+// verb says what an action does to a contract, after "it can".
+func verb(action string) string {
+	switch action {
+	case ActSubmit, ActResubmit:
+		return "be submitted"
+	case ActApprove:
+		return "be approved"
+	case ActResume:
+		return "be resumed"
+	}
+	return action
+}
+
 // SignedCurrent reports whether c's signature covers agreement version
 // current.
 func (c Contract) SignedCurrent(current int) bool {
@@ -114,8 +175,11 @@ func (c Contract) Payable(current int) bool {
 // Apply returns c after a, and the transition to record.
 func Apply(c Contract, a Action, now time.Time) (Contract, Transition, error) {
 	to, err := next(c, a)
+	if errors.Is(err, ErrNotAllowed) || errors.Is(err, ErrUnsigned) {
+		return c, Transition{}, refusal(c, a, err)
+	}
 	if err != nil {
-		return c, Transition{}, fmt.Errorf("%w: %s a contract that is %s", err, a.Kind, c.State)
+		return c, Transition{}, err
 	}
 	n := c
 	n.State = to

@@ -62,6 +62,29 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// TestRefusalsSayWhatToDo: a refusal names the contract, its state and the
+// state the action needs, in plain words.
+func TestRefusalsSayWhatToDo(t *testing.T) {
+	for _, tc := range []struct {
+		c    Contract
+		a    Action
+		want string
+	}{
+		{Contract{ID: "ct_1", State: Active, Signature: sig(1)}, Action{Kind: ActSubmit, Current: 1}, "contract ct_1 is active; only a signed contract (or a rejected one, to resubmit) can be submitted"},
+		{Contract{ID: "ct_1", State: Invited}, Action{Kind: ActSuspend, Current: 1}, "contract ct_1 is invited; only an active contract can be suspended"},
+		{Contract{ID: "ct_1", State: Active, Signature: sig(1)}, Action{Kind: ActResume, Current: 1}, "contract ct_1 is active; only a suspended contract can be resumed"},
+		{Contract{ID: "ct_1", State: Signed, Signature: sig(1)}, Action{Kind: ActSubmit, Current: 2},
+			"contract ct_1 is signed, signed under agreement version 1, but version 2 is current; the merchant must sign version 2 (its sign_url) before it can be submitted"},
+		{Contract{ID: "ct_1", State: Suspended}, Action{Kind: ActResume, Current: 3}, "contract ct_1 is suspended but has no signature; the merchant must sign agreement version 3"},
+	} {
+		_, _, err := Apply(tc.c, tc.a, now)
+		var se *StateError
+		if !errors.As(err, &se) || !strings.HasPrefix(err.Error(), tc.want) || se.State != tc.c.State || se.Contract != "ct_1" {
+			t.Errorf("%s of a %s contract: %v, want %q", tc.a.Kind, tc.c.State, err, tc.want)
+		}
+	}
+}
+
 // TestNoActiveWithoutCurrentSignature: whatever happens, in whatever order,
 // a contract is active only with a signature of the current agreement.
 func TestNoActiveWithoutCurrentSignature(t *testing.T) {

@@ -38,7 +38,7 @@ func (s *Service) loadAttempt(ctx context.Context, q queryer, id string, lock bo
 	var data, paymentID, status string
 	err := q.QueryRowContext(ctx, `SELECT data, payment_id, status FROM payment_attempts WHERE id = $1`+s.lockClause(lock), id).Scan(&data, &paymentID, &status)
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, ErrNotFound
+		return a, notFound("wallet order", id, "")
 	}
 	if err != nil {
 		return a, err

@@ -122,7 +122,7 @@ func (s *Service) GetCampaign(ctx context.Context, id string) (Campaign, error) 
 	var data string
 	err := s.DB.QueryRowContext(ctx, `SELECT data FROM campaigns WHERE id = $1`, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Campaign{}, ErrNotFound
+		return Campaign{}, notFound("campaign", id, "")
 	}
 	var c Campaign
 	if err == nil {
@@ -358,7 +358,7 @@ func (s *Service) UpdateMerchantProfile(ctx context.Context, id, category, regio
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return notFound("merchant", id, "")
 	}
 	return nil
 }
@@ -382,7 +382,7 @@ func (s *Service) SetMoneyPolicy(ctx context.Context, id string, p MoneyPolicy) 
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return notFound("merchant", id, "")
 	}
 	return nil
 }

@@ -138,7 +138,7 @@ func (s *Service) CurrentAgreement(ctx context.Context, q queryer, ch string) (A
 	err := q.QueryRowContext(ctx, `SELECT channel, version, title, body, text_sha256, require_resign, created_by, created_at FROM agreements
 		WHERE channel = $1 ORDER BY version DESC LIMIT 1`, ch).Scan(&a.Channel, &a.Version, &a.Title, &a.Body, &a.TextSHA256, &req, &a.CreatedBy, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, ErrNotFound
+		return a, &NotFoundError{Param: "channel", Object: "agreement", Text: fmt.Sprintf("no agreement is published for %s yet; the platform publishes one with POST /v1/agreements", ch)}
 	}
 	a.RequireResign, a.Created = req == 1, store.Time(created)
 	return a, err
@@ -179,7 +179,7 @@ func (s *Service) loadContract(ctx context.Context, q queryer, id string, lock b
 	var data, campaign, token string
 	err := q.QueryRowContext(ctx, `SELECT data, campaign_id, sign_token FROM contracts WHERE id = $1`+s.lockClause(lock), id).Scan(&data, &campaign, &token)
 	if errors.Is(err, sql.ErrNoRows) {
-		return contract.Contract{}, "", "", ErrNotFound
+		return contract.Contract{}, "", "", notFound("contract", id, "")
 	}
 	if err != nil {
 		return contract.Contract{}, "", "", err
@@ -327,7 +327,7 @@ func (s *Service) GetContract(ctx context.Context, merchantID, id string) (Contr
 	err := s.DB.QueryRowContext(ctx, `SELECT data, campaign_id, sign_token FROM contracts WHERE id = $1 AND ($2 = '' OR merchant_id = $2)`, id, merchantID).
 		Scan(&data, &campaign, &token)
 	if errors.Is(err, sql.ErrNoRows) {
-		return ContractView{}, ErrNotFound
+		return ContractView{}, notFound("contract", id, merchantID)
 	}
 	if err != nil {
 		return ContractView{}, err

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -35,6 +36,9 @@ func (s *Service) CreateFeedback(ctx context.Context, f Feedback) (Feedback, err
 	bad := func(param, msg string) error { return &payment.FieldError{Param: param, Message: msg} }
 	if f.PaymentID != "" {
 		p, err := s.GetPayment(ctx, f.MerchantID, f.PaymentID)
+		if errors.Is(err, ErrNotFound) {
+			return f, &NotFoundError{Param: "payment_id", Object: "payment", ID: f.PaymentID, Scoped: true}
+		}
 		if err != nil {
 			return f, err
 		}

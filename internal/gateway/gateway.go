@@ -137,16 +137,41 @@ var (
 )
 
 // NotFoundError is a request field naming an object the caller does not
-// have. Another merchant's object is answered exactly as one that does not
-// exist, so a key cannot learn which ids other merchants hold. It is
-// ErrNotFound to errors.Is.
+// have: "no payment pay_… for this merchant". Another merchant's object is
+// answered exactly as one that does not exist (the id echoed is the one
+// the caller sent), so a key cannot learn which ids other merchants hold.
+// It is ErrNotFound to errors.Is.
 type NotFoundError struct {
-	Param  string // the request field, e.g. "share_code"
+	Param  string // the request field, e.g. "share_code", "id"
 	Object string // what it names, e.g. "share code"
+	ID     string // the id asked for
+	// Scoped is a lookup among one merchant's objects.
+	Scoped bool
+	// Text, when set, is the whole message.
+	Text string
 }
 
-func (e *NotFoundError) Error() string        { return "no such " + e.Object }
+func (e *NotFoundError) Error() string {
+	if e.Text != "" {
+		return e.Text
+	}
+	msg := "no " + e.Object
+	if e.ID != "" {
+		msg += " " + e.ID
+	}
+	if e.Scoped {
+		msg += " for this merchant"
+	}
+	return msg
+}
+
 func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// notFound is the NotFoundError of an object looked up by its id from the
+// path, among merchantID's objects ("" for any merchant's).
+func notFound(object, id, merchantID string) error {
+	return &NotFoundError{Param: "id", Object: object, ID: id, Scoped: merchantID != ""}
+}
 
 // forUpdate locks a row on PostgreSQL; SQLite's immediate transactions
 // already serialize writers.
@@ -186,7 +211,7 @@ func getMerchant(ctx context.Context, q queryer, id string) (Merchant, error) {
 	err := q.QueryRowContext(ctx, `SELECT id, name, wechat_sub_mchid, alipay_app_auth_token, alipay_seller_id, category, region_code, size FROM merchants WHERE id = $1`, id).
 		Scan(&m.ID, &m.Name, &m.WeChatSubMchID, &m.AlipayAppAuthToken, &m.AlipaySellerID, &m.Category, &m.RegionCode, &m.Size)
 	if errors.Is(err, sql.ErrNoRows) {
-		return m, ErrNotFound
+		return m, &NotFoundError{Param: "merchant_id", Object: "merchant", ID: id}
 	}
 	return m, err
 }
@@ -213,7 +238,7 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 		var one int
 		err := s.DB.QueryRowContext(ctx, `SELECT 1 FROM share_codes WHERE id = $1 AND merchant_id = $2`, req.ShareCode, m.ID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return payment.Payment{}, &NotFoundError{Param: "share_code", Object: "share code"}
+			return payment.Payment{}, &NotFoundError{Param: "share_code", Object: "share code", ID: req.ShareCode, Scoped: true}
 		}
 		if err != nil {
 			return payment.Payment{}, err
@@ -353,7 +378,7 @@ func (s *Service) loadPayment(ctx context.Context, q queryer, id, merchantID str
 	var refunded int64
 	err := q.QueryRowContext(ctx, query, args...).Scan(&data, &refunded)
 	if errors.Is(err, sql.ErrNoRows) {
-		return payment.Payment{}, ErrNotFound
+		return payment.Payment{}, notFound("payment", id, merchantID)
 	}
 	if err != nil {
 		return payment.Payment{}, err

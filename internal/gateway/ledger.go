@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -37,7 +38,45 @@ var (
 	ErrRefundInFlight    = errors.New("a refund of this payment is still at the wallet; release after it settles")
 	ErrPayableShort      = errors.New("the merchant's payable balance is less than the refund, and its policy does not allow it to go negative")
 	ErrNotAwaitingReturn = errors.New("the refund is not waiting for a returned item")
+	// ErrReturnInProgress is a release asked while a return_and_refund
+	// waits for the goods: the refund will take its money from escrow, so
+	// the escrow stays until the return is received.
+	ErrReturnInProgress = errors.New("a return_and_refund refund awaits the returned goods; release after it completes")
 )
+
+// blockedError is a refusal that names the objects involved; it is its
+// sentinel to errors.Is.
+type blockedError struct {
+	msg string
+	err error
+}
+
+func (e *blockedError) Error() string { return e.msg }
+func (e *blockedError) Unwrap() error { return e.err }
+
+// firstRefund is the id of a payment's oldest refund in status (the
+// merchant's, not a duplicate charge's), "" if none.
+func firstRefund(ctx context.Context, tx *sql.Tx, paymentID, status string) (string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, data FROM refunds WHERE payment_id = $1 AND status = $2 ORDER BY created_at, id`, paymentID, status)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, data string
+		if err := rows.Scan(&id, &data); err != nil {
+			return "", err
+		}
+		var r payment.Refund
+		if err := json.Unmarshal([]byte(data), &r); err != nil {
+			return "", fmt.Errorf("refund %s does not decode: %w", id, err)
+		}
+		if r.Kind != payment.RefundDuplicateCharge {
+			return id, nil
+		}
+	}
+	return "", rows.Err()
+}
 
 func (s *Service) autoConfirm() time.Duration {
 	if s.AutoConfirm > 0 {
@@ -112,7 +151,8 @@ func (s *Service) post(ctx context.Context, tx *sql.Tx, e ledger.Entry) error {
 					return fmt.Errorf("merchant %s's payable policy: %w", merchant, err)
 				}
 				if allowed == 0 {
-					return fmt.Errorf("%w: %s would be %d", ErrPayableShort, account, own)
+					return &blockedError{err: ErrPayableShort, msg: fmt.Sprintf("merchant %s's payable balance is %d fen; this would take it to %d fen, and the merchant's policy does not allow a negative payable",
+						merchant, own-deltas[account]*ledger.Normal(account), own)}
 				}
 			}
 		}
@@ -165,17 +205,29 @@ func (s *Service) release(ctx context.Context, tx *sql.Tx, merchantID, paymentID
 		return p, err
 	}
 	if p.Status != payment.StatusSucceeded {
-		return p, payment.ErrNotPaid
+		return p, payment.NotPaid(p, "only a succeeded payment's receipt can be confirmed")
 	}
 	if !p.ReleasedAt.IsZero() {
 		return p, nil // released before
 	}
-	inFlight, err := s.merchantRefunds(ctx, tx, p.ID, "", payment.RefundPending)
+	// A refund in flight, or a return_and_refund awaiting its goods, takes
+	// its money from escrow when it settles: releasing first would leave
+	// its amount in escrow for ever and make the payable bear it (and the
+	// wallet's fee on it) instead.
+	inFlight, err := firstRefund(ctx, tx, p.ID, payment.RefundPending)
 	if err != nil {
 		return p, err
 	}
-	if inFlight > 0 {
-		return p, ErrRefundInFlight
+	if inFlight != "" {
+		return p, &blockedError{err: ErrRefundInFlight, msg: fmt.Sprintf("refund %s of payment %s is still at the wallet; confirm receipt after it settles", inFlight, p.ID)}
+	}
+	awaiting, err := firstRefund(ctx, tx, p.ID, payment.RefundAwaitingReturn)
+	if err != nil {
+		return p, err
+	}
+	if awaiting != "" {
+		return p, &blockedError{err: ErrReturnInProgress, msg: fmt.Sprintf("a return_and_refund refund %s of payment %s awaits the returned goods; confirm receipt after it completes (POST /v1/refunds/%s/return_received, then the wallet's refund)",
+			awaiting, p.ID, awaiting)}
 	}
 	now := s.now()
 	escrow := p.Amount - p.Refunded

@@ -39,7 +39,7 @@ func (k keyset) page(ctx context.Context, q queryer, cursor, query, joiner strin
 	var at int64
 	err := q.QueryRowContext(ctx, lookup, append([]any{cursor}, k.scopeArgs...)...).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil, &NotFoundError{Param: "starting_after", Object: k.object}
+		return "", nil, &NotFoundError{Param: "starting_after", Object: k.object, ID: cursor, Text: fmt.Sprintf("starting_after names no %s in this list: %s", k.object, cursor)}
 	}
 	if err != nil {
 		return "", nil, err

@@ -113,7 +113,7 @@ func (s *Service) GetPayForMe(ctx context.Context, id string) (PayForMe, error) 
 // merchant's is ErrNotFound, as a missing one.
 func (s *Service) MerchantPayForMe(ctx context.Context, merchantID, id string) (PayForMe, error) {
 	if merchantID == "" {
-		return PayForMe{}, ErrNotFound
+		return PayForMe{}, &NotFoundError{Param: "id", Object: "pay-for-me request", ID: id, Scoped: true}
 	}
 	return s.loadPayForMe(ctx, merchantID, id)
 }
@@ -124,7 +124,7 @@ func (s *Service) loadPayForMe(ctx context.Context, merchantID, id string) (PayF
 	var data, status, mid string
 	err := s.DB.QueryRowContext(ctx, `SELECT data, status, merchant_id FROM pay_for_me WHERE id = $1 AND ($2 = '' OR merchant_id = $2)`, id, merchantID).Scan(&data, &status, &mid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return PayForMe{}, ErrNotFound
+		return PayForMe{}, notFound("pay-for-me request", id, merchantID)
 	}
 	if err != nil {
 		return PayForMe{}, err

@@ -295,7 +295,7 @@ func (s *Service) ReconRunItems(ctx context.Context, id string) (ReconRun, []Rec
 	var data string
 	err := s.DB.QueryRowContext(ctx, `SELECT data FROM recon_runs WHERE id = $1`, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return ReconRun{}, nil, ErrNotFound
+		return ReconRun{}, nil, notFound("reconciliation", id, "")
 	}
 	if err != nil {
 		return ReconRun{}, nil, err

@@ -146,7 +146,7 @@ func (s *Service) loadRefund(ctx context.Context, q queryer, id, merchantID stri
 	var data, mid string
 	err := q.QueryRowContext(ctx, query, args...).Scan(&data, &mid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return payment.Refund{}, "", ErrNotFound
+		return payment.Refund{}, "", notFound("refund", id, merchantID)
 	}
 	if err != nil {
 		return payment.Refund{}, "", err

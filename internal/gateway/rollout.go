@@ -15,14 +15,17 @@ import (
 	"github.com/hutong-pay/hutong/internal/store"
 )
 
-// RuleChange is one recorded version of a method's rollout rule.
+// RuleChange is one recorded version of a method's rollout rule. Rule is
+// nil (null) for a change that removed the method's rule: the method is
+// then shown to everyone again (cohort "default"). A removal is stored as
+// the rule "null".
 type RuleChange struct {
-	Version int          `json:"version"`
-	Method  string       `json:"method"`
-	Rule    rollout.Rule `json:"rule"`
-	Actor   string       `json:"actor"`
-	Reason  string       `json:"reason"`
-	Created time.Time    `json:"created"`
+	Version int           `json:"version"`
+	Method  string        `json:"method"`
+	Rule    *rollout.Rule `json:"rule"`
+	Actor   string        `json:"actor"`
+	Reason  string        `json:"reason"`
+	Created time.Time     `json:"created"`
 }
 
 // rulesCache holds the compiled rule set and when its version was last
@@ -89,6 +92,9 @@ func (s *Service) ruleSetAt(ctx context.Context, version int) (rollout.RuleSet, 
 		if err := rows.Scan(&m, &raw); err != nil {
 			return rs, err
 		}
+		if raw == "null" {
+			continue // removed: no rule
+		}
 		var r rollout.Rule
 		if err := json.Unmarshal([]byte(raw), &r); err != nil {
 			return rs, err
@@ -100,18 +106,47 @@ func (s *Service) ruleSetAt(ctx context.Context, version int) (rollout.RuleSet, 
 
 // SetRule records a new version of a method's rule.
 func (s *Service) SetRule(ctx context.Context, method string, r rollout.Rule, actor, reason string) (RuleChange, error) {
-	if ch, ok := payment.Methods[method]; !ok || ch == "" {
-		return RuleChange{}, &payment.FieldError{Param: "method", Message: fmt.Sprintf("%q is not a wallet method", method)}
-	}
 	if err := r.Validate(); err != nil {
 		return RuleChange{}, &payment.FieldError{Param: "rule", Message: err.Error()}
+	}
+	return s.recordRule(ctx, method, &r, actor, reason)
+}
+
+// RemoveRule records a new version in which method has no rule, so it is
+// shown to everyone (cohort "default"); the history keeps every earlier
+// rule, and a revert brings one back.
+func (s *Service) RemoveRule(ctx context.Context, method, actor, reason string) (RuleChange, error) {
+	if err := checkRuleMethod(method); err != nil {
+		return RuleChange{}, err
+	}
+	_, rs, err := s.Rules(ctx)
+	if err != nil {
+		return RuleChange{}, err
+	}
+	if _, ok := rs.Methods[method]; !ok {
+		return RuleChange{}, &NotFoundError{Param: "method", Object: "rollout rule", Text: fmt.Sprintf("%s has no rollout rule to remove (it is shown to everyone)", method)}
+	}
+	return s.recordRule(ctx, method, nil, actor, reason)
+}
+
+func checkRuleMethod(method string) error {
+	if ch, ok := payment.Methods[method]; !ok || ch == "" {
+		return &payment.FieldError{Param: "method", Message: fmt.Sprintf("%q is not a wallet method; rules are set for wechatpay.native, wechatpay.jsapi, wechatpay.h5, wechatpay.app, alipay.precreate, alipay.jsapi, alipay.wap, alipay.page or alipay.app", method)}
+	}
+	return nil
+}
+
+// recordRule stores a new version of method's rule; r nil removes it.
+func (s *Service) recordRule(ctx context.Context, method string, r *rollout.Rule, actor, reason string) (RuleChange, error) {
+	if err := checkRuleMethod(method); err != nil {
+		return RuleChange{}, err
 	}
 	if strings.TrimSpace(reason) == "" || len(reason) > 500 {
 		return RuleChange{}, &payment.FieldError{Param: "reason", Message: "is required (why the rule changes), at most 500 bytes"}
 	}
 	now := s.now()
 	rc := RuleChange{Method: method, Rule: r, Actor: actor, Reason: reason, Created: now}
-	raw, _ := json.Marshal(r)
+	raw, _ := json.Marshal(r) // nil: "null"
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM rollout_rules`).Scan(&rc.Version); err != nil {
 			return err
@@ -151,7 +186,7 @@ func (s *Service) RuleHistory(ctx context.Context, method string) ([]RuleChange,
 		if err := rows.Scan(&rc.Version, &rc.Method, &raw, &rc.Actor, &rc.Reason, &at); err != nil {
 			return nil, err
 		}
-		if err := json.Unmarshal([]byte(raw), &rc.Rule); err != nil {
+		if err := json.Unmarshal([]byte(raw), &rc.Rule); err != nil { // "null": nil
 			return nil, fmt.Errorf("rule version %d of %s does not decode: %w", rc.Version, rc.Method, err)
 		}
 		rc.Created = store.Time(at)
@@ -161,17 +196,29 @@ func (s *Service) RuleHistory(ctx context.Context, method string) ([]RuleChange,
 }
 
 // RevertRule makes a method's rule what it was at version, as a new
-// version (the history keeps both).
+// version (the history keeps both). A method that had no rule then has
+// none again (RemoveRule).
 func (s *Service) RevertRule(ctx context.Context, method string, version int, actor, reason string) (RuleChange, error) {
+	if err := checkRuleMethod(method); err != nil {
+		return RuleChange{}, err
+	}
+	var newest int
+	if err := s.DB.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM rollout_rules`).Scan(&newest); err != nil {
+		return RuleChange{}, err
+	}
+	if version < 1 || version > newest {
+		return RuleChange{}, &payment.FieldError{Param: "version", Message: fmt.Sprintf("must be a version of the rule history, 1 to %d, got %d (GET /v1/rollout/history)", newest, version)}
+	}
 	rs, err := s.ruleSetAt(ctx, version)
 	if err != nil {
 		return RuleChange{}, err
 	}
 	r, ok := rs.Methods[method]
+	reason = fmt.Sprintf("revert to version %d: %s", version, reason)
 	if !ok {
-		return RuleChange{}, &payment.FieldError{Param: "version", Message: fmt.Sprintf("%s had no rule at version %d", method, version)}
+		return s.recordRule(ctx, method, nil, actor, reason)
 	}
-	return s.SetRule(ctx, method, r, actor, fmt.Sprintf("revert to version %d: %s", version, reason))
+	return s.SetRule(ctx, method, r, actor, reason)
 }
 
 // Decide says, for one checkout, whether each wallet method with an

@@ -113,15 +113,22 @@ func (s *Service) SettleDaily(ctx context.Context, j jobs.Job) error {
 // Statement is a merchant's payable over a period: the opening balance,
 // every movement, and the closing balance, which always equals the opening
 // plus the movements.
+//
+// From and To are the Beijing dates of the period, both included, as a
+// merchant asks for them; PeriodStart and PeriodEnd are its bounds
+// [start, end) in Beijing time (+08:00), the calendar days' own offset.
+// A movement's At is an instant, in UTC like every other time of the API.
 type Statement struct {
-	MerchantID string     `json:"merchant_id"`
-	From       time.Time  `json:"from"`
-	To         time.Time  `json:"to"`
-	Opening    int64      `json:"opening_balance"`
-	Movements  []Movement `json:"movements"`
-	Credits    int64      `json:"credits"`
-	Debits     int64      `json:"debits"`
-	Closing    int64      `json:"closing_balance"`
+	MerchantID  string     `json:"merchant_id"`
+	From        string     `json:"from"`
+	To          string     `json:"to"`
+	PeriodStart time.Time  `json:"period_start"`
+	PeriodEnd   time.Time  `json:"period_end"`
+	Opening     int64      `json:"opening_balance"`
+	Movements   []Movement `json:"movements"`
+	Credits     int64      `json:"credits"`
+	Debits      int64      `json:"debits"`
+	Closing     int64      `json:"closing_balance"`
 }
 
 // Movement is one entry's effect on the payable.
@@ -138,7 +145,8 @@ type Movement struct {
 
 // MerchantStatement builds a merchant's statement of [from, to).
 func (s *Service) MerchantStatement(ctx context.Context, merchantID string, from, to time.Time) (Statement, error) {
-	st := Statement{MerchantID: merchantID, From: from, To: to, Movements: []Movement{}}
+	st := Statement{MerchantID: merchantID, From: chinatime.Date(from), To: chinatime.Date(to.Add(-time.Nanosecond)),
+		PeriodStart: from.In(chinatime.Location), PeriodEnd: to.In(chinatime.Location), Movements: []Movement{}}
 	acct := ledger.Payable(merchantID)
 	normal := ledger.Normal(acct)
 	if err := s.DB.QueryRowContext(ctx, `SELECT COALESCE(SUM(l.amount), 0) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id

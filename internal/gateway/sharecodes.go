@@ -114,7 +114,7 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 	case "payment":
 		p, err := s.GetPayment(ctx, merchantID, req.TargetID)
 		if errors.Is(err, ErrNotFound) {
-			return ShareCode{}, &NotFoundError{Param: "target_id", Object: "payment"}
+			return ShareCode{}, &NotFoundError{Param: "target_id", Object: "payment", ID: req.TargetID, Scoped: true}
 		}
 		if err != nil {
 			return ShareCode{}, err
@@ -126,7 +126,7 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 	case "pay_for_me":
 		r, err := s.MerchantPayForMe(ctx, merchantID, req.TargetID)
 		if errors.Is(err, ErrNotFound) {
-			return ShareCode{}, &NotFoundError{Param: "target_id", Object: "pay-for-me request"}
+			return ShareCode{}, &NotFoundError{Param: "target_id", Object: "pay-for-me request", ID: req.TargetID, Scoped: true}
 		}
 		if err != nil {
 			return ShareCode{}, err
@@ -197,7 +197,11 @@ func scanShareCode(row interface{ Scan(...any) error }) (ShareCode, error) {
 
 // GetShareCode reads a merchant's share code.
 func (s *Service) GetShareCode(ctx context.Context, merchantID, id string) (ShareCode, error) {
-	return scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE id = $1 AND merchant_id = $2`, id, merchantID))
+	sc, err := scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE id = $1 AND merchant_id = $2`, id, merchantID))
+	if errors.Is(err, ErrNotFound) {
+		return sc, notFound("share code", id, merchantID)
+	}
+	return sc, err
 }
 
 // RevokeShareCode stops a merchant's share code from resolving.

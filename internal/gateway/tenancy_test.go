@@ -38,8 +38,8 @@ func TestSalesCreditOnlyTheMerchantsOwnShareCodes(t *testing.T) {
 		for _, code := range []string{codeA.ID, payment.NewID("sc")} {
 			_, err := svc.CreatePayment(ctx, b, req("foreign-"+code, code))
 			var nf *gateway.NotFoundError
-			if !errors.As(err, &nf) || nf.Param != "share_code" || !errors.Is(err, gateway.ErrNotFound) || err.Error() != "no such share code" {
-				t.Fatalf("B's payment naming share code %s: %v, want no such share code", code, err)
+			if !errors.As(err, &nf) || nf.Param != "share_code" || !errors.Is(err, gateway.ErrNotFound) || err.Error() != "no share code "+code+" for this merchant" {
+				t.Fatalf("B's payment naming share code %s: %v, want no share code %[1]s for this merchant", code, err)
 			}
 		}
 		// A payment of B's whose stored data names A's code, as one made

@@ -157,7 +157,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, merchantID, id string) err
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return notFound("webhook endpoint", id, merchantID)
 	}
 	return nil
 }
@@ -190,7 +190,7 @@ func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) e
 			return err
 		}
 		if n == 0 {
-			return ErrNotFound
+			return notFound("event", eventID, merchantID)
 		}
 		return enqueueDeliveries(ctx, tx, merchantID, eventID, s.now())
 	})

@@ -20,7 +20,15 @@
 //     decoded ("a" and "\u0061" are the same key), and no two keys of an
 //     object fill the same struct field (keys of a map stay case-sensitive);
 //   - every key names a field of the target (unknown fields are refused);
-//   - every value has its field's type.
+//   - every value has its field's type: the message names the field by its
+//     path (items[1].amount) and says what was sent instead ("got an
+//     array"); an integer field is told apart from a number that is not
+//     whole ("12.5") and from one out of the field's range ("1e20");
+//   - every field tagged `required:"…"` is there and not null (the tag's
+//     value, if any, says what to send).
+//
+// A field tagged `unit:"fen"` names its unit in messages ("must be a whole
+// number of fen").
 //
 // A refusal is an [*Error] whose Code a program can switch on and whose
 // Message says what to fix, e.g. `the key "amount" appears twice`.
@@ -28,6 +36,7 @@ package jsonbody
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +44,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -49,7 +59,9 @@ const (
 	CodeDuplicateKey         = "duplicate_key"          // an object names a key (or a field) twice
 	CodeTrailingData         = "trailing_data"          // something after the JSON value
 	CodeUnknownField         = "unknown_field"          // a key that is no field of the request
-	CodeInvalidType          = "invalid_type"           // a value of the wrong type
+	CodeInvalidType          = "invalid_type"           // a value of the wrong type, or a number that is not whole where an integer belongs
+	CodeOutOfRange           = "out_of_range"           // a whole number too large or too small for its field
+	CodeMissingField         = "missing_field"          // a required field is absent or null
 )
 
 // MaxDepth is how deeply arrays and objects may nest: encoding/json's own
@@ -188,7 +200,7 @@ func Check(data []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	w := walker{dec: dec}
-	if err := w.value(t, 0); err != nil {
+	if err := w.value(t, nil, 0); err != nil {
 		return err
 	}
 	if rest := trimSpace(data[dec.InputOffset():]); len(rest) > 0 {
@@ -204,6 +216,9 @@ func Check(data []byte, t reflect.Type) error {
 type walker struct {
 	dec  *json.Decoder
 	path []segment
+	// null is whether the value last read was null: a required field
+	// that is null is missing.
+	null bool
 }
 
 // segment is a step of a path: an object key, or an array index (key "").
@@ -239,9 +254,14 @@ func (w *walker) token() (json.Token, error) {
 	return tok, nil
 }
 
-func (w *walker) value(t reflect.Type, depth int) error {
+func (w *walker) value(t reflect.Type, f *field, depth int) error {
 	tok, err := w.token()
 	if err != nil {
+		return err
+	}
+	w.null = tok == nil
+	t = target(t)
+	if err := w.checkType(t, f, tok); err != nil {
 		return err
 	}
 	delim, ok := tok.(json.Delim)
@@ -251,7 +271,6 @@ func (w *walker) value(t reflect.Type, depth int) error {
 	if depth+1 > MaxDepth {
 		return refuse(http.StatusBadRequest, CodeInvalidJSON, "", "the body nests more than %d levels deep", MaxDepth)
 	}
-	t = target(t)
 	switch delim {
 	case '[':
 		var elem reflect.Type
@@ -260,7 +279,7 @@ func (w *walker) value(t reflect.Type, depth int) error {
 		}
 		for i := 0; w.dec.More(); i++ {
 			w.path = append(w.path, segment{index: i})
-			if err := w.value(elem, depth+1); err != nil {
+			if err := w.value(elem, nil, depth+1); err != nil {
 				return err
 			}
 			w.path = w.path[:len(w.path)-1]
@@ -270,6 +289,7 @@ func (w *walker) value(t reflect.Type, depth int) error {
 			return err
 		}
 	}
+	w.null = false
 	_, err = w.token() // the closing delimiter
 	return err
 }
@@ -292,7 +312,8 @@ func (w *walker) object(t reflect.Type, depth int) error {
 			}
 		}
 	}
-	var seen map[string]string // made at the first key: most objects are small
+	var seen map[string]string  // made at the first key: most objects are small
+	var present map[string]bool // fields given a value other than null
 	for w.dec.More() {
 		if seen == nil {
 			seen = make(map[string]string, 8)
@@ -336,12 +357,41 @@ func (w *walker) object(t reflect.Type, depth int) error {
 		}
 		seen[id] = key
 		w.path = append(w.path, segment{key: key, index: -1})
-		if err := w.value(ft, depth+1); err != nil {
+		var fp *field
+		if fields != nil {
+			fp = &f
+		}
+		if err := w.value(ft, fp, depth+1); err != nil {
 			return err
 		}
 		w.path = w.path[:len(w.path)-1]
+		if fields != nil && !w.null {
+			if present == nil {
+				present = map[string]bool{}
+			}
+			present[f.name] = true
+		}
 	}
-	return nil
+	return w.required(fields, present)
+}
+
+// required refuses the first required field of an object (in declaration
+// order) that was absent or null.
+func (w *walker) required(fields map[string]field, present map[string]bool) error {
+	var missing *field
+	for _, f := range fields {
+		if f.required && !present[f.name] && (missing == nil || f.order < missing.order) {
+			missing = &f
+		}
+	}
+	if missing == nil {
+		return nil
+	}
+	where := join(w.where(), missing.name)
+	if missing.hint != "" {
+		return refuse(http.StatusBadRequest, CodeMissingField, where, "%s is required: %s", where, missing.hint)
+	}
+	return refuse(http.StatusBadRequest, CodeMissingField, where, "%s is required", where)
 }
 
 // target is the type a JSON value fills: pointers followed; nil (any
@@ -360,12 +410,21 @@ func target(t reflect.Type) reflect.Type {
 	return nil
 }
 
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
 
 type field struct {
 	name  string
 	typ   reflect.Type
 	order int // declaration order, depth first: the first of two fold-equal names wins
+	// quoted is the ",string" option: the value comes as a string.
+	quoted bool
+	// required, hint and unit are the `required:"hint"` and `unit:"…"`
+	// tags.
+	required   bool
+	hint, unit string
 }
 
 // structFields lists the JSON names of t's fields as encoding/json binds
@@ -388,7 +447,7 @@ func structFields(t reflect.Type) map[string]field {
 			if tag == "-" {
 				continue
 			}
-			name, _, _ := strings.Cut(tag, ",")
+			name, opts, _ := strings.Cut(tag, ",")
 			if sf.Anonymous && name == "" {
 				ft := sf.Type
 				if ft.Kind() == reflect.Pointer {
@@ -415,7 +474,9 @@ func structFields(t reflect.Type) map[string]field {
 			}
 			depthOf[name] = depth
 			delete(ambiguous, name)
-			out[name] = field{name: name, typ: sf.Type, order: len(depthOf)}
+			hint, required := sf.Tag.Lookup("required")
+			out[name] = field{name: name, typ: sf.Type, order: len(depthOf), quoted: slices.Contains(strings.Split(opts, ","), "string"),
+				required: required, hint: hint, unit: sf.Tag.Get("unit")}
 		}
 	}
 	walk(t, 0, map[reflect.Type]bool{})
@@ -482,4 +543,175 @@ func jsonType(t reflect.Type) string {
 		return "an array"
 	}
 	return t.Kind().String()
+}
+
+// checkType refuses a value that cannot fill a field of type t (a target,
+// nil for any value), as encoding/json would, but with a message that
+// names the field by its path and says what was sent. Null fills anything
+// but the body itself (encoding/json leaves the field as it was).
+func (w *walker) checkType(t reflect.Type, f *field, tok json.Token) error {
+	if t == nil || t.Kind() == reflect.Interface || (f != nil && f.quoted) {
+		return nil
+	}
+	where := w.where()
+	unit := ""
+	if f != nil {
+		unit = f.unit
+	}
+	if tok == nil {
+		if where == "" && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map) {
+			return refuse(http.StatusBadRequest, CodeInvalidType, "", "the request body must be a JSON object, got null")
+		}
+		return nil
+	}
+	if _, ok := tok.(string); ok && (t.Implements(textUnmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType)) {
+		return nil // a string goes to the type's UnmarshalText
+	}
+	var fits bool
+	switch t.Kind() {
+	case reflect.String:
+		_, fits = tok.(string)
+	case reflect.Bool:
+		_, fits = tok.(bool)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n, ok := tok.(json.Number); ok {
+			return checkInteger(where, unit, string(n), t)
+		}
+	case reflect.Float32, reflect.Float64:
+		_, fits = tok.(json.Number)
+	case reflect.Struct, reflect.Map:
+		fits = tok == json.Delim('{')
+	case reflect.Slice:
+		_, isString := tok.(string)
+		fits = tok == json.Delim('[') || (isString && t.Elem().Kind() == reflect.Uint8) // []byte takes base64
+	case reflect.Array:
+		fits = tok == json.Delim('[')
+	default:
+		return nil // left to encoding/json
+	}
+	if fits {
+		return nil
+	}
+	want := jsonType(t)
+	if unit != "" && want == "an integer" {
+		want = "a whole number of " + unit
+	}
+	if where == "" {
+		return refuse(http.StatusBadRequest, CodeInvalidType, "", "the request body must be %s, got %s", strings.Replace(want, "an object", "a JSON object", 1), describe(tok))
+	}
+	return refuse(http.StatusBadRequest, CodeInvalidType, where, "%s must be %s, got %s", where, want, describe(tok))
+}
+
+// describe names what a token is, for "got …".
+func describe(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			return "an array"
+		}
+		return "an object"
+	case string:
+		if len(v) > 20 || !utf8.ValidString(v) {
+			return "a string"
+		}
+		return "the string " + strconv.Quote(v)
+	case json.Number:
+		if len(v) > 24 {
+			return "the number " + string(v[:24]) + "…"
+		}
+		return "the number " + string(v)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return "null"
+}
+
+// checkInteger checks a JSON number bound for an integer field of type t:
+// a number that is not whole ("12.5"), one outside the field's range
+// ("1e20" for an int64), and a whole one in range written with a fraction
+// or an exponent ("1e2", which encoding/json refuses too) each get their
+// own message.
+func checkInteger(where, unit, n string, t reflect.Type) error {
+	unsigned := t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64
+	var err error
+	if unsigned {
+		_, err = strconv.ParseUint(n, 10, t.Bits())
+	} else {
+		_, err = strconv.ParseInt(n, 10, t.Bits())
+	}
+	if err == nil {
+		return nil
+	}
+	name := where
+	if name == "" {
+		name = "the request body"
+	}
+	of, ofUnit := "", ""
+	if unit != "" {
+		of, ofUnit = " "+unit, " of "+unit
+	}
+	shown := n
+	if len(shown) > 24 {
+		shown = shown[:24] + "…"
+	}
+	neg, digits, exp := numberParts(n)
+	if digits != "" && exp < 0 {
+		return refuse(http.StatusBadRequest, CodeInvalidType, where, "%s must be a whole number%s, got %s", name, ofUnit, shown)
+	}
+	var lo, hi string
+	if unsigned {
+		lo, hi = "0", strconv.FormatUint(1<<t.Bits()-1, 10)
+	} else {
+		lo, hi = strconv.FormatInt(-1<<(t.Bits()-1), 10), strconv.FormatInt(1<<(t.Bits()-1)-1, 10)
+	}
+	// A whole number: it fits if it has at most 20 digits and parses.
+	fits := digits == ""
+	if !fits && int64(len(digits))+exp <= 20 && !(unsigned && neg) {
+		plain := digits + strings.Repeat("0", int(exp))
+		if neg {
+			plain = "-" + plain
+		}
+		if unsigned {
+			_, err = strconv.ParseUint(plain, 10, t.Bits())
+		} else {
+			_, err = strconv.ParseInt(plain, 10, t.Bits())
+		}
+		fits = err == nil
+	}
+	switch {
+	case fits:
+		return refuse(http.StatusBadRequest, CodeInvalidType, where, "%s must be written as a plain whole number%s (digits only, no decimal point or exponent), got %s", name, ofUnit, shown)
+	case neg:
+		return refuse(http.StatusBadRequest, CodeOutOfRange, where, "%s is out of range: %s is less than %s%s, the smallest accepted", name, shown, lo, of)
+	default:
+		return refuse(http.StatusBadRequest, CodeOutOfRange, where, "%s is out of range: %s is more than %s%s, the largest accepted", name, shown, hi, of)
+	}
+}
+
+// numberParts reads a JSON number as ±digits × 10^exp, digits without
+// leading or trailing zeros ("" for zero). An exponent too large to read
+// is clamped: the number is then far out of any range, or far from whole.
+func numberParts(n string) (neg bool, digits string, exp int64) {
+	neg = strings.HasPrefix(n, "-")
+	n = strings.TrimPrefix(n, "-")
+	mant, e, hasExp := strings.Cut(strings.ToLower(n), "e")
+	if hasExp {
+		v, err := strconv.ParseInt(e, 10, 64)
+		if err != nil {
+			v = 1 << 40
+			if strings.HasPrefix(e, "-") {
+				v = -v
+			}
+		}
+		exp = max(min(v, 1<<40), -1<<40)
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits = strings.TrimLeft(intPart+frac, "0")
+	exp -= int64(len(frac))
+	for strings.HasSuffix(digits, "0") {
+		digits = digits[:len(digits)-1]
+		exp++
+	}
+	return neg, digits, exp
 }

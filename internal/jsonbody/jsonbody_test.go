@@ -3,9 +3,11 @@ package jsonbody_test
 import (
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,13 +21,44 @@ type buyer struct {
 	Region string `json:"region_code,omitempty"`
 }
 
+type strictRequest struct {
+	Amount int64  `json:"amount" required:"a whole number of fen, at least 1" unit:"fen"`
+	Buyer  buyer  `json:"buyer"`
+	Note   string `json:"note" required:""`
+	Quoted int64  `json:"quoted,string"`
+}
+
+// TestRequired: a field tagged required is refused when absent or null,
+// naming it by its path and saying what to send.
+func TestRequired(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ body, field, msg string }{
+		{`{"note":"x"}`, "amount", "amount is required: a whole number of fen, at least 1"},
+		{`{"amount":null,"note":"x"}`, "amount", "amount is required: a whole number of fen, at least 1"},
+		{`{"amount":0}`, "note", "note is required"},
+		{`{}`, "amount", "amount is required: a whole number of fen, at least 1"},
+		{`{"amount":1,"note":"","quoted":"12"}`, "", ""},
+		{`{"amount":0,"note":"x","quoted":"12"}`, "", ""}, // present: 0 is for the caller's own rules
+	} {
+		var v strictRequest
+		err := jsonbody.Decode([]byte(tc.body), &v)
+		var e *jsonbody.Error
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v", tc.body, err)
+		case tc.field != "" && (!errors.As(err, &e) || e.Code != jsonbody.CodeMissingField || e.Field != tc.field || e.Message != tc.msg):
+			t.Errorf("%s: %#v, want missing_field %s %q", tc.body, err, tc.field, tc.msg)
+		}
+	}
+}
+
 type Embedded struct {
 	Note string `json:"note"`
 }
 
 type request struct {
 	Embedded
-	Amount   int64             `json:"amount"`
+	Amount   int64             `json:"amount" unit:"fen"`
 	Currency string            `json:"currency"`
 	Buyer    buyer             `json:"buyer"`
 	Items    []buyer           `json:"items"`
@@ -69,11 +102,33 @@ func TestDecode(t *testing.T) {
 		{`{"amont":1}`, "unknown_field", "amont", `amont is not a field of this request`},
 		{`{"Skipped":"x"}`, "unknown_field", "Skipped", ``},
 		{`{"buyer":{"name":"x"}}`, "unknown_field", "buyer.name", `buyer.name is not a field of this request`},
-		{`{"amount":"1"}`, "invalid_type", "amount", `amount must be an integer`},
-		{`{"buyer":{"id":1}}`, "invalid_type", "buyer.id", `buyer.id must be a string`},
-		{`[]`, "invalid_type", "", `the body must be an object`},
+		{`{"amount":"1"}`, "invalid_type", "amount", `amount must be a whole number of fen, got the string "1"`},
+		{`{"buyer":{"id":1}}`, "invalid_type", "buyer.id", `buyer.id must be a string, got the number 1`},
+		{`[]`, "invalid_type", "", `the request body must be a JSON object, got an array`},
+		{`"pay"`, "invalid_type", "", `the request body must be a JSON object, got the string "pay"`},
+		{`12`, "invalid_type", "", `the request body must be a JSON object, got the number 12`},
+		{`true`, "invalid_type", "", `the request body must be a JSON object, got true`},
+		{`null`, "invalid_type", "", `the request body must be a JSON object, got null`},
+		{`{"buyer":[]}`, "invalid_type", "buyer", `buyer must be an object, got an array`},
+		{`{"items":{}}`, "invalid_type", "items", `items must be an array, got an object`},
+		{`{"items":[{"id":"a"},{"id":2}]}`, "invalid_type", "items[1].id", `items[1].id must be a string, got the number 2`},
+		{`{"metadata":{"color":1}}`, "invalid_type", "metadata.color", `metadata.color must be a string, got the number 1`},
+		{`{"counts":{"1":1.5}}`, "invalid_type", "counts.1", `counts.1 must be a whole number, got 1.5`},
+		{`{"amount":12.5}`, "invalid_type", "amount", `amount must be a whole number of fen, got 12.5`},
+		{`{"amount":1e-2}`, "invalid_type", "amount", `amount must be a whole number of fen, got 1e-2`},
+		{`{"amount":1e20}`, "out_of_range", "amount", `amount is out of range: 1e20 is more than 9223372036854775807 fen`},
+		{`{"amount":9223372036854775808}`, "out_of_range", "amount", `more than 9223372036854775807 fen`},
+		{`{"amount":-1e30}`, "out_of_range", "amount", `less than -9223372036854775808 fen`},
+		{`{"amount":1e999999999999999999999}`, "out_of_range", "amount", `is out of range`},
+		{`{"amount":1e-999999999999999999999}`, "invalid_type", "amount", `must be a whole number of fen`},
+		{`{"amount":1e2}`, "invalid_type", "amount", `must be written as a plain whole number of fen`},
+		{`{"amount":100.0}`, "invalid_type", "amount", `must be written as a plain whole number of fen`},
+		{`{"amount":9223372036854775807}`, "", "", ""},
+		{`{"amount":-9223372036854775808}`, "", "", ""},
+		{`{"amount":null,"buyer":null,"items":null}`, "", "", ""}, // null leaves a field as it is
 		{`{"at":"yesterday"}`, "invalid_type", "", `not valid`},
-		{strings.Repeat("[", jsonbody.MaxDepth+1), "invalid_json", "", `nests more than`},
+		{`{"at":"2024-09-01T00:00:00Z"}`, "", "", ""},
+		{`{"free":` + strings.Repeat("[", jsonbody.MaxDepth), "invalid_json", "", `nests more than`},
 	} {
 		var v request
 		err := jsonbody.Decode([]byte(tc.body), &v)
@@ -194,6 +249,7 @@ func FuzzDecode(f *testing.F) {
 		`{"a":1} {}`, `{"a":[1,{"x":"y","X":"y"}]}`, `"s"`, `1`, `null`, `{"amount":1,"Amount":2}`,
 		`{"buyer":{"id":"x","Id":"y"}}`, `{"counts":{"1":1,"+1":2}}`, `{"metadata":{"\ud800":"","\udfff":""}}`,
 		"{\"a\":\"\xff\"}", `[[[[`, ``,
+		`{"amount":1e20}`, `{"amount":12.5}`, `{"amount":-0.0}`, `{"amount":1E+2}`, `{"items":[{"id":3}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -234,6 +290,69 @@ func FuzzDecode(f *testing.F) {
 			if uerr := json.Unmarshal(data, &plain); uerr != nil || !reflect.DeepEqual(plain, v) {
 				t.Fatalf("%q: Decode %+v, encoding/json %+v (%v)", data, v, plain, uerr)
 			}
+		}
+	})
+}
+
+// FuzzIntegerField: a JSON number bound for an int64 field is accepted
+// exactly when encoding/json accepts it, and a refusal says the truth about
+// its value, computed apart with math/big: "out of range" only for a whole
+// number outside int64, "a whole number" only for one with a fraction,
+// "written as a plain whole number" only for a whole one in range.
+func FuzzIntegerField(f *testing.F) {
+	for _, s := range []string{"0", "-0", "12", "12.5", "1e2", "1E+2", "100.0", "1e20", "-1e30", "9223372036854775807", "9223372036854775808",
+		"-9223372036854775808", "-9223372036854775809", "0.5e1", "5e-1", "0e999", "1e-400", "123456789012345678901234567890e-10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, n string) {
+		body := []byte(`{"amount":` + n + `}`)
+		var probe any
+		if json.Unmarshal([]byte(n), &probe) != nil {
+			return
+		}
+		if _, ok := probe.(float64); !ok || !json.Valid(body) {
+			return
+		}
+		var v, plain request
+		err := jsonbody.Decode(body, &v)
+		uerr := json.Unmarshal(body, &plain)
+		if (err == nil) != (uerr == nil) {
+			t.Fatalf("%s: Decode %v, encoding/json %v", n, err, uerr)
+		}
+		if err == nil {
+			return
+		}
+		var e *jsonbody.Error
+		if !errors.As(err, &e) || e.Field != "amount" {
+			t.Fatalf("%s: %#v", n, err)
+		}
+		// The reference, for exponents small enough to compute.
+		n = strings.Trim(n, " \t\r\n")
+		mant, exp, _ := strings.Cut(strings.ToLower(n), "e")
+		if x, perr := strconv.Atoi(strings.TrimPrefix(exp, "+")); exp != "" && (perr != nil || x > 400 || x < -400) || len(mant) > 400 {
+			return
+		}
+		r, ok := new(big.Rat).SetString(n)
+		if !ok {
+			t.Fatalf("%s: math/big cannot read it", n)
+		}
+		whole := r.IsInt()
+		inRange := whole && r.Num().IsInt64()
+		switch {
+		case strings.Contains(e.Message, "out of range"):
+			if !whole || inRange || e.Code != jsonbody.CodeOutOfRange {
+				t.Fatalf("%s: %q, but whole %v, in range %v", n, e.Message, whole, inRange)
+			}
+		case strings.Contains(e.Message, "plain whole number"):
+			if !inRange {
+				t.Fatalf("%s: %q, but whole %v, in range %v", n, e.Message, whole, inRange)
+			}
+		case strings.Contains(e.Message, "must be a whole number"):
+			if whole {
+				t.Fatalf("%s: %q, but it is whole", n, e.Message)
+			}
+		default:
+			t.Fatalf("%s: unexpected refusal %q", n, e.Message)
 		}
 	})
 }

@@ -140,11 +140,11 @@ func ApplyAttemptTrade(p Payment, a Attempt, t channel.Trade, want channel.Ident
 func CanAttempt(p Payment, now time.Time) error {
 	switch {
 	case p.Status == StatusSucceeded:
-		return ErrAlreadyPaid
+		return &StatusError{Payment: p.ID, Status: p.Status, Rule: "it cannot be paid again", Err: ErrAlreadyPaid}
 	case p.Status == StatusCanceled:
-		return ErrClosed
+		return &StatusError{Payment: p.ID, Status: p.Status, Rule: "a canceled payment cannot be paid; create a new one", Err: ErrClosed}
 	case !now.Before(p.ExpiresAt):
-		return ErrClosed
+		return &StatusError{Payment: p.ID, Status: "expired", Rule: "it expired at " + p.ExpiresAt.UTC().Format(time.RFC3339) + "; create a new one", Err: ErrClosed}
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ type Payment struct {
 type Item struct {
 	Title    string `json:"title"`
 	Quantity int64  `json:"quantity"`
-	Amount   int64  `json:"amount"` // fen, for the line
+	Amount   int64  `json:"amount" unit:"fen"` // fen, for the line
 }
 
 // WalletOrderNo is the wallet order (out_trade_no) that paid p, where its
@@ -161,7 +161,7 @@ func Cancel(p Payment, now time.Time) (Change, error) {
 	case StatusCanceled:
 		return Change{Payment: p}, nil
 	case StatusSucceeded:
-		return Change{}, ErrAlreadyPaid
+		return Change{}, &StatusError{Payment: p.ID, Status: p.Status, Rule: "a paid payment cannot be canceled; refund it instead (POST /v1/payments/" + p.ID + "/refunds)", Err: ErrAlreadyPaid}
 	}
 	next := p
 	next.Status = StatusCanceled
@@ -170,9 +170,53 @@ func Cancel(p Payment, now time.Time) (Change, error) {
 	return Change{Payment: next, Changed: true, Event: EventCanceled}, nil
 }
 
-// Errors of the rules.
+// Errors of the rules. The rules return them inside a *StatusError or a
+// *RefundExceedsError, which name the payment and its numbers.
 var (
 	ErrAlreadyPaid   = errors.New("payment: the payment is paid; refund it instead")
 	ErrNotPaid       = errors.New("payment: only a succeeded payment can be refunded")
 	ErrRefundExceeds = errors.New("payment: the refund exceeds what remains to refund")
 )
+
+// StatusError is an action the payment's status does not allow: it names
+// the payment, its status and the rule, so a merchant reads what to do
+// ("payment pay_… is requires_action (not paid yet); only a succeeded
+// payment can be refunded"). It is Err to errors.Is.
+type StatusError struct {
+	Payment, Status string
+	Rule            string // what the status allows, or what to do instead
+	Err             error  // ErrNotPaid, ErrAlreadyPaid
+}
+
+func (e *StatusError) Error() string {
+	status := e.Status
+	if status == StatusRequiresAction {
+		status += " (not paid yet)"
+	}
+	return fmt.Sprintf("payment %s is %s; %s", e.Payment, status, e.Rule)
+}
+
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// NotPaid is the refusal of an action only a succeeded payment allows;
+// rule says which ("only a succeeded payment can be refunded").
+func NotPaid(p Payment, rule string) error {
+	return &StatusError{Payment: p.ID, Status: p.Status, Rule: rule, Err: ErrNotPaid}
+}
+
+// RefundExceedsError is a refund of more than the payment has left to
+// refund (what refunds, pending ones too, have not claimed). It is
+// ErrRefundExceeds to errors.Is.
+type RefundExceedsError struct {
+	Payment                  string
+	Amount, Paid, Refundable int64
+}
+
+func (e *RefundExceedsError) Error() string {
+	if e.Refundable <= 0 {
+		return fmt.Sprintf("amount %d exceeds what is left: refunds already claim all %d fen of %s", e.Amount, e.Paid, e.Payment)
+	}
+	return fmt.Sprintf("amount %d exceeds the %d fen still refundable on %s (paid %d fen, %d fen claimed by refunds)", e.Amount, e.Refundable, e.Payment, e.Paid, e.Paid-e.Refundable)
+}
+
+func (e *RefundExceedsError) Unwrap() error { return ErrRefundExceeds }

@@ -156,3 +156,31 @@ func mustApply(t *testing.T, p Payment) Payment {
 	}
 	return c.Payment
 }
+
+// TestRefusalsNameThePayment: a refused refund or cancel names the payment,
+// its status or its numbers, and still matches its sentinel.
+func TestRefusalsNameThePayment(t *testing.T) {
+	t.Parallel()
+	p := New("m1", validRequest(), now)
+	_, _, err := ReserveRefund(p, 100, "", now)
+	if !errors.Is(err, ErrNotPaid) || err.Error() != "payment "+p.ID+" is requires_action (not paid yet); only a succeeded payment can be refunded" {
+		t.Errorf("refunding an unpaid payment: %v", err)
+	}
+	p.Status, p.Refunded = StatusSucceeded, 5880
+	_, _, err = ReserveRefund(p, 5000, "", now)
+	want := "amount 5000 exceeds the 3000 fen still refundable on " + p.ID
+	if !errors.Is(err, ErrRefundExceeds) || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("over-refund: %v, want %q…", err, want)
+	}
+	p.Refunded = p.Amount
+	if _, _, err = ReserveRefund(p, 1, "", now); !errors.Is(err, ErrRefundExceeds) || !strings.Contains(err.Error(), "all 8880 fen of "+p.ID) {
+		t.Errorf("refunding a fully refunded payment: %v", err)
+	}
+	var fe *FieldError
+	if _, _, err = ReserveRefund(p, 0, "", now); !errors.As(err, &fe) || fe.Param != "amount" {
+		t.Errorf("a refund of 0: %v", err)
+	}
+	if _, err = Cancel(p, now); !errors.Is(err, ErrAlreadyPaid) || !strings.Contains(err.Error(), "payment "+p.ID+" is succeeded") {
+		t.Errorf("canceling a paid payment: %v", err)
+	}
+}

@@ -1,6 +1,9 @@
 package payment
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Refund statuses and events.
 const (
@@ -53,10 +56,13 @@ func (p Payment) Refundable() int64 { return p.Amount - p.Refunded }
 // concurrent refunds see each other's claims.
 func ReserveRefund(p Payment, amount int64, reason string, now time.Time) (Payment, Refund, error) {
 	if p.Status != StatusSucceeded {
-		return p, Refund{}, ErrNotPaid
+		return p, Refund{}, NotPaid(p, "only a succeeded payment can be refunded")
 	}
-	if amount <= 0 || amount > p.Refundable() {
-		return p, Refund{}, ErrRefundExceeds
+	if amount <= 0 {
+		return p, Refund{}, &FieldError{Param: "amount", Message: fmt.Sprintf("must be at least 1 fen, got %d", amount)}
+	}
+	if amount > p.Refundable() {
+		return p, Refund{}, &RefundExceedsError{Payment: p.ID, Amount: amount, Paid: p.Amount, Refundable: p.Refundable()}
 	}
 	next := p
 	next.Refunded += amount

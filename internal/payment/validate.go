@@ -28,7 +28,7 @@ var Platforms = map[string]bool{"ios": true, "android": true, "h5": true, "minip
 // Request is a merchant's request for a payment.
 type Request struct {
 	MerchantOrderID string            `json:"merchant_order_id"`
-	Amount          int64             `json:"amount"`
+	Amount          int64             `json:"amount" required:"the amount to charge, a whole number of fen (1 yuan is 100), at least 1" unit:"fen"`
 	Currency        string            `json:"currency"`
 	Description     string            `json:"description"`
 	Method          string            `json:"method"`
@@ -72,9 +72,11 @@ func (r Request) Validate() error {
 	case !orderIDPattern.MatchString(r.MerchantOrderID):
 		return bad("merchant_order_id", "must be 1 to 64 letters, digits, _ or -")
 	case r.Amount <= 0:
-		return bad("amount", "must be a positive number of fen, got %d", r.Amount)
+		return bad("amount", "must be at least 1 fen (0.01 yuan), got %d", r.Amount)
 	case r.Amount > MaxAmount:
-		return bad("amount", "must be at most %d fen", MaxAmount)
+		return bad("amount", "must be at most %d fen (100,000,000.00 yuan, the wallets' limit), got %d", MaxAmount, r.Amount)
+	case r.Currency == "":
+		return bad("currency", `is required: "CNY" (amounts are in fen)`)
 	case r.Currency != "CNY":
 		return bad("currency", `must be "CNY", got %q`, r.Currency)
 	case strings.TrimSpace(r.Description) == "":
@@ -123,6 +125,17 @@ func (r Request) Validate() error {
 			return bad(param+".quantity", "must be 1 to 9999")
 		case it.Amount < 0 || it.Amount > MaxAmount:
 			return bad(param+".amount", "must be 0 to %d fen", MaxAmount)
+		}
+	}
+	// The lines are what the buyer (or a pay-for-me payer) is shown they
+	// pay for: they must add up to what is charged.
+	if len(r.Items) > 0 {
+		var sum int64
+		for _, it := range r.Items {
+			sum += it.Amount // at most 50 × MaxAmount: no overflow
+		}
+		if sum != r.Amount {
+			return bad("items", "the lines' amounts sum to %d fen but amount is %d fen; they must be equal (each line's amount is for all its quantity)", sum, r.Amount)
 		}
 	}
 	if r.ShareCode != "" && !orderIDPattern.MatchString(r.ShareCode) {

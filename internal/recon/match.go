@@ -1,7 +1,9 @@
 package recon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,19 +36,45 @@ type Result struct {
 	Ours Row
 }
 
-// Summary counts a reconciliation.
+// Summary counts a reconciliation. Its JSON names are the API's snake
+// case, the counts of results named as the results are (missing_ours…).
 type Summary struct {
-	BillRows, OurRows int64
-	Matched           int64
-	MissingOurs       int64
-	MissingWallet     int64
-	AmountDiffers     int64
-	StatusDiffers     int64
-	FeeDiffers        int64
-	MerchantDiffers   int64
+	BillRows        int64 `json:"bill_rows"`
+	OurRows         int64 `json:"our_rows"`
+	Matched         int64 `json:"matched"`
+	MissingOurs     int64 `json:"missing_ours"`
+	MissingWallet   int64 `json:"missing_wallet"`
+	AmountDiffers   int64 `json:"amount_differs"`
+	StatusDiffers   int64 `json:"status_differs"`
+	FeeDiffers      int64 `json:"fee_differs"`
+	MerchantDiffers int64 `json:"merchant_differs"`
 	// Net amounts (payments minus refunds) and fees of each side, fen.
-	BillNet, OurNet   int64
-	BillFees, OurFees int64
+	BillNet  int64 `json:"bill_net"`
+	OurNet   int64 `json:"our_net"`
+	BillFees int64 `json:"bill_fees"`
+	OurFees  int64 `json:"our_fees"`
+}
+
+// legacySummary is Summary as it was stored before it had JSON names
+// (BillRows, OurRows…): runs saved then still read back whole.
+type legacySummary struct {
+	BillRows, OurRows, Matched, MissingOurs, MissingWallet, AmountDiffers, StatusDiffers, FeeDiffers, MerchantDiffers int64
+	BillNet, OurNet, BillFees, OurFees                                                                                int64
+}
+
+// UnmarshalJSON reads the snake-case names, or the Go names of summaries
+// stored before them.
+func (s *Summary) UnmarshalJSON(b []byte) error {
+	type plain Summary
+	if bytes.Contains(b, []byte(`"BillRows"`)) {
+		var l legacySummary
+		if err := json.Unmarshal(b, &l); err != nil {
+			return err
+		}
+		*s = Summary(l)
+		return nil
+	}
+	return json.Unmarshal(b, (*plain)(s))
 }
 
 // Discrepancies is every result that is not Matched.

@@ -39,6 +39,8 @@
 package recon
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,33 +72,58 @@ const MaxAmount int64 = 100_000_000_00
 
 // Row is one line of a bill, or one entry of hutong's books, in the form
 // both sides are compared in.
+//
+// Its JSON names are the API's snake case (out_trade_no…).
 type Row struct {
-	Channel string // ChannelWeChatPay or ChannelAlipay
+	Channel string `json:"channel"` // ChannelWeChatPay or ChannelAlipay
 	// OutTradeNo is the merchant's order number (hutong's attempt id).
-	OutTradeNo string
+	OutTradeNo string `json:"out_trade_no"`
 	// TransactionID is the wallet's order number (WeChat transaction_id,
 	// Alipay trade_no).
-	TransactionID string
+	TransactionID string `json:"transaction_id,omitempty"`
 	// OutRefundNo is the merchant's refund number (Alipay out_request_no);
 	// empty on payments.
-	OutRefundNo string
+	OutRefundNo string `json:"out_refund_no,omitempty"`
 	// RefundID is the wallet's refund number (WeChat refund_id); empty on
 	// payments and on Alipay, which has none.
-	RefundID string
-	Kind     string // KindPayment or KindRefund
+	RefundID string `json:"refund_id,omitempty"`
+	Kind     string `json:"kind"` // KindPayment or KindRefund
 	// Status is the payment's trade state or the refund's status, as the
 	// wallet writes it (SUCCESS, REVOKED, PROCESSING…).
-	Status string
+	Status string `json:"status"`
 	// Amount is the order's or the refund's amount in fen, positive.
-	Amount int64
+	Amount int64 `json:"amount"`
 	// Fee is the fee charged (positive) or given back (negative), in fen,
 	// rounded half to even from the bill's sub-fen precision.
-	Fee int64
+	Fee int64 `json:"fee"`
 	// At is when the payment succeeded or the refund was made, in UTC.
-	At time.Time
+	At time.Time `json:"at"`
 	// Merchant is the account the bill belongs to: WeChat's 特约商户号 (the
 	// sub-merchant) if any, else 商户号; Alipay's PID (2088…).
-	Merchant string
+	Merchant string `json:"merchant,omitempty"`
+}
+
+// legacyRow is Row as it was stored before it had JSON names.
+type legacyRow struct {
+	Channel, OutTradeNo, TransactionID, OutRefundNo, RefundID, Kind, Status string
+	Amount, Fee                                                             int64
+	At                                                                      time.Time
+	Merchant                                                                string
+}
+
+// UnmarshalJSON reads the snake-case names, or the Go names of rows stored
+// before them (a reconciliation's items).
+func (r *Row) UnmarshalJSON(b []byte) error {
+	type plain Row
+	if bytes.Contains(b, []byte(`"OutTradeNo"`)) {
+		var l legacyRow
+		if err := json.Unmarshal(b, &l); err != nil {
+			return err
+		}
+		*r = Row(l)
+		return nil
+	}
+	return json.Unmarshal(b, (*plain)(r))
 }
 
 // CompareKey orders rows by (Kind, OutTradeNo, OutRefundNo), the order Match
