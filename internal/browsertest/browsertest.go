@@ -352,3 +352,13 @@ const overflowJS = `(() => {
   if (out.length === 0) out.push("the page is " + root.scrollWidth + "px wide in a " + w + "px window");
   return out;
 })()`
+
+// Evaluate runs a JavaScript expression in the page and decodes its value
+// into dst.
+func Evaluate[T any](expr string, dst *T) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		v, err := chromedp.Evaluate[T](expr)(ctx, t)
+		*dst = v
+		return chromedp.Void{}, err
+	}
+}

@@ -12,7 +12,8 @@ import (
 // attributes; not scripts, styles or other attributes) and names what a
 // Chinese reader would trip over: ASCII letters (English) outside the
 // tokens that are allowed everywhere (links, SHA-256 fingerprints,
-// share-code tokens such as ￥AB23CD45EF6￥) or passed in allowed, and
+// share-code tokens such as ￥AB23CD45EF6￥, the order number after 订单号)
+// or passed in allowed, and
 // half-width punctuation (, : ? ! ; ( ) .) touching a Chinese character
 // where full-width ，：？！；（）。 belongs.
 func CopyProblems(page string, allowed ...*regexp.Regexp) []string {
@@ -44,6 +45,9 @@ var (
 		regexp.MustCompile(`\bSHA-256\b`),
 		regexp.MustCompile(`\b[0-9a-f]{64}\b`),
 		regexp.MustCompile(`￥[0-9A-Za-z]{4,24}￥`),
+		// An order number is the merchant's, in any form, and one a
+		// shopper may quote to the shop.
+		regexp.MustCompile(`订单号 [!-~]+`),
 	}
 )
 

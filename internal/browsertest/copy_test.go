@@ -13,6 +13,7 @@ func TestCopyProblems(t *testing.T) {
 		bad  int
 	}{
 		{`<h1>你觉得用支付宝付款怎么样？</h1><p>¥12.50 · 订单号 20261202</p>`, 0},
+		{`<p>县城超市 · 订单号 shop-0a1b-XY · 请在 12月2日 20:30 前付款</p>`, 0},
 		{`<p>口令 ￥AB23CD45EF6￥，链接 <a href="https://x.example/a">https://x.example/pfm/pfm_1</a></p>`, 0},
 		{`<code>3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1c</code> 协议指纹（SHA-256）`, 0},
 		{`<script>var a = "English"; if (x) {}</script><style>.a{color:red}</style><p class="English" data-x="y">中文</p>`, 0},
