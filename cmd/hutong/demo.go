@@ -170,8 +170,8 @@ func seedDemo(ctx context.Context, svc *gateway.Service) (keys []demoKey, firstS
 		out = append(out, demoKey{m.Name, m.ID, secret})
 	}
 	if _, err := svc.CurrentAgreement(ctx, svc.DB, "wechatpay"); err != nil {
-		if _, err := svc.CreateAgreement(ctx, "wechatpay", "微信支付开通服务协议 (WeChat Pay services agreement)",
-			"第一条 商户同意通过平台接入微信支付, 由平台代为申请特约商户。\n第二条 买家付款由平台托管, 买家确认收货或付款 10 日后结算给商户, 扣除平台佣金与支付渠道手续费。\n第三条 仅退款与退货退款按平台规则处理。",
+		if _, err := svc.CreateAgreement(ctx, "wechatpay", "微信支付开通服务协议",
+			"第一条 商户同意通过平台接入微信支付，由平台代为申请特约商户。\n第二条 买家付款由平台托管，买家确认收货或付款 10 日后结算给商户，扣除平台佣金与支付渠道手续费。\n第三条 仅退款与退货退款按平台规则处理。",
 			"demo", false); err != nil {
 			return nil, false, err
 		}

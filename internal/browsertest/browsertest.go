@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,6 +186,179 @@ func Value(sel string, dst *string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		s, err := chromedp.Value(chromedp.CSS(sel))(ctx, t)
 		*dst = s
+		return chromedp.Void{}, err
+	}
+}
+
+// missingGlyphsJS finds the characters of the page's visible text (and of
+// its form fields) that render as the missing-glyph box. For every
+// character it draws, on a canvas and in the font of the element that
+// shows it, the character and a code point no font has (U+10FFFD, a
+// private-use character of plane 16); a character drawn exactly like that
+// one, or drawn as nothing at all, has no glyph in any installed font, and
+// a reader sees a box (tofu) or a gap. Comparing pixels, not metrics,
+// avoids trusting document.fonts.check, which answers true for a font
+// family that merely exists.
+const missingGlyphsJS = `(async () => {
+  await document.fonts.ready;
+  const size = 48, pad = 8, W = size * 2 + pad * 2, H = size + pad * 2;
+  const canvas = document.createElement("canvas");
+  canvas.width = W; canvas.height = H;
+  const g = canvas.getContext("2d", { willReadFrequently: true });
+  const draw = (ch, family) => {
+    g.clearRect(0, 0, W, H);
+    g.font = size + "px " + family;
+    g.textBaseline = "top";
+    g.fillStyle = "#000";
+    g.fillText(ch, pad, pad);
+    const d = g.getImageData(0, 0, W, H).data;
+    let s = "", ink = 0;
+    for (let i = 3; i < d.length; i += 4) { s += String.fromCharCode(d[i]); ink += d[i]; }
+    return { s, ink };
+  };
+  const seen = new Map(); // character -> set of font families it is shown in
+  const add = (text, el) => {
+    const family = getComputedStyle(el).fontFamily || "sans-serif";
+    for (const ch of Array.from(text)) {
+      if (/\s/u.test(ch) || /\p{Cf}/u.test(ch)) continue;
+      if (!seen.has(ch)) seen.set(ch, new Set());
+      seen.get(ch).add(family);
+    }
+  };
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest("script,style,template,noscript")) continue;
+    if (el.checkVisibility && !el.checkVisibility({ visibilityProperty: true })) continue;
+    add(n.data, el);
+  }
+  for (const el of document.querySelectorAll("input,textarea,select")) {
+    if (el.checkVisibility && !el.checkVisibility({ visibilityProperty: true })) continue;
+    if (el.type === "hidden") continue;
+    add((el.value || "") + (el.placeholder || ""), el);
+    if (el.tagName === "SELECT") for (const o of el.options) add(o.text, el);
+  }
+  const missing = [];
+  const tofu = new Map();
+  for (const [ch, families] of seen) {
+    for (const family of families) {
+      if (!tofu.has(family)) tofu.set(family, draw("\u{10FFFD}", family).s);
+      const r = draw(ch, family);
+      if (r.ink === 0 || r.s === tofu.get(family)) { missing.push(ch.codePointAt(0)); break; }
+    }
+  }
+  return missing;
+})()`
+
+// MissingGlyphs returns the characters of the page's visible text, and of
+// its form fields, that no installed font can draw: they would show as
+// empty boxes (tofu), as emoji do where no emoji font is installed.
+func MissingGlyphs(ctx context.Context) ([]rune, error) {
+	cps, err := chromedp.Run(ctx, chromedp.Evaluate[[]int32](missingGlyphsJS, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return nil, fmt.Errorf("looking for missing glyphs: %w", err)
+	}
+	out := make([]rune, len(cps))
+	for i, c := range cps {
+		out[i] = rune(c)
+	}
+	return out, nil
+}
+
+// Size is a window a page is looked at in.
+type Size struct {
+	Name          string
+	Width, Height int64
+	Mobile        bool // a phone's screen: touch, and the viewport meta tag honoured
+}
+
+// The two sizes every shopper page is looked at in: a phone and a laptop.
+var (
+	Phone   = Size{Name: "390x844", Width: 390, Height: 844, Mobile: true}
+	Desktop = Size{Name: "1280x800", Width: 1280, Height: 800}
+)
+
+// LookAt opens url at each size (the person's User-Agent stays theirs)
+// and keeps a screenshot named name-WxH.png. It fails the test when a
+// character of the page renders as a missing glyph, or when the page is
+// wider than the window (something cut off, or a sideways scroll). The
+// window is left at the last size.
+func (p *Person) LookAt(name, url string, sizes ...Size) {
+	p.T.Helper()
+	for _, s := range sizes {
+		emulate := chromedp.EmulateViewport(s.Width, s.Height)
+		if s.Mobile {
+			emulate = chromedp.EmulateViewport(s.Width, s.Height, chromedp.EmulateMobile, chromedp.EmulateTouch)
+		}
+		p.Do(Step{Name: "use a " + s.Name + " window", Action: emulate},
+			Step{Name: "open " + name + " at " + s.Name, Action: chromedp.Navigate(url)})
+		p.Look(name + "-" + s.Name)
+	}
+}
+
+// Look checks the page as it is now (see LookAt) and keeps its screenshot
+// as shot.png.
+func (p *Person) Look(shot string) {
+	p.T.Helper()
+	p.Screenshot(shot)
+	sctx, cancel := context.WithTimeout(p.Ctx, 20*time.Second)
+	defer cancel()
+	missing, err := MissingGlyphs(sctx)
+	if err != nil {
+		p.T.Fatalf("%s: %v", shot, err)
+	}
+	if len(missing) > 0 {
+		var list []string
+		for _, r := range missing {
+			list = append(list, fmt.Sprintf("%q (U+%04X)", r, r))
+		}
+		p.T.Errorf("%s: no installed font draws %s: they show as empty boxes", shot, strings.Join(list, ", "))
+	}
+	over, err := Overflowing(sctx)
+	if err != nil {
+		p.T.Fatalf("%s: %v", shot, err)
+	}
+	if len(over) > 0 {
+		p.T.Errorf("%s: the page is wider than its window; sticking out: %s", shot, strings.Join(over, "; "))
+	}
+}
+
+// Overflowing names the elements that stick out of the window sideways;
+// nil when the page fits its window's width.
+func Overflowing(ctx context.Context) ([]string, error) {
+	over, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](overflowJS))
+	if err != nil {
+		return nil, fmt.Errorf("measuring the layout: %w", err)
+	}
+	return over, nil
+}
+
+// overflowJS names what sticks out of the window on the right (or the
+// left): the page would scroll sideways, or cut it off.
+const overflowJS = `(() => {
+  const root = document.documentElement, w = root.clientWidth;
+  const out = [];
+  if (root.scrollWidth <= w) return out;
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || (r.right <= w + 0.5 && r.left >= -0.5)) continue;
+    let inner = false;
+    for (const c of el.children) { const cr = c.getBoundingClientRect(); if (cr.right > w + 0.5 || cr.left < -0.5) inner = true; }
+    if (inner) continue;
+    const id = el.tagName.toLowerCase() + (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "");
+    out.push(id + " to " + Math.round(r.right) + "px of " + w);
+    if (out.length >= 5) break;
+  }
+  if (out.length === 0) out.push("the page is " + root.scrollWidth + "px wide in a " + w + "px window");
+  return out;
+})()`
+
+// Evaluate runs a JavaScript expression in the page and decodes its value
+// into dst.
+func Evaluate[T any](expr string, dst *T) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		v, err := chromedp.Evaluate[T](expr)(ctx, t)
+		*dst = v
 		return chromedp.Void{}, err
 	}
 }

@@ -78,7 +78,7 @@ func (s *Service) CreatePayForMe(ctx context.Context, merchantID, paymentID stri
 		source = "pay_for_me"
 	}
 	exp2 := r.ExpiresAt
-	sc, err := s.CreateShareCode(ctx, merchantID, ShareCodeRequest{Target: "pay_for_me", TargetID: r.ID, Source: source, Title: "帮我付款: " + truncate(p.Description, 30), ExpiresAt: &exp2})
+	sc, err := s.CreateShareCode(ctx, merchantID, ShareCodeRequest{Target: "pay_for_me", TargetID: r.ID, Source: source, Title: "帮我付款：" + truncate(p.Description, 30), ExpiresAt: &exp2})
 	if err != nil {
 		return PayForMe{}, err
 	}

@@ -6,6 +6,7 @@ package storefront_test
 // other, and shares a product whose code a second shopper pastes.
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -90,4 +91,75 @@ func TestBrowserMarketplace(t *testing.T) {
 		S("check out", chromedp.Click(chromedp.CSS(`[data-checkout]`))),
 		S("reach the cashier", chromedp.WaitVisible(chromedp.CSS(`[data-method="alipay.wap"]`))))
 	friend.Screenshot("shop-shared-checkout")
+}
+
+// readsAsChinese fails the test on English or half-width punctuation in
+// the page as the browser holds it now.
+func readsAsChinese(p *browsertest.Person, name string) {
+	p.T.Helper()
+	var html string
+	p.Do(S("read "+name, browsertest.Evaluate(`document.documentElement.outerHTML`, &html)))
+	for _, problem := range browsertest.CopyProblems(html, marketTokens...) {
+		p.T.Errorf("%s: %s", name, problem)
+	}
+}
+
+// marketTokens: see TestShopperPagesReadAsChinese (copy_test.go).
+var marketTokens = []*regexp.Regexp{regexp.MustCompile(`T恤`), regexp.MustCompile(`【hutong】`)}
+
+// TestBrowserMarketplaceLooks: every page of the marketplace in a phone's
+// 390×844 window and a laptop's 1280×800, with the fonts CI installs:
+// screenshots kept, and no character shown as an empty box, nothing wider
+// than the window (the buyer picker was cut off at 390 px), no English.
+func TestBrowserMarketplaceLooks(t *testing.T) {
+	shopper := browsertest.Start(t, "shopper", browsertest.Options{UserAgent: phoneUA, Width: 390, Height: 844})
+	e := start(t, nil)
+	both := []browsertest.Size{browsertest.Phone, browsertest.Desktop}
+	look := func(name, u string) {
+		t.Helper()
+		shopper.LookAt(name, u, both...)
+		readsAsChinese(shopper, name)
+	}
+	look("shop-home", e.shop+"/")
+	var right, width float64
+	shopper.Do(S("a phone window", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)), S("open the shop", chromedp.Navigate(e.shop+"/")),
+		S("measure the buyer picker", browsertest.Evaluate(`document.querySelector("[data-buyer-select]").getBoundingClientRect().right`, &right)),
+		S("and the window", browsertest.Evaluate(`document.documentElement.clientWidth`, &width)))
+	if right > width {
+		t.Errorf("the buyer picker ends at %.0f px in a %.0f px window", right, width)
+	}
+	shopper.Do(S("choose 李娜", chromedp.SetValue(chromedp.CSS(`[data-buyer-select]`), "buyer-li")),
+		S("switch", chromedp.Click(chromedp.CSS(`[data-buyer-submit]`))),
+		S("李娜 is shopping", chromedp.WaitVisible(chromedp.CSS(`[data-current-buyer="buyer-li"]`))))
+
+	look("shop-product", e.shop+"/p/county-rice-5kg")
+	shopper.Do(S("make a share code", chromedp.Click(chromedp.CSS(`[data-share-button]`))),
+		S("see the message", chromedp.WaitVisible(chromedp.CSS(`[data-share-message]`))))
+	shopper.Look("shop-product-shared-390x844")
+	readsAsChinese(shopper, "shop-product-shared")
+	var message string
+	shopper.Do(S("read the message", browsertest.Value(`[data-share-message]`, &message)))
+	land := e.b.post(e.gw+"/s/", form("text", message), "Origin", e.gw).want(t, 303, "paste the message")
+	look("shop-product-through-a-share", land.location)
+	var applied string
+	shopper.Do(S("read what it is credited to", browsertest.Text(`[data-share-code-applied]`, &applied)))
+	if strings.Contains(applied, "sc_") || !strings.Contains(applied, "￥") {
+		t.Errorf("the shopper is shown %q: the code's id instead of its text", applied)
+	}
+
+	for _, p := range []string{"county-soymilk", "county-youtiao", "city-tshirt", "city-jeans"} {
+		shopper.Do(S("open "+p, chromedp.Navigate(e.shop+"/p/"+p)), S("add "+p, chromedp.Click(chromedp.CSS(`[data-add-to-cart]`))),
+			S("see it in the cart", chromedp.WaitVisible(chromedp.CSS(`[data-cart-line="`+p+`"]`))))
+	}
+	look("shop-cart", e.shop+"/cart")
+	shopper.Do(S("check out", chromedp.Click(chromedp.CSS(`[data-checkout]`))),
+		S("see the orders", chromedp.WaitVisible(chromedp.CSS(`[data-order-merchant="m_demo_city"]`))))
+	look("shop-orders", e.shop+"/orders")
+	var order string
+	shopper.Do(S("note an order", browsertest.Attr(`[data-order-merchant="m_demo_city"]`, "data-order", &order)))
+	shopper.Do(S("open it", chromedp.Navigate(e.shop+"/orders/"+order)), S("ask a friend", chromedp.Click(chromedp.CSS(`[data-pfm-button]`))),
+		S("see the link", chromedp.WaitVisible(chromedp.CSS(`[data-pfm-url]`))))
+	look("shop-order", e.shop+"/orders/"+order)
+	look("shop-error", e.shop+"/p/no-such-product")
+	look("shop-empty-cart", e.shop+"/cart")
 }

@@ -5,12 +5,15 @@
 // internals or database. Its own data (carts, orders) is in memory; the
 // payments are the gateway's.
 //
-// Pages (plain Go templates in Chinese with short English hints, a little
-// CSS, no JavaScript, all embedded):
+// Pages (plain Go templates, in Chinese only, as a shopper in China reads
+// them; a little CSS; product pictures as hand-drawn SVG, never emoji,
+// which show as empty boxes where no emoji font is installed; no
+// JavaScript; all embedded):
 //
 //	GET  /                        products by merchant, each merchant's store code on the gateway
 //	POST /buyer                   choose the demo buyer (cookie shop_buyer)
 //	GET  /p/{product}             a product; ?share_code=sc_… credits the payment to that code
+//	                              (the page shows the code's text, never its id)
 //	POST /p/{product}/share       make a share code for the product and show its message
 //	POST /cart                    add to cart (product, quantity 1–99, share_code)
 //	GET  /cart                    the current buyer's cart, by merchant
@@ -20,7 +23,7 @@
 //	GET  /orders                  the current buyer's orders
 //	GET  /orders/{order}          an order, its payment's status, a verified return from the cashier
 //	POST /orders/{order}/pay-for-me  ask a friend to pay (note)
-//	GET  /assets/shop.css
+//	GET  /assets/shop.css, /assets/products/{picture}.svg
 //
 // A cart belongs to the demo buyer chosen in the header, so switching buyer
 // switches cart. Forms posted from another site are refused.
@@ -107,21 +110,38 @@ type Merchant struct {
 type Product struct {
 	ID, Title string
 	Price     int64 // fen
-	Emoji     string
+	// Picture names one of the embedded drawings in static/products/
+	// (Pictures lists them); "" is a parcel.
+	Picture string
+}
+
+// Pictures are the product drawings the storefront embeds.
+func Pictures() []string {
+	entries, _ := fs.ReadDir(staticFS, "static/products")
+	var out []string
+	for _, e := range entries {
+		out = append(out, strings.TrimSuffix(e.Name(), ".svg"))
+	}
+	return out
+}
+
+func hasPicture(name string) bool {
+	_, err := fs.Stat(staticFS, "static/products/"+name+".svg")
+	return idPattern.MatchString(name) && err == nil
 }
 
 // DemoMerchants are the two demo merchants, with stable ids: a county
 // supermarket and a city clothing shop.
 func DemoMerchants() []Merchant {
 	return []Merchant{
-		{ID: "m_demo_county", Name: "县城超市 County Mart", Category: "超市 grocery", Region: "130627", Products: []Product{
-			{ID: "county-soymilk", Title: "豆浆", Price: 350, Emoji: "🥛"},
-			{ID: "county-youtiao", Title: "油条", Price: 200, Emoji: "🥖"},
-			{ID: "county-rice-5kg", Title: "大米5kg", Price: 3990, Emoji: "🍚"},
+		{ID: "m_demo_county", Name: "县城超市", Category: "超市", Region: "130627", Products: []Product{
+			{ID: "county-soymilk", Title: "豆浆", Price: 350, Picture: "soymilk"},
+			{ID: "county-youtiao", Title: "油条", Price: 200, Picture: "youtiao"},
+			{ID: "county-rice-5kg", Title: "东北大米 5公斤", Price: 3990, Picture: "rice"},
 		}},
-		{ID: "m_demo_city", Name: "城市服饰 City Wear", Category: "服饰 clothing", Region: "110105", Products: []Product{
-			{ID: "city-tshirt", Title: "T恤", Price: 7900, Emoji: "👕"},
-			{ID: "city-jeans", Title: "牛仔裤", Price: 19900, Emoji: "👖"},
+		{ID: "m_demo_city", Name: "城市服饰", Category: "服饰", Region: "110105", Products: []Product{
+			{ID: "city-tshirt", Title: "纯棉T恤", Price: 7900, Picture: "tshirt"},
+			{ID: "city-jeans", Title: "牛仔裤", Price: 19900, Picture: "jeans"},
 		}},
 	}
 }
@@ -133,9 +153,9 @@ type buyer struct {
 }
 
 var buyers = []buyer{
-	{ID: "buyer-zhang", Name: "张伟", RegionCode: "130627", Area: "河北 唐县 (county)"},
-	{ID: "buyer-li", Name: "李娜", RegionCode: "110105", Area: "北京 朝阳区 (Beijing district)"},
-	{ID: "buyer-wang", Name: "王芳", RegionCode: "330782", Area: "浙江 义乌市 (county-level city)"},
+	{ID: "buyer-zhang", Name: "张伟", RegionCode: "130627", Area: "河北唐县"},
+	{ID: "buyer-li", Name: "李娜", RegionCode: "110105", Area: "北京朝阳"},
+	{ID: "buyer-wang", Name: "王芳", RegionCode: "330782", Area: "浙江义乌"},
 }
 
 func buyerByID(id string) (buyer, bool) {
@@ -151,9 +171,9 @@ func buyerByID(id string) (buyer, bool) {
 type shareSource struct{ ID, Label string }
 
 var shareSources = []shareSource{
-	{ID: "wechat_moments", Label: "微信朋友圈 (WeChat Moments)"},
-	{ID: "wechat_group", Label: "微信群 (WeChat group)"},
-	{ID: "ad:double11", Label: "双11广告 (Double 11 ad)"},
+	{ID: "wechat_moments", Label: "微信朋友圈"},
+	{ID: "wechat_group", Label: "微信群"},
+	{ID: "ad:double11", Label: "双十一广告"},
 }
 
 // Limits.
@@ -164,8 +184,13 @@ const (
 	buyerCookie = "shop_buyer"
 )
 
-// beijing is UTC+8, for the times buyers see.
+// beijing is Asia/Shanghai (UTC+8 all year, no daylight saving), for the
+// times buyers see; fixed, so it needs no time zone database.
 var beijing = time.FixedZone("CST", 8*3600)
+
+// when is a time as a shopper in China reads it: "2026年12月2日 20:15",
+// Beijing time.
+func when(t time.Time) string { return t.In(beijing).Format("2006年1月2日 15:04") }
 
 var (
 	idPattern        = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,47}$`)
@@ -183,6 +208,7 @@ type line struct {
 	ProductID string
 	Quantity  int64
 	ShareCode string // the share code id the buyer came through, if any
+	ShareText string // its text, as the shopper pasted it: ids stay out of pages
 }
 
 // order is one merchant's part of a checkout, with its payment.
@@ -196,6 +222,7 @@ type order struct {
 	Amount      int64
 	Items       []client.Item
 	ShareCode   string
+	ShareText   string
 	Created     time.Time
 	PayForMe    *client.PayForMe // the latest pay-for-me request
 }
@@ -255,7 +282,10 @@ func New(cfg Config) (http.Handler, error) {
 		}
 		mc := m
 		mc.Products = append([]Product(nil), m.Products...)
-		for _, p := range mc.Products {
+		for i, p := range mc.Products {
+			if p.Picture == "" {
+				mc.Products[i].Picture = "parcel"
+			}
 			switch {
 			case !idPattern.MatchString(p.ID):
 				return nil, fmt.Errorf("storefront: product id %q must be 1 to 48 of a-z, 0-9, _ and -", p.ID)
@@ -265,8 +295,10 @@ func New(cfg Config) (http.Handler, error) {
 				return nil, fmt.Errorf("storefront: product %q: the title must be 1 to 40 characters", p.ID)
 			case p.Price <= 0 || p.Price > 10_000_000:
 				return nil, fmt.Errorf("storefront: product %q: the price must be 1 to 10000000 fen", p.ID)
+			case p.Picture != "" && !hasPicture(p.Picture):
+				return nil, fmt.Errorf("storefront: product %q: no picture %q (have %s)", p.ID, p.Picture, strings.Join(Pictures(), ", "))
 			}
-			s.products[p.ID] = productRef{Product: p, Merchant: &mc}
+			s.products[p.ID] = productRef{Product: mc.Products[i], Merchant: &mc}
 		}
 		s.merchants = append(s.merchants, &mc)
 		s.byID[mc.ID] = &mc
@@ -276,7 +308,7 @@ func New(cfg Config) (http.Handler, error) {
 		"status": statusLabel,
 		"method": methodLabel,
 		"short":  shortName,
-		"when":   func(t time.Time) string { return t.In(beijing).Format("2006-01-02 15:04") },
+		"when":   when,
 	}).ParseFS(templateFS, "templates/*.html"))
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
@@ -293,7 +325,7 @@ func New(cfg Config) (http.Handler, error) {
 	s.mux.HandleFunc("GET /orders/{order}", s.orderPage)
 	s.mux.HandleFunc("POST /orders/{order}/pay-for-me", s.payForMe)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.fail(w, r, http.StatusNotFound, "没有这个页面 (no such page)")
+		s.fail(w, r, http.StatusNotFound, "没有这个页面。")
 	})
 	return s, nil
 }
@@ -303,7 +335,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "same-origin")
 	if err := s.csrf.Check(r); err != nil {
-		s.fail(w, r, http.StatusForbidden, "拒绝来自其他网站的提交 (a form posted from another site was refused)")
+		s.fail(w, r, http.StatusForbidden, "这个表单来自其他网站，已被拒绝。请回到商城重新操作。")
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -332,7 +364,8 @@ type view struct {
 
 	Product      *productRef
 	Quantity     string
-	ShareIn      string // the share code followed to this page
+	ShareIn      string // the share code followed to this page (its id, for the form)
+	ShareText    string // and its text, which the page shows
 	Sources      []shareSource
 	Source       string
 	Share        *client.ShareCode
@@ -358,12 +391,15 @@ type cartLine struct {
 	Quantity  int64
 	Amount    int64
 	ShareCode string
+	ShareText string
 }
 
 type orderView struct {
 	order
 	Merchant   *Merchant
 	Status     string // from the gateway; "unknown" when it could not be read
+	Refunded   int64  // fen
+	PaidAt     time.Time
 	PaidMethod string
 	Payer      string // buyer, friend
 	Problem    string // why the status is unknown
@@ -408,14 +444,23 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, status int, msg st
 // apiMessage is what a buyer is shown when the gateway refuses or cannot
 // be reached.
 func apiMessage(err error) string {
+	// The gateway's messages are for developers, in English; a shopper is
+	// told what happened in Chinese, and the details go to the log.
 	var ae *client.Error
 	if errors.As(err, &ae) {
-		if ae.Param != "" {
-			return ae.Message + " (" + ae.Param + ")"
+		switch {
+		case ae.Status == http.StatusNotFound:
+			return "收款网关找不到这家店铺或这笔订单。"
+		case ae.Status == http.StatusTooManyRequests:
+			return "操作太频繁，请稍后再试。"
+		case ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden:
+			return "商城的收款账号没有权限，请联系商城。"
+		case ae.Status >= 500:
+			return "收款网关出错了，请稍后再试。"
 		}
-		return ae.Message
+		return "收款网关拒绝了这个请求。"
 	}
-	return "网关暂时无法访问 (the gateway could not be reached): " + err.Error()
+	return "暂时连不上收款网关，请稍后再试。"
 }
 
 func (s *server) buyer(r *http.Request) buyer {
@@ -459,7 +504,7 @@ func (s *server) chooseBuyer(w http.ResponseWriter, r *http.Request) {
 	b, ok := buyerByID(r.PostFormValue("buyer"))
 	if !ok {
 		v := s.view(r, "互通集市")
-		v.Error = "请选择列表中的买家 (choose a buyer from the list)"
+		v.Error = "请选择列表中的买家。"
 		s.render(w, http.StatusBadRequest, "home.html", v)
 		return
 	}
@@ -477,16 +522,16 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 func (s *server) product(w http.ResponseWriter, r *http.Request) {
 	ref, ok := s.products[r.PathValue("product")]
 	if !ok {
-		s.fail(w, r, http.StatusNotFound, "没有这件商品 (no such product)")
+		s.fail(w, r, http.StatusNotFound, "没有这件商品。")
 		return
 	}
 	v := s.productView(r, ref)
 	if sc := r.URL.Query().Get("share_code"); sc != "" {
-		if err := s.checkShareCode(r.Context(), ref, sc); err != nil {
-			v.Error = "分享码无效, 这次购买不会计入分享 (the share code will not be credited): " + err.Error()
+		if info, err := s.checkShareCode(r.Context(), ref, sc); err != nil {
+			v.Error = "分享口令" + err.Error() + "，这次购买不会计入分享。"
 		} else {
-			v.ShareIn = sc
-			v.Notice = "你通过朋友的分享来到这里 (you came through a share code)"
+			v.ShareIn, v.ShareText = sc, info.Text
+			v.Notice = "你是通过朋友的分享来到这里的。"
 		}
 	}
 	s.render(w, http.StatusOK, "product.html", v)
@@ -504,35 +549,36 @@ func (s *server) productView(r *http.Request, ref productRef) view {
 func parseQuantity(s string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil || n < 1 || n > maxQuantity {
-		return 0, fmt.Errorf("数量须为 1 到 %d (quantity must be 1 to %d)", maxQuantity, maxQuantity)
+		return 0, fmt.Errorf("数量须为 1 到 %d 的整数。", maxQuantity)
 	}
 	return n, nil
 }
 
 // checkShareCode accepts a share code id only if the gateway knows it as a
-// live code of this product's merchant, for this product.
-func (s *server) checkShareCode(ctx context.Context, ref productRef, id string) error {
+// live code of this product's merchant, for this product. Its error says
+// what is wrong in words that follow "分享口令".
+func (s *server) checkShareCode(ctx context.Context, ref productRef, id string) (*shareCodeInfo, error) {
 	if !shareCodePattern.MatchString(id) {
-		return errors.New("格式不对 (not a share code id)")
+		return nil, errors.New("格式不对")
 	}
 	sc, err := s.getShareCode(ctx, ref.Merchant.ID, id)
 	if err != nil {
 		var ae *client.Error
 		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
-			return errors.New("这家店没有这个分享码 (this store has no such share code)")
+			return nil, errors.New("不是这家店的")
 		}
 		s.cfg.Logger.Warn("storefront: share code lookup", "share_code", id, "error", err)
-		return errors.New(apiMessage(err))
+		return nil, errors.New("暂时无法核对")
 	}
 	switch {
 	case sc.Target != "product" || sc.TargetID != ref.ID:
-		return errors.New("它分享的不是这件商品 (it is for another product)")
+		return nil, errors.New("分享的是另一件商品")
 	case sc.Revoked:
-		return errors.New("已被撤销 (revoked)")
+		return nil, errors.New("已被撤销")
 	case sc.ExpiresAt != nil && !time.Now().Before(*sc.ExpiresAt):
-		return errors.New("已过期 (expired)")
+		return nil, errors.New("已过期")
 	}
-	return nil
+	return sc, nil
 }
 
 // shareCodeInfo is GET /v1/share_codes/{id}, with the fields the client's
@@ -584,7 +630,7 @@ func (s *server) getShareCode(ctx context.Context, merchantID, id string) (*shar
 func (s *server) share(w http.ResponseWriter, r *http.Request) {
 	ref, ok := s.products[r.PathValue("product")]
 	if !ok {
-		s.fail(w, r, http.StatusNotFound, "没有这件商品 (no such product)")
+		s.fail(w, r, http.StatusNotFound, "没有这件商品。")
 		return
 	}
 	v := s.productView(r, ref)
@@ -594,7 +640,7 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 		known = known || src.ID == source
 	}
 	if !known {
-		v.Error = "请选择列表中的分享渠道 (choose a source from the list)"
+		v.Error = "请选择列表中的分享渠道。"
 		s.render(w, http.StatusBadRequest, "product.html", v)
 		return
 	}
@@ -603,12 +649,12 @@ func (s *server) share(w http.ResponseWriter, r *http.Request) {
 		Source: source, URL: s.base + "/p/" + ref.ID, Title: ref.Title})
 	if err != nil {
 		s.cfg.Logger.Warn("storefront: share code refused", "product", ref.ID, "error", err)
-		v.Error = "生成分享口令失败 (the share code was not made): " + apiMessage(err)
+		v.Error = "生成分享口令失败：" + apiMessage(err)
 		s.render(w, http.StatusBadGateway, "product.html", v)
 		return
 	}
 	v.Share = sc
-	v.Notice = "分享口令已生成: 复制下面的消息发给朋友 (copy the message below and send it)"
+	v.Notice = "分享口令已生成，复制下面的消息发给朋友吧。"
 	s.render(w, http.StatusOK, "product.html", v)
 }
 
@@ -618,13 +664,13 @@ func (s *server) addToCart(w http.ResponseWriter, r *http.Request) {
 	ref, ok := s.products[r.PostFormValue("product")]
 	if !ok {
 		v := s.view(r, "互通集市")
-		v.Error = "没有这件商品 (no such product)"
+		v.Error = "没有这件商品。"
 		s.render(w, http.StatusBadRequest, "home.html", v)
 		return
 	}
 	v := s.productView(r, ref)
 	v.Quantity = r.PostFormValue("quantity")
-	sc := r.PostFormValue("share_code")
+	sc, scText := r.PostFormValue("share_code"), ""
 	q, err := parseQuantity(v.Quantity)
 	if err != nil {
 		v.Error = err.Error()
@@ -632,12 +678,13 @@ func (s *server) addToCart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sc != "" {
-		if err := s.checkShareCode(r.Context(), ref, sc); err != nil {
-			v.Error = "分享码无效 (the share code is not valid): " + err.Error()
+		info, err := s.checkShareCode(r.Context(), ref, sc)
+		if err != nil {
+			v.Error = "分享口令" + err.Error() + "。"
 			s.render(w, http.StatusBadRequest, "product.html", v)
 			return
 		}
-		v.ShareIn = sc
+		v.ShareIn, v.ShareText, scText = sc, info.Text, info.Text
 	}
 	b := s.buyer(r)
 	s.mu.Lock()
@@ -646,17 +693,17 @@ func (s *server) addToCart(w http.ResponseWriter, r *http.Request) {
 	if i >= 0 && lines[i].Quantity+q > maxQuantity {
 		have := lines[i].Quantity
 		s.mu.Unlock()
-		v.Error = fmt.Sprintf("购物车里已有 %d 件, 同一商品最多 %d 件 (the cart holds %d; at most %d of one product)", have, maxQuantity, have, maxQuantity)
+		v.Error = fmt.Sprintf("购物车里已有 %d 件，同一商品最多买 %d 件。", have, maxQuantity)
 		s.render(w, http.StatusBadRequest, "product.html", v)
 		return
 	}
 	if i >= 0 {
 		lines[i].Quantity += q
 		if sc != "" {
-			lines[i].ShareCode = sc
+			lines[i].ShareCode, lines[i].ShareText = sc, scText
 		}
 	} else {
-		s.carts[b.ID] = append(lines, line{ProductID: ref.ID, Quantity: q, ShareCode: sc})
+		s.carts[b.ID] = append(lines, line{ProductID: ref.ID, Quantity: q, ShareCode: sc, ShareText: scText})
 	}
 	s.mu.Unlock()
 	http.Redirect(w, r, "/cart?added="+url.QueryEscape(ref.ID), http.StatusSeeOther)
@@ -681,7 +728,7 @@ func (s *server) groups(lines []line) []cartGroup {
 			if !ok || ref.Merchant.ID != m.ID {
 				continue
 			}
-			cl := cartLine{Product: ref.Product, Quantity: l.Quantity, Amount: ref.Price * l.Quantity, ShareCode: l.ShareCode}
+			cl := cartLine{Product: ref.Product, Quantity: l.Quantity, Amount: ref.Price * l.Quantity, ShareCode: l.ShareCode, ShareText: l.ShareText}
 			g.Lines = append(g.Lines, cl)
 			g.Total += cl.Amount
 		}
@@ -707,7 +754,7 @@ func (s *server) cartView(r *http.Request) view {
 func (s *server) cart(w http.ResponseWriter, r *http.Request) {
 	v := s.cartView(r)
 	if ref, ok := s.products[r.URL.Query().Get("added")]; ok {
-		v.Notice = "已加入购物车: " + ref.Title + " (added to the cart)"
+		v.Notice = "已加入购物车：" + ref.Title + "。"
 	}
 	s.render(w, http.StatusOK, "cart.html", v)
 }
@@ -726,7 +773,7 @@ func (s *server) updateLine(w http.ResponseWriter, r *http.Request) {
 	if i < 0 || qerr != nil {
 		v := s.cartView(r)
 		if i < 0 {
-			v.Error = "购物车里没有这件商品 (the cart does not hold this product)"
+			v.Error = "购物车里没有这件商品。"
 		} else {
 			v.Error = qerr.Error()
 		}
@@ -748,7 +795,7 @@ func (s *server) removeLine(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if i < 0 {
 		v := s.cartView(r)
-		v.Error = "购物车里没有这件商品 (the cart does not hold this product)"
+		v.Error = "购物车里没有这件商品。"
 		s.render(w, http.StatusBadRequest, "cart.html", v)
 		return
 	}
@@ -767,7 +814,7 @@ func (s *server) checkout(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if len(lines) == 0 {
 		v := s.cartView(r)
-		v.Error = "购物车是空的 (the cart is empty)"
+		v.Error = "购物车是空的。"
 		s.render(w, http.StatusBadRequest, "cart.html", v)
 		return
 	}
@@ -784,7 +831,7 @@ func (s *server) checkout(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			if firstErr == nil {
-				firstErr = fmt.Errorf("%s: %s", shortName(g.Merchant.Name), apiMessage(err))
+				firstErr = fmt.Errorf("%s：%s", shortName(g.Merchant.Name), apiMessage(err))
 			}
 			continue
 		}
@@ -795,9 +842,9 @@ func (s *server) checkout(w http.ResponseWriter, r *http.Request) {
 		s.carts[b.ID] = mergeLines(failed, s.carts[b.ID])
 		s.mu.Unlock()
 		v := s.cartView(r)
-		v.Error = "下单失败, 商品仍在购物车里 (checkout failed; the items are still in the cart): " + firstErr.Error()
+		v.Error = "下单失败，商品仍在购物车里。" + firstErr.Error()
 		if len(placed) > 0 {
-			v.Notice = fmt.Sprintf("其他 %d 家店铺的订单已创建, 见我的订单 (the other stores' orders were placed)", len(placed))
+			v.Notice = fmt.Sprintf("其他 %d 家店铺的订单已创建，请到“我的订单”支付。", len(placed))
 		}
 		s.render(w, http.StatusBadGateway, "cart.html", v)
 		return
@@ -832,16 +879,17 @@ func newOrderID() string {
 	return "shop-" + hex.EncodeToString(b)
 }
 
-// describe is a payment's description: "县城超市: 豆浆 等3件".
+// describe is a payment's description, which the cashier shows:
+// "县城超市：豆浆等3件".
 func describe(g cartGroup) string {
 	var pieces int64
 	for _, l := range g.Lines {
 		pieces += l.Quantity
 	}
-	d := shortName(g.Merchant.Name) + ": " + g.Lines[0].Product.Title
+	d := shortName(g.Merchant.Name) + "：" + g.Lines[0].Product.Title
 	switch {
 	case len(g.Lines) > 1:
-		d += fmt.Sprintf(" 等%d件", pieces)
+		d += fmt.Sprintf("等%d件", pieces)
 	case pieces > 1:
 		d += fmt.Sprintf(" ×%d", pieces)
 	}
@@ -855,7 +903,7 @@ func (s *server) placeOrder(ctx context.Context, b buyer, g cartGroup) (*order, 
 	for _, l := range g.Lines {
 		o.Items = append(o.Items, client.Item{Title: l.Product.Title, Quantity: l.Quantity, Amount: l.Amount})
 		if o.ShareCode == "" {
-			o.ShareCode = l.ShareCode
+			o.ShareCode, o.ShareText = l.ShareCode, l.ShareText
 		}
 	}
 	params := client.PaymentParams{MerchantOrderID: o.ID, Amount: o.Amount, Currency: "CNY", Description: o.Description, Method: "cashier",
@@ -900,10 +948,12 @@ func (s *server) status(ctx context.Context, o order) orderView {
 	p, err := s.api(o.MerchantID).GetPayment(ctx, o.PaymentID)
 	if err != nil {
 		s.cfg.Logger.Warn("storefront: payment read", "payment", o.PaymentID, "error", err)
-		ov.Problem = "读取支付状态失败 (the payment could not be read): " + apiMessage(err)
+		ov.Problem = "读取支付状态失败：" + apiMessage(err)
 		return ov
 	}
 	ov.Status = p.Status
+	ov.Refunded = p.AmountRefunded
+	ov.PaidAt = p.PaidAt
 	ov.PaidMethod = p.PaidMethod
 	if p.CheckoutURL != "" {
 		ov.CheckoutURL = p.CheckoutURL
@@ -936,7 +986,7 @@ func (s *server) orderList(w http.ResponseWriter, r *http.Request) {
 	}
 	wg.Wait()
 	if n, err := strconv.Atoi(r.URL.Query().Get("placed")); err == nil && n > 1 {
-		v.Notice = fmt.Sprintf("已按店铺拆成 %d 个订单, 请分别支付 (split into %d orders, one per store: pay each)", n, n)
+		v.Notice = fmt.Sprintf("已按店铺拆成 %d 个订单，请分别支付。", n)
 	}
 	s.render(w, http.StatusOK, "orders.html", v)
 }
@@ -946,14 +996,14 @@ func (s *server) orderList(w http.ResponseWriter, r *http.Request) {
 func (s *server) orderPage(w http.ResponseWriter, r *http.Request) {
 	o, ok := s.orderCopy(r.PathValue("order"))
 	if !ok {
-		s.fail(w, r, http.StatusNotFound, "没有这个订单 (no such order)")
+		s.fail(w, r, http.StatusNotFound, "没有这个订单。")
 		return
 	}
 	s.renderOrder(w, r, http.StatusOK, o, "", "")
 }
 
 func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int, o order, errMsg, note string) {
-	v := s.view(r, "订单 "+o.ID)
+	v := s.view(r, "订单详情")
 	ov := s.status(r.Context(), o)
 	v.Order = &ov
 	v.Error = ov.Problem
@@ -965,7 +1015,7 @@ func (s *server) renderOrder(w http.ResponseWriter, r *http.Request, status int,
 		v.Return = s.verifyReturn(r.Context(), o, r.URL.Query())
 	}
 	if o.BuyerID != v.Buyer.ID {
-		v.Notice = "这是另一位买家的订单 (this order belongs to another buyer)"
+		v.Notice = "这是另一位买家的订单。"
 	}
 	s.render(w, status, "order.html", v)
 }
@@ -998,14 +1048,15 @@ func (s *server) verifyReturn(ctx context.Context, o order, q url.Values) *retur
 	k, err := s.key(ctx, o.MerchantID)
 	if err != nil {
 		s.cfg.Logger.Warn("storefront: return key", "error", err)
-		return &returnView{Message: "无法取得验证公钥 (the return key could not be fetched): " + apiMessage(err)}
+		return &returnView{Message: "无法取得验证公钥：" + apiMessage(err)}
 	}
 	ret, err := client.VerifyReturn(k, o.MerchantID, q, 10*time.Minute)
 	if err == nil && (ret.PaymentID != o.PaymentID || ret.MerchantOrderID != o.ID) {
 		err = errors.New("the return is for another order")
 	}
 	if err != nil {
-		return &returnView{Message: err.Error()}
+		s.cfg.Logger.Warn("storefront: a return did not verify", "order", o.ID, "error", err)
+		return &returnView{Message: "这个链接的参数与订单不符或已过期，请以下面的订单状态为准。"}
 	}
 	return &returnView{Verified: true, Status: ret.Status}
 }
@@ -1014,22 +1065,22 @@ func (s *server) verifyReturn(ctx context.Context, o order, q url.Values) *retur
 func (s *server) payForMe(w http.ResponseWriter, r *http.Request) {
 	o, ok := s.orderCopy(r.PathValue("order"))
 	if !ok {
-		s.fail(w, r, http.StatusNotFound, "没有这个订单 (no such order)")
+		s.fail(w, r, http.StatusNotFound, "没有这个订单。")
 		return
 	}
 	note := strings.TrimSpace(r.PostFormValue("note"))
 	switch {
 	case o.BuyerID != s.buyer(r).ID:
-		s.renderOrder(w, r, http.StatusForbidden, o, "只有下单的买家才能找人代付, 请先切换买家 (only the buyer who placed the order can ask; switch buyer first)", note)
+		s.renderOrder(w, r, http.StatusForbidden, o, "只有下单的买家才能找人代付，请先切换买家。", note)
 		return
 	case !utf8.ValidString(note) || utf8.RuneCountInString(note) > maxNote:
-		s.renderOrder(w, r, http.StatusBadRequest, o, fmt.Sprintf("留言最多 %d 个字 (the note is at most %d characters)", maxNote, maxNote), note)
+		s.renderOrder(w, r, http.StatusBadRequest, o, fmt.Sprintf("留言最多 %d 个字。", maxNote), note)
 		return
 	}
 	pfm, err := s.api(o.MerchantID).CreatePayForMe(r.Context(), o.PaymentID, client.PayForMeParams{Note: note})
 	if err != nil {
 		s.cfg.Logger.Warn("storefront: pay-for-me refused", "order", o.ID, "error", err)
-		s.renderOrder(w, r, http.StatusBadGateway, o, "找人代付失败 (pay-for-me was refused): "+apiMessage(err), note)
+		s.renderOrder(w, r, http.StatusBadGateway, o, "找人代付失败："+apiMessage(err), note)
 		return
 	}
 	s.mu.Lock()
@@ -1048,26 +1099,47 @@ func yuan(fen int64) string {
 	return fmt.Sprintf("%s¥%d.%02d", sign, fen/100, fen%100)
 }
 
+// statusLabel is a payment's status in words.
 func statusLabel(s string) string {
 	switch s {
 	case "succeeded":
-		return "已支付 (paid)"
+		return "已付款"
 	case "requires_action":
-		return "待支付 (awaiting payment)"
+		return "待付款"
 	case "canceled":
-		return "已关闭 (closed)"
+		return "已关闭"
 	}
-	return "状态未知 (unknown)"
+	return "状态未知"
 }
 
+// Label is the order's state in words, refunds included.
+func (o orderView) Label() string {
+	if o.Status == "succeeded" && o.Refunded > 0 {
+		if o.Refunded >= o.Amount {
+			return "已退款"
+		}
+		return "部分退款"
+	}
+	return statusLabel(o.Status)
+}
+
+// methodLabel names the way an order was paid.
 func methodLabel(m string) string {
+	if l, ok := methodLabels[m]; ok {
+		return l
+	}
 	switch {
 	case strings.HasPrefix(m, "wechatpay."):
-		return "微信支付 (" + m + ")"
+		return "微信支付"
 	case strings.HasPrefix(m, "alipay."):
-		return "支付宝 (" + m + ")"
+		return "支付宝"
 	}
-	return m
+	return "其他方式"
+}
+
+var methodLabels = map[string]string{
+	"wechatpay.native": "微信扫码支付", "wechatpay.h5": "微信支付（手机网页）", "wechatpay.jsapi": "微信内支付", "wechatpay.app": "微信支付",
+	"alipay.precreate": "支付宝扫码支付", "alipay.wap": "支付宝（手机网页）", "alipay.page": "支付宝网页支付", "alipay.jsapi": "支付宝内支付", "alipay.app": "支付宝",
 }
 
 // shortName is a merchant's name up to the first space: its Chinese part.

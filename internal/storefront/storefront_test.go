@@ -274,8 +274,8 @@ func TestCheckoutPayReturnAndPayForMe(t *testing.T) {
 		desc   string
 		items  []client.Item
 	}{
-		"m_demo_county": {900, "县城超市: 豆浆 等3件", []client.Item{{Title: "豆浆", Quantity: 2, Amount: 700}, {Title: "油条", Quantity: 1, Amount: 200}}},
-		"m_demo_city":   {7900, "城市服饰: T恤", []client.Item{{Title: "T恤", Quantity: 1, Amount: 7900}}},
+		"m_demo_county": {900, "县城超市：豆浆等3件", []client.Item{{Title: "豆浆", Quantity: 2, Amount: 700}, {Title: "油条", Quantity: 1, Amount: 200}}},
+		"m_demo_city":   {7900, "城市服饰：纯棉T恤", []client.Item{{Title: "纯棉T恤", Quantity: 1, Amount: 7900}}},
 	}
 	byMerchant := map[string]placed{}
 	for _, o := range orders {
@@ -308,7 +308,7 @@ func TestCheckoutPayReturnAndPayForMe(t *testing.T) {
 		t.Fatalf("the cashier returns to %q", back)
 	}
 	ret := b.get(back).want(t, 200, "order page after the return")
-	ret.has(t, "verified return", `data-return-verified="true"`, "返回签名已验证", `data-order-status="succeeded"`,
+	ret.has(t, "verified return", `data-return-verified="true"`, "已核对收银台的签名", `data-order-status="succeeded"`,
 		`data-paid-method="wechatpay.native"`, `data-payer="buyer"`, `data-order-page="`+county.order+`"`)
 	ret.lacks(t, "paid order", "data-pay-link", "data-pfm-button")
 
@@ -487,13 +487,13 @@ func TestInputIsChecked(t *testing.T) {
 }
 
 func TestAPIErrorsAreShown(t *testing.T) {
-	ghost := storefront.Merchant{ID: "m_ghost", Name: "幽灵小店 Ghost Shop", Products: []storefront.Product{{ID: "ghost-candle", Title: "蜡烛", Price: 500, Emoji: "🕯"}}}
+	ghost := storefront.Merchant{ID: "m_ghost", Name: "幽灵小店", Products: []storefront.Product{{ID: "ghost-candle", Title: "蜡烛", Price: 500}}}
 	e := start(t, append(storefront.DemoMerchants(), ghost))
 	b := e.b
 	b.post(e.shop+"/cart", form("product", "county-soymilk", "quantity", "1")).want(t, http.StatusSeeOther, "add")
 	b.post(e.shop+"/cart", form("product", "ghost-candle", "quantity", "2")).want(t, http.StatusSeeOther, "add")
 	p := b.post(e.shop+"/cart/checkout", nil).want(t, http.StatusBadGateway, "checkout with a merchant the gateway does not know")
-	p.has(t, "refused checkout", "data-error", "幽灵小店: no merchant &#34;m_ghost&#34;", "data-notice", `data-cart-line="ghost-candle"`)
+	p.has(t, "refused checkout", "data-error", "幽灵小店：收款网关找不到这家店铺或这笔订单。", "data-notice", `data-cart-line="ghost-candle"`)
 	p.lacks(t, "refused checkout", `data-cart-line="county-soymilk"`)
 	_, orders := e.orders()
 	if len(orders) != 1 || orders[0].merchant != "m_demo_county" {
@@ -508,6 +508,8 @@ func TestNewChecksConfig(t *testing.T) {
 	dup[1].Products = append(dup[1].Products, dup[0].Products[0])
 	free := storefront.DemoMerchants()
 	free[0].Products[0].Price = 0
+	drawn := storefront.DemoMerchants()
+	drawn[0].Products[0].Picture = "../shop.css"
 	for name, cfg := range map[string]storefront.Config{
 		"no API":            {BaseURL: "http://127.0.0.1:8070", Merchants: storefront.DemoMerchants()},
 		"no base URL":       {API: api, Merchants: storefront.DemoMerchants()},
@@ -515,6 +517,7 @@ func TestNewChecksConfig(t *testing.T) {
 		"no merchants":      {API: api, BaseURL: "http://127.0.0.1:8070"},
 		"duplicate product": {API: api, BaseURL: "http://127.0.0.1:8070", Merchants: dup},
 		"free product":      {API: api, BaseURL: "http://127.0.0.1:8070", Merchants: free},
+		"no such picture":   {API: api, BaseURL: "http://127.0.0.1:8070", Merchants: drawn},
 		"duplicate merchant": {API: api, BaseURL: "http://127.0.0.1:8070",
 			Merchants: append(storefront.DemoMerchants(), storefront.DemoMerchants()[0])},
 	} {

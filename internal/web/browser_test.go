@@ -20,6 +20,7 @@ import (
 
 	"github.com/hutong-pay/hutong/client"
 	"github.com/hutong-pay/hutong/internal/browsertest"
+	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
@@ -30,6 +31,10 @@ func S(name string, a chromedp.Action[chromedp.Void]) browsertest.Step {
 }
 
 var desktop = browsertest.Options{UserAgent: desktopUA, Width: 1280, Height: 900}
+
+// chineseMerchants are merchants named as a shopper sees them, for the
+// tests that read pages for English.
+var chineseMerchants = []gateway.Merchant{{Name: "县城超市"}, {Name: "城市服饰"}}
 
 // merchantSite is a merchant's return page: it verifies the cashier's
 // signed return with the Go client, as a merchant would.
@@ -54,8 +59,8 @@ func merchantSite(t *testing.T, e *gatewaytest.Env, merchant int) *httptest.Serv
 func payment(t *testing.T, e *gatewaytest.Env, method, order, returnURL string) *client.Payment {
 	t.Helper()
 	p, err := e.Client(0).CreatePayment(context.Background(), client.PaymentParams{MerchantOrderID: order, Amount: 2590, Currency: "CNY",
-		Description: "五常大米 5kg", Method: method, Buyer: client.Buyer{ID: "buyer-zhang", Name: "张伟"}, ReturnURL: returnURL,
-		Items: []client.Item{{Title: "五常大米 5kg", Quantity: 1, Amount: 2590}}}, "")
+		Description: "五常大米 5公斤", Method: method, Buyer: client.Buyer{ID: "buyer-zhang", Name: "张伟"}, ReturnURL: returnURL,
+		Items: []client.Item{{Title: "五常大米 5公斤", Quantity: 1, Amount: 2590}}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +130,7 @@ func TestBrowserDesktopQR(t *testing.T) {
 // asks WeChat who the buyer is and pays in WeChat's sheet; in Alipay the
 // same with Alipay's; in any other browser it is the cashier.
 func TestBrowserAggregateCode(t *testing.T) {
-	e := gatewaytest.Start(t, storetest.SQLite(t), gatewaytest.Options{})
+	e := gatewaytest.Start(t, storetest.SQLite(t), gatewaytest.Options{Merchants: chineseMerchants})
 	for _, c := range []struct{ wallet, ua, back string }{{"wechatpay", wechatUA, "#wechatpay=ok"}, {"alipay", alipayUA, "#alipay=9000"}} {
 		t.Run(c.wallet, func(t *testing.T) {
 			person := browsertest.Start(t, "in-"+c.wallet, browsertest.Options{UserAgent: c.ua})
@@ -135,7 +140,8 @@ func TestBrowserAggregateCode(t *testing.T) {
 				S("choose 王芳", chromedp.Click(chromedp.CSS(`input[value="buyer-wang"]`))),
 				S("tap 允许", chromedp.Click(chromedp.CSS(`[data-allow]`))),
 				S("see the in-wallet payment", chromedp.WaitVisible(chromedp.CSS(`[data-pay]`))))
-			person.Screenshot("aggregate-" + c.wallet + "-page")
+			person.Look("aggregate-" + c.wallet + "-page")
+			readsAsChinese(person, "aggregate-"+c.wallet+"-page")
 			person.Do(S("tap pay", chromedp.Click(chromedp.CSS(`[data-pay]`))))
 			person.Do(payOnPhone("王芳")...)
 			person.Do(S("back on the cashier, then the result", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
@@ -275,7 +281,7 @@ func TestBrowserShareCode(t *testing.T) {
 // signer and the hash of the text shown.
 func TestBrowserSigningPage(t *testing.T) {
 	signer := browsertest.Start(t, "signer", desktop)
-	e := gatewaytest.Start(t, storetest.SQLite(t), gatewaytest.Options{ContractsRequired: map[string]bool{"wechatpay": true}})
+	e := gatewaytest.Start(t, storetest.SQLite(t), gatewaytest.Options{Merchants: chineseMerchants, ContractsRequired: map[string]bool{"wechatpay": true}})
 	var ag struct {
 		Version    int    `json:"version"`
 		TextSHA256 string `json:"text_sha256"`
@@ -300,10 +306,24 @@ func TestBrowserSigningPage(t *testing.T) {
 		S("see its hash", browsertest.Text(`[data-agreement-hash]`, &hash)),
 		S("type the name", chromedp.SendKeys(chromedp.CSS(`[data-signer]`), "王经理")),
 		S("tick agree", chromedp.Click(chromedp.CSS(`[data-agree]`))))
-	signer.Screenshot("signing-page")
+	signer.Look("signing-page")
+	readsAsChinese(signer, "signing-page")
+	var title string
+	signer.Do(S("read the page's title", browsertest.Evaluate(`document.title`, &title)))
+	if title != "签署微信支付开通协议 · 互通" {
+		t.Errorf("the signing page is titled %q", title)
+	}
 	signer.Do(S("tap 签署", chromedp.Click(chromedp.CSS(`[data-sign]`))),
 		S("see it signed", chromedp.WaitVisible(chromedp.CSS(`[data-signed]`))))
-	signer.Screenshot("signing-done")
+	var here string
+	signer.Do(S("", browsertest.Location(&here)))
+	signer.LookAt("signing-done", here, browsertest.Phone, browsertest.Desktop)
+	readsAsChinese(signer, "signing-done")
+	var state string
+	signer.Do(S("read the state", browsertest.Text(`[data-contract-state]`, &state)))
+	if state != "已签署" {
+		t.Errorf("the signed contract's state reads %q", state)
+	}
 	e.Call(e.Platform, "GET", "/v1/contracts/"+c.ID, nil, &c)
 	if c.State != "signed" || c.Sig == nil || c.Sig.Signer != "王经理" || c.Sig.TextHash != ag.TextSHA256 || hash != ag.TextSHA256 || c.Sig.IP == "" {
 		t.Fatalf("contract after signing: %+v %+v", c, c.Sig)

@@ -76,7 +76,7 @@ func (h *Handler) allow(w http.ResponseWriter, r *http.Request, action, merchant
 	}
 	secs := max(1, int((wait+time.Second-1)/time.Second))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	refuse(fmt.Sprintf("操作太频繁, 请 %d 秒后再试 (too many requests; try again in %d s)", secs, secs))
+	refuse(fmt.Sprintf("操作太频繁，请 %d 秒后再试。", secs))
 	return false
 }
 

@@ -35,7 +35,7 @@ func post(t *testing.T, pages http.Handler, peer, path string, form url.Values, 
 func tooMany(t *testing.T, w *httptest.ResponseRecorder, what string) {
 	t.Helper()
 	secs, err := strconv.Atoi(w.Header().Get("Retry-After"))
-	if w.Code != http.StatusTooManyRequests || err != nil || secs < 1 || !strings.Contains(w.Body.String(), "too many requests") {
+	if w.Code != http.StatusTooManyRequests || err != nil || secs < 1 || !strings.Contains(w.Body.String(), "操作太频繁") {
 		t.Fatalf("%s: %d, Retry-After %q, want 429 with whole seconds:\n%s", what, w.Code, w.Header().Get("Retry-After"), w.Body.String())
 	}
 }

@@ -8,7 +8,15 @@
 // opened it: inside WeChat it learns the buyer's openid through WeChat's
 // web authorization and starts a JSAPI payment; inside Alipay it does the
 // same with Alipay's; anywhere else it lists the methods the buyer may use,
-// as QR codes on a wide screen and as jumps to the wallet app on a phone.
+// as QR codes on a computer and as jumps to the wallet app on a phone.
+// Which of the two is the User-Agent's word (internal/useragent), not the
+// window's width: a desktop browser has no wallet app to jump to, so it
+// shows the codes at any width, and the pages are laid out to work at a
+// phone's 390 px as well as on a laptop.
+//
+// Every page a shopper (or a merchant's signer) reads is in Chinese only,
+// with full-width punctuation, Beijing times and states in words; English
+// stays in the log, where a developer reads it.
 // The page learns the outcome over server-sent events and ends on a result
 // page that returns to the merchant with a signed outcome.
 package web
@@ -115,9 +123,13 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), limit: newLimiters(cfg.Limits), closing: make(chan struct{})}
 	h.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-		"yuan":   yuan,
-		"title":  methodTitle,
-		"wallet": func(m string) string { return payment.Methods[m] },
+		"yuan":          yuan,
+		"title":         methodTitle,
+		"wallet":        func(m string) string { return payment.Methods[m] },
+		"walletName":    walletName,
+		"when":          when,
+		"contractState": contractState,
+		"signTitle":     signTitle,
 	}).ParseFS(templateFS, "templates/*.html"))
 	static, _ := fs.Sub(staticFS, "static")
 	h.mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(static)))
@@ -148,7 +160,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A page of another site must not start payments in the buyer's
 	// browser.
 	if err := h.csrf.Check(r); err != nil {
-		h.fail(w, http.StatusForbidden, "拒绝来自其他网站的提交", "a form posted from another site was refused")
+		h.fail(w, http.StatusForbidden, "这个表单来自其他网站，已被拒绝。", "a form posted from another site was refused")
 		return
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer")
@@ -182,6 +194,8 @@ type view struct {
 	Stars    []int
 	Thanks   bool
 	Phone    string // the sandbox phone's page for the attempt's code
+	Brand    string // the header's name for the page; "" is 收银台
+	Back     string // an error page's way back; "" is none
 }
 
 type methodChoice struct {
@@ -199,11 +213,70 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, v view)
 	}
 }
 
+// fail is an error page: the Chinese message once, with a way back; the
+// English one is for the log.
 func (h *Handler) fail(w http.ResponseWriter, status int, zh, en string) {
-	h.render(w, status, "error.html", view{Title: zh, Error: zh + " (" + en + ")"})
+	h.cfg.Logger.Info("page refused", "status", status, "why", en)
+	h.render(w, status, "error.html", view{Title: "出错了", Error: zh})
 }
 
 func yuan(fen int64) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) }
+
+// beijing is Asia/Shanghai (UTC+8 all year), for the times people read;
+// fixed, so it needs no time zone database.
+var beijing = time.FixedZone("CST", 8*3600)
+
+// when is a time as a person in China reads it: "2026年12月2日 20:15".
+func when(t time.Time) string { return t.In(beijing).Format("2006年1月2日 15:04") }
+
+// walletName names the wallet of a method, for sentences such as
+// "你觉得用支付宝付款怎么样？".
+func walletName(method string) string {
+	switch payment.Methods[method] {
+	case "wechatpay":
+		return "微信支付"
+	case "alipay":
+		return "支付宝"
+	}
+	return "这种方式"
+}
+
+// contractStates are a contract's states in words, for its signer.
+var contractStates = map[string]string{
+	"not_invited": "未邀请", "invited": "已邀请，待签署", "signed": "已签署", "submitted": "审核中",
+	"active": "已开通", "rejected": "已拒绝", "suspended": "已暂停",
+}
+
+func contractState(s string) string {
+	if w, ok := contractStates[s]; ok {
+		return w
+	}
+	return "状态未知"
+}
+
+// signTitle is what the signing page is: signing up for a wallet.
+func signTitle(ch string) string {
+	switch ch {
+	case "wechatpay":
+		return "签署微信支付开通协议"
+	case "alipay":
+		return "签署支付宝开通协议"
+	}
+	return "签署开通协议"
+}
+
+// pfmEnded says why a pay-for-me request takes no more payments.
+func pfmEnded(status string) string {
+	switch status {
+	case "revoked":
+		return "这个代付请求已被撤销。"
+	case "expired":
+		return "这个代付请求已过期。"
+	case "paid", "closed":
+		return "这笔订单已经付过了。"
+	}
+	return "这个代付请求已结束。"
+}
 
 var methodTitles = map[string]string{
 	channel.WeChatNative: "微信扫码支付", channel.WeChatH5: "打开微信支付", channel.WeChatJSAPI: "微信支付",
@@ -231,12 +304,12 @@ func MaskName(name string) string {
 func (h *Handler) load(w http.ResponseWriter, r *http.Request) (payment.Payment, string, bool) {
 	p, err := h.cfg.Svc.PaymentByID(r.Context(), r.PathValue("id"))
 	if err != nil {
-		h.fail(w, http.StatusNotFound, "没有这笔订单", "no such payment")
+		h.fail(w, http.StatusNotFound, "没有找到这笔订单。", "no such payment")
 		return p, "", false
 	}
 	m, err := h.cfg.Svc.GetMerchant(r.Context(), p.MerchantID)
 	if err != nil {
-		h.fail(w, http.StatusInternalServerError, "商户信息读取失败", "the merchant could not be read")
+		h.fail(w, http.StatusInternalServerError, "商户信息读取失败，请稍后再试。", "the merchant could not be read")
 		return p, "", false
 	}
 	return p, m.Name, true
@@ -374,7 +447,7 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 		return
 	}
 	if len(v.Methods) == 0 {
-		v.Error = "暂无可用的支付方式 (no method is open for this order)"
+		v.Error = "这笔订单暂时没有可用的支付方式。"
 	}
 	h.render(w, http.StatusOK, "cashier.html", v)
 }
@@ -437,7 +510,7 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.allow(w, r, LimitAttempt, p.MerchantID, func(msg string) {
-		h.render(w, http.StatusTooManyRequests, "error.html", view{Title: "操作太频繁", Error: msg})
+		h.render(w, http.StatusTooManyRequests, "error.html", view{Title: "操作太频繁", Error: msg, Back: "/pay/" + p.ID})
 	}) {
 		return
 	}
@@ -455,7 +528,7 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 		allowed = err == nil && slices.ContainsFunc(ds, func(d rollout.Decision) bool { return d.Method == method && d.Shown })
 	}
 	if !allowed {
-		h.fail(w, http.StatusBadRequest, "这个支付方式现在不可用", "this method is not open for this order")
+		h.fail(w, http.StatusBadRequest, "这个支付方式现在不可用，请换一种方式。", "this method is not open for this order")
 		return
 	}
 	back := h.absolute(r, "/pay/"+p.ID+"/done"+pfmQuery(pfm))
@@ -466,12 +539,9 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case a.NextAction != nil && a.NextAction.Type == "redirect":
-		target := a.NextAction.URL
-		if a.Channel == "wechatpay" {
-			// WeChat's h5_url returns to the redirect_url the merchant appends.
-			target += "&redirect_url=" + url.QueryEscape(back)
-		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
+		// The connector has already appended the way back (WeChat's
+		// redirect_url) from the attempt's ReturnURL.
+		http.Redirect(w, r, a.NextAction.URL, http.StatusSeeOther)
 	default:
 		q := "?attempt=" + a.ID
 		if pfm != nil {
@@ -489,14 +559,14 @@ func (h *Handler) attemptFailed(w http.ResponseWriter, r *http.Request, p paymen
 	case errors.Is(err, gateway.ErrPayForMeClosed) && (pfm.Status == "paid" || pfm.Status == "closed"):
 		http.Redirect(w, r, "/pay/"+p.ID+"/done"+pfmQuery(pfm), http.StatusSeeOther)
 	case errors.Is(err, gateway.ErrPayForMeClosed):
-		h.render(w, http.StatusConflict, "error.html", view{Title: "代付已结束", Error: "这个代付请求已结束 (this pay-for-me request is " + pfm.Status + ")"})
+		h.render(w, http.StatusConflict, "error.html", view{Title: "代付已结束", Error: pfmEnded(pfm.Status)})
 	case errors.Is(err, payment.ErrClosed):
 		http.Redirect(w, r, "/pay/"+p.ID+"/done"+pfmQuery(pfm), http.StatusSeeOther)
 	case errors.Is(err, gateway.ErrNotFound):
-		h.fail(w, http.StatusNotFound, "没有这个代付请求", "no such pay-for-me request")
+		h.fail(w, http.StatusNotFound, "没有找到这个代付请求。", "no such pay-for-me request")
 	default:
 		h.cfg.Logger.Warn("attempt refused", "payment", p.ID, "error", err)
-		h.fail(w, http.StatusBadGateway, "钱包暂时无法下单, 请稍后再试", "the wallet refused: "+err.Error())
+		h.fail(w, http.StatusBadGateway, "钱包暂时无法下单，请稍后再试。", "the wallet refused: "+err.Error())
 	}
 }
 
@@ -512,7 +582,7 @@ func (h *Handler) inWallet(w http.ResponseWriter, r *http.Request) {
 	acct, ok := h.cfg.Svc.Accounts[ch]
 	ider, ok2 := acct.Connector.(channel.BuyerIdentifier)
 	if !ok || !ok2 {
-		h.fail(w, http.StatusNotFound, "不支持这个钱包", "no such wallet")
+		h.fail(w, http.StatusNotFound, "不支持这个钱包。", "no such wallet")
 		return
 	}
 	state := r.URL.Query().Get("state")
@@ -530,13 +600,13 @@ func (h *Handler) inWallet(w http.ResponseWriter, r *http.Request) {
 		code = r.URL.Query().Get("auth_code")
 	}
 	if code == "" || len(code) > 256 {
-		h.fail(w, http.StatusBadRequest, "钱包授权没有完成", "the wallet's authorization returned no code")
+		h.fail(w, http.StatusBadRequest, "钱包授权没有完成，请重新打开付款页。", "the wallet's authorization returned no code")
 		return
 	}
 	buyer, err := ider.BuyerID(r.Context(), code)
 	if err != nil {
 		h.cfg.Logger.Warn("wallet authorization refused", "payment", p.ID, "error", err)
-		h.fail(w, http.StatusBadGateway, "钱包授权失败, 请重新打开", "the wallet's authorization failed")
+		h.fail(w, http.StatusBadGateway, "钱包授权失败，请重新打开付款页。", "the wallet's authorization failed")
 		return
 	}
 	method := channel.WeChatJSAPI
@@ -752,17 +822,17 @@ func (h *Handler) attemptQR(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) payForMe(w http.ResponseWriter, r *http.Request) {
 	pfm, err := h.cfg.Svc.GetPayForMe(r.Context(), r.PathValue("id"))
 	if err != nil {
-		h.fail(w, http.StatusNotFound, "没有这个代付请求", "no such pay-for-me request")
+		h.fail(w, http.StatusNotFound, "没有找到这个代付请求。", "no such pay-for-me request")
 		return
 	}
 	p, err := h.cfg.Svc.PaymentByID(r.Context(), pfm.PaymentID)
 	if err != nil {
-		h.fail(w, http.StatusNotFound, "没有这笔订单", "no such payment")
+		h.fail(w, http.StatusNotFound, "没有找到这笔订单。", "no such payment")
 		return
 	}
 	m, _ := h.cfg.Svc.GetMerchant(r.Context(), p.MerchantID)
 	if pfm.Status != "open" && p.Status == payment.StatusRequiresAction {
-		h.render(w, http.StatusGone, "error.html", view{Title: "代付已结束", Error: "这个代付请求已结束 (this pay-for-me request is " + pfm.Status + ")"})
+		h.render(w, http.StatusGone, "error.html", view{Title: "代付已结束", Error: pfmEnded(pfm.Status)})
 		return
 	}
 	h.checkout(w, r, p, m.Name, &pfm)
@@ -781,7 +851,7 @@ func (h *Handler) payForMeQR(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) storeCode(w http.ResponseWriter, r *http.Request) {
 	m, err := h.cfg.Svc.GetMerchant(r.Context(), r.PathValue("merchant"))
 	if err != nil {
-		h.fail(w, http.StatusNotFound, "没有这家店", "no such store")
+		h.fail(w, http.StatusNotFound, "没有找到这家店。", "no such store")
 		return
 	}
 	h.render(w, http.StatusOK, "store.html", view{Title: m.Name, Store: m.Name, StoreID: m.ID})
@@ -801,7 +871,7 @@ func (h *Handler) storeQR(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) storePay(w http.ResponseWriter, r *http.Request) {
 	m, err := h.cfg.Svc.GetMerchant(r.Context(), r.PathValue("merchant"))
 	if err != nil {
-		h.fail(w, http.StatusNotFound, "没有这家店", "no such store")
+		h.fail(w, http.StatusNotFound, "没有找到这家店。", "no such store")
 		return
 	}
 	v := view{Title: m.Name, Store: m.Name, StoreID: m.ID, Amount: r.PostFormValue("amount")}
@@ -813,7 +883,7 @@ func (h *Handler) storePay(w http.ResponseWriter, r *http.Request) {
 	}
 	amount, err := payment.ParseYuan(r.PostFormValue("amount"))
 	if err != nil {
-		v.Error = "请输入金额, 例如 12.50 (enter an amount such as 12.50)"
+		v.Error = "请输入付款金额，例如 12.50。"
 		h.render(w, http.StatusBadRequest, "store.html", v)
 		return
 	}
@@ -827,11 +897,12 @@ func (h *Handler) storePay(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var fe *payment.FieldError
 		if errors.As(err, &fe) {
-			v.Error = fe.Error()
+			h.cfg.Logger.Info("store payment refused", "merchant", m.ID, "error", fe)
+			v.Error = "这个金额无法付款，请检查后重试。"
 			h.render(w, http.StatusBadRequest, "store.html", v)
 			return
 		}
-		h.fail(w, http.StatusBadGateway, "下单失败, 请稍后再试", err.Error())
+		h.fail(w, http.StatusBadGateway, "下单失败，请稍后再试。", err.Error())
 		return
 	}
 	http.Redirect(w, r, "/pay/"+p.ID, http.StatusSeeOther)
@@ -852,7 +923,7 @@ func (h *Handler) shareResolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(text) > 8<<10 {
-		v.Error = "内容太长 (the text is too long)"
+		v.Error = "内容太长了，请只粘贴朋友发来的那条消息。"
 		h.render(w, http.StatusBadRequest, "share.html", v)
 		return
 	}
@@ -879,19 +950,19 @@ func (h *Handler) shareResolve(w http.ResponseWriter, r *http.Request) {
 func shareRefusal(err error) (int, string) {
 	switch {
 	case errors.Is(err, sharecode.ErrNoToken):
-		return http.StatusBadRequest, "没有找到口令: 请粘贴包含 ￥口令￥ 的整段消息 (no share code in the text)"
+		return http.StatusBadRequest, "没有找到口令：请粘贴包含 ￥口令￥ 的整段消息。"
 	case errors.Is(err, sharecode.ErrMistyped):
-		return http.StatusBadRequest, "口令有误, 请检查是否抄错 (the code has a typo)"
+		return http.StatusBadRequest, "口令有误，请检查是否抄错。"
 	case errors.Is(err, gateway.ErrShareUnknown):
-		return http.StatusNotFound, "口令不存在 (unknown code)"
+		return http.StatusNotFound, "这个口令不存在。"
 	case errors.Is(err, gateway.ErrShareExpired):
-		return http.StatusGone, "口令已过期 (the code has expired)"
+		return http.StatusGone, "这个口令已过期。"
 	case errors.Is(err, gateway.ErrShareRevoked):
-		return http.StatusGone, "口令已被撤销 (the code was revoked)"
+		return http.StatusGone, "这个口令已被撤销。"
 	case errors.Is(err, gateway.ErrShareUsedUp):
-		return http.StatusGone, "口令已达使用次数上限 (the code is used up)"
+		return http.StatusGone, "这个口令的使用次数已满。"
 	}
-	return http.StatusInternalServerError, "出错了, 请稍后再试 (something went wrong)"
+	return http.StatusInternalServerError, "出错了，请稍后再试。"
 }
 
 // signPage is the merchant-facing page where a merchant's signer reads the
@@ -901,27 +972,28 @@ func (h *Handler) signPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	page, err := h.cfg.Svc.ForSigning(r.Context(), r.PathValue("id"), token)
 	if err != nil {
-		h.fail(w, http.StatusForbidden, "签署链接无效", "the signing link is not valid")
+		h.fail(w, http.StatusForbidden, "签署链接无效，请使用平台发给你的最新链接。", "the signing link is not valid")
 		return
 	}
-	h.render(w, http.StatusOK, "sign.html", view{Title: page.Agreement.Title, Merchant: page.Merchant.Name, Signing: &page, Text: token})
+	h.render(w, http.StatusOK, "sign.html", view{Title: signTitle(page.Contract.Channel), Brand: "商户签约", Merchant: page.Merchant.Name, Signing: &page, Text: token})
 }
 
 func (h *Handler) sign(w http.ResponseWriter, r *http.Request) {
 	id, token := r.PathValue("id"), r.PostFormValue("token")
 	version, _ := strconv.Atoi(r.PostFormValue("version"))
 	if r.PostFormValue("agree") != "yes" {
-		h.fail(w, http.StatusBadRequest, "请勾选同意协议", "tick the box to agree")
+		h.fail(w, http.StatusBadRequest, "请先勾选“我已阅读并同意以上协议”。", "tick the box to agree")
 		return
 	}
 	_, err := h.cfg.Svc.Sign(r.Context(), id, token, version, r.PostFormValue("text_sha256"), r.PostFormValue("signer"), h.clientIP(r))
 	if err != nil {
 		page, perr := h.cfg.Svc.ForSigning(r.Context(), id, token)
 		if perr != nil {
-			h.fail(w, http.StatusForbidden, "签署链接无效", "the signing link is not valid")
+			h.fail(w, http.StatusForbidden, "签署链接无效，请使用平台发给你的最新链接。", "the signing link is not valid")
 			return
 		}
-		h.render(w, http.StatusBadRequest, "sign.html", view{Title: page.Agreement.Title, Merchant: page.Merchant.Name, Signing: &page, Text: token, Error: "未能签署: " + err.Error()})
+		h.cfg.Logger.Info("signing refused", "contract", id, "error", err)
+		h.render(w, http.StatusBadRequest, "sign.html", view{Title: signTitle(page.Contract.Channel), Brand: "商户签约", Merchant: page.Merchant.Name, Signing: &page, Text: token, Error: signRefusal(err)})
 		return
 	}
 	http.Redirect(w, r, "/sign/"+id+"?token="+url.QueryEscape(token), http.StatusSeeOther)
@@ -935,7 +1007,7 @@ func (h *Handler) feedbackPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.Status != payment.StatusSucceeded {
-		h.fail(w, http.StatusConflict, "付款完成后才能评价", "feedback comes after paying")
+		h.fail(w, http.StatusConflict, "付款完成后才能评价。", "feedback comes after paying")
 		return
 	}
 	h.render(w, http.StatusOK, "feedback.html", view{Title: "评价", Payment: p, Merchant: merchant, Stars: []int{5, 4, 3, 2, 1}})
@@ -949,7 +1021,7 @@ func (h *Handler) feedback(w http.ResponseWriter, r *http.Request) {
 	rating, _ := strconv.Atoi(r.PostFormValue("rating"))
 	v := view{Title: "评价", Payment: p, Merchant: merchant, Stars: []int{5, 4, 3, 2, 1}}
 	if p.Status != payment.StatusSucceeded {
-		h.fail(w, http.StatusConflict, "付款完成后才能评价", "feedback comes after paying")
+		h.fail(w, http.StatusConflict, "付款完成后才能评价。", "feedback comes after paying")
 		return
 	}
 	if !h.allow(w, r, LimitFeedback, p.MerchantID, func(msg string) {
@@ -960,10 +1032,39 @@ func (h *Handler) feedback(w http.ResponseWriter, r *http.Request) {
 	}
 	_, err := h.cfg.Svc.CreateFeedback(r.Context(), gateway.Feedback{MerchantID: p.MerchantID, PaymentID: p.ID, Rating: rating, Text: r.PostFormValue("text")})
 	if err != nil {
-		v.Error = "未能提交: " + err.Error()
+		h.cfg.Logger.Info("feedback refused", "payment", p.ID, "error", err)
+		v.Error = feedbackRefusal(err)
 		h.render(w, http.StatusBadRequest, "feedback.html", v)
 		return
 	}
 	v.Thanks = true
 	h.render(w, http.StatusOK, "feedback.html", v)
+}
+
+// signRefusal tells a signer why the signature was not taken.
+func signRefusal(err error) string {
+	var fe *payment.FieldError
+	if errors.As(err, &fe) {
+		switch fe.Param {
+		case "signer":
+			return "请填写签署人姓名，最多 40 个字。"
+		case "agreement":
+			return "协议在你阅读时更新了，请阅读新版本后再签署。"
+		}
+	}
+	return "未能签署，请刷新页面后重试。"
+}
+
+// feedbackRefusal tells a buyer why the feedback was not taken.
+func feedbackRefusal(err error) string {
+	var fe *payment.FieldError
+	if errors.As(err, &fe) {
+		switch fe.Param {
+		case "rating":
+			return "请选择 1 到 5 星。"
+		case "text":
+			return "感受最多写 1000 个字。"
+		}
+	}
+	return "未能提交，请稍后再试。"
 }

@@ -195,7 +195,7 @@ func TestCashierDesktopQR(t *testing.T) {
 		// with the method that paid.
 		mustContain(t, page, `href="/feedback/`+p.ID+`" data-feedback-link`)
 		_, form := b.get("/feedback/" + p.ID)
-		mustContain(t, form, "微信扫码支付")
+		mustContain(t, form, "你觉得用微信支付付款怎么样？")
 		if res, _ := b.do("POST", "/feedback/"+p.ID, url.Values{"rating": {"9"}}); res.StatusCode != http.StatusBadRequest {
 			t.Fatalf("a rating of 9: %d", res.StatusCode)
 		}
@@ -229,6 +229,11 @@ func TestCashierPhoneJump(t *testing.T) {
 	loc = res.Header.Get("Location")
 	if !strings.Contains(loc, "redirect_url="+url.QueryEscape(e.URL+"/pay/"+p.ID+"/done")) {
 		t.Fatalf("wechatpay.h5 jump lacks the way back: %s", loc)
+	}
+	// Once: WeChat reads one redirect_url, and a second, appended again by
+	// the page, made the link ambiguous.
+	if u, err := url.Parse(loc); err != nil || len(u.Query()["redirect_url"]) != 1 {
+		t.Fatalf("wechatpay.h5 jump carries redirect_url %d times: %s", len(u.Query()["redirect_url"]), loc)
 	}
 	// A method not offered here is refused and makes nothing.
 	res, _ = b.do("POST", "/pay/"+p.ID+"/attempts", url.Values{"method": {"wechatpay.app"}})
@@ -413,14 +418,14 @@ func TestPayForMeRevoked(t *testing.T) {
 	if res.StatusCode != http.StatusGone {
 		t.Fatalf("a revoked request: %d", res.StatusCode)
 	}
-	mustContain(t, page, "revoked")
+	mustContain(t, page, "这个代付请求已被撤销。")
 	// An expired request reads as expired.
 	short, err := e.Client(0).CreatePayForMe(context.Background(), p.ID, client.PayForMeParams{ExpiresIn: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if res, page := b.get("/pfm/" + short.ID); res.StatusCode != http.StatusGone || !strings.Contains(page, "expired") {
+	if res, page := b.get("/pfm/" + short.ID); res.StatusCode != http.StatusGone || !strings.Contains(page, "这个代付请求已过期。") {
 		t.Fatalf("an expired request: %d", res.StatusCode)
 	}
 	res, _ = b.do("POST", "/pay/"+p.ID+"/attempts", url.Values{"method": {"wechatpay.native"}, "pfm": {pfm.ID}})

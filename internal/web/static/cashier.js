@@ -9,7 +9,7 @@
   var statusEl = document.querySelector("[data-status]");
 
   function settle(status) {
-    if (statusEl) statusEl.textContent = status;
+    if (statusEl) statusEl.setAttribute("data-status", status);
     if (status !== "requires_action") location.replace(done);
   }
   if (window.EventSource) {
