@@ -12,14 +12,14 @@ const maxTitle = 40
 // Message is a ready-to-paste Chinese message carrying t, in the form people
 // know from Taobao:
 //
-//	【hutong】复制这条消息 ￥TOKEN￥ 打开付款页查看「title」
+//	【互通】复制这条消息 ￥TOKEN￥ 打开付款页查看「title」
 //
 // The title is cut to one line of at most 40 runes (see sanitizeTitle); when
 // nothing is left of it, the 「」 are left out. The code comes before the title so that Find
 // always reaches it first, whatever the title holds.
 func Message(t Token, title string) string {
 	var b strings.Builder
-	b.WriteString("【hutong】复制这条消息 ")
+	b.WriteString("【互通】复制这条消息 ")
 	b.WriteString(Wrap(t))
 	b.WriteString(" 打开付款页查看")
 	if title = sanitizeTitle(title); title != "" {

@@ -105,7 +105,7 @@ func readsAsChinese(p *browsertest.Person, name string) {
 }
 
 // marketTokens: see TestShopperPagesReadAsChinese (copy_test.go).
-var marketTokens = []*regexp.Regexp{regexp.MustCompile(`T恤`), regexp.MustCompile(`【hutong】`)}
+var marketTokens = []*regexp.Regexp{regexp.MustCompile(`T恤`), regexp.MustCompile(`【互通】`)}
 
 // TestBrowserMarketplaceLooks: every page of the marketplace in a phone's
 // 390×844 window and a laptop's 1280×800, with the fonts CI installs:

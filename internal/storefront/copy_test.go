@@ -22,7 +22,7 @@ import (
 var marketTokens = []*regexp.Regexp{
 	regexp.MustCompile(`T恤`),
 	regexp.MustCompile(`\bshop-[0-9a-f]+\b`),
-	regexp.MustCompile(`【hutong】`),
+	regexp.MustCompile(`【互通】`),
 }
 
 // TestShopperPagesReadAsChinese renders every marketplace page in each of
@@ -41,7 +41,7 @@ func TestShopperPagesReadAsChinese(t *testing.T) {
 	}
 	jeans := s.products["city-jeans"]
 	tshirt := s.products["city-tshirt"]
-	shared := &client.ShareCode{ID: "sc_7QX2", Text: "￥AB23CD45EF6￥", Message: "【hutong】复制这条消息 ￥AB23CD45EF6￥ 打开付款页查看「牛仔裤」", Source: "wechat_group"}
+	shared := &client.ShareCode{ID: "sc_7QX2", Text: "￥AB23CD45EF6￥", Message: "【互通】复制这条消息 ￥AB23CD45EF6￥ 打开付款页查看「牛仔裤」", Source: "wechat_group"}
 	order := order{ID: "shop-0123456789abcdef", MerchantID: "m_demo_city", BuyerID: "buyer-zhang", PaymentID: "pay_1", CheckoutURL: "http://127.0.0.1:8080/pay/pay_1",
 		Description: "城市服饰：纯棉T恤", Amount: 7900, Items: []client.Item{{Title: "纯棉T恤", Quantity: 1, Amount: 7900}}, ShareCode: "sc_7QX2", ShareText: "￥AB23CD45EF6￥", Created: at}
 	ov := func(status string, f func(*orderView)) *orderView {

@@ -25,7 +25,7 @@ import (
 var shopperTokens = []*regexp.Regexp{
 	// The share code message is written by internal/sharecode, whose
 	// brand tag is not this package's to change.
-	regexp.MustCompile(`【hutong】`),
+	regexp.MustCompile(`【互通】`),
 }
 
 // TestShopperPagesReadAsChinese renders every page template in each of its
@@ -59,7 +59,7 @@ func TestShopperPagesReadAsChinese(t *testing.T) {
 			Merchant: gateway.Merchant{ID: "m_1", Name: "城市服饰"}, Agreement: agreement}
 	}
 	signed := &contract.Signature{Version: 2, TextHash: agreement.TextSHA256, Signer: "王经理", At: at}
-	share := "【hutong】复制这条消息 ￥AB23CD45EF6￥ 打开付款页查看「豆浆油条」"
+	share := "【互通】复制这条消息 ￥AB23CD45EF6￥ 打开付款页查看「豆浆油条」"
 
 	pages := []struct {
 		name, tmpl string
