@@ -30,14 +30,50 @@ func payOnPhone(who string) []browsertest.Step {
 	}
 }
 
+// payAs pays on the sandbox phone's order page as the sandbox user id,
+// switching to them with one tap unless the phone already holds them.
+func payAs(p *browsertest.Person, who, id string) {
+	var holder string
+	p.Do(S(who+" sees who pays", chromedp.WaitVisible(chromedp.CSS(`[data-paying-as]`))),
+		S("", browsertest.Attr(`[data-paying-as]`, "data-paying-as", &holder)))
+	if holder != id {
+		p.Do(S(who+" switches to "+id, chromedp.Click(chromedp.CSS(`[data-pay-as="`+id+`"]`))),
+			S(who+" pays as "+id, chromedp.WaitVisible(chromedp.CSS(`[data-paying-as="`+id+`"]`))))
+	}
+	p.Do(payOnPhone(who)...)
+}
+
+// balances are the sandbox users' wallet balances, by user and wallet.
+func balances(t *testing.T, e *env) map[string]map[string]int64 {
+	t.Helper()
+	var out struct {
+		Data []struct {
+			ID       string           `json:"id"`
+			Balances map[string]int64 `json:"balances"`
+		} `json:"data"`
+	}
+	if st := e.sb.Helper("GET", "/sandbox/v1/users", nil, &out); st != 200 {
+		t.Fatalf("sandbox users: %d", st)
+	}
+	m := map[string]map[string]int64{}
+	for _, u := range out.Data {
+		m[u.ID] = u.Balances
+	}
+	return m
+}
+
 func TestBrowserMarketplace(t *testing.T) {
 	shopper := browsertest.Start(t, "shopper", browsertest.Options{UserAgent: phoneUA})
 	friend := browsertest.Start(t, "friend", browsertest.Options{UserAgent: phoneUA})
 	e := start(t, nil)
+	before := balances(t, e)
 
-	// Two shops in one cart: one payment per shop's order.
+	// 王芳 shops from two shops in one cart: one payment per shop's order.
 	shopper.Do(
 		S("open the marketplace", chromedp.Navigate(e.shop+"/")),
+		S("choose 王芳", chromedp.SetValue(chromedp.CSS(`[data-buyer-select]`), "buyer-wang")),
+		S("tap 切换", chromedp.Click(chromedp.CSS(`[data-buyer-submit]`))),
+		S("shop as 王芳", chromedp.WaitReady(chromedp.CSS(`[data-buyer-select] option[value="buyer-wang"]:checked`))),
 		S("add 豆浆", chromedp.Click(chromedp.CSS(`[data-product="county-soymilk"] [data-add-to-cart]`))),
 		S("see it in the cart", chromedp.WaitVisible(chromedp.CSS(`[data-cart-line="county-soymilk"]`))),
 		S("back to the shelves", chromedp.Navigate(e.shop+"/")),
@@ -51,7 +87,7 @@ func TestBrowserMarketplace(t *testing.T) {
 	shopper.Do(S("note the city order", browsertest.Attr(`[data-order-merchant="m_demo_city"]`, "data-order", &cityOrder)),
 		S("pay the county order", chromedp.Click(chromedp.CSS(`[data-order-merchant="m_demo_county"] [data-pay-link]`))),
 		S("jump to Alipay", chromedp.Click(chromedp.CSS(`[data-method="alipay.wap"]`))))
-	shopper.Do(payOnPhone("the shopper")...)
+	payAs(shopper, "the shopper", "buyer-wang")
 	shopper.Do(S("see it paid on the cashier", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))),
 		S("tap 返回商户", chromedp.Click(chromedp.CSS(`[data-return]`))),
 		S("the shop verified the return", chromedp.WaitVisible(chromedp.CSS(`[data-return-verified="true"]`))),
@@ -67,10 +103,22 @@ func TestBrowserMarketplace(t *testing.T) {
 	friend.Do(S("the friend opens the link", chromedp.Navigate(link)),
 		S("sees the request", chromedp.WaitVisible(chromedp.CSS(`[data-ask]`))),
 		S("taps 打开微信支付", chromedp.Click(chromedp.CSS(`[data-method="wechatpay.h5"]`))))
-	friend.Do(payOnPhone("the friend")...)
+	payAs(friend, "the friend", "buyer-li")
 	friend.Do(S("sees it paid", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 	shopper.Do(S("reload the order", chromedp.Navigate(e.shop+"/orders/"+cityOrder)),
 		S("paid by a friend", chromedp.WaitVisible(chromedp.CSS(`[data-payer="friend"]`))))
+	// The wallets took the money from the right people: 王芳 paid her
+	// 豆浆 with Alipay, 李娜 the T恤 with WeChat Pay, 张伟 (the phone's
+	// default holder) nothing.
+	after := balances(t, e)
+	for _, c := range []struct {
+		user, wallet string
+		paid         int64
+	}{{"buyer-wang", "alipay", 350}, {"buyer-li", "wechatpay", 7900}, {"buyer-zhang", "alipay", 0}, {"buyer-zhang", "wechatpay", 0}} {
+		if got := before[c.user][c.wallet] - after[c.user][c.wallet]; got != c.paid {
+			t.Errorf("%s paid %d fen with %s, want %d", c.user, got, c.wallet, c.paid)
+		}
+	}
 
 	// Share a product; another shopper pastes the message on the gateway's
 	// /s/ page and checks out with the code credited.
