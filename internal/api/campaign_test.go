@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/jobs"
@@ -224,4 +225,12 @@ func TestAlipayOnboarding(t *testing.T) {
 		t.Fatalf("pay: %d", st)
 	}
 	e.Eventually("paid", func() bool { got, _ := e.Svc.GetPayment(ctx, m.ID, p.ID); return got.Status == "succeeded" })
+
+	// The day's Alipay reconciliation reads the authorized merchant's own
+	// bill beside the app's (which does not hold its trade): it matches.
+	run, err := e.Svc.Reconcile(ctx, "alipay", chinatime.Date(time.Now()), nil)
+	if err != nil || run.Summary.Matched != 1 || run.Summary.Discrepancies() != 0 {
+		_, items, _ := e.Svc.ReconRunItems(ctx, run.ID)
+		t.Fatalf("reconciled %+v (%v): %+v", run.Summary, err, items)
+	}
 }

@@ -243,6 +243,14 @@ type BillDownloader interface {
 	DownloadBill(ctx context.Context, day string, w io.Writer) error
 }
 
+// MerchantBillDownloader is a connector whose account also collects for
+// merchants that authorized it (Alipay's app_auth_token): their trades are
+// in each merchant's own bill, not in DownloadBill's, so reconciling the
+// channel reads one bill per authorized merchant too.
+type MerchantBillDownloader interface {
+	DownloadMerchantBill(ctx context.Context, day, subMerchant string, w io.Writer) error
+}
+
 // ProfitSharer is a connector that can settle a service-provider merchant's
 // payment through the wallet's profit sharing: the platform's commission to
 // the platform's own account, the rest unfrozen to the sub-merchant.

@@ -60,37 +60,52 @@ func (s *Service) Reconcile(ctx context.Context, ch, day string, progress recon.
 	}
 	run := ReconRun{ID: payment.NewID("rcn"), Channel: ch, Day: day, Status: "done", Created: s.now()}
 	var items []ReconItem
+	var files []*os.File // the downloaded bills, read until Reconcile returns
+	defer func() {
+		for _, f := range files {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
 	err = func() error {
-		f, err := os.CreateTemp("", "hutong-bill-*")
-		if err != nil {
+		var bills []recon.RowSource
+		read := func(name string, download func(io.Writer) error, progress recon.Progress) error {
+			f, err := os.CreateTemp("", "hutong-bill-*")
+			if err != nil {
+				return err
+			}
+			files = append(files, f)
+			if err := download(f); err != nil {
+				return fmt.Errorf("download %s: %w", name, err)
+			}
+			bill, err := openBill(ch, f, progress)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			bills = append(bills, bill)
+			return nil
+		}
+		if err := read("bill", func(w io.Writer) error { return dl.DownloadBill(ctx, day, w) }, progress); err != nil {
 			return err
 		}
-		defer os.Remove(f.Name())
-		defer f.Close()
-		if err := dl.DownloadBill(ctx, day, f); err != nil {
-			return fmt.Errorf("download: %w", err)
-		}
-		size, _ := f.Seek(0, io.SeekCurrent)
-		var bill recon.RowSource
-		opts := []recon.Option{}
-		if progress != nil {
-			opts = append(opts, recon.WithProgress(progress, size))
-		}
-		if ch == "alipay" {
-			bill, err = recon.NewAlipayBill(f, size, opts...)
-		} else {
-			if _, err = f.Seek(0, io.SeekStart); err == nil {
-				bill, err = recon.NewWeChatTradeBill(f, opts...)
+		// Merchants that authorized the account (Alipay app_auth_token)
+		// have their trades in bills of their own.
+		if mdl, ok := acct.Connector.(channel.MerchantBillDownloader); ok {
+			subs, err := s.authorizedMerchants(ctx, ch)
+			if err != nil {
+				return err
 			}
-		}
-		if err != nil {
-			return fmt.Errorf("bill: %w", err)
+			for _, m := range subs {
+				if err := read("the bill of merchant "+m.id, func(w io.Writer) error { return mdl.DownloadMerchantBill(ctx, day, m.sub, w) }, nil); err != nil {
+					return err
+				}
+			}
 		}
 		ours, err := s.bookRows(ctx, ch, start, end)
 		if err != nil {
 			return err
 		}
-		run.Summary, err = recon.Reconcile(ctx, bill, recon.Rows(ours), recon.SortOptions{}, func(r recon.Result) error {
+		run.Summary, err = recon.Reconcile(ctx, recon.Chain(bills...), recon.Rows(ours), recon.SortOptions{}, func(r recon.Result) error {
 			if r.Kind == recon.Matched {
 				return nil
 			}
@@ -116,6 +131,50 @@ func (s *Service) Reconcile(ctx context.Context, ch, day string, progress recon.
 		return run, serr
 	}
 	return run, err
+}
+
+// openBill reads a downloaded bill file in its wallet's format.
+func openBill(ch string, f *os.File, progress recon.Progress) (recon.RowSource, error) {
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	var opts []recon.Option
+	if progress != nil {
+		opts = append(opts, recon.WithProgress(progress, size))
+	}
+	if ch == "alipay" {
+		return recon.NewAlipayBill(f, size, opts...)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return recon.NewWeChatTradeBill(f, opts...)
+}
+
+type authorizedMerchant struct{ id, sub string }
+
+// authorizedMerchants are the merchants whose ch payments are made under
+// their own authorization of the platform's account (Alipay's
+// app_auth_token), each with that authorization.
+func (s *Service) authorizedMerchants(ctx context.Context, ch string) ([]authorizedMerchant, error) {
+	if ch != "alipay" {
+		return nil, nil
+	}
+	rows, err := s.DB.QueryContext(ctx, `SELECT id, alipay_app_auth_token FROM merchants WHERE alipay_app_auth_token <> '' ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []authorizedMerchant
+	for rows.Next() {
+		var m authorizedMerchant
+		if err := rows.Scan(&m.id, &m.sub); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 func describe(r recon.Result) string {

@@ -171,6 +171,21 @@ func Rows(rows []Row) RowSource {
 	})
 }
 
+// Chain is the rows of each source in turn: several bills of one day (an
+// account's own and those of merchants that authorized it) read as one.
+func Chain(sources ...RowSource) RowSource {
+	return RowSourceFunc(func() (Row, error) {
+		for len(sources) > 0 {
+			r, err := sources[0].Next()
+			if err != io.EOF {
+				return r, err
+			}
+			sources = sources[1:]
+		}
+		return Row{}, io.EOF
+	})
+}
+
 // ReadAll drains a RowSource into a slice (tests, small bills).
 func ReadAll(src RowSource) ([]Row, error) {
 	var out []Row

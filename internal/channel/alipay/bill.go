@@ -10,9 +10,23 @@ import (
 )
 
 // DownloadBill implements channel.BillDownloader: ask for the day's trade
-// bill URL, then download the zip.
+// bill URL of the app's own merchant, then download the zip.
 func (c *Connector) DownloadBill(ctx context.Context, day string, w io.Writer) error {
-	res, err := c.client.BillDownloadURLQuery(alipaysdk.BillDownloadURLQuery{BillType: "trade", BillDate: day})
+	return c.downloadBill(ctx, day, "", w)
+}
+
+// DownloadMerchantBill implements channel.MerchantBillDownloader: the
+// trade bill of the merchant that authorized the app with appAuthToken,
+// which holds the trades made for it (and the app's own bill does not).
+func (c *Connector) DownloadMerchantBill(ctx context.Context, day, appAuthToken string, w io.Writer) error {
+	if appAuthToken == "" {
+		return fmt.Errorf("alipay: a merchant's bill needs its app_auth_token")
+	}
+	return c.downloadBill(ctx, day, appAuthToken, w)
+}
+
+func (c *Connector) downloadBill(ctx context.Context, day, appAuthToken string, w io.Writer) error {
+	res, err := c.client.BillDownloadURLQuery(alipaysdk.BillDownloadURLQuery{BillType: "trade", BillDate: day, AppAuthToken: appAuthToken})
 	var sdkRes alipaysdk.Error
 	if res != nil {
 		sdkRes = res.Error
