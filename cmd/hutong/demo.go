@@ -93,7 +93,13 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger,
 		ContractsRequired: map[string]bool{"wechatpay": true}, OnboardingPoll: time.Second,
 		WebhookAllowPrivate: true}
-	keys, firstStart, err := seedDemo(ctx, svc)
+	keys, firstStart, err := seedDemo(ctx, svc, func(shop string) (string, error) {
+		pid, ok := sb.Alipay().MerchantPID(shop)
+		if !ok {
+			return "", fmt.Errorf("the sandbox has no Alipay merchant %s", shop)
+		}
+		return sb.Alipay().IssueAuthCode(pid)
+	})
 	if err != nil {
 		return err
 	}
@@ -142,8 +148,10 @@ type demoKey struct{ name, id, secret string }
 // (keys are shown only when made, and the demo must print one). WeChat Pay
 // is the wallet being opened: it needs an active contract, and County Mart
 // is signed up through the sandbox's onboarding on first start, while City
-// Wear waits, invited, for someone to sign at its link.
-func seedDemo(ctx context.Context, svc *gateway.Service) (keys []demoKey, firstStart bool, err error) {
+// Wear waits, invited, for someone to sign at its link. Both shops
+// authorize the platform's Alipay app (app_auth_token) on first start, so
+// Alipay, like WeChat Pay, names the shop to its buyers.
+func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(shop string) (string, error)) (keys []demoKey, firstStart bool, err error) {
 	var out []demoKey
 	for _, dm := range storefront.DemoMerchants() {
 		m := gateway.Merchant{ID: dm.ID, Name: dm.Name}
@@ -169,57 +177,88 @@ func seedDemo(ctx context.Context, svc *gateway.Service) (keys []demoKey, firstS
 		}
 		out = append(out, demoKey{m.Name, m.ID, secret})
 	}
-	if _, err := svc.CurrentAgreement(ctx, svc.DB, "wechatpay"); err != nil {
-		if _, err := svc.CreateAgreement(ctx, "wechatpay", "微信支付开通服务协议",
-			"第一条 商户同意通过平台接入微信支付，由平台代为申请特约商户。\n第二条 买家付款由平台托管，买家确认收货或付款 10 日后结算给商户，扣除平台佣金与支付渠道手续费。\n第三条 仅退款与退货退款按平台规则处理。",
-			"demo", false); err != nil {
+	agreements := map[string][2]string{
+		"wechatpay": {"微信支付开通服务协议", "第一条 商户同意通过平台接入微信支付，由平台代为申请特约商户。\n第二条 买家付款由平台托管，买家确认收货或付款 10 日后结算给商户，扣除平台佣金与支付渠道手续费。\n第三条 仅退款与退货退款按平台规则处理。"},
+		"alipay":    {"支付宝授权收款协议", "第一条 商户授权平台的支付宝应用代为收款，款项进入商户自己的支付宝账户。\n第二条 买家付款由平台记账托管，买家确认收货或付款 10 日后结算，扣除平台佣金与支付渠道手续费。\n第三条 仅退款与退货退款按平台规则处理。"},
+	}
+	for ch, a := range agreements {
+		if _, err := svc.CurrentAgreement(ctx, svc.DB, ch); errors.Is(err, gateway.ErrNotFound) {
+			if _, err := svc.CreateAgreement(ctx, ch, a[0], a[1], "demo", false); err != nil {
+				return nil, false, err
+			}
+		} else if err != nil {
 			return nil, false, err
 		}
 	}
-	county, err := svc.Invite(ctx, "m_demo_county", "wechatpay", "demo")
-	if err != nil && !errors.Is(err, contract.ErrNotAllowed) {
+	county := channel.MerchantApplication{Name: "县城超市", ShortName: "县城超市", LicenseNumber: "92130627MA2JDMCK9H", LegalPerson: "张三",
+		ContactName: "张三", ContactPhone: "13800138000", ContactEmail: "county@example.com", ServicePhone: "0312-8888888",
+		BankAccountName: "张三", BankAccountNumber: "6222021234567890123"}
+	if err := signUp(ctx, svc, "m_demo_county", "wechatpay", "县城超市 店主", func() (channel.MerchantApplication, error) { return county, nil }); err != nil {
 		return nil, false, err
-	}
-	if county.State == "" {
-		list, err := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: "m_demo_county", Channel: "wechatpay"})
-		if err != nil {
-			return nil, false, err
-		}
-		if len(list) > 0 {
-			county = list[0]
-		}
-	}
-	if county.State == contract.Invited {
-		u, err := neturl.Parse(county.SignURL)
-		if err != nil {
-			return nil, false, err
-		}
-		page, err := svc.ForSigning(ctx, county.ID, u.Query().Get("token"))
-		if err != nil {
-			return nil, false, err
-		}
-		if county, err = svc.Sign(ctx, county.ID, u.Query().Get("token"), page.Agreement.Version, page.Agreement.TextSHA256, "县城超市 店主", "127.0.0.1"); err != nil {
-			return nil, false, err
-		}
-	}
-	if county.State == contract.Signed {
-		app := channel.MerchantApplication{Name: "县城超市", ShortName: "县城超市", LicenseNumber: "92130627MA2JDMCK9H", LegalPerson: "张三",
-			ContactName: "张三", ContactPhone: "13800138000", ContactEmail: "county@example.com", ServicePhone: "0312-8888888",
-			BankAccountName: "张三", BankAccountNumber: "6222021234567890123"}
-		if county, err = svc.Submit(ctx, county.ID, "demo", app); err != nil {
-			return nil, false, err
-		}
-	}
-	for deadline := time.Now().Add(10 * time.Second); county.State == contract.Submitted && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if err := svc.RefreshContract(ctx, county.ID); err != nil {
-			return nil, false, err
-		}
-		if county, err = svc.GetContract(ctx, "", county.ID); err != nil {
-			return nil, false, err
-		}
 	}
 	if _, err := svc.Invite(ctx, "m_demo_city", "wechatpay", "demo"); err != nil && !errors.Is(err, contract.ErrNotAllowed) {
 		return nil, false, err
 	}
+	for _, shop := range []struct{ id, name string }{{"m_demo_county", "县城超市"}, {"m_demo_city", "城市服饰"}} {
+		authorize := func() (channel.MerchantApplication, error) {
+			code, err := alipayAuthCode(shop.name)
+			return channel.MerchantApplication{AuthCode: code}, err
+		}
+		if err := signUp(ctx, svc, shop.id, "alipay", shop.name+" 店主", authorize); err != nil {
+			return nil, false, err
+		}
+	}
 	return out, firstStart, nil
+}
+
+// signUp takes a merchant's contract on ch as far as it goes by itself:
+// invited, signed by signer, submitted with the application app makes, and
+// waited on (up to 10 s) while the wallet reviews it. A contract already
+// past a step skips it, so every start may call it.
+func signUp(ctx context.Context, svc *gateway.Service, merchantID, ch, signer string, app func() (channel.MerchantApplication, error)) error {
+	c, err := svc.Invite(ctx, merchantID, ch, "demo")
+	if err != nil && !errors.Is(err, contract.ErrNotAllowed) {
+		return err
+	}
+	if c.State == "" {
+		list, err := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: merchantID, Channel: ch})
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return fmt.Errorf("demo: %s has no %s contract", merchantID, ch)
+		}
+		c = list[0]
+	}
+	if c.State == contract.Invited {
+		u, err := neturl.Parse(c.SignURL)
+		if err != nil {
+			return err
+		}
+		page, err := svc.ForSigning(ctx, c.ID, u.Query().Get("token"))
+		if err != nil {
+			return err
+		}
+		if c, err = svc.Sign(ctx, c.ID, u.Query().Get("token"), page.Agreement.Version, page.Agreement.TextSHA256, signer, "127.0.0.1"); err != nil {
+			return err
+		}
+	}
+	if c.State == contract.Signed {
+		a, err := app()
+		if err != nil {
+			return fmt.Errorf("demo: %s's %s application: %w", merchantID, ch, err)
+		}
+		if c, err = svc.Submit(ctx, c.ID, "demo", a); err != nil {
+			return err
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); c.State == contract.Submitted && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err := svc.RefreshContract(ctx, c.ID); err != nil {
+			return err
+		}
+		if c, err = svc.GetContract(ctx, "", c.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }

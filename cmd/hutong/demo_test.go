@@ -134,6 +134,28 @@ func walk(t *testing.T, d printedDemo) {
 			t.Fatalf("$ %s\nanswered an error: %s", c, out)
 		}
 		switch {
+		case strings.Contains(c, `"method":"alipay.precreate"`):
+			// Alipay, like WeChat Pay, names the shop to the buyer (the
+			// shop authorized the platform's app), and the sandbox phone
+			// pays as the payment's buyer.
+			var created struct {
+				NextAction struct {
+					QRCode string `json:"qr_code"`
+				} `json:"next_action"`
+			}
+			answer, _, _ := strings.Cut(out, "PAY=") // the echo after the command
+			if err := json.Unmarshal([]byte(answer), &created); err != nil || created.NextAction.QRCode == "" {
+				t.Fatalf("$ %s\nanswered %s (%v)", c, out, err)
+			}
+			resp, err := http.Get(d.sandbox + "/phone/open?" + url.Values{"wallet": {"alipay"}, "code": {created.NextAction.QRCode}, "as": {"buyer-wang"}}.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(page), "县城超市") || !strings.Contains(string(page), "付款人 王芳") {
+				t.Fatalf("the Alipay order on the sandbox phone:\n%s", page)
+			}
 		case strings.Contains(c, " reconcile "):
 			if !strings.Contains(out, "missing in books 0, missing in bill 0, amount differs 0") {
 				t.Fatalf("$ %s\n%s", c, out)

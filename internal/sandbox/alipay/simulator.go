@@ -196,8 +196,8 @@ const (
 
 var seedMerchants = []Merchant{
 	{PID: sandboxPID, AppID: sandboxAppID, Name: "hutong 沙箱商家", Email: "merchant@sandbox.hutong.dev"},
-	{PID: "2088621000000002", AppID: "2021004100000002", Name: "沙箱授权商家 · 县城超市", Email: "county@sandbox.hutong.dev"},
-	{PID: "2088621000000003", AppID: "2021004100000003", Name: "沙箱授权商家 · 城市服饰", Email: "city@sandbox.hutong.dev"},
+	{PID: "2088621000000002", AppID: "2021004100000002", Name: "县城超市", Email: "county@sandbox.hutong.dev"},
+	{PID: "2088621000000003", AppID: "2021004100000003", Name: "城市服饰", Email: "city@sandbox.hutong.dev"},
 }
 
 // New loads the simulator, creating the app's keys and the merchants on
