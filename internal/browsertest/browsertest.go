@@ -119,7 +119,9 @@ func SaveScreenshot(t *testing.T, ctx context.Context, file string) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	os.MkdirAll(dir, 0o755)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("screenshot folder: %v", err)
+	}
 	path := filepath.Join(dir, file)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)

@@ -146,10 +146,10 @@ func ApplyTrade(p Payment, t channel.Trade, want channel.Identity, now time.Time
 func SoleAttempt(p Payment) Attempt {
 	a := Attempt{ID: p.ID, PaymentID: p.ID, Method: p.Method, Channel: p.Channel, Status: AttemptPending,
 		Payer: Payer{IsBuyer: true}, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
-	switch {
-	case p.Status == StatusSucceeded:
+	switch p.Status {
+	case StatusSucceeded:
 		a.Status = AttemptSucceeded
-	case p.Status == StatusCanceled:
+	case StatusCanceled:
 		a.Status = AttemptClosed
 	}
 	return a

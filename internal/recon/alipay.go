@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -209,15 +210,15 @@ func (a *AlipayBillReader) truncated(msg string) error {
 func (a *AlipayBillReader) readLine(br *bufio.Reader) ([]byte, error) {
 	for {
 		b, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			a.line++
 			return nil, a.fail("", nil, "line longer than %d bytes", maxLine)
 		}
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			a.line++
 			return nil, &ParseError{Bill: a.bill, Line: a.line, Msg: "reading: " + err.Error(), Err: ErrTruncated}
 		}
-		if len(b) == 0 && err == io.EOF {
+		if len(b) == 0 && errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
 		a.line++
@@ -225,7 +226,7 @@ func (a *AlipayBillReader) readLine(br *bufio.Reader) ([]byte, error) {
 		if len(b) > 0 {
 			return b, nil
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
 	}
@@ -237,7 +238,7 @@ var accountLine = regexp.MustCompile(`^#账号：\[(\d+)\]`)
 func (a *AlipayBillReader) readHead() error {
 	for {
 		b, err := a.readLine(a.br)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return a.truncated("the detail file has no column row")
 		}
 		if err != nil {
@@ -302,7 +303,7 @@ func (a *AlipayBillReader) Next() (Row, error) {
 	if err != nil {
 		a.err = err
 		a.rc.Close()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			a.prog.finish(a.rows)
 		}
 	}
@@ -312,7 +313,7 @@ func (a *AlipayBillReader) Next() (Row, error) {
 func (a *AlipayBillReader) next() (Row, error) {
 	for {
 		b, err := a.readLine(a.br)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return Row{}, a.finish()
 		}
 		if err != nil {
@@ -540,7 +541,7 @@ func (a *AlipayBillReader) checkSummary(mismatch func(field, says, rows string) 
 	var cols map[string]int
 	for {
 		b, err := a.readLine(br)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return a.truncated("the summary file has no 合计 row")
 		}
 		if err != nil {

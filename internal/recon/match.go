@@ -147,7 +147,7 @@ type side struct {
 func (s *side) advance() error {
 	prev := s.row
 	r, err := s.src.Next()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		s.ok = false
 		return nil
 	}

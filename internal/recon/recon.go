@@ -177,7 +177,7 @@ func Chain(sources ...RowSource) RowSource {
 	return RowSourceFunc(func() (Row, error) {
 		for len(sources) > 0 {
 			r, err := sources[0].Next()
-			if err != io.EOF {
+			if !errors.Is(err, io.EOF) {
 				return r, err
 			}
 			sources = sources[1:]
@@ -191,7 +191,7 @@ func ReadAll(src RowSource) ([]Row, error) {
 	var out []Row
 	for {
 		r, err := src.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {

@@ -73,7 +73,7 @@ func SortRows(ctx context.Context, src RowSource, opts SortOptions) (*SortedRows
 	var n int64
 	for {
 		r, err := src.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -148,7 +148,7 @@ func (s *SortedRows) Next() (Row, error) {
 		return Row{}, err
 	}
 	if err := top.advance(); err != nil {
-		if err != io.EOF {
+		if !errors.Is(err, io.EOF) {
 			s.err = err
 			return Row{}, err
 		}
@@ -269,7 +269,7 @@ func (s *SortedRows) mergeGroup(ctx context.Context, group []string, dir string)
 		w.Write(c.key)
 		w.Write(c.rest)
 		if err := c.advance(); err != nil {
-			if err != io.EOF {
+			if !errors.Is(err, io.EOF) {
 				return "", err
 			}
 			c.f.Close()
@@ -467,7 +467,7 @@ func openCursor(name string, id int) (*cursor, error) {
 	c := &cursor{f: f, r: bufio.NewReaderSize(f, 64<<10), id: id}
 	if err := c.advance(); err != nil {
 		f.Close()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
 		return nil, err
@@ -477,7 +477,7 @@ func openCursor(name string, id int) (*cursor, error) {
 
 func (c *cursor) advance() error {
 	kl, err := binary.ReadUvarint(c.r)
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return io.EOF
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -143,15 +144,15 @@ func (w *WeChatBillReader) fail(field string, value []byte, format string, args 
 func (w *WeChatBillReader) readLine() ([]byte, error) {
 	for {
 		b, err := w.br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			w.line++
 			return nil, w.fail("", nil, "line longer than %d bytes", maxLine)
 		}
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			w.line++
 			return nil, &ParseError{Bill: wxBill, Line: w.line, Msg: "reading: " + err.Error(), Err: ErrTruncated}
 		}
-		if len(b) == 0 && err == io.EOF {
+		if len(b) == 0 && errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
 		w.line++
@@ -159,7 +160,7 @@ func (w *WeChatBillReader) readLine() ([]byte, error) {
 		if len(b) > 0 {
 			return b, nil
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, io.EOF
 		}
 	}
@@ -167,7 +168,7 @@ func (w *WeChatBillReader) readLine() ([]byte, error) {
 
 func (w *WeChatBillReader) readHeader() error {
 	b, err := w.readLine()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return &ParseError{Bill: wxBill, Msg: "empty bill", Err: ErrTruncated}
 	}
 	if err != nil {
@@ -232,7 +233,7 @@ func (w *WeChatBillReader) Next() (Row, error) {
 	row, err := w.next()
 	if err != nil {
 		w.err = err
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			w.prog.finish(w.rows)
 		}
 	}
@@ -241,7 +242,7 @@ func (w *WeChatBillReader) Next() (Row, error) {
 
 func (w *WeChatBillReader) next() (Row, error) {
 	b, err := w.readLine()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return Row{}, &ParseError{Bill: wxBill, Line: w.line, Msg: "the bill ends without its summary (总交易单数…)", Err: ErrTruncated}
 	}
 	if err != nil {
@@ -419,7 +420,7 @@ func (w *WeChatBillReader) row() (Row, error) {
 func (w *WeChatBillReader) readSummary(header []byte) error {
 	names := bytes.Split(bytes.TrimPrefix(header, []byte("\uFEFF")), []byte(","))
 	b, err := w.readLine()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return &ParseError{Bill: wxBill, Line: w.line, Msg: "the summary header has no summary row", Err: ErrTruncated}
 	}
 	if err != nil {
@@ -479,7 +480,7 @@ func (w *WeChatBillReader) readSummary(header []byte) error {
 	case sum.FeesMicro != w.feesMicro:
 		return mismatch(wxSumFees, formatFixed(sum.FeesMicro, scaleMicro), formatFixed(w.feesMicro, scaleMicro))
 	}
-	if b, err := w.readLine(); err != io.EOF {
+	if b, err := w.readLine(); !errors.Is(err, io.EOF) {
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -90,7 +91,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		slog.Error("sandbox helper: an answer did not encode", "err", err)
+	}
 }
 
 // decode reads a small JSON body with the gateway's strict decoder
@@ -103,7 +106,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	if err != nil {
 		status := http.StatusBadRequest
-		if e, ok := err.(*jsonbody.Error); ok {
+		if e, ok := errors.AsType[*jsonbody.Error](err); ok {
 			status = e.Status
 		}
 		writeJSON(w, status, helperError{"invalid_body", "the body is not the expected JSON: " + err.Error()})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -71,7 +72,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lockID); err != nil {
 			return fmt.Errorf("store: migrate lock: %w", err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID)
+		// Closing the connection releases the lock too; unlocking first
+		// hands it on at once.
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID) }()
 	}
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version BIGINT PRIMARY KEY,
@@ -80,21 +83,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 	)`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	applied := map[int]bool{}
-	rows, err := conn.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	applied, err := appliedVersions(ctx, conn)
 	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return fmt.Errorf("store: migrate: reading applied versions: %w", err)
-		}
-		applied[v] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: migrate: reading applied versions: %w", err)
 	}
 	for _, m := range ms {
@@ -106,7 +96,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 			return err
 		}
 		if err := apply(ctx, tx, m); err != nil {
-			tx.Rollback()
+			if rerr := tx.Rollback(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
 			return fmt.Errorf("store: migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -128,4 +120,22 @@ func apply(ctx context.Context, tx *sql.Tx, m Migration) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
 		m.Version, m.Name, Micros(nowFunc()))
 	return err
+}
+
+// appliedVersions are the migrations schema_migrations records as applied.
+func appliedVersions(ctx context.Context, conn *sql.Conn) (map[int]bool, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
 }

@@ -753,7 +753,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(map[string]string{"status": p.Status})
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": p.Status}) // a map of strings always encodes
 }
 
 // done is the result page: paid, or closed; with the way back to the

@@ -73,7 +73,7 @@ func (c *Connector) SubmitMerchant(ctx context.Context, a channel.MerchantApplic
 		ApplymentID int64 `json:"applyment_id"`
 	}
 	if err := json.NewDecoder(res.Response.Body).Decode(&out); err != nil || out.ApplymentID == 0 {
-		return channel.Onboarding{}, fmt.Errorf("wechatpay: applyment answer has no applyment_id (%v)", err)
+		return channel.Onboarding{}, fmt.Errorf("wechatpay: applyment answer has no applyment_id (%w)", err)
 	}
 	after, err := c.QueryMerchant(ctx, a.Ref)
 	if err != nil { // submitted; the state comes with the next query

@@ -452,5 +452,7 @@ func (c *Connector) Acknowledge(w http.ResponseWriter, err error) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusBadRequest)
-	json.NewEncoder(w).Encode(map[string]string{"code": "FAIL", "message": err.Error()})
+	// A map of strings always encodes; a failed write means WeChat Pay hung
+	// up, and it retries a notification that was not acknowledged.
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": "FAIL", "message": err.Error()})
 }

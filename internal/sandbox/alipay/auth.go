@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -177,7 +178,9 @@ func (s *Simulator) authorizePage(w http.ResponseWriter, r *http.Request) {
 	if data.Error != "" {
 		w.WriteHeader(http.StatusBadRequest)
 	}
-	authPage.Execute(w, data)
+	if err := authPage.Execute(w, data); err != nil {
+		slog.Error("alipay sandbox: the authorization page did not render", "err", err)
+	}
 }
 
 func jsonObject(s string, v *map[string]json.RawMessage) error {

@@ -106,10 +106,19 @@ func (s *Simulator) downloadBill(w http.ResponseWriter, r *http.Request) {
 		// Entry names are GBK too, without the zip UTF-8 flag, as Alipay
 		// writes them.
 		name, _ := simplifiedchinese.GBK.NewEncoder().String(f.name)
-		fw, _ := zw.CreateHeader(&zip.FileHeader{Name: name, NonUTF8: true, Method: zip.Deflate, Modified: s.now()})
-		fw.Write([]byte(gbk))
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, NonUTF8: true, Method: zip.Deflate, Modified: s.now()})
+		if err == nil {
+			_, err = fw.Write([]byte(gbk))
+		}
+		if err != nil {
+			http.Error(w, "the bill could not be zipped: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
 	}
-	zw.Close()
+	if err := zw.Close(); err != nil {
+		http.Error(w, "the bill could not be zipped: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+account+"_"+compact+`.csv.zip"`)
 	w.Write(buf.Bytes())

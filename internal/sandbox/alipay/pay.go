@@ -1,6 +1,7 @@
 package alipay
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -124,7 +125,10 @@ func (s *Simulator) Pay(code, userID string) (PayResult, error) {
 	next.PaidBy = userID
 	next.Scanned = true
 	if err := s.putTrade(&next); err != nil {
-		s.cfg.Users.Credit(userID, Wallet, t.Total)
+		// The payment was not recorded: give the money back.
+		if cerr := s.cfg.Users.Credit(userID, Wallet, t.Total); cerr != nil {
+			return PayResult{}, errors.Join(err, cerr)
+		}
 		return PayResult{}, err
 	}
 	s.notifyTrade(t, nil)

@@ -150,9 +150,14 @@ func (j *Journal) compact() error {
 	if err := os.Rename(tmp, j.path); err != nil {
 		return fmt.Errorf("journal: compact: %w", err)
 	}
-	if d, err := os.Open(filepath.Dir(j.path)); err == nil {
-		d.Sync()
-		d.Close()
+	// The rename is durable once the folder is synced.
+	d, err := os.Open(filepath.Dir(j.path))
+	if err != nil {
+		return fmt.Errorf("journal: compact: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("journal: compact: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package phone
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -53,42 +54,50 @@ type consent struct {
 	csrf   *http.CrossOriginProtection
 }
 
+// render answers with the consent page; a template that fails to render
+// is a bug of the sandbox, answered 500 and logged.
+func (c *consent) render(w http.ResponseWriter, status int, v view) {
+	if err := renderPage(w, status, "consent.html", v); err != nil {
+		slog.Error("phone: the consent page did not render", "err", err)
+	}
+}
+
 func (c *consent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v := view{Title: c.wallet.Title() + "授权", Wallet: c.wallet, Users: c.users.List(), Chosen: CurrentUser(r, c.users)}
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		v.Error = "授权页只接受 GET 和 POST (method not allowed)"
-		renderPage(w, http.StatusMethodNotAllowed, "consent.html", v)
+		c.render(w, http.StatusMethodNotAllowed, v)
 		return
 	}
 	if err := c.csrf.Check(r); err != nil {
 		v.Error = "拒绝来自其他网站的提交 (cross-origin POST refused): 请在授权页面上操作"
-		renderPage(w, http.StatusForbidden, "consent.html", v)
+		c.render(w, http.StatusForbidden, v)
 		return
 	}
 	q := r.URL.Query()
 	req, err := c.auth.CheckAuthorize(q)
 	if err != nil {
 		v.Error = err.Error()
-		renderPage(w, http.StatusBadRequest, "consent.html", v)
+		c.render(w, http.StatusBadRequest, v)
 		return
 	}
 	v.Auth, v.Action = &req, r.URL.RequestURI()
 	if r.Method == http.MethodGet {
-		renderPage(w, http.StatusOK, "consent.html", v)
+		c.render(w, http.StatusOK, v)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	u, err := c.users.Get(r.PostFormValue("user"))
 	if err != nil {
 		v.Error = fmt.Sprintf("请选择一位沙箱用户 (choose a sandbox user): %q", r.PostFormValue("user"))
-		renderPage(w, http.StatusBadRequest, "consent.html", v)
+		c.render(w, http.StatusBadRequest, v)
 		return
 	}
 	to, err := c.auth.Authorize(q, u.ID)
 	if err != nil {
 		v.Error = "授权失败 (authorization failed): " + err.Error()
-		renderPage(w, http.StatusInternalServerError, "consent.html", v)
+		c.render(w, http.StatusInternalServerError, v)
 		return
 	}
 	setUserCookie(w, u.ID)

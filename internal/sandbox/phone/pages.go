@@ -559,7 +559,7 @@ func DecodeQR(r io.Reader) (string, error) {
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return "", fmt.Errorf("图片已损坏: %v", err)
+		return "", fmt.Errorf("图片已损坏: %w", err)
 	}
 	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
 	if err != nil {

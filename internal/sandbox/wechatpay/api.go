@@ -188,7 +188,7 @@ func (s *Simulator) write(w http.ResponseWriter, r *http.Request, rep reply) {
 			if err := enc.Encode(rep.body); err != nil {
 				rep = fail(http.StatusInternalServerError, wechatpayv3.CodeSystemError, "系统错误")
 				buf.Reset()
-				enc.Encode(rep.body)
+				_ = enc.Encode(rep.body) // a fail() body is a map of strings
 			}
 			body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")

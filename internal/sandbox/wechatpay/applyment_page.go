@@ -3,6 +3,7 @@ package wechatpay
 import (
 	"crypto/subtle"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"strconv"
 )
@@ -52,7 +53,7 @@ func (s *Simulator) signPage(w http.ResponseWriter, r *http.Request) {
 		data.Error = "链接无效或已过期"
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
-		signPage.Execute(w, data)
+		renderSignPage(w, data)
 		return
 	}
 	var err error
@@ -75,5 +76,13 @@ func (s *Simulator) signPage(w http.ResponseWriter, r *http.Request) {
 		data.Error = err.Error()
 		w.WriteHeader(http.StatusConflict)
 	}
-	signPage.Execute(w, data)
+	renderSignPage(w, data)
+}
+
+// renderSignPage writes the signing page; a template that fails is a bug
+// of the sandbox, logged.
+func renderSignPage(w http.ResponseWriter, data any) {
+	if err := signPage.Execute(w, data); err != nil {
+		slog.Error("wechatpay sandbox: the signing page did not render", "err", err)
+	}
 }

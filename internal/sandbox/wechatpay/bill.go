@@ -130,8 +130,12 @@ func (s *Simulator) downloadBill(c *call) reply {
 	if tok.Gzip {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
-		zw.Write(file)
-		zw.Close()
+		if _, err := zw.Write(file); err != nil {
+			return fail(http.StatusInternalServerError, wechatpayv3.CodeSystemError, "系统错误")
+		}
+		if err := zw.Close(); err != nil {
+			return fail(http.StatusInternalServerError, wechatpayv3.CodeSystemError, "系统错误")
+		}
 		return answer(rawBody{contentType: "application/x-gzip", data: buf.Bytes(), unsigned: true})
 	}
 	return answer(rawBody{contentType: "text/csv; charset=utf-8", data: file, unsigned: true})

@@ -50,7 +50,10 @@ func (s *Simulator) enqueueNotification(url, eventType, summary, originalType st
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.Encode(env)
+	if err := enc.Encode(env); err != nil {
+		s.cfg.Logger.Error("wechatpay: encode notification", "err", err)
+		return
+	}
 	n := &notify.Notification{
 		ID:          env.ID,
 		Wallet:      Wallet,

@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"errors"
 	"fmt"
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
@@ -76,7 +77,10 @@ func (s *Simulator) Pay(code, userID string) (PayResult, error) {
 	next.PaidBy = userID
 	next.TransactionID = "4200" + sandboxkeys.Digits(6) + now.In(chinatime.Location).Format("20060102") + sandboxkeys.Digits(10)
 	if err := s.putOrder(&next); err != nil {
-		s.cfg.Users.Credit(userID, Wallet, o.Total)
+		// The payment was not recorded: give the money back.
+		if cerr := s.cfg.Users.Credit(userID, Wallet, o.Total); cerr != nil {
+			return PayResult{}, errors.Join(err, cerr)
+		}
 		return PayResult{}, err
 	}
 	s.enqueueNotification(o.NotifyURL, "TRANSACTION.SUCCESS", "支付成功", "transaction", s.transactionJSON(o))

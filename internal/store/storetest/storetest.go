@@ -65,7 +65,9 @@ func PostgresDSN(t testing.TB) string {
 			return
 		}
 		defer admin.Close()
-		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("dropping the test's schema %s: %v", schema, err)
+		}
 	})
 	u, err := url.Parse(base)
 	if err != nil {
