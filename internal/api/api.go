@@ -682,12 +682,21 @@ func writeError(w http.ResponseWriter, status int, typ, code, message, param str
 	writeJSON(w, status, map[string]apiError{"error": {typ, code, message, param}})
 }
 
+// writeJSON answers with v, encoded before anything is sent: a value that
+// does not encode (a bug) is answered 500 and logged, never half-written.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		slog.Error("api: an answer did not encode", "err", err)
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":{"type":"api_error","code":"internal","message":"the answer could not be encoded"}}` + "\n")
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
+	w.Write(buf.Bytes())
 }
 
 // decodeOptional is decode for a body that may be left out: an empty body

@@ -84,7 +84,7 @@ func (s *Service) notifyWindow(ch string) time.Duration {
 // job), and schedules the next check in an hour.
 func (s *Service) CheckOverdue(ctx context.Context, j jobs.Job) error {
 	now := s.now()
-	var shortest time.Duration = defaultNotifyWindow
+	shortest := defaultNotifyWindow
 	for ch := range s.Accounts {
 		shortest = min(shortest, s.notifyWindow(ch))
 	}

@@ -196,7 +196,7 @@ func (s *Service) closeAttempt(ctx context.Context, p payment.Payment, a payment
 			s.noteMismatch(ctx, a.Channel, sourceQuery, "query:"+a.ID, err)
 			return err == nil, err
 		}
-		return false, fmt.Errorf("%w: %v", ErrWalletRefused, err)
+		return false, fmt.Errorf("%w: %w", ErrWalletRefused, err)
 	}
 	return false, s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.loadPayment(ctx, tx, p.ID, "", true); err != nil {

@@ -154,7 +154,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 		})
 	})
 	if err != nil {
-		return a, fmt.Errorf("%w: %v", ErrWalletRefused, err)
+		return a, fmt.Errorf("%w: %w", ErrWalletRefused, err)
 	}
 	a.NextAction = &action
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {

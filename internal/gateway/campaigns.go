@@ -161,21 +161,11 @@ func (s *Service) RemindCampaign(ctx context.Context, j jobs.Job) error {
 	}
 	now := s.now()
 	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, merchant_id, state FROM contracts WHERE campaign_id = $1 AND state <> 'active'`, c.ID)
+		type pending struct{ id, merchant, state string }
+		list, err := store.QueryAll(ctx, tx, func(rows *sql.Rows) (p pending, err error) { return p, rows.Scan(&p.id, &p.merchant, &p.state) }, `SELECT id, merchant_id, state FROM contracts WHERE campaign_id = $1 AND state <> 'active'`, c.ID)
 		if err != nil {
 			return err
 		}
-		type pending struct{ id, merchant, state string }
-		var list []pending
-		for rows.Next() {
-			var p pending
-			if err := rows.Scan(&p.id, &p.merchant, &p.state); err != nil {
-				rows.Close()
-				return err
-			}
-			list = append(list, p)
-		}
-		rows.Close()
 		for _, p := range list {
 			if err := s.publish(ctx, tx, p.merchant, EventContractReminder, p.id, map[string]any{
 				"contract_id": p.id, "campaign_id": c.ID, "channel": c.Channel, "state": p.state, "deadline": c.Deadline,
@@ -253,22 +243,14 @@ func (s *Service) CampaignProgress(ctx context.Context, id string) (Progress, er
 	}
 	now := s.now()
 	p := Progress{Campaign: c, ByState: map[string]int{}, ByCategory: map[string]map[string]int{}, ByRegion: map[string]map[string]int{}, AtRisk: []AtRisk{}}
-	rows, err := s.DB.QueryContext(ctx, `SELECT c.id, c.merchant_id, c.state, m.name, m.category, m.region_code FROM contracts c JOIN merchants m ON m.id = c.merchant_id
+	type row struct{ id, merchant, state, name, category, region string }
+	all, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (r row, err error) {
+		return r, rows.Scan(&r.id, &r.merchant, &r.state, &r.name, &r.category, &r.region)
+	}, `SELECT c.id, c.merchant_id, c.state, m.name, m.category, m.region_code FROM contracts c JOIN merchants m ON m.id = c.merchant_id
 		WHERE c.campaign_id = $1 ORDER BY c.merchant_id`, id)
 	if err != nil {
-		return p, err
+		return Progress{}, err
 	}
-	type row struct{ id, merchant, state, name, category, region string }
-	var all []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.merchant, &r.state, &r.name, &r.category, &r.region); err != nil {
-			rows.Close()
-			return Progress{}, err
-		}
-		all = append(all, r)
-	}
-	rows.Close()
 	// Observed time per step: from the contract's previous change to the
 	// transition that completed it, averaged over the campaign.
 	stepTotal, stepCount := map[string]time.Duration{}, map[string]int{}

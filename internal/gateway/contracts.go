@@ -478,7 +478,7 @@ func (s *Service) Submit(ctx context.Context, id, actor string, app channel.Merc
 	}
 	res, err := atWallet(ctx, func() (channel.Onboarding, error) { return ob.SubmitMerchant(ctx, app) })
 	if err != nil {
-		return ContractView{}, fmt.Errorf("%w: %v", ErrWalletRefused, err)
+		return ContractView{}, fmt.Errorf("%w: %w", ErrWalletRefused, err)
 	}
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		cur, err := s.act(ctx, tx, id, contract.Action{Kind: kind, Actor: actor, Current: ag.Version})
@@ -545,14 +545,16 @@ func (s *Service) PollContract(ctx context.Context, j jobs.Job) error {
 		a = contract.Action{Kind: contract.ActReject, Actor: "wallet", Reason: reason}
 	default:
 		if res.WalletState != c.WalletState {
-			s.DB.Tx(ctx, func(tx *sql.Tx) error {
+			if err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 				cur, _, _, err := s.loadContract(ctx, tx, c.ID, true)
 				if err != nil {
 					return err
 				}
 				cur.WalletState = res.WalletState
 				return s.saveContract(ctx, tx, cur)
-			})
+			}); err != nil {
+				return fmt.Errorf("recording the wallet's review state %s: %w", res.WalletState, err)
+			}
 		}
 		return errStillReviewing
 	}

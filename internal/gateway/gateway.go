@@ -286,7 +286,7 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 		})
 	})
 	if err != nil {
-		return p, fmt.Errorf("%w: %v", ErrWalletRefused, err)
+		return p, fmt.Errorf("%w: %w", ErrWalletRefused, err)
 	}
 	p.NextAction = &action
 	sole := payment.SoleAttempt(p)
@@ -480,8 +480,6 @@ func (s *Service) Worker(id string) *jobs.Worker {
 
 // WalletMethods lists the wallet methods in the order pages show them.
 var WalletMethods = []string{"wechatpay.native", "wechatpay.jsapi", "wechatpay.h5", "wechatpay.app", "alipay.precreate", "alipay.jsapi", "alipay.wap", "alipay.page", "alipay.app"}
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // queryJSON runs a query whose one column is a stored JSON object and
 // decodes each row; a row that does not decode is an error naming it.

@@ -188,7 +188,9 @@ func (s *Service) ConfirmReceipt(ctx context.Context, merchantID, paymentID stri
 // flight makes it come back later.
 func (s *Service) ReleaseEscrow(ctx context.Context, j jobs.Job) error {
 	var r ref
-	jsonUnmarshal(j.Payload, &r)
+	if err := json.Unmarshal(j.Payload, &r); err != nil {
+		return fmt.Errorf("%s job payload: %w", j.Kind, err)
+	}
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := s.release(ctx, tx, "", r.ID)
 		return err
@@ -285,39 +287,33 @@ func (s *Service) Balances(ctx context.Context, merchantID string) ([]Balance, e
 // the cache, and checks that every entry sums to zero. It returns the
 // differences found (none on a healthy ledger).
 func (s *Service) VerifyLedger(ctx context.Context) ([]string, error) {
-	var problems []string
-	rows, err := s.DB.QueryContext(ctx, `SELECT entry_id, SUM(amount) FROM ledger_lines GROUP BY entry_id HAVING SUM(amount) <> 0`)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	unbalanced, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (string, error) {
 		var id string
 		var sum int64
-		if err := rows.Scan(&id, &sum); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		problems = append(problems, fmt.Sprintf("entry %s sums to %d", id, sum))
+		err := rows.Scan(&id, &sum)
+		return fmt.Sprintf("entry %s sums to %d", id, sum), err
+	}, `SELECT entry_id, SUM(amount) FROM ledger_lines GROUP BY entry_id HAVING SUM(amount) <> 0`)
+	if err != nil {
+		return nil, fmt.Errorf("verify ledger: entries: %w", err)
 	}
-	rows.Close()
-	rows, err = s.DB.QueryContext(ctx, `SELECT COALESCE(b.account, l.account), COALESCE(b.balance, 0), COALESCE(l.total, 0)
+	type balance struct {
+		account         string
+		cached, rebuilt int64
+	}
+	balances, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (b balance, err error) {
+		return b, rows.Scan(&b.account, &b.cached, &b.rebuilt)
+	}, `SELECT COALESCE(b.account, l.account), COALESCE(b.balance, 0), COALESCE(l.total, 0)
 		FROM ledger_balances b FULL OUTER JOIN (SELECT account, SUM(amount) AS total FROM ledger_lines GROUP BY account) l ON l.account = b.account`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verify ledger: balances: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var acct string
-		var cached, rebuilt int64
-		if err := rows.Scan(&acct, &cached, &rebuilt); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if cached != rebuilt {
-			problems = append(problems, fmt.Sprintf("%s: cached %d, lines %d", acct, cached, rebuilt))
+	problems := unbalanced
+	for _, b := range balances {
+		if b.cached != b.rebuilt {
+			problems = append(problems, fmt.Sprintf("%s: cached %d, lines %d", b.account, b.cached, b.rebuilt))
 		}
 	}
-	return problems, rows.Err()
+	return problems, nil
 }
 
 // EntryFilter narrows the journal.
@@ -359,26 +355,18 @@ func (s *Service) Entries(ctx context.Context, f EntryFilter) ([]ledger.Entry, e
 	}
 	args = append(args, f.Limit)
 	query += fmt.Sprintf(" ORDER BY e.at, e.id LIMIT $%d", len(args))
-	rows, err := s.DB.QueryContext(ctx, query, args...)
+	out, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (e ledger.Entry, err error) {
+		var at int64
+		err = rows.Scan(&e.ID, &e.Kind, &e.MerchantID, &e.PaymentID, &e.RefundID, &e.Memo, &at)
+		e.At = store.Time(at)
+		return e, err
+	}, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	var out []ledger.Entry
 	index := map[string]int{}
-	for rows.Next() {
-		var e ledger.Entry
-		var at int64
-		if err := rows.Scan(&e.ID, &e.Kind, &e.MerchantID, &e.PaymentID, &e.RefundID, &e.Memo, &at); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		e.At = store.Time(at)
-		index[e.ID] = len(out)
-		out = append(out, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	for i, e := range out {
+		index[e.ID] = i
 	}
 	// The page's lines in one query, not one per entry.
 	for start := 0; start < len(out); start += 500 {
@@ -388,22 +376,18 @@ func (s *Service) Entries(ctx context.Context, f EntryFilter) ([]ledger.Entry, e
 		for i, e := range batch {
 			ids[i], marks[i] = e.ID, fmt.Sprintf("$%d", i+1)
 		}
-		lines, err := s.DB.QueryContext(ctx, `SELECT entry_id, account, amount FROM ledger_lines WHERE entry_id IN (`+strings.Join(marks, ", ")+`) ORDER BY entry_id, line`, ids...)
+		type line struct {
+			entry string
+			ledger.Line
+		}
+		lines, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (l line, err error) {
+			return l, rows.Scan(&l.entry, &l.Account, &l.Amount)
+		}, `SELECT entry_id, account, amount FROM ledger_lines WHERE entry_id IN (`+strings.Join(marks, ", ")+`) ORDER BY entry_id, line`, ids...)
 		if err != nil {
 			return nil, err
 		}
-		for lines.Next() {
-			var id string
-			var l ledger.Line
-			if err := lines.Scan(&id, &l.Account, &l.Amount); err != nil {
-				lines.Close()
-				return nil, err
-			}
-			out[index[id]].Lines = append(out[index[id]].Lines, l)
-		}
-		lines.Close()
-		if err := lines.Err(); err != nil {
-			return nil, err
+		for _, l := range lines {
+			out[index[l.entry]].Lines = append(out[index[l.entry]].Lines, l.Line)
 		}
 	}
 	if out == nil {

@@ -226,25 +226,22 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 	// Only orders opened in the window that can be paid on the day: a
 	// wallet order lives at most a day (payment.MaxExpiresIn), so one paid
 	// on the day was opened within the day before it.
-	rows, err := s.DB.QueryContext(ctx, `SELECT p.data, a.id, a.status, a.data FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
+	type paidOrder struct{ payment, id, status, attempt string }
+	orders, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (o paidOrder, err error) {
+		return o, rows.Scan(&o.payment, &o.id, &o.status, &o.attempt)
+	}, `SELECT p.data, a.id, a.status, a.data FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
 		WHERE a.status IN ('succeeded', 'duplicate') AND a.created_at >= $1 AND a.created_at < $2`,
 		store.Micros(start.Add(-payment.MaxExpiresIn-time.Hour)), store.Micros(end))
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var pdata, aid, astatus, adata string
-		if err := rows.Scan(&pdata, &aid, &astatus, &adata); err != nil {
-			rows.Close()
-			return nil, err
-		}
+	for _, o := range orders {
 		var p payment.Payment
 		var a payment.Attempt
-		if err := errors.Join(json.Unmarshal([]byte(pdata), &p), json.Unmarshal([]byte(adata), &a)); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("wallet order %s does not decode: %w", aid, err)
+		if err := errors.Join(json.Unmarshal([]byte(o.payment), &p), json.Unmarshal([]byte(o.attempt), &a)); err != nil {
+			return nil, fmt.Errorf("wallet order %s does not decode: %w", o.id, err)
 		}
-		a.ID, a.Status = aid, astatus
+		a.ID, a.Status = o.id, o.status
 		a = fillAttempt(a, p)
 		at := p.PaidAt
 		if a.Status == payment.AttemptDuplicate {
@@ -259,15 +256,13 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 		}
 		merchant, err := billMerchant(ctx, p.MerchantID)
 		if err != nil {
-			rows.Close()
 			return nil, err
 		}
 		out = append(out, recon.Row{Channel: ch, OutTradeNo: a.ID, TransactionID: tx, Kind: recon.KindPayment, Status: recon.StatusSuccess,
 			Amount: p.Amount, Fee: s.feeRate(ch).Of(p.Amount), At: at, Merchant: merchant})
 	}
-	rows.Close()
 	// Refunds asked within RefundSettleWindow before the day's end.
-	rows, err = s.DB.QueryContext(ctx, `SELECT r.data, p.data FROM refunds r JOIN payments p ON p.id = r.payment_id
+	rows, err := s.DB.QueryContext(ctx, `SELECT r.data, p.data FROM refunds r JOIN payments p ON p.id = r.payment_id
 		WHERE r.status = 'succeeded' AND r.created_at >= $1 AND r.created_at < $2`,
 		store.Micros(start.Add(-RefundSettleWindow)), store.Micros(end))
 	if err != nil {

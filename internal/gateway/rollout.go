@@ -327,11 +327,13 @@ func (s *Service) WriteExposures(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		select {
+		// FlushExposures logs and counts (ExposuresDropped) a batch it
+		// could not write; exposures never hold up a checkout.
 		case <-ctx.Done():
-			s.FlushExposures(context.WithoutCancel(ctx))
+			_ = s.FlushExposures(context.WithoutCancel(ctx))
 			return
 		case <-tick.C:
-			s.FlushExposures(ctx)
+			_ = s.FlushExposures(ctx)
 		}
 	}
 }
@@ -390,20 +392,12 @@ func (s *Service) DryRun(ctx context.Context, method string, r rollout.Rule, day
 		old = rollout.Rule{Enabled: true, BasisPoints: rollout.Buckets} // no rule: shown to everyone
 	}
 	since := s.now().Add(-time.Duration(days) * 24 * time.Hour)
-	rows, err := s.DB.QueryContext(ctx, `SELECT buyer_id, merchant_id, region_code, platform, app_version FROM exposures WHERE at >= $1 AND method = $2 ORDER BY at DESC`, store.Micros(since), method)
+	checkouts, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (c rollout.Checkout, err error) {
+		return c, rows.Scan(&c.BuyerID, &c.MerchantID, &c.RegionCode, &c.Platform, &c.AppVersion)
+	}, `SELECT buyer_id, merchant_id, region_code, platform, app_version FROM exposures WHERE at >= $1 AND method = $2 ORDER BY at DESC`, store.Micros(since), method)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	var checkouts []rollout.Checkout
-	for rows.Next() {
-		var c rollout.Checkout
-		if err := rows.Scan(&c.BuyerID, &c.MerchantID, &c.RegionCode, &c.Platform, &c.AppVersion); err != nil {
-			rows.Close()
-			return nil, nil, 0, err
-		}
-		checkouts = append(checkouts, c)
-	}
-	rows.Close()
 	added, removed = rollout.DryRun(old, r, method, checkouts, rollout.DefaultTierTable())
 	buyers := map[string]bool{}
 	for _, c := range checkouts {

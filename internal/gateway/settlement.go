@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -193,22 +194,12 @@ func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
 	if !ok {
 		return nil, nil
 	}
-	rows, err := s.DB.QueryContext(ctx, `SELECT p.id, m.wechat_sub_mchid FROM payments p JOIN merchants m ON m.id = p.merchant_id
+	type cand struct{ id, sub string }
+	cands, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (c cand, err error) { return c, rows.Scan(&c.id, &c.sub) }, `SELECT p.id, m.wechat_sub_mchid FROM payments p JOIN merchants m ON m.id = p.merchant_id
 		WHERE p.status = 'succeeded' AND m.wechat_sub_mchid <> '' ORDER BY p.id`)
 	if err != nil {
 		return nil, err
 	}
-	type cand struct{ id, sub string }
-	var cands []cand
-	for rows.Next() {
-		var c cand
-		if err := rows.Scan(&c.id, &c.sub); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		cands = append(cands, c)
-	}
-	rows.Close()
 	var out []Batch
 	for _, c := range cands {
 		p, err := s.loadPayment(ctx, s.DB, c.id, "", false)
@@ -223,7 +214,7 @@ func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
 				PlatformAmount: p.Commission, Description: "平台佣金 commission"})
 		})
 		if err != nil {
-			return out, fmt.Errorf("%w: profit sharing of %s: %v", ErrWalletRefused, p.ID, err)
+			return out, fmt.Errorf("%w: profit sharing of %s: %w", ErrWalletRefused, p.ID, err)
 		}
 		var b Batch
 		err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
@@ -280,7 +271,7 @@ func (s *Service) pendingShares(ctx context.Context, tx *sql.Tx, merchantID stri
 			return 0, err
 		}
 		var p payment.Payment
-		if err := jsonUnmarshal([]byte(data), &p); err != nil {
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
 			return 0, err
 		}
 		if p.Channel == "wechatpay" && !p.ReleasedAt.IsZero() && p.ProfitShareOrder == "" {

@@ -155,3 +155,31 @@ func Micros(t time.Time) int64 { return t.UnixMicro() }
 
 // Time reads a stored time.
 func Time(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// Querier is what runs a query: the database or a transaction.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// QueryAll runs query on q and scans every row with scan, closing the rows
+// and checking rows.Err, so that no loop over a result forgets either:
+//
+//	ids, err := store.QueryAll(ctx, tx, func(rows *sql.Rows) (id string, err error) {
+//		return id, rows.Scan(&id)
+//	}, `SELECT id FROM t WHERE x = $1`, x)
+func QueryAll[T any](ctx context.Context, q Querier, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
