@@ -193,7 +193,10 @@ func waitFor(what string, limit time.Duration, done func() (bool, error)) error 
 			last = err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: not so after %s (last error: %v)", what, limit, last)
+			if last != nil {
+				return fmt.Errorf("%s: not so after %s (last error: %w)", what, limit, last)
+			}
+			return fmt.Errorf("%s: not so after %s", what, limit)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -359,7 +362,17 @@ func crashRun(t *testing.T, bin, dsn string, size crashSize) {
 		gw = cmd
 	}
 	startGateway()
-	t.Cleanup(func() { mu.Lock(); gw.Process.Kill(); gw.Wait(); mu.Unlock() })
+	// stopGateway kills the running gateway; one that had already exited
+	// on its own is a failure, for only the kill may end it. mu is held.
+	stopGateway := func() {
+		if err := gw.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Errorf("killing the gateway: %v", err)
+		}
+		if err := gw.Wait(); !endedByKill(err) {
+			t.Errorf("the gateway ended before it was killed (its log: %s): %v", logPath, err)
+		}
+	}
+	t.Cleanup(func() { mu.Lock(); stopGateway(); mu.Unlock() })
 
 	// The merchant's webhook endpoint.
 	var hookMu sync.Mutex
@@ -404,7 +417,12 @@ func crashRun(t *testing.T, bin, dsn string, size crashSize) {
 
 	// Kill the gateway at random moments while the work runs.
 	stop := make(chan struct{})
-	killerDone := make(chan int)
+	killerDone := make(chan int, 1)
+	// haltKiller stops the killer and says how often it killed; a test that
+	// fails early halts it too, before the gateway's last kill, so that
+	// nothing kills or reports after the test has ended.
+	haltKiller := sync.OnceValue(func() int { close(stop); return <-killerDone })
+	t.Cleanup(func() { haltKiller() })
 	go func() {
 		kills := 0
 		for {
@@ -415,8 +433,7 @@ func crashRun(t *testing.T, bin, dsn string, size crashSize) {
 			case <-time.After(time.Duration(150+rand.IntN(350)) * time.Millisecond):
 			}
 			mu.Lock()
-			gw.Process.Signal(syscall.SIGKILL)
-			gw.Wait()
+			stopGateway()
 			kills++
 			startGateway()
 			mu.Unlock()
@@ -443,8 +460,7 @@ func crashRun(t *testing.T, bin, dsn string, size crashSize) {
 	}
 	close(work)
 	wg.Wait()
-	close(stop)
-	kills := <-killerDone
+	kills := haltKiller()
 	workTime := time.Since(began)
 	for _, err := range workErrs {
 		t.Error(err)

@@ -39,11 +39,22 @@ func startDemo(t *testing.T, bin, data string) printedDemo {
 		t.Fatal(err)
 	}
 	stopped := false
+	var drained <-chan error
 	d := printedDemo{stop: func() {
-		if !stopped {
-			stopped = true
-			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
+		if stopped {
+			return
+		}
+		stopped = true
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Errorf("stopping the demo: %v", err)
+		}
+		if drained != nil {
+			if err := <-drained; err != nil {
+				t.Errorf("reading the demo's output: %v", err)
+			}
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the demo's exit on SIGTERM: %v", err)
 		}
 	}}
 	t.Cleanup(d.stop)
@@ -73,10 +84,10 @@ func startDemo(t *testing.T, bin, data string) printedDemo {
 			break
 		}
 	}
-	go io.Copy(io.Discard, stdout)
+	drained = drain(stdout)
 	d.text = text.String()
 	if d.gateway == "" || d.sandbox == "" || d.shop == "" || len(d.commands) < 10 {
-		t.Fatalf("the demo printed:\n%s", d.text)
+		t.Fatalf("the demo printed (%v):\n%s", sc.Err(), d.text)
 	}
 	return d
 }

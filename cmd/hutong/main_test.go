@@ -111,8 +111,45 @@ func TestEnvironmentFillsFlags(t *testing.T) {
 
 // process is a hutong sandbox running as its own process.
 type process struct {
-	cmd *exec.Cmd
-	url string
+	cmd     *exec.Cmd
+	url     string
+	drained <-chan error // the rest of its output read, or why not
+}
+
+// stop sends sig, reads the rest of the sandbox's output and waits for it
+// to end, returning what Wait says of its exit.
+func (p *process) stop(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("sending the sandbox %v: %v", sig, err)
+	}
+	if err := <-p.drained; err != nil {
+		t.Errorf("reading the sandbox's output: %v", err)
+	}
+	return p.cmd.Wait()
+}
+
+// drain reads r to its end in the background and hands back the read's
+// error once the process has closed its end: a process's output must be
+// read whole before Wait, since Wait closes the pipe.
+func drain(r io.Reader) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, r)
+		done <- err
+	}()
+	return done
+}
+
+// endedByKill reports whether err is what Wait returns for a process that
+// SIGKILL ended, rather than one that had exited on its own first.
+func endedByKill(err error) bool {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 func buildHutong(t *testing.T) string {
@@ -127,21 +164,35 @@ func buildHutong(t *testing.T) string {
 func startSandbox(t *testing.T, bin, data, addr string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, "sandbox", "--addr", addr, "--data", data, "--time-scale", "1000")
-	stdout, _ := cmd.StdoutPipe()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	p := &process{cmd: cmd}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if u, ok := strings.CutPrefix(sc.Text(), "hutong sandbox listening on "); ok {
-			go io.Copy(io.Discard, stdout)
-			return &process{cmd: cmd, url: u}
+			p.url = u
+			break
 		}
 	}
-	t.Fatal("the sandbox did not say where it listens")
-	return nil
+	p.drained = drain(stdout)
+	t.Cleanup(func() {
+		if cmd.ProcessState != nil {
+			return // the test stopped it itself
+		}
+		if err := p.stop(t, syscall.SIGKILL); !endedByKill(err) {
+			t.Errorf("the sandbox ended before it was killed: %v", err)
+		}
+	})
+	if p.url == "" {
+		t.Fatalf("the sandbox did not say where it listens (%v)", sc.Err())
+	}
+	return p
 }
 
 // TestSandboxProcessSurvivesKill starts the real binary, pays an order
@@ -174,8 +225,9 @@ func TestSandboxProcessSurvivesKill(t *testing.T) {
 	no := fmt.Sprintf("KILL%d", time.Now().UnixNano())
 	prepayAndPay(t, p.url, c, no, merchant.URL)
 	time.Sleep(50 * time.Millisecond) // let an attempt or two fail
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
+	if err := p.stop(t, syscall.SIGKILL); !endedByKill(err) {
+		t.Fatalf("the sandbox ended before it was killed: %v", err)
+	}
 
 	// Same folder, a new process (and port).
 	p = startSandbox(t, bin, data, "127.0.0.1:0")
@@ -197,8 +249,7 @@ func TestSandboxProcessSurvivesKill(t *testing.T) {
 	alipayRoundTrip(t, p.url, creds.Alipay)
 
 	// A clean stop (SIGTERM) exits 0.
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := p.cmd.Wait(); err != nil {
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 

@@ -3,6 +3,7 @@ package alipayapi
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -32,8 +33,11 @@ func TestSignVerify(t *testing.T) {
 	if Verify(&key.PublicKey, []byte("a=1"), sig) != nil {
 		t.Fatal("own signature")
 	}
-	if Verify(&key.PublicKey, []byte("a=2"), sig) != ErrBadSignature || Verify(&key.PublicKey, []byte("a=1"), "!!") != ErrBadSignature {
-		t.Fatal("bad signatures verified")
+	if err := Verify(&key.PublicKey, []byte("a=2"), sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a signature over other bytes: %v", err)
+	}
+	if err := Verify(&key.PublicKey, []byte("a=1"), "!!"); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a signature that is not base64: %v", err)
 	}
 	if ResponseKey("alipay.trade.precreate") != "alipay_trade_precreate_response" {
 		t.Fatal(ResponseKey("alipay.trade.precreate"))

@@ -50,7 +50,9 @@ func TestHeader(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
-	w.Header("id", "-amount")
+	if err := w.Header("id", "-amount"); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,10 @@ func (failing) Write([]byte) (int, error) { return 0, errors.New("gone") }
 func TestErrorSticks(t *testing.T) {
 	t.Parallel()
 	w := NewWriter(failing{})
-	w.Write(Text("a"))
+	// The first row only fills the buffer; the failure shows at Flush.
+	if err := w.Write(Text("a")); err != nil {
+		t.Fatalf("the first row failed before it was flushed: %v", err)
+	}
 	if err := w.Flush(); err == nil {
 		t.Fatal("Flush to a failing writer: no error")
 	}

@@ -47,10 +47,16 @@ func TestEnqueueClaimComplete(t *testing.T) {
 		q := &jobs.Queue{DB: db, Now: c.Now}
 
 		// A job enqueued in a transaction that rolls back never exists.
-		db.Tx(ctx, func(tx *sql.Tx) error {
-			jobs.Enqueue(ctx, tx, jobs.New{Kind: "ghost", Payload: 1}, c.Now())
-			return errors.New("roll back")
+		rollBack := errors.New("roll back")
+		err := db.Tx(ctx, func(tx *sql.Tx) error {
+			if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: "ghost", Payload: 1}, c.Now()); err != nil {
+				return err
+			}
+			return rollBack
 		})
+		if !errors.Is(err, rollBack) {
+			t.Fatalf("the transaction to roll back: %v", err)
+		}
 		id := enqueue(t, db, c.Now(), jobs.New{Kind: "expire", Payload: map[string]string{"payment": "pay_1"}})
 		later := enqueue(t, db, c.Now(), jobs.New{Kind: "poll", Payload: 2, RunAt: c.Now().Add(time.Minute)})
 
@@ -61,16 +67,16 @@ func TestEnqueueClaimComplete(t *testing.T) {
 		if len(got) != 1 || got[0].ID != id || got[0].Kind != "expire" || got[0].Attempt != 1 || string(got[0].Payload) != `{"payment":"pay_1"}` {
 			t.Fatalf("claimed %+v", got)
 		}
-		if again, _ := q.Claim(ctx, "w2", 10, time.Minute); len(again) != 0 {
-			t.Fatalf("a leased job was claimed again: %+v", again)
+		if again, err := q.Claim(ctx, "w2", 10, time.Minute); err != nil || len(again) != 0 {
+			t.Fatalf("a leased job was claimed again: %+v %v", again, err)
 		}
 		if err := q.Complete(ctx, nil, got[0]); err != nil {
 			t.Fatal(err)
 		}
 		c.Add(time.Minute)
-		got, _ = q.Claim(ctx, "w1", 10, time.Minute)
-		if len(got) != 1 || got[0].ID != later {
-			t.Fatalf("the delayed job: %+v", got)
+		got, err = q.Claim(ctx, "w1", 10, time.Minute)
+		if err != nil || len(got) != 1 || got[0].ID != later {
+			t.Fatalf("the delayed job: %+v %v", got, err)
 		}
 	})
 }
@@ -86,9 +92,14 @@ func TestUniqueKeyKeepsOnePending(t *testing.T) {
 		if other := enqueue(t, db, c.Now(), jobs.New{Kind: "expire", Payload: 1, UniqueKey: "pay_1"}); other == 0 {
 			t.Fatal("the key is per kind")
 		}
-		got, _ := q.Claim(ctx, "w", 10, time.Minute)
+		got, err := q.Claim(ctx, "w", 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, j := range got {
-			q.Complete(ctx, nil, j)
+			if err := q.Complete(ctx, nil, j); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if next := enqueue(t, db, c.Now(), jobs.New{Kind: "poll", Payload: 1, UniqueKey: "pay_1"}); next == 0 {
 			t.Fatal("a finished job still blocks its key")
@@ -101,11 +112,14 @@ func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 		c := newClock()
 		q := &jobs.Queue{DB: db, Now: c.Now}
 		enqueue(t, db, c.Now(), jobs.New{Kind: "webhook", Payload: 1})
-		first, _ := q.Claim(ctx, "dead-worker", 1, 30*time.Second)
+		first, err := q.Claim(ctx, "dead-worker", 1, 30*time.Second)
+		if err != nil || len(first) != 1 {
+			t.Fatalf("claim: %+v %v", first, err)
+		}
 		c.Add(31 * time.Second) // the first worker died holding it
-		second, _ := q.Claim(ctx, "live-worker", 1, 30*time.Second)
-		if len(second) != 1 || second[0].Attempt != 2 {
-			t.Fatalf("reclaim: %+v", second)
+		second, err := q.Claim(ctx, "live-worker", 1, 30*time.Second)
+		if err != nil || len(second) != 1 || second[0].Attempt != 2 {
+			t.Fatalf("reclaim: %+v %v", second, err)
 		}
 		if err := q.Complete(ctx, nil, first[0]); !errors.Is(err, jobs.ErrLeaseLost) {
 			t.Fatalf("the dead worker finished a job it lost: %v", err)
@@ -121,21 +135,28 @@ func TestRetryThenDead(t *testing.T) {
 		c := newClock()
 		q := &jobs.Queue{DB: db, Now: c.Now}
 		enqueue(t, db, c.Now(), jobs.New{Kind: "webhook", Payload: 1, MaxAttempts: 2})
-		j, _ := q.Claim(ctx, "w", 1, time.Minute)
+		j, err := q.Claim(ctx, "w", 1, time.Minute)
+		if err != nil || len(j) != 1 {
+			t.Fatalf("claim: %+v %v", j, err)
+		}
 		if err := q.Retry(ctx, j[0], errors.New("503 from the merchant"), c.Now().Add(10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := q.Claim(ctx, "w", 1, time.Minute); len(got) != 0 {
-			t.Fatal("claimed before its retry time")
+		if got, err := q.Claim(ctx, "w", 1, time.Minute); err != nil || len(got) != 0 {
+			t.Fatalf("claimed before its retry time: %+v %v", got, err)
 		}
 		c.Add(10 * time.Second)
-		j, _ = q.Claim(ctx, "w", 1, time.Minute)
-		if len(j) != 1 || j[0].Attempt != 2 {
-			t.Fatalf("retry: %+v", j)
+		j, err = q.Claim(ctx, "w", 1, time.Minute)
+		if err != nil || len(j) != 1 || j[0].Attempt != 2 {
+			t.Fatalf("retry: %+v %v", j, err)
 		}
-		q.Retry(ctx, j[0], errors.New("503 again"), c.Now())
+		if err := q.Retry(ctx, j[0], errors.New("503 again"), c.Now()); err != nil {
+			t.Fatal(err)
+		}
 		var state, lastErr string
-		db.QueryRow(`SELECT state, last_error FROM jobs WHERE id = $1`, j[0].ID).Scan(&state, &lastErr)
+		if err := db.QueryRow(`SELECT state, last_error FROM jobs WHERE id = $1`, j[0].ID).Scan(&state, &lastErr); err != nil {
+			t.Fatal(err)
+		}
 		if state != "dead" || lastErr != "503 again" {
 			t.Fatalf("after max attempts: %s %q", state, lastErr)
 		}
@@ -190,7 +211,9 @@ func TestWorkersNeverShareAJob(t *testing.T) {
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			var done int
-			setup.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'done'`).Scan(&done)
+			if err := setup.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'done'`).Scan(&done); err != nil {
+				t.Fatal(err)
+			}
 			if done == n {
 				break
 			}
@@ -236,8 +259,12 @@ func TestWorkerRetriesFailuresAndSurvivesPanics(t *testing.T) {
 		go w.Run(wctx)
 		for {
 			var done, dead int
-			db.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'done'`).Scan(&done)
-			db.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'dead'`).Scan(&dead)
+			if err := db.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'done'`).Scan(&done); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.QueryRow(`SELECT COUNT(*) FROM jobs WHERE state = 'dead'`).Scan(&dead); err != nil {
+				t.Fatal(err)
+			}
 			if done == 1 && dead == 1 {
 				break
 			}
@@ -270,15 +297,20 @@ func TestPrune(t *testing.T) {
 		if err != nil || len(js) != 3 {
 			t.Fatalf("claim: %d %v", len(js), err)
 		}
-		q.Complete(ctx, nil, js[0])
-		q.Complete(ctx, nil, js[1])
+		for _, j := range js[:2] {
+			if err := q.Complete(ctx, nil, j); err != nil {
+				t.Fatal(err)
+			}
+		}
 		now = now.Add(8 * 24 * time.Hour)
 		n, err := q.Prune(ctx, now.Add(-7*24*time.Hour))
 		if err != nil || n != 2 {
 			t.Fatalf("pruned %d, %v; want the 2 done jobs", n, err)
 		}
 		var left int
-		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs`).Scan(&left)
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs`).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
 		if left != 1 {
 			t.Fatalf("%d jobs left, want the running one", left)
 		}

@@ -20,7 +20,6 @@ func TestLifecycleBalances(t *testing.T) {
 	entries = append(entries, RefundRequested("m1", "p1", "r2", 1000, true, at))
 	back2 := Rate(60).Of(1000)
 	entries = append(entries, RefundDone("m1", "wechatpay", "p1", "r2", 1000, back2, true, at))
-	b := Balances(entries)
 	payable := 7000 - commission - (fee - back) - 1000 + back2
 	entries = append(entries, PaidOut("m1", payable, "batch-1", at))
 	for _, e := range entries {
@@ -28,7 +27,7 @@ func TestLifecycleBalances(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b = Balances(entries)
+	b := Balances(entries)
 	want := map[string]int64{Escrow("m1"): 0, Payable("m1"): 0, InFlight("m1"): 0, Commission: 350, Payouts("m1"): payable,
 		Clearing("wechatpay"): 10000 - fee - (3000 - back) - (1000 - back2), Fees("wechatpay"): 0}
 	for acct, v := range want {

@@ -64,9 +64,13 @@ func zipBill(t testing.TB, files []billFile) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.Write([]byte(text))
+		if _, err := w.Write([]byte(text)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	zw.Close()
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return buf.Bytes()
 }
 

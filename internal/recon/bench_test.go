@@ -2,6 +2,7 @@ package recon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -184,7 +185,9 @@ func BenchmarkReconcileMillion(b *testing.B) {
 			var heapMB, rssMB float64
 			b.ResetTimer()
 			for b.Loop() {
-				f.Seek(0, io.SeekStart)
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					b.Fatal(err)
+				}
 				mem := startPeakMemory()
 				var bill RowSource
 				var err error
@@ -250,7 +253,7 @@ func BenchmarkParse(b *testing.B) {
 				rows := 0
 				for {
 					_, err := src.Next()
-					if err == io.EOF {
+					if errors.Is(err, io.EOF) {
 						break
 					}
 					if err != nil {

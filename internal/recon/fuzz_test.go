@@ -3,7 +3,6 @@ package recon
 import (
 	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"io"
 	"strings"
@@ -19,13 +18,13 @@ func checkRows(t *testing.T, src RowSource, channel string) (rows int64) {
 		r, err := src.Next()
 		if err != nil {
 			var pe *ParseError
-			if err != io.EOF && !errors.As(err, &pe) {
+			if !errors.Is(err, io.EOF) && !errors.As(err, &pe) {
 				t.Fatalf("error %T %v is not a ParseError", err, err)
 			}
-			if _, again := src.Next(); again != err {
+			if _, again := src.Next(); !errors.Is(again, err) {
 				t.Fatalf("error not sticky: %v then %v", err, again)
 			}
-			if err != io.EOF {
+			if !errors.Is(err, io.EOF) {
 				_ = err.Error() // formats without panicking
 			}
 			return rows
@@ -76,11 +75,7 @@ func sane(t *testing.T, r *Row, channel string) {
 func FuzzWeChatTradeBill(f *testing.F) {
 	bill := wechatBill(f, 12, nil)
 	f.Add(bill)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(bill)
-	zw.Close()
-	f.Add(gz.Bytes())
+	f.Add(gzipped(f, bill))
 	f.Add(mutate(bill, 2, 22, "0.0050"))
 	f.Add(mutate(bill, 11, 9, "SUCCESS"))
 	lines := strings.Split(string(bill), "\n")
@@ -102,7 +97,7 @@ func FuzzWeChatTradeBill(f *testing.F) {
 			return
 		}
 		rows := checkRows(t, r, ChannelWeChatPay)
-		if _, err := r.Next(); err == io.EOF && r.Summary().Count != rows {
+		if _, err := r.Next(); errors.Is(err, io.EOF) && r.Summary().Count != rows {
 			t.Fatalf("accepted a bill of %d rows whose summary says %d", rows, r.Summary().Count)
 		}
 	})
@@ -122,10 +117,17 @@ func FuzzAlipayBill(f *testing.F) {
 			name string
 			data []byte
 		}{{"20886210000000010156_20250315_业务明细.csv", detail}, {"20886210000000010156_20250315_业务明细(汇总).csv", summary}} {
-			w, _ := zw.CreateHeader(&zip.FileHeader{Name: string(mustGBK(file.name)), NonUTF8: true, Method: zip.Store})
-			w.Write(file.data)
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: string(mustGBK(file.name)), NonUTF8: true, Method: zip.Store})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(file.data); err != nil {
+				t.Fatal(err)
+			}
 		}
-		zw.Close()
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		r, err := NewAlipayBill(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 		if err != nil {
 			var pe *ParseError
@@ -160,7 +162,7 @@ func FuzzSortEncoding(f *testing.F) {
 	f.Fuzz(func(t *testing.T, kind, otn, orn, txn, rid, status, merchant, channel string, amount, fee, sec, nsec int64) {
 		r := Row{Kind: kind, OutTradeNo: otn, OutRefundNo: orn, TransactionID: txn, RefundID: rid, Status: status,
 			Merchant: merchant, Channel: channel, Amount: amount, Fee: fee}
-		if nsec >= 0 && nsec < 1e9 && !(sec == zeroUnix && nsec == 0) {
+		if nsec >= 0 && nsec < 1e9 && (sec != zeroUnix || nsec != 0) {
 			r.At = time.Unix(sec, nsec).UTC()
 		}
 		enc, klen, err := encodeRow(nil, &r)

@@ -128,7 +128,9 @@ const wxSummaryHeader = "总交易单数,应结订单总金额,退款总金额,�
 // as the sandbox writes one.
 func writeWeChatBill(w io.Writer, n int, row func(i int) genRow) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	bw.WriteString(wxHeaderAll + "\n")
+	if _, err := bw.WriteString(wxHeaderAll + "\n"); err != nil {
+		return err
+	}
 	var settled, refunded, fees, orderTotal int64
 	var line []byte
 	for i := 0; i < n; i++ {
@@ -213,7 +215,9 @@ func writeWeChatBill(w io.Writer, n int, row func(i int) genRow) error {
 		line = appendYuan(line, fenMicro(v), 2)
 	}
 	line = append(line, '\n')
-	bw.Write(line)
+	if _, err := bw.Write(line); err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
@@ -232,9 +236,15 @@ func writeAlipayBill(w io.Writer, n int, row func(i int) genRow) error {
 		return err
 	}
 	bw := bufio.NewWriterSize(fw, 1<<20)
-	bw.Write(gbk("#支付宝业务明细查询\n#账号：[20886210000000010156]\n#起始日期：[2025年03月15日 00:00:00]   终止日期：[2025年03月16日 00:00:00]\n"))
-	bw.Write(gbk("#-----------------------------------------业务明细列表----------------------------------------\n"))
-	bw.Write(gbk(apHeader + "\n"))
+	for _, s := range []string{
+		"#支付宝业务明细查询\n#账号：[20886210000000010156]\n#起始日期：[2025年03月15日 00:00:00]   终止日期：[2025年03月16日 00:00:00]\n",
+		"#-----------------------------------------业务明细列表----------------------------------------\n",
+		apHeader + "\n",
+	} {
+		if _, err := bw.Write(gbk(s)); err != nil {
+			return err
+		}
+	}
 	trade, refund, subject := gbk("交易\t"), gbk("退款\t"), gbk("hutong 测试商品 · 豆浆")
 	var payN, refundN int
 	var payAmt, refundAmt, fees int64
@@ -279,10 +289,16 @@ func writeAlipayBill(w io.Writer, n int, row func(i int) genRow) error {
 			return err
 		}
 	}
-	bw.Write(gbk("#-----------------------------------------业务明细列表结束------------------------------------\n"))
-	bw.Write(gbk(fmt.Sprintf("#交易合计：%d笔，商家实收共%s元，商家优惠共0.00元\n", payN, appendYuan(nil, fenMicro(payAmt), 2))))
-	bw.Write(gbk(fmt.Sprintf("#退款合计：%d笔，商家实收退款共%s元，商家优惠退款共0.00元\n", refundN, appendYuan(nil, fenMicro(refundAmt), 2))))
-	bw.Write(gbk("#导出时间：[2025年03月16日 09:00:00]\n"))
+	for _, s := range []string{
+		"#-----------------------------------------业务明细列表结束------------------------------------\n",
+		fmt.Sprintf("#交易合计：%d笔，商家实收共%s元，商家优惠共0.00元\n", payN, appendYuan(nil, fenMicro(payAmt), 2)),
+		fmt.Sprintf("#退款合计：%d笔，商家实收退款共%s元，商家优惠退款共0.00元\n", refundN, appendYuan(nil, fenMicro(refundAmt), 2)),
+		"#导出时间：[2025年03月16日 09:00:00]\n",
+	} {
+		if _, err := bw.Write(gbk(s)); err != nil {
+			return err
+		}
+	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
@@ -299,6 +315,8 @@ func writeAlipayBill(w io.Writer, n int, row func(i int) genRow) error {
 	if err != nil {
 		return err
 	}
-	fw.Write([]byte(enc))
+	if _, err := fw.Write([]byte(enc)); err != nil {
+		return err
+	}
 	return zw.Close()
 }

@@ -37,11 +37,7 @@ func TestWeChatRoundTrip(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		in := data
 		if gz {
-			var buf bytes.Buffer
-			zw := gzip.NewWriter(&buf)
-			zw.Write(data)
-			zw.Close()
-			in = buf.Bytes()
+			in = gzipped(t, data)
 		}
 		rows, err := readWeChat(in)
 		if err != nil {
@@ -196,11 +192,8 @@ func TestWeChatBrokenBills(t *testing.T) {
 		})
 	}
 	// A truncated gzip stream is an error too, never a short bill.
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(base)
-	zw.Close()
-	if _, err := readWeChat(buf.Bytes()[:buf.Len()-10]); err == nil {
+	gz := gzipped(t, base)
+	if _, err := readWeChat(gz[:len(gz)-10]); err == nil {
 		t.Fatal("a truncated gzip bill was accepted")
 	}
 }
@@ -259,10 +252,29 @@ func TestWeChatProgress(t *testing.T) {
 		want int64
 	}{{bytes.NewReader(data), int64(len(data))}, {io.MultiReader(bytes.NewReader(data)), -1}} {
 		var total int64
-		r, _ := NewWeChatTradeBill(c.r, WithProgress(func(_, _, t int64) { total = t }, 0))
-		ReadAll(r)
+		r, err := NewWeChatTradeBill(c.r, WithProgress(func(_, _, t int64) { total = t }, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadAll(r); err != nil {
+			t.Fatal(err)
+		}
 		if total != c.want {
 			t.Errorf("bytesTotal %d, want %d", total, c.want)
 		}
 	}
+}
+
+// gzipped is data gzip-compressed, as WeChat Pay may send a bill.
+func gzipped(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

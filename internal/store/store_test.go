@@ -17,9 +17,14 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		if err := db.Migrate(ctx); err != nil {
 			t.Fatalf("second migrate: %v", err)
 		}
-		ms, _ := store.Migrations(db.Dialect)
+		ms, err := store.Migrations(db.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var n int
-		db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
+		if err := db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != len(ms) || n == 0 {
 			t.Fatalf("%d migrations recorded, %d embedded", n, len(ms))
 		}
@@ -45,14 +50,10 @@ func TestTxCommitsOrRollsBack(t *testing.T) {
 		if err := db.Tx(ctx, func(tx *sql.Tx) error { return insert(tx, "kept") }); err != nil {
 			t.Fatal(err)
 		}
-		var kinds []string
-		rows, _ := db.Query(`SELECT kind FROM jobs ORDER BY id`)
-		for rows.Next() {
-			var k string
-			rows.Scan(&k)
-			kinds = append(kinds, k)
+		kinds, err := jobKinds(db)
+		if err != nil {
+			t.Fatal(err)
 		}
-		rows.Close()
 		if strings.Join(kinds, ",") != "kept" {
 			t.Fatalf("jobs after rollback and commit: %v", kinds)
 		}
@@ -69,4 +70,23 @@ func TestOpenRefusesUnknownDatabases(t *testing.T) {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	}
+}
+
+// jobKinds lists the kinds of the jobs table's rows in the order they were
+// made; a helper of its own so that its rows are closed on every return.
+func jobKinds(db *store.DB) ([]string, error) {
+	rows, err := db.Query(`SELECT kind FROM jobs ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var kinds []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, k)
+	}
+	return kinds, rows.Err()
 }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,13 +23,13 @@ func TestSignVerify(t *testing.T) {
 	if err := Verify(secret, h, body, now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if err := Verify(secret, h, append(body, ' '), now); err != ErrSignature {
+	if err := Verify(secret, h, append(body, ' '), now); !errors.Is(err, ErrSignature) {
 		t.Fatalf("tampered body: %v", err)
 	}
-	if err := Verify(NewSecret(), h, body, now); err != ErrSignature {
+	if err := Verify(NewSecret(), h, body, now); !errors.Is(err, ErrSignature) {
 		t.Fatalf("another secret: %v", err)
 	}
-	if err := Verify(secret, h, body, now.Add(6*time.Minute)); err != ErrTimestamp {
+	if err := Verify(secret, h, body, now.Add(6*time.Minute)); !errors.Is(err, ErrTimestamp) {
 		t.Fatalf("late: %v", err)
 	}
 	// A rotating secret sends two signatures; either verifies.
@@ -39,7 +40,7 @@ func TestSignVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Del(HeaderID)
-	if err := Verify(secret, h, body, now); err != ErrMissingHeaders {
+	if err := Verify(secret, h, body, now); !errors.Is(err, ErrMissingHeaders) {
 		t.Fatalf("no id: %v", err)
 	}
 }

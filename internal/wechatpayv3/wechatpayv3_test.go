@@ -3,6 +3,7 @@ package wechatpayv3
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -94,7 +95,7 @@ func TestSignVerify(t *testing.T) {
 	}
 	tampered := append([]byte{}, msg...)
 	tampered[len(tampered)-3] = '2'
-	if err := Verify(&key.PublicKey, tampered, sig); err != ErrBadSignature {
+	if err := Verify(&key.PublicKey, tampered, sig); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("tampered message: %v", err)
 	}
 	if err := Verify(&key.PublicKey, msg, "not base64!"); err == nil {

@@ -165,12 +165,21 @@ func TestTamperedNotificationIsRefused(t *testing.T) {
 	var body []byte
 	done := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ = io.ReadAll(r.Body)
-		w.Write([]byte("success"))
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("reading the notification: %v", err)
+		}
+		body = b
+		if _, err := w.Write([]byte("success")); err != nil {
+			t.Errorf("answering the notification: %v", err)
+		}
 		done <- struct{}{}
 	}))
 	defer srv.Close()
-	a, _ := conn.Prepay(ctx, channel.Prepay{OutTradeNo: no("T"), Method: channel.AlipayQR, Amount: 500, Description: "x", NotifyURL: srv.URL})
+	a, err := conn.Prepay(ctx, channel.Prepay{OutTradeNo: no("T"), Method: channel.AlipayQR, Amount: 500, Description: "x", NotifyURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pay(t, e, a.QRCode)
 	<-done
 	parse := func(b []byte) error {

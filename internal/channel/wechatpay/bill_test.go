@@ -45,8 +45,12 @@ func (tp *tamper) RoundTrip(r *http.Request) (*http.Response, error) {
 	plain = bytes.Replace(plain, []byte("`SUCCESS"), []byte("`REFUND!"), 1)
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	zw.Write(plain)
-	zw.Close()
+	if _, err := zw.Write(plain); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
 	res.Body = io.NopCloser(&buf)
 	res.ContentLength = int64(buf.Len())
 	res.Header.Del("Content-Length")

@@ -157,12 +157,14 @@ func TestCloseRefundAndNotifications(t *testing.T) {
 		t.Fatalf("unknown order: %v", err)
 	}
 	closed := no("X")
-	conn.Prepay(ctx, channel.Prepay{OutTradeNo: closed, Method: channel.WeChatNative, Amount: 1, Description: "x", NotifyURL: in.server.URL})
+	if _, err := conn.Prepay(ctx, channel.Prepay{OutTradeNo: closed, Method: channel.WeChatNative, Amount: 1, Description: "x", NotifyURL: in.server.URL}); err != nil {
+		t.Fatal(err)
+	}
 	if err := conn.Close(ctx, closed, ""); err != nil {
 		t.Fatal(err)
 	}
-	if tr, _ := conn.Query(ctx, closed, ""); tr.State != channel.TradeClosed {
-		t.Fatalf("after close: %+v", tr)
+	if tr, err := conn.Query(ctx, closed, ""); err != nil || tr.State != channel.TradeClosed {
+		t.Fatalf("after close: %+v %v", tr, err)
 	}
 
 	order := no("R")
