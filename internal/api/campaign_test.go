@@ -75,7 +75,9 @@ func TestCampaignToActive(t *testing.T) {
 			t.Fatal(err)
 		}
 		var reminders int
-		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE type = 'contract.reminder'`).Scan(&reminders)
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE type = 'contract.reminder'`).Scan(&reminders); err != nil {
+			t.Fatal(err)
+		}
 		if reminders != 3 {
 			t.Fatalf("%d reminders, want 3", reminders)
 		}

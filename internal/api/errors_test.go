@@ -269,7 +269,9 @@ func rawCall(t *testing.T, e *gatewaytest.Env, key, method, path, body string, h
 		}
 		defer res.Body.Close()
 		var raw json.RawMessage
-		json.NewDecoder(res.Body).Decode(&raw)
+		if err := json.NewDecoder(res.Body).Decode(&raw); err != nil {
+			t.Fatal(err)
+		}
 		return res.StatusCode, res.Header, raw
 	}
 	merchant := ""
@@ -323,7 +325,9 @@ func TestConfirmReceiptWaitsForAReturn(t *testing.T) {
 		}
 		status, _, body := rawCall(t, e, e.Keys[0], "POST", "/v1/payments/"+p.ID+"/confirm_receipt", "")
 		var ev errorView
-		json.Unmarshal(body, &ev)
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Fatal(err)
+		}
 		if status != http.StatusConflict || ev.Error.Code != "return_in_progress" || ev.Error.Param != "" ||
 			!strings.Contains(ev.Error.Message, "return_and_refund refund "+rf.ID) || !strings.Contains(ev.Error.Message, "awaits the returned goods") ||
 			!strings.Contains(ev.Error.Message, "/v1/refunds/"+rf.ID+"/return_received") {

@@ -74,7 +74,9 @@ func TestEveryPaymentEndsRightUnderFaults(t *testing.T) {
 		for _, ev := range events {
 			if ev.Type == "payment.succeeded" {
 				var obj struct{ ID string }
-				json.Unmarshal(ev.Data, &obj)
+				if err := json.Unmarshal(ev.Data, &obj); err != nil {
+					t.Fatal(err)
+				}
 				succeeded[obj.ID]++
 			}
 		}

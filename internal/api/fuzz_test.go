@@ -40,7 +40,9 @@ func FuzzCreatePaymentBody(f *testing.F) {
 			t.Fatalf("%q: answer without an error object: %s", body, rec.Body)
 		}
 		var n int
-		db.QueryRow(`SELECT COUNT(*) FROM payments`).Scan(&n)
+		if err := db.QueryRow(`SELECT COUNT(*) FROM payments`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 0 {
 			t.Fatalf("%q wrote a payment", body)
 		}

@@ -60,7 +60,9 @@ func TestIdempotencyKeySurvivesCrashAtEveryStep(t *testing.T) {
 			defer res.Body.Close()
 			b, _ := io.ReadAll(res.Body)
 			var out map[string]any
-			json.Unmarshal(b, &out)
+			if err := json.Unmarshal(b, &out); err != nil {
+				t.Fatal(err)
+			}
 			return res.StatusCode, out
 		}
 		count := func(query string, args ...any) int {

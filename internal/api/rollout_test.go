@@ -104,7 +104,9 @@ func TestRolloutRamp(t *testing.T) {
 			t.Fatal(err)
 		}
 		var n int
-		db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM exposures WHERE method = 'wechatpay.native' AND cohort = 'holdout'`).Scan(&n)
+		if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM exposures WHERE method = 'wechatpay.native' AND cohort = 'holdout'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n == 0 {
 			t.Fatal("no holdout exposure recorded")
 		}
@@ -170,7 +172,9 @@ func TestFeedback(t *testing.T) {
 			}
 		}
 		shown(e, "b-fb", "wechatpay.native") // an exposure, whose cohort the feedback takes
-		e.Svc.FlushExposures(context.Background())
+		if err := e.Svc.FlushExposures(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		var fb gateway.Feedback
 		if st := e.Call(e.Keys[0], "POST", "/v1/feedback", map[string]any{"buyer_id": "b-fb", "method": "wechatpay.native", "rating": 5, "text": "=1+1 很方便"}, &fb); st != http.StatusCreated || fb.Cohort != "default" {
 			t.Fatalf("feedback: %d %+v", st, fb)

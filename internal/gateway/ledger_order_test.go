@@ -44,7 +44,9 @@ func TestPostingsLockBalancesInOneOrder(t *testing.T) {
 		}()
 		time.Sleep(300 * time.Millisecond)
 		if err := s.post(ctx, first, entry(a, b)); err != nil {
-			first.Rollback()
+			if err := first.Rollback(); err != nil {
+				t.Error(err)
+			}
 			t.Fatalf("the first posting: %v", err)
 		}
 		if err := first.Commit(); err != nil {

@@ -47,7 +47,9 @@ func settled(t *testing.T, e *gatewaytest.Env, db *store.DB) {
 	t.Helper()
 	e.Eventually("refunds settled", func() bool {
 		var n int
-		db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM refunds WHERE status = 'pending'`).Scan(&n)
+		if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM refunds WHERE status = 'pending'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		return n == 0
 	})
 }
@@ -78,24 +80,34 @@ func checkBooks(t *testing.T, svc *gateway.Service, db *store.DB, step string) {
 		t.Fatalf("after %s: balances sum to %d", step, sum)
 	}
 	var over int
-	db.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments p WHERE (SELECT COALESCE(SUM(amount), 0) FROM refunds r WHERE r.payment_id = p.id AND r.status <> 'failed' AND r.data NOT LIKE '%duplicate_charge%') > p.amount`).Scan(&over)
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments p WHERE (SELECT COALESCE(SUM(amount), 0) FROM refunds r WHERE r.payment_id = p.id AND r.status <> 'failed' AND r.data NOT LIKE '%duplicate_charge%') > p.amount`).Scan(&over); err != nil {
+		t.Fatal(err)
+	}
 	if over > 0 {
 		t.Fatalf("after %s: %d payments refunded beyond what was paid", step, over)
 	}
 	// Money at the wallet: paid − fees + fees returned − refunds done.
 	var paidSum, feeSum, feeBack, refundSum int64
-	db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM payments WHERE status = 'succeeded'`).Scan(&paidSum)
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM payments WHERE status = 'succeeded'`).Scan(&paidSum); err != nil {
+		t.Fatal(err)
+	}
 	rows, _ := db.QueryContext(ctx, `SELECT data FROM payments WHERE status = 'succeeded'`)
 	for rows.Next() {
 		var data string
-		rows.Scan(&data)
+		if err := rows.Scan(&data); err != nil {
+			t.Fatal(err)
+		}
 		var p payment.Payment
-		json.Unmarshal([]byte(data), &p)
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
+			t.Fatal(err)
+		}
 		feeSum += p.Fee
 		feeBack += p.FeeReturned
 	}
 	rows.Close()
-	db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE status = 'succeeded'`).Scan(&refundSum)
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE status = 'succeeded'`).Scan(&refundSum); err != nil {
+		t.Fatal(err)
+	}
 	clearing := map[string]int64{}
 	for _, b := range bals {
 		clearing[b.Account] = b.Balance
@@ -248,7 +260,9 @@ func TestAutoConfirmAndStatement(t *testing.T) {
 		}
 		checkBooks(t, svc, db, "refused refund")
 		// With the policy, the payable goes negative (the merchant owes).
-		db.ExecContext(ctx, `UPDATE merchants SET allow_negative_payable = 1 WHERE id = $1`, p.MerchantID)
+		if _, err := db.ExecContext(ctx, `UPDATE merchants SET allow_negative_payable = 1 WHERE id = $1`, p.MerchantID); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); err != nil {
 			t.Fatalf("a refund allowed by policy: %v", err)
 		}
@@ -271,23 +285,33 @@ func TestScheduleDailyOnce(t *testing.T) {
 			}
 		}
 		var n int
-		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind IN ('settlement.daily', 'reconcile.daily', 'maintenance.prune')`).Scan(&n)
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind IN ('settlement.daily', 'reconcile.daily', 'maintenance.prune')`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 3 {
 			t.Fatalf("%d daily jobs queued, want 3", n)
 		}
 		old := time.Now().Add(-30 * 24 * time.Hour)
-		db.ExecContext(ctx, `INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts, created_at, finished_at) VALUES ('x', '{}', 'done', $1, 1, 1, $1, $1)`, store.Micros(old))
+		if _, err := db.ExecContext(ctx, `INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts, created_at, finished_at) VALUES ('x', '{}', 'done', $1, 1, 1, $1, $1)`, store.Micros(old)); err != nil {
+			t.Fatal(err)
+		}
 		// The maintenance job, running, queues its successor for tomorrow.
-		db.ExecContext(ctx, `UPDATE jobs SET state = 'running' WHERE kind = 'maintenance.prune'`)
+		if _, err := db.ExecContext(ctx, `UPDATE jobs SET state = 'running' WHERE kind = 'maintenance.prune'`); err != nil {
+			t.Fatal(err)
+		}
 		later := &gateway.Service{DB: db, Now: func() time.Time { return time.Now().Add(25 * time.Hour) }}
 		if err := later.Prune(ctx, jobs.Job{}); err != nil {
 			t.Fatal(err)
 		}
-		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'maintenance.prune' AND state = 'available'`).Scan(&n)
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'maintenance.prune' AND state = 'available'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 1 {
 			t.Fatalf("%d next maintenance runs queued, want 1", n)
 		}
-		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'x'`).Scan(&n)
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'x'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 0 {
 			t.Fatal("an old finished job was kept")
 		}
