@@ -146,7 +146,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if ip == "" {
 		ip = "127.0.0.1"
 	}
-	action, err := atWallet(ctx, func() (channel.Action, error) {
+	action, err := atWallet(ctx, ch, "prepay", func() (channel.Action, error) {
 		return acct.Connector.Prepay(ctx, channel.Prepay{
 			OutTradeNo: a.ID, Method: a.Method, Amount: p.Amount, Description: p.Description,
 			NotifyURL: s.BaseURL + "/notify/" + ch + "/" + acct.Name, ReturnURL: req.ReturnURL, ExpiresAt: p.ExpiresAt,
@@ -173,7 +173,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if err != nil {
 		// Paid meanwhile: the order just opened must not take money.
 		if errors.Is(err, ErrPaidByOther) {
-			acct.Connector.Close(context.WithoutCancel(ctx), a.ID, s.subMerchant(m, ch))
+			atWalletErr(ctx, ch, "close", func() error { return acct.Connector.Close(context.WithoutCancel(ctx), a.ID, s.subMerchant(m, ch)) })
 		}
 		return payment.Attempt{}, err
 	}
