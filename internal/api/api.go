@@ -23,12 +23,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/jsonbody"
+	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -252,13 +252,21 @@ func allowedMethods(path string) []string {
 	return out
 }
 
-// MetricsHandler serves GET /metrics (Prometheus text) and nothing else.
-// It is not part of Handler: the counts span every merchant, so it is
-// served on a listener of its own (hutong serve --metrics-addr, loopback
-// by default), never beside /v1 and /notify on the internet.
+// MetricsHandler serves GET /metrics (the Prometheus exposition of
+// package metrics, with the database's gauges read through s.Svc) and
+// nothing else. It is not part of Handler: the counts span every merchant,
+// so it is served on a listener of its own (hutong serve --metrics-addr,
+// loopback by default), never beside /v1 and /notify on the internet.
 func (s *Server) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.Handle("GET /metrics", metrics.Handler(metrics.Options{
+		DB: s.Svc.DB,
+		// Every kind the gateway's worker runs has a lag series, 0 when
+		// none of its jobs is due.
+		JobKinds: slices.Collect(maps.Keys(s.Svc.Worker("").Handlers)),
+		Now:      s.Svc.Now,
+		Logger:   s.Logger,
+	}))
 	return mux
 }
 
@@ -272,152 +280,26 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-// metrics writes the Prometheus text format.
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	for _, name := range slices.Sorted(maps.Keys(gateway.Metrics())) {
-		fmt.Fprintf(w, "# TYPE hutong_%s_total counter\nhutong_%s_total %d\n", name, name, gateway.Metrics()[name])
-	}
-	fmt.Fprintln(w, "# TYPE hutong_notifications_refused_total counter")
-	refusedByReason := gateway.RefusedNotifications()
-	for _, reason := range slices.Sorted(maps.Keys(refusedByReason)) {
-		fmt.Fprintf(w, "hutong_notifications_refused_total{reason=%q} %d\n", reason, refusedByReason[reason])
-	}
-	fmt.Fprintln(w, "# TYPE hutong_wallet_mismatches_total counter")
-	byField := gateway.MismatchCounts()
-	for _, k := range slices.SortedFunc(maps.Keys(byField), func(a, b [3]string) int { return slices.Compare(a[:], b[:]) }) {
-		fmt.Fprintf(w, "hutong_wallet_mismatches_total{channel=%q,source=%q,field=%q} %d\n", k[0], k[1], k[2], byField[k])
-	}
-	discrepancies, overdue := gateway.AlertGauges()
-	fmt.Fprintln(w, "# TYPE hutong_reconciliation_discrepancies gauge")
-	for _, ch := range slices.Sorted(maps.Keys(discrepancies)) {
-		fmt.Fprintf(w, "hutong_reconciliation_discrepancies{channel=%q} %d\n", ch, discrepancies[ch])
-	}
-	fmt.Fprintln(w, "# TYPE hutong_overdue gauge")
-	for _, typ := range slices.Sorted(maps.Keys(overdue)) {
-		fmt.Fprintf(w, "hutong_overdue{event=%q} %d\n", typ, overdue[typ])
-	}
-	fmt.Fprintln(w, "# TYPE hutong_api_own_seconds summary")
-	for _, route := range Routes {
-		if p50, p99 := OwnTime(route); p99 > 0 {
-			fmt.Fprintf(w, "hutong_api_own_seconds{route=%q,quantile=\"0.5\"} %.6f\n", route, p50.Seconds())
-			fmt.Fprintf(w, "hutong_api_own_seconds{route=%q,quantile=\"0.99\"} %.6f\n", route, p99.Seconds())
-		}
-	}
-	fmt.Fprintln(w, "# TYPE hutong_http_requests_total counter")
-	requestsMu.Lock()
-	keys := slices.SortedFunc(maps.Keys(requests), func(a, b requestKey) int { return strings.Compare(a.String(), b.String()) })
-	for _, k := range keys {
-		fmt.Fprintf(w, "hutong_http_requests_total{route=%q,code=\"%d\"} %d\n", k.route, k.code, requests[k])
-	}
-	requestsMu.Unlock()
-	// The database's gauges come last: a failure there leaves the counters
-	// above intact and is said in the output and the log.
-	rows, err := s.Svc.DB.QueryContext(r.Context(), `SELECT method, status, COUNT(*) FROM payments GROUP BY method, status`)
-	if err == nil {
-		fmt.Fprintln(w, "# TYPE hutong_payments gauge")
-		for rows.Next() {
-			var m, st string
-			var n int64
-			if err = rows.Scan(&m, &st, &n); err != nil {
-				break
-			}
-			fmt.Fprintf(w, "hutong_payments{method=%q,status=%q} %d\n", m, st, n)
-		}
-		if err == nil {
-			err = rows.Err()
-		}
-		rows.Close()
-	}
-	// Job lag: how late the most overdue job is.
-	var due int64
-	if err == nil {
-		err = s.Svc.DB.QueryRowContext(r.Context(), `SELECT COALESCE(MIN(run_at), 0) FROM jobs WHERE state = 'available'`).Scan(&due)
-	}
-	if err != nil {
-		if s.Logger != nil {
-			s.Logger.Error("metrics: reading the database", "err", err)
-		}
-		fmt.Fprintf(w, "# the database could not be read: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-		return
-	}
-	lag := 0.0
-	if due > 0 {
-		lag = max(0, time.Since(store.Time(due)).Seconds())
-	}
-	fmt.Fprintf(w, "# TYPE hutong_job_lag_seconds gauge\nhutong_job_lag_seconds %.3f\n", lag)
-}
-
-type requestKey struct {
-	route string
-	code  int
-}
-
-var (
-	requestsMu sync.Mutex
-	requests   = map[requestKey]int64{}
-)
-
-func (k requestKey) String() string { return fmt.Sprintf("%s %d", k.route, k.code) }
-
-// counted counts a route's answers by status and samples the gateway's own
-// time (the request's time less its wallet calls), for /metrics.
+// counted records a route's answers for /metrics: the status code, the
+// request's time, and the gateway's own time (the request's time less its
+// wallet calls).
 func counted(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, wallet := gateway.WithWalletTimer(r.Context())
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		h.ServeHTTP(rec, r.WithContext(ctx))
-		own := time.Since(start) - wallet()
-		requestsMu.Lock()
-		requests[requestKey{route, rec.status}]++
-		s := ownTimes[route]
-		if s == nil {
-			s = &samples{}
-			ownTimes[route] = s
-		}
-		s.add(own)
-		requestsMu.Unlock()
+		took := time.Since(start)
+		metrics.ObserveRequest(route, rec.status, took, took-wallet())
 	})
 }
 
-// samples keeps the last 4096 durations of a route.
-type samples struct {
-	buf  [4096]time.Duration
-	n    int
-	next int
-}
+// OwnTime returns the p50 and p99 of a route's own times, estimated from
+// hutong_api_own_seconds (see metrics.OwnTime).
+func OwnTime(route string) (p50, p99 time.Duration) { return metrics.OwnTime(route) }
 
-func (s *samples) add(d time.Duration) {
-	s.buf[s.next] = d
-	s.next = (s.next + 1) % len(s.buf)
-	s.n = min(s.n+1, len(s.buf))
-}
-
-var ownTimes = map[string]*samples{}
-
-// OwnTime returns the p50 and p99 of a route's recent own times.
-func OwnTime(route string) (p50, p99 time.Duration) {
-	requestsMu.Lock()
-	s := ownTimes[route]
-	var v []time.Duration
-	if s != nil {
-		v = append(v, s.buf[:s.n]...)
-	}
-	requestsMu.Unlock()
-	if len(v) == 0 {
-		return 0, 0
-	}
-	slices.Sort(v)
-	return v[len(v)/2], v[len(v)*99/100]
-}
-
-// ResetOwnTime forgets a route's samples (benchmarks measure one run).
-func ResetOwnTime(route string) {
-	requestsMu.Lock()
-	delete(ownTimes, route)
-	requestsMu.Unlock()
-}
+// ResetOwnTime forgets a route's own times (benchmarks measure one run).
+func ResetOwnTime(route string) { metrics.ResetOwnTime(route) }
 
 type statusRecorder struct {
 	http.ResponseWriter

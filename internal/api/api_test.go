@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	chalipay "github.com/hutong-pay/hutong/internal/channel/alipay"
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -415,9 +417,18 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 }
 
+// TestMetrics: /metrics is served on its own listener only, and what a
+// scraper parses there moves with real actions: a request answered, a
+// forged notification refused, a payment paid through the sandbox (its
+// notification sent twice: accepted once, then a duplicate), its webhook
+// delivered, a wallet call refused; the database's gauges count this
+// store's payments.
 func TestMetrics(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := start(t, db)
+		metricsHandler := (&api.Server{Svc: e.svc}).MetricsHandler()
+		before := metricstest.Scrape(t, metricsHandler)
+
 		e.call("GET", "/v1/payments", e.keyA, nil, nil, 200)
 		resp, err := http.Post(e.url+"/notify/wechatpay/main", "application/json", strings.NewReader(`{"id":"forged"}`))
 		if err != nil {
@@ -433,14 +444,8 @@ func TestMetrics(t *testing.T) {
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("/metrics beside the API: %d, want 404", resp.StatusCode)
 		}
-		metrics := httptest.NewServer((&api.Server{Svc: e.svc}).MetricsHandler())
+		metrics := httptest.NewServer(metricsHandler)
 		defer metrics.Close()
-		resp, err = http.Get(metrics.URL + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		for _, path := range []string{"/v1/payments", "/notify/wechatpay/main", "/healthz"} {
 			resp, _ := http.Get(metrics.URL + path)
 			resp.Body.Close()
@@ -448,11 +453,117 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("the metrics listener answers %s: %d", path, resp.StatusCode)
 			}
 		}
-		for _, want := range []string{`hutong_http_requests_total{route="GET /v1/payments",code="200"}`, `hutong_notifications_refused_total{reason="bad_signature"}`, `hutong_job_lag_seconds`} {
-			if !strings.Contains(string(body), want) {
-				t.Errorf("/metrics lacks %s:\n%s", want, body)
+
+		// Every WeChat Pay call waits 200 ms and every notification comes
+		// twice; Alipay refuses every call.
+		const latency = 200 * time.Millisecond
+		e.sandbox.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay", "notify_duplicate_rate": 1, "api_latency_ms": latency.Milliseconds()}, nil)
+		e.sandbox.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "alipay", "api_error_rate": 1}, nil)
+		var p paymentView
+		e.call("POST", "/v1/payments", e.keyA, newPayment("wechatpay.native", 1200, "metrics-1"), &p, 201)
+		e.sandbox.Pay(p.NextAction.QRCode, "buyer-li")
+		e.waitStatus(e.keyA, p.ID, "succeeded")
+		e.waitEvents("payment.succeeded")
+		var refused errorView
+		e.call("POST", "/v1/payments", e.keyA, newPayment("alipay.precreate", 800, "metrics-2"), &refused, 502)
+
+		var after metricstest.Families
+		moved := func(name string, labels ...string) float64 {
+			return after.Value(name, labels...) - before.Value(name, labels...)
+		}
+		// The duplicate arrives after the first notification, and a
+		// delivery is counted after the receiver has answered.
+		sandboxtest.Eventually(t, 15*time.Second, "the duplicate notification and the delivery are counted", func() bool {
+			after = metricstest.ScrapeURL(t, metrics.URL+"/metrics")
+			return moved("hutong_notifications_total", "channel", "wechatpay", "verdict", "duplicate") >= 1 &&
+				moved("hutong_webhook_deliveries_total", "outcome", "delivered") >= 1
+		})
+
+		for name, want := range map[string]struct {
+			typ    string
+			labels []string
+		}{
+			"hutong_http_requests_total":           {"COUNTER", []string{"code", "route"}},
+			"hutong_http_request_duration_seconds": {"HISTOGRAM", []string{"route"}},
+			"hutong_api_own_seconds":               {"HISTOGRAM", []string{"route"}},
+			"hutong_wallet_call_duration_seconds":  {"HISTOGRAM", []string{"call", "wallet"}},
+			"hutong_wallet_call_errors_total":      {"COUNTER", []string{"call", "wallet"}},
+			"hutong_notifications_total":           {"COUNTER", []string{"channel", "verdict"}},
+			"hutong_notifications_refused_total":   {"COUNTER", []string{"reason"}},
+			"hutong_notifications_accepted_total":  {"COUNTER", nil},
+			"hutong_webhook_deliveries_total":      {"COUNTER", []string{"outcome"}},
+			"hutong_webhooks_delivered_total":      {"COUNTER", nil},
+			"hutong_webhooks_failed_total":         {"COUNTER", nil},
+			"hutong_payments":                      {"GAUGE", []string{"method", "status"}},
+			"hutong_job_lag_seconds":               {"GAUGE", []string{"kind"}},
+			"hutong_metrics_database_errors_total": {"COUNTER", nil},
+			"go_goroutines":                        {"GAUGE", nil},
+			"process_cpu_seconds_total":            {"COUNTER", nil},
+			"go_sql_open_connections":              {"GAUGE", []string{"db_name"}},
+		} {
+			if typ := after.Type(name); typ != want.typ {
+				t.Errorf("%s is a %q, want %q", name, typ, want.typ)
+			}
+			if got := after.LabelNames(name); !slices.Equal(got, want.labels) {
+				t.Errorf("%s has labels %q, want %q", name, got, want.labels)
 			}
 		}
+
+		for _, c := range []struct {
+			name   string
+			labels []string
+			least  float64
+		}{
+			{"hutong_http_requests_total", []string{"route", "GET /v1/payments", "code", "200"}, 1},
+			{"hutong_http_requests_total", []string{"route", "POST /v1/payments", "code", "201"}, 1},
+			{"hutong_http_requests_total", []string{"route", "POST /v1/payments", "code", "502"}, 1},
+			{"hutong_http_request_duration_seconds", []string{"route", "POST /v1/payments"}, 2},
+			{"hutong_api_own_seconds", []string{"route", "POST /v1/payments"}, 2},
+			{"hutong_wallet_call_duration_seconds", []string{"wallet", "wechatpay", "call", "prepay"}, 1},
+			{"hutong_wallet_call_duration_seconds", []string{"wallet", "alipay", "call", "prepay"}, 1},
+			{"hutong_wallet_call_errors_total", []string{"wallet", "alipay", "call", "prepay"}, 1},
+			{"hutong_notifications_total", []string{"channel", "wechatpay", "verdict", "accepted"}, 1},
+			{"hutong_notifications_total", []string{"channel", "wechatpay", "verdict", "refused"}, 1},
+			{"hutong_notifications_refused_total", []string{"reason", "bad_signature"}, 1},
+			{"hutong_notifications_accepted_total", nil, 2},
+			{"hutong_webhook_deliveries_total", []string{"outcome", "delivered"}, 1},
+			{"hutong_webhooks_delivered_total", nil, 1},
+		} {
+			if got := moved(c.name, c.labels...); got < c.least {
+				t.Errorf("%s%q moved by %v, want at least %v", c.name, c.labels, got, c.least)
+			}
+		}
+		if n := moved("hutong_wallet_call_errors_total", "wallet", "wechatpay"); n != 0 {
+			t.Errorf("WeChat Pay calls counted as errors: %v", n)
+		}
+		// The gateway's own time is the request's less its wallet calls:
+		// the WeChat Pay prepay alone waited 200 ms.
+		route := []string{"route", "POST /v1/payments"}
+		took := after.Sum("hutong_http_request_duration_seconds", route...) - before.Sum("hutong_http_request_duration_seconds", route...)
+		own := after.Sum("hutong_api_own_seconds", route...) - before.Sum("hutong_api_own_seconds", route...)
+		if took < latency.Seconds() || own > took-latency.Seconds() {
+			t.Errorf("POST /v1/payments took %.3f s in all, %.3f s of it hutong's own; want at least %v less", took, own, latency)
+		}
+		if p50, p99 := api.OwnTime("POST /v1/payments"); p50 <= 0 || p99 < p50 {
+			t.Errorf("own time p50 %v, p99 %v", p50, p99)
+		}
+
+		// Read from this store at the scrape: its one payment, paid.
+		if n := after.Value("hutong_payments"); n != 1 {
+			t.Errorf("hutong_payments sums to %v, want this store's 1 payment", n)
+		}
+		if n := after.Value("hutong_payments", "method", "wechatpay.native", "status", "succeeded"); n != 1 {
+			t.Errorf("hutong_payments{method=wechatpay.native,status=succeeded} = %v, want 1", n)
+		}
+		for _, kind := range []string{gateway.KindPoll, gateway.KindWebhook, gateway.KindOverdue} {
+			if s := after.Series("hutong_job_lag_seconds", "kind", kind); len(s) != 1 || s[0].GetGauge().GetValue() < 0 {
+				t.Errorf("hutong_job_lag_seconds{kind=%q}: %v", kind, s)
+			}
+		}
+		if n := moved("hutong_metrics_database_errors_total"); n != 0 {
+			t.Errorf("database reads failed %v times", n)
+		}
+
 		for _, path := range []string{"/healthz", "/readyz"} {
 			resp, _ := http.Get(e.url + path)
 			if resp.StatusCode != 200 {

@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"sync"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -39,30 +38,11 @@ const KindOverdue = "alerts.overdue"
 // defaultNotifyWindow is the window of a connector that does not say.
 const defaultNotifyWindow = 25 * time.Hour
 
-var (
-	alertsMu sync.Mutex
-	// reconDiscrepancies is the last run's count per channel; overdue
-	// counts what the last check found, by event type.
-	reconDiscrepancies = map[string]int64{}
-	overdue            = map[string]int64{}
-)
-
-// AlertGauges reports, for /metrics, the discrepancies of each channel's
-// last reconciliation and the overdue refunds and payments of the last
-// check.
-func AlertGauges() (discrepancies, overdueNow map[string]int64) {
-	alertsMu.Lock()
-	defer alertsMu.Unlock()
-	return maps.Clone(reconDiscrepancies), maps.Clone(overdue)
-}
-
 // alertDiscrepancies raises the platform event of a run that found
 // discrepancies, in the transaction that saves it.
 func (s *Service) alertDiscrepancies(ctx context.Context, tx *sql.Tx, run ReconRun) error {
 	n := run.Summary.Discrepancies()
-	alertsMu.Lock()
-	reconDiscrepancies[run.Channel] = n
-	alertsMu.Unlock()
+	metrics.SetReconciliationDiscrepancies(run.Channel, n)
 	if n == 0 {
 		return nil
 	}
@@ -96,9 +76,8 @@ func (s *Service) CheckOverdue(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	alertsMu.Lock()
-	overdue[EventRefundOverdue], overdue[EventPaymentOverdue] = refunds, payments
-	alertsMu.Unlock()
+	metrics.SetOverdue(EventRefundOverdue, refunds)
+	metrics.SetOverdue(EventPaymentOverdue, payments)
 	return s.scheduleHourly(ctx, KindOverdue)
 }
 

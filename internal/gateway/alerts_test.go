@@ -9,6 +9,8 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/metrics"
+	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
@@ -77,8 +79,12 @@ func TestOverdueMoneyRaisesOneEvent(t *testing.T) {
 		if n := count(1, gateway.EventPaymentOverdue, open.ID); n != 1 {
 			t.Errorf("payment.overdue raised %d times, want once", n)
 		}
-		if _, o := gateway.AlertGauges(); o[gateway.EventRefundOverdue] < 1 || o[gateway.EventPaymentOverdue] < 1 {
-			t.Errorf("overdue gauges %v", o)
+		f := metricstest.Scrape(t, metrics.Handler(metrics.Options{}))
+		if typ := f.Type("hutong_overdue"); typ != "GAUGE" {
+			t.Errorf("hutong_overdue is a %q, want a gauge", typ)
+		}
+		if r, p := f.Value("hutong_overdue", "event", gateway.EventRefundOverdue), f.Value("hutong_overdue", "event", gateway.EventPaymentOverdue); r < 1 || p < 1 {
+			t.Errorf("overdue gauges: refunds %v, payments %v", r, p)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -188,10 +189,11 @@ func (s *Service) closeAttempt(ctx context.Context, p payment.Payment, a payment
 		return false, ErrMethodNotOpen
 	}
 	conn, sub := acct.Connector, s.subMerchant(m, a.Channel)
-	_, err = atWallet(ctx, func() (struct{}, error) { return struct{}{}, conn.Close(ctx, a.ID, sub) })
+	err = atWalletErr(ctx, a.Channel, "close", func() error { return conn.Close(ctx, a.ID, sub) })
 	if err != nil && !errors.Is(err, channel.ErrNotFound) {
 		// The wallet refuses to close a paid order: learn that it is paid.
-		if t, qerr := conn.Query(ctx, a.ID, sub); qerr == nil && (t.State == channel.TradePaid || t.State == channel.TradeRefunded) {
+		t, qerr := atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return conn.Query(ctx, a.ID, sub) })
+		if qerr == nil && (t.State == channel.TradePaid || t.State == channel.TradeRefunded) {
 			err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
 			s.noteMismatch(ctx, a.Channel, sourceQuery, "query:"+a.ID, err)
 			return err == nil, err
@@ -226,21 +228,28 @@ func (s *Service) HandleNotification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := acct.Connector.ParseNotification(r)
+	duplicate := false
 	if err == nil {
-		err = s.applyNotification(r.Context(), ch, n)
+		duplicate, err = s.applyNotification(r.Context(), ch, n)
 		s.noteMismatch(r.Context(), ch, sourceNotification, n.ID, err)
 	}
-	if err != nil {
-		s.log().Warn("notification refused", "channel", ch, "account", name, "reason", refusalReason(err), "error", err.Error())
-		countRefusal(err)
-	} else {
-		notificationsAccepted.Add(1)
+	switch {
+	case err != nil:
+		reason := refusalReason(err)
+		s.log().Warn("notification refused", "channel", ch, "account", name, "reason", reason, "error", err.Error())
+		metrics.CountNotification(ch, metrics.Refused, reason)
+	case duplicate:
+		metrics.CountNotification(ch, metrics.Duplicate, "")
+	default:
+		metrics.CountNotification(ch, metrics.Accepted, "")
 		s.kick() // its webhooks are due now
 	}
 	acct.Connector.Acknowledge(w, err)
 }
 
-func (s *Service) applyNotification(ctx context.Context, ch string, n channel.Notification) error {
+// applyNotification applies a verified notification once; duplicate says
+// its event was applied before (a wallet's retry), so nothing changed.
+func (s *Service) applyNotification(ctx context.Context, ch string, n channel.Notification) (duplicate bool, err error) {
 	object := ""
 	if n.Trade != nil {
 		object = n.Trade.OutTradeNo
@@ -248,11 +257,12 @@ func (s *Service) applyNotification(ctx context.Context, ch string, n channel.No
 	if n.Refund != nil {
 		object = n.Refund.OutRefundNo
 	}
-	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		var id string
 		err := tx.QueryRowContext(ctx, `INSERT INTO wallet_events (channel, event_id, object_id, received_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT DO NOTHING RETURNING event_id`, ch, n.ID, object, store.Micros(s.now())).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
+		duplicate = errors.Is(err, sql.ErrNoRows)
+		if duplicate {
 			return nil // applied before: a wallet retry or a duplicate
 		}
 		if err != nil {
@@ -270,6 +280,9 @@ func (s *Service) applyNotification(ctx context.Context, ch string, n channel.No
 		}
 		return nil
 	})
+	// A duplicate's transaction may still fail to commit: then it is not
+	// one, and the error says so.
+	return duplicate && err == nil, err
 }
 
 // Poll asks the wallet about a pending wallet order (a job).
@@ -295,7 +308,7 @@ func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
 	if !ok {
 		return nil
 	}
-	t, err := acct.Connector.Query(ctx, a.ID, s.subMerchant(m, a.Channel))
+	t, err := atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return acct.Connector.Query(ctx, a.ID, s.subMerchant(m, a.Channel)) })
 	if errors.Is(err, channel.ErrNotFound) {
 		return nil // not yet seen by a buyer
 	}

@@ -146,7 +146,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if ip == "" {
 		ip = "127.0.0.1"
 	}
-	action, err := atWallet(ctx, func() (channel.Action, error) {
+	action, err := atWallet(ctx, ch, "prepay", func() (channel.Action, error) {
 		return acct.Connector.Prepay(ctx, channel.Prepay{
 			OutTradeNo: a.ID, Method: a.Method, Amount: p.Amount, Description: p.Description,
 			NotifyURL: s.BaseURL + "/notify/" + ch + "/" + acct.Name, ReturnURL: req.ReturnURL, ExpiresAt: p.ExpiresAt,
@@ -173,7 +173,11 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if err != nil {
 		// Paid meanwhile: the order just opened must not take money.
 		if errors.Is(err, ErrPaidByOther) {
-			acct.Connector.Close(context.WithoutCancel(ctx), a.ID, s.subMerchant(m, ch))
+			if cerr := atWalletErr(ctx, ch, "close", func() error { return acct.Connector.Close(context.WithoutCancel(ctx), a.ID, s.subMerchant(m, ch)) }); cerr != nil {
+				// The attempt was never stored: now only its expiry at
+				// the wallet ends the order.
+				s.log().Warn("closing a wallet order its payment no longer needs", "attempt", a.ID, "channel", ch, "err", cerr)
+			}
 		}
 		return payment.Attempt{}, err
 	}

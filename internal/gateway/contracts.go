@@ -476,7 +476,7 @@ func (s *Service) Submit(ctx context.Context, id, actor string, app channel.Merc
 	if app.Name == "" {
 		app.Name = m.Name
 	}
-	res, err := atWallet(ctx, func() (channel.Onboarding, error) { return ob.SubmitMerchant(ctx, app) })
+	res, err := atWallet(ctx, c.Channel, "submit_merchant", func() (channel.Onboarding, error) { return ob.SubmitMerchant(ctx, app) })
 	if err != nil {
 		return ContractView{}, fmt.Errorf("%w: %w", ErrWalletRefused, err)
 	}
@@ -529,7 +529,7 @@ func (s *Service) PollContract(ctx context.Context, j jobs.Job) error {
 	if !ok {
 		return nil
 	}
-	res, err := ob.QueryMerchant(ctx, c.OnboardingRef)
+	res, err := atWallet(ctx, c.Channel, "query_merchant", func() (channel.Onboarding, error) { return ob.QueryMerchant(ctx, c.OnboardingRef) })
 	if err != nil {
 		return err
 	}

@@ -278,7 +278,7 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 	}
 	// The wallet first: if hutong crashes before storing the payment, the
 	// wallet holds an order no buyer ever saw, which expires unpaid.
-	action, err := atWallet(ctx, func() (channel.Action, error) {
+	action, err := atWallet(ctx, p.Channel, "prepay", func() (channel.Action, error) {
 		return acct.Connector.Prepay(ctx, channel.Prepay{
 			OutTradeNo: p.ID, Method: p.Method, Amount: p.Amount, Description: p.Description,
 			NotifyURL: s.BaseURL + "/notify/" + p.Channel + "/" + acct.Name, ReturnURL: p.ReturnURL, ExpiresAt: p.ExpiresAt,

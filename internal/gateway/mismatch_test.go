@@ -17,6 +17,8 @@ import (
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/metrics"
+	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/sandbox/notify"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -279,8 +281,12 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 		if !sendPaid(partner) {
 			t.Fatal("the right partner notification was refused")
 		}
-		if counts := gateway.MismatchCounts(); counts[[3]string{"wechatpay", "notification", payment.FieldSubMerchant}] < 3 {
-			t.Errorf("sub-merchant mismatches not counted: %v", counts)
+		f := metricstest.Scrape(t, metrics.Handler(metrics.Options{}))
+		if typ := f.Type("hutong_wallet_mismatches_total"); typ != "COUNTER" {
+			t.Errorf("hutong_wallet_mismatches_total is a %q, want a counter", typ)
+		}
+		if n := f.Value("hutong_wallet_mismatches_total", "channel", "wechatpay", "source", "notification", "field", payment.FieldSubMerchant); n < 3 {
+			t.Errorf("sub-merchant mismatches counted %v times, want at least 3", n)
 		}
 	})
 }

@@ -4,10 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"maps"
-	"sync"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -35,19 +34,6 @@ type Mismatch struct {
 	LastAt    time.Time `json:"last_at"`
 }
 
-var (
-	mismatchesMu sync.Mutex
-	mismatches   = map[[3]string]int64{} // channel, source, field → count
-)
-
-// MismatchCounts counts refused wallet messages by channel, source and
-// field, for /metrics.
-func MismatchCounts() map[[3]string]int64 {
-	mismatchesMu.Lock()
-	defer mismatchesMu.Unlock()
-	return maps.Clone(mismatches)
-}
-
 // noteMismatch records a wallet message refused with a
 // payment.MismatchError (err of any other kind is not this function's),
 // in its own transaction: the refusal rolled back everything else.
@@ -56,9 +42,7 @@ func (s *Service) noteMismatch(ctx context.Context, ch, source, messageID string
 	if !errors.As(err, &me) {
 		return
 	}
-	mismatchesMu.Lock()
-	mismatches[[3]string{ch, source, me.Field}]++
-	mismatchesMu.Unlock()
+	metrics.CountMismatch(ch, source, me.Field)
 	s.log().Warn("wallet message refused: it names what hutong did not send", "channel", ch, "source", source, "message", messageID,
 		"payment", me.Payment, "field", me.Field, "expected", me.Want, "got", me.Got)
 	ctx = context.WithoutCancel(ctx)

@@ -85,7 +85,9 @@ func (s *Service) Reconcile(ctx context.Context, ch, day string, progress recon.
 			bills = append(bills, bill)
 			return nil
 		}
-		if err := read("bill", func(w io.Writer) error { return dl.DownloadBill(ctx, day, w) }, progress); err != nil {
+		if err := read("bill", func(w io.Writer) error {
+			return atWalletErr(ctx, ch, "download_bill", func() error { return dl.DownloadBill(ctx, day, w) })
+		}, progress); err != nil {
 			return err
 		}
 		// Merchants that authorized the account (Alipay app_auth_token)
@@ -96,7 +98,9 @@ func (s *Service) Reconcile(ctx context.Context, ch, day string, progress recon.
 				return err
 			}
 			for _, m := range subs {
-				if err := read("the bill of merchant "+m.id, func(w io.Writer) error { return mdl.DownloadMerchantBill(ctx, day, m.sub, w) }, nil); err != nil {
+				if err := read("the bill of merchant "+m.id, func(w io.Writer) error {
+					return atWalletErr(ctx, ch, "download_merchant_bill", func() error { return mdl.DownloadMerchantBill(ctx, day, m.sub, w) })
+				}, nil); err != nil {
 					return err
 				}
 			}

@@ -11,6 +11,8 @@ import (
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/metrics"
+	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/recon"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -33,6 +35,7 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 		}
 		settled(t, e, db)
 		day := chinatime.Date(time.Now())
+		before := metricstest.Scrape(t, metrics.Handler(metrics.Options{}))
 
 		run, err := svc.Reconcile(ctx, "wechatpay", day, nil)
 		if err != nil || run.Status != "done" || run.Summary.Matched != 5 || run.Summary.Discrepancies() != 0 {
@@ -86,6 +89,16 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 		}
 		if len(alerts) != 1 || alerts[0] != "/"+run.ID {
 			t.Errorf("discrepancy events %v, want one for run %s", alerts, run.ID)
+		}
+		// The gauge holds the last run's discrepancies; each run
+		// downloaded the bill, a wallet call.
+		after := metricstest.Scrape(t, metrics.Handler(metrics.Options{}))
+		if n := after.Value("hutong_reconciliation_discrepancies", "channel", "wechatpay"); n != float64(len(want)) {
+			t.Errorf("hutong_reconciliation_discrepancies{channel=wechatpay} = %v, want %d", n, len(want))
+		}
+		download := []string{"wallet", "wechatpay", "call", "download_bill"}
+		if n := after.Value("hutong_wallet_call_duration_seconds", download...) - before.Value("hutong_wallet_call_duration_seconds", download...); n != 2 {
+			t.Errorf("bill downloads timed %v times, want 2", n)
 		}
 	})
 }

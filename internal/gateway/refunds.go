@@ -225,7 +225,7 @@ func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	}
 	sub := s.subMerchant(m, ch)
 	if j.Attempt > 1 {
-		res, err := atWallet(ctx, func() (channel.Refund, error) { return acct.Connector.QueryRefund(ctx, order, r.ID, sub) })
+		res, err := atWallet(ctx, ch, "query_refund", func() (channel.Refund, error) { return acct.Connector.QueryRefund(ctx, order, r.ID, sub) })
 		switch {
 		case err == nil:
 			return s.refundOutcome(ctx, ch, r, res)
@@ -234,7 +234,7 @@ func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 		}
 		// The wallet has no such refund: ask for it (again).
 	}
-	res, err := atWallet(ctx, func() (channel.Refund, error) {
+	res, err := atWallet(ctx, ch, "refund", func() (channel.Refund, error) {
 		return acct.Connector.Refund(ctx, channel.RefundRequest{
 			OutTradeNo: order, OutRefundNo: r.ID, Amount: r.Amount, Total: p.Amount, Reason: r.Reason,
 			NotifyURL: s.BaseURL + "/notify/" + ch + "/" + acct.Name, SubMerchant: sub,

@@ -209,7 +209,7 @@ func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
 		if p.Channel != "wechatpay" || p.ReleasedAt.IsZero() || p.ProfitShareOrder != "" || p.WalletTradeNo == "" {
 			continue
 		}
-		res, err := atWallet(ctx, func() (channel.ProfitShareResult, error) {
+		res, err := atWallet(ctx, p.Channel, "share_profit", func() (channel.ProfitShareResult, error) {
 			return ps.ShareProfit(ctx, channel.ProfitShare{SubMerchant: c.sub, TransactionID: p.WalletTradeNo, OutOrderNo: "ps_" + strings.TrimPrefix(p.ID, "pay_"),
 				PlatformAmount: p.Commission, Description: "平台佣金 commission"})
 		})

@@ -2,8 +2,12 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/metrics"
 )
 
 // walletTimer adds up the time a request spends waiting for wallets, so
@@ -19,12 +23,24 @@ func WithWalletTimer(ctx context.Context) (context.Context, func() time.Duration
 	return context.WithValue(ctx, walletTimerKey{}, t), func() time.Duration { return time.Duration(t.ns.Load()) }
 }
 
-// atWallet runs a wallet call, counting its time against ctx's timer.
-func atWallet[T any](ctx context.Context, call func() (T, error)) (T, error) {
+// atWallet runs a call to wallet (a channel) named call: every connector
+// call the gateway makes goes through here, so each is timed against ctx's
+// timer and recorded in hutong_wallet_call_duration_seconds and, when it
+// fails, hutong_wallet_call_errors_total. channel.ErrNotFound (no such
+// order or refund) is the wallet's answer, not a failure.
+func atWallet[T any](ctx context.Context, wallet, call string, fn func() (T, error)) (T, error) {
 	start := time.Now()
-	v, err := call()
+	v, err := fn()
+	took := time.Since(start)
 	if t, ok := ctx.Value(walletTimerKey{}).(*walletTimer); ok {
-		t.ns.Add(int64(time.Since(start)))
+		t.ns.Add(int64(took))
 	}
+	metrics.ObserveWalletCall(wallet, call, took, err != nil && !errors.Is(err, channel.ErrNotFound))
 	return v, err
+}
+
+// atWalletErr is atWallet for a call that answers only an error.
+func atWalletErr(ctx context.Context, wallet, call string, fn func() error) error {
+	_, err := atWallet(ctx, wallet, call, func() (struct{}, error) { return struct{}{}, fn() })
+	return err
 }

@@ -12,24 +12,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/netguard"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/webhook"
-)
-
-// Counters for /metrics.
-var (
-	notificationsAccepted atomic.Int64
-	webhooksDelivered     atomic.Int64
-	webhooksFailed        atomic.Int64
-
-	refusedMu sync.Mutex
-	refused   = map[string]int64{} // reason → count
 )
 
 // refusalReason sorts why a notification was refused, for metrics.
@@ -44,12 +34,6 @@ func refusalReason(err error) string {
 		return "bad_signature"
 	}
 	return "other"
-}
-
-func countRefusal(err error) {
-	refusedMu.Lock()
-	refused[refusalReason(err)]++
-	refusedMu.Unlock()
 }
 
 // Endpoint is a merchant's webhook endpoint. The secret is shown once, when
@@ -260,11 +244,17 @@ func (s *Service) DeliverWebhook(ctx context.Context, j jobs.Job) error {
 		// decides the retry.
 		s.log().Warn("recording a webhook attempt", "event", d.Event, "endpoint", d.Endpoint, "err", recErr)
 	}
+	switch {
+	case err != nil:
+		metrics.CountWebhookDelivery(metrics.NoAnswer)
+	case msg != "":
+		metrics.CountWebhookDelivery(metrics.BadStatus)
+	default:
+		metrics.CountWebhookDelivery(metrics.Delivered)
+	}
 	if msg != "" {
-		webhooksFailed.Add(1)
 		return errors.New(msg)
 	}
-	webhooksDelivered.Add(1)
 	return nil
 }
 
@@ -274,24 +264,4 @@ func WebhookBackoff(attempt int) time.Duration {
 		return webhook.Schedule[attempt-1]
 	}
 	return 3 * time.Hour
-}
-
-// Metrics is a snapshot of the gateway's counters.
-func Metrics() map[string]int64 {
-	return map[string]int64{
-		"notifications_accepted": notificationsAccepted.Load(),
-		"webhooks_delivered":     webhooksDelivered.Load(),
-		"webhooks_failed":        webhooksFailed.Load(),
-	}
-}
-
-// RefusedNotifications counts refused notifications by reason.
-func RefusedNotifications() map[string]int64 {
-	refusedMu.Lock()
-	defer refusedMu.Unlock()
-	out := make(map[string]int64, len(refused))
-	for k, v := range refused {
-		out[k] = v
-	}
-	return out
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/metrics"
+	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
@@ -177,5 +179,43 @@ func TestWebhookDeliveryDoesNotFollowRedirects(t *testing.T) {
 	}
 	if followed.Load() {
 		t.Error("a redirect was followed")
+	}
+}
+
+// TestWebhookOutcomesCounted: each delivery attempt is counted by its
+// outcome: a 2xx answer delivered, any other answer bad_status, no answer
+// at all (nothing listening) no_answer.
+func TestWebhookOutcomesCounted(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	svc := &gateway.Service{DB: db, WebhookAllowPrivate: true}
+	m, err := svc.CreateMerchant(ctx, gateway.Merchant{Name: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ok.Close()
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
+	defer broken.Close()
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	gone.Close()
+	h := metrics.Handler(metrics.Options{})
+	for _, c := range []struct {
+		url, outcome string
+	}{{ok.URL, metrics.Delivered}, {broken.URL, metrics.BadStatus}, {gone.URL, metrics.NoAnswer}} {
+		ep, err := svc.CreateEndpoint(ctx, m.ID, c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := metricstest.Scrape(t, h)
+		err = svc.DeliverWebhook(ctx, hookEvent(t, db, m.ID, ep.ID))
+		if (err == nil) != (c.outcome == metrics.Delivered) {
+			t.Errorf("delivery to %s (%s): %v", c.url, c.outcome, err)
+		}
+		after := metricstest.Scrape(t, h)
+		if n := after.Value("hutong_webhook_deliveries_total", "outcome", c.outcome) - before.Value("hutong_webhook_deliveries_total", "outcome", c.outcome); n < 1 {
+			t.Errorf("hutong_webhook_deliveries_total{outcome=%q} moved by %v", c.outcome, n)
+		}
 	}
 }
