@@ -80,7 +80,7 @@ func TestTradeBill(t *testing.T) {
 	today := chinatime.Date(time.Now())
 
 	_, err := applyBill(t, client, "bill_date="+today+"&bill_type=ALL")
-	apiError(t, err, 400, "NO_STATEMENT_EXIST")
+	wantAPIError(t, err, 400, "NO_STATEMENT_EXIST")
 
 	no1, code1 := nativePrepay(t, client, e, "https://merchant.example/n", 12345)
 	no2, code2 := nativePrepay(t, client, e, "https://merchant.example/n", 100)
@@ -154,12 +154,12 @@ func TestTradeBill(t *testing.T) {
 	q.Set("token", q.Get("token")+"x")
 	u.RawQuery = q.Encode()
 	_, err = client.Get(ctx, u.String())
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 
 	_, err = applyBill(t, client, "bill_date=2024-13-01")
-	apiError(t, err, 400, "PARAM_ERROR")
+	wantAPIError(t, err, 400, "PARAM_ERROR")
 	_, err = applyBill(t, client, "bill_date="+chinatime.Date(time.Now().AddDate(0, 0, 2)))
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 }
 
 func TestRestartKeepsOrdersAndDeliversPendingNotifications(t *testing.T) {

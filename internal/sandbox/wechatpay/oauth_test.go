@@ -2,6 +2,7 @@ package wechatpay_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -354,20 +355,33 @@ func TestOAuthCodeOnceConcurrently(t *testing.T) {
 	c := e.Credentials()
 	code, _ := authorize(t, e, c.AppID, "https://shop.example/back", "buyer-li")
 	q := url.Values{"appid": {c.AppID}, "secret": {c.AppSecret}, "code": {code}, "grant_type": {"authorization_code"}}
-	answers := make(chan tokenAnswer, 8)
+	type exchange struct {
+		a   tokenAnswer
+		err error
+	}
+	answers := make(chan exchange, 8)
 	for range cap(answers) {
 		go func() {
-			var a tokenAnswer
-			if resp, err := http.Get(e.URL + "/sns/oauth2/access_token?" + q.Encode()); err == nil {
-				json.NewDecoder(resp.Body).Decode(&a)
-				resp.Body.Close()
+			var x exchange
+			resp, err := http.Get(e.URL + "/sns/oauth2/access_token?" + q.Encode())
+			if err != nil {
+				answers <- exchange{err: err}
+				return
 			}
-			answers <- a
+			defer resp.Body.Close()
+			if err := json.NewDecoder(resp.Body).Decode(&x.a); err != nil {
+				x.err = fmt.Errorf("the answer (%d) is not JSON: %w", resp.StatusCode, err)
+			}
+			answers <- x
 		}()
 	}
 	won, used := 0, 0
 	for range cap(answers) {
-		switch a := <-answers; {
+		x := <-answers
+		if x.err != nil {
+			t.Fatal(x.err)
+		}
+		switch a := x.a; {
 		case a.OpenID != "":
 			won++
 		case a.ErrCode == 40163:

@@ -207,7 +207,9 @@ func FuzzReceiverBody(f *testing.F) {
 			var b struct {
 				SubMchID string `json:"sub_mchid"`
 			}
-			json.Unmarshal([]byte(body), &b)
+			if err := json.Unmarshal([]byte(body), &b); err != nil {
+				t.Fatalf("%s answered 200 to a body that is not JSON: %v\n%s", path, err, body)
+			}
 			s.mu.Lock()
 			_, exists := s.ps.receivers[receiverKey(sandboxMchID, b.SubMchID, a.Type, a.Account)]
 			s.mu.Unlock()

@@ -68,7 +68,7 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 		}
 	})
 	t.Run("tampered body", func(t *testing.T) {
-		apiError(t, prepay(tampered, outTradeNo("X"), 1), 401, "SIGN_ERROR")
+		wantAPIError(t, prepay(tampered, outTradeNo("X"), 1), 401, "SIGN_ERROR")
 	})
 	t.Run("clock skew", func(t *testing.T) {
 		offset.Store(int64(6 * time.Minute))
@@ -84,7 +84,7 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 			OutTradeNo: core.String(outTradeNo("X")), NotifyUrl: core.String("https://merchant.example/n"),
 			Amount: &native.Amount{Total: core.Int64(1)},
 		})
-		apiError(t, err, 400, "PARAM_ERROR")
+		wantAPIError(t, err, 400, "PARAM_ERROR")
 	})
 	t.Run("appid not bound", func(t *testing.T) {
 		_, _, err := (&native.NativeApiService{Client: good}).Prepay(ctx, native.PrepayRequest{
@@ -92,7 +92,7 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 			OutTradeNo: core.String(outTradeNo("X")), NotifyUrl: core.String("https://merchant.example/n"),
 			Amount: &native.Amount{Total: core.Int64(1)},
 		})
-		apiError(t, err, 400, "APPID_MCHID_NOT_MATCH")
+		wantAPIError(t, err, 400, "APPID_MCHID_NOT_MATCH")
 	})
 	t.Run("malformed bodies name the field", func(t *testing.T) {
 		for _, tc := range []struct{ body, field string }{
@@ -104,8 +104,7 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 			{`{"appid":"` + c.AppID + `","mchid":"` + c.MchID + `","description":"x","out_trade_no":"ABCDEF1","notify_url":"https://m.example/n"}`, "/amount"},
 			{`{"appid":"` + c.AppID + `","mchid":"` + c.MchID + `","description":"x","out_trade_no":"ABCDEF1","notify_url":"https://m.example/n","amount":{"total":1},"time_expire":"tomorrow"}`, "/time_expire"},
 		} {
-			res, err := good.Request(ctx, http.MethodPost, "https://api.mch.weixin.qq.com/v3/pay/transactions/native", nil, nil, rawJSON(tc.body), "application/json")
-			_ = res
+			_, err := good.Request(ctx, http.MethodPost, "https://api.mch.weixin.qq.com/v3/pay/transactions/native", nil, nil, rawJSON(tc.body), "application/json")
 			ae := apiError(t, err, 400, "PARAM_ERROR")
 			if tc.field != "" && !strings.Contains(ae.Message, tc.field) {
 				t.Errorf("%s: message %q does not name %s", tc.body, ae.Message, tc.field)
@@ -123,12 +122,12 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 	t.Run("body over 1 MiB", func(t *testing.T) {
 		big := `{"appid":"` + c.AppID + `","attach":"` + strings.Repeat("x", 1<<20) + `"}`
 		_, err := good.Request(ctx, http.MethodPost, "https://api.mch.weixin.qq.com/v3/pay/transactions/native", nil, nil, rawJSON(big), "application/json")
-		apiError(t, err, 413, "PARAM_ERROR")
+		wantAPIError(t, err, 413, "PARAM_ERROR")
 	})
 	t.Run("injected API errors", func(t *testing.T) {
 		e.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay", "api_error_rate": 1}, nil)
 		defer e.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay"}, nil)
-		apiError(t, prepay(good, outTradeNo("X"), 1), 500, "SYSTEM_ERROR")
+		wantAPIError(t, prepay(good, outTradeNo("X"), 1), 500, "SYSTEM_ERROR")
 	})
 	if after := orderCount(t, e); after != before {
 		t.Fatalf("refused requests created %d orders", after-before)
@@ -175,7 +174,10 @@ func signedRequest(t *testing.T, e *sandboxtest.Env, method, path, body string) 
 		t.Fatal(err)
 	}
 	a.Signature = sig
-	req, _ := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", a.String())
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -184,7 +186,12 @@ func signedRequest(t *testing.T, e *sandboxtest.Env, method, path, body string) 
 	}
 	defer resp.Body.Close()
 	var ans wechatpayv3.Error
-	raw, _ := io.ReadAll(resp.Body)
-	json.Unmarshal(raw, &ans)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		t.Fatalf("%s %s: answer %d is not a JSON error: %v\n%s", method, path, resp.StatusCode, err, raw)
+	}
 	return resp.StatusCode, ans
 }
