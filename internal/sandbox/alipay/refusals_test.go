@@ -113,9 +113,13 @@ func TestTamperedNotificationIsRejectedBySDK(t *testing.T) {
 	var captured url.Values
 	done := make(chan struct{}, 1)
 	srv := sandboxHTTP(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
+		if err := r.ParseForm(); err != nil {
+			t.Errorf("the merchant reads the notification: %v", err)
+		}
 		captured = r.PostForm
-		w.Write([]byte("success"))
+		if _, err := w.Write([]byte("success")); err != nil {
+			t.Errorf("the merchant answers the notification: %v", err)
+		}
 		done <- struct{}{}
 	})
 	defer srv.Close()
