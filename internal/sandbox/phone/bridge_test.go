@@ -70,7 +70,10 @@ func TestBridgeScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	js := string(b)
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
 		t.Fatalf("bridge.js: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -236,7 +239,9 @@ func alipayCreate(t testing.TB, e *sandboxtest.Env, amount, user string) (string
 	if err != nil {
 		t.Fatal(err)
 	}
-	client.LoadAliPayPublicKey(c.AlipayPublicKey)
+	if err := client.LoadAliPayPublicKey(c.AlipayPublicKey); err != nil {
+		t.Fatal(err)
+	}
 	no := outTradeNo("AC")
 	tc := alipaysdk.TradeCreate{BuyerId: alipay.BuyerID(user)}
 	tc.OutTradeNo, tc.Subject, tc.TotalAmount, tc.ProductCode = no, "生活号收银台 · 驴打滚", amount, "JSAPI_PAY"
