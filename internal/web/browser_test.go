@@ -85,7 +85,9 @@ func returnVerified(p *browsertest.Person, e *gatewaytest.Env) {
 		S("read its verdict", browsertest.Attr(`[data-verified]`, "data-verified", &verified)))
 	if verified != "true" {
 		var why string
-		chromedp.Do(p.Ctx, browsertest.Text(`[data-verified]`, &why))
+		if err := chromedp.Do(p.Ctx, browsertest.Text(`[data-verified]`, &why)); err != nil {
+			p.T.Fatalf("the merchant could not verify the return, and its page cannot be read: %v", err)
+		}
 		p.T.Fatalf("the merchant could not verify the return: %s", why)
 	}
 }
@@ -111,7 +113,9 @@ func TestBrowserDesktopQR(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "qr.png")
-	os.WriteFile(file, qr, 0o644)
+	if err := os.WriteFile(file, qr, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	phone.Do(append([]browsertest.Step{
 		S("open the phone as 李娜", chromedp.Navigate(e.Sandbox.URL+"/phone/u/buyer-li?wallet=wechatpay")),
