@@ -52,13 +52,19 @@ func downloadBill(t *testing.T, client *core.Client, a billApplication, gz bool)
 	if err != nil {
 		t.Fatalf("download: %v", err)
 	}
-	body, _ := io.ReadAll(res.Response.Body)
+	body, err := io.ReadAll(res.Response.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if gz {
 		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err != nil {
 			t.Fatalf("gzip: %v", err)
 		}
-		body, _ = io.ReadAll(zr)
+		body, err = io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	sum := sha1.Sum(body)
 	if a.HashType != "SHA1" || hex.EncodeToString(sum[:]) != a.HashValue {
@@ -143,13 +149,19 @@ func TestTradeBill(t *testing.T) {
 		t.Fatalf("REFUND bill: %v", rows)
 	}
 	// The SUCCESS bill has 20 columns.
-	a, _ = applyBill(t, client, "bill_date="+today+"&bill_type=SUCCESS")
+	a, err = applyBill(t, client, "bill_date="+today+"&bill_type=SUCCESS")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if rows = downloadBill(t, client, a, false); len(rows[1]) != 20 || len(rows) != 5 {
 		t.Fatalf("SUCCESS bill: %v", rows)
 	}
 
 	// A forged token is refused.
-	u, _ := url.Parse(a.DownloadURL)
+	u, err := url.Parse(a.DownloadURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	q := u.Query()
 	q.Set("token", q.Get("token")+"x")
 	u.RawQuery = q.Encode()

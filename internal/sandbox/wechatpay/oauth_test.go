@@ -39,13 +39,19 @@ func do(t *testing.T, req *http.Request) page {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return page{resp.StatusCode, resp.Header.Get("Location"), string(b), resp.Header}
 }
 
 func fetch(t *testing.T, u string, cookies ...*http.Cookie) page {
 	t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cookies {
 		req.AddCookie(c)
 	}
@@ -54,7 +60,10 @@ func fetch(t *testing.T, u string, cookies ...*http.Cookie) page {
 
 func post(t *testing.T, u string, form url.Values, header ...string) page {
 	t.Helper()
-	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -141,7 +150,10 @@ func TestOAuthOpenID(t *testing.T) {
 	if ck := p.header.Get("Set-Cookie"); !strings.Contains(ck, phone.UserCookie+"=buyer-li") {
 		t.Fatalf("the chosen user is not remembered: %q", ck)
 	}
-	back, _ := url.Parse(p.location)
+	back, err := url.Parse(p.location)
+	if err != nil {
+		t.Fatal(err)
+	}
 	code := back.Query().Get("code")
 
 	got := exchange(t, e, c.AppID, c.AppSecret, code)

@@ -118,7 +118,10 @@ func TestCloseThenPayIsRefused(t *testing.T) {
 	if st := e.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": code}, &refusal); st != http.StatusConflict || refusal["code"] != "order_closed" {
 		t.Fatalf("paying a closed order: %d %v", st, refusal)
 	}
-	tx, _, _ := svc.QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(c.MchID)})
+	tx, _, err := svc.QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(c.MchID)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if *tx.TradeState != "CLOSED" {
 		t.Fatalf("trade_state = %s", *tx.TradeState)
 	}
@@ -404,7 +407,10 @@ func TestInsufficientBalanceLeavesOrderUnpaid(t *testing.T) {
 	if st := e.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": code, "user": "buyer-broke"}, &refusal); st != http.StatusPaymentRequired || refusal["code"] != "insufficient_balance" {
 		t.Fatalf("broke buyer: %d %v", st, refusal)
 	}
-	tx, _, _ := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID)})
+	tx, _, err := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if *tx.TradeState != "NOTPAY" {
 		t.Fatalf("trade_state = %s", *tx.TradeState)
 	}

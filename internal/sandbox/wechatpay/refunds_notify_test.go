@@ -79,7 +79,10 @@ func TestRefundsPartialFullAndIdempotent(t *testing.T) {
 		}
 		return true
 	})
-	tx, _, _ := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID)})
+	tx, _, err := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if *tx.TradeState != "REFUND" {
 		t.Fatalf("trade_state after refunds = %s", *tx.TradeState)
 	}

@@ -33,17 +33,32 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 	e := sandboxtest.Start(t, sandboxtest.WithNow(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
 	c := e.Credentials()
 	good := publicKeyClient(t, e)
-	pub, _ := utils.LoadPublicKey(c.PlatformPublicKey)
+	pub, err := utils.LoadPublicKey(c.PlatformPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	wrongKey, _ := core.NewClient(ctx, option.WithHTTPClient(e.HTTPClient()),
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongKey, err := core.NewClient(ctx, option.WithHTTPClient(e.HTTPClient()),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, otherKey, c.PlatformPublicKeyID, pub))
-	wrongSerial, _ := core.NewClient(ctx, option.WithHTTPClient(e.HTTPClient()),
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongSerial, err := core.NewClient(ctx, option.WithHTTPClient(e.HTTPClient()),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, "0123456789ABCDEF0123456789ABCDEF01234567", mustPrivateKey(t, c.MerchantPrivateKey), c.PlatformPublicKeyID, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tamperHTTP := e.HTTPClient()
 	tamperHTTP.Transport = tamper{base: tamperHTTP.Transport}
-	tampered, _ := core.NewClient(ctx, option.WithHTTPClient(tamperHTTP),
+	tampered, err := core.NewClient(ctx, option.WithHTTPClient(tamperHTTP),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, mustPrivateKey(t, c.MerchantPrivateKey), c.PlatformPublicKeyID, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	prepay := func(client *core.Client, no string, total int64) error {
 		_, _, err := (&native.NativeApiService{Client: client}).Prepay(ctx, native.PrepayRequest{
@@ -154,7 +169,10 @@ func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
 type tamper struct{ base http.RoundTripper }
 
 func (t tamper) RoundTrip(r *http.Request) (*http.Response, error) {
-	b, _ := io.ReadAll(r.Body)
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
 	b = bytes.Replace(b, []byte(`"total":1`), []byte(`"total":2`), 1)
 	r = r.Clone(r.Context())
 	r.Body = io.NopCloser(bytes.NewReader(b))
