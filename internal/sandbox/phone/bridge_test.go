@@ -27,8 +27,14 @@ import (
 func jsapiOrder(t testing.TB, e *sandboxtest.Env, total int64, user string) (string, *jsapi.PrepayWithRequestPaymentResponse, *jsapi.JsapiApiService) {
 	t.Helper()
 	c := e.Credentials()
-	key, _ := utils.LoadPrivateKey(c.MerchantPrivateKey)
-	pub, _ := utils.LoadPublicKey(c.PlatformPublicKey)
+	key, err := utils.LoadPrivateKey(c.MerchantPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := utils.LoadPublicKey(c.PlatformPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	client, err := core.NewClient(t.Context(), option.WithHTTPClient(e.HTTPClient()),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, key, c.PlatformPublicKeyID, pub))
 	if err != nil {
@@ -105,7 +111,10 @@ func TestUserCookie(t *testing.T) {
 	if got == nil || got.Value != "buyer-wang" || got.Path != "/" || !got.HttpOnly || got.SameSite != http.SameSiteLaxMode {
 		t.Fatalf("cookie %+v", got)
 	}
-	resp, _ = browserless.Get(e.URL + "/phone/u/nobody")
+	resp, err = browserless.Get(e.URL + "/phone/u/nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if len(resp.Cookies()) != 0 {
 		t.Fatalf("an unknown user is remembered: %v", resp.Cookies())
@@ -130,7 +139,10 @@ func TestWeChatBridgePayAndReturn(t *testing.T) {
 		!strings.Contains(body, `href="`+back+`#wechatpay=cancel" data-cancel`) {
 		t.Fatalf("order page %d:\n%s", st, body)
 	}
-	code, _ := url.Parse(loc)
+	code, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	form := url.Values{"wallet": {"wechatpay"}, "code": {code.Query().Get("code")}, "pin": {"111111"}}
 	if st, _, body = postForm(t, e.URL+"/phone/u/buyer-wang/pay", form); st != http.StatusUnprocessableEntity ||
 		!strings.Contains(body, `#wechatpay=cancel" data-cancel`) {
@@ -167,7 +179,10 @@ func TestWeChatBridgeRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := sandboxkeys.ParsePrivateKey(e.Credentials().MerchantPrivateKey)
+	key, err := sandboxkeys.ParsePrivateKey(e.Credentials().MerchantPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sign := func(v url.Values) url.Values {
 		v.Set("paySign", must(wechatpayv3.Sign(key, []byte(v.Get("appId")+"\n"+v.Get("timeStamp")+"\n"+v.Get("nonceStr")+"\n"+v.Get("package")+"\n"))))
 		return v
@@ -265,7 +280,10 @@ func TestAlipayBridgePayAndReturn(t *testing.T) {
 	if st != 200 || !strings.Contains(body, "¥6.60") || !strings.Contains(body, `href="`+back+`#alipay=6001" data-cancel`) {
 		t.Fatalf("order page %d:\n%s", st, body)
 	}
-	code, _ := url.Parse(loc)
+	code, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, loc, _ = postForm(t, e.URL+"/phone/u/buyer-li/pay", url.Values{"wallet": {"alipay"}, "code": {code.Query().Get("code")}, "pin": {phone.PIN}})
 	if st != http.StatusSeeOther {
 		t.Fatalf("pay: %d", st)
@@ -318,8 +336,8 @@ func TestAlipayBridgeRefusals(t *testing.T) {
 			t.Errorf("%s: paid", tc.name)
 		}
 	}
-	if q, _ := client.TradeQuery(alipaysdk.TradeQuery{TradeNo: precreated.Code}); q.TradeStatus != alipaysdk.TradeStatusWaitBuyerPay {
-		t.Fatalf("the precreated trade: %+v", q)
+	if q, err := client.TradeQuery(alipaysdk.TradeQuery{TradeNo: precreated.Code}); err != nil || q.TradeStatus != alipaysdk.TradeStatusWaitBuyerPay {
+		t.Fatalf("the precreated trade: %v %+v", err, q)
 	}
 }
 

@@ -325,8 +325,11 @@ func TestBrowserWeChatBridge(t *testing.T) {
 	ctx := browser(t)
 	e := sandboxtest.Start(t)
 	no, p, svc := jsapiOrder(t, e, 1688, "buyer-li")
-	params, _ := json.Marshal(map[string]string{"appId": *p.Appid, "timeStamp": *p.TimeStamp, "nonceStr": *p.NonceStr,
+	params, err := json.Marshal(map[string]string{"appId": *p.Appid, "timeStamp": *p.TimeStamp, "nonceStr": *p.NonceStr,
 		"package": *p.Package, "signType": *p.SignType, "paySign": *p.PaySign})
+	if err != nil {
+		t.Fatal(err)
+	}
 	merchant := cashierPage(e.URL, `var params = `+string(params)+`;
 function onBridgeReady() { button.disabled = false; }
 if (typeof WeixinJSBridge == "undefined") {
@@ -341,7 +344,7 @@ button.onclick = function () {
 	page := merchant.URL + "/cashier?order=" + no
 
 	var before, amount, payer, after, where string
-	err := steps(ctx,
+	err = steps(ctx,
 		step{"open the cashier page", chromedp.Navigate(page)},
 		step{"wait for WeixinJSBridgeReady", chromedp.WaitEnabled(chromedp.CSS(`#pay`))},
 		step{"read the page", textInto(`#result`, &before)},

@@ -37,8 +37,14 @@ import (
 func nativeOrder(t testing.TB, e *sandboxtest.Env, total int64, notifyURL string) (string, string, *core.Client) {
 	t.Helper()
 	c := e.Credentials()
-	key, _ := utils.LoadPrivateKey(c.MerchantPrivateKey)
-	pub, _ := utils.LoadPublicKey(c.PlatformPublicKey)
+	key, err := utils.LoadPrivateKey(c.MerchantPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := utils.LoadPublicKey(c.PlatformPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	client, err := core.NewClient(t.Context(), option.WithHTTPClient(e.HTTPClient()),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, key, c.PlatformPublicKeyID, pub))
 	if err != nil {
@@ -139,7 +145,10 @@ func TestScanConfirmAndHistory(t *testing.T) {
 	if st != 200 || !strings.Contains(body, "¥12.34") || !strings.Contains(body, "hutong 沙箱商户") || !strings.Contains(body, "煎饼果子") {
 		t.Fatalf("order page %d:\n%s", st, body)
 	}
-	u, _ := url.Parse(loc)
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	form := url.Values{"wallet": {"wechatpay"}, "code": {u.Query().Get("code")}, "pin": {"000000"}}
 	before := balance(t, e, "buyer-li", "wechatpay")
 	st, _, body = postForm(t, e.URL+"/phone/u/buyer-li/pay", form)
@@ -251,7 +260,10 @@ func TestWeChatH5LinkReturnsToMerchant(t *testing.T) {
 	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/phone/u/") {
 		t.Fatalf("h5 landing: %d %s", st, loc)
 	}
-	u, _ := url.Parse(loc)
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, loc, _ = postForm(t, e.URL+u.Path[:strings.LastIndex(u.Path, "/")]+"/pay", url.Values{"wallet": {"wechatpay"}, "code": {u.Query().Get("code")}, "pin": {phone.PIN}})
 	if st != http.StatusSeeOther {
 		t.Fatalf("pay: %d", st)
