@@ -125,8 +125,8 @@ func TestBrowserDesktopQR(t *testing.T) {
 	buyer.Do(S("the cashier turns to the result by itself", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 	buyer.Screenshot("cashier-desktop-paid")
 	returnVerified(buyer, e)
-	if got, _ := e.Client(0).GetPayment(context.Background(), p.ID); got.Status != "succeeded" || got.PaidMethod != "wechatpay.native" {
-		t.Fatalf("payment %s %s", got.Status, got.PaidMethod)
+	if got, err := e.Client(0).GetPayment(context.Background(), p.ID); err != nil || got.Status != "succeeded" || got.PaidMethod != "wechatpay.native" {
+		t.Fatalf("payment %+v %v", got, err)
 	}
 }
 
@@ -150,7 +150,10 @@ func TestBrowserAggregateCode(t *testing.T) {
 			person.Do(payOnPhone("王芳")...)
 			person.Do(S("back on the cashier, then the result", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 			person.Screenshot("aggregate-" + c.wallet + "-paid")
-			got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+			got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := map[string]string{"wechatpay": "wechatpay.jsapi", "alipay": "alipay.jsapi"}[c.wallet]
 			if got.Status != "succeeded" || got.PaidMethod != want {
 				t.Fatalf("payment %s by %s; want succeeded by %s", got.Status, got.PaidMethod, want)
@@ -218,7 +221,10 @@ func TestBrowserPayForMe(t *testing.T) {
 	}
 	buyer.Do(S("the buyer's page says a friend paid", chromedp.WaitVisible(chromedp.CSS(`[data-paid-by-friend]`))))
 	buyer.Screenshot("pay-for-me-buyer")
-	got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+	got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Payer == nil || got.Payer.IsBuyer {
 		t.Fatalf("payer %+v", got.Payer)
 	}

@@ -177,7 +177,10 @@ func TestCashierDesktopQR(t *testing.T) {
 			t.Fatalf("sandbox pay: %d", st)
 		}
 		e.Eventually("payment succeeded", func() bool { return e.Status(0, p.ID) == "succeeded" })
-		got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+		got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got.PaidMethod != "wechatpay.native" || got.Payer == nil || !got.Payer.IsBuyer {
 			t.Fatalf("paid payment: method %q payer %+v", got.PaidMethod, got.Payer)
 		}
@@ -194,7 +197,10 @@ func TestCashierDesktopQR(t *testing.T) {
 		if ret == nil {
 			t.Fatalf("no return link:\n%s", page)
 		}
-		u, _ := url.Parse(html.UnescapeString(ret[1]))
+		u, err := url.Parse(html.UnescapeString(ret[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if u.Host != "shop.example" || u.Query().Get("o") != "o-cashier" {
 			t.Fatalf("return link %s", u)
 		}
@@ -270,13 +276,19 @@ func TestAggregateCodeByUserAgent(t *testing.T) {
 		t.Fatalf("aggregate next_action = %+v", p.NextAction)
 	}
 	res, _ := newBrowser(t, e, wechatUA).get("/pay/" + p.ID)
-	loc, _ := url.Parse(res.Header.Get("Location"))
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.StatusCode != http.StatusFound || loc.Path != "/connect/oauth2/authorize" || loc.Query().Get("scope") != "snsapi_base" ||
 		loc.Query().Get("redirect_uri") != e.URL+"/pay/"+p.ID+"/wallet/wechatpay" || loc.Fragment != "wechat_redirect" {
 		t.Fatalf("WeChat browser: %d %s", res.StatusCode, loc)
 	}
 	res, _ = newBrowser(t, e, alipayUA).get("/pay/" + p.ID)
-	loc, _ = url.Parse(res.Header.Get("Location"))
+	loc, err = url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.StatusCode != http.StatusFound || loc.Path != "/oauth2/publicAppAuthorize.htm" || loc.Query().Get("scope") != "auth_base" ||
 		loc.Query().Get("redirect_uri") != e.URL+"/pay/"+p.ID+"/wallet/alipay" {
 		t.Fatalf("Alipay browser: %d %s", res.StatusCode, loc)
@@ -331,7 +343,10 @@ func TestPayForMeOnePayer(t *testing.T) {
 			t.Fatal("friend a could not pay")
 		}
 		e.Eventually("payment succeeded", func() bool { return e.Status(0, p.ID) == "succeeded" })
-		got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+		got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got.Payer == nil || got.Payer.IsBuyer || got.Payer.PayForMe != pfm.ID {
 			t.Fatalf("payer = %+v; want not the buyer, through %s", got.Payer, pfm.ID)
 		}
@@ -348,7 +363,10 @@ func TestPayForMeOnePayer(t *testing.T) {
 		_, page = b.get(res.Header.Get("Location"))
 		mustContain(t, page, "data-paid-by-other")
 		// The request is paid; its webhook names the payer.
-		r, _ := e.Svc.GetPayForMe(context.Background(), pfm.ID)
+		r, err := e.Svc.GetPayForMe(context.Background(), pfm.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if r.Status != "paid" {
 			t.Fatalf("pay-for-me status %q", r.Status)
 		}
@@ -409,8 +427,14 @@ func TestPayForMeBothPaid(t *testing.T) {
 			r, err := e.Client(0).GetRefund(context.Background(), refundID)
 			return err == nil && r.Status == "succeeded"
 		})
-		r, _ := e.Client(0).GetRefund(context.Background(), refundID)
-		got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+		r, err := e.Client(0).GetRefund(context.Background(), refundID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if r.Amount != 1990 || got.AmountRefunded != 0 || got.Status != "succeeded" || got.PaidMethod != winner {
 			t.Fatalf("refund %+v, payment refunded %d status %s", r, got.AmountRefunded, got.Status)
 		}
@@ -496,9 +520,15 @@ func TestShareCodes(t *testing.T) {
 		// Refusals, each with its reason.
 		typo := []byte(sc.Token)
 		typo[3] = map[bool]byte{true: '2', false: '3'}[typo[3] != '2']
-		limited, _ := e.Client(0).CreateShareCode(ctx, client.ShareCodeParams{Target: "store", TargetID: e.Merchants[0].ID, Source: "wechat_moments", MaxUses: ptr(int64(1))})
+		limited, err := e.Client(0).CreateShareCode(ctx, client.ShareCodeParams{Target: "store", TargetID: e.Merchants[0].ID, Source: "wechat_moments", MaxUses: ptr(int64(1))})
+		if err != nil {
+			t.Fatal(err)
+		}
 		soon := time.Now().Add(time.Second)
-		expiring, _ := e.Client(0).CreateShareCode(ctx, client.ShareCodeParams{Target: "store", TargetID: e.Merchants[0].ID, Source: "wechat_moments", ExpiresAt: &soon})
+		expiring, err := e.Client(0).CreateShareCode(ctx, client.ShareCodeParams{Target: "store", TargetID: e.Merchants[0].ID, Source: "wechat_moments", ExpiresAt: &soon})
+		if err != nil {
+			t.Fatal(err)
+		}
 		platform := client.New(e.URL, e.Platform)
 		if _, err := platform.ResolveShareCode(ctx, limited.Text); err != nil {
 			t.Fatalf("first use of a one-use code: %v", err)
@@ -621,16 +651,28 @@ func decodeSVG(t *testing.T, svg string) string {
 	if vb == nil {
 		t.Fatalf("not a QR SVG: %.200s", svg)
 	}
-	n, _ := strconv.Atoi(vb[1])
+	n, err := strconv.Atoi(vb[1])
+	if err != nil {
+		t.Fatal(err)
+	}
 	const scale = 6
 	img := image.NewGray(image.Rect(0, 0, n*scale, n*scale))
 	for i := range img.Pix {
 		img.Pix[i] = 255
 	}
 	for _, m := range regexp.MustCompile(`M(\d+) (\d+)h(\d+)`).FindAllStringSubmatch(svg, -1) {
-		x, _ := strconv.Atoi(m[1])
-		y, _ := strconv.Atoi(m[2])
-		run, _ := strconv.Atoi(m[3])
+		x, err := strconv.Atoi(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := strconv.Atoi(m[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := strconv.Atoi(m[3])
+		if err != nil {
+			t.Fatal(err)
+		}
 		for dx := 0; dx < run*scale; dx++ {
 			for dy := 0; dy < scale; dy++ {
 				img.SetGray(x*scale+dx, y*scale+dy, color.Gray{})
