@@ -12,10 +12,16 @@ func TestClientSendsWalletHostsToTheSandbox(t *testing.T) {
 	t.Parallel()
 	sandbox := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The signed parts of the request arrive untouched.
-		io.WriteString(w, "sandbox "+r.Method+" "+r.RequestURI+" host="+r.Host)
+		if _, err := io.WriteString(w, "sandbox "+r.Method+" "+r.RequestURI+" host="+r.Host); err != nil {
+			t.Errorf("the sandbox answers: %v", err)
+		}
 	}))
 	defer sandbox.Close()
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "other") }))
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.WriteString(w, "other"); err != nil {
+			t.Errorf("the other host answers: %v", err)
+		}
+	}))
 	defer other.Close()
 
 	hc, err := Client(sandbox.URL)
@@ -28,7 +34,10 @@ func TestClientSendsWalletHostsToTheSandbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return string(b)
 	}
 	if got := get("https://api.mch.weixin.qq.com/v3/pay/transactions/id/42?mchid=1"); got != "sandbox GET /v3/pay/transactions/id/42?mchid=1 host=api.mch.weixin.qq.com" {

@@ -21,16 +21,24 @@ func TestHelperRefusesAmbiguousBodies(t *testing.T) {
 		`{"wallet":"wechatpay","notify_drop_rate":1} {}`:                   `data after its JSON value`,
 		`{"wallet":"wechatpay","notify_drop_rat":1}`:                       `notify_drop_rat is not a field`,
 	} {
-		req, _ := http.NewRequest("POST", e.URL+"/sandbox/v1/faults", strings.NewReader(body))
+		req, err := http.NewRequest("POST", e.URL+"/sandbox/v1/faults", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := io.ReadAll(resp.Body)
+		raw, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		var got struct{ Code, Message string }
-		json.Unmarshal(raw, &got)
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Errorf("%s: the refusal is not a JSON error: %v\n%s", body, err, raw)
+		}
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(got.Message, want) {
 			t.Errorf("%s: %d %s, want 400 naming %q", body, resp.StatusCode, raw, want)
 		}
@@ -41,7 +49,9 @@ func TestHelperRefusesAmbiguousBodies(t *testing.T) {
 			NotifyDropRate float64 `json:"notify_drop_rate"`
 		} `json:"data"`
 	}
-	e.Helper("GET", "/sandbox/v1/faults", nil, &all)
+	if st := e.Helper("GET", "/sandbox/v1/faults", nil, &all); st != http.StatusOK {
+		t.Fatalf("reading the faults: status %d", st)
+	}
 	for _, f := range all.Data {
 		if f.NotifyDropRate != 0 {
 			t.Fatalf("a refused body changed the faults: %+v", all.Data)

@@ -52,10 +52,16 @@ func TestHelperRefusesWebPages(t *testing.T) {
 		}
 		return *tx.TradeState
 	}
-	body, _ := json.Marshal(map[string]string{"wallet": "wechatpay", "code": *resp.CodeUrl})
+	body, err := json.Marshal(map[string]string{"wallet": "wechatpay", "code": *resp.CodeUrl})
+	if err != nil {
+		t.Fatal(err)
+	}
 	own := e.URL // the sandbox's own origin
 	post := func(path, contentType string, headers ...string) (int, string) {
-		req, _ := http.NewRequest("POST", e.URL+path, strings.NewReader(string(body)))
+		req, err := http.NewRequest("POST", e.URL+path, strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
 		}
@@ -67,7 +73,10 @@ func TestHelperRefusesWebPages(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer res.Body.Close()
-		raw, _ := io.ReadAll(res.Body)
+		raw, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return res.StatusCode, string(raw)
 	}
 	for _, tc := range []struct {
@@ -107,8 +116,14 @@ func TestHelperRefusesWebPages(t *testing.T) {
 		t.Fatalf("the order is %s after a JSON pay", s)
 	}
 	// Reads are not guarded.
-	u, _ := url.Parse(e.URL + "/sandbox/v1/users")
-	req, _ := http.NewRequest("GET", u.String(), nil)
+	u, err := url.Parse(e.URL + "/sandbox/v1/users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("GET", u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Origin", "https://evil.example")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

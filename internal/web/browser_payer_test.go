@@ -155,7 +155,7 @@ func TestBrowserPayForMeFriendPays(t *testing.T) {
 	if who, isBuyer := walletPayer(t, e, p.ID); who != "buyer-li" || isBuyer {
 		t.Fatalf("the wallet's payer is %q (buyer: %v), not the friend 李娜", who, isBuyer)
 	}
-	if got, _ := e.Svc.PaymentByID(context.Background(), p.ID); got.Payer.PayForMe != pfm.ID {
-		t.Fatalf("paid through %q, not the request %s", got.Payer.PayForMe, pfm.ID)
+	if got, err := e.Svc.PaymentByID(context.Background(), p.ID); err != nil || got.Payer.PayForMe != pfm.ID {
+		t.Fatalf("paid through %q, not the request %s: %v", got.Payer.PayForMe, pfm.ID, err)
 	}
 }

@@ -85,7 +85,9 @@ func returnVerified(p *browsertest.Person, e *gatewaytest.Env) {
 		S("read its verdict", browsertest.Attr(`[data-verified]`, "data-verified", &verified)))
 	if verified != "true" {
 		var why string
-		chromedp.Do(p.Ctx, browsertest.Text(`[data-verified]`, &why))
+		if err := chromedp.Do(p.Ctx, browsertest.Text(`[data-verified]`, &why)); err != nil {
+			p.T.Fatalf("the merchant could not verify the return, and its page cannot be read: %v", err)
+		}
 		p.T.Fatalf("the merchant could not verify the return: %s", why)
 	}
 }
@@ -111,7 +113,9 @@ func TestBrowserDesktopQR(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "qr.png")
-	os.WriteFile(file, qr, 0o644)
+	if err := os.WriteFile(file, qr, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	phone.Do(append([]browsertest.Step{
 		S("open the phone as 李娜", chromedp.Navigate(e.Sandbox.URL+"/phone/u/buyer-li?wallet=wechatpay")),
@@ -121,8 +125,8 @@ func TestBrowserDesktopQR(t *testing.T) {
 	buyer.Do(S("the cashier turns to the result by itself", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 	buyer.Screenshot("cashier-desktop-paid")
 	returnVerified(buyer, e)
-	if got, _ := e.Client(0).GetPayment(context.Background(), p.ID); got.Status != "succeeded" || got.PaidMethod != "wechatpay.native" {
-		t.Fatalf("payment %s %s", got.Status, got.PaidMethod)
+	if got, err := e.Client(0).GetPayment(context.Background(), p.ID); err != nil || got.Status != "succeeded" || got.PaidMethod != "wechatpay.native" {
+		t.Fatalf("payment %+v %v", got, err)
 	}
 }
 
@@ -146,7 +150,10 @@ func TestBrowserAggregateCode(t *testing.T) {
 			person.Do(payOnPhone("王芳")...)
 			person.Do(S("back on the cashier, then the result", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 			person.Screenshot("aggregate-" + c.wallet + "-paid")
-			got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+			got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := map[string]string{"wechatpay": "wechatpay.jsapi", "alipay": "alipay.jsapi"}[c.wallet]
 			if got.Status != "succeeded" || got.PaidMethod != want {
 				t.Fatalf("payment %s by %s; want succeeded by %s", got.Status, got.PaidMethod, want)
@@ -214,7 +221,10 @@ func TestBrowserPayForMe(t *testing.T) {
 	}
 	buyer.Do(S("the buyer's page says a friend paid", chromedp.WaitVisible(chromedp.CSS(`[data-paid-by-friend]`))))
 	buyer.Screenshot("pay-for-me-buyer")
-	got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+	got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Payer == nil || got.Payer.IsBuyer {
 		t.Fatalf("payer %+v", got.Payer)
 	}

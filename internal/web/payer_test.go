@@ -82,7 +82,10 @@ func (b *browser) sandboxPhoneLink(paymentID, pfmID, method string) *url.URL {
 // the code.
 func openOnPhone(t *testing.T, link *url.URL, holder string) (string, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", link.String(), nil)
+	req, err := http.NewRequest("GET", link.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if holder != "" {
 		req.AddCookie(&http.Cookie{Name: phone.UserCookie, Value: holder})
 	}

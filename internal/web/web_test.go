@@ -47,12 +47,22 @@ type browser struct {
 }
 
 func newBrowser(t *testing.T, e *gatewaytest.Env, ua string) *browser {
-	jar, _ := cookiejar.New(nil)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &browser{t: t, e: e, ua: ua, hc: &http.Client{Jar: jar, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-func (b *browser) do(method, target string, form url.Values) (*http.Response, string) {
+// answer is what a page answered the browser: its status and headers. The
+// body comes alongside as text, read whole and closed.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func (b *browser) do(method, target string, form url.Values) (answer, string) {
 	b.t.Helper()
 	if strings.HasPrefix(target, "/") {
 		target = b.e.URL + target
@@ -61,23 +71,28 @@ func (b *browser) do(method, target string, form url.Values) (*http.Response, st
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, _ := http.NewRequest(method, target, body)
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, target, err)
+	}
 	req.Header.Set("User-Agent", b.ua)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		u, _ := url.Parse(target)
-		req.Header.Set("Origin", u.Scheme+"://"+u.Host)
+		req.Header.Set("Origin", req.URL.Scheme+"://"+req.URL.Host)
 	}
 	res, err := b.hc.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, target, err)
 	}
-	raw, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	return res, string(raw)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.t.Fatalf("%s %s: reading the page: %v", method, target, err)
+	}
+	return answer{StatusCode: res.StatusCode, Header: res.Header}, string(raw)
 }
 
-func (b *browser) get(target string) (*http.Response, string) { return b.do("GET", target, nil) }
+func (b *browser) get(target string) (answer, string) { return b.do("GET", target, nil) }
 
 func mustContain(t *testing.T, page, want string) {
 	t.Helper()
@@ -100,7 +115,10 @@ func cashierPayment(t *testing.T, e *gatewaytest.Env, merchant int, method, orde
 // attempts reads a payment's wallet orders through the API.
 func attempts(t *testing.T, e *gatewaytest.Env, merchant int, paymentID string) []map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest("GET", e.URL+"/v1/payments/"+paymentID+"/attempts", nil)
+	req, err := http.NewRequest("GET", e.URL+"/v1/payments/"+paymentID+"/attempts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+e.Keys[merchant])
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -159,7 +177,10 @@ func TestCashierDesktopQR(t *testing.T) {
 			t.Fatalf("sandbox pay: %d", st)
 		}
 		e.Eventually("payment succeeded", func() bool { return e.Status(0, p.ID) == "succeeded" })
-		got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+		got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got.PaidMethod != "wechatpay.native" || got.Payer == nil || !got.Payer.IsBuyer {
 			t.Fatalf("paid payment: method %q payer %+v", got.PaidMethod, got.Payer)
 		}
@@ -176,7 +197,10 @@ func TestCashierDesktopQR(t *testing.T) {
 		if ret == nil {
 			t.Fatalf("no return link:\n%s", page)
 		}
-		u, _ := url.Parse(html.UnescapeString(ret[1]))
+		u, err := url.Parse(html.UnescapeString(ret[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if u.Host != "shop.example" || u.Query().Get("o") != "o-cashier" {
 			t.Fatalf("return link %s", u)
 		}
@@ -252,13 +276,19 @@ func TestAggregateCodeByUserAgent(t *testing.T) {
 		t.Fatalf("aggregate next_action = %+v", p.NextAction)
 	}
 	res, _ := newBrowser(t, e, wechatUA).get("/pay/" + p.ID)
-	loc, _ := url.Parse(res.Header.Get("Location"))
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.StatusCode != http.StatusFound || loc.Path != "/connect/oauth2/authorize" || loc.Query().Get("scope") != "snsapi_base" ||
 		loc.Query().Get("redirect_uri") != e.URL+"/pay/"+p.ID+"/wallet/wechatpay" || loc.Fragment != "wechat_redirect" {
 		t.Fatalf("WeChat browser: %d %s", res.StatusCode, loc)
 	}
 	res, _ = newBrowser(t, e, alipayUA).get("/pay/" + p.ID)
-	loc, _ = url.Parse(res.Header.Get("Location"))
+	loc, err = url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.StatusCode != http.StatusFound || loc.Path != "/oauth2/publicAppAuthorize.htm" || loc.Query().Get("scope") != "auth_base" ||
 		loc.Query().Get("redirect_uri") != e.URL+"/pay/"+p.ID+"/wallet/alipay" {
 		t.Fatalf("Alipay browser: %d %s", res.StatusCode, loc)
@@ -303,8 +333,8 @@ func TestPayForMeOnePayer(t *testing.T) {
 			t.Fatal("the payer sees the buyer's name or id")
 		}
 		// Both friends choose a wallet; b's order stays open at Alipay.
-		b.do("POST", "/pay/"+p.ID+"/attempts", url.Values{"method": {"alipay.precreate"}, "pfm": {pfm.ID}})
-		a.do("POST", "/pay/"+p.ID+"/attempts", url.Values{"method": {"wechatpay.native"}, "pfm": {pfm.ID}})
+		b.choose(p.ID, pfm.ID, "alipay.precreate")
+		a.choose(p.ID, pfm.ID, "wechatpay.native")
 		as := attempts(t, e, 0, p.ID)
 		if len(as) != 2 {
 			t.Fatalf("attempts = %v", as)
@@ -313,7 +343,10 @@ func TestPayForMeOnePayer(t *testing.T) {
 			t.Fatal("friend a could not pay")
 		}
 		e.Eventually("payment succeeded", func() bool { return e.Status(0, p.ID) == "succeeded" })
-		got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+		got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got.Payer == nil || got.Payer.IsBuyer || got.Payer.PayForMe != pfm.ID {
 			t.Fatalf("payer = %+v; want not the buyer, through %s", got.Payer, pfm.ID)
 		}
@@ -330,7 +363,10 @@ func TestPayForMeOnePayer(t *testing.T) {
 		_, page = b.get(res.Header.Get("Location"))
 		mustContain(t, page, "data-paid-by-other")
 		// The request is paid; its webhook names the payer.
-		r, _ := e.Svc.GetPayForMe(context.Background(), pfm.ID)
+		r, err := e.Svc.GetPayForMe(context.Background(), pfm.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if r.Status != "paid" {
 			t.Fatalf("pay-for-me status %q", r.Status)
 		}
@@ -349,8 +385,8 @@ func TestPayForMeBothPaid(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, b := newBrowser(t, e, desktopUA), newBrowser(t, e, desktopUA)
-		a.do("POST", "/pay/"+p.ID+"/attempts", url.Values{"method": {"wechatpay.native"}, "pfm": {pfm.ID}})
-		b.do("POST", "/pay/"+p.ID+"/attempts", url.Values{"method": {"alipay.precreate"}, "pfm": {pfm.ID}})
+		a.choose(p.ID, pfm.ID, "wechatpay.native")
+		b.choose(p.ID, pfm.ID, "alipay.precreate")
 		as := attempts(t, e, 0, p.ID)
 		// Both pay before any job runs: the close of the loser is held back.
 		if payAtSandbox(t, e, "wechatpay", qrOf(as[0]), "buyer-li") != http.StatusOK || payAtSandbox(t, e, "alipay", qrOf(as[1]), "buyer-wang") != http.StatusOK {
@@ -370,13 +406,18 @@ func TestPayForMeBothPaid(t *testing.T) {
 		e.StartWorker()
 		var refundID string
 		e.Eventually("the duplicate refunded", func() bool {
-			evs, _ := e.Client(0).ListEvents(context.Background())
+			evs, err := e.Client(0).ListEvents(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, ev := range evs {
 				if ev.Type == "payment.duplicate_charge" {
 					var d struct {
 						RefundID string `json:"refund_id"`
 					}
-					json.Unmarshal(ev.Data, &d)
+					if err := json.Unmarshal(ev.Data, &d); err != nil {
+						t.Fatalf("the duplicate charge event's data: %v\n%s", err, ev.Data)
+					}
 					refundID = d.RefundID
 				}
 			}
@@ -386,8 +427,14 @@ func TestPayForMeBothPaid(t *testing.T) {
 			r, err := e.Client(0).GetRefund(context.Background(), refundID)
 			return err == nil && r.Status == "succeeded"
 		})
-		r, _ := e.Client(0).GetRefund(context.Background(), refundID)
-		got, _ := e.Client(0).GetPayment(context.Background(), p.ID)
+		r, err := e.Client(0).GetRefund(context.Background(), refundID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Client(0).GetPayment(context.Background(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if r.Amount != 1990 || got.AmountRefunded != 0 || got.Status != "succeeded" || got.PaidMethod != winner {
 			t.Fatalf("refund %+v, payment refunded %d status %s", r, got.AmountRefunded, got.Status)
 		}
@@ -473,9 +520,15 @@ func TestShareCodes(t *testing.T) {
 		// Refusals, each with its reason.
 		typo := []byte(sc.Token)
 		typo[3] = map[bool]byte{true: '2', false: '3'}[typo[3] != '2']
-		limited, _ := e.Client(0).CreateShareCode(ctx, client.ShareCodeParams{Target: "store", TargetID: e.Merchants[0].ID, Source: "wechat_moments", MaxUses: ptr(int64(1))})
+		limited, err := e.Client(0).CreateShareCode(ctx, client.ShareCodeParams{Target: "store", TargetID: e.Merchants[0].ID, Source: "wechat_moments", MaxUses: ptr(int64(1))})
+		if err != nil {
+			t.Fatal(err)
+		}
 		soon := time.Now().Add(time.Second)
-		expiring, _ := e.Client(0).CreateShareCode(ctx, client.ShareCodeParams{Target: "store", TargetID: e.Merchants[0].ID, Source: "wechat_moments", ExpiresAt: &soon})
+		expiring, err := e.Client(0).CreateShareCode(ctx, client.ShareCodeParams{Target: "store", TargetID: e.Merchants[0].ID, Source: "wechat_moments", ExpiresAt: &soon})
+		if err != nil {
+			t.Fatal(err)
+		}
 		platform := client.New(e.URL, e.Platform)
 		if _, err := platform.ResolveShareCode(ctx, limited.Text); err != nil {
 			t.Fatalf("first use of a one-use code: %v", err)
@@ -505,9 +558,10 @@ func TestShareCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.do("POST", "/pay/"+credited.ID+"/attempts", url.Values{"method": {"wechatpay.native"}})
-		as := attempts(t, e, 0, credited.ID)
-		payAtSandbox(t, e, "wechatpay", qrOf(as[0]), "")
+		code := b.choose(credited.ID, "", "wechatpay.native")
+		if st := payAtSandbox(t, e, "wechatpay", code, ""); st != http.StatusOK {
+			t.Fatalf("paying the credited payment: %d", st)
+		}
 		e.Eventually("payment succeeded", func() bool { return e.Status(0, credited.ID) == "succeeded" })
 		stats, err := e.Svc.ShareStats(ctx, e.Merchants[0].ID, "source")
 		if err != nil {
@@ -552,13 +606,20 @@ func TestStoreCode(t *testing.T) {
 		t.Error("another merchant reads the store payment")
 	}
 	// A form from another site is refused.
-	req, _ := http.NewRequest("POST", e.URL+"/m/"+m.ID, strings.NewReader("amount=1"))
+	req, err := http.NewRequest("POST", e.URL+"/m/"+m.ID, strings.NewReader("amount=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://evil.example")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	res2, err := http.DefaultClient.Do(req)
-	if err != nil || res2.StatusCode != http.StatusForbidden {
-		t.Fatalf("a cross-site form: %v %v", res2.StatusCode, err)
+	if err != nil {
+		t.Fatalf("a cross-site form: %v", err)
+	}
+	res2.Body.Close()
+	if res2.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site form: %d", res2.StatusCode)
 	}
 }
 
@@ -590,16 +651,28 @@ func decodeSVG(t *testing.T, svg string) string {
 	if vb == nil {
 		t.Fatalf("not a QR SVG: %.200s", svg)
 	}
-	n, _ := strconv.Atoi(vb[1])
+	n, err := strconv.Atoi(vb[1])
+	if err != nil {
+		t.Fatal(err)
+	}
 	const scale = 6
 	img := image.NewGray(image.Rect(0, 0, n*scale, n*scale))
 	for i := range img.Pix {
 		img.Pix[i] = 255
 	}
 	for _, m := range regexp.MustCompile(`M(\d+) (\d+)h(\d+)`).FindAllStringSubmatch(svg, -1) {
-		x, _ := strconv.Atoi(m[1])
-		y, _ := strconv.Atoi(m[2])
-		run, _ := strconv.Atoi(m[3])
+		x, err := strconv.Atoi(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := strconv.Atoi(m[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := strconv.Atoi(m[3])
+		if err != nil {
+			t.Fatal(err)
+		}
 		for dx := 0; dx < run*scale; dx++ {
 			for dy := 0; dy < scale; dy++ {
 				img.SetGray(x*scale+dx, y*scale+dy, color.Gray{})

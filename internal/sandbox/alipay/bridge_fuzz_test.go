@@ -24,9 +24,18 @@ func fuzzSimulator(f *testing.F) *Simulator {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { j.Close() })
-	u, _ := users.Open(j)
-	fs, _ := faults.Open(j, Wallet)
-	n, _ := notify.New(notify.Config{Journal: j})
+	u, err := users.Open(j)
+	if err != nil {
+		f.Fatal(err)
+	}
+	fs, err := faults.Open(j, Wallet)
+	if err != nil {
+		f.Fatal(err)
+	}
+	n, err := notify.New(notify.Config{Journal: j})
+	if err != nil {
+		f.Fatal(err)
+	}
 	s, err := New(Config{Journal: j, Users: u, Notifier: n, Faults: fs, BaseURL: "http://sandbox.test"})
 	if err != nil {
 		f.Fatal(err)
@@ -123,6 +132,8 @@ func FuzzUserAuthorize(f *testing.F) {
 	f.Add(url.Values{"app_id": {sandboxAppID}, "scope": {"auth_base,auth_user,"}, "redirect_uri": {"//shop.example"}}.Encode())
 	f.Add("app_id=%zz")
 	f.Fuzz(func(t *testing.T, rawQuery string) {
+		// A malformed query (the seed app_id=%zz) is part of the input: the
+		// pairs that did parse are what the page sees too.
 		q, _ := url.ParseQuery(rawQuery)
 		if a, err := s.parseUserAuthorize(q); err == nil {
 			if a.appID != sandboxAppID || len(a.state) > maxAuthState {

@@ -75,8 +75,8 @@ func TestCloseBeforeScanLocksTheCode(t *testing.T) {
 	}
 	// Other content under the out_trade_no is refused: the trade is closed.
 	again.TotalAmount = "7.00"
-	if pr, _ := client.TradePreCreate(again); pr.SubCode != "ACQ.TRADE_HAS_CLOSE" {
-		t.Fatalf("precreate of other content after the close: %+v", pr)
+	if pr, err := client.TradePreCreate(again); err != nil || pr.SubCode != "ACQ.TRADE_HAS_CLOSE" {
+		t.Fatalf("precreate of other content after the close: %v %+v", err, pr)
 	}
 
 	// A code closed after its scan is an ordinary closed trade.

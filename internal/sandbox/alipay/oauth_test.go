@@ -37,7 +37,10 @@ func browse(t *testing.T, e *sandboxtest.Env, method, u string, form url.Values,
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, _ := http.NewRequest(method, u, body)
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -49,7 +52,10 @@ func browse(t *testing.T, e *sandboxtest.Env, method, u string, form url.Values,
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return page{resp.StatusCode, resp.Header.Get("Location"), string(b), resp.Header}
 }
 
@@ -81,7 +87,10 @@ func TestUserAuthorizationSDK(t *testing.T) {
 	client := newClient(t, e)
 	appID := e.Sandbox().Credentials().Alipay.AppID
 
-	link, _ := client.PublicAppAuthorize([]string{"auth_base"}, "https://shop.example/cashier?order=A1", "st-42")
+	link, err := client.PublicAppAuthorize([]string{"auth_base"}, "https://shop.example/cashier?order=A1", "st-42")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if link.Host != "openauth.alipay.com" {
 		t.Fatalf("the SDK links to %s", link)
 	}
@@ -95,7 +104,10 @@ func TestUserAuthorizationSDK(t *testing.T) {
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, want) || !strings.HasSuffix(p.location, "&state=st-42") {
 		t.Fatalf("allow: %d %q", p.status, p.location)
 	}
-	back, _ := url.Parse(p.location)
+	back, err := url.Parse(p.location)
+	if err != nil {
+		t.Fatal(err)
+	}
 	code := back.Query().Get("auth_code")
 
 	tok, err := client.SystemOauthToken(alipaysdk.SystemOauthToken{GrantType: "authorization_code", Code: code})
@@ -163,7 +175,10 @@ func TestUserTokenAnswers(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return string(b)
 	}
 	ok := call(alipaysdk.SystemOauthToken{GrantType: "authorization_code", Code: code})
@@ -177,14 +192,23 @@ func TestUserTokenAnswers(t *testing.T) {
 		t.Fatalf("used code: %s", used)
 	}
 	// The gateway's own refusals of this method are error_response too.
-	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bad := newClientWithKey(t, e, sandboxkeys.PrivatePEM(other))
-	v, _ := bad.URLValues(alipaysdk.SystemOauthToken{GrantType: "authorization_code", Code: "x"})
+	v, err := bad.URLValues(alipaysdk.SystemOauthToken{GrantType: "authorization_code", Code: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.PostForm(e.URL+"/gateway.do", v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if !strings.HasPrefix(string(b), `{"error_response":{"code":"40002","msg":"Invalid Arguments","sub_code":"isv.invalid-signature"`) {
 		t.Fatalf("bad signature: %s", b)

@@ -37,7 +37,7 @@ func TestPhoneWallet(t *testing.T) {
 	if h := w.History("buyer-wang"); len(h) != 1 || h[0].TradeNo != r.TradeNo {
 		t.Fatalf("history %+v", h)
 	}
-	if o, _ := w.Lookup(qr); o.Payable {
-		t.Fatal("a paid trade is still payable")
+	if o, err := w.Lookup(qr); err != nil || o.Payable {
+		t.Fatalf("a paid trade is still payable: %+v %v", o, err)
 	}
 }

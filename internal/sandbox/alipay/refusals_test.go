@@ -43,8 +43,14 @@ func TestRefusedRequests(t *testing.T) {
 		return res.Error
 	}
 
-	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	der, _ := x509.MarshalPKCS8PrivateKey(otherKey)
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	wrong := newClientWithKey(t, e, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
 	if r := req(wrong); r.Code != "40002" || r.SubCode != "isv.invalid-signature" {
 		t.Fatalf("wrong key: %+v", r)
@@ -87,15 +93,24 @@ func TestRefusedRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp.Body.Close()
 		if !strings.Contains(string(body), `"sub_code":"`+tc.wantSub+`"`) {
 			t.Errorf("%+v: %s", tc, body)
 		}
 	}
 	for _, body := range []string{"a=1&a=2", "%zz=1", "method=alipay.trade.query&sign=%"} {
-		resp, _ := http.Post(e.URL+"/gateway.do", "application/x-www-form-urlencoded", strings.NewReader(body))
-		b, _ := io.ReadAll(resp.Body)
+		resp, err := http.Post(e.URL+"/gateway.do", "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp.Body.Close()
 		if !strings.Contains(string(b), `"code":"40002"`) {
 			t.Errorf("%q: %s", body, b)
@@ -113,9 +128,13 @@ func TestTamperedNotificationIsRejectedBySDK(t *testing.T) {
 	var captured url.Values
 	done := make(chan struct{}, 1)
 	srv := sandboxHTTP(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
+		if err := r.ParseForm(); err != nil {
+			t.Errorf("the merchant reads the notification: %v", err)
+		}
 		captured = r.PostForm
-		w.Write([]byte("success"))
+		if _, err := w.Write([]byte("success")); err != nil {
+			t.Errorf("the merchant answers the notification: %v", err)
+		}
 		done <- struct{}{}
 	})
 	defer srv.Close()
@@ -147,8 +166,8 @@ func TestBillDownload(t *testing.T) {
 	_, qr2 := precreate(t, client, "", "0.50")
 	pay(t, e, qr1, "")
 	pay(t, e, qr2, "")
-	if r, _ := client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no1, RefundAmount: "25.00", OutRequestNo: "RB1", RefundReason: "仅退款"}); !r.IsSuccess() {
-		t.Fatalf("refund: %+v", r)
+	if r, err := client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no1, RefundAmount: "25.00", OutRequestNo: "RB1", RefundReason: "仅退款"}); err != nil || !r.IsSuccess() {
+		t.Fatalf("refund: %v %+v", err, r)
 	}
 	res, err := client.BillDownloadURLQuery(alipaysdk.BillDownloadURLQuery{BillType: "trade", BillDate: chinatime.Date(time.Now())})
 	if err != nil || !res.IsSuccess() {
@@ -158,7 +177,10 @@ func TestBillDownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil {
@@ -166,8 +188,14 @@ func TestBillDownload(t *testing.T) {
 	}
 	files := map[string]string{}
 	for _, f := range zr.File {
-		rc, _ := f.Open()
-		b, _ := io.ReadAll(rc)
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
 		rc.Close()
 		text, err := simplifiedchinese.GBK.NewDecoder().Bytes(b)
 		if err != nil {
@@ -215,7 +243,10 @@ func TestBillDownload(t *testing.T) {
 		t.Fatalf("bill rows: %d trades, %d refunds\n%s", trades, refunds, detail)
 	}
 	// The link is signed: a changed token is refused.
-	resp, _ = http.Get(res.BillDownloadURL + "x")
+	resp, err = http.Get(res.BillDownloadURL + "x")
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("forged bill link: %d", resp.StatusCode)
@@ -240,7 +271,10 @@ func TestAppAuthToken(t *testing.T) {
 	}
 	token := tok.Tokens[0].AppAuthToken
 	// A code is used once.
-	again, _ := client.OpenAuthTokenApp(alipaysdk.OpenAuthTokenApp{GrantType: "authorization_code", Code: code.AppAuthCode})
+	again, err := client.OpenAuthTokenApp(alipaysdk.OpenAuthTokenApp{GrantType: "authorization_code", Code: code.AppAuthCode})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if again.IsSuccess() {
 		t.Fatal("an auth code was used twice")
 	}
@@ -257,14 +291,17 @@ func TestAppAuthToken(t *testing.T) {
 	if paid.SellerID != seller.PID {
 		t.Fatalf("seller %s, want %s", paid.SellerID, seller.PID)
 	}
-	if q, _ := client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: no, AppAuthToken: token}); q.TradeStatus != alipaysdk.TradeStatusSuccess {
-		t.Fatalf("query with token: %+v", q)
+	if q, err := client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: no, AppAuthToken: token}); err != nil || q.TradeStatus != alipaysdk.TradeStatusSuccess {
+		t.Fatalf("query with token: %v %+v", err, q)
 	}
-	if q, _ := client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: no}); q.SubCode != "ACQ.TRADE_NOT_EXIST" {
-		t.Fatalf("the app's own merchant saw another's trade: %+v", q)
+	if q, err := client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: no}); err != nil || q.SubCode != "ACQ.TRADE_NOT_EXIST" {
+		t.Fatalf("the app's own merchant saw another's trade: %v %+v", err, q)
 	}
 	// Refreshing replaces the token; the old one stops working.
-	ref, _ := client.OpenAuthTokenApp(alipaysdk.OpenAuthTokenApp{GrantType: "refresh_token", RefreshToken: tok.Tokens[0].AppRefreshToken})
+	ref, err := client.OpenAuthTokenApp(alipaysdk.OpenAuthTokenApp{GrantType: "refresh_token", RefreshToken: tok.Tokens[0].AppRefreshToken})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !ref.IsSuccess() || ref.Tokens[0].AppAuthToken == token {
 		t.Fatalf("refresh: %+v", ref)
 	}

@@ -5,6 +5,7 @@ package alipay_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -61,7 +62,7 @@ func newMerchant(t *testing.T, e *sandboxtest.Env) *merchant {
 	m.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m.failures.Load() > 0 {
 			m.failures.Add(-1)
-			w.Write([]byte("fail"))
+			m.answer(w, "fail")
 			return
 		}
 		n, err := m.client.GetTradeNotification(r)
@@ -69,14 +70,22 @@ func newMerchant(t *testing.T, e *sandboxtest.Env) *merchant {
 		defer m.mu.Unlock()
 		if err != nil {
 			m.rejected = append(m.rejected, err)
-			w.Write([]byte("fail"))
+			m.answer(w, "fail")
 			return
 		}
 		m.got = append(m.got, n)
-		w.Write([]byte("success"))
+		m.answer(w, "success")
 	}))
 	t.Cleanup(m.server.Close)
 	return m
+}
+
+// answer writes the merchant's plain-text answer to a notification; a
+// failed write fails the test (Errorf: it runs on the server's goroutine).
+func (m *merchant) answer(w http.ResponseWriter, text string) {
+	if _, err := io.WriteString(w, text); err != nil {
+		m.t.Errorf("the merchant answers %q: %v", text, err)
+	}
 }
 
 func (m *merchant) URL() string { return m.server.URL + "/notify/alipay" }

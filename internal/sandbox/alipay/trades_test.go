@@ -70,11 +70,17 @@ func TestPrecreatePayRefundWithNotifications(t *testing.T) {
 	if err != nil || !r.IsSuccess() || r.FundChange != "Y" || r.RefundFee != "10.00" {
 		t.Fatalf("refund: %v %+v", err, r)
 	}
-	r, _ = client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "10.00", OutRequestNo: "R1"})
+	r, err = client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "10.00", OutRequestNo: "R1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !r.IsSuccess() || r.FundChange != "N" || r.RefundFee != "10.00" {
 		t.Fatalf("repeated refund: %+v", r)
 	}
-	r, _ = client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "78.81", OutRequestNo: "R2"})
+	r, err = client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "78.81", OutRequestNo: "R2"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if r.Code != "40004" || r.SubCode != "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL" {
 		t.Fatalf("over-refund: %+v", r)
 	}
@@ -83,7 +89,10 @@ func TestPrecreatePayRefundWithNotifications(t *testing.T) {
 		t.Fatalf("refund query: %v %+v", err, rq)
 	}
 	// The rest closes the trade.
-	r, _ = client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "78.80", OutRequestNo: "R2"})
+	r, err = client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "78.80", OutRequestNo: "R2"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !r.IsSuccess() || r.RefundFee != "88.80" {
 		t.Fatalf("final refund: %+v", r)
 	}
@@ -92,9 +101,10 @@ func TestPrecreatePayRefundWithNotifications(t *testing.T) {
 	}
 	// The partial refund is notified (TRADE_SUCCESS with refund_fee); the
 	// full refund closes the trade, which Alipay does not notify by default.
+	m.waitFor(2)
+	time.Sleep(50 * time.Millisecond) // time for a wrong third one to arrive
 	ns := m.waitFor(2)
-	time.Sleep(50 * time.Millisecond)
-	if ns = m.waitFor(2); len(ns) != 2 {
+	if len(ns) != 2 {
 		t.Fatalf("%d notifications, want 2", len(ns))
 	}
 	refundNote := ns[0]
@@ -104,12 +114,18 @@ func TestPrecreatePayRefundWithNotifications(t *testing.T) {
 	if refundNote.TradeStatus != alipaysdk.TradeStatusSuccess || refundNote.RefundFee != "10.00" || refundNote.OutBizNo != "R1" || refundNote.GmtRefund == "" {
 		t.Fatalf("refund notification: %+v", refundNote)
 	}
-	u, _ := e.Sandbox().Alipay().Users().Get("buyer-li")
+	u, err := e.Sandbox().Alipay().Users().Get("buyer-li")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if u.Balances["alipay"] != 50_000_00 {
 		t.Fatalf("buyer balance after full refund: %d", u.Balances["alipay"])
 	}
 	// A closed trade takes no more refunds and cannot be paid.
-	r, _ = client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "0.01", OutRequestNo: "R3"})
+	r, err = client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "0.01", OutRequestNo: "R3"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if r.SubCode != "ACQ.TRADE_HAS_CLOSE" {
 		t.Fatalf("refund of a closed trade: %+v", r)
 	}
@@ -128,7 +144,10 @@ func TestCloseCancelAndUnpaidRefund(t *testing.T) {
 	if err != nil || !cr.IsSuccess() || cr.TradeNo == "" {
 		t.Fatalf("create: %v %+v", err, cr)
 	}
-	r, _ := client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "5.00"})
+	r, err := client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "5.00"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if r.SubCode != "ACQ.TRADE_STATUS_ERROR" {
 		t.Fatalf("refund of an unpaid trade: %+v", r)
 	}
@@ -145,7 +164,10 @@ func TestCloseCancelAndUnpaidRefund(t *testing.T) {
 
 	// Cancel of an unpaid trade closes it; of a paid one refunds it.
 	no2, qr2 := precreate(t, client, "", "1.00")
-	cancel, _ := client.TradeCancel(alipaysdk.TradeCancel{OutTradeNo: no2})
+	cancel, err := client.TradeCancel(alipaysdk.TradeCancel{OutTradeNo: no2})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !cancel.IsSuccess() || cancel.Action != "close" {
 		t.Fatalf("cancel unpaid: %+v", cancel)
 	}
@@ -158,7 +180,10 @@ func TestCloseCancelAndUnpaidRefund(t *testing.T) {
 	if closeRes.SubCode != "ACQ.TRADE_STATUS_ERROR" {
 		t.Fatalf("close of a paid trade: %+v", closeRes)
 	}
-	cancel, _ = client.TradeCancel(alipaysdk.TradeCancel{OutTradeNo: no3})
+	cancel, err = client.TradeCancel(alipaysdk.TradeCancel{OutTradeNo: no3})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !cancel.IsSuccess() || cancel.Action != "refund" {
 		t.Fatalf("cancel paid: %+v", cancel)
 	}
@@ -169,7 +194,10 @@ func TestCloseCancelAndUnpaidRefund(t *testing.T) {
 	// The same out_trade_no with other content is refused.
 	p := alipaysdk.TradePreCreate{}
 	p.OutTradeNo, p.Subject, p.TotalAmount = no3, "x", "3.00"
-	res, _ := client.TradePreCreate(p)
+	res, err := client.TradePreCreate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.Code != "40004" {
 		t.Fatalf("reused out_trade_no: %+v", res)
 	}
@@ -220,7 +248,10 @@ func TestPageAndWapPayReturnSigned(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			loc, _ := url.Parse(resp.Header.Get("Location"))
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if resp.StatusCode != http.StatusFound || loc.Path != "/phone/alipay/cashier" {
 				t.Fatalf("gateway answered %d %s", resp.StatusCode, loc)
 			}
@@ -288,7 +319,10 @@ func TestTradeFinished(t *testing.T) {
 	if ns[0].TradeStatus != alipaysdk.TradeStatusFinished && ns[1].TradeStatus != alipaysdk.TradeStatusFinished {
 		t.Fatalf("no TRADE_FINISHED notification: %+v", ns)
 	}
-	r, _ := client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "1.00"})
+	r, err := client.TradeRefund(alipaysdk.TradeRefund{OutTradeNo: no, RefundAmount: "1.00"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if r.SubCode != "ACQ.TRADE_HAS_FINISHED" {
 		t.Fatalf("refund after finish: %+v", r)
 	}

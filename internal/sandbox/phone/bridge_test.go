@@ -27,8 +27,14 @@ import (
 func jsapiOrder(t testing.TB, e *sandboxtest.Env, total int64, user string) (string, *jsapi.PrepayWithRequestPaymentResponse, *jsapi.JsapiApiService) {
 	t.Helper()
 	c := e.Credentials()
-	key, _ := utils.LoadPrivateKey(c.MerchantPrivateKey)
-	pub, _ := utils.LoadPublicKey(c.PlatformPublicKey)
+	key, err := utils.LoadPrivateKey(c.MerchantPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := utils.LoadPublicKey(c.PlatformPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	client, err := core.NewClient(t.Context(), option.WithHTTPClient(e.HTTPClient()),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, key, c.PlatformPublicKeyID, pub))
 	if err != nil {
@@ -70,7 +76,10 @@ func TestBridgeScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	js := string(b)
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
 		t.Fatalf("bridge.js: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
@@ -102,7 +111,10 @@ func TestUserCookie(t *testing.T) {
 	if got == nil || got.Value != "buyer-wang" || got.Path != "/" || !got.HttpOnly || got.SameSite != http.SameSiteLaxMode {
 		t.Fatalf("cookie %+v", got)
 	}
-	resp, _ = browserless.Get(e.URL + "/phone/u/nobody")
+	resp, err = browserless.Get(e.URL + "/phone/u/nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if len(resp.Cookies()) != 0 {
 		t.Fatalf("an unknown user is remembered: %v", resp.Cookies())
@@ -127,7 +139,10 @@ func TestWeChatBridgePayAndReturn(t *testing.T) {
 		!strings.Contains(body, `href="`+back+`#wechatpay=cancel" data-cancel`) {
 		t.Fatalf("order page %d:\n%s", st, body)
 	}
-	code, _ := url.Parse(loc)
+	code, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	form := url.Values{"wallet": {"wechatpay"}, "code": {code.Query().Get("code")}, "pin": {"111111"}}
 	if st, _, body = postForm(t, e.URL+"/phone/u/buyer-wang/pay", form); st != http.StatusUnprocessableEntity ||
 		!strings.Contains(body, `#wechatpay=cancel" data-cancel`) {
@@ -164,7 +179,10 @@ func TestWeChatBridgeRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := sandboxkeys.ParsePrivateKey(e.Credentials().MerchantPrivateKey)
+	key, err := sandboxkeys.ParsePrivateKey(e.Credentials().MerchantPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sign := func(v url.Values) url.Values {
 		v.Set("paySign", must(wechatpayv3.Sign(key, []byte(v.Get("appId")+"\n"+v.Get("timeStamp")+"\n"+v.Get("nonceStr")+"\n"+v.Get("package")+"\n"))))
 		return v
@@ -236,7 +254,9 @@ func alipayCreate(t testing.TB, e *sandboxtest.Env, amount, user string) (string
 	if err != nil {
 		t.Fatal(err)
 	}
-	client.LoadAliPayPublicKey(c.AlipayPublicKey)
+	if err := client.LoadAliPayPublicKey(c.AlipayPublicKey); err != nil {
+		t.Fatal(err)
+	}
 	no := outTradeNo("AC")
 	tc := alipaysdk.TradeCreate{BuyerId: alipay.BuyerID(user)}
 	tc.OutTradeNo, tc.Subject, tc.TotalAmount, tc.ProductCode = no, "生活号收银台 · 驴打滚", amount, "JSAPI_PAY"
@@ -260,7 +280,10 @@ func TestAlipayBridgePayAndReturn(t *testing.T) {
 	if st != 200 || !strings.Contains(body, "¥6.60") || !strings.Contains(body, `href="`+back+`#alipay=6001" data-cancel`) {
 		t.Fatalf("order page %d:\n%s", st, body)
 	}
-	code, _ := url.Parse(loc)
+	code, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, loc, _ = postForm(t, e.URL+"/phone/u/buyer-li/pay", url.Values{"wallet": {"alipay"}, "code": {code.Query().Get("code")}, "pin": {phone.PIN}})
 	if st != http.StatusSeeOther {
 		t.Fatalf("pay: %d", st)
@@ -313,8 +336,8 @@ func TestAlipayBridgeRefusals(t *testing.T) {
 			t.Errorf("%s: paid", tc.name)
 		}
 	}
-	if q, _ := client.TradeQuery(alipaysdk.TradeQuery{TradeNo: precreated.Code}); q.TradeStatus != alipaysdk.TradeStatusWaitBuyerPay {
-		t.Fatalf("the precreated trade: %+v", q)
+	if q, err := client.TradeQuery(alipaysdk.TradeQuery{TradeNo: precreated.Code}); err != nil || q.TradeStatus != alipaysdk.TradeStatusWaitBuyerPay {
+		t.Fatalf("the precreated trade: %v %+v", err, q)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -56,9 +57,13 @@ func TestBrowserWeChatNativeQR(t *testing.T) {
 		t.Fatal(err)
 	}
 	var img bytes.Buffer
-	png.Encode(&img, matrix)
+	if err := png.Encode(&img, matrix); err != nil {
+		t.Fatal(err)
+	}
 	qrFile := filepath.Join(t.TempDir(), "wechat-qr.png")
-	os.WriteFile(qrFile, img.Bytes(), 0o644)
+	if err := os.WriteFile(qrFile, img.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	var amount, merchantText, tradeNo string
 	err = steps(ctx,
@@ -207,16 +212,20 @@ func TestBrowserAlipayWapPayAndReturn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client.LoadAliPayPublicKey(c.AlipayPublicKey)
+	if err := client.LoadAliPayPublicKey(c.AlipayPublicKey); err != nil {
+		t.Fatal(err)
+	}
 
 	// The merchant's return page verifies the synchronous return with the SDK.
 	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		page := `<p id="result">商家已确认 ` + r.URL.Query().Get("out_trade_no") + ` ` + r.URL.Query().Get("total_amount") + `</p>`
 		if err := client.VerifySign(r.URL.Query()); err != nil {
-			w.Write([]byte(`<p id="result">签名无效: ` + err.Error() + `</p>`))
-			return
+			page = `<p id="result">签名无效: ` + err.Error() + `</p>`
 		}
-		w.Write([]byte(`<p id="result">商家已确认 ` + r.URL.Query().Get("out_trade_no") + ` ` + r.URL.Query().Get("total_amount") + `</p>`))
+		if _, err := io.WriteString(w, page); err != nil {
+			t.Errorf("the merchant's return page: %v", err)
+		}
 	}))
 	defer merchant.Close()
 
@@ -316,8 +325,11 @@ func TestBrowserWeChatBridge(t *testing.T) {
 	ctx := browser(t)
 	e := sandboxtest.Start(t)
 	no, p, svc := jsapiOrder(t, e, 1688, "buyer-li")
-	params, _ := json.Marshal(map[string]string{"appId": *p.Appid, "timeStamp": *p.TimeStamp, "nonceStr": *p.NonceStr,
+	params, err := json.Marshal(map[string]string{"appId": *p.Appid, "timeStamp": *p.TimeStamp, "nonceStr": *p.NonceStr,
 		"package": *p.Package, "signType": *p.SignType, "paySign": *p.PaySign})
+	if err != nil {
+		t.Fatal(err)
+	}
 	merchant := cashierPage(e.URL, `var params = `+string(params)+`;
 function onBridgeReady() { button.disabled = false; }
 if (typeof WeixinJSBridge == "undefined") {
@@ -332,7 +344,7 @@ button.onclick = function () {
 	page := merchant.URL + "/cashier?order=" + no
 
 	var before, amount, payer, after, where string
-	err := steps(ctx,
+	err = steps(ctx,
 		step{"open the cashier page", chromedp.Navigate(page)},
 		step{"wait for WeixinJSBridgeReady", chromedp.WaitEnabled(chromedp.CSS(`#pay`))},
 		step{"read the page", textInto(`#result`, &before)},

@@ -92,8 +92,8 @@ func TestOpenChoosesThePayer(t *testing.T) {
 	}
 	// Without wallet, the wallet that knows the code opens it.
 	st, loc, _ := getHolding(t, e.URL+phone.OpenPath+"?"+url.Values{"code": {code}, "as": {"buyer-li"}}.Encode(), "")
-	if u, _ := url.Parse(loc); st != http.StatusSeeOther || u.Query().Get("wallet") != "wechatpay" {
-		t.Fatalf("open without wallet: %d %q", st, loc)
+	if u, err := url.Parse(loc); err != nil || st != http.StatusSeeOther || u.Query().Get("wallet") != "wechatpay" {
+		t.Fatalf("open without wallet: %d %q %v", st, loc, err)
 	}
 }
 
@@ -265,7 +265,10 @@ func FuzzOpen(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		switch rec.Code {
 		case http.StatusSeeOther:
-			q, _ := url.ParseQuery(query)
+			q, err := url.ParseQuery(query)
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := dir.Default()
 			if u, err := dir.Get(holder); err == nil && len(req.Cookies()) == 1 && req.Cookies()[0].Value == url.PathEscape(holder) {
 				want = u.ID

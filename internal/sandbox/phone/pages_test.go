@@ -37,8 +37,14 @@ import (
 func nativeOrder(t testing.TB, e *sandboxtest.Env, total int64, notifyURL string) (string, string, *core.Client) {
 	t.Helper()
 	c := e.Credentials()
-	key, _ := utils.LoadPrivateKey(c.MerchantPrivateKey)
-	pub, _ := utils.LoadPublicKey(c.PlatformPublicKey)
+	key, err := utils.LoadPrivateKey(c.MerchantPrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := utils.LoadPublicKey(c.PlatformPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	client, err := core.NewClient(t.Context(), option.WithHTTPClient(e.HTTPClient()),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, key, c.PlatformPublicKeyID, pub))
 	if err != nil {
@@ -71,9 +77,7 @@ func get(t *testing.T, u string) (int, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+	return readAnswer(t, resp)
 }
 
 func postForm(t *testing.T, u string, v url.Values) (int, string, string) {
@@ -82,9 +86,38 @@ func postForm(t *testing.T, u string, v url.Values) (int, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return readAnswer(t, resp)
+}
+
+// readAnswer reads and closes resp's body and returns the status, the
+// Location and the body.
+func readAnswer(t *testing.T, resp *http.Response) (int, string, string) {
+	t.Helper()
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
 	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+// imageForm is a multipart form with one image file, as the phone's scan
+// form sends it; it returns the body and its Content-Type.
+func imageForm(t *testing.T, name string, data []byte) (*bytes.Buffer, string) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("image", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &body, mw.FormDataContentType()
 }
 
 func balance(t *testing.T, e *sandboxtest.Env, user, wallet string) int64 {
@@ -112,7 +145,10 @@ func TestScanConfirmAndHistory(t *testing.T) {
 	if st != 200 || !strings.Contains(body, "¥12.34") || !strings.Contains(body, "hutong 沙箱商户") || !strings.Contains(body, "煎饼果子") {
 		t.Fatalf("order page %d:\n%s", st, body)
 	}
-	u, _ := url.Parse(loc)
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	form := url.Values{"wallet": {"wechatpay"}, "code": {u.Query().Get("code")}, "pin": {"000000"}}
 	before := balance(t, e, "buyer-li", "wechatpay")
 	st, _, body = postForm(t, e.URL+"/phone/u/buyer-li/pay", form)
@@ -190,20 +226,17 @@ func TestQRImageUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	upload := func(name string, data []byte) (int, string, string) {
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		fw, _ := mw.CreateFormFile("image", name)
-		fw.Write(data)
-		mw.Close()
-		req, _ := http.NewRequest("POST", e.URL+"/phone/u/buyer-wang/scan", &body)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
+		body, contentType := imageForm(t, name, data)
+		req, err := http.NewRequest("POST", e.URL+"/phone/u/buyer-wang/scan", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", contentType)
 		resp, err := browserless.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Location"), string(b)
+		return readAnswer(t, resp)
 	}
 	st, loc, _ := upload("qr.png", img.Bytes())
 	if st != http.StatusSeeOther || !strings.Contains(loc, url.QueryEscape(code)) {
@@ -227,7 +260,10 @@ func TestWeChatH5LinkReturnsToMerchant(t *testing.T) {
 	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/phone/u/") {
 		t.Fatalf("h5 landing: %d %s", st, loc)
 	}
-	u, _ := url.Parse(loc)
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st, loc, _ = postForm(t, e.URL+u.Path[:strings.LastIndex(u.Path, "/")]+"/pay", url.Values{"wallet": {"wechatpay"}, "code": {u.Query().Get("code")}, "pin": {phone.PIN}})
 	if st != http.StatusSeeOther {
 		t.Fatalf("pay: %d", st)
@@ -256,7 +292,10 @@ func h5Order(t testing.TB, e *sandboxtest.Env, redirect string) (string, string)
 	var out struct {
 		H5URL string `json:"h5_url"`
 	}
-	b, _ := io.ReadAll(res.Response.Body)
+	b, err := io.ReadAll(res.Response.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -274,12 +313,14 @@ func TestLinksOpenWithTheWalletsUserAgent(t *testing.T) {
 	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ua := r.Header.Get("User-Agent")
 		seen.Store(ua)
+		page := `<html><body>请用微信或支付宝扫码</body></html>`
 		if strings.Contains(ua, "MicroMessenger") {
 			// WeChat scanned the store code: show WeChat's pay code.
-			w.Write([]byte(`<html><body><a href="` + code + `">打开微信支付</a></body></html>`))
-			return
+			page = `<html><body><a href="` + code + `">打开微信支付</a></body></html>`
 		}
-		w.Write([]byte(`<html><body>请用微信或支付宝扫码</body></html>`))
+		if _, err := io.WriteString(w, page); err != nil {
+			t.Errorf("the store code's page: %v", err)
+		}
 	}))
 	defer merchant.Close()
 
@@ -305,9 +346,14 @@ func TestDecodeQRReadsEveryRenderedCode(t *testing.T) {
 		if i%2 == 1 {
 			code = fmt.Sprintf("https://qr.alipay.com/bax0%021d", i*104729)
 		}
-		m, _ := qrcode.NewQRCodeWriter().Encode(code, gozxing.BarcodeFormat_QR_CODE, 300, 300, nil)
+		m, err := qrcode.NewQRCodeWriter().Encode(code, gozxing.BarcodeFormat_QR_CODE, 300, 300, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var b bytes.Buffer
-		png.Encode(&b, m)
+		if err := png.Encode(&b, m); err != nil {
+			t.Fatal(err)
+		}
 		if got, err := phone.DecodeQR(&b); err != nil || got != code {
 			t.Fatalf("%s: %q %v", code, got, err)
 		}
@@ -369,16 +415,18 @@ func TestCrossOriginPostIsRefused(t *testing.T) {
 	before := balance(t, e, "buyer-li", "wechatpay")
 	post := func(site string) (int, string) {
 		form := url.Values{"wallet": {"wechatpay"}, "code": {code}, "pin": {phone.PIN}}
-		req, _ := http.NewRequest("POST", e.URL+"/phone/u/buyer-li/pay", strings.NewReader(form.Encode()))
+		req, err := http.NewRequest("POST", e.URL+"/phone/u/buyer-li/pay", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Sec-Fetch-Site", site)
 		resp, err := browserless.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		st, _, b := readAnswer(t, resp)
+		return st, b
 	}
 	for _, site := range []string{"cross-site", "same-site"} {
 		if st, body := post(site); st != http.StatusForbidden || !strings.Contains(body, "cross-origin") {
@@ -411,7 +459,9 @@ func TestOpenedLinks(t *testing.T) {
 		case "/start":
 			http.Redirect(w, r, "/landing?from=start", http.StatusFound)
 		case "/landing":
-			w.Write([]byte(`<p>欢迎光临</p>`))
+			if _, err := io.WriteString(w, `<p>欢迎光临</p>`); err != nil {
+				t.Errorf("the landing page: %v", err)
+			}
 		case "/loop":
 			http.Redirect(w, r, "/loop", http.StatusFound)
 		default:
@@ -446,25 +496,25 @@ func TestUploadLimits(t *testing.T) {
 	t.Parallel()
 	e := sandboxtest.Start(t)
 	upload := func(data []byte) (int, string) {
-		var body bytes.Buffer
-		mw := multipart.NewWriter(&body)
-		fw, _ := mw.CreateFormFile("image", "qr.png")
-		fw.Write(data)
-		mw.Close()
-		req, _ := http.NewRequest("POST", e.URL+"/phone/u/buyer-wang/scan", &body)
-		req.Header.Set("Content-Type", mw.FormDataContentType())
+		body, contentType := imageForm(t, "qr.png", data)
+		req, err := http.NewRequest("POST", e.URL+"/phone/u/buyer-wang/scan", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", contentType)
 		resp, err := browserless.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		st, _, b := readAnswer(t, resp)
+		return st, b
 	}
 	// A small PNG whose header declares 100000×100000 pixels: decoding it
 	// would take 40 GB.
 	var img bytes.Buffer
-	png.Encode(&img, image.NewGray(image.Rect(0, 0, 8, 8)))
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
 	bomb := img.Bytes()
 	binary.BigEndian.PutUint32(bomb[16:], 100000)
 	binary.BigEndian.PutUint32(bomb[20:], 100000)
@@ -511,7 +561,10 @@ func TestOrderPageNamesThePayer(t *testing.T) {
 	var out struct {
 		PrepayID string `json:"prepay_id"`
 	}
-	b, _ := io.ReadAll(res.Response.Body)
+	b, err := io.ReadAll(res.Response.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,10 @@ import (
 
 func TestPEMRoundTrip(t *testing.T) {
 	t.Parallel()
-	k, _ := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	back, err := ParsePrivateKey(PrivatePEM(k))
 	if err != nil || !back.Equal(k) {
 		t.Fatalf("private key: %v", err)

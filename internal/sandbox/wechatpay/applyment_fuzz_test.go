@@ -130,7 +130,10 @@ func FuzzApplymentBody(f *testing.F) {
 		}
 		const path = "/v3/applyment4sub/applyment/"
 		a := wechatpayv3.Authorization{MchID: c.MchID, NonceStr: "fuzz", Timestamp: time.Now().Unix(), SerialNo: c.MerchantSerialNo}
-		a.Signature, _ = wechatpayv3.Sign(key, wechatpayv3.RequestMessage("POST", path, a.Timestamp, a.NonceStr, []byte(body)))
+		a.Signature, err = wechatpayv3.Sign(key, wechatpayv3.RequestMessage("POST", path, a.Timestamp, a.NonceStr, []byte(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req := httptest.NewRequest("POST", path, strings.NewReader(body))
 		req.Header.Set("Authorization", a.String())
 		req.Header.Set(wechatpayv3.HeaderSerial, c.PlatformPublicKeyID)

@@ -144,7 +144,7 @@ func TestApplymentAPI(t *testing.T) {
 	edited := newApplyment(code)
 	edited.BusinessInfo.MerchantShortname = "城市服饰旗舰店"
 	_, err = submit(t, pk, edited)
-	apiError(t, err, http.StatusBadRequest, "INVALID_REQUEST")
+	wantAPIError(t, err, http.StatusBadRequest, "INVALID_REQUEST")
 
 	byCode, err := query(t, pk, "business_code/"+code)
 	if err != nil {
@@ -163,13 +163,13 @@ func TestApplymentAPI(t *testing.T) {
 	}
 
 	_, err = query(t, pk, "business_code/1900000001_unknown")
-	apiError(t, err, http.StatusNotFound, "RESOURCE_NOT_EXISTS")
+	wantAPIError(t, err, http.StatusNotFound, "RESOURCE_NOT_EXISTS")
 	_, err = query(t, pk, "applyment_id/2000002000000001")
-	apiError(t, err, http.StatusNotFound, "RESOURCE_NOT_EXISTS")
+	wantAPIError(t, err, http.StatusNotFound, "RESOURCE_NOT_EXISTS")
 	_, err = query(t, pk, "applyment_id/abc")
-	apiError(t, err, http.StatusBadRequest, "PARAM_ERROR")
+	wantAPIError(t, err, http.StatusBadRequest, "PARAM_ERROR")
 	_, err = query(t, pk, "business_code/has-dash")
-	apiError(t, err, http.StatusBadRequest, "PARAM_ERROR")
+	wantAPIError(t, err, http.StatusBadRequest, "PARAM_ERROR")
 }
 
 // TestApplymentRefusals: what the platform refuses, each a PARAM_ERROR
@@ -180,13 +180,21 @@ func TestApplymentRefusals(t *testing.T) {
 	client := publicKeyClient(t, e)
 	// Signed by hand: the SDK sets Wechatpay-Serial itself.
 	post := func(body any, serial string) (int, wechatpayv3.Error) {
-		b, _ := json.Marshal(body)
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		c := e.Credentials()
 		key := mustPrivateKey(t, c.MerchantPrivateKey)
 		path := "/v3/applyment4sub/applyment/"
 		a := wechatpayv3.Authorization{MchID: c.MchID, NonceStr: wechatpayv3.RandomString(32), Timestamp: time.Now().Unix(), SerialNo: c.MerchantSerialNo}
-		a.Signature, _ = wechatpayv3.Sign(key, wechatpayv3.RequestMessage("POST", path, a.Timestamp, a.NonceStr, b))
-		req, _ := http.NewRequest("POST", e.URL+path, bytes.NewReader(b))
+		if a.Signature, err = wechatpayv3.Sign(key, wechatpayv3.RequestMessage("POST", path, a.Timestamp, a.NonceStr, b)); err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest("POST", e.URL+path, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Authorization", a.String())
 		req.Header.Set("Content-Type", "application/json")
 		if serial != "" {
@@ -201,7 +209,9 @@ func TestApplymentRefusals(t *testing.T) {
 			t.Fatalf("answer %d is unsigned", resp.StatusCode)
 		}
 		var ans wechatpayv3.Error
-		json.NewDecoder(resp.Body).Decode(&ans)
+		if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
+			t.Fatalf("answer %d is not JSON: %v", resp.StatusCode, err)
+		}
 		return resp.StatusCode, ans
 	}
 	encrypted := func(edit func(*applymentRequest)) applymentRequest {
@@ -245,7 +255,9 @@ func TestApplymentRefusals(t *testing.T) {
 		})
 	}
 	var list struct{ Data []wechatpay.ApplymentView }
-	e.Helper("GET", "/sandbox/v1/wechatpay/applyments", nil, &list)
+	if st := e.Helper("GET", "/sandbox/v1/wechatpay/applyments", nil, &list); st != http.StatusOK {
+		t.Fatalf("listing the applications: status %d", st)
+	}
 	if len(list.Data) != 0 {
 		t.Fatalf("refused applications were kept: %+v", list.Data)
 	}

@@ -61,16 +61,23 @@ func BenchmarkRSA2048(b *testing.B) {
 		b.Fatal(err)
 	}
 	msg := wechatpayv3.ResponseMessage(1700000000, "nonce", []byte(`{"code_url":"weixin://wxpay/bizpayurl?pr=abcdefghij"}`))
-	sig, _ := wechatpayv3.Sign(key, msg)
+	sig, err := wechatpayv3.Sign(key, msg)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Run("sign", func(b *testing.B) {
 		for b.Loop() {
-			wechatpayv3.Sign(key, msg)
+			if _, err := wechatpayv3.Sign(key, msg); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signs/s")
 	})
 	b.Run("verify", func(b *testing.B) {
 		for b.Loop() {
-			wechatpayv3.Verify(&key.PublicKey, msg, sig)
+			if err := wechatpayv3.Verify(&key.PublicKey, msg, sig); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
 	})

@@ -107,7 +107,7 @@ func TestBillFileIsNotSigned(t *testing.T) {
 	// Errors of the download are still signed answers: a bad token is an
 	// API error the validating client reads.
 	_, err := core.NewClientWithValidator(client, &validators.NullValidator{}).Get(ctx, "https://api.mch.weixin.qq.com/v3/billdownload/file?token=nope")
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 }
 
 // TestBillLinkLasts30Seconds: a download_url works for 30 s, as the
@@ -131,7 +131,7 @@ func TestBillLinkLasts30Seconds(t *testing.T) {
 	}
 	clock.add(2 * time.Second)
 	_, err = files.Get(ctx, a.DownloadURL)
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 }
 
 // sandboxClock is a clock a test moves by hand.

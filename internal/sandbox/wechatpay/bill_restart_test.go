@@ -52,13 +52,19 @@ func downloadBill(t *testing.T, client *core.Client, a billApplication, gz bool)
 	if err != nil {
 		t.Fatalf("download: %v", err)
 	}
-	body, _ := io.ReadAll(res.Response.Body)
+	body, err := io.ReadAll(res.Response.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if gz {
 		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err != nil {
 			t.Fatalf("gzip: %v", err)
 		}
-		body, _ = io.ReadAll(zr)
+		body, err = io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	sum := sha1.Sum(body)
 	if a.HashType != "SHA1" || hex.EncodeToString(sum[:]) != a.HashValue {
@@ -80,7 +86,7 @@ func TestTradeBill(t *testing.T) {
 	today := chinatime.Date(time.Now())
 
 	_, err := applyBill(t, client, "bill_date="+today+"&bill_type=ALL")
-	apiError(t, err, 400, "NO_STATEMENT_EXIST")
+	wantAPIError(t, err, 400, "NO_STATEMENT_EXIST")
 
 	no1, code1 := nativePrepay(t, client, e, "https://merchant.example/n", 12345)
 	no2, code2 := nativePrepay(t, client, e, "https://merchant.example/n", 100)
@@ -143,23 +149,29 @@ func TestTradeBill(t *testing.T) {
 		t.Fatalf("REFUND bill: %v", rows)
 	}
 	// The SUCCESS bill has 20 columns.
-	a, _ = applyBill(t, client, "bill_date="+today+"&bill_type=SUCCESS")
+	a, err = applyBill(t, client, "bill_date="+today+"&bill_type=SUCCESS")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if rows = downloadBill(t, client, a, false); len(rows[1]) != 20 || len(rows) != 5 {
 		t.Fatalf("SUCCESS bill: %v", rows)
 	}
 
 	// A forged token is refused.
-	u, _ := url.Parse(a.DownloadURL)
+	u, err := url.Parse(a.DownloadURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	q := u.Query()
 	q.Set("token", q.Get("token")+"x")
 	u.RawQuery = q.Encode()
 	_, err = client.Get(ctx, u.String())
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 
 	_, err = applyBill(t, client, "bill_date=2024-13-01")
-	apiError(t, err, 400, "PARAM_ERROR")
+	wantAPIError(t, err, 400, "PARAM_ERROR")
 	_, err = applyBill(t, client, "bill_date="+chinatime.Date(time.Now().AddDate(0, 0, 2)))
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 }
 
 func TestRestartKeepsOrdersAndDeliversPendingNotifications(t *testing.T) {

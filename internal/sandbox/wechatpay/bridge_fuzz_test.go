@@ -50,7 +50,10 @@ func FuzzBridgeCall(f *testing.F) {
 	}
 	ts := "1700000000"
 	pkg := "prepay_id=" + o.PrepayID
-	sig, _ := wechatpayv3.Sign(key, []byte(s.creds.AppID+"\n"+ts+"\nnonce42\n"+pkg+"\n"))
+	sig, err := wechatpayv3.Sign(key, []byte(s.creds.AppID+"\n"+ts+"\nnonce42\n"+pkg+"\n"))
+	if err != nil {
+		f.Fatal(err)
+	}
 	good := url.Values{"appId": {s.creds.AppID}, "timeStamp": {ts}, "nonceStr": {"nonce42"}, "package": {pkg},
 		"signType": {"RSA"}, "paySign": {sig}, "return_url": {"https://shop.example/pay?x=1#frag"}}
 	wallet := s.Phone()
@@ -132,6 +135,8 @@ func FuzzOAuth(f *testing.F) {
 	f.Add(url.Values{"appid": {"wx8888888888888888"}, "redirect_uri": {"//shop.example"}, "response_type": {"code"}, "scope": {ScopeUserInfo}}.Encode())
 	f.Add("appid=%zz")
 	f.Fuzz(func(t *testing.T, rawQuery string) {
+		// A malformed query (the seed appid=%zz) is part of the input: the
+		// pairs that did parse are what a handler sees too.
 		q, _ := url.ParseQuery(rawQuery)
 		if a, err := s.parseAuthorize(q); err == nil {
 			if _, _, ok := s.app(a.appID); !ok || (a.scope != ScopeBase && a.scope != ScopeUserInfo) || len(a.state) > maxStateLen {

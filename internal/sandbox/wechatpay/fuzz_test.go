@@ -25,9 +25,18 @@ func fuzzSimulator(f *testing.F) *Simulator {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { j.Close() })
-	u, _ := users.Open(j)
-	fs, _ := faults.Open(j, Wallet)
-	n, _ := notify.New(notify.Config{Journal: j})
+	u, err := users.Open(j)
+	if err != nil {
+		f.Fatal(err)
+	}
+	fs, err := faults.Open(j, Wallet)
+	if err != nil {
+		f.Fatal(err)
+	}
+	n, err := notify.New(notify.Config{Journal: j})
+	if err != nil {
+		f.Fatal(err)
+	}
 	s, err := New(Config{Journal: j, Users: u, Notifier: n, Faults: fs, BaseURL: "http://sandbox.test"})
 	if err != nil {
 		f.Fatal(err)
@@ -48,7 +57,10 @@ func fuzzRequest(t *testing.T, s *Simulator, method, path, body string) {
 		t.Fatal(err)
 	}
 	a := wechatpayv3.Authorization{MchID: c.MchID, NonceStr: "fuzz", Timestamp: time.Now().Unix(), SerialNo: c.MerchantSerialNo}
-	a.Signature, _ = wechatpayv3.Sign(key, wechatpayv3.RequestMessage(method, path, a.Timestamp, a.NonceStr, []byte(body)))
+	a.Signature, err = wechatpayv3.Sign(key, wechatpayv3.RequestMessage(method, path, a.Timestamp, a.NonceStr, []byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.Header.Set("Authorization", a.String())
 	rec := httptest.NewRecorder()

@@ -2,6 +2,7 @@ package wechatpay_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -38,13 +39,19 @@ func do(t *testing.T, req *http.Request) page {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return page{resp.StatusCode, resp.Header.Get("Location"), string(b), resp.Header}
 }
 
 func fetch(t *testing.T, u string, cookies ...*http.Cookie) page {
 	t.Helper()
-	req, _ := http.NewRequest("GET", u, nil)
+	req, err := http.NewRequest("GET", u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cookies {
 		req.AddCookie(c)
 	}
@@ -53,7 +60,10 @@ func fetch(t *testing.T, u string, cookies ...*http.Cookie) page {
 
 func post(t *testing.T, u string, form url.Values, header ...string) page {
 	t.Helper()
-	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -140,7 +150,10 @@ func TestOAuthOpenID(t *testing.T) {
 	if ck := p.header.Get("Set-Cookie"); !strings.Contains(ck, phone.UserCookie+"=buyer-li") {
 		t.Fatalf("the chosen user is not remembered: %q", ck)
 	}
-	back, _ := url.Parse(p.location)
+	back, err := url.Parse(p.location)
+	if err != nil {
+		t.Fatal(err)
+	}
 	code := back.Query().Get("code")
 
 	got := exchange(t, e, c.AppID, c.AppSecret, code)
@@ -354,20 +367,33 @@ func TestOAuthCodeOnceConcurrently(t *testing.T) {
 	c := e.Credentials()
 	code, _ := authorize(t, e, c.AppID, "https://shop.example/back", "buyer-li")
 	q := url.Values{"appid": {c.AppID}, "secret": {c.AppSecret}, "code": {code}, "grant_type": {"authorization_code"}}
-	answers := make(chan tokenAnswer, 8)
+	type exchange struct {
+		a   tokenAnswer
+		err error
+	}
+	answers := make(chan exchange, 8)
 	for range cap(answers) {
 		go func() {
-			var a tokenAnswer
-			if resp, err := http.Get(e.URL + "/sns/oauth2/access_token?" + q.Encode()); err == nil {
-				json.NewDecoder(resp.Body).Decode(&a)
-				resp.Body.Close()
+			var x exchange
+			resp, err := http.Get(e.URL + "/sns/oauth2/access_token?" + q.Encode())
+			if err != nil {
+				answers <- exchange{err: err}
+				return
 			}
-			answers <- a
+			defer resp.Body.Close()
+			if err := json.NewDecoder(resp.Body).Decode(&x.a); err != nil {
+				x.err = fmt.Errorf("the answer (%d) is not JSON: %w", resp.StatusCode, err)
+			}
+			answers <- x
 		}()
 	}
 	won, used := 0, 0
 	for range cap(answers) {
-		switch a := <-answers; {
+		x := <-answers
+		if x.err != nil {
+			t.Fatal(x.err)
+		}
+		switch a := x.a; {
 		case a.OpenID != "":
 			won++
 		case a.ErrCode == 40163:

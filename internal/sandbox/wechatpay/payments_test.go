@@ -92,14 +92,14 @@ func TestNativePayQueryClose(t *testing.T) {
 
 	// A paid order cannot be closed, nor paid again.
 	_, err = svc.CloseOrder(ctx, native.CloseOrderRequest{OutTradeNo: core.String(no), Mchid: core.String(c.MchID)})
-	apiError(t, err, 400, "ORDERPAID")
+	wantAPIError(t, err, 400, "ORDERPAID")
 	if st := e.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": code}, nil); st != http.StatusConflict {
 		t.Fatalf("paying twice: status %d", st)
 	}
 
 	// An unknown order is 404 ORDER_NOT_EXIST.
 	_, _, err = svc.QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String("NOPE000001"), Mchid: core.String(c.MchID)})
-	apiError(t, err, 404, "ORDER_NOT_EXIST")
+	wantAPIError(t, err, 404, "ORDER_NOT_EXIST")
 }
 
 func TestCloseThenPayIsRefused(t *testing.T) {
@@ -118,7 +118,10 @@ func TestCloseThenPayIsRefused(t *testing.T) {
 	if st := e.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": code}, &refusal); st != http.StatusConflict || refusal["code"] != "order_closed" {
 		t.Fatalf("paying a closed order: %d %v", st, refusal)
 	}
-	tx, _, _ := svc.QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(c.MchID)})
+	tx, _, err := svc.QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(c.MchID)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if *tx.TradeState != "CLOSED" {
 		t.Fatalf("trade_state = %s", *tx.TradeState)
 	}
@@ -228,7 +231,7 @@ func TestDirectPrepayKinds(t *testing.T) {
 		OutTradeNo: core.String(outTradeNo("J")), NotifyUrl: core.String("https://merchant.example/n"),
 		Amount: &jsapi.Amount{Total: core.Int64(1)}, Payer: &jsapi.Payer{Openid: core.String("oUnknownUnknownUnknownUnknown")},
 	})
-	apiError(t, err, 500, "OPENID_MISMATCH")
+	wantAPIError(t, err, 500, "OPENID_MISMATCH")
 }
 
 func TestPartnerPrepayKinds(t *testing.T) {
@@ -320,7 +323,7 @@ func TestPartnerPrepayKinds(t *testing.T) {
 	_, _, err := (&partnernative.NativeApiService{Client: client}).QueryOrderByOutTradeNo(ctx, partnernative.QueryOrderByOutTradeNoRequest{
 		OutTradeNo: core.String("NOPE000001"), SpMchid: core.String(c.MchID), SubMchid: core.String(sub.SubMchID),
 	})
-	apiError(t, err, 404, "ORDER_NOT_EXIST")
+	wantAPIError(t, err, 404, "ORDER_NOT_EXIST")
 
 	// A sub-merchant the provider does not serve is refused.
 	_, _, err = (&partnernative.NativeApiService{Client: client}).Prepay(ctx, partnernative.PrepayRequest{
@@ -328,7 +331,7 @@ func TestPartnerPrepayKinds(t *testing.T) {
 		Description: core.String("x"), OutTradeNo: core.String(outTradeNo("P")), NotifyUrl: notifyURL,
 		Amount: &partnernative.Amount{Total: core.Int64(1)},
 	})
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 
 	// Close in partner mode.
 	no := outTradeNo("P")
@@ -404,7 +407,10 @@ func TestInsufficientBalanceLeavesOrderUnpaid(t *testing.T) {
 	if st := e.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": code, "user": "buyer-broke"}, &refusal); st != http.StatusPaymentRequired || refusal["code"] != "insufficient_balance" {
 		t.Fatalf("broke buyer: %d %v", st, refusal)
 	}
-	tx, _, _ := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID)})
+	tx, _, err := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if *tx.TradeState != "NOTPAY" {
 		t.Fatalf("trade_state = %s", *tx.TradeState)
 	}

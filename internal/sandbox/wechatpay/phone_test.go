@@ -173,11 +173,11 @@ func TestPhonePayRefusalsAndHistory(t *testing.T) {
 	if _, err := w.Pay(big, "buyer-broke"); !errors.Is(err, users.ErrInsufficientBalance) {
 		t.Fatalf("broke buyer: %v", err)
 	}
-	if u, _ := dir.Get("buyer-broke"); u.Balances[wechatpay.Wallet] != 100 {
-		t.Fatalf("broke buyer's balance %d", u.Balances[wechatpay.Wallet])
+	if u, err := dir.Get("buyer-broke"); err != nil || u.Balances[wechatpay.Wallet] != 100 {
+		t.Fatalf("broke buyer's balance %d %v", u.Balances[wechatpay.Wallet], err)
 	}
-	if o, _ := w.Lookup(big); !o.Payable {
-		t.Fatalf("refused order no longer payable: %+v", o)
+	if o, err := w.Lookup(big); err != nil || !o.Payable {
+		t.Fatalf("refused order no longer payable: %+v %v", o, err)
 	}
 
 	// History: the user's payments only, newest first.

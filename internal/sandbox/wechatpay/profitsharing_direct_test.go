@@ -90,7 +90,7 @@ func TestProfitSharingDirectMerchant(t *testing.T) {
 		Appid: core.String(c.AppID), Type: profitsharing.RECEIVERTYPE_MERCHANT_ID.Ptr(), Account: core.String(c.MchID),
 		Name: core.String("自己"), RelationType: profitsharing.RECEIVERRELATIONTYPE_SUPPLIER.Ptr(),
 	})
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 
 	no := psNo("DS")
 	first, _, err := orders.CreateOrder(ctx, directShare(c, txn, no, false, map[string]int64{supplier: 2000}))
@@ -120,7 +120,7 @@ func TestProfitSharingDirectMerchant(t *testing.T) {
 		t.Fatalf("a share up to the ratio: %v", err)
 	}
 	_, _, err = orders.CreateOrder(ctx, directShare(c, txn, psNo("DS"), false, map[string]int64{carrier: 1}))
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 
 	// A deleted receiver can no longer be shared to.
 	del, _, err := receivers.DeleteReceiver(ctx, profitsharing.DeleteReceiverRequest{
@@ -132,10 +132,10 @@ func TestProfitSharingDirectMerchant(t *testing.T) {
 	_, _, err = receivers.DeleteReceiver(ctx, profitsharing.DeleteReceiverRequest{
 		Appid: core.String(c.AppID), Type: profitsharing.RECEIVERTYPE_MERCHANT_ID.Ptr(), Account: core.String(carrier),
 	})
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 	txn2 := paidDirectOrder(t, e, client, 500)
 	_, _, err = orders.CreateOrder(ctx, directShare(c, txn2, psNo("DS"), false, map[string]int64{carrier: 10}))
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 
 	// The rest is unfrozen to the merchant itself.
 	u, _, err := orders.UnfreezeOrder(ctx, profitsharing.UnfreezeOrderRequest{TransactionId: core.String(txn), OutOrderNo: core.String(psNo("DU")),
@@ -163,14 +163,14 @@ func TestProfitSharingDirectMerchant(t *testing.T) {
 		t.Fatalf("refusals changed the partner payment: %d", got)
 	}
 	_, _, err = orders.CreateOrder(ctx, shareReq(c, sub, txn2, psNo("S"), 10, false))
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 	// The direct merchant's receivers are not the sub-merchant's.
 	addPlatformReceiver(t, client, c, sub)
 	if _, _, err := orders.CreateOrder(ctx, shareReq(c, sub, partnerTxn, psNo("S"), 100, false)); err != nil {
 		t.Fatalf("the partner share: %v", err)
 	}
 	_, _, err = orders.CreateOrder(ctx, directShare(c, txn2, psNo("DS"), false, map[string]int64{c.MchID: 10}))
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 }
 
 // TestProfitSharingLimits: 50 receivers per request and 50 requests per
@@ -219,11 +219,11 @@ func TestProfitSharingLimits(t *testing.T) {
 		t.Fatalf("merchant ratio: %v, %v", ratio, err)
 	}
 	_, _, err = (&profitsharing.MerchantsApiService{Client: client}).QueryMerchantRatio(ctx, profitsharing.QueryMerchantRatioRequest{SubMchid: core.String("1900007777")})
-	apiError(t, err, http.StatusForbidden, wechatpayv3.CodeNoAuth)
+	wantAPIError(t, err, http.StatusForbidden, wechatpayv3.CodeNoAuth)
 	partnerTxn, _ := paidPartnerOrder(t, e, client, sub, 999, true)
 	addPlatformReceiver(t, client, c, sub)
 	_, _, err = orders.CreateOrder(ctx, shareReq(c, sub, partnerTxn, psNo("S"), 300, true)) // 30% of 999 is 299.7
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 	if _, _, err := orders.CreateOrder(ctx, shareReq(c, sub, partnerTxn, psNo("S"), 299, true)); err != nil {
 		t.Fatalf("a partner share of 299 of 999: %v", err)
 	}

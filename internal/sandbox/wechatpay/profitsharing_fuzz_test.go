@@ -139,7 +139,10 @@ func fuzzSharingRequest(t *testing.T, s *Simulator, path, body string) int {
 		t.Fatal(err)
 	}
 	a := wechatpayv3.Authorization{MchID: c.MchID, NonceStr: "fuzz", Timestamp: time.Now().Unix(), SerialNo: c.MerchantSerialNo}
-	a.Signature, _ = wechatpayv3.Sign(key, wechatpayv3.RequestMessage(http.MethodPost, path, a.Timestamp, a.NonceStr, []byte(body)))
+	a.Signature, err = wechatpayv3.Sign(key, wechatpayv3.RequestMessage(http.MethodPost, path, a.Timestamp, a.NonceStr, []byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("Authorization", a.String())
 	rec := httptest.NewRecorder()
@@ -172,8 +175,11 @@ func fuzzSharingRequest(t *testing.T, s *Simulator, path, body string) int {
 func FuzzReceiverBody(f *testing.F) {
 	s := fuzzSimulator(f)
 	seed := func(sub, typ, account string) string {
-		b, _ := json.Marshal(map[string]any{"sub_mchid": sub, "appid": sandboxAppID, "type": typ, "account": account,
+		b, err := json.Marshal(map[string]any{"sub_mchid": sub, "appid": sandboxAppID, "type": typ, "account": account,
 			"relation_type": "SUPPLIER"})
+		if err != nil {
+			f.Fatal(err)
+		}
 		return string(b)
 	}
 	zhang := users.OpenID("buyer-zhang", sandboxAppID)
@@ -207,7 +213,9 @@ func FuzzReceiverBody(f *testing.F) {
 			var b struct {
 				SubMchID string `json:"sub_mchid"`
 			}
-			json.Unmarshal([]byte(body), &b)
+			if err := json.Unmarshal([]byte(body), &b); err != nil {
+				t.Fatalf("%s answered 200 to a body that is not JSON: %v\n%s", path, err, body)
+			}
 			s.mu.Lock()
 			_, exists := s.ps.receivers[receiverKey(sandboxMchID, b.SubMchID, a.Type, a.Account)]
 			s.mu.Unlock()
@@ -228,7 +236,10 @@ func fuzzPost(t *testing.T, s *Simulator, path, body string) (int, []byte) {
 		t.Fatal(err)
 	}
 	a := wechatpayv3.Authorization{MchID: c.MchID, NonceStr: "fuzz", Timestamp: time.Now().Unix(), SerialNo: c.MerchantSerialNo}
-	a.Signature, _ = wechatpayv3.Sign(key, wechatpayv3.RequestMessage(http.MethodPost, path, a.Timestamp, a.NonceStr, []byte(body)))
+	a.Signature, err = wechatpayv3.Sign(key, wechatpayv3.RequestMessage(http.MethodPost, path, a.Timestamp, a.NonceStr, []byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("Authorization", a.String())
 	rec := httptest.NewRecorder()

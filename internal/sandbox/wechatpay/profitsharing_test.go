@@ -134,19 +134,19 @@ func TestProfitSharing(t *testing.T) {
 	}
 	// Another body under the same out_order_no is refused.
 	_, _, err = orders.CreateOrder(ctx, shareReq(c, sub, txn, no, 1600, false))
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 	q, _, err := orders.QueryOrder(ctx, profitsharing.QueryOrderRequest{SubMchid: core.String(sub), TransactionId: core.String(txn), OutOrderNo: core.String(no)})
 	if err != nil || *q.OrderId != *first.OrderId || *q.State != profitsharing.ORDERSTATUS_FINISHED || q.Receivers[0].FinishTime == nil {
 		t.Fatalf("query: %v, %v", q, err)
 	}
 	_, _, err = orders.QueryOrder(ctx, profitsharing.QueryOrderRequest{SubMchid: core.String(sub), TransactionId: core.String(txn), OutOrderNo: core.String("nope")})
-	apiError(t, err, http.StatusNotFound, wechatpayv3.CodeResourceNotExists)
+	wantAPIError(t, err, http.StatusNotFound, wechatpayv3.CodeResourceNotExists)
 
 	// More than is unsplit.
 	_, _, err = orders.CreateOrder(ctx, shareReq(c, sub, txn, psNo("S"), 8501, false))
-	apiError(t, err, http.StatusForbidden, wechatpayv3.CodeNotEnough)
+	wantAPIError(t, err, http.StatusForbidden, wechatpayv3.CodeNotEnough)
 	// A refund may not take what was shared.
-	apiError(t, refund(client, sub, outTradeNo, 8501, 10000), http.StatusForbidden, wechatpayv3.CodeNotEnough)
+	wantAPIError(t, refund(client, sub, outTradeNo, 8501, 10000), http.StatusForbidden, wechatpayv3.CodeNotEnough)
 	if err := refund(client, sub, outTradeNo, 500, 10000); err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +169,14 @@ func TestProfitSharing(t *testing.T) {
 	}
 	_, _, err = orders.UnfreezeOrder(ctx, profitsharing.UnfreezeOrderRequest{SubMchid: core.String(sub), TransactionId: core.String(txn),
 		OutOrderNo: core.String(psNo("U")), Description: core.String("再解冻")})
-	apiError(t, err, http.StatusForbidden, wechatpayv3.CodeNotEnough)
+	wantAPIError(t, err, http.StatusForbidden, wechatpayv3.CodeNotEnough)
 	_, _, err = orders.CreateOrder(ctx, shareReq(c, sub, txn, psNo("S"), 1, false))
-	apiError(t, err, http.StatusForbidden, wechatpayv3.CodeNotEnough)
+	wantAPIError(t, err, http.StatusForbidden, wechatpayv3.CodeNotEnough)
 	// The unfrozen money is the sub-merchant's: it can still be refunded.
 	if err := refund(client, sub, outTradeNo, 8000, 10000); err != nil {
 		t.Fatal(err)
 	}
-	apiError(t, refund(client, sub, outTradeNo, 1, 10000), http.StatusForbidden, wechatpayv3.CodeNotEnough)
+	wantAPIError(t, refund(client, sub, outTradeNo, 1, 10000), http.StatusForbidden, wechatpayv3.CodeNotEnough)
 }
 
 // TestProfitSharingUnfreezeUnsplit shares and unfreezes in one request.
@@ -219,24 +219,24 @@ func TestProfitSharingRefusals(t *testing.T) {
 
 	plain, _ := paidPartnerOrder(t, e, client, sub, 1000, false)
 	_, _, err := orders.CreateOrder(ctx, shareReq(c, sub, plain, psNo("S"), 100, false))
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 	if unsplitAmount(t, client, plain) != 0 {
 		t.Fatal("an order without profit sharing has an unsplit amount")
 	}
 	_, _, err = orders.CreateOrder(ctx, shareReq(c, sub, "4200000000000000000000000000", psNo("S"), 100, false))
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 
 	txn, _ := paidPartnerOrder(t, e, client, sub, 1000, true)
 	// A receiver the sub-merchant never added.
 	req := shareReq(c, sub, txn, psNo("S"), 100, false)
 	req.Receivers[0].Account = core.String("1900009999")
 	_, _, err = orders.CreateOrder(ctx, req)
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 	// The receivers of another sub-merchant are not this one's.
 	other := e.Sandbox().WeChatPay().SubMerchants()[1].SubMchID
 	txn2, _ := paidPartnerOrder(t, e, client, other, 1000, true)
 	_, _, err = orders.CreateOrder(ctx, shareReq(c, other, txn2, psNo("S"), 100, false))
-	apiError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
+	wantAPIError(t, err, http.StatusBadRequest, wechatpayv3.CodeInvalidRequest)
 
 	for _, tc := range []struct {
 		field string

@@ -57,18 +57,18 @@ func TestRefundsPartialFullAndIdempotent(t *testing.T) {
 	}
 	// The same out_refund_no with another amount is refused.
 	_, _, err = svc.Create(ctx, refundRequest(no, no+"-R1", 3001, 10000, m.URL()))
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 	// More than what remains is refused; exactly what remains is not.
 	_, _, err = svc.Create(ctx, refundRequest(no, no+"-R2", 7001, 10000, m.URL()))
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 	if _, _, err = svc.Create(ctx, refundRequest(no, no+"-R2", 7000, 10000, m.URL())); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = svc.Create(ctx, refundRequest(no, no+"-R3", 1, 10000, m.URL()))
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 	// A wrong order total is refused.
 	_, _, err = svc.Create(ctx, refundRequest(no, no+"-R4", 1, 9999, m.URL()))
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 
 	sandboxtest.Eventually(t, 5e9, "both refunds succeed", func() bool {
 		for _, out := range []string{no + "-R1", no + "-R2"} {
@@ -79,7 +79,10 @@ func TestRefundsPartialFullAndIdempotent(t *testing.T) {
 		}
 		return true
 	})
-	tx, _, _ := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID)})
+	tx, _, err := (&native.NativeApiService{Client: client}).QueryOrderByOutTradeNo(ctx, native.QueryOrderByOutTradeNoRequest{OutTradeNo: core.String(no), Mchid: core.String(e.Credentials().MchID)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if *tx.TradeState != "REFUND" {
 		t.Fatalf("trade_state after refunds = %s", *tx.TradeState)
 	}
@@ -99,7 +102,9 @@ func TestRefundsPartialFullAndIdempotent(t *testing.T) {
 				RefundStatus string `json:"refund_status"`
 				Amount       struct{ Refund, Total int64 }
 			}
-			json.Unmarshal([]byte(ev.Plaintext), &body)
+			if err := json.Unmarshal([]byte(ev.Plaintext), &body); err != nil {
+				t.Fatalf("refund notification: %v\n%s", err, ev.Plaintext)
+			}
 			if body.OutTradeNo != no || body.RefundStatus != "SUCCESS" || body.Amount.Total != 10000 {
 				t.Fatalf("refund notification: %s", ev.Plaintext)
 			}
@@ -110,7 +115,7 @@ func TestRefundsPartialFullAndIdempotent(t *testing.T) {
 	}
 
 	_, _, err = svc.QueryByOutRefundNo(ctx, refunddomestic.QueryByOutRefundNoRequest{OutRefundNo: core.String("nope")})
-	apiError(t, err, 404, "RESOURCE_NOT_EXISTS")
+	wantAPIError(t, err, 404, "RESOURCE_NOT_EXISTS")
 }
 
 func TestConcurrentRefundsNeverExceedPaid(t *testing.T) {
@@ -146,9 +151,9 @@ func TestRefundOfUnpaidOrderIsRefused(t *testing.T) {
 	client := publicKeyClient(t, e)
 	no, _ := nativePrepay(t, client, e, "https://merchant.example/n", 100)
 	_, _, err := (&refunddomestic.RefundsApiService{Client: client}).Create(ctx, refundRequest(no, no+"-R", 100, 100, ""))
-	apiError(t, err, 400, "INVALID_REQUEST")
+	wantAPIError(t, err, 400, "INVALID_REQUEST")
 	_, _, err = (&refunddomestic.RefundsApiService{Client: client}).Create(ctx, refundRequest("NOSUCHORDER1", "x-R", 100, 100, ""))
-	apiError(t, err, 404, "RESOURCE_NOT_EXISTS")
+	wantAPIError(t, err, 404, "RESOURCE_NOT_EXISTS")
 }
 
 func TestPaymentNotificationVerifiedBySDK(t *testing.T) {

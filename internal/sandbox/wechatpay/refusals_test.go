@@ -33,17 +33,32 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 	e := sandboxtest.Start(t, sandboxtest.WithNow(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
 	c := e.Credentials()
 	good := publicKeyClient(t, e)
-	pub, _ := utils.LoadPublicKey(c.PlatformPublicKey)
+	pub, err := utils.LoadPublicKey(c.PlatformPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	wrongKey, _ := core.NewClient(ctx, option.WithHTTPClient(e.HTTPClient()),
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongKey, err := core.NewClient(ctx, option.WithHTTPClient(e.HTTPClient()),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, otherKey, c.PlatformPublicKeyID, pub))
-	wrongSerial, _ := core.NewClient(ctx, option.WithHTTPClient(e.HTTPClient()),
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongSerial, err := core.NewClient(ctx, option.WithHTTPClient(e.HTTPClient()),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, "0123456789ABCDEF0123456789ABCDEF01234567", mustPrivateKey(t, c.MerchantPrivateKey), c.PlatformPublicKeyID, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tamperHTTP := e.HTTPClient()
 	tamperHTTP.Transport = tamper{base: tamperHTTP.Transport}
-	tampered, _ := core.NewClient(ctx, option.WithHTTPClient(tamperHTTP),
+	tampered, err := core.NewClient(ctx, option.WithHTTPClient(tamperHTTP),
 		option.WithWechatPayPublicKeyAuthCipher(c.MchID, c.MerchantSerialNo, mustPrivateKey(t, c.MerchantPrivateKey), c.PlatformPublicKeyID, pub))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	prepay := func(client *core.Client, no string, total int64) error {
 		_, _, err := (&native.NativeApiService{Client: client}).Prepay(ctx, native.PrepayRequest{
@@ -68,7 +83,7 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 		}
 	})
 	t.Run("tampered body", func(t *testing.T) {
-		apiError(t, prepay(tampered, outTradeNo("X"), 1), 401, "SIGN_ERROR")
+		wantAPIError(t, prepay(tampered, outTradeNo("X"), 1), 401, "SIGN_ERROR")
 	})
 	t.Run("clock skew", func(t *testing.T) {
 		offset.Store(int64(6 * time.Minute))
@@ -84,7 +99,7 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 			OutTradeNo: core.String(outTradeNo("X")), NotifyUrl: core.String("https://merchant.example/n"),
 			Amount: &native.Amount{Total: core.Int64(1)},
 		})
-		apiError(t, err, 400, "PARAM_ERROR")
+		wantAPIError(t, err, 400, "PARAM_ERROR")
 	})
 	t.Run("appid not bound", func(t *testing.T) {
 		_, _, err := (&native.NativeApiService{Client: good}).Prepay(ctx, native.PrepayRequest{
@@ -92,7 +107,7 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 			OutTradeNo: core.String(outTradeNo("X")), NotifyUrl: core.String("https://merchant.example/n"),
 			Amount: &native.Amount{Total: core.Int64(1)},
 		})
-		apiError(t, err, 400, "APPID_MCHID_NOT_MATCH")
+		wantAPIError(t, err, 400, "APPID_MCHID_NOT_MATCH")
 	})
 	t.Run("malformed bodies name the field", func(t *testing.T) {
 		for _, tc := range []struct{ body, field string }{
@@ -104,8 +119,7 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 			{`{"appid":"` + c.AppID + `","mchid":"` + c.MchID + `","description":"x","out_trade_no":"ABCDEF1","notify_url":"https://m.example/n"}`, "/amount"},
 			{`{"appid":"` + c.AppID + `","mchid":"` + c.MchID + `","description":"x","out_trade_no":"ABCDEF1","notify_url":"https://m.example/n","amount":{"total":1},"time_expire":"tomorrow"}`, "/time_expire"},
 		} {
-			res, err := good.Request(ctx, http.MethodPost, "https://api.mch.weixin.qq.com/v3/pay/transactions/native", nil, nil, rawJSON(tc.body), "application/json")
-			_ = res
+			_, err := good.Request(ctx, http.MethodPost, "https://api.mch.weixin.qq.com/v3/pay/transactions/native", nil, nil, rawJSON(tc.body), "application/json")
 			ae := apiError(t, err, 400, "PARAM_ERROR")
 			if tc.field != "" && !strings.Contains(ae.Message, tc.field) {
 				t.Errorf("%s: message %q does not name %s", tc.body, ae.Message, tc.field)
@@ -123,12 +137,12 @@ func TestRefusedRequestsChangeNothing(t *testing.T) {
 	t.Run("body over 1 MiB", func(t *testing.T) {
 		big := `{"appid":"` + c.AppID + `","attach":"` + strings.Repeat("x", 1<<20) + `"}`
 		_, err := good.Request(ctx, http.MethodPost, "https://api.mch.weixin.qq.com/v3/pay/transactions/native", nil, nil, rawJSON(big), "application/json")
-		apiError(t, err, 413, "PARAM_ERROR")
+		wantAPIError(t, err, 413, "PARAM_ERROR")
 	})
 	t.Run("injected API errors", func(t *testing.T) {
 		e.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay", "api_error_rate": 1}, nil)
 		defer e.Helper("POST", "/sandbox/v1/faults", map[string]any{"wallet": "wechatpay"}, nil)
-		apiError(t, prepay(good, outTradeNo("X"), 1), 500, "SYSTEM_ERROR")
+		wantAPIError(t, prepay(good, outTradeNo("X"), 1), 500, "SYSTEM_ERROR")
 	})
 	if after := orderCount(t, e); after != before {
 		t.Fatalf("refused requests created %d orders", after-before)
@@ -155,7 +169,10 @@ func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
 type tamper struct{ base http.RoundTripper }
 
 func (t tamper) RoundTrip(r *http.Request) (*http.Response, error) {
-	b, _ := io.ReadAll(r.Body)
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
 	b = bytes.Replace(b, []byte(`"total":1`), []byte(`"total":2`), 1)
 	r = r.Clone(r.Context())
 	r.Body = io.NopCloser(bytes.NewReader(b))
@@ -175,7 +192,10 @@ func signedRequest(t *testing.T, e *sandboxtest.Env, method, path, body string) 
 		t.Fatal(err)
 	}
 	a.Signature = sig
-	req, _ := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", a.String())
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -184,7 +204,12 @@ func signedRequest(t *testing.T, e *sandboxtest.Env, method, path, body string) 
 	}
 	defer resp.Body.Close()
 	var ans wechatpayv3.Error
-	raw, _ := io.ReadAll(resp.Body)
-	json.Unmarshal(raw, &ans)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		t.Fatalf("%s %s: answer %d is not a JSON error: %v\n%s", method, path, resp.StatusCode, err, raw)
+	}
 	return resp.StatusCode, ans
 }

@@ -5,8 +5,6 @@ package wechatpay_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rsa"
 	"errors"
 	"net/http"
@@ -86,8 +84,9 @@ func mustPrivateKey(t testing.TB, pem string) *rsa.PrivateKey {
 	return k
 }
 
-// apiError asserts err is the platform's error with this status and code.
-func apiError(t *testing.T, err error, status int, code string) *core.APIError {
+// wantAPIError asserts err is the platform's error with this status and
+// code.
+func wantAPIError(t *testing.T, err error, status int, code string) {
 	t.Helper()
 	var ae *core.APIError
 	if !errors.As(err, &ae) {
@@ -96,6 +95,15 @@ func apiError(t *testing.T, err error, status int, code string) *core.APIError {
 	if ae.StatusCode != status || ae.Code != code {
 		t.Fatalf("want %d %s, got %d %s: %s", status, code, ae.StatusCode, ae.Code, ae.Message)
 	}
+}
+
+// apiError is wantAPIError that also returns the error, for a test that
+// reads its message.
+func apiError(t *testing.T, err error, status int, code string) *core.APIError {
+	t.Helper()
+	wantAPIError(t, err, status, code)
+	var ae *core.APIError
+	errors.As(err, &ae)
 	return ae
 }
 
@@ -147,7 +155,9 @@ func (m *merchant) serve(w http.ResponseWriter, r *http.Request) {
 	m.mu.Unlock()
 	if fail {
 		w.WriteHeader(http.StatusInternalServerError)
-		w.Write([]byte(`{"code":"FAIL","message":"失败"}`))
+		if _, err := w.Write([]byte(`{"code":"FAIL","message":"失败"}`)); err != nil {
+			m.t.Errorf("the merchant answers a notification: %v", err)
+		}
 		return
 	}
 	content := map[string]any{}
@@ -180,16 +190,4 @@ func (m *merchant) waitFor(n int) []merchantEvent {
 		m.t.Fatalf("the SDK rejected a notification: %v", m.rejected[0])
 	}
 	return append([]merchantEvent{}, m.events...)
-}
-
-func newAESGCM(t *testing.T, key string) cipher.AEAD {
-	b, err := aes.NewCipher([]byte(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := cipher.NewGCM(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
 }
