@@ -163,6 +163,10 @@ type NotifyWindower interface {
 // ErrNotFound is a wallet saying it does not know the order or refund.
 var ErrNotFound = errors.New("channel: the wallet does not know this order")
 
+// ErrUnverified is a notification whose signature (or envelope) the
+// wallet's SDK did not accept: it may not be from the wallet at all.
+var ErrUnverified = errors.New("channel: notification not verified")
+
 // WalletError is a refusal the wallet returned, with its own code.
 type WalletError struct {
 	Status  int

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/netguard"
@@ -30,7 +31,7 @@ func refusalReason(err error) string {
 		return "mismatch_" + strings.ReplaceAll(me.Field, " ", "_")
 	case errors.Is(err, ErrNotFound):
 		return "unknown_order"
-	case strings.Contains(err.Error(), "notification refused"):
+	case errors.Is(err, channel.ErrUnverified):
 		return "bad_signature"
 	}
 	return "other"

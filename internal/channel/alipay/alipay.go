@@ -350,7 +350,7 @@ func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, er
 	r.Body = http.MaxBytesReader(nil, r.Body, maxNotificationBytes)
 	n, err := c.client.GetTradeNotification(r)
 	if err != nil {
-		return channel.Notification{}, fmt.Errorf("alipay: notification refused: %w", err)
+		return channel.Notification{}, fmt.Errorf("alipay: notification refused: %w: %w", channel.ErrUnverified, err)
 	}
 	return readNotification(n)
 }

@@ -406,7 +406,7 @@ func (c *Connector) ParseNotification(r *http.Request) (channel.Notification, er
 	var content json.RawMessage
 	req, err := c.notify.ParseNotifyRequest(r.Context(), r, &content)
 	if err != nil {
-		return channel.Notification{}, fmt.Errorf("wechatpay: notification refused: %w", err)
+		return channel.Notification{}, fmt.Errorf("wechatpay: notification refused: %w: %w", channel.ErrUnverified, err)
 	}
 	return readResource(req.ID, req.EventType, req.Resource.OriginalType, []byte(req.Resource.Plaintext))
 }
