@@ -93,13 +93,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger,
 		ContractsRequired: map[string]bool{"wechatpay": true}, OnboardingPoll: time.Second,
 		WebhookAllowPrivate: true}
-	keys, firstStart, err := seedDemo(ctx, svc, func(shop string) (string, error) {
-		pid, ok := sb.Alipay().MerchantPID(shop)
-		if !ok {
-			return "", fmt.Errorf("the sandbox has no Alipay merchant %s", shop)
-		}
-		return sb.Alipay().IssueAuthCode(pid)
-	})
+	keys, firstStart, err := seedDemo(ctx, svc, sb.Alipay().IssueAuthCode)
 	if err != nil {
 		return err
 	}
@@ -151,7 +145,7 @@ type demoKey struct{ name, id, secret string }
 // Wear waits, invited, for someone to sign at its link. Both shops
 // authorize the platform's Alipay app (app_auth_token) on first start, so
 // Alipay, like WeChat Pay, names the shop to its buyers.
-func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(shop string) (string, error)) (keys []demoKey, firstStart bool, err error) {
+func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(pid string) (string, error)) (keys []demoKey, firstStart bool, err error) {
 	var out []demoKey
 	for _, dm := range storefront.DemoMerchants() {
 		m := gateway.Merchant{ID: dm.ID, Name: dm.Name}
@@ -199,9 +193,11 @@ func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(sho
 	if _, err := svc.Invite(ctx, "m_demo_city", "wechatpay", "demo"); err != nil && !errors.Is(err, contract.ErrNotAllowed) {
 		return nil, false, err
 	}
-	for _, shop := range []struct{ id, name string }{{"m_demo_county", "县城超市"}, {"m_demo_city", "城市服饰"}} {
+	// The sandbox's Alipay merchants for the two shops, by PID (their
+	// names differ in data folders made by older versions).
+	for _, shop := range []struct{ id, name, pid string }{{"m_demo_county", "县城超市", "2088621000000002"}, {"m_demo_city", "城市服饰", "2088621000000003"}} {
 		authorize := func() (channel.MerchantApplication, error) {
-			code, err := alipayAuthCode(shop.name)
+			code, err := alipayAuthCode(shop.pid)
 			return channel.MerchantApplication{AuthCode: code}, err
 		}
 		if err := signUp(ctx, svc, shop.id, "alipay", shop.name+" 店主", authorize); err != nil {
