@@ -19,6 +19,25 @@ func (s *Server) confirmReceipt(w http.ResponseWriter, r *http.Request, c caller
 	writeJSON(w, http.StatusOK, p)
 }
 
+func (s *Server) cancelReturn(w http.ResponseWriter, r *http.Request, c caller) {
+	var req struct {
+		Reason string `json:"reason,omitempty"`
+	}
+	if !decodeOptional(w, r, &req) {
+		return
+	}
+	if len(req.Reason) > 500 {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fmt.Sprintf("reason is at most 500 bytes, got %d", len(req.Reason)), "reason")
+		return
+	}
+	rf, err := s.Svc.CancelReturn(r.Context(), c.merchant.ID, r.PathValue("id"), req.Reason)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rf)
+}
+
 func (s *Server) returnReceived(w http.ResponseWriter, r *http.Request, c caller) {
 	rf, err := s.Svc.ReturnReceived(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {

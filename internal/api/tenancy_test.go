@@ -586,6 +586,10 @@ func crossEveryRoute(t *testing.T, x *crosser) {
 			x.same("POST", "/v1/refunds/{x}/return_received", "", a.refund, 404)
 			x.unchanged("return_received")
 		},
+		"POST /v1/refunds/{id}/cancel_return": func() {
+			x.same("POST", "/v1/refunds/{x}/cancel_return", "", a.refund, 404)
+			x.unchanged("cancel_return")
+		},
 		"GET /v1/balances": func() { x.ok("GET", "/v1/balances") },
 		"GET /v1/ledger/entries": func() {
 			x.same("GET", "/v1/ledger/entries?starting_after={x}", "", a.entry, 404)

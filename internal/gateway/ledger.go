@@ -228,8 +228,8 @@ func (s *Service) release(ctx context.Context, tx *sql.Tx, merchantID, paymentID
 		return p, err
 	}
 	if awaiting != "" {
-		return p, &blockedError{err: ErrReturnInProgress, msg: fmt.Sprintf("a return_and_refund refund %s of payment %s awaits the returned goods; confirm receipt after it completes (POST /v1/refunds/%s/return_received, then the wallet's refund)",
-			awaiting, p.ID, awaiting)}
+		return p, &blockedError{err: ErrReturnInProgress, msg: fmt.Sprintf("a return_and_refund refund %s of payment %s awaits the returned goods; confirm receipt after it completes (POST /v1/refunds/%s/return_received, then the wallet's refund) or is canceled (POST /v1/refunds/%s/cancel_return)",
+			awaiting, p.ID, awaiting, awaiting)}
 	}
 	now := s.now()
 	escrow := p.Amount - p.Refunded

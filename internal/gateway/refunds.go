@@ -122,6 +122,54 @@ func (s *Service) ReturnReceived(ctx context.Context, merchantID, refundID strin
 	return out, err
 }
 
+// CancelReturn is the merchant saying a return_and_refund's goods will not
+// come back: the refund is canceled without asking the wallet, its claim
+// goes back to the payment, and refund.canceled is published. The payment's
+// escrow may then be released; if its auto-confirm time has passed (its
+// release job may have given up while the return blocked it), a release is
+// queued now.
+func (s *Service) CancelReturn(ctx context.Context, merchantID, refundID, reason string) (payment.Refund, error) {
+	var out payment.Refund
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		r, _, err := s.loadRefund(ctx, tx, refundID, merchantID, false)
+		if err != nil {
+			return err
+		}
+		p, err := s.loadPayment(ctx, tx, r.PaymentID, merchantID, true)
+		if err != nil {
+			return err
+		}
+		if r, _, err = s.loadRefund(ctx, tx, refundID, merchantID, true); err != nil {
+			return err
+		}
+		now := s.now()
+		next, canceled, ok := payment.CancelReturn(p, r, reason, now)
+		if !ok {
+			return ErrNotAwaitingReturn
+		}
+		if err := s.savePayment(ctx, tx, next); err != nil {
+			return err
+		}
+		if err := saveRefund(ctx, tx, merchantID, canceled, false); err != nil {
+			return err
+		}
+		if err := s.publish(ctx, tx, merchantID, payment.EventRefundCanceled, canceled.ID, canceled); err != nil {
+			return err
+		}
+		if next.Status == payment.StatusSucceeded && next.ReleasedAt.IsZero() && !next.AutoConfirmAt.After(now) {
+			if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindEscrowRelease, Payload: ref{next.ID}, MaxAttempts: 1000}, now); err != nil {
+				return err
+			}
+		}
+		out = canceled
+		return nil
+	})
+	if err == nil {
+		s.kick()
+	}
+	return out, err
+}
+
 func saveRefund(ctx context.Context, tx *sql.Tx, merchantID string, r payment.Refund, insert bool) error {
 	data, _ := json.Marshal(r)
 	if insert {

@@ -12,9 +12,14 @@ const (
 	RefundFailed    = "failed"
 	// RefundAwaitingReturn is a return_and_refund waiting for the goods.
 	RefundAwaitingReturn = "awaiting_return"
+	// RefundCanceled is a return_and_refund whose goods never came back:
+	// nothing was asked of the wallet, and its claim went back to the
+	// payment.
+	RefundCanceled = "canceled"
 
 	EventRefundSucceeded = "refund.succeeded"
 	EventRefundFailed    = "refund.failed"
+	EventRefundCanceled  = "refund.canceled"
 
 	RefundDuplicateCharge = "duplicate_charge"
 	RefundOnly            = "refund_only"       // money back, no goods returned
@@ -46,6 +51,8 @@ type Refund struct {
 	// word where it said (else when hutong learnt it): the time the
 	// wallet's bill files it under, and reconciliation with it.
 	SucceededAt time.Time `json:"succeeded_at,omitzero"`
+	// CancelReason says why a return_and_refund was canceled.
+	CancelReason string `json:"cancel_reason,omitempty"`
 }
 
 // Refundable is what may still be refunded.
@@ -89,4 +96,21 @@ func SettleRefund(p Payment, r Refund, succeeded bool, now time.Time) (Payment, 
 	p.Refunded -= r.Amount
 	p.UpdatedAt = now
 	return p, r, EventRefundFailed
+}
+
+// CancelReturn ends a return_and_refund still awaiting its goods without
+// refunding: the refund is canceled and its claim goes back to the payment,
+// so the payment is refundable (and its escrow releasable) again. ok is
+// false when the refund is not awaiting its return.
+func CancelReturn(p Payment, r Refund, reason string, now time.Time) (Payment, Refund, bool) {
+	if r.Status != RefundAwaitingReturn {
+		return p, r, false
+	}
+	r.Status, r.UpdatedAt = RefundCanceled, now
+	if reason != "" {
+		r.CancelReason = reason
+	}
+	p.Refunded -= r.Amount
+	p.UpdatedAt = now
+	return p, r, true
 }
