@@ -171,17 +171,26 @@ func (e *Env) Helper(method, path string, in, out any) int {
 	e.t.Helper()
 	var body io.Reader
 	if in != nil {
-		b, _ := json.Marshal(in)
+		b, err := json.Marshal(in)
+		if err != nil {
+			e.t.Fatalf("%s %s: encode the body: %v", method, path, err)
+		}
 		body = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, e.URL+path, body)
+	req, err := http.NewRequest(method, e.URL+path, body)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: reading the answer: %v", method, path, err)
+	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
 			e.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
