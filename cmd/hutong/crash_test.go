@@ -342,7 +342,10 @@ func crashRun(t *testing.T, bin, dsn string, size crashSize) {
 	var mu sync.Mutex
 	var gw *exec.Cmd
 	var down, longestDown time.Duration // from a kill until the next gateway answers /healthz
-	startGateway := func() {
+	// startGateway starts a gateway and waits until it answers; it runs on
+	// the killer's goroutine too, so it reports failure rather than
+	// calling t.Fatal there.
+	startGateway := func() error {
 		killed := time.Now()
 		defer func() { d := time.Since(killed); down += d; longestDown = max(longestDown, d) }()
 		cmd := exec.Command(bin, "serve", "--addr", addr, "--database", dsn, "--credentials", filepath.Join(dir, "sandbox", "credentials.json"),
@@ -350,7 +353,7 @@ func crashRun(t *testing.T, bin, dsn string, size crashSize) {
 			"--metrics-addr", "off", "--webhook-allow-private") // the webhook receiver below is on loopback
 		cmd.Stdout, cmd.Stderr = io.Discard, logFile
 		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+			return fmt.Errorf("starting the gateway: %w", err)
 		}
 		for range 200 {
 			if resp, err := http.Get(gwURL + "/healthz"); err == nil {
@@ -360,8 +363,11 @@ func crashRun(t *testing.T, bin, dsn string, size crashSize) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		gw = cmd
+		return nil
 	}
-	startGateway()
+	if err := startGateway(); err != nil {
+		t.Fatal(err)
+	}
 	// stopGateway kills the running gateway; one that had already exited
 	// on its own is a failure, for only the kill may end it. mu is held.
 	stopGateway := func() {
@@ -435,8 +441,16 @@ func crashRun(t *testing.T, bin, dsn string, size crashSize) {
 			mu.Lock()
 			stopGateway()
 			kills++
-			startGateway()
+			err := startGateway()
 			mu.Unlock()
+			if err != nil {
+				// The work now fails against a gateway that is down; the
+				// test fails with it instead of hanging.
+				t.Errorf("restarting the gateway after kill %d: %v", kills, err)
+				<-stop
+				killerDone <- kills
+				return
+			}
 		}
 	}()
 
