@@ -7,6 +7,7 @@ package browsertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/chromedp"
 )
 
@@ -137,6 +139,42 @@ func (p *Person) ScreenshotPNG() []byte {
 		p.T.Fatalf("screenshot: %v", err)
 	}
 	return png
+}
+
+// Click clicks the element sel finds, as chromedp.Click does, and finds
+// it again when the page replaced it between finding and clicking: a page
+// still settling after a navigation, or one its script changed, makes
+// Chromium answer "Could not find node with given id" for a node that was
+// there a moment before. Any other failure is returned at once.
+func Click[S chromedp.Selectable](sel S, opts ...chromedp.QueryOption) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for try := 1; ; try++ {
+			_, err := chromedp.Click(sel, opts...)(ctx, t)
+			if err == nil || try == 5 || !nodeGone(err) {
+				return chromedp.Void{}, err
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("%w (after %v)", ctx.Err(), err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// nodeGone tells whether Chromium refused an action because the node it
+// was given has left the document.
+func nodeGone(err error) bool {
+	var cdp *cdproto.Error
+	if !errors.As(err, &cdp) {
+		return false
+	}
+	for _, m := range []string{"Could not find node with given id", "No node with given id", "Node is detached", "does not belong to the document"} {
+		if strings.Contains(cdp.Message, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // Text reads an element's text into dst.

@@ -25,7 +25,7 @@ func payOnPhone(who string) []browsertest.Step {
 	return []browsertest.Step{
 		S(who+" sees the order", chromedp.WaitVisible(chromedp.CSS(`[data-confirm]`))),
 		S(who+" types the PIN", chromedp.SendKeys(chromedp.CSS(`#pin`), "123456")),
-		S(who+" taps 确认支付", chromedp.Click(chromedp.CSS(`[data-confirm]`))),
+		S(who+" taps 确认支付", browsertest.Click(chromedp.CSS(`[data-confirm]`))),
 		S(who+" sees the receipt", chromedp.WaitVisible(chromedp.CSS(`[data-trade-no]`))),
 	}
 }
@@ -37,7 +37,7 @@ func payAs(p *browsertest.Person, who, id string) {
 	p.Do(S(who+" sees who pays", chromedp.WaitVisible(chromedp.CSS(`[data-paying-as]`))),
 		S("", browsertest.Attr(`[data-paying-as]`, "data-paying-as", &holder)))
 	if holder != id {
-		p.Do(S(who+" switches to "+id, chromedp.Click(chromedp.CSS(`[data-pay-as="`+id+`"]`))),
+		p.Do(S(who+" switches to "+id, browsertest.Click(chromedp.CSS(`[data-pay-as="`+id+`"]`))),
 			S(who+" pays as "+id, chromedp.WaitVisible(chromedp.CSS(`[data-paying-as="`+id+`"]`))))
 	}
 	p.Do(payOnPhone(who)...)
@@ -72,24 +72,24 @@ func TestBrowserMarketplace(t *testing.T) {
 	shopper.Do(
 		S("open the marketplace", chromedp.Navigate(e.shop+"/")),
 		S("choose 王芳", chromedp.SetValue(chromedp.CSS(`[data-buyer-select]`), "buyer-wang")),
-		S("tap 切换", chromedp.Click(chromedp.CSS(`[data-buyer-submit]`))),
+		S("tap 切换", browsertest.Click(chromedp.CSS(`[data-buyer-submit]`))),
 		S("shop as 王芳", chromedp.WaitReady(chromedp.CSS(`[data-buyer-select] option[value="buyer-wang"]:checked`))),
-		S("add 豆浆", chromedp.Click(chromedp.CSS(`[data-product="county-soymilk"] [data-add-to-cart]`))),
+		S("add 豆浆", browsertest.Click(chromedp.CSS(`[data-product="county-soymilk"] [data-add-to-cart]`))),
 		S("see it in the cart", chromedp.WaitVisible(chromedp.CSS(`[data-cart-line="county-soymilk"]`))),
 		S("back to the shelves", chromedp.Navigate(e.shop+"/")),
-		S("add T恤", chromedp.Click(chromedp.CSS(`[data-product="city-tshirt"] [data-add-to-cart]`))),
+		S("add T恤", browsertest.Click(chromedp.CSS(`[data-product="city-tshirt"] [data-add-to-cart]`))),
 		S("see both in the cart", chromedp.WaitVisible(chromedp.CSS(`[data-cart-line="city-tshirt"]`))),
-		S("check out", chromedp.Click(chromedp.CSS(`[data-checkout]`))),
+		S("check out", browsertest.Click(chromedp.CSS(`[data-checkout]`))),
 		S("see two orders", chromedp.WaitVisible(chromedp.CSS(`[data-order-merchant="m_demo_city"]`))),
 	)
 	shopper.Screenshot("shop-orders")
 	var cityOrder string
 	shopper.Do(S("note the city order", browsertest.Attr(`[data-order-merchant="m_demo_city"]`, "data-order", &cityOrder)),
-		S("pay the county order", chromedp.Click(chromedp.CSS(`[data-order-merchant="m_demo_county"] [data-pay-link]`))),
-		S("jump to Alipay", chromedp.Click(chromedp.CSS(`[data-method="alipay.wap"]`))))
+		S("pay the county order", browsertest.Click(chromedp.CSS(`[data-order-merchant="m_demo_county"] [data-pay-link]`))),
+		S("jump to Alipay", browsertest.Click(chromedp.CSS(`[data-method="alipay.wap"]`))))
 	payAs(shopper, "the shopper", "buyer-wang")
 	shopper.Do(S("see it paid on the cashier", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))),
-		S("tap 返回商户", chromedp.Click(chromedp.CSS(`[data-return]`))),
+		S("tap 返回商户", browsertest.Click(chromedp.CSS(`[data-return]`))),
 		S("the shop verified the return", chromedp.WaitVisible(chromedp.CSS(`[data-return-verified="true"]`))),
 		S("and shows it paid", chromedp.WaitVisible(chromedp.CSS(`[data-order-status="succeeded"]`))))
 	shopper.Screenshot("shop-order-paid")
@@ -97,12 +97,12 @@ func TestBrowserMarketplace(t *testing.T) {
 	// Ask a friend to pay the other order.
 	var link string
 	shopper.Do(S("open the unpaid order", chromedp.Navigate(e.shop+"/orders/"+cityOrder)),
-		S("tap 找人代付", chromedp.Click(chromedp.CSS(`[data-pfm-button]`))),
+		S("tap 找人代付", browsertest.Click(chromedp.CSS(`[data-pfm-button]`))),
 		S("read the link", browsertest.Attr(`[data-pfm-url]`, "data-pfm-url", &link)))
 	shopper.Screenshot("shop-pay-for-me")
 	friend.Do(S("the friend opens the link", chromedp.Navigate(link)),
 		S("sees the request", chromedp.WaitVisible(chromedp.CSS(`[data-ask]`))),
-		S("taps 打开微信支付", chromedp.Click(chromedp.CSS(`[data-method="wechatpay.h5"]`))))
+		S("taps 打开微信支付", browsertest.Click(chromedp.CSS(`[data-method="wechatpay.h5"]`))))
 	payAs(friend, "the friend", "buyer-li")
 	friend.Do(S("sees it paid", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 	shopper.Do(S("reload the order", chromedp.Navigate(e.shop+"/orders/"+cityOrder)),
@@ -124,7 +124,7 @@ func TestBrowserMarketplace(t *testing.T) {
 	// /s/ page and checks out with the code credited.
 	var message string
 	shopper.Do(S("open 牛仔裤", chromedp.Navigate(e.shop+"/p/city-jeans")),
-		S("make a share code", chromedp.Click(chromedp.CSS(`[data-share-button]`))),
+		S("make a share code", browsertest.Click(chromedp.CSS(`[data-share-button]`))),
 		S("read the message", chromedp.WaitVisible(chromedp.CSS(`[data-share-message]`))),
 		S("", browsertest.Value(`[data-share-message]`, &message)))
 	if !strings.Contains(message, "￥") {
@@ -132,11 +132,11 @@ func TestBrowserMarketplace(t *testing.T) {
 	}
 	friend.Do(S("open the paste page", chromedp.Navigate(e.gw+"/s/")),
 		S("paste the chat", chromedp.SendKeys(chromedp.CSS(`[data-share-text]`), "朋友圈: "+message+" 😀")),
-		S("tap 打开", chromedp.Click(chromedp.CSS(`form[action="/s/"] button`))),
+		S("tap 打开", browsertest.Click(chromedp.CSS(`form[action="/s/"] button`))),
 		S("land on the product, credited", chromedp.WaitVisible(chromedp.CSS(`[data-share-code-applied]`))),
-		S("add it", chromedp.Click(chromedp.CSS(`[data-add-to-cart]`))),
+		S("add it", browsertest.Click(chromedp.CSS(`[data-add-to-cart]`))),
 		S("see it in the cart", chromedp.WaitVisible(chromedp.CSS(`[data-cart-line="city-jeans"]`))),
-		S("check out", chromedp.Click(chromedp.CSS(`[data-checkout]`))),
+		S("check out", browsertest.Click(chromedp.CSS(`[data-checkout]`))),
 		S("reach the cashier", chromedp.WaitVisible(chromedp.CSS(`[data-method="alipay.wap"]`))))
 	friend.Screenshot("shop-shared-checkout")
 }
@@ -177,11 +177,11 @@ func TestBrowserMarketplaceLooks(t *testing.T) {
 		t.Errorf("the buyer picker ends at %.0f px in a %.0f px window", right, width)
 	}
 	shopper.Do(S("choose 李娜", chromedp.SetValue(chromedp.CSS(`[data-buyer-select]`), "buyer-li")),
-		S("switch", chromedp.Click(chromedp.CSS(`[data-buyer-submit]`))),
+		S("switch", browsertest.Click(chromedp.CSS(`[data-buyer-submit]`))),
 		S("李娜 is shopping", chromedp.WaitVisible(chromedp.CSS(`[data-current-buyer="buyer-li"]`))))
 
 	look("shop-product", e.shop+"/p/county-rice-5kg")
-	shopper.Do(S("make a share code", chromedp.Click(chromedp.CSS(`[data-share-button]`))),
+	shopper.Do(S("make a share code", browsertest.Click(chromedp.CSS(`[data-share-button]`))),
 		S("see the message", chromedp.WaitVisible(chromedp.CSS(`[data-share-message]`))))
 	shopper.Look("shop-product-shared-390x844")
 	readsAsChinese(shopper, "shop-product-shared")
@@ -196,16 +196,16 @@ func TestBrowserMarketplaceLooks(t *testing.T) {
 	}
 
 	for _, p := range []string{"county-soymilk", "county-youtiao", "city-tshirt", "city-jeans"} {
-		shopper.Do(S("open "+p, chromedp.Navigate(e.shop+"/p/"+p)), S("add "+p, chromedp.Click(chromedp.CSS(`[data-add-to-cart]`))),
+		shopper.Do(S("open "+p, chromedp.Navigate(e.shop+"/p/"+p)), S("add "+p, browsertest.Click(chromedp.CSS(`[data-add-to-cart]`))),
 			S("see it in the cart", chromedp.WaitVisible(chromedp.CSS(`[data-cart-line="`+p+`"]`))))
 	}
 	look("shop-cart", e.shop+"/cart")
-	shopper.Do(S("check out", chromedp.Click(chromedp.CSS(`[data-checkout]`))),
+	shopper.Do(S("check out", browsertest.Click(chromedp.CSS(`[data-checkout]`))),
 		S("see the orders", chromedp.WaitVisible(chromedp.CSS(`[data-order-merchant="m_demo_city"]`))))
 	look("shop-orders", e.shop+"/orders")
 	var order string
 	shopper.Do(S("note an order", browsertest.Attr(`[data-order-merchant="m_demo_city"]`, "data-order", &order)))
-	shopper.Do(S("open it", chromedp.Navigate(e.shop+"/orders/"+order)), S("ask a friend", chromedp.Click(chromedp.CSS(`[data-pfm-button]`))),
+	shopper.Do(S("open it", chromedp.Navigate(e.shop+"/orders/"+order)), S("ask a friend", browsertest.Click(chromedp.CSS(`[data-pfm-button]`))),
 		S("see the link", chromedp.WaitVisible(chromedp.CSS(`[data-pfm-url]`))))
 	look("shop-order", e.shop+"/orders/"+order)
 	look("shop-error", e.shop+"/p/no-such-product")

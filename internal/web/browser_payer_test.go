@@ -62,7 +62,7 @@ func TestBrowserSandboxPhonePaysAsTheBuyer(t *testing.T) {
 		p := buyerPayment(t, e, "b-wang-"+strings.ReplaceAll(method, ".", "-"), "buyer-wang", "王芳")
 		var link, payer, name string
 		person.Do(S("open 王芳's cashier", chromedp.Navigate(p.CheckoutURL)),
-			S("choose "+method, chromedp.Click(chromedp.CSS(`[data-method="`+method+`"]`))),
+			S("choose "+method, browsertest.Click(chromedp.CSS(`[data-method="`+method+`"]`))),
 			S("see the sandbox phone link", chromedp.WaitVisible(chromedp.CSS(`[data-sandbox-phone]`))),
 			S("", browsertest.Attr(`[data-sandbox-phone]`, "href", &link)))
 		// The link opens a new tab; the same browser opens it here.
@@ -92,7 +92,7 @@ func TestBrowserHandOffsPayAsTheHolder(t *testing.T) {
 		p := buyerPayment(t, e, "b-holder-"+strings.ReplaceAll(method, ".", "-"), "buyer-zhang", "张伟")
 		var payer string
 		person.Do(S("open the cashier", chromedp.Navigate(p.CheckoutURL)),
-			S("tap "+method, chromedp.Click(chromedp.CSS(`[data-method="`+method+`"]`))),
+			S("tap "+method, browsertest.Click(chromedp.CSS(`[data-method="`+method+`"]`))),
 			S("see who pays", browsertest.Attr(`[data-paying-as]`, "data-paying-as", &payer)))
 		person.Screenshot("hand-off-as-holder-" + method)
 		if payer != "buyer-li" {
@@ -125,13 +125,13 @@ func TestBrowserPayForMeFriendPays(t *testing.T) {
 
 	var first, payer, done string
 	friend.Do(S("open the link", chromedp.Navigate(pfm.URL)),
-		S("tap 打开微信支付", chromedp.Click(chromedp.CSS(`[data-method="wechatpay.h5"]`))),
+		S("tap 打开微信支付", browsertest.Click(chromedp.CSS(`[data-method="wechatpay.h5"]`))),
 		S("see who the wallet would pay as", browsertest.Attr(`[data-paying-as]`, "data-paying-as", &first)))
 	friend.Screenshot("pay-for-me-who-pays")
 	if first != users.Seed[0].ID {
 		t.Fatalf("a fresh phone opens as %q", first)
 	}
-	friend.Do(S("tap 李娜", chromedp.Click(chromedp.CSS(`[data-pay-as="buyer-li"]`))),
+	friend.Do(S("tap 李娜", browsertest.Click(chromedp.CSS(`[data-pay-as="buyer-li"]`))),
 		S("see 李娜 pays", chromedp.WaitVisible(chromedp.CSS(`[data-paying-as="buyer-li"]`))),
 		S("", browsertest.Attr(`[data-paying-as]`, "data-paying-as", &payer)))
 	friend.Do(payOnPhone("李娜")...)

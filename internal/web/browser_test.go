@@ -73,14 +73,14 @@ func payOnPhone(who string) []browsertest.Step {
 	return []browsertest.Step{
 		S(who+" sees the order", chromedp.WaitVisible(chromedp.CSS(`[data-confirm]`))),
 		S(who+" types the PIN", chromedp.SendKeys(chromedp.CSS(`#pin`), "123456")),
-		S(who+" taps 确认支付", chromedp.Click(chromedp.CSS(`[data-confirm]`))),
+		S(who+" taps 确认支付", browsertest.Click(chromedp.CSS(`[data-confirm]`))),
 		S(who+" sees the receipt", chromedp.WaitVisible(chromedp.CSS(`[data-trade-no]`))),
 	}
 }
 
 func returnVerified(p *browsertest.Person, e *gatewaytest.Env) {
 	var verified string
-	p.Do(S("tap 返回商户", chromedp.Click(chromedp.CSS(`[data-return]`))),
+	p.Do(S("tap 返回商户", browsertest.Click(chromedp.CSS(`[data-return]`))),
 		S("reach the merchant's page", chromedp.WaitVisible(chromedp.CSS(`[data-verified]`))),
 		S("read its verdict", browsertest.Attr(`[data-verified]`, "data-verified", &verified)))
 	if verified != "true" {
@@ -105,7 +105,7 @@ func TestBrowserDesktopQR(t *testing.T) {
 
 	buyer.Do(S("open the cashier", chromedp.Navigate(p.CheckoutURL)),
 		S("see the amount", chromedp.WaitVisible(chromedp.CSS(`[data-amount]`))),
-		S("choose 微信扫码支付", chromedp.Click(chromedp.CSS(`[data-method="wechatpay.native"]`))),
+		S("choose 微信扫码支付", browsertest.Click(chromedp.CSS(`[data-method="wechatpay.native"]`))),
 		S("see WeChat's code", chromedp.WaitVisible(chromedp.CSS(`img[data-wallet-qr]`))))
 	buyer.Screenshot("cashier-desktop-qr")
 	qr, err := chromedp.Run(buyer.Ctx, chromedp.Screenshot(chromedp.CSS(`img[data-wallet-qr]`)))
@@ -120,7 +120,7 @@ func TestBrowserDesktopQR(t *testing.T) {
 	phone.Do(append([]browsertest.Step{
 		S("open the phone as 李娜", chromedp.Navigate(e.Sandbox.URL+"/phone/u/buyer-li?wallet=wechatpay")),
 		S("choose the photo", chromedp.SetUploadFiles(chromedp.CSS(`#image`), []string{file})),
-		S("tap 识别", chromedp.Click(chromedp.CSS(`form[action$="/scan"] button[type=submit]`))),
+		S("tap 识别", browsertest.Click(chromedp.CSS(`form[action$="/scan"] button[type=submit]`))),
 	}, payOnPhone("李娜")...)...)
 	buyer.Do(S("the cashier turns to the result by itself", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 	buyer.Screenshot("cashier-desktop-paid")
@@ -141,12 +141,12 @@ func TestBrowserAggregateCode(t *testing.T) {
 			p := payment(t, e, "aggregate", "b-agg-"+c.wallet, "")
 			person.Do(S("scan the one code", chromedp.Navigate(p.NextAction.QRCode)),
 				S("the wallet asks who is paying", chromedp.WaitVisible(chromedp.CSS(`[data-allow]`))),
-				S("choose 王芳", chromedp.Click(chromedp.CSS(`input[value="buyer-wang"]`))),
-				S("tap 允许", chromedp.Click(chromedp.CSS(`[data-allow]`))),
+				S("choose 王芳", browsertest.Click(chromedp.CSS(`input[value="buyer-wang"]`))),
+				S("tap 允许", browsertest.Click(chromedp.CSS(`[data-allow]`))),
 				S("see the in-wallet payment", chromedp.WaitVisible(chromedp.CSS(`[data-pay]`))))
 			person.Look("aggregate-" + c.wallet + "-page")
 			readsAsChinese(person, "aggregate-"+c.wallet+"-page")
-			person.Do(S("tap pay", chromedp.Click(chromedp.CSS(`[data-pay]`))))
+			person.Do(S("tap pay", browsertest.Click(chromedp.CSS(`[data-pay]`))))
 			person.Do(payOnPhone("王芳")...)
 			person.Do(S("back on the cashier, then the result", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 			person.Screenshot("aggregate-" + c.wallet + "-paid")
@@ -184,7 +184,7 @@ func TestBrowserPhoneJumpAndReturn(t *testing.T) {
 	for _, method := range []string{"alipay.wap", "wechatpay.h5"} {
 		p := payment(t, e, "cashier", "b-jump-"+strings.ReplaceAll(method, ".", "-"), shop.URL+"/orders/1")
 		buyer.Do(S("open the cashier", chromedp.Navigate(p.CheckoutURL)),
-			S("tap "+method, chromedp.Click(chromedp.CSS(`[data-method="`+method+`"]`))))
+			S("tap "+method, browsertest.Click(chromedp.CSS(`[data-method="`+method+`"]`))))
 		buyer.Do(payOnPhone("the buyer")...)
 		buyer.Do(S("come back to the result", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 		buyer.Screenshot("jump-" + method)
@@ -212,7 +212,7 @@ func TestBrowserPayForMe(t *testing.T) {
 	if !strings.Contains(ask, "张*") || strings.Contains(ask, "张伟") || !strings.Contains(ask, "帮我付下米钱") {
 		t.Fatalf("the friend sees %q", ask)
 	}
-	friend.Do(S("tap 打开微信支付", chromedp.Click(chromedp.CSS(`[data-method="wechatpay.h5"]`))))
+	friend.Do(S("tap 打开微信支付", browsertest.Click(chromedp.CSS(`[data-method="wechatpay.h5"]`))))
 	friend.Do(payOnPhone("the friend")...)
 	var done string
 	friend.Do(S("see it paid", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))), S("", browsertest.Text(`[data-result]`, &done)))
@@ -243,9 +243,9 @@ func TestBrowserTwoPayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	var codeB string
-	a.Do(S("a opens the link", chromedp.Navigate(pfm.URL)), S("a chooses WeChat", chromedp.Click(chromedp.CSS(`[data-method="wechatpay.native"]`))),
+	a.Do(S("a opens the link", chromedp.Navigate(pfm.URL)), S("a chooses WeChat", browsertest.Click(chromedp.CSS(`[data-method="wechatpay.native"]`))),
 		S("", chromedp.WaitVisible(chromedp.CSS(`[data-qr-text]`))))
-	b.Do(S("b opens the link", chromedp.Navigate(pfm.URL)), S("b chooses Alipay", chromedp.Click(chromedp.CSS(`[data-method="alipay.precreate"]`))),
+	b.Do(S("b opens the link", chromedp.Navigate(pfm.URL)), S("b chooses Alipay", browsertest.Click(chromedp.CSS(`[data-method="alipay.precreate"]`))),
 		S("", chromedp.WaitVisible(chromedp.CSS(`[data-qr-text]`))), S("", browsertest.Text(`[data-qr-text]`, &codeB)))
 	var codeA string
 	a.Do(S("", browsertest.Text(`[data-qr-text]`, &codeA)))
@@ -273,10 +273,10 @@ func TestBrowserShareCode(t *testing.T) {
 	chat := "【群聊】李娜: 大家看看这个 👉 " + strings.Replace(sc.Message, sc.Token, toFullWidthLower(sc.Token), 1) + " 好便宜!"
 	person.Do(S("open the paste page", chromedp.Navigate(e.URL+"/s/")),
 		S("paste the message", chromedp.SendKeys(chromedp.CSS(`[data-share-text]`), chat)),
-		S("tap 打开", chromedp.Click(chromedp.CSS(`form[action="/s/"] button`))),
+		S("tap 打开", browsertest.Click(chromedp.CSS(`form[action="/s/"] button`))),
 		S("land on the checkout", chromedp.WaitVisible(chromedp.CSS(`[data-method="alipay.wap"]`))))
 	person.Screenshot("share-code-checkout")
-	person.Do(S("tap 打开支付宝", chromedp.Click(chromedp.CSS(`[data-method="alipay.wap"]`))))
+	person.Do(S("tap 打开支付宝", browsertest.Click(chromedp.CSS(`[data-method="alipay.wap"]`))))
 	person.Do(payOnPhone("the sharer")...)
 	person.Do(S("see it paid", chromedp.WaitVisible(chromedp.CSS(`[data-result="succeeded"]`))))
 	// The paste and this lookup are the code's two resolves.
@@ -315,7 +315,7 @@ func TestBrowserSigningPage(t *testing.T) {
 		S("read the agreement", chromedp.WaitVisible(chromedp.CSS(`[data-agreement-body]`))),
 		S("see its hash", browsertest.Text(`[data-agreement-hash]`, &hash)),
 		S("type the name", chromedp.SendKeys(chromedp.CSS(`[data-signer]`), "王经理")),
-		S("tick agree", chromedp.Click(chromedp.CSS(`[data-agree]`))))
+		S("tick agree", browsertest.Click(chromedp.CSS(`[data-agree]`))))
 	signer.Look("signing-page")
 	readsAsChinese(signer, "signing-page")
 	var title string
@@ -323,7 +323,7 @@ func TestBrowserSigningPage(t *testing.T) {
 	if title != "签署微信支付开通协议 · 互通" {
 		t.Errorf("the signing page is titled %q", title)
 	}
-	signer.Do(S("tap 签署", chromedp.Click(chromedp.CSS(`[data-sign]`))),
+	signer.Do(S("tap 签署", browsertest.Click(chromedp.CSS(`[data-sign]`))),
 		S("see it signed", chromedp.WaitVisible(chromedp.CSS(`[data-signed]`))))
 	var here string
 	signer.Do(S("", browsertest.Location(&here)))

@@ -69,7 +69,7 @@ func TestBrowserShopperPagesLook(t *testing.T) {
 
 	// A wallet's own code, after choosing it.
 	computer.Do(S("a laptop window", chromedp.EmulateViewport(1280, 800)), S("open the cashier", chromedp.Navigate(open.CheckoutURL)),
-		S("choose 微信扫码支付", chromedp.Click(chromedp.CSS(`[data-method="wechatpay.native"]`))),
+		S("choose 微信扫码支付", browsertest.Click(chromedp.CSS(`[data-method="wechatpay.native"]`))),
 		S("see WeChat's code", chromedp.WaitVisible(chromedp.CSS(`img[data-wallet-qr]`))))
 	var here string
 	computer.Do(S("", browsertest.Location(&here)))

@@ -37,7 +37,7 @@ func TestBrowserPhonePagesLook(t *testing.T) {
 	p.LookAt("phone-wechat-order", open("wechatpay", wechatCode, "buyer-wang"), both...)
 	p.LookAt("phone-alipay-order", open("alipay", pc.QRCode, "buyer-li"), both...)
 	p.Do(browsertest.Step{Name: "type the PIN", Action: chromedp.SendKeys(chromedp.CSS(`#pin`), "123456")},
-		browsertest.Step{Name: "tap 确认支付", Action: chromedp.Click(chromedp.CSS(`[data-confirm]`))},
+		browsertest.Step{Name: "tap 确认支付", Action: browsertest.Click(chromedp.CSS(`[data-confirm]`))},
 		browsertest.Step{Name: "see the receipt", Action: chromedp.WaitVisible(chromedp.CSS(`[data-trade-no]`))})
 	p.Look("phone-alipay-paid")
 	p.LookAt("phone-history", e.URL+"/phone/u/buyer-li?wallet=alipay", both...)
