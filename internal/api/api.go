@@ -326,8 +326,13 @@ func (s *Server) authenticated(route string, h func(http.ResponseWriter, *http.R
 			return
 		}
 		key, err := s.Svc.Authenticate(r.Context(), secret)
-		if err != nil {
+		if errors.Is(err, gateway.ErrBadKey) {
 			writeError(w, http.StatusUnauthorized, "authentication_error", "invalid_api_key", "the API key is not valid", "")
+			return
+		}
+		if err != nil {
+			s.log().Error("authenticating a request", "route", route, "err", err)
+			writeError(w, http.StatusInternalServerError, "api_error", "internal", "the gateway could not check the API key; retry", "")
 			return
 		}
 		c := caller{key: key}

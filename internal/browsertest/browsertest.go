@@ -155,7 +155,7 @@ func Click[S chromedp.Selectable](sel S, opts ...chromedp.QueryOption) chromedp.
 			}
 			select {
 			case <-ctx.Done():
-				return chromedp.Void{}, fmt.Errorf("%w (after %v)", ctx.Err(), err)
+				return chromedp.Void{}, fmt.Errorf("%w (after %w)", ctx.Err(), err)
 			case <-time.After(100 * time.Millisecond):
 			}
 		}

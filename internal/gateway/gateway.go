@@ -71,6 +71,8 @@ type Service struct {
 	wakeOnce sync.Once
 	wake     chan struct{}
 
+	keys keyCache // authenticated API keys (Authenticate)
+
 	returnKeyMu sync.Mutex
 	returnKey   ed25519.PrivateKey
 

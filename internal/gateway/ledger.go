@@ -93,19 +93,24 @@ func (s *Service) feeRate(ch string) ledger.Rate {
 }
 
 // commissionRate is the merchant's own rate, else its category's, else
-// the default.
-func (s *Service) commissionRate(ctx context.Context, q queryer, merchantID string) ledger.Rate {
+// the default. A failed read is an error, never the default: a release
+// would otherwise charge the wrong commission for good.
+func (s *Service) commissionRate(ctx context.Context, q queryer, merchantID string) (ledger.Rate, error) {
 	var bps int64
 	var category string
-	if err := q.QueryRowContext(ctx, `SELECT commission_bps, category FROM merchants WHERE id = $1`, merchantID).Scan(&bps, &category); err == nil {
-		if bps >= 0 {
-			return ledger.Rate(bps)
-		}
-		if r, ok := s.CommissionByCategory[category]; ok {
-			return r
-		}
+	err := q.QueryRowContext(ctx, `SELECT commission_bps, category FROM merchants WHERE id = $1`, merchantID).Scan(&bps, &category)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return DefaultCommission, nil
+	case err != nil:
+		return 0, fmt.Errorf("reading merchant %s's commission: %w", merchantID, err)
+	case bps >= 0:
+		return ledger.Rate(bps), nil
 	}
-	return DefaultCommission
+	if r, ok := s.CommissionByCategory[category]; ok {
+		return r, nil
+	}
+	return DefaultCommission, nil
 }
 
 // post writes an entry and updates the cached balances, in tx. A balance
@@ -234,7 +239,11 @@ func (s *Service) release(ctx context.Context, tx *sql.Tx, merchantID, paymentID
 	now := s.now()
 	escrow := p.Amount - p.Refunded
 	fee := p.Fee - p.FeeReturned
-	p.Commission = s.commissionRate(ctx, tx, p.MerchantID).Of(escrow)
+	rate, err := s.commissionRate(ctx, tx, p.MerchantID)
+	if err != nil {
+		return p, err
+	}
+	p.Commission = rate.Of(escrow)
 	p.ReleasedAt, p.UpdatedAt = now, now
 	if escrow > 0 || fee > 0 {
 		if err := s.post(ctx, tx, ledger.Released(p.MerchantID, p.Channel, p.ID, escrow, p.Commission, fee, now)); err != nil {
