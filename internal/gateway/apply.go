@@ -287,17 +287,20 @@ func (s *Service) applyNotification(ctx context.Context, ch string, n channel.No
 
 // Poll asks the wallet about a pending wallet order (a job).
 func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
-	var r ref
+	var r pollRef
 	if err := json.Unmarshal(j.Payload, &r); err != nil {
 		return fmt.Errorf("%s job payload: %w", j.Kind, err)
 	}
 	a, err := s.loadAttempt(ctx, s.DB, r.ID, false)
-	if err != nil || a.Status != payment.AttemptPending {
+	if isNotFound(err) {
 		return nil
+	}
+	if err != nil || a.Status != payment.AttemptPending {
+		return err
 	}
 	p, err := s.loadPayment(ctx, s.DB, a.PaymentID, "", false)
 	if err != nil {
-		return nil
+		return err
 	}
 	a = fillAttempt(a, p)
 	m, err := s.GetMerchant(ctx, p.MerchantID)
@@ -310,14 +313,35 @@ func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
 	}
 	t, err := atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return acct.Connector.Query(ctx, a.ID, s.subMerchant(m, a.Channel)) })
 	if errors.Is(err, channel.ErrNotFound) {
-		return nil // not yet seen by a buyer
+		return s.pollNext(ctx, r, p.ExpiresAt) // not yet seen by a buyer
 	}
 	if err != nil {
 		return err
 	}
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
 	s.noteMismatch(ctx, a.Channel, sourceQuery, "query:"+a.ID, err)
-	return err
+	if err != nil {
+		return err
+	}
+	return s.pollNext(ctx, r, p.ExpiresAt)
+}
+
+// pollNext schedules the poll after r, unless r predates chaining. A poll
+// whose order turned out paid schedules one more that finds it settled and
+// ends the chain; that costs a row, not a wallet call.
+func (s *Service) pollNext(ctx context.Context, r pollRef, expiresAt time.Time) error {
+	if !r.Chained {
+		return nil
+	}
+	r.Step++
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.enqueuePoll(ctx, tx, r, expiresAt, s.now()) })
+}
+
+// isNotFound tells a row that is not there (a job about an object since
+// removed: nothing to do) from a failure to read it (retry).
+func isNotFound(err error) bool {
+	var nf *NotFoundError
+	return errors.As(err, &nf)
 }
 
 // Expire closes an unpaid payment at its wallets when it expires (a job).
@@ -327,8 +351,11 @@ func (s *Service) Expire(ctx context.Context, j jobs.Job) error {
 		return fmt.Errorf("%s job payload: %w", j.Kind, err)
 	}
 	p, err := s.loadPayment(ctx, s.DB, r.ID, "", false)
-	if err != nil || p.Status != payment.StatusRequiresAction {
+	if isNotFound(err) {
 		return nil
+	}
+	if err != nil || p.Status != payment.StatusRequiresAction {
+		return err
 	}
 	_, err = s.cancel(ctx, p)
 	if errors.Is(err, ErrAlreadyPaid) {

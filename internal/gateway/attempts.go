@@ -192,20 +192,43 @@ func attemptRefusal(err error) error {
 }
 
 // enqueuePolls schedules the queries that find a wallet order paid even if
-// its notification is lost.
+// its notification is lost. Only the first is stored now; each query that
+// finds the order still pending schedules the next (pollNext), so a
+// payment paid at once leaves one job row behind, not one per step.
 func (s *Service) enqueuePolls(ctx context.Context, tx *sql.Tx, attemptID string, expiresAt, now time.Time) error {
+	return s.enqueuePoll(ctx, tx, pollRef{ID: attemptID, Step: 0, From: now.UnixMicro(), Chained: true}, expiresAt, now)
+}
+
+// pollRef is a poll job's payload: the attempt, which step of the schedule
+// (counted from From, the attempt's start, in Unix microseconds) this is,
+// and whether it schedules its successor. Polls stored before chaining
+// carry only the id: their successors are stored already.
+type pollRef struct {
+	ID      string `json:"id"`
+	Step    int    `json:"step,omitempty"`
+	From    int64  `json:"from,omitempty"`
+	Chained bool   `json:"chained,omitempty"`
+}
+
+// enqueuePoll stores poll step r.Step if the schedule has it and it falls
+// before the payment expires (expiry closes the order anyway). The unique
+// key makes a step stored once even when the poll before it runs twice
+// (killed after scheduling, before finishing).
+func (s *Service) enqueuePoll(ctx context.Context, tx *sql.Tx, r pollRef, expiresAt, now time.Time) error {
 	schedule := s.PollSchedule
 	if schedule == nil {
 		schedule = DefaultPollSchedule
 	}
-	for _, d := range schedule {
-		if now.Add(d).Before(expiresAt) {
-			if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindPoll, Payload: ref{attemptID}, RunAt: now.Add(d), MaxAttempts: 5}, now); err != nil {
-				return err
-			}
-		}
+	if r.Step >= len(schedule) {
+		return nil
 	}
-	return nil
+	at := time.UnixMicro(r.From).UTC().Add(schedule[r.Step])
+	if !at.Before(expiresAt) {
+		return nil
+	}
+	_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindPoll, Payload: r, RunAt: at, MaxAttempts: 5,
+		UniqueKey: fmt.Sprintf("%s/%d", r.ID, r.Step)}, now)
+	return err
 }
 
 // countSharePaid credits a paid payment to the share code its buyer came

@@ -522,8 +522,11 @@ func (s *Service) PollContract(ctx context.Context, j jobs.Job) error {
 		return fmt.Errorf("%s job payload: %w", j.Kind, err)
 	}
 	c, _, _, err := s.loadContract(ctx, s.DB, r.ID, false)
-	if err != nil || c.State != contract.Submitted {
+	if isNotFound(err) {
 		return nil
+	}
+	if err != nil || c.State != contract.Submitted {
+		return err
 	}
 	ob, ok := s.Accounts[c.Channel].Connector.(channel.Onboarder)
 	if !ok {
