@@ -193,7 +193,7 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 		if err != nil {
 			return nil, err
 		}
-		out["wechatpay"] = gateway.Account{Name: "main", Connector: conn}
+		out[conn.Channel()] = gateway.Account{Name: "main", Connector: conn}
 	}
 	if a := c.Alipay; a.AppID != "" {
 		conn, err := chalipay.New(chalipay.Config{AppID: a.AppID, SellerID: a.SellerID, AppPrivateKey: a.AppPrivateKey, AlipayPublicKey: a.AlipayPublicKey, Gateway: alipayGateway,
@@ -201,7 +201,7 @@ func walletAccounts(ctx context.Context, c sandbox.Credentials, sandboxURL strin
 		if err != nil {
 			return nil, err
 		}
-		out["alipay"] = gateway.Account{Name: "main", Connector: conn}
+		out[conn.Channel()] = gateway.Account{Name: "main", Connector: conn}
 	}
 	if len(out) == 0 {
 		return nil, errors.New("the credentials name no wallet account")

@@ -142,7 +142,7 @@ func TestCampaignToActive(t *testing.T) {
 			}
 		}
 		m0, _ := e.Svc.GetMerchant(ctx, shops[0].ID)
-		if m0.WeChatSubMchID == "" {
+		if m0.Wallets["wechatpay"].SubMerchant == "" {
 			t.Fatal("the active contract did not record the sub_mchid")
 		}
 		p, err := e.Svc.CreatePayment(ctx, m0, payment.Request{MerchantOrderID: "county-1", Amount: 880, Currency: "CNY", Description: "酱油",
@@ -212,7 +212,7 @@ func TestAlipayOnboarding(t *testing.T) {
 		return c.State == "active"
 	})
 	m, _ := e.Svc.GetMerchant(ctx, e.Merchants[0].ID)
-	if m.AlipayAppAuthToken == "" {
+	if m.Wallets["alipay"].SubMerchant == "" {
 		t.Fatal("no app_auth_token recorded")
 	}
 	if !shown(e, "b1", "alipay.precreate") {

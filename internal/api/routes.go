@@ -167,7 +167,8 @@ func (s *Server) methods(w http.ResponseWriter, r *http.Request, c caller) {
 	out := []map[string]any{}
 	for _, d := range ds {
 		if d.Shown {
-			out = append(out, map[string]any{"method": d.Method, "channel": payment.Methods[d.Method], "cohort": d.Cohort, "rule_version": d.Version})
+			ch, _ := payment.MethodChannel(d.Method)
+			out = append(out, map[string]any{"method": d.Method, "channel": ch, "cohort": d.Cohort, "rule_version": d.Version})
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})

@@ -15,6 +15,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/hutong-pay/hutong/internal/recon"
 )
 
 // Methods, as DESIGN §3 names them.
@@ -245,6 +247,9 @@ type Onboarding struct {
 // it: WeChat Pay's trade bill CSV (gzip), Alipay's zip of GBK CSVs.
 type BillDownloader interface {
 	DownloadBill(ctx context.Context, day string, w io.Writer) error
+	// ReadBill reads a file DownloadBill or DownloadMerchantBill wrote,
+	// in the wallet's format, as rows reconciliation matches.
+	ReadBill(file *io.SectionReader, opts ...recon.Option) (recon.RowSource, error)
 }
 
 // MerchantBillDownloader is a connector whose account also collects for

@@ -123,8 +123,8 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if err := payment.CanAttempt(p, s.now()); err != nil {
 		return payment.Attempt{}, attemptRefusal(err)
 	}
-	ch, ok := payment.Methods[req.Method]
-	if !ok || ch == "" {
+	ch, ok := channel.MethodWallet(req.Method)
+	if !ok {
 		return payment.Attempt{}, &payment.FieldError{Param: "method", Message: fmt.Sprintf("%q is not a wallet method", req.Method)}
 	}
 	acct, ok := s.Accounts[ch]

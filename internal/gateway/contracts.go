@@ -249,13 +249,7 @@ func (s *Service) act(ctx context.Context, tx *sql.Tx, id string, a contract.Act
 	// The wallet merchant an active contract names is where the merchant's
 	// payments go from now on.
 	if n.State == contract.Active && n.SubMerchant != "" {
-		var err error
-		if n.Channel == "alipay" {
-			_, err = tx.ExecContext(ctx, `UPDATE merchants SET alipay_app_auth_token = $2, alipay_seller_id = $3 WHERE id = $1`, n.MerchantID, n.SubMerchant, n.Seller)
-		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE merchants SET wechat_sub_mchid = $2 WHERE id = $1`, n.MerchantID, n.SubMerchant)
-		}
-		if err != nil {
+		if err := setMerchantWallet(ctx, tx, n.MerchantID, n.Channel, MerchantWallet{SubMerchant: n.SubMerchant, Seller: n.Seller}); err != nil {
 			return c, err
 		}
 	}

@@ -52,7 +52,7 @@ func (s *Service) CreateFeedback(ctx context.Context, f Feedback) (Feedback, err
 	}
 	f.Text = strings.TrimSpace(f.Text)
 	switch {
-	case payment.Methods[f.Method] == "":
+	case !isWalletMethod(f.Method):
 		return f, bad("method", fmt.Sprintf("%q is not a wallet method", f.Method))
 	case f.Rating < 1 || f.Rating > 5:
 		return f, bad("rating", "must be 1 to 5")

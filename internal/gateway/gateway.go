@@ -114,16 +114,27 @@ func (s *Service) log() *slog.Logger {
 
 // Merchant is a seller on the marketplace.
 type Merchant struct {
-	ID                 string `json:"id"`
-	Name               string `json:"name"`
-	Category           string `json:"category,omitempty"`
-	RegionCode         string `json:"region_code,omitempty"`
-	Size               string `json:"size,omitempty"`
-	WeChatSubMchID     string `json:"wechat_sub_mchid,omitempty"`
-	AlipayAppAuthToken string `json:"-"`
-	// AlipaySellerID is the Alipay user id that authorized the app with
-	// AlipayAppAuthToken: the seller_id its trades' messages name.
-	AlipaySellerID string `json:"-"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Category   string `json:"category,omitempty"`
+	RegionCode string `json:"region_code,omitempty"`
+	Size       string `json:"size,omitempty"`
+	// Wallets are what the merchant's payments on each wallet are made
+	// under, by channel; a wallet absent here takes the merchant's payments
+	// on the platform's own account. Never shown: a sub-merchant reference
+	// may be a credential (channel.Wallet.SubMerchantSecret).
+	Wallets map[string]MerchantWallet `json:"-"`
+}
+
+// MerchantWallet is what a merchant's payments on one wallet are made
+// under, as its active contract recorded.
+type MerchantWallet struct {
+	// SubMerchant is the reference the connector acts under for the
+	// merchant (WeChat Pay's sub_mchid, Alipay's app_auth_token).
+	SubMerchant string
+	// Seller is the wallet's user id for the merchant that its messages
+	// name (Alipay's seller_id), "" where the wallet names none.
+	Seller string
 }
 
 // Errors the API maps to answers.
@@ -185,10 +196,7 @@ func (s *Service) forUpdate() string {
 }
 
 func (s *Service) subMerchant(m Merchant, ch string) string {
-	if ch == "wechatpay" {
-		return m.WeChatSubMchID
-	}
-	return m.AlipayAppAuthToken
+	return m.Wallets[ch].SubMerchant
 }
 
 // expect is the identity every wallet message about m's payments on ch
@@ -198,7 +206,8 @@ func (s *Service) expect(m Merchant, ch string) (channel.Identity, error) {
 	if !ok {
 		return channel.Identity{}, ErrMethodNotOpen
 	}
-	return acct.Connector.Expect(s.subMerchant(m, ch), m.AlipaySellerID), nil
+	w := m.Wallets[ch]
+	return acct.Connector.Expect(w.SubMerchant, w.Seller), nil
 }
 
 // GetMerchant reads a merchant.
@@ -209,13 +218,34 @@ func (s *Service) GetMerchant(ctx context.Context, id string) (Merchant, error) 
 // getMerchant reads a merchant through q: a transaction reads it through
 // itself, never through a second connection of the pool.
 func getMerchant(ctx context.Context, q queryer, id string) (Merchant, error) {
+	// One round trip: the merchant's row once per wallet it has, or once
+	// with NULLs.
+	rows, err := q.QueryContext(ctx, `SELECT m.id, m.name, m.category, m.region_code, m.size, w.channel, w.sub_merchant, w.seller
+		FROM merchants m LEFT JOIN merchant_wallets w ON w.merchant_id = m.id WHERE m.id = $1`, id)
+	if err != nil {
+		return Merchant{}, err
+	}
+	defer rows.Close()
 	var m Merchant
-	err := q.QueryRowContext(ctx, `SELECT id, name, wechat_sub_mchid, alipay_app_auth_token, alipay_seller_id, category, region_code, size FROM merchants WHERE id = $1`, id).
-		Scan(&m.ID, &m.Name, &m.WeChatSubMchID, &m.AlipayAppAuthToken, &m.AlipaySellerID, &m.Category, &m.RegionCode, &m.Size)
-	if errors.Is(err, sql.ErrNoRows) {
+	for rows.Next() {
+		var ch, sub, seller sql.NullString
+		if err := rows.Scan(&m.ID, &m.Name, &m.Category, &m.RegionCode, &m.Size, &ch, &sub, &seller); err != nil {
+			return Merchant{}, err
+		}
+		if ch.Valid {
+			if m.Wallets == nil {
+				m.Wallets = map[string]MerchantWallet{}
+			}
+			m.Wallets[ch.String] = MerchantWallet{SubMerchant: sub.String, Seller: seller.String}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Merchant{}, err
+	}
+	if m.ID == "" {
 		return m, &NotFoundError{Param: "merchant_id", Object: "merchant", ID: id}
 	}
-	return m, err
+	return m, nil
 }
 
 // CreateMerchant stores a merchant.
@@ -223,9 +253,26 @@ func (s *Service) CreateMerchant(ctx context.Context, m Merchant) (Merchant, err
 	if m.ID == "" {
 		m.ID = payment.NewID("m")
 	}
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO merchants (id, name, wechat_sub_mchid, alipay_app_auth_token, alipay_seller_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		m.ID, m.Name, m.WeChatSubMchID, m.AlipayAppAuthToken, m.AlipaySellerID, store.Micros(s.now()))
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO merchants (id, name, created_at) VALUES ($1, $2, $3)`, m.ID, m.Name, store.Micros(s.now())); err != nil {
+			return err
+		}
+		for ch, w := range m.Wallets {
+			if err := setMerchantWallet(ctx, tx, m.ID, ch, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	return m, err
+}
+
+// setMerchantWallet records what merchantID's payments on ch are made
+// under from now on.
+func setMerchantWallet(ctx context.Context, tx *sql.Tx, merchantID, ch string, w MerchantWallet) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO merchant_wallets (merchant_id, channel, sub_merchant, seller) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (merchant_id, channel) DO UPDATE SET sub_merchant = excluded.sub_merchant, seller = excluded.seller`, merchantID, ch, w.SubMerchant, w.Seller)
+	return err
 }
 
 // CreatePayment opens a payment at its wallet and stores it, with the
@@ -395,6 +442,7 @@ func (s *Service) loadPayment(ctx context.Context, q queryer, id, merchantID str
 
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 func (s *Service) savePayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
@@ -479,9 +527,6 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Logger:      s.Logger,
 	}
 }
-
-// WalletMethods lists the wallet methods in the order pages show them.
-var WalletMethods = []string{"wechatpay.native", "wechatpay.jsapi", "wechatpay.h5", "wechatpay.app", "alipay.precreate", "alipay.jsapi", "alipay.wap", "alipay.page", "alipay.app"}
 
 // queryJSON runs a query whose one column is a stored JSON object and
 // decodes each row; a row that does not decode is an error naming it.

@@ -252,7 +252,7 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 		// A payment made for a sub-merchant: only the partner form naming
 		// that sub-merchant is its.
 		sub := e.Sandbox.Sandbox().WeChatPay().SubMerchants()[0].SubMchID
-		m, err := e.Svc.CreateMerchant(ctx, gateway.Merchant{Name: "特约商户", WeChatSubMchID: sub})
+		m, err := e.Svc.CreateMerchant(ctx, gateway.Merchant{Name: "特约商户", Wallets: map[string]gateway.MerchantWallet{"wechatpay": {SubMerchant: sub}}})
 		if err != nil {
 			t.Fatal(err)
 		}

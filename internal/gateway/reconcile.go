@@ -78,7 +78,7 @@ func (s *Service) Reconcile(ctx context.Context, ch, day string, progress recon.
 			if err := download(f); err != nil {
 				return fmt.Errorf("download %s: %w", name, err)
 			}
-			bill, err := openBill(ch, f, progress)
+			bill, err := openBill(dl, f, progress)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -137,8 +137,9 @@ func (s *Service) Reconcile(ctx context.Context, ch, day string, progress recon.
 	return run, err
 }
 
-// openBill reads a downloaded bill file in its wallet's format.
-func openBill(ch string, f *os.File, progress recon.Progress) (recon.RowSource, error) {
+// openBill reads a downloaded bill file, from its start to where the
+// download left it, in its wallet's format.
+func openBill(dl channel.BillDownloader, f *os.File, progress recon.Progress) (recon.RowSource, error) {
 	size, err := f.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return nil, err
@@ -147,13 +148,7 @@ func openBill(ch string, f *os.File, progress recon.Progress) (recon.RowSource, 
 	if progress != nil {
 		opts = append(opts, recon.WithProgress(progress, size))
 	}
-	if ch == "alipay" {
-		return recon.NewAlipayBill(f, size, opts...)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	return recon.NewWeChatTradeBill(f, opts...)
+	return dl.ReadBill(io.NewSectionReader(f, 0, size), opts...)
 }
 
 type authorizedMerchant struct{ id, sub string }
@@ -162,23 +157,9 @@ type authorizedMerchant struct{ id, sub string }
 // their own authorization of the platform's account (Alipay's
 // app_auth_token), each with that authorization.
 func (s *Service) authorizedMerchants(ctx context.Context, ch string) ([]authorizedMerchant, error) {
-	if ch != "alipay" {
-		return nil, nil
-	}
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, alipay_app_auth_token FROM merchants WHERE alipay_app_auth_token <> '' ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []authorizedMerchant
-	for rows.Next() {
-		var m authorizedMerchant
-		if err := rows.Scan(&m.id, &m.sub); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (m authorizedMerchant, err error) {
+		return m, rows.Scan(&m.id, &m.sub)
+	}, `SELECT merchant_id, sub_merchant FROM merchant_wallets WHERE channel = $1 AND sub_merchant <> '' ORDER BY merchant_id`, ch)
 }
 
 func describe(r recon.Result) string {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -130,10 +131,16 @@ func (s *Service) RemoveRule(ctx context.Context, method, actor, reason string) 
 }
 
 func checkRuleMethod(method string) error {
-	if ch, ok := payment.Methods[method]; !ok || ch == "" {
-		return &payment.FieldError{Param: "method", Message: fmt.Sprintf("%q is not a wallet method; rules are set for wechatpay.native, wechatpay.jsapi, wechatpay.h5, wechatpay.app, alipay.precreate, alipay.jsapi, alipay.wap, alipay.page or alipay.app", method)}
+	if !isWalletMethod(method) {
+		return &payment.FieldError{Param: "method", Message: fmt.Sprintf("%q is not a wallet method; rules are set for %s", method, strings.Join(channel.MethodNames(), ", "))}
 	}
 	return nil
+}
+
+// isWalletMethod says method is one of a registered wallet's.
+func isWalletMethod(method string) bool {
+	_, ok := channel.MethodWallet(method)
+	return ok
 }
 
 // recordRule stores a new version of method's rule; r nil removes it.
@@ -226,9 +233,12 @@ func (s *Service) RevertRule(ctx context.Context, method string, version int, ac
 // rollout rules.
 func (s *Service) Decide(ctx context.Context, c rollout.Checkout) ([]rollout.Decision, error) {
 	var methods []string
-	for _, m := range WalletMethods {
-		if _, ok := s.Accounts[payment.Methods[m]]; ok {
-			methods = append(methods, m)
+	for _, w := range channel.Wallets() {
+		if _, ok := s.Accounts[w.Name]; !ok {
+			continue
+		}
+		for _, m := range w.Methods {
+			methods = append(methods, m.Name)
 		}
 	}
 	compiled, _, err := s.Rules(ctx)
@@ -238,7 +248,7 @@ func (s *Service) Decide(ctx context.Context, c rollout.Checkout) ([]rollout.Dec
 	out := compiled.Evaluate(c, methods)
 	payable := map[string]bool{}
 	for i, d := range out {
-		ch := payment.Methods[d.Method]
+		ch, _ := channel.MethodWallet(d.Method)
 		p, seen := payable[ch]
 		if !seen {
 			p = s.Payable(ctx, c.MerchantID, ch)

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -183,20 +185,34 @@ func (s *Service) MerchantStatement(ctx context.Context, merchantID string, from
 	return st, rows.Err()
 }
 
-// shareProfits settles each released WeChat Pay payment of a
-// service-provider merchant through the wallet's profit sharing: the
-// platform's commission to its own account, the rest unfrozen to the
-// sub-merchant. The wallet call comes first and is idempotent by its
-// out_order_no, so a crash before the books are written repeats it
-// harmlessly; each share is one batch.
+// shareProfits settles each released payment of a service-provider
+// merchant on a wallet that shares profits (WeChat Pay): the platform's
+// commission to its own account, the rest unfrozen to the sub-merchant.
+// The wallet call comes first and is idempotent by its out_order_no, so a
+// crash before the books are written repeats it harmlessly; each share is
+// one batch.
 func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
-	ps, ok := s.Accounts["wechatpay"].Connector.(channel.ProfitSharer)
-	if !ok {
-		return nil, nil
+	var out []Batch
+	for _, ch := range slices.Sorted(maps.Keys(s.Accounts)) {
+		ps, ok := s.Accounts[ch].Connector.(channel.ProfitSharer)
+		if !ok {
+			continue
+		}
+		batches, err := s.shareProfitsOn(ctx, ch, ps)
+		out = append(out, batches...)
+		if err != nil {
+			return out, err
+		}
 	}
+	return out, nil
+}
+
+// shareProfitsOn settles the released payments on ch.
+func (s *Service) shareProfitsOn(ctx context.Context, ch string, ps channel.ProfitSharer) ([]Batch, error) {
 	type cand struct{ id, sub string }
-	cands, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (c cand, err error) { return c, rows.Scan(&c.id, &c.sub) }, `SELECT p.id, m.wechat_sub_mchid FROM payments p JOIN merchants m ON m.id = p.merchant_id
-		WHERE p.status = 'succeeded' AND m.wechat_sub_mchid <> '' ORDER BY p.id`)
+	cands, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (c cand, err error) { return c, rows.Scan(&c.id, &c.sub) }, `SELECT p.id, w.sub_merchant FROM payments p
+		JOIN merchant_wallets w ON w.merchant_id = p.merchant_id AND w.channel = $1
+		WHERE p.status = 'succeeded' AND w.sub_merchant <> '' ORDER BY p.id`, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +222,7 @@ func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
 		if err != nil {
 			return out, err
 		}
-		if p.Channel != "wechatpay" || p.ReleasedAt.IsZero() || p.ProfitShareOrder != "" || p.WalletTradeNo == "" {
+		if p.Channel != ch || p.ReleasedAt.IsZero() || p.ProfitShareOrder != "" || p.WalletTradeNo == "" {
 			continue
 		}
 		res, err := atWallet(ctx, p.Channel, "share_profit", func() (channel.ProfitShareResult, error) {
@@ -251,12 +267,23 @@ func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
 	return out, nil
 }
 
-// pendingShares is what a merchant's payable holds for released WeChat Pay
-// payments that profit sharing has not settled yet.
+// pendingShares is what a merchant's payable holds for released payments
+// that a wallet's profit sharing will settle and has not yet: those on the
+// profit-sharing wallets where the merchant is a sub-merchant.
 func (s *Service) pendingShares(ctx context.Context, tx *sql.Tx, merchantID string) (int64, error) {
-	var sub string
-	if err := tx.QueryRowContext(ctx, `SELECT wechat_sub_mchid FROM merchants WHERE id = $1`, merchantID).Scan(&sub); err != nil || sub == "" {
+	subs, err := store.QueryAll(ctx, tx, func(rows *sql.Rows) (ch string, err error) { return ch, rows.Scan(&ch) },
+		`SELECT channel FROM merchant_wallets WHERE merchant_id = $1 AND sub_merchant <> ''`, merchantID)
+	if err != nil {
 		return 0, err
+	}
+	shared := map[string]bool{}
+	for _, ch := range subs {
+		if _, ok := s.Accounts[ch].Connector.(channel.ProfitSharer); ok {
+			shared[ch] = true
+		}
+	}
+	if len(shared) == 0 {
+		return 0, nil
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT data, refunded FROM payments WHERE merchant_id = $1 AND status = 'succeeded'`, merchantID)
 	if err != nil {
@@ -274,7 +301,7 @@ func (s *Service) pendingShares(ctx context.Context, tx *sql.Tx, merchantID stri
 		if err := json.Unmarshal([]byte(data), &p); err != nil {
 			return 0, err
 		}
-		if p.Channel == "wechatpay" && !p.ReleasedAt.IsZero() && p.ProfitShareOrder == "" {
+		if shared[p.Channel] && !p.ReleasedAt.IsZero() && p.ProfitShareOrder == "" {
 			sum += (p.Amount - refunded) - p.Commission - (p.Fee - p.FeeReturned)
 		}
 	}

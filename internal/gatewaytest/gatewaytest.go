@@ -85,8 +85,8 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 		t.Fatal(err)
 	}
 	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
-		"wechatpay": {Name: "main", Connector: wconn},
-		"alipay":    {Name: "main", Connector: aconn},
+		wconn.Channel(): {Name: "main", Connector: wconn},
+		aconn.Channel(): {Name: "main", Connector: aconn},
 	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second, WebhookAllowPrivate: true,
 		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond, AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing}
 	// The address is known before the handler, so the gateway's pages and

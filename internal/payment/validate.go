@@ -14,12 +14,27 @@ import (
 // MaxAmount is the largest payment: the wallets' own limit, 100 million yuan.
 const MaxAmount int64 = 100_000_000_00
 
-// Methods lists every method hutong accepts, with its channel. "aggregate"
-// and "cashier" let the buyer's side decide.
-var Methods = map[string]string{
-	channel.WeChatNative: "wechatpay", channel.WeChatJSAPI: "wechatpay", channel.WeChatH5: "wechatpay", channel.WeChatApp: "wechatpay",
-	channel.AlipayQR: "alipay", channel.AlipayJSAPI: "alipay", channel.AlipayWap: "alipay", channel.AlipayPage: "alipay", channel.AlipayApp: "alipay",
-	"aggregate": "", "cashier": "",
+// Methods that let the buyer's side decide the wallet: aggregate (one code
+// any wallet's app can scan) and cashier (hutong's page offers the methods).
+const (
+	MethodAggregate = "aggregate"
+	MethodCashier   = "cashier"
+)
+
+// MethodChannel names the wallet (channel) of a method: a registered
+// wallet's (see channel.Register), or "" for aggregate and cashier. ok is
+// false for a method hutong does not know.
+func MethodChannel(method string) (ch string, ok bool) {
+	if method == MethodAggregate || method == MethodCashier {
+		return "", true
+	}
+	return channel.MethodWallet(method)
+}
+
+// MethodNames lists every method a request may name: the registered
+// wallets', then aggregate and cashier.
+func MethodNames() []string {
+	return append(channel.MethodNames(), MethodAggregate, MethodCashier)
 }
 
 // Platforms a buyer may be on.
@@ -86,8 +101,8 @@ func (r Request) Validate() error {
 	case !utf8.ValidString(r.Description):
 		return bad("description", "must be valid UTF-8")
 	}
-	if _, ok := Methods[r.Method]; !ok {
-		return bad("method", "%q is not a method; use one of wechatpay.native, wechatpay.jsapi, wechatpay.h5, wechatpay.app, alipay.precreate, alipay.jsapi, alipay.wap, alipay.page, alipay.app, aggregate, cashier", r.Method)
+	if _, ok := MethodChannel(r.Method); !ok {
+		return bad("method", "%q is not a method; use one of %s", r.Method, strings.Join(MethodNames(), ", "))
 	}
 	switch {
 	case r.Buyer.ID == "":
@@ -163,7 +178,13 @@ func New(merchantID string, r Request, now time.Time) Payment {
 	}
 	return Payment{
 		ID: NewID("pay"), MerchantID: merchantID, MerchantOrderID: r.MerchantOrderID, Amount: r.Amount, Currency: r.Currency,
-		Description: r.Description, Method: r.Method, Channel: Methods[r.Method], Buyer: r.Buyer, ReturnURL: r.ReturnURL,
+		Description: r.Description, Method: r.Method, Channel: methodChannel(r.Method), Buyer: r.Buyer, ReturnURL: r.ReturnURL,
 		ExpiresAt: now.Add(exp), Metadata: r.Metadata, Items: r.Items, ShareCode: r.ShareCode, Status: StatusRequiresAction, CreatedAt: now, UpdatedAt: now,
 	}
+}
+
+// methodChannel is MethodChannel of a method already validated.
+func methodChannel(method string) string {
+	ch, _ := MethodChannel(method)
+	return ch
 }

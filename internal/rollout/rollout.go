@@ -7,7 +7,7 @@
 // # Rules
 //
 // A RuleSet holds at most one Rule per method ("wechatpay.native",
-// "alipay.wap", … — the names of payment.Methods). A method without a rule
+// "alipay.wap", … — the names of payment.MethodNames). A method without a rule
 // is shown to everyone: rules restrict, they never have to be written for a
 // method that is simply on. A rule is evaluated in this order, and the first
 // step that decides wins:

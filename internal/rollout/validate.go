@@ -97,7 +97,7 @@ func (r Rule) Validate() error {
 	return nil
 }
 
-// Validate checks every rule, that every method is one of payment.Methods,
+// Validate checks every rule, that every method is one payment.MethodChannel knows,
 // and the tier overrides. Its error is a *FieldError whose Field is the JSON
 // path in the rule set ("methods.wechatpay.native.percent_bps").
 func (rs RuleSet) Validate() error {
@@ -105,7 +105,7 @@ func (rs RuleSet) Validate() error {
 		return bad("version", "must be 0 or more, got %d", rs.Version)
 	}
 	for _, m := range slices.Sorted(maps.Keys(rs.Methods)) {
-		if _, ok := payment.Methods[m]; !ok {
+		if _, ok := payment.MethodChannel(m); !ok {
 			return bad("methods", "%q is not a payment method; use one of %s", m, methodNames())
 		}
 		if err := rs.Methods[m].Validate(); err != nil {
@@ -177,7 +177,7 @@ func platformNames() string {
 }
 
 func methodNames() string {
-	return strings.Join(slices.Sorted(maps.Keys(payment.Methods)), ", ")
+	return strings.Join(payment.MethodNames(), ", ")
 }
 
 // Versions.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -89,4 +90,52 @@ func jobKinds(db *store.DB) ([]string, error) {
 		kinds = append(kinds, k)
 	}
 	return kinds, rows.Err()
+}
+
+// TestMerchantWalletsMigration moves what merchants' payments on each
+// wallet are made under out of per-wallet columns (migration 10) without
+// losing a merchant's.
+func TestMerchantWalletsMigration(t *testing.T) {
+	each := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "old.db") },
+		"postgres": func(t *testing.T) string { return storetest.PostgresDSN(t) },
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := store.Connect(ctx, each[name](t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.MigrateTo(ctx, 9); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(`INSERT INTO merchants (id, name, wechat_sub_mchid, alipay_app_auth_token, alipay_seller_id, created_at) VALUES
+				('m_both', '两个钱包', '1900000109', 'tok_both', '2088000000000001', 0),
+				('m_wechat', '微信', '1900000110', '', '', 0),
+				('m_none', '平台收款', '', '', '', 0)`); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := store.QueryAll(ctx, db, func(rows *sql.Rows) (string, error) {
+				var m, ch, sub, seller string
+				err := rows.Scan(&m, &ch, &sub, &seller)
+				return m + " " + ch + " " + sub + " " + seller, err
+			}, `SELECT merchant_id, channel, sub_merchant, seller FROM merchant_wallets ORDER BY merchant_id, channel`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"m_both alipay tok_both 2088000000000001", "m_both wechatpay 1900000109 ", "m_wechat wechatpay 1900000110 "}
+			if strings.Join(rows, "|") != strings.Join(want, "|") {
+				t.Fatalf("merchant_wallets after the migration:\n%q\nwant\n%q", rows, want)
+			}
+			var n int
+			if err := db.QueryRow(`SELECT COUNT(*) FROM merchants`).Scan(&n); err != nil || n != 3 {
+				t.Fatalf("%d merchants after the migration (%v), want 3", n, err)
+			}
+		})
+	}
 }

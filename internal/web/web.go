@@ -125,7 +125,7 @@ func New(cfg Config) *Handler {
 	h.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"yuan":          yuan,
 		"title":         methodTitle,
-		"wallet":        func(m string) string { return payment.Methods[m] },
+		"wallet":        methodWallet,
 		"walletName":    walletName,
 		"when":          when,
 		"contractState": contractState,
@@ -232,13 +232,16 @@ func when(t time.Time) string { return t.In(beijing).Format("2006年1月2日 15:
 // walletName names the wallet of a method, for sentences such as
 // "你觉得用支付宝付款怎么样？".
 func walletName(method string) string {
-	switch payment.Methods[method] {
-	case "wechatpay":
-		return "微信支付"
-	case "alipay":
-		return "支付宝"
+	if w, ok := channel.LookupWallet(methodWallet(method)); ok {
+		return w.Title
 	}
 	return "这种方式"
+}
+
+// methodWallet names the wallet (channel) of a method, "" for none.
+func methodWallet(method string) string {
+	ch, _ := payment.MethodChannel(method)
+	return ch
 }
 
 // contractStates are a contract's states in words, for its signer.
@@ -256,11 +259,8 @@ func contractState(s string) string {
 
 // signTitle is what the signing page is: signing up for a wallet.
 func signTitle(ch string) string {
-	switch ch {
-	case "wechatpay":
-		return "签署微信支付开通协议"
-	case "alipay":
-		return "签署支付宝开通协议"
+	if w, ok := channel.LookupWallet(ch); ok {
+		return "签署" + w.Title + "开通协议"
 	}
 	return "签署开通协议"
 }
@@ -278,14 +278,9 @@ func pfmEnded(status string) string {
 	return "这个代付请求已结束。"
 }
 
-var methodTitles = map[string]string{
-	channel.WeChatNative: "微信扫码支付", channel.WeChatH5: "打开微信支付", channel.WeChatJSAPI: "微信支付",
-	channel.AlipayQR: "支付宝扫码支付", channel.AlipayWap: "打开支付宝", channel.AlipayPage: "支付宝网页支付", channel.AlipayJSAPI: "支付宝",
-}
-
 func methodTitle(m string) string {
-	if t, ok := methodTitles[m]; ok {
-		return t
+	if meth, ok := channel.LookupMethod(m); ok {
+		return meth.Title
 	}
 	return m
 }
@@ -331,10 +326,15 @@ func (h *Handler) decide(ctx context.Context, p payment.Payment, client useragen
 // pageMethods are the methods the cashier offers where it is open: wallet
 // QR codes on a computer, jumps to the wallet app on a phone.
 func pageMethods(mobile bool) []string {
+	flow := channel.FlowQR
 	if mobile {
-		return []string{channel.WeChatH5, channel.AlipayWap}
+		flow = channel.FlowMobileWeb
 	}
-	return []string{channel.WeChatNative, channel.AlipayQR}
+	var out []string
+	for _, m := range channel.MethodsOfFlow(flow) {
+		out = append(out, m.Name)
+	}
+	return out
 }
 
 // choices lists what a browser may pay with now: the methods the gateway
@@ -355,7 +355,7 @@ func (h *Handler) choices(ctx context.Context, p payment.Payment, client userage
 			}
 			seen = append(seen, d)
 			if d.Shown {
-				out = append(out, methodChoice{Method: want, Title: methodTitle(want), Wallet: payment.Methods[want]})
+				out = append(out, methodChoice{Method: want, Title: methodTitle(want), Wallet: methodWallet(want)})
 			}
 		}
 	}
@@ -366,10 +366,7 @@ func (h *Handler) choices(ctx context.Context, p payment.Payment, client userage
 // inWalletShown reports whether the in-wallet method of the wallet whose
 // browser opened the page is shown to this buyer (and records it).
 func (h *Handler) inWalletShown(ctx context.Context, p payment.Payment, client useragent.Client) bool {
-	method := channel.WeChatJSAPI
-	if client.Wallet == "alipay" {
-		method = channel.AlipayJSAPI
-	}
+	method := channel.InWalletMethod(client.Wallet)
 	c, ds, err := h.decide(ctx, p, client)
 	if err != nil {
 		return false
@@ -442,7 +439,7 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 	if v.Attempt != nil && v.Attempt.NextAction != nil && v.Attempt.NextAction.QRCode != "" && h.cfg.SandboxPhone != "" {
 		v.Phone = sandboxPhoneLink(h.cfg.SandboxPhone, *v.Attempt, p, pfm)
 	}
-	if v.Attempt != nil && (v.Attempt.Method == channel.WeChatJSAPI || v.Attempt.Method == channel.AlipayJSAPI) {
+	if v.Attempt != nil && inWallet(v.Attempt.Method) {
 		h.walletPage(w, v)
 		return
 	}
@@ -609,10 +606,7 @@ func (h *Handler) inWallet(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadGateway, "钱包授权失败，请重新打开付款页。", "the wallet's authorization failed")
 		return
 	}
-	method := channel.WeChatJSAPI
-	if ch == "alipay" {
-		method = channel.AlipayJSAPI
-	}
+	method := channel.InWalletMethod(ch)
 	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, WalletPayer: buyer, ClientIP: h.clientIP(r), Session: h.session(w, r)})
 	if err != nil {
 		h.attemptFailed(w, r, p, merchant, pfm, err)
@@ -1067,4 +1061,10 @@ func feedbackRefusal(err error) string {
 		}
 	}
 	return "未能提交，请稍后再试。"
+}
+
+// inWallet says method pays inside its wallet's own browser (JSAPI).
+func inWallet(method string) bool {
+	m, ok := channel.LookupMethod(method)
+	return ok && m.Flow == channel.FlowInWallet
 }

@@ -67,7 +67,7 @@ func New(cfg Config) (*Connector, error) {
 }
 
 // Channel implements channel.Connector.
-func (c *Connector) Channel() string { return "alipay" }
+func (c *Connector) Channel() string { return Name }
 
 // NotifyWindow implements channel.NotifyWindower: the wallet notifies an
 // outcome 8 times over about 25 hours.

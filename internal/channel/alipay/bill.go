@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	alipaysdk "github.com/smartwalle/alipay/v3"
+
+	"github.com/hutong-pay/hutong/internal/recon"
 )
 
 // DownloadBill implements channel.BillDownloader: ask for the day's trade
@@ -52,4 +54,9 @@ func (c *Connector) downloadBill(ctx context.Context, day, appAuthToken string, 
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err
+}
+
+// ReadBill implements channel.BillDownloader: the zip of GBK CSVs.
+func (c *Connector) ReadBill(file *io.SectionReader, opts ...recon.Option) (recon.RowSource, error) {
+	return recon.NewAlipayBill(file, file.Size(), opts...)
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
+
+	"github.com/hutong-pay/hutong/internal/recon"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/validators"
 )
 
@@ -88,4 +90,9 @@ func (c *Connector) DownloadBill(ctx context.Context, day string, w io.Writer) e
 // validator, for the one answer the platform does not sign: a bill file.
 func unvalidatedClient(client *core.Client) *core.Client {
 	return core.NewClientWithValidator(client, &validators.NullValidator{})
+}
+
+// ReadBill implements channel.BillDownloader: the trade bill's CSV.
+func (c *Connector) ReadBill(file *io.SectionReader, opts ...recon.Option) (recon.RowSource, error) {
+	return recon.NewWeChatTradeBill(file, opts...)
 }

@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg Config) (*Connector, error) {
 }
 
 // Channel implements channel.Connector.
-func (c *Connector) Channel() string { return "wechatpay" }
+func (c *Connector) Channel() string { return Name }
 
 // NotifyWindow implements channel.NotifyWindower: the wallet notifies an
 // outcome 15 times over about 24 hours.

@@ -1,0 +1,4 @@
+package rollout
+
+// The methods these tests name are the wallets hutong ships.
+import _ "github.com/hutong-pay/hutong/internal/channel/wallets"
