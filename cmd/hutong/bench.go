@@ -204,6 +204,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	b := &bench{duration: *duration, workers: *workers, progress: newProgress(stderr)}
 	report, err := b.run(ctx, *pgURL)
+	if err != nil && ctx.Err() != nil {
+		return errors.New("bench: interrupted; its children were killed and its temporary files removed")
+	}
 	if err != nil {
 		return err
 	}
