@@ -481,25 +481,7 @@ func (a *crashAudit) evidence(ids ...string) {
 		return
 	}
 	for _, id := range ids {
-		rows, err := a.db.QueryContext(a.ctx, `SELECT id, kind, state, attempts, COALESCE(last_error, '') FROM jobs WHERE payload LIKE $1 ORDER BY id`, "%"+id+"%")
-		if err != nil {
-			a.t.Logf("  jobs of %s: %v", id, err)
-			continue
-		}
-		for rows.Next() {
-			var jid int64
-			var kind, state, lastErr string
-			var attempts int
-			if err := rows.Scan(&jid, &kind, &state, &attempts, &lastErr); err != nil {
-				a.t.Logf("  jobs of %s: %v", id, err)
-				break
-			}
-			a.t.Logf("  job %d %s of %s: %s after %d attempts; last error: %s", jid, kind, id, state, attempts, lastErr)
-		}
-		if err := rows.Err(); err != nil {
-			a.t.Logf("  jobs of %s: %v", id, err)
-		}
-		rows.Close()
+		a.jobEvidence(id)
 	}
 	f, err := os.Open(a.logPath)
 	if err != nil {
@@ -521,5 +503,28 @@ func (a *crashAudit) evidence(ids ...string) {
 		}
 		a.t.Logf("  log: %s", line)
 		shown++
+	}
+}
+
+// jobEvidence prints the jobs whose payload names id.
+func (a *crashAudit) jobEvidence(id string) {
+	rows, err := a.db.QueryContext(a.ctx, `SELECT id, kind, state, attempts, COALESCE(last_error, '') FROM jobs WHERE payload LIKE $1 ORDER BY id`, "%"+id+"%")
+	if err != nil {
+		a.t.Logf("  jobs of %s: %v", id, err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var jid int64
+		var kind, state, lastErr string
+		var attempts int
+		if err := rows.Scan(&jid, &kind, &state, &attempts, &lastErr); err != nil {
+			a.t.Logf("  jobs of %s: %v", id, err)
+			break
+		}
+		a.t.Logf("  job %d %s of %s: %s after %d attempts; last error: %s", jid, kind, id, state, attempts, lastErr)
+	}
+	if err := rows.Err(); err != nil {
+		a.t.Logf("  jobs of %s: %v", id, err)
 	}
 }

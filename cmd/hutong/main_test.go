@@ -343,7 +343,7 @@ func alipayRoundTrip(t *testing.T, url string, c alipay.Credentials) {
 // The usage line of every subcommand names every flag its --help lists.
 func TestUsageLineNamesEveryFlag(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"demo"}, {"serve"}, {"sandbox"}, {"sandbox", "credentials"}, {"reconcile"}, {"key"}, {"migrate"}, {"version"}} {
+	for _, args := range [][]string{{"demo"}, {"serve"}, {"sandbox"}, {"sandbox", "credentials"}, {"reconcile"}, {"key"}, {"migrate"}, {"bench"}, {"version"}} {
 		var out bytes.Buffer
 		if err := run(append(args, "--help"), &out, &out); !errors.Is(err, flag.ErrHelp) {
 			t.Fatalf("%v --help: %v", args, err)
