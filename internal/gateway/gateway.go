@@ -347,10 +347,7 @@ func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Req
 // the jobs that poll and expire it, in one transaction.
 func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *payment.Attempt, now time.Time) (payment.Payment, error) {
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		data, _ := json.Marshal(p)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, merchant_id, merchant_order_id, status, method, amount, refunded, created_at, updated_at, data)
-			VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $8)`,
-			p.ID, p.MerchantID, p.MerchantOrderID, p.Status, p.Method, p.Amount, store.Micros(now), string(data)); err != nil {
+		if err := insertPayment(ctx, tx, p); err != nil {
 			return err
 		}
 		if sole != nil {
@@ -445,10 +442,70 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// paymentColumns are a payments row's columns: the object as JSON in data
+// (what is carried), and beside it everything a query filters, joins or
+// sums on, so that reports are plain SQL over indexed columns. paymentRow
+// gives their values in this order.
+var paymentColumns = []string{"id", "merchant_id", "merchant_order_id", "created_at", "status", "method", "amount", "refunded", "updated_at", "data",
+	"channel", "paid_method", "buyer_id", "region_code", "platform", "payer_wallet", "share_code", "paid_at", "released_at"}
+
+// paymentIdentity is how many of paymentColumns, first, never change.
+const paymentIdentity = 4
+
+// paymentRow is p as its row stores it, in paymentColumns' order.
+func paymentRow(p payment.Payment) ([]any, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("payment %s: %w", p.ID, err)
+	}
+	var payer string
+	if p.Payer != nil {
+		payer = p.Payer.Wallet
+	}
+	updated := p.UpdatedAt
+	if updated.IsZero() {
+		updated = p.CreatedAt
+	}
+	return []any{p.ID, p.MerchantID, p.MerchantOrderID, store.Micros(p.CreatedAt), p.Status, p.Method, p.Amount, p.Refunded, store.Micros(updated), string(data),
+		p.Channel, p.PaidMethod, p.Buyer.ID, p.Buyer.RegionCode, p.Buyer.Platform, payer, p.ShareCode, store.MicrosOrZero(p.PaidAt), store.MicrosOrZero(p.ReleasedAt)}, nil
+}
+
+var (
+	insertPaymentSQL = func() string {
+		ph := make([]string, len(paymentColumns))
+		for i := range ph {
+			ph[i] = fmt.Sprintf("$%d", i+1)
+		}
+		return "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
+	}()
+	// The identity of a payment (its first four columns: id, merchant,
+	// order number, creation) never changes; everything else is written
+	// whole. PostgreSQL wants every parameter used, so savePayment passes
+	// the row's values from the fifth, then the id.
+	updatePaymentSQL = func() string {
+		var set []string
+		for i, c := range paymentColumns[paymentIdentity:] {
+			set = append(set, fmt.Sprintf("%s = $%d", c, i+1))
+		}
+		return "UPDATE payments SET " + strings.Join(set, ", ") + fmt.Sprintf(" WHERE id = $%d", len(paymentColumns)-paymentIdentity+1)
+	}()
+)
+
+func insertPayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
+	row, err := paymentRow(p)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, insertPaymentSQL, row...)
+	return err
+}
+
 func (s *Service) savePayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
-	data, _ := json.Marshal(p)
-	_, err := tx.ExecContext(ctx, `UPDATE payments SET status = $2, refunded = $3, updated_at = $4, data = $5 WHERE id = $1`,
-		p.ID, p.Status, p.Refunded, store.Micros(p.UpdatedAt), string(data))
+	row, err := paymentRow(p)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, updatePaymentSQL, append(row[paymentIdentity:], row[0])...)
 	return err
 }
 

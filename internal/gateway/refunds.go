@@ -170,14 +170,25 @@ func (s *Service) CancelReturn(ctx context.Context, merchantID, refundID, reason
 	return out, err
 }
 
+// saveRefund writes a refund's row: the object as JSON in data, and as
+// columns what reports filter and sum on (status, kind, amount, times).
 func saveRefund(ctx context.Context, tx *sql.Tx, merchantID string, r payment.Refund, insert bool) error {
-	data, _ := json.Marshal(r)
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("refund %s: %w", r.ID, err)
+	}
+	updated := r.UpdatedAt
+	if updated.IsZero() {
+		updated = r.CreatedAt
+	}
 	if insert {
-		_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, merchant_id, status, amount, created_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			r.ID, r.PaymentID, merchantID, r.Status, r.Amount, store.Micros(r.CreatedAt), string(data))
+		_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, merchant_id, status, amount, created_at, data, kind, updated_at, succeeded_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			r.ID, r.PaymentID, merchantID, r.Status, r.Amount, store.Micros(r.CreatedAt), string(data), r.Kind, store.Micros(updated), store.MicrosOrZero(r.SucceededAt))
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE refunds SET status = $2, data = $3 WHERE id = $1`, r.ID, r.Status, string(data))
+	_, err = tx.ExecContext(ctx, `UPDATE refunds SET status = $2, data = $3, kind = $4, updated_at = $5, succeeded_at = $6 WHERE id = $1`,
+		r.ID, r.Status, string(data), r.Kind, store.Micros(updated), store.MicrosOrZero(r.SucceededAt))
 	return err
 }
 

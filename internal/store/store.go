@@ -153,6 +153,15 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // Micros is how times are stored: Unix microseconds, UTC.
 func Micros(t time.Time) int64 { return t.UnixMicro() }
 
+// MicrosOrZero is Micros, except that the zero time (not yet happened) is
+// stored as 0.
+func MicrosOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
 // Time reads a stored time.
 func Time(us int64) time.Time { return time.UnixMicro(us).UTC() }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,6 +136,70 @@ func TestMerchantWalletsMigration(t *testing.T) {
 			var n int
 			if err := db.QueryRow(`SELECT COUNT(*) FROM merchants`).Scan(&n); err != nil || n != 3 {
 				t.Fatalf("%d merchants after the migration (%v), want 3", n, err)
+			}
+		})
+	}
+}
+
+// TestPaymentColumnsMigration fills the columns migration 11 adds to
+// payments and refunds from the JSON of rows written before it.
+func TestPaymentColumnsMigration(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := "sqlite:" + filepath.Join(t.TempDir(), "old.db")
+			if name == "postgres" {
+				dsn = storetest.PostgresDSN(t)
+			}
+			db, err := store.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.MigrateTo(ctx, 10); err != nil {
+				t.Fatal(err)
+			}
+			paid := `{"id":"pay_1","channel":"wechatpay","paid_method":"wechatpay.native","buyer":{"id":"b1","region_code":"341322","platform":"h5"},` +
+				`"payer":{"is_buyer":true,"wallet_payer":"o_openid"},"share_code":"sc_1","paid_at":"2024-09-05T10:11:12.345Z","released_at":"2024-09-15T10:11:12.5Z"}`
+			refund := `{"id":"re_1","kind":"refund_only","updated":"2024-09-06T00:00:01Z","succeeded_at":"2024-09-06T00:00:00.25Z"}`
+			for _, q := range []string{
+				`INSERT INTO merchants (id, name, created_at) VALUES ('m1', 'shop', 0)`,
+				`INSERT INTO payments (id, merchant_id, merchant_order_id, status, method, amount, created_at, updated_at, data) VALUES
+					('pay_1', 'm1', 'o1', 'succeeded', 'cashier', 100, 1, 1, '` + paid + `'),
+					('pay_2', 'm1', 'o2', 'requires_action', 'alipay.precreate', 100, 2, 2, '{"id":"pay_2","channel":"alipay","buyer":{"id":"b2"}}')`,
+				`INSERT INTO refunds (id, payment_id, merchant_id, status, amount, created_at, data) VALUES ('re_1', 'pay_1', 'm1', 'succeeded', 10, 7, '` + refund + `')`,
+			} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := store.QueryAll(ctx, db, func(rows *sql.Rows) (string, error) {
+				var id, ch, method, buyer, region, platform, payer, share string
+				var paidAt, releasedAt int64
+				err := rows.Scan(&id, &ch, &method, &buyer, &region, &platform, &payer, &share, &paidAt, &releasedAt)
+				return fmt.Sprint(id, ch, method, buyer, region, platform, payer, share, paidAt, releasedAt), err
+			}, `SELECT id, channel, paid_method, buyer_id, region_code, platform, payer_wallet, share_code, paid_at, released_at FROM payments ORDER BY id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Times with whole milliseconds: SQLite reads no finer.
+			want := []string{
+				fmt.Sprint("pay_1", "wechatpay", "wechatpay.native", "b1", "341322", "h5", "o_openid", "sc_1", int64(1725531072345000), int64(1726395072500000)),
+				fmt.Sprint("pay_2", "alipay", "", "b2", "", "", "", "", 0, 0),
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("payments after the migration:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			var kind string
+			var updated, succeeded int64
+			if err := db.QueryRow(`SELECT kind, updated_at, succeeded_at FROM refunds WHERE id = 're_1'`).Scan(&kind, &updated, &succeeded); err != nil {
+				t.Fatal(err)
+			}
+			if kind != "refund_only" || updated != 1725580801000000 || succeeded != 1725580800250000 {
+				t.Fatalf("refund after the migration: %s %d %d", kind, updated, succeeded)
 			}
 		})
 	}
