@@ -316,3 +316,30 @@ func TestPrune(t *testing.T) {
 		}
 	})
 }
+
+// TestWorkerClaimsAgainWhenASlotFrees: a backlog larger than the worker's
+// concurrency is worked through without waiting for polls (here an hour
+// apart), each finished job making room for the next claim.
+func TestWorkerClaimsAgainWhenASlotFrees(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		const backlog = 40
+		for i := range backlog {
+			enqueue(t, db, time.Now(), jobs.New{Kind: "work", Payload: i})
+		}
+		var ran atomic.Int32
+		w := &jobs.Worker{Queue: &jobs.Queue{DB: db}, ID: "w", Poll: time.Hour, Concurrency: 3,
+			Handlers: map[string]jobs.Handler{"work": func(ctx context.Context, j jobs.Job) error { ran.Add(1); return nil }}}
+		wctx, stop := context.WithTimeout(ctx, 30*time.Second)
+		defer stop()
+		done := make(chan struct{})
+		go func() { w.Run(wctx); close(done) }()
+		for ran.Load() < backlog && wctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		stop()
+		<-done
+		if n := ran.Load(); n != backlog {
+			t.Fatalf("%d of %d jobs ran with polls an hour apart: the worker waited for a poll to claim again", n, backlog)
+		}
+	})
+}

@@ -55,23 +55,37 @@ func (w *Worker) Run(ctx context.Context) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	sem := make(chan struct{}, conc)
+	// freed says a running job ended. A claim that filled every free slot
+	// may have left due jobs behind, so the worker claims again as soon as
+	// a slot frees rather than at its next poll, which would cap it at
+	// Concurrency jobs per Poll; a claim that came back short found the
+	// queue drained, and the worker waits for a poll or a wake-up instead
+	// of claiming (a write) after every job.
+	freed := make(chan struct{}, 1)
+	more := true
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	for {
-		free := conc - len(sem)
-		if free > 0 {
+		if free := conc - len(sem); free > 0 && more {
 			claimed, err := w.Queue.Claim(ctx, w.ID, free, lease)
 			if err != nil && ctx.Err() == nil {
 				log.Error("jobs: claim", "err", err)
 			}
+			more = err == nil && len(claimed) == free
 			for _, j := range claimed {
 				sem <- struct{}{}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					defer func() { <-sem }()
+					defer func() {
+						<-sem
+						select {
+						case freed <- struct{}{}:
+						default:
+						}
+					}()
 					w.do(ctx, j, backoff, log)
 				}()
 			}
@@ -80,7 +94,10 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+			more = true
 		case <-w.Wake:
+			more = true
+		case <-freed:
 		}
 	}
 }

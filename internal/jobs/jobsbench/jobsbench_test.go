@@ -287,7 +287,9 @@ type nowWorker struct {
 	do func(ctx context.Context, i int) error
 }
 
-func (w *nowWorker) Work(ctx context.Context, j *river.Job[nowArgs]) error { return w.do(ctx, j.Args.I) }
+func (w *nowWorker) Work(ctx context.Context, j *river.Job[nowArgs]) error {
+	return w.do(ctx, j.Args.I)
+}
 
 type laterWorker struct {
 	river.WorkerDefaults[laterArgs]
