@@ -21,7 +21,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	_ "modernc.org/sqlite"             // registers "sqlite"
+	"modernc.org/sqlite"
 )
 
 // Dialect names the database behind a DB.
@@ -80,10 +80,9 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", "immediate")
-		sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-		if err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
+		// Writers queue in the process, and each connection keeps its
+		// prepared statements (sqliteconn.go).
+		sqlDB := sql.OpenDB(newSQLiteConnector("file:"+path+"?"+q.Encode(), &sqlite.Driver{}))
 		// One writer at a time holds SQLite's lock; the others wait in
 		// busy_timeout, which sleeps and retries rather than queueing, so
 		// hundreds of open connections (a burst of notifications) keep
