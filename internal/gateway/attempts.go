@@ -25,10 +25,21 @@ func insertAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
 	return err
 }
 
+// saveAttempt writes a wallet order; one that is no longer pending takes
+// its remaining status polls with it, as a poll of a settled order does
+// nothing.
 func saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
-	data, _ := json.Marshal(a)
-	_, err := tx.ExecContext(ctx, `UPDATE payment_attempts SET status = $2, data = $3 WHERE id = $1`, a.ID, a.Status, string(data))
-	return err
+	data, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("wallet order %s: %w", a.ID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE payment_attempts SET status = $2, data = $3 WHERE id = $1`, a.ID, a.Status, string(data)); err != nil {
+		return err
+	}
+	if a.Status == payment.AttemptPending {
+		return nil
+	}
+	return jobs.CancelPending(ctx, tx, KindPoll, a.ID+"/")
 }
 
 // loadAttempt reads a wallet order. Orders made before attempts were kept

@@ -238,11 +238,25 @@ func (s *Service) DeliverWebhook(ctx context.Context, j jobs.Job) error {
 			msg = fmt.Sprintf("the endpoint answered %d", status)
 		}
 	}
-	_, recErr := s.DB.ExecContext(ctx, `INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT DO NOTHING`, d.Event, d.Endpoint, j.Attempt, store.Micros(s.now()), status, msg, time.Since(start).Milliseconds())
+	record := func(ctx context.Context, q interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT DO NOTHING`, d.Event, d.Endpoint, j.Attempt, store.Micros(s.now()), status, msg, time.Since(start).Milliseconds())
+		return err
+	}
+	var recErr error
+	if msg == "" {
+		// Delivered: the attempt's record and the job's completion commit
+		// together.
+		recErr = jobs.CompleteWith(ctx, s.DB, func(tx *sql.Tx) error { return record(ctx, tx) })
+	} else {
+		recErr = record(ctx, s.DB)
+	}
 	if recErr != nil {
 		// The attempt happened whether or not it is recorded; its outcome
-		// decides the retry.
+		// decides the retry, and a delivery whose record failed is
+		// completed by the worker as any other.
 		s.log().Warn("recording a webhook attempt", "event", d.Event, "endpoint", d.Endpoint, "err", recErr)
 	}
 	switch {

@@ -81,6 +81,27 @@ func Enqueue(ctx context.Context, tx *sql.Tx, j New, now time.Time) (int64, erro
 	return id, nil
 }
 
+// CancelPending deletes, in the caller's transaction, the jobs of kind not
+// yet started whose unique key begins with keyPrefix: work the transaction's
+// state change made pointless (the remaining status polls of a wallet order
+// that was just paid), which would otherwise cost a claim and a completion
+// each to find nothing to do. A job already running finishes as it would.
+func CancelPending(ctx context.Context, tx *sql.Tx, kind, keyPrefix string) error {
+	if keyPrefix == "" || keyPrefix[len(keyPrefix)-1] >= 0x7f {
+		return fmt.Errorf("jobs: cancel needs a key prefix ending in an ASCII character, not %q", keyPrefix)
+	}
+	// Keys from keyPrefix up to, not including, keyPrefix with its last
+	// byte raised by one: every key that begins with it, through the
+	// unique index.
+	end := []byte(keyPrefix)
+	end[len(end)-1]++
+	if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE kind = $1 AND unique_key >= $2 AND unique_key < $3 AND state IN ('available', 'running') AND state = 'available'`,
+		kind, keyPrefix, string(end)); err != nil {
+		return fmt.Errorf("jobs: cancel %s %s…: %w", kind, keyPrefix, err)
+	}
+	return nil
+}
+
 // ErrLeaseLost is returned when a worker finishes a job whose lease it no
 // longer holds (it ran out and another worker claimed the job).
 var ErrLeaseLost = errors.New("jobs: the lease on this job was lost")

@@ -343,3 +343,91 @@ func TestWorkerClaimsAgainWhenASlotFrees(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelPending deletes the jobs of a kind not yet started whose key
+// begins with the prefix, and only those.
+func TestCancelPending(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		now := time.Now()
+		for _, j := range []jobs.New{
+			{Kind: "poll", UniqueKey: "att_1/0", Payload: 1},
+			{Kind: "poll", UniqueKey: "att_1/1", Payload: 1},
+			{Kind: "poll", UniqueKey: "att_10/0", Payload: 1}, // another order whose id att_1 begins
+			{Kind: "poll", UniqueKey: "att_2/0", Payload: 1},
+			{Kind: "other", UniqueKey: "att_1/0", Payload: 1},
+		} {
+			enqueue(t, db, now, j)
+		}
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { return jobs.CancelPending(ctx, tx, "poll", "att_1/") }); err != nil {
+			t.Fatal(err)
+		}
+		left, err := store.QueryAll(ctx, db, func(rows *sql.Rows) (string, error) {
+			var k, key string
+			err := rows.Scan(&k, &key)
+			return k + " " + key, err
+		}, `SELECT kind, unique_key FROM jobs ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(left) != "[poll att_10/0 poll att_2/0 other att_1/0]" {
+			t.Fatalf("jobs left: %v", left)
+		}
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { return jobs.CancelPending(ctx, tx, "poll", "") }); err == nil {
+			t.Fatal("an empty prefix cancelled")
+		}
+	})
+}
+
+// TestCompleteWith commits a handler's effect and its job's completion in
+// one transaction: both, or (when the effect fails) neither, and the job
+// is retried.
+func TestCompleteWith(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		if _, err := db.Exec(`CREATE TABLE effects (job BIGINT NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		ok := enqueue(t, db, time.Now(), jobs.New{Kind: "effect", Payload: true})
+		failing := enqueue(t, db, time.Now(), jobs.New{Kind: "effect", Payload: false, MaxAttempts: 1})
+		w := &jobs.Worker{Queue: &jobs.Queue{DB: db}, ID: "w", Poll: 5 * time.Millisecond,
+			Handlers: map[string]jobs.Handler{"effect": func(ctx context.Context, j jobs.Job) error {
+				return jobs.CompleteWith(ctx, db, func(tx *sql.Tx) error {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO effects (job) VALUES ($1)`, j.ID); err != nil {
+						return err
+					}
+					if string(j.Payload) == "false" {
+						return errors.New("the effect failed")
+					}
+					return nil
+				})
+			}}}
+		wctx, stop := context.WithTimeout(ctx, 30*time.Second)
+		defer stop()
+		done := make(chan struct{})
+		go func() { w.Run(wctx); close(done) }()
+		state := func(id int64) string {
+			var s string
+			if err := db.QueryRow(`SELECT state FROM jobs WHERE id = $1`, id).Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		for (state(ok) != "done" || state(failing) != "dead") && wctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+		<-done
+		if state(ok) != "done" || state(failing) != "dead" {
+			t.Fatalf("jobs: %s and %s, want done and dead", state(ok), state(failing))
+		}
+		effects, err := store.QueryAll(ctx, db, func(rows *sql.Rows) (id int64, err error) { return id, rows.Scan(&id) }, `SELECT job FROM effects`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(effects) != fmt.Sprint([]int64{ok}) {
+			t.Fatalf("effects %v, want only job %d's", effects, ok)
+		}
+		if err := jobs.CompleteWith(ctx, db, func(*sql.Tx) error { return nil }); err == nil {
+			t.Fatal("CompleteWith outside a handler did not refuse")
+		}
+	})
+}

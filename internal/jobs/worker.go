@@ -2,10 +2,14 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/hutong-pay/hutong/internal/store"
 )
 
 // Handler does one job. Returning nil completes it; an error retries it
@@ -102,13 +106,50 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
+// running is a job a handler is doing, found in its context by
+// CompleteWith.
+type running struct {
+	queue     *Queue
+	job       Job
+	completed bool
+}
+
+type runningKey struct{}
+
+// CompleteWith runs fn in a transaction on db that also marks done the job
+// whose handler ctx belongs to, so that the job's effect and its
+// completion commit together: one commit where there would be two, and no
+// window in which the effect is made and the job could run again. If the
+// transaction commits and the handler then returns nil, the worker has
+// nothing left to do for the job; if it does not commit, neither happened.
+func CompleteWith(ctx context.Context, db *store.DB, fn func(tx *sql.Tx) error) error {
+	r, ok := ctx.Value(runningKey{}).(*running)
+	if !ok {
+		return errors.New("jobs: CompleteWith outside a job's handler")
+	}
+	err := db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return r.queue.Complete(ctx, tx, r.job)
+	})
+	if err == nil {
+		r.completed = true
+	}
+	return err
+}
+
 func (w *Worker) do(ctx context.Context, j Job, backoff func(int) time.Duration, log *slog.Logger) {
 	h, ok := w.Handlers[j.Kind]
+	run := &running{queue: w.Queue, job: j}
 	var err error
 	if !ok {
 		err = fmt.Errorf("no handler for job kind %q", j.Kind)
 	} else {
-		err = safeRun(ctx, h, j)
+		err = safeRun(context.WithValue(ctx, runningKey{}, run), h, j)
+	}
+	if err == nil && run.completed {
+		return
 	}
 	// Finishing uses a context that outlives shutdown, so a job that ran
 	// is recorded as run.
