@@ -182,6 +182,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 8, "lifecycles in flight at once (merchants working in parallel)")
 	pgURL := fs.String("postgres", "", "also run the gateway on this PostgreSQL `URL` (a new, empty database)")
 	asJSON := fs.Bool("json", false, "print one JSON document instead of the table")
+	profiles := fs.String("cpuprofile", "", "write a CPU profile of the gateway during each of its runs into `DIR` (<database>-<wallet>.pprof, for go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -202,7 +203,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	b := &bench{duration: *duration, workers: *workers, progress: newProgress(stderr)}
+	if *profiles != "" {
+		if err := os.MkdirAll(*profiles, 0o755); err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+	}
+	b := &bench{duration: *duration, workers: *workers, progress: newProgress(stderr), profiles: *profiles}
 	report, err := b.run(ctx, *pgURL)
 	if err != nil && ctx.Err() != nil {
 		return errors.New("bench: interrupted; its children were killed and its temporary files removed")
@@ -275,6 +281,8 @@ type bench struct {
 	hc     *http.Client // the bench's own calls: helper API, hutong's API
 	recv   *receiver
 	signal benchSigning
+	// profiles is where each gateway run's CPU profile goes, "" for none.
+	profiles string
 }
 
 func (b *bench) run(ctx context.Context, pgURL string) (_ *benchReport, err error) {
@@ -1024,7 +1032,11 @@ func (b *bench) gatewayRows(ctx context.Context, dbName, dsn string, direct map[
 			return nil, err
 		}
 		rejected0 := b.recv.rejected.Load()
+		profiled := b.profile(ctx, metricsURL, dbName+"-"+w.wallet)
 		res, err := b.drive(ctx, row, life)
+		if perr := profiled(); err == nil && perr != nil {
+			err = perr
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -1474,4 +1486,46 @@ func (p *progress) done() {
 	p.stop = nil
 	p.wg.Wait()
 	_, _ = fmt.Fprint(p.w, "\r\033[K")
+}
+
+// profile starts a CPU profile of the gateway for the coming run, from its
+// metrics listener's /debug/pprof/profile, and returns a function that
+// waits for it and writes it to b.profiles/name.pprof. Without
+// --cpuprofile it does nothing.
+func (b *bench) profile(ctx context.Context, metricsURL, name string) func() error {
+	if b.profiles == "" {
+		return func() error { return nil }
+	}
+	// The profile covers the run but for its last half-second, so that it
+	// is written back before the run's figures are read.
+	secs := max(1, int((b.duration-500*time.Millisecond)/time.Second))
+	profileURL := strings.TrimSuffix(metricsURL, "/metrics") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs)
+	done := make(chan error, 1)
+	go func() {
+		done <- func() error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, profileURL, nil)
+			if err != nil {
+				return err
+			}
+			// Not b.hc: its timeout is a lifecycle's, shorter than a long run.
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("bench: CPU profile of the gateway: %w", err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("bench: CPU profile of the gateway: %s answered %d", profileURL, resp.StatusCode)
+			}
+			f, err := os.Create(filepath.Join(b.profiles, name+".pprof"))
+			if err != nil {
+				return fmt.Errorf("bench: --cpuprofile: %w", err)
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				_ = f.Close()
+				return fmt.Errorf("bench: writing the CPU profile: %w", err)
+			}
+			return f.Close()
+		}()
+	}()
+	return func() error { return <-done }
 }

@@ -33,13 +33,15 @@ import (
 
 const serveSynopsis = `Runs the payment gateway: the merchant API (/v1/...), the wallets'
 notification endpoints (/notify/...), the buyers' pages, /healthz and /readyz;
-and, on a listener of its own, /metrics.
+and, on a listener of its own, /metrics and the Go runtime's profiles
+(/debug/pprof/).
 
 --credentials is a JSON file with a "wechatpay" and/or an "alipay" object,
 in the layout of the sandbox's credentials.json (see the README). Private
 keys are read from it and never logged.
 
-/metrics shows every merchant's counts, so it is served only on
+/metrics shows every merchant's counts, and a profile the process's
+inner workings, so they are served only on
 --metrics-addr (loopback by default; "off" or "" for none), never beside
 the API. Webhook endpoints must be public addresses unless
 --webhook-allow-private (local development).`
@@ -253,7 +255,8 @@ func gatewayListener(h http.Handler) httpserve.Config {
 	return httpserve.Config{Handler: h, BodyLimit: api.MaxBodyBytes}
 }
 
-// metricsListener serves /metrics alone; it reads no bodies.
+// metricsListener serves /metrics and the runtime's profiles
+// (/debug/pprof/); it reads no bodies.
 func metricsListener(svc *gateway.Service, logger *slog.Logger) httpserve.Config {
 	return httpserve.Config{Handler: (&api.Server{Svc: svc, Logger: logger}).MetricsHandler(), BodyLimit: 1}
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -269,6 +270,14 @@ func (s *Server) MetricsHandler() http.Handler {
 		Now:      s.Svc.Now,
 		Logger:   s.Logger,
 	}))
+	// The Go runtime's profiles, beside the metrics on the operators'
+	// listener (loopback by default), never on the API's: a CPU profile of a
+	// gateway under load is what says where its time goes.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

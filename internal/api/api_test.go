@@ -446,6 +446,18 @@ func TestMetrics(t *testing.T) {
 		}
 		metrics := httptest.NewServer(metricsHandler)
 		defer metrics.Close()
+		// The runtime's profiles are the operators' too, on this listener
+		// only.
+		for base, want := range map[string]int{metrics.URL: http.StatusOK, e.url: http.StatusNotFound} {
+			resp, err := http.Get(base + "/debug/pprof/goroutine?debug=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("%s/debug/pprof/goroutine: %d, want %d", base, resp.StatusCode, want)
+			}
+		}
 		for _, path := range []string{"/v1/payments", "/notify/wechatpay/main", "/healthz"} {
 			resp, _ := http.Get(metrics.URL + path)
 			resp.Body.Close()
