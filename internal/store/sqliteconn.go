@@ -40,7 +40,7 @@ const stmtCacheLimit = 512
 
 // writerWait is how long a writer waits for the writer slot, as long as
 // busy_timeout lets it wait for another process's lock.
-const writerWait = 10 * time.Second
+var writerWait = 10 * time.Second
 
 // sqliteConnector opens SQLite connections that keep their statements and
 // queue their writes on one slot per database.

@@ -36,6 +36,9 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	// group commits concurrent transactions together on SQLite
+	// (groupcommit.go); nil on PostgreSQL, which commits in parallel.
+	group *groupCommitter
 }
 
 // DefaultDSN is where hutong keeps its data when told nothing.
@@ -92,7 +95,7 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 		// reads with a second connection outside its transaction.
 		sqlDB.SetMaxOpenConns(16)
 		sqlDB.SetMaxIdleConns(16)
-		db = &DB{DB: sqlDB, Dialect: SQLite}
+		db = &DB{DB: sqlDB, Dialect: SQLite, group: &groupCommitter{db: sqlDB}}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		sqlDB, err := sql.Open("pgx", dsn)
 		if err != nil {
@@ -132,7 +135,14 @@ func redact(dsn string) string {
 // Tx runs fn in a transaction, committing if it returns nil. Everything a
 // state change implies (its jobs, its events) is written in the same fn, so
 // a crash keeps all of it or none.
+//
+// On SQLite, transactions that wait for the writer at the same time are
+// committed together, each in a savepoint (groupcommit.go): fn must not
+// end the transaction itself, and its outcome is still its own.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.group != nil {
+		return db.group.tx(ctx, fn)
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
