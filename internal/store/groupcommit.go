@@ -154,7 +154,7 @@ func (g *groupCommitter) run(group []*groupRequest) {
 			r.err = fmt.Errorf("store: savepoint: %w", err)
 			continue
 		}
-		r.err, r.pan = call(r.fn, tx)
+		r.pan, r.err = call(r.fn, tx)
 		if r.err == nil && r.pan == nil {
 			if _, err := tx.Exec(`RELEASE grp`); err != nil {
 				r.err = fmt.Errorf("store: release savepoint: %w", err)
@@ -190,13 +190,13 @@ func (g *groupCommitter) run(group []*groupRequest) {
 }
 
 // call runs fn, turning a panic into a value its caller raises again.
-func call(fn func(*sql.Tx) error, tx *sql.Tx) (err error, pan any) {
+func call(fn func(*sql.Tx) error, tx *sql.Tx) (pan any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			pan = p
 		}
 	}()
-	return fn(tx), nil
+	return nil, fn(tx)
 }
 
 // errOf is a request's failure as an error, a panic included.
