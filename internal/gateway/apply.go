@@ -130,7 +130,7 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 // closeOtherAttempts queues the closing of a paid payment's other wallet
 // orders, so that no one else can pay them.
 func (s *Service) closeOtherAttempts(ctx context.Context, tx *sql.Tx, paymentID, paidID string, now time.Time) error {
-	ids, err := queryStrings(ctx, tx, `SELECT id FROM payment_attempts WHERE payment_id = $1 AND status = $2 AND id <> $3`, paymentID, payment.AttemptPending, paidID)
+	ids, err := store.QueryStrings(ctx, tx, `SELECT id FROM payment_attempts WHERE payment_id = $1 AND status = $2 AND id <> $3`, paymentID, payment.AttemptPending, paidID)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -139,7 +141,7 @@ type MerchantWallet struct {
 
 // Errors the API maps to answers.
 var (
-	ErrNotFound       = errors.New("not found")
+	ErrNotFound       = notfound.Err
 	ErrDuplicateOrder = errors.New("merchant_order_id is already used by another payment")
 	ErrMethodNotOpen  = errors.New("no wallet account is configured for this method")
 	ErrNoContract     = errors.New("the merchant has no active contract for this method's wallet, signed under the current agreement")
@@ -150,40 +152,15 @@ var (
 )
 
 // NotFoundError is a request field naming an object the caller does not
-// have: "no payment pay_… for this merchant". Another merchant's object is
-// answered exactly as one that does not exist (the id echoed is the one
-// the caller sent), so a key cannot learn which ids other merchants hold.
-// It is ErrNotFound to errors.Is.
-type NotFoundError struct {
-	Param  string // the request field, e.g. "share_code", "id"
-	Object string // what it names, e.g. "share code"
-	ID     string // the id asked for
-	// Scoped is a lookup among one merchant's objects.
-	Scoped bool
-	// Text, when set, is the whole message.
-	Text string
-}
-
-func (e *NotFoundError) Error() string {
-	if e.Text != "" {
-		return e.Text
-	}
-	msg := "no " + e.Object
-	if e.ID != "" {
-		msg += " " + e.ID
-	}
-	if e.Scoped {
-		msg += " for this merchant"
-	}
-	return msg
-}
-
-func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+// have; it is ErrNotFound to errors.Is. The type is notfound's, shared by
+// every service, and named here too so that callers of the gateway keep
+// their spelling.
+type NotFoundError = notfound.Error
 
 // notFound is the NotFoundError of an object looked up by its id from the
 // path, among merchantID's objects ("" for any merchant's).
 func notFound(object, id, merchantID string) error {
-	return &NotFoundError{Param: "id", Object: object, ID: id, Scoped: merchantID != ""}
+	return notfound.ByID(object, id, merchantID)
 }
 
 // forUpdate locks a row on PostgreSQL; SQLite's immediate transactions
@@ -361,7 +338,7 @@ func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *pay
 		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt}, now); err != nil {
 			return err
 		}
-		return commitAnswer(ctx, tx, http.StatusCreated, p)
+		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, p)
 	})
 	if err != nil {
 		if isUniqueViolation(err) {
@@ -523,8 +500,8 @@ func (s *Service) ListPayments(ctx context.Context, merchantID, status, after st
 		args = append(args, status)
 		query += fmt.Sprintf(` AND status = $%d`, len(args))
 	}
-	query, args, err := keyset{table: "payments", time: "created_at", id: "id", desc: true, idDesc: true, object: "payment",
-		scope: "merchant_id = $2", scopeArgs: []any{merchantID}}.page(ctx, s.DB, after, query, " AND ", args)
+	query, args, err := store.Keyset{Table: "payments", Time: "created_at", ID: "id", Desc: true, IDDesc: true, Object: "payment",
+		Scope: "merchant_id = $2", ScopeArgs: []any{merchantID}}.Page(ctx, s.DB, after, query, " AND ", args)
 	if err != nil {
 		return nil, err
 	}
@@ -583,27 +560,4 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Concurrency: 8,
 		Logger:      s.Logger,
 	}
-}
-
-// queryJSON runs a query whose one column is a stored JSON object and
-// decodes each row; a row that does not decode is an error naming it.
-func queryJSON[T any](ctx context.Context, db *store.DB, query string, args ...any) ([]T, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var v T
-		if err := json.Unmarshal([]byte(data), &v); err != nil {
-			return nil, fmt.Errorf("stored %T row %d: %w", v, len(out)+1, err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

@@ -40,7 +40,7 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 	if _, err := time.Parse("2006-01-02", day); err != nil {
 		return nil, &payment.FieldError{Param: "day", Message: "must be a date like 2024-09-05"}
 	}
-	ids, err := queryStrings(ctx, s.DB, `SELECT id FROM merchants ORDER BY id`)
+	ids, err := store.QueryStrings(ctx, s.DB, `SELECT id FROM merchants ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/netguard"
@@ -65,7 +66,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, merchantID, rawURL string)
 		}
 		// A retry under the same Idempotency-Key gets this endpoint (and
 		// its secret), not a second one delivering every event again.
-		return commitAnswer(ctx, tx, http.StatusCreated, e)
+		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, e)
 	})
 	return e, err
 }
@@ -157,14 +158,14 @@ func (s *Service) ListEvents(ctx context.Context, merchantID, typ, after string,
 		args = append(args, typ)
 		query += fmt.Sprintf(` AND type = $%d`, len(args))
 	}
-	query, args, err := keyset{table: "events", time: "created_at", id: "id", desc: true, idDesc: true, object: "event",
-		scope: "merchant_id = $2", scopeArgs: []any{merchantID}}.page(ctx, s.DB, after, query, " AND ", args)
+	query, args, err := store.Keyset{Table: "events", Time: "created_at", ID: "id", Desc: true, IDDesc: true, Object: "event",
+		Scope: "merchant_id = $2", ScopeArgs: []any{merchantID}}.Page(ctx, s.DB, after, query, " AND ", args)
 	if err != nil {
 		return nil, err
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
-	return queryJSON[Event](ctx, s.DB, query, args...)
+	return store.QueryJSON[Event](ctx, s.DB, query, args...)
 }
 
 // ResendEvent queues a delivery of an event to every current endpoint.
@@ -184,7 +185,7 @@ func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) e
 // enqueueDeliveries queues an event's delivery to each of the merchant's
 // endpoints, reading them through tx.
 func enqueueDeliveries(ctx context.Context, tx *sql.Tx, merchantID, eventID string, now time.Time) error {
-	endpoints, err := queryStrings(ctx, tx, `SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL`, merchantID)
+	endpoints, err := store.QueryStrings(ctx, tx, `SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL`, merchantID)
 	if err != nil {
 		return err
 	}
