@@ -33,6 +33,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // MaxBodyBytes bounds a request body.
@@ -43,8 +44,11 @@ var openapi []byte
 
 // Server is the HTTP face of the gateway.
 type Server struct {
-	Svc    *gateway.Service
-	Logger *slog.Logger
+	Svc *gateway.Service
+	// Webhooks serves the webhook endpoint and event routes; nil means
+	// the gateway's own (gateway.Service.WebhookService).
+	Webhooks *webhooks.Service
+	Logger   *slog.Logger
 	// IdempotencyLease is how long a request may run before a retry under
 	// the same Idempotency-Key may run it again (its gateway died). It must
 	// exceed the wallets' timeouts; 0 means DefaultIdempotencyLease.
@@ -53,6 +57,14 @@ type Server struct {
 	// crashAt, set by tests, names the steps of an idempotent request at
 	// which the request stops as if its process had been killed.
 	crashAt func(step string) bool
+}
+
+// webhooks is the service of the webhook endpoint and event routes.
+func (s *Server) webhooks() *webhooks.Service {
+	if s.Webhooks != nil {
+		return s.Webhooks
+	}
+	return s.Svc.WebhookService()
 }
 
 // DefaultIdempotencyLease outlasts a wallet call's 30-second timeout.

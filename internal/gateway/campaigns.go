@@ -167,7 +167,7 @@ func (s *Service) RemindCampaign(ctx context.Context, j jobs.Job) error {
 			return err
 		}
 		for _, p := range list {
-			if err := s.publish(ctx, tx, p.merchant, EventContractReminder, p.id, map[string]any{
+			if err := s.events().Publish(ctx, tx, p.merchant, EventContractReminder, p.id, map[string]any{
 				"contract_id": p.id, "campaign_id": c.ID, "channel": c.Channel, "state": p.state, "deadline": c.Deadline,
 				"sign_url": s.signURLOf(ctx, tx, p.id),
 			}); err != nil {

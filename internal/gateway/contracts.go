@@ -241,7 +241,7 @@ func (s *Service) act(ctx context.Context, tx *sql.Tx, id string, a contract.Act
 	if a.Kind == contract.ActInvite {
 		view.SignURL = s.signURLOf(ctx, tx, id)
 	}
-	return n, s.publish(ctx, tx, n.MerchantID, typ, id, view)
+	return n, s.events().Publish(ctx, tx, n.MerchantID, typ, id, view)
 }
 
 // signURL is a contract's merchant-facing signing page, token included.

@@ -1,8 +1,10 @@
 // Package gateway is hutong's payment service: it creates payments at the
-// wallets, applies the wallets' verified word exactly once, refunds,
-// publishes events and delivers webhooks. Every state change commits in one
-// transaction with the events and jobs it implies (store, jobs), so a crash
-// at any instant neither loses nor doubles anything.
+// wallets, applies the wallets' verified word exactly once, and refunds.
+// Every state change commits in one transaction with the events and jobs
+// it implies (store, jobs), so a crash at any instant neither loses nor
+// doubles anything. Events are published, and delivered to merchants'
+// endpoints, by package webhooks, which the gateway reaches only through
+// its Publish (and whose delivery jobs its Worker runs).
 package gateway
 
 import (
@@ -25,6 +27,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // Account is the wallet account payments of a channel go through.
@@ -41,9 +44,14 @@ type Service struct {
 	BaseURL string
 	Now     func() time.Time
 	Logger  *slog.Logger
-	// HTTPClient delivers webhooks.
+	// Webhooks publishes the gateway's events and delivers them; when nil,
+	// the gateway builds one from its own DB, Now, Logger, HTTPClient and
+	// WebhookAllowPrivate (WebhookService).
+	Webhooks *webhooks.Service
+	// HTTPClient delivers webhooks, when Webhooks is nil.
 	HTTPClient *http.Client
-	// WebhookAllowPrivate lets webhook endpoints point at loopback and private addresses (local development).
+	// WebhookAllowPrivate lets webhook endpoints point at loopback and
+	// private addresses (local development), when Webhooks is nil.
 	WebhookAllowPrivate bool
 	// PollSchedule is when a pending payment is queried at its wallet,
 	// after creation; expiry closes it anyway.
@@ -70,6 +78,8 @@ type Service struct {
 	// about; 0 means 30 s.
 	OnboardingPoll time.Duration
 
+	webhooksOnce sync.Once
+
 	wakeOnce sync.Once
 	wake     chan struct{}
 
@@ -83,6 +93,30 @@ type Service struct {
 	exposureOnce sync.Once
 	exposureLog  *exposureLog
 }
+
+// WebhookService is the events and webhooks service the gateway publishes
+// through and whose deliveries its Worker runs: Webhooks, or, when that is
+// nil, one built on first use from the gateway's own fields.
+func (s *Service) WebhookService() *webhooks.Service {
+	s.webhooksOnce.Do(func() {
+		if s.Webhooks == nil {
+			// Now reads the gateway's clock at each call, so an event is
+			// stamped with the time of the change it reports even when
+			// the clock is swapped later (tests move it forward).
+			s.Webhooks = &webhooks.Service{DB: s.DB, Now: s.now, Logger: s.Logger, HTTPClient: s.HTTPClient, AllowPrivate: s.WebhookAllowPrivate}
+		}
+	})
+	return s.Webhooks
+}
+
+// publisher is all the gateway asks of the events service: to store an
+// event, with its deliveries, in the transaction of the change it reports.
+type publisher interface {
+	Publish(ctx context.Context, tx *sql.Tx, merchantID, typ, objectID string, object any) error
+}
+
+// events is where the gateway publishes.
+func (s *Service) events() publisher { return s.WebhookService() }
 
 func (s *Service) wakeChan() chan struct{} {
 	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
@@ -377,7 +411,6 @@ const (
 	KindPoll          = "payment.poll"
 	KindExpire        = "payment.expire"
 	KindRefundExecute = "refund.execute"
-	KindWebhook       = "webhook.deliver"
 )
 
 func isUniqueViolation(err error) bool {
@@ -535,24 +568,24 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Queue: &jobs.Queue{DB: s.DB, Now: s.Now},
 		ID:    id,
 		Handlers: map[string]jobs.Handler{
-			KindPoll:           s.Poll,
-			KindExpire:         s.Expire,
-			KindRefundExecute:  s.ExecuteRefund,
-			KindWebhook:        s.DeliverWebhook,
-			KindAttemptClose:   s.CloseAttempt,
-			KindContractPoll:   s.PollContract,
-			KindCampaignRemind: s.RemindCampaign,
-			KindEscrowRelease:  s.ReleaseEscrow,
-			KindSettleDaily:    s.SettleDaily,
-			KindReconcileDaily: s.ReconcileDaily,
-			KindPrune:          s.Prune,
-			KindOverdue:        s.CheckOverdue,
+			KindPoll:             s.Poll,
+			KindExpire:           s.Expire,
+			KindRefundExecute:    s.ExecuteRefund,
+			webhooks.KindDeliver: s.WebhookService().Deliver,
+			KindAttemptClose:     s.CloseAttempt,
+			KindContractPoll:     s.PollContract,
+			KindCampaignRemind:   s.RemindCampaign,
+			KindEscrowRelease:    s.ReleaseEscrow,
+			KindSettleDaily:      s.SettleDaily,
+			KindReconcileDaily:   s.ReconcileDaily,
+			KindPrune:            s.Prune,
+			KindOverdue:          s.CheckOverdue,
 		},
 		Backoffs: map[string]func(int) time.Duration{
-			KindWebhook:       WebhookBackoff,
-			KindRefundExecute: refundBackoff,
-			KindContractPoll:  func(int) time.Duration { return s.onboardingPoll() },
-			KindEscrowRelease: func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, 10*time.Minute) },
+			webhooks.KindDeliver: webhooks.Backoff,
+			KindRefundExecute:    refundBackoff,
+			KindContractPoll:     func(int) time.Duration { return s.onboardingPoll() },
+			KindEscrowRelease:    func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, 10*time.Minute) },
 		},
 		Poll:        100 * time.Millisecond,
 		Lease:       s.JobLease,

@@ -253,7 +253,7 @@ func (s *Service) release(ctx context.Context, tx *sql.Tx, merchantID, paymentID
 	if err := s.savePayment(ctx, tx, p); err != nil {
 		return p, err
 	}
-	return p, s.publish(ctx, tx, p.MerchantID, EventEscrowReleased, p.ID, p)
+	return p, s.events().Publish(ctx, tx, p.MerchantID, EventEscrowReleased, p.ID, p)
 }
 
 // EventEscrowReleased is published when a payment's money goes to the

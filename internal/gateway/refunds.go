@@ -154,7 +154,7 @@ func (s *Service) CancelReturn(ctx context.Context, merchantID, refundID, reason
 		if err := saveRefund(ctx, tx, merchantID, canceled, false); err != nil {
 			return err
 		}
-		if err := s.publish(ctx, tx, merchantID, payment.EventRefundCanceled, canceled.ID, canceled); err != nil {
+		if err := s.events().Publish(ctx, tx, merchantID, payment.EventRefundCanceled, canceled.ID, canceled); err != nil {
 			return err
 		}
 		if next.Status == payment.StatusSucceeded && next.ReleasedAt.IsZero() && !next.AutoConfirmAt.After(now) {
@@ -390,7 +390,7 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, ch string, res c
 	if err := saveRefund(ctx, tx, merchantID, nr, false); err != nil {
 		return err
 	}
-	return s.publish(ctx, tx, merchantID, event, nr.ID, nr)
+	return s.events().Publish(ctx, tx, merchantID, event, nr.ID, nr)
 }
 
 // bookRefund writes the journal entry of a refund's outcome: the money
