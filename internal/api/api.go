@@ -28,10 +28,12 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jsonbody"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // MaxBodyBytes bounds a request body.
@@ -42,8 +44,11 @@ var openapi []byte
 
 // Server is the HTTP face of the gateway.
 type Server struct {
-	Svc    *gateway.Service
-	Logger *slog.Logger
+	Svc *gateway.Service
+	// Webhooks serves the webhook endpoint and event routes; nil means
+	// the gateway's own (gateway.Service.WebhookService).
+	Webhooks *webhooks.Service
+	Logger   *slog.Logger
 	// IdempotencyLease is how long a request may run before a retry under
 	// the same Idempotency-Key may run it again (its gateway died). It must
 	// exceed the wallets' timeouts; 0 means DefaultIdempotencyLease.
@@ -52,6 +57,14 @@ type Server struct {
 	// crashAt, set by tests, names the steps of an idempotent request at
 	// which the request stops as if its process had been killed.
 	crashAt func(step string) bool
+}
+
+// webhooks is the service of the webhook endpoint and event routes.
+func (s *Server) webhooks() *webhooks.Service {
+	if s.Webhooks != nil {
+		return s.Webhooks
+	}
+	return s.Svc.WebhookService()
 }
 
 // DefaultIdempotencyLease outlasts a wallet call's 30-second timeout.
@@ -399,7 +412,7 @@ func (r *recorder) send() {
 //
 // The key is held by one run (its owner) for the lease. A change that a
 // second run would repeat (a refund, a payment) commits its answer in its
-// own transaction through gateway.WithAnswerCommit, and only while this run
+// own transaction through idempotency.WithAnswerCommit, and only while this run
 // owns the key: after a crash at any instant the key is either unanswered
 // with nothing changed, or answered. A retry after the lease takes the key
 // over; the first run, if it was only slow, then cannot commit its change.
@@ -460,7 +473,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h 
 	}
 	s.failpoint("key_held")
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-	h(rec, r.WithContext(gateway.WithAnswerCommit(ctx, k.commit)), c)
+	h(rec, r.WithContext(idempotency.WithAnswerCommit(ctx, k.commit)), c)
 	s.failpoint("handled")
 	defer rec.send()
 	done := context.WithoutCancel(ctx)
@@ -540,7 +553,7 @@ func (k idemKey) read(ctx context.Context) (idemRow, error) {
 	return row, err
 }
 
-// commit is the gateway.AnswerCommit of this run: the answer is written in
+// commit is the idempotency.AnswerCommit of this run: the answer is written in
 // the change's transaction, and only while this run still owns the key.
 func (k idemKey) commit(ctx context.Context, tx *sql.Tx, status int, v any) error {
 	var buf bytes.Buffer
@@ -555,7 +568,7 @@ func (k idemKey) commit(ctx context.Context, tx *sql.Tx, status int, v any) erro
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return errors.Join(gateway.ErrKeyTakenOver, err)
+		return errors.Join(idempotency.ErrKeyTakenOver, err)
 	}
 	return nil
 }
@@ -668,7 +681,7 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "method_unavailable", err.Error(), "method")
 	case errors.Is(err, gateway.ErrConflict):
 		writeError(w, http.StatusConflict, "invalid_request_error", "concurrent_change", err.Error(), "")
-	case errors.Is(err, gateway.ErrKeyTakenOver):
+	case errors.Is(err, idempotency.ErrKeyTakenOver):
 		writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a retry with this Idempotency-Key took this request over; retry later for its answer", "Idempotency-Key")
 	case errors.Is(err, gateway.ErrWalletRefused):
 		writeError(w, http.StatusBadGateway, "wallet_error", "wallet_refused", err.Error(), "")

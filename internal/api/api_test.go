@@ -23,6 +23,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 	"github.com/hutong-pay/hutong/internal/webhook"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // env is a gateway on a store, wired to an in-process sandbox, with two
@@ -42,7 +43,7 @@ type env struct {
 type receiver struct {
 	mu       sync.Mutex
 	secret   string
-	got      []gateway.Event
+	got      []webhooks.Event
 	rejected int
 	seen     int
 	done     map[string]bool
@@ -64,10 +65,10 @@ func (r *receiver) delivered(paymentID string) bool {
 	return r.done[paymentID]
 }
 
-func (r *receiver) events() []gateway.Event {
+func (r *receiver) events() []webhooks.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]gateway.Event{}, r.got...)
+	return append([]webhooks.Event{}, r.got...)
 }
 
 func start(t testing.TB, db *store.DB) *env {
@@ -114,7 +115,7 @@ func start(t testing.TB, db *store.DB) *env {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		var ev gateway.Event
+		var ev webhooks.Event
 		if err := json.Unmarshal(body, &ev); err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +125,7 @@ func start(t testing.TB, db *store.DB) *env {
 		e.hooks.got = append(e.hooks.got, ev)
 	}))
 	t.Cleanup(e.hooks.server.Close)
-	var ep gateway.Endpoint
+	var ep webhooks.Endpoint
 	e.call("POST", "/v1/webhook_endpoints", e.keyA, map[string]string{"url": e.hooks.server.URL}, &ep, 201)
 	e.hooks.secret = ep.Secret
 	return e
@@ -567,7 +568,7 @@ func TestMetrics(t *testing.T) {
 		if n := after.Value("hutong_payments", "method", "wechatpay.native", "status", "succeeded"); n != 1 {
 			t.Errorf("hutong_payments{method=wechatpay.native,status=succeeded} = %v, want 1", n)
 		}
-		for _, kind := range []string{gateway.KindPoll, gateway.KindWebhook, gateway.KindOverdue} {
+		for _, kind := range []string{gateway.KindPoll, webhooks.KindDeliver, gateway.KindOverdue} {
 			if s := after.Series("hutong_job_lag_seconds", "kind", kind); len(s) != 1 || s[0].GetGauge().GetValue() < 0 {
 				t.Errorf("hutong_job_lag_seconds{kind=%q}: %v", kind, s)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 func application(name, license string) map[string]any {
@@ -156,7 +157,7 @@ func TestCampaignToActive(t *testing.T) {
 		e.Eventually("paid to the sub-merchant", func() bool { got, _ := e.Svc.GetPayment(ctx, m0.ID, p.ID); return got.Status == "succeeded" })
 		// Reminders went to no one (all active) — but the invitations were
 		// published as contract.invited events with the signing link.
-		var evs struct{ Data []gateway.Event }
+		var evs struct{ Data []webhooks.Event }
 		e.Call(key, "GET", "/v1/events", nil, &evs)
 		found := false
 		for _, ev := range evs.Data {

@@ -12,6 +12,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // TestCancelReturn: a return_and_refund whose goods never come back is
@@ -62,7 +63,7 @@ func TestCancelReturn(t *testing.T) {
 		if after := entries(); after != before {
 			t.Fatalf("a canceled return posted %d ledger entries; nothing moved", after-before)
 		}
-		var events struct{ Data []gateway.Event }
+		var events struct{ Data []webhooks.Event }
 		if st := e.Call(e.Keys[0], "GET", "/v1/events?type=refund.canceled", nil, &events); st != http.StatusOK || len(events.Data) != 1 {
 			t.Fatalf("refund.canceled events: %d %+v", st, events.Data)
 		}

@@ -196,7 +196,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c caller
 	if !decode(w, r, &req) {
 		return
 	}
-	e, err := s.Svc.CreateEndpoint(r.Context(), c.merchant.ID, req.URL)
+	e, err := s.webhooks().CreateEndpoint(r.Context(), c.merchant.ID, req.URL)
 	if err != nil {
 		fail(w, err)
 		return
@@ -205,7 +205,7 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c caller
 }
 
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c caller) {
-	list, err := s.Svc.ListEndpoints(r.Context(), c.merchant.ID)
+	list, err := s.webhooks().ListEndpoints(r.Context(), c.merchant.ID)
 	if err != nil {
 		fail(w, err)
 		return
@@ -214,7 +214,7 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c caller)
 }
 
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, c caller) {
-	if err := s.Svc.DeleteEndpoint(r.Context(), c.merchant.ID, r.PathValue("id")); err != nil {
+	if err := s.webhooks().DeleteEndpoint(r.Context(), c.merchant.ID, r.PathValue("id")); err != nil {
 		fail(w, err)
 		return
 	}
@@ -229,7 +229,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c caller) {
 	if !ok {
 		return
 	}
-	list, err := s.Svc.ListEvents(r.Context(), c.merchant.ID, r.URL.Query().Get("type"), pg.after, pg.limit+1)
+	list, err := s.webhooks().ListEvents(r.Context(), c.merchant.ID, r.URL.Query().Get("type"), pg.after, pg.limit+1)
 	if err != nil {
 		fail(w, err)
 		return
@@ -238,7 +238,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 func (s *Server) resendEvent(w http.ResponseWriter, r *http.Request, c caller) {
-	if err := s.Svc.ResendEvent(r.Context(), c.merchant.ID, r.PathValue("id")); err != nil {
+	if err := s.webhooks().ResendEvent(r.Context(), c.merchant.ID, r.PathValue("id")); err != nil {
 		fail(w, err)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/api"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // TestWebhookEndpointRefusesPrivateAddresses: through the API, an endpoint
@@ -42,7 +43,7 @@ func TestWebhookEndpointRefusesPrivateAddresses(t *testing.T) {
 		defer res.Body.Close()
 		var out struct {
 			Error struct{ Message, Param string }
-			Data  []gateway.Endpoint
+			Data  []webhooks.Endpoint
 		}
 		if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
 			t.Fatal(err)

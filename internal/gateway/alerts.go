@@ -48,7 +48,7 @@ func (s *Service) alertDiscrepancies(ctx context.Context, tx *sql.Tx, run ReconR
 	}
 	s.log().Error("reconciliation found discrepancies", "run", run.ID, "channel", run.Channel, "day", run.Day, "discrepancies", n,
 		"net_bill", run.Summary.BillNet, "net_books", run.Summary.OurNet)
-	return s.publish(ctx, tx, "", EventReconDiscrepancy, run.ID, run)
+	return s.events().Publish(ctx, tx, "", EventReconDiscrepancy, run.ID, run)
 }
 
 // notifyWindow is how long ch's wallet keeps notifying.
@@ -166,7 +166,7 @@ func (s *Service) raiseOverdue(ctx context.Context, now time.Time, event string,
 			continue
 		}
 		s.log().Error("money overdue: its wallet has not settled it", "event", event, "object", x.id, "since", x.since)
-		if err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.publish(ctx, tx, x.merchantID, event, x.id, x.object) }); err != nil {
+		if err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.events().Publish(ctx, tx, x.merchantID, event, x.id, x.object) }); err != nil {
 			return n, err
 		}
 	}

@@ -48,7 +48,7 @@ func TestOverdueMoneyRaisesOneEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 		count := func(merchant int, typ, object string) int {
-			events, err := e.Svc.ListEvents(ctx, e.Merchants[merchant].ID, "", "", 100)
+			events, err := e.Svc.WebhookService().ListEvents(ctx, e.Merchants[merchant].ID, "", "", 100)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
@@ -16,40 +17,6 @@ import (
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
-
-// Event is what merchants receive: one change of one object.
-type Event struct {
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	MerchantID string          `json:"merchant_id"`
-	Created    time.Time       `json:"created"`
-	Data       json.RawMessage `json:"data"`
-}
-
-// publish stores an event and a delivery job per webhook endpoint of the
-// merchant, in tx.
-func (s *Service) publish(ctx context.Context, tx *sql.Tx, merchantID, typ, objectID string, object any) error {
-	now := s.now()
-	data, err := json.Marshal(object)
-	if err != nil {
-		return fmt.Errorf("event %s: %w", typ, err)
-	}
-	ev := Event{ID: payment.NewID("evt"), Type: typ, MerchantID: merchantID, Created: now, Data: data}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("event %s: %w", typ, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ev.ID, merchantID, typ, objectID, string(body), store.Micros(now)); err != nil {
-		return err
-	}
-	return enqueueDeliveries(ctx, tx, merchantID, ev.ID, now)
-}
-
-type delivery struct {
-	Event    string `json:"event"`
-	Endpoint string `json:"endpoint"`
-}
 
 // applyTrade applies a verified wallet fact from channel ch to its wallet
 // order and payment in tx, if everything it names is what was sent.
@@ -109,7 +76,7 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 				return err
 			}
 		}
-		if err := s.publish(ctx, tx, p.MerchantID, c.Event, p.ID, c.Payment); err != nil {
+		if err := s.events().Publish(ctx, tx, p.MerchantID, c.Event, p.ID, c.Payment); err != nil {
 			return err
 		}
 	}
@@ -130,7 +97,7 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 // closeOtherAttempts queues the closing of a paid payment's other wallet
 // orders, so that no one else can pay them.
 func (s *Service) closeOtherAttempts(ctx context.Context, tx *sql.Tx, paymentID, paidID string, now time.Time) error {
-	ids, err := queryStrings(ctx, tx, `SELECT id FROM payment_attempts WHERE payment_id = $1 AND status = $2 AND id <> $3`, paymentID, payment.AttemptPending, paidID)
+	ids, err := store.QueryStrings(ctx, tx, `SELECT id FROM payment_attempts WHERE payment_id = $1 AND status = $2 AND id <> $3`, paymentID, payment.AttemptPending, paidID)
 	if err != nil {
 		return err
 	}
@@ -153,7 +120,7 @@ func (s *Service) refundDuplicate(ctx context.Context, tx *sql.Tx, p payment.Pay
 	if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: refundMaxAttempts}, now); err != nil {
 		return err
 	}
-	return s.publish(ctx, tx, p.MerchantID, payment.EventDuplicateCharge, p.ID, map[string]any{
+	return s.events().Publish(ctx, tx, p.MerchantID, payment.EventDuplicateCharge, p.ID, map[string]any{
 		"payment_id": p.ID, "attempt": a, "refund_id": r.ID, "amount": p.Amount,
 	})
 }
@@ -418,7 +385,21 @@ func (s *Service) cancel(ctx context.Context, p payment.Payment) (payment.Paymen
 		if _, err := tx.ExecContext(ctx, `UPDATE pay_for_me SET status = 'expired' WHERE payment_id = $1 AND status = 'open'`, p.ID); err != nil {
 			return err
 		}
-		return s.publish(ctx, tx, cur.MerchantID, c.Event, cur.ID, c.Payment)
+		return s.events().Publish(ctx, tx, cur.MerchantID, c.Event, cur.ID, c.Payment)
 	})
 	return out, err
+}
+
+// refusalReason sorts why a notification was refused, for metrics.
+func refusalReason(err error) string {
+	var me *payment.MismatchError
+	switch {
+	case errors.As(err, &me):
+		return "mismatch_" + strings.ReplaceAll(me.Field, " ", "_")
+	case errors.Is(err, ErrNotFound):
+		return "unknown_order"
+	case errors.Is(err, channel.ErrUnverified):
+		return "bad_signature"
+	}
+	return "other"
 }

@@ -80,7 +80,7 @@ func (s *Service) CreateCampaign(ctx context.Context, c Campaign) (Campaign, err
 	}
 	c.ID, c.Created = payment.NewID("cmp"), now
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		merchants, err := queryStrings(ctx, tx, `SELECT id FROM merchants WHERE ($1 = '' OR category = $1) AND ($2 = '' OR region_code LIKE $2 || '%') AND ($3 = '' OR size = $3) ORDER BY id`,
+		merchants, err := store.QueryStrings(ctx, tx, `SELECT id FROM merchants WHERE ($1 = '' OR category = $1) AND ($2 = '' OR region_code LIKE $2 || '%') AND ($3 = '' OR size = $3) ORDER BY id`,
 			c.Filter.Category, c.Filter.Region, c.Filter.Size)
 		if err != nil {
 			return err
@@ -133,7 +133,7 @@ func (s *Service) GetCampaign(ctx context.Context, id string) (Campaign, error) 
 
 // ListCampaigns lists campaigns, newest first.
 func (s *Service) ListCampaigns(ctx context.Context) ([]Campaign, error) {
-	ids, err := queryStrings(ctx, s.DB, `SELECT id FROM campaigns ORDER BY created_at DESC, id`)
+	ids, err := store.QueryStrings(ctx, s.DB, `SELECT id FROM campaigns ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func (s *Service) RemindCampaign(ctx context.Context, j jobs.Job) error {
 			return err
 		}
 		for _, p := range list {
-			if err := s.publish(ctx, tx, p.merchant, EventContractReminder, p.id, map[string]any{
+			if err := s.events().Publish(ctx, tx, p.merchant, EventContractReminder, p.id, map[string]any{
 				"contract_id": p.id, "campaign_id": c.ID, "channel": c.Channel, "state": p.state, "deadline": c.Deadline,
 				"sign_url": s.signURLOf(ctx, tx, p.id),
 			}); err != nil {

@@ -89,7 +89,7 @@ func (s *Service) CreateAgreement(ctx context.Context, ch, title, body, actor st
 		if !requireResign || a.Version == 1 {
 			return nil
 		}
-		ids, err := queryStrings(ctx, tx, `SELECT id FROM contracts WHERE channel = $1 AND state IN ('signed', 'submitted', 'active', 'suspended', 'rejected')`, ch)
+		ids, err := store.QueryStrings(ctx, tx, `SELECT id FROM contracts WHERE channel = $1 AND state IN ('signed', 'submitted', 'active', 'suspended', 'rejected')`, ch)
 		if err != nil {
 			return err
 		}
@@ -108,26 +108,6 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// queryStrings runs a query of one text column and returns its values.
-func queryStrings(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // CurrentAgreement is a channel's newest agreement; ErrNotFound if none.
@@ -261,7 +241,7 @@ func (s *Service) act(ctx context.Context, tx *sql.Tx, id string, a contract.Act
 	if a.Kind == contract.ActInvite {
 		view.SignURL = s.signURLOf(ctx, tx, id)
 	}
-	return n, s.publish(ctx, tx, n.MerchantID, typ, id, view)
+	return n, s.events().Publish(ctx, tx, n.MerchantID, typ, id, view)
 }
 
 // signURL is a contract's merchant-facing signing page, token included.
@@ -352,7 +332,7 @@ func (s *Service) ListContracts(ctx context.Context, f ContractFilter) ([]Contra
 			query += fmt.Sprintf(` AND %s = $%d`, col, len(args))
 		}
 	}
-	ids, err := queryStrings(ctx, s.DB, query+` ORDER BY updated_at DESC, id`, args...)
+	ids, err := store.QueryStrings(ctx, s.DB, query+` ORDER BY updated_at DESC, id`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -104,8 +104,8 @@ func (s *Service) ListFeedback(ctx context.Context, f FeedbackFilter) ([]Feedbac
 	if !f.To.IsZero() {
 		add("created_at < $%d", store.Micros(f.To))
 	}
-	query, args, err := keyset{table: "feedback", time: "created_at", id: "id", desc: true, object: "feedback",
-		scope: "($2 = '' OR merchant_id = $2)", scopeArgs: []any{f.MerchantID}}.page(ctx, s.DB, f.After, query, " AND ", args)
+	query, args, err := store.Keyset{Table: "feedback", Time: "created_at", ID: "id", Desc: true, Object: "feedback",
+		Scope: "($2 = '' OR merchant_id = $2)", ScopeArgs: []any{f.MerchantID}}.Page(ctx, s.DB, f.After, query, " AND ", args)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,10 @@
 // Package gateway is hutong's payment service: it creates payments at the
-// wallets, applies the wallets' verified word exactly once, refunds,
-// publishes events and delivers webhooks. Every state change commits in one
-// transaction with the events and jobs it implies (store, jobs), so a crash
-// at any instant neither loses nor doubles anything.
+// wallets, applies the wallets' verified word exactly once, and refunds.
+// Every state change commits in one transaction with the events and jobs
+// it implies (store, jobs), so a crash at any instant neither loses nor
+// doubles anything. Events are published, and delivered to merchants'
+// endpoints, by package webhooks, which the gateway reaches only through
+// its Publish (and whose delivery jobs its Worker runs).
 package gateway
 
 import (
@@ -19,10 +21,13 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // Account is the wallet account payments of a channel go through.
@@ -39,9 +44,14 @@ type Service struct {
 	BaseURL string
 	Now     func() time.Time
 	Logger  *slog.Logger
-	// HTTPClient delivers webhooks.
+	// Webhooks publishes the gateway's events and delivers them; when nil,
+	// the gateway builds one from its own DB, Now, Logger, HTTPClient and
+	// WebhookAllowPrivate (WebhookService).
+	Webhooks *webhooks.Service
+	// HTTPClient delivers webhooks, when Webhooks is nil.
 	HTTPClient *http.Client
-	// WebhookAllowPrivate lets webhook endpoints point at loopback and private addresses (local development).
+	// WebhookAllowPrivate lets webhook endpoints point at loopback and
+	// private addresses (local development), when Webhooks is nil.
 	WebhookAllowPrivate bool
 	// PollSchedule is when a pending payment is queried at its wallet,
 	// after creation; expiry closes it anyway.
@@ -68,6 +78,8 @@ type Service struct {
 	// about; 0 means 30 s.
 	OnboardingPoll time.Duration
 
+	webhooksOnce sync.Once
+
 	wakeOnce sync.Once
 	wake     chan struct{}
 
@@ -81,6 +93,30 @@ type Service struct {
 	exposureOnce sync.Once
 	exposureLog  *exposureLog
 }
+
+// WebhookService is the events and webhooks service the gateway publishes
+// through and whose deliveries its Worker runs: Webhooks, or, when that is
+// nil, one built on first use from the gateway's own fields.
+func (s *Service) WebhookService() *webhooks.Service {
+	s.webhooksOnce.Do(func() {
+		if s.Webhooks == nil {
+			// Now reads the gateway's clock at each call, so an event is
+			// stamped with the time of the change it reports even when
+			// the clock is swapped later (tests move it forward).
+			s.Webhooks = &webhooks.Service{DB: s.DB, Now: s.now, Logger: s.Logger, HTTPClient: s.HTTPClient, AllowPrivate: s.WebhookAllowPrivate}
+		}
+	})
+	return s.Webhooks
+}
+
+// publisher is all the gateway asks of the events service: to store an
+// event, with its deliveries, in the transaction of the change it reports.
+type publisher interface {
+	Publish(ctx context.Context, tx *sql.Tx, merchantID, typ, objectID string, object any) error
+}
+
+// events is where the gateway publishes.
+func (s *Service) events() publisher { return s.WebhookService() }
 
 func (s *Service) wakeChan() chan struct{} {
 	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
@@ -139,7 +175,7 @@ type MerchantWallet struct {
 
 // Errors the API maps to answers.
 var (
-	ErrNotFound       = errors.New("not found")
+	ErrNotFound       = notfound.Err
 	ErrDuplicateOrder = errors.New("merchant_order_id is already used by another payment")
 	ErrMethodNotOpen  = errors.New("no wallet account is configured for this method")
 	ErrNoContract     = errors.New("the merchant has no active contract for this method's wallet, signed under the current agreement")
@@ -150,40 +186,15 @@ var (
 )
 
 // NotFoundError is a request field naming an object the caller does not
-// have: "no payment pay_… for this merchant". Another merchant's object is
-// answered exactly as one that does not exist (the id echoed is the one
-// the caller sent), so a key cannot learn which ids other merchants hold.
-// It is ErrNotFound to errors.Is.
-type NotFoundError struct {
-	Param  string // the request field, e.g. "share_code", "id"
-	Object string // what it names, e.g. "share code"
-	ID     string // the id asked for
-	// Scoped is a lookup among one merchant's objects.
-	Scoped bool
-	// Text, when set, is the whole message.
-	Text string
-}
-
-func (e *NotFoundError) Error() string {
-	if e.Text != "" {
-		return e.Text
-	}
-	msg := "no " + e.Object
-	if e.ID != "" {
-		msg += " " + e.ID
-	}
-	if e.Scoped {
-		msg += " for this merchant"
-	}
-	return msg
-}
-
-func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+// have; it is ErrNotFound to errors.Is. The type is notfound's, shared by
+// every service, and named here too so that callers of the gateway keep
+// their spelling.
+type NotFoundError = notfound.Error
 
 // notFound is the NotFoundError of an object looked up by its id from the
 // path, among merchantID's objects ("" for any merchant's).
 func notFound(object, id, merchantID string) error {
-	return &NotFoundError{Param: "id", Object: object, ID: id, Scoped: merchantID != ""}
+	return notfound.ByID(object, id, merchantID)
 }
 
 // forUpdate locks a row on PostgreSQL; SQLite's immediate transactions
@@ -361,7 +372,7 @@ func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *pay
 		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt}, now); err != nil {
 			return err
 		}
-		return commitAnswer(ctx, tx, http.StatusCreated, p)
+		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, p)
 	})
 	if err != nil {
 		if isUniqueViolation(err) {
@@ -400,7 +411,6 @@ const (
 	KindPoll          = "payment.poll"
 	KindExpire        = "payment.expire"
 	KindRefundExecute = "refund.execute"
-	KindWebhook       = "webhook.deliver"
 )
 
 func isUniqueViolation(err error) bool {
@@ -523,8 +533,8 @@ func (s *Service) ListPayments(ctx context.Context, merchantID, status, after st
 		args = append(args, status)
 		query += fmt.Sprintf(` AND status = $%d`, len(args))
 	}
-	query, args, err := keyset{table: "payments", time: "created_at", id: "id", desc: true, idDesc: true, object: "payment",
-		scope: "merchant_id = $2", scopeArgs: []any{merchantID}}.page(ctx, s.DB, after, query, " AND ", args)
+	query, args, err := store.Keyset{Table: "payments", Time: "created_at", ID: "id", Desc: true, IDDesc: true, Object: "payment",
+		Scope: "merchant_id = $2", ScopeArgs: []any{merchantID}}.Page(ctx, s.DB, after, query, " AND ", args)
 	if err != nil {
 		return nil, err
 	}
@@ -558,24 +568,24 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Queue: &jobs.Queue{DB: s.DB, Now: s.Now},
 		ID:    id,
 		Handlers: map[string]jobs.Handler{
-			KindPoll:           s.Poll,
-			KindExpire:         s.Expire,
-			KindRefundExecute:  s.ExecuteRefund,
-			KindWebhook:        s.DeliverWebhook,
-			KindAttemptClose:   s.CloseAttempt,
-			KindContractPoll:   s.PollContract,
-			KindCampaignRemind: s.RemindCampaign,
-			KindEscrowRelease:  s.ReleaseEscrow,
-			KindSettleDaily:    s.SettleDaily,
-			KindReconcileDaily: s.ReconcileDaily,
-			KindPrune:          s.Prune,
-			KindOverdue:        s.CheckOverdue,
+			KindPoll:             s.Poll,
+			KindExpire:           s.Expire,
+			KindRefundExecute:    s.ExecuteRefund,
+			webhooks.KindDeliver: s.WebhookService().Deliver,
+			KindAttemptClose:     s.CloseAttempt,
+			KindContractPoll:     s.PollContract,
+			KindCampaignRemind:   s.RemindCampaign,
+			KindEscrowRelease:    s.ReleaseEscrow,
+			KindSettleDaily:      s.SettleDaily,
+			KindReconcileDaily:   s.ReconcileDaily,
+			KindPrune:            s.Prune,
+			KindOverdue:          s.CheckOverdue,
 		},
 		Backoffs: map[string]func(int) time.Duration{
-			KindWebhook:       WebhookBackoff,
-			KindRefundExecute: refundBackoff,
-			KindContractPoll:  func(int) time.Duration { return s.onboardingPoll() },
-			KindEscrowRelease: func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, 10*time.Minute) },
+			webhooks.KindDeliver: webhooks.Backoff,
+			KindRefundExecute:    refundBackoff,
+			KindContractPoll:     func(int) time.Duration { return s.onboardingPoll() },
+			KindEscrowRelease:    func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, 10*time.Minute) },
 		},
 		Poll:        100 * time.Millisecond,
 		Lease:       s.JobLease,
@@ -583,27 +593,4 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Concurrency: 8,
 		Logger:      s.Logger,
 	}
-}
-
-// queryJSON runs a query whose one column is a stored JSON object and
-// decodes each row; a row that does not decode is an error naming it.
-func queryJSON[T any](ctx context.Context, db *store.DB, query string, args ...any) ([]T, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		var v T
-		if err := json.Unmarshal([]byte(data), &v); err != nil {
-			return nil, fmt.Errorf("stored %T row %d: %w", v, len(out)+1, err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

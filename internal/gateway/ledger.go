@@ -253,7 +253,7 @@ func (s *Service) release(ctx context.Context, tx *sql.Tx, merchantID, paymentID
 	if err := s.savePayment(ctx, tx, p); err != nil {
 		return p, err
 	}
-	return p, s.publish(ctx, tx, p.MerchantID, EventEscrowReleased, p.ID, p)
+	return p, s.events().Publish(ctx, tx, p.MerchantID, EventEscrowReleased, p.ID, p)
 }
 
 // EventEscrowReleased is published when a payment's money goes to the
@@ -352,8 +352,8 @@ func (s *Service) Entries(ctx context.Context, f EntryFilter) ([]ledger.Entry, e
 	if f.Account != "" {
 		add("e.id IN (SELECT entry_id FROM ledger_lines WHERE account = $%d)", f.Account)
 	}
-	query, args, err := keyset{table: "ledger_entries e", time: "e.at", id: "e.id", object: "ledger entry",
-		scope: "($2 = '' OR e.merchant_id = $2)", scopeArgs: []any{f.MerchantID}}.page(ctx, s.DB, f.After, query, " AND ", args)
+	query, args, err := store.Keyset{Table: "ledger_entries e", Time: "e.at", ID: "e.id", Object: "ledger entry",
+		Scope: "($2 = '' OR e.merchant_id = $2)", ScopeArgs: []any{f.MerchantID}}.Page(ctx, s.DB, f.After, query, " AND ", args)
 	if err != nil {
 		return nil, err
 	}

@@ -319,14 +319,14 @@ func (s *Service) billMerchants(ch string) func(context.Context, string) (string
 // ReconRuns pages runs, newest first: those older than the run after (""
 // for the newest), at most limit.
 func (s *Service) ReconRuns(ctx context.Context, after string, limit int) ([]ReconRun, error) {
-	query, args, err := keyset{table: "recon_runs", time: "created_at", id: "id", desc: true, idDesc: true, object: "reconciliation"}.
-		page(ctx, s.DB, after, `SELECT data FROM recon_runs`, " WHERE ", nil)
+	query, args, err := store.Keyset{Table: "recon_runs", Time: "created_at", ID: "id", Desc: true, IDDesc: true, Object: "reconciliation"}.
+		Page(ctx, s.DB, after, `SELECT data FROM recon_runs`, " WHERE ", nil)
 	if err != nil {
 		return nil, err
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
-	return queryJSON[ReconRun](ctx, s.DB, query, args...)
+	return store.QueryJSON[ReconRun](ctx, s.DB, query, args...)
 }
 
 // ReconRunItems reads a run and its discrepancies.
@@ -343,6 +343,6 @@ func (s *Service) ReconRunItems(ctx context.Context, id string) (ReconRun, []Rec
 	if err := json.Unmarshal([]byte(data), &run); err != nil {
 		return run, nil, fmt.Errorf("reconciliation run %s: %w", id, err)
 	}
-	items, err := queryJSON[ReconItem](ctx, s.DB, `SELECT data FROM recon_items WHERE run_id = $1 ORDER BY seq`, id)
+	items, err := store.QueryJSON[ReconItem](ctx, s.DB, `SELECT data FROM recon_items WHERE run_id = $1 ORDER BY seq`, id)
 	return run, items, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/recon"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // TestReconcileWithSandboxBills: today's WeChat bill from the sandbox
@@ -77,7 +78,7 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 		}
 		// The disagreement raised one platform event, naming the run; the
 		// true bill raised none.
-		events, err := svc.ListEvents(ctx, "", "", "", 100)
+		events, err := svc.WebhookService().ListEvents(ctx, "", "", "", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +105,7 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 }
 
 // runID reads the run id out of a reconciliation event.
-func runID(t *testing.T, ev gateway.Event) string {
+func runID(t *testing.T, ev webhooks.Event) string {
 	t.Helper()
 	var run gateway.ReconRun
 	if err := json.Unmarshal(ev.Data, &run); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/payment"
@@ -58,7 +59,7 @@ func (s *Service) CreateRefund(ctx context.Context, merchantID, paymentID string
 				return err
 			}
 		}
-		return commitAnswer(ctx, tx, http.StatusCreated, r)
+		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, r)
 	})
 	if err == nil {
 		s.kick()
@@ -153,7 +154,7 @@ func (s *Service) CancelReturn(ctx context.Context, merchantID, refundID, reason
 		if err := saveRefund(ctx, tx, merchantID, canceled, false); err != nil {
 			return err
 		}
-		if err := s.publish(ctx, tx, merchantID, payment.EventRefundCanceled, canceled.ID, canceled); err != nil {
+		if err := s.events().Publish(ctx, tx, merchantID, payment.EventRefundCanceled, canceled.ID, canceled); err != nil {
 			return err
 		}
 		if next.Status == payment.StatusSucceeded && next.ReleasedAt.IsZero() && !next.AutoConfirmAt.After(now) {
@@ -224,14 +225,14 @@ func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID, after 
 	}
 	query := `SELECT data FROM refunds WHERE merchant_id = $1 AND payment_id = $2`
 	args := []any{merchantID, paymentID}
-	query, args, err := keyset{table: "refunds", time: "created_at", id: "id", object: "refund",
-		scope: "merchant_id = $2 AND payment_id = $3", scopeArgs: []any{merchantID, paymentID}}.page(ctx, s.DB, after, query, " AND ", args)
+	query, args, err := store.Keyset{Table: "refunds", Time: "created_at", ID: "id", Object: "refund",
+		Scope: "merchant_id = $2 AND payment_id = $3", ScopeArgs: []any{merchantID, paymentID}}.Page(ctx, s.DB, after, query, " AND ", args)
 	if err != nil {
 		return nil, err
 	}
 	args = append(args, limit)
 	query += fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))
-	return queryJSON[payment.Refund](ctx, s.DB, query, args...)
+	return store.QueryJSON[payment.Refund](ctx, s.DB, query, args...)
 }
 
 // GetRefund reads a merchant's refund.
@@ -389,7 +390,7 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, ch string, res c
 	if err := saveRefund(ctx, tx, merchantID, nr, false); err != nil {
 		return err
 	}
-	return s.publish(ctx, tx, merchantID, event, nr.ID, nr)
+	return s.events().Publish(ctx, tx, merchantID, event, nr.ID, nr)
 }
 
 // bookRefund writes the journal entry of a refund's outcome: the money

@@ -40,7 +40,7 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 	if _, err := time.Parse("2006-01-02", day); err != nil {
 		return nil, &payment.FieldError{Param: "day", Message: "must be a date like 2024-09-05"}
 	}
-	ids, err := queryStrings(ctx, s.DB, `SELECT id FROM merchants ORDER BY id`)
+	ids, err := store.QueryStrings(ctx, s.DB, `SELECT id FROM merchants ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 			if err := s.post(ctx, tx, ledger.PaidOut(m, amount, b.ID, now)); err != nil {
 				return err
 			}
-			return s.publish(ctx, tx, m, "settlement.paid", b.ID, b)
+			return s.events().Publish(ctx, tx, m, "settlement.paid", b.ID, b)
 		})
 		if err != nil {
 			return out, err
@@ -255,7 +255,7 @@ func (s *Service) shareProfitsOn(ctx context.Context, ch string, ps channel.Prof
 			if err := s.post(ctx, tx, e); err != nil {
 				return err
 			}
-			return s.publish(ctx, tx, cur.MerchantID, "settlement.paid", b.ID, b)
+			return s.events().Publish(ctx, tx, cur.MerchantID, "settlement.paid", b.ID, b)
 		})
 		if err != nil {
 			return out, err

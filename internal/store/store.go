@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -200,4 +201,34 @@ func QueryAll[T any](ctx context.Context, q Querier, scan func(*sql.Rows) (T, er
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// QueryJSON runs a query whose one column is a stored JSON object and
+// decodes each row; a row that does not decode is an error naming it. An
+// empty result is an empty slice, not nil, so that a list answers [] in
+// JSON.
+func QueryJSON[T any](ctx context.Context, q Querier, query string, args ...any) ([]T, error) {
+	n := 0
+	out, err := QueryAll(ctx, q, func(rows *sql.Rows) (v T, err error) {
+		n++
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return v, err
+		}
+		if err := json.Unmarshal([]byte(data), &v); err != nil {
+			return v, fmt.Errorf("stored %T row %d: %w", v, n, err)
+		}
+		return v, nil
+	}, query, args...)
+	if out == nil && err == nil {
+		out = []T{}
+	}
+	return out, err
+}
+
+// QueryStrings runs a query of one text column and returns its values.
+func QueryStrings(ctx context.Context, q Querier, query string, args ...any) ([]string, error) {
+	return QueryAll(ctx, q, func(rows *sql.Rows) (s string, err error) {
+		return s, rows.Scan(&s)
+	}, query, args...)
 }

@@ -1,9 +1,15 @@
-package gateway
+// Package idempotency carries a request's Idempotency-Key answer from the
+// API, which owns the key, to the service transaction that makes the
+// request's change, so that the two commit together. It holds no storage
+// of its own: the API decides how an answer is stored (AnswerCommit), a
+// service calls CommitAnswer last in its transaction.
+package idempotency
 
 import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 )
 
 // An AnswerCommit stores the answer to an API request in the transaction
@@ -29,13 +35,15 @@ func WithAnswerCommit(ctx context.Context, c AnswerCommit) context.Context {
 	return context.WithValue(ctx, answerCommitKey{}, c)
 }
 
-// commitAnswer stores, in tx, the answer v of the request that ctx
-// belongs to, if it carries an Idempotency-Key; it is called last in the
-// transaction of a change that a second run would repeat (a refund, a
-// payment, a webhook endpoint).
-func commitAnswer(ctx context.Context, tx *sql.Tx, status int, v any) error {
+// CommitAnswer stores, in tx, the answer v of the request that ctx
+// belongs to, if it carries an Idempotency-Key; a service calls it last in
+// the transaction of a change that a second run would repeat (a refund, a
+// payment, a webhook endpoint). Without a key it does nothing.
+func CommitAnswer(ctx context.Context, tx *sql.Tx, status int, v any) error {
 	if c, ok := ctx.Value(answerCommitKey{}).(AnswerCommit); ok && c != nil {
-		return c(ctx, tx, status, v)
+		if err := c(ctx, tx, status, v); err != nil {
+			return fmt.Errorf("recording the Idempotency-Key's answer: %w", err)
+		}
 	}
 	return nil
 }
