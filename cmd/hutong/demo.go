@@ -23,6 +23,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/storefront"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 const demoSynopsis = `Runs everything on this machine: the wallet sandbox, the gateway on
@@ -92,7 +93,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	url := "http://" + ln.Addr().String()
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger,
 		ContractsRequired: map[string]bool{"wechatpay": true}, OnboardingPoll: time.Second,
-		WebhookAllowPrivate: true}
+		Webhooks: &webhooks.Service{DB: db, Logger: logger, AllowPrivate: true}}
 	keys, firstStart, err := seedDemo(ctx, svc, sb.Alipay().IssueAuthCode)
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/sandbox/wechatpay"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/web"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 	"github.com/hutong-pay/hutong/sandboxhttp"
 )
 
@@ -96,7 +97,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease,
 		ContractsRequired: requiredChannels(*requireContracts), ProfitSharing: *profitSharing,
-		WebhookAllowPrivate: *allowPrivate}
+		Webhooks: &webhooks.Service{DB: db, Logger: logger, AllowPrivate: *allowPrivate}}
 	if err := svc.ScheduleDaily(ctx); err != nil {
 		return err
 	}

@@ -90,7 +90,8 @@ func start(t testing.TB, db *store.DB) *env {
 	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
 		"wechatpay": {Name: "main", Connector: wconn},
 		"alipay":    {Name: "main", Connector: aconn},
-	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, WebhookAllowPrivate: true}
+	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}}
+	svc.Webhooks = privateWebhooks(svc)
 	srv := httptest.NewServer((&api.Server{Svc: svc}).Handler())
 	t.Cleanup(srv.Close)
 	svc.BaseURL = srv.URL
@@ -585,4 +586,15 @@ func TestMetrics(t *testing.T) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// privateWebhooks delivers svc's events to loopback receivers, stamped by
+// svc's clock, which tests move.
+func privateWebhooks(svc *gateway.Service) *webhooks.Service {
+	return &webhooks.Service{DB: svc.DB, AllowPrivate: true, Now: func() time.Time {
+		if svc.Now != nil {
+			return svc.Now()
+		}
+		return time.Now()
+	}}
 }

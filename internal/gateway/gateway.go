@@ -45,14 +45,9 @@ type Service struct {
 	Now     func() time.Time
 	Logger  *slog.Logger
 	// Webhooks publishes the gateway's events and delivers them; when nil,
-	// the gateway builds one from its own DB, Now, Logger, HTTPClient and
-	// WebhookAllowPrivate (WebhookService).
+	// the gateway builds one from its own DB, Now and Logger, delivering
+	// to public addresses only (WebhookService).
 	Webhooks *webhooks.Service
-	// HTTPClient delivers webhooks, when Webhooks is nil.
-	HTTPClient *http.Client
-	// WebhookAllowPrivate lets webhook endpoints point at loopback and
-	// private addresses (local development), when Webhooks is nil.
-	WebhookAllowPrivate bool
 	// PollSchedule is when a pending payment is queried at its wallet,
 	// after creation; expiry closes it anyway.
 	PollSchedule []time.Duration
@@ -103,7 +98,7 @@ func (s *Service) WebhookService() *webhooks.Service {
 			// Now reads the gateway's clock at each call, so an event is
 			// stamped with the time of the change it reports even when
 			// the clock is swapped later (tests move it forward).
-			s.Webhooks = &webhooks.Service{DB: s.DB, Now: s.now, Logger: s.Logger, HTTPClient: s.HTTPClient, AllowPrivate: s.WebhookAllowPrivate}
+			s.Webhooks = &webhooks.Service{DB: s.DB, Now: s.now, Logger: s.Logger}
 		}
 	})
 	return s.Webhooks
@@ -369,7 +364,7 @@ func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *pay
 				return err
 			}
 		}
-		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt}, now); err != nil {
+		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt, UniqueKey: p.ID + "/expire"}, now); err != nil {
 			return err
 		}
 		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, p)
@@ -515,8 +510,16 @@ func (s *Service) savePayment(ctx context.Context, tx *sql.Tx, p payment.Payment
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, updatePaymentSQL, append(row[paymentIdentity:], row[0])...)
-	return err
+	if _, err := tx.ExecContext(ctx, updatePaymentSQL, append(row[paymentIdentity:], row[0])...); err != nil {
+		return err
+	}
+	// A paid or canceled payment has nothing left to expire: its expiry
+	// job goes with the change rather than costing a claim and a
+	// completion hours later.
+	if p.Status != payment.StatusRequiresAction {
+		return jobs.CancelPending(ctx, tx, KindExpire, p.ID+"/")
+	}
+	return nil
 }
 
 // GetPayment reads a merchant's payment; another merchant's is ErrNotFound.

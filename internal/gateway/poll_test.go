@@ -46,3 +46,33 @@ func TestPollsAreChained(t *testing.T) {
 		}
 	})
 }
+
+// TestPaidPaymentLeavesNoPendingJobs: the notification that pays a payment
+// takes its pending status poll and its expiry job with it, in the same
+// transaction, since neither has anything left to do.
+func TestPaidPaymentLeavesNoPendingJobs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := gatewaytest.Start(t, db, gatewaytest.Options{NoWorker: true})
+		ctx := context.Background()
+		p, err := e.Svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "paid-no-jobs", Amount: 700, Currency: "CNY",
+			Description: "酱油", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-paid"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending := func() int {
+			var n int
+			if err := db.QueryRow(`SELECT COUNT(*) FROM jobs WHERE kind IN ($1, $2) AND state = 'available'`, gateway.KindPoll, gateway.KindExpire).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := pending(); n != 2 {
+			t.Fatalf("after creating %s: %d poll and expiry jobs pending, want 2", p.ID, n)
+		}
+		e.Sandbox.Pay(p.NextAction.QRCode, "buyer-li")
+		e.Eventually("the payment is paid", func() bool { return e.Status(0, p.ID) == payment.StatusSucceeded })
+		if n := pending(); n != 0 {
+			t.Fatalf("after the payment was paid: %d poll or expiry jobs still pending, want 0", n)
+		}
+	})
+}

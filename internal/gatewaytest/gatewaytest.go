@@ -25,6 +25,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/web"
+	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // Env is a running gateway with its sandbox.
@@ -87,8 +88,16 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
 		wconn.Channel(): {Name: "main", Connector: wconn},
 		aconn.Channel(): {Name: "main", Connector: aconn},
-	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second, WebhookAllowPrivate: true,
+	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second,
 		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond, AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing}
+	// Webhooks go to the test's own loopback receivers, stamped by the
+	// gateway's clock, which tests move.
+	svc.Webhooks = &webhooks.Service{DB: db, AllowPrivate: true, Now: func() time.Time {
+		if svc.Now != nil {
+			return svc.Now()
+		}
+		return time.Now()
+	}}
 	// The address is known before the handler, so the gateway's pages and
 	// notify URLs name it.
 	srv := httptest.NewUnstartedServer(nil)
