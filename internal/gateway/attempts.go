@@ -18,11 +18,25 @@ import (
 // the payment first.
 const KindAttemptClose = "attempt.close"
 
+// insertAttempt stores a new wallet order: the object as JSON in data, and
+// as columns what reports count it by (status, channel, method, times).
 func insertAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
-	data, _ := json.Marshal(a)
-	_, err := tx.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, status, created_at, data) VALUES ($1, $2, $3, $4, $5)`,
-		a.ID, a.PaymentID, a.Status, store.Micros(a.CreatedAt), string(data))
+	data, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("wallet order %s: %w", a.ID, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, status, created_at, data, channel, method, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		a.ID, a.PaymentID, a.Status, store.Micros(a.CreatedAt), string(data), a.Channel, a.Method, store.Micros(attemptUpdated(a)))
 	return err
+}
+
+// attemptUpdated is when a wallet order last changed, its creation if
+// never since.
+func attemptUpdated(a payment.Attempt) time.Time {
+	if a.UpdatedAt.IsZero() {
+		return a.CreatedAt
+	}
+	return a.UpdatedAt
 }
 
 // saveAttempt writes a wallet order; one that is no longer pending takes
@@ -33,7 +47,8 @@ func saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
 	if err != nil {
 		return fmt.Errorf("wallet order %s: %w", a.ID, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE payment_attempts SET status = $2, data = $3 WHERE id = $1`, a.ID, a.Status, string(data)); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE payment_attempts SET status = $2, data = $3, channel = $4, method = $5, updated_at = $6 WHERE id = $1`,
+		a.ID, a.Status, string(data), a.Channel, a.Method, store.Micros(attemptUpdated(a))); err != nil {
 		return err
 	}
 	if a.Status == payment.AttemptPending {

@@ -74,5 +74,13 @@ func TestPaidPaymentLeavesNoPendingJobs(t *testing.T) {
 		if n := pending(); n != 0 {
 			t.Fatalf("after the payment was paid: %d poll or expiry jobs still pending, want 0", n)
 		}
+		// The wallet order keeps as columns what reports count it by.
+		var ch, method, status string
+		if err := db.QueryRow(`SELECT channel, method, status FROM payment_attempts WHERE id = $1`, p.ID).Scan(&ch, &method, &status); err != nil {
+			t.Fatal(err)
+		}
+		if ch != "wechatpay" || method != "wechatpay.native" || status != "succeeded" {
+			t.Fatalf("the paid wallet order's columns: %s %s %s", ch, method, status)
+		}
 	})
 }

@@ -204,3 +204,55 @@ func TestPaymentColumnsMigration(t *testing.T) {
 		})
 	}
 }
+
+// TestAttemptColumnsMigration fills migration 12's columns of wallet orders
+// from their JSON, or from their payment for orders stored before they
+// carried their own.
+func TestAttemptColumnsMigration(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := "sqlite:" + filepath.Join(t.TempDir(), "old.db")
+			if name == "postgres" {
+				dsn = storetest.PostgresDSN(t)
+			}
+			db, err := store.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.MigrateTo(ctx, 11); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				`INSERT INTO merchants (id, name, created_at) VALUES ('m1', 'shop', 0)`,
+				`INSERT INTO payments (id, merchant_id, merchant_order_id, status, method, amount, created_at, updated_at, data, channel) VALUES
+					('pay_old', 'm1', 'o1', 'succeeded', 'alipay.precreate', 100, 1, 1, '{}', 'alipay'),
+					('pay_new', 'm1', 'o2', 'requires_action', 'cashier', 100, 2, 2, '{}', '')`,
+				`INSERT INTO payment_attempts (id, payment_id, status, created_at, data) VALUES
+					('pay_old', 'pay_old', 'succeeded', 5, '{}'),
+					('att_1', 'pay_new', 'pending', 6, '{"channel":"wechatpay","method":"wechatpay.h5","updated":"2024-09-05T10:11:12.5Z"}')`,
+			} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := store.QueryAll(ctx, db, func(rows *sql.Rows) (string, error) {
+				var id, ch, method string
+				var updated int64
+				err := rows.Scan(&id, &ch, &method, &updated)
+				return fmt.Sprint(id, " ", ch, " ", method, " ", updated), err
+			}, `SELECT id, channel, method, updated_at FROM payment_attempts ORDER BY id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "[att_1 wechatpay wechatpay.h5 1725531072500000 pay_old alipay alipay.precreate 5]"
+			if fmt.Sprint(got) != want {
+				t.Fatalf("wallet orders after the migration:\n%v\nwant\n%s", got, want)
+			}
+		})
+	}
+}
