@@ -215,8 +215,8 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 	orders, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (o paidOrder, err error) {
 		return o, rows.Scan(&o.payment, &o.id, &o.status, &o.attempt)
 	}, `SELECT p.data, a.id, a.status, a.data FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
-		WHERE a.status IN ('succeeded', 'duplicate') AND a.created_at >= $1 AND a.created_at < $2`,
-		store.Micros(start.Add(-payment.MaxExpiresIn-time.Hour)), store.Micros(end))
+		WHERE a.status IN ('succeeded', 'duplicate') AND a.created_at >= $1 AND a.created_at < $2 AND a.channel = $3`,
+		store.Micros(start.Add(-payment.MaxExpiresIn-time.Hour)), store.Micros(end), ch)
 	if err != nil {
 		return nil, err
 	}
@@ -247,9 +247,11 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 			Amount: p.Amount, Fee: s.feeRate(ch).Of(p.Amount), At: at, Merchant: merchant})
 	}
 	// Refunds asked within RefundSettleWindow before the day's end.
+	// succeeded_at is 0 for refunds completed before it was a column; their
+	// time is in their JSON, read below.
 	rows, err := s.DB.QueryContext(ctx, `SELECT r.data, p.data FROM refunds r JOIN payments p ON p.id = r.payment_id
-		WHERE r.status = 'succeeded' AND r.created_at >= $1 AND r.created_at < $2`,
-		store.Micros(start.Add(-RefundSettleWindow)), store.Micros(end))
+		WHERE r.status = 'succeeded' AND r.created_at >= $1 AND r.created_at < $2 AND (r.succeeded_at = 0 OR (r.succeeded_at >= $3 AND r.succeeded_at < $4))`,
+		store.Micros(start.Add(-RefundSettleWindow)), store.Micros(end), store.Micros(start), store.Micros(end))
 	if err != nil {
 		return nil, err
 	}
