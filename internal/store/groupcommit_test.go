@@ -5,21 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
+// openSQLite is a migrated SQLite database with a table of numbers.
 func openSQLite(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "group.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := storetest.SQLite(t)
 	if _, err := db.Exec(`CREATE TABLE rows (n INTEGER PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
 	}
