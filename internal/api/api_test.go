@@ -17,6 +17,7 @@ import (
 	chalipay "github.com/hutong-pay/hutong/internal/channel/alipay"
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
@@ -91,7 +92,7 @@ func start(t testing.TB, db *store.DB) *env {
 		"wechatpay": {Name: "main", Connector: wconn},
 		"alipay":    {Name: "main", Connector: aconn},
 	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}}
-	svc.Webhooks = privateWebhooks(svc)
+	svc.Webhooks = gatewaytest.PrivateWebhooks(svc)
 	srv := httptest.NewServer((&api.Server{Svc: svc}).Handler())
 	t.Cleanup(srv.Close)
 	svc.BaseURL = srv.URL
@@ -586,15 +587,4 @@ func TestMetrics(t *testing.T) {
 			resp.Body.Close()
 		}
 	})
-}
-
-// privateWebhooks delivers svc's events to loopback receivers, stamped by
-// svc's clock, which tests move.
-func privateWebhooks(svc *gateway.Service) *webhooks.Service {
-	return &webhooks.Service{DB: svc.DB, AllowPrivate: true, Now: func() time.Time {
-		if svc.Now != nil {
-			return svc.Now()
-		}
-		return time.Now()
-	}}
 }

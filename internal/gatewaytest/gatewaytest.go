@@ -90,14 +90,7 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 		aconn.Channel(): {Name: "main", Connector: aconn},
 	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second,
 		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond, AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing}
-	// Webhooks go to the test's own loopback receivers, stamped by the
-	// gateway's clock, which tests move.
-	svc.Webhooks = &webhooks.Service{DB: db, AllowPrivate: true, Now: func() time.Time {
-		if svc.Now != nil {
-			return svc.Now()
-		}
-		return time.Now()
-	}}
+	svc.Webhooks = PrivateWebhooks(svc)
 	// The address is known before the handler, so the gateway's pages and
 	// notify URLs name it.
 	srv := httptest.NewUnstartedServer(nil)
@@ -136,6 +129,18 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 		}
 	})
 	return e
+}
+
+// PrivateWebhooks is a webhooks service for svc in tests: it delivers to
+// the test's own loopback receivers, and stamps events with svc's clock,
+// which tests move.
+func PrivateWebhooks(svc *gateway.Service) *webhooks.Service {
+	return &webhooks.Service{DB: svc.DB, AllowPrivate: true, Now: func() time.Time {
+		if svc.Now != nil {
+			return svc.Now()
+		}
+		return time.Now()
+	}}
 }
 
 // StartWorker runs the gateway's jobs (once).
