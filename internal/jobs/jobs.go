@@ -92,7 +92,8 @@ func CancelPending(ctx context.Context, tx *sql.Tx, kind, keyPrefix string) erro
 	}
 	// Keys from keyPrefix up to, not including, keyPrefix with its last
 	// byte raised by one: every key that begins with it, through the
-	// unique index.
+	// unique index, whose predicate (state IN ('available', 'running'))
+	// the query repeats word for word so that SQLite's planner uses it.
 	end := []byte(keyPrefix)
 	end[len(end)-1]++
 	if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE kind = $1 AND unique_key >= $2 AND unique_key < $3 AND state IN ('available', 'running') AND state = 'available'`,
