@@ -52,11 +52,6 @@ type Wallet struct {
 	Rank int
 	// Methods, in the order pages offer them.
 	Methods []Method
-	// SubMerchantSecret says the reference a merchant's payments are made
-	// under (Connector.Expect's sub) is a credential, such as Alipay's
-	// app_auth_token, which is never shown; WeChat's sub_mchid is an
-	// ordinary merchant number.
-	SubMerchantSecret bool
 }
 
 var registry = struct {

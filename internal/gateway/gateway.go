@@ -153,7 +153,7 @@ type Merchant struct {
 	// Wallets are what the merchant's payments on each wallet are made
 	// under, by channel; a wallet absent here takes the merchant's payments
 	// on the platform's own account. Never shown: a sub-merchant reference
-	// may be a credential (channel.Wallet.SubMerchantSecret).
+	// may be a credential (Alipay's app_auth_token collects for the merchant).
 	Wallets map[string]MerchantWallet `json:"-"`
 }
 

@@ -18,7 +18,5 @@ func init() {
 			{Name: channel.AlipayPage, Title: "支付宝网页支付", Flow: channel.FlowDesktopWeb},
 			{Name: channel.AlipayApp, Title: "支付宝", Flow: channel.FlowApp},
 		},
-		// app_auth_token lets whoever holds it collect for the merchant.
-		SubMerchantSecret: true,
 	})
 }
