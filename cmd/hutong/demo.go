@@ -20,6 +20,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/storefront"
@@ -98,7 +99,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, platformKey, err := svc.CreateKey(ctx, "")
+	_, platformKey, err := svc.MerchantService().CreateKey(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -149,10 +150,10 @@ type demoKey struct{ name, id, secret string }
 func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(pid string) (string, error)) (keys []demoKey, firstStart bool, err error) {
 	var out []demoKey
 	for _, dm := range storefront.DemoMerchants() {
-		m := gateway.Merchant{ID: dm.ID, Name: dm.Name}
-		if _, err := svc.GetMerchant(ctx, m.ID); errors.Is(err, gateway.ErrNotFound) {
+		m := merchant.Merchant{ID: dm.ID, Name: dm.Name}
+		if _, err := svc.MerchantService().Get(ctx, m.ID); errors.Is(err, gateway.ErrNotFound) {
 			firstStart = true
-			if _, err := svc.CreateMerchant(ctx, m); err != nil {
+			if _, err := svc.MerchantService().Create(ctx, m); err != nil {
 				return nil, false, err
 			}
 			category, _, _ := strings.Cut(dm.Category, " ")
@@ -160,13 +161,13 @@ func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(pid
 			if size == "" {
 				size = "medium"
 			}
-			if err := svc.UpdateMerchantProfile(ctx, m.ID, category, dm.Region, size); err != nil {
+			if err := svc.MerchantService().SetProfile(ctx, m.ID, merchant.Profile{Category: category, RegionCode: dm.Region, Size: size}); err != nil {
 				return nil, false, err
 			}
 		} else if err != nil {
 			return nil, false, err
 		}
-		_, secret, err := svc.CreateKey(ctx, m.ID)
+		_, secret, err := svc.MerchantService().CreateKey(ctx, m.ID)
 		if err != nil {
 			return nil, false, err
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/store"
 )
 
@@ -17,13 +18,13 @@ A merchant key acts for its merchant, created if new; a platform key for any.
   hutong key --merchant ID [--name NAME] [--database …]
   hutong key --platform [--database …]`, stderr)
 	dsn := fs.String("database", store.DefaultDSN, "database: sqlite:PATH or a postgres:// URL")
-	merchant := fs.String("merchant", "", "merchant `ID` (created if new)")
+	merchantID := fs.String("merchant", "", "merchant `ID` (created if new)")
 	name := fs.String("name", "", "merchant `NAME`, for a new merchant")
 	platform := fs.Bool("platform", false, "create a platform key")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *platform == (*merchant != "") {
+	if *platform == (*merchantID != "") {
 		return errors.New("key: give either --merchant ID or --platform")
 	}
 	ctx := context.Background()
@@ -33,18 +34,18 @@ A merchant key acts for its merchant, created if new; a platform key for any.
 	}
 	defer db.Close()
 	svc := &gateway.Service{DB: db}
-	if *merchant != "" {
-		if _, err := svc.GetMerchant(ctx, *merchant); errors.Is(err, gateway.ErrNotFound) {
+	if *merchantID != "" {
+		if _, err := svc.MerchantService().Get(ctx, *merchantID); errors.Is(err, gateway.ErrNotFound) {
 			n := *name
 			if n == "" {
-				n = *merchant
+				n = *merchantID
 			}
-			if _, err := svc.CreateMerchant(ctx, gateway.Merchant{ID: *merchant, Name: n}); err != nil {
+			if _, err := svc.MerchantService().Create(ctx, merchant.Merchant{ID: *merchantID, Name: n}); err != nil {
 				return fmt.Errorf("key: %w", err)
 			}
 		}
 	}
-	_, secret, err := svc.CreateKey(ctx, *merchant)
+	_, secret, err := svc.MerchantService().CreateKey(ctx, *merchantID)
 	if err != nil {
 		return fmt.Errorf("key: %w", err)
 	}

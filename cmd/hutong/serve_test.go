@@ -17,6 +17,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
@@ -34,7 +35,7 @@ type testGateway struct {
 	url      string
 	addr     string
 	metrics  string
-	merchant gateway.Merchant
+	merchant merchant.Merchant
 }
 
 func startTestGateway(t *testing.T) *testGateway {
@@ -56,7 +57,7 @@ func startTestGateway(t *testing.T) *testGateway {
 	logger := slog.New(slog.DiscardHandler)
 	g := &testGateway{addr: ln.Addr().String(), url: "http://" + ln.Addr().String(), metrics: "http://" + mln.Addr().String()}
 	g.svc = &gateway.Service{DB: storetest.SQLite(t), Accounts: accounts, BaseURL: g.url, Logger: logger}
-	if g.merchant, err = g.svc.CreateMerchant(ctx, gateway.Merchant{Name: "县城超市"}); err != nil {
+	if g.merchant, err = g.svc.MerchantService().Create(ctx, merchant.Merchant{Name: "县城超市"}); err != nil {
 		t.Fatal(err)
 	}
 	h, pages := gatewayStack(g.svc, logger, 0, sb.URL)

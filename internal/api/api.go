@@ -30,6 +30,8 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jsonbody"
+	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -334,8 +336,8 @@ func (r *statusRecorder) WriteHeader(s int) { r.status = s; r.ResponseWriter.Wri
 
 // caller is who is calling: the key and the merchant it acts for.
 type caller struct {
-	key      gateway.Key
-	merchant gateway.Merchant
+	key      merchant.Key
+	merchant merchant.Merchant
 }
 
 // authenticated checks the Bearer key. A platform key names the merchant
@@ -347,8 +349,8 @@ func (s *Server) authenticated(route string, h func(http.ResponseWriter, *http.R
 			writeError(w, http.StatusUnauthorized, "authentication_error", "missing_api_key", "send your API key as Authorization: Bearer sk_…", "")
 			return
 		}
-		key, err := s.Svc.Authenticate(r.Context(), secret)
-		if errors.Is(err, gateway.ErrBadKey) {
+		key, err := s.Svc.MerchantService().Authenticate(r.Context(), secret)
+		if errors.Is(err, merchants.ErrBadKey) {
 			writeError(w, http.StatusUnauthorized, "authentication_error", "invalid_api_key", "the API key is not valid", "")
 			return
 		}
@@ -373,7 +375,7 @@ func (s *Server) authenticated(route string, h func(http.ResponseWriter, *http.R
 			}
 		}
 		if mid != "" {
-			m, err := s.Svc.GetMerchant(r.Context(), mid)
+			m, err := s.Svc.MerchantService().Get(r.Context(), mid)
 			if err != nil {
 				writeError(w, http.StatusNotFound, "invalid_request_error", "merchant_not_found", "no merchant "+strconv.Quote(mid), "Hutong-Merchant")
 				return

@@ -18,6 +18,7 @@ import (
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
@@ -102,12 +103,12 @@ func start(t testing.TB, db *store.DB) *env {
 	t.Cleanup(func() { cancel(); <-done })
 
 	e := &env{t: t, sandbox: sb, svc: svc, url: srv.URL, hooks: &receiver{done: map[string]bool{}}}
-	ma, _ := svc.CreateMerchant(ctx, gateway.Merchant{Name: "县城超市"})
-	mb, _ := svc.CreateMerchant(ctx, gateway.Merchant{Name: "城市服饰"})
+	ma, _ := svc.MerchantService().Create(ctx, merchant.Merchant{Name: "县城超市"})
+	mb, _ := svc.MerchantService().Create(ctx, merchant.Merchant{Name: "城市服饰"})
 	e.merchA = ma.ID
-	_, e.keyA, _ = svc.CreateKey(ctx, ma.ID)
-	_, e.keyB, _ = svc.CreateKey(ctx, mb.ID)
-	_, e.platform, _ = svc.CreateKey(ctx, "")
+	_, e.keyA, _ = svc.MerchantService().CreateKey(ctx, ma.ID)
+	_, e.keyB, _ = svc.MerchantService().CreateKey(ctx, mb.ID)
+	_, e.platform, _ = svc.MerchantService().CreateKey(ctx, "")
 	e.hooks.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		e.hooks.mu.Lock()

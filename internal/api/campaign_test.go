@@ -11,6 +11,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
@@ -31,17 +32,17 @@ func application(name, license string) map[string]any {
 func TestCampaignToActive(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{ContractsRequired: map[string]bool{"wechatpay": true},
-			Merchants: []gateway.Merchant{}})
+			Merchants: []merchant.Merchant{}})
 		ctx := context.Background()
 		// Three shops in counties of Hebei, one city shop that is not invited.
-		var shops []gateway.Merchant
+		var shops []merchant.Merchant
 		for i, m := range []map[string]any{
 			{"name": "唐县百货", "category": "grocery", "region_code": "130627", "size": "small"},
 			{"name": "涿州超市", "category": "grocery", "region_code": "130681", "size": "small"},
 			{"name": "易县粮油", "category": "grocery", "region_code": "130633", "size": "small"},
 			{"name": "北京服饰", "category": "apparel", "region_code": "110105", "size": "large"},
 		} {
-			var got gateway.Merchant
+			var got merchant.Merchant
 			if st := e.Call(e.Platform, "POST", "/v1/merchants", m, &got); st != http.StatusCreated || got.RegionCode != m["region_code"] {
 				t.Fatalf("merchant %d: %d %+v", i, st, got)
 			}
@@ -129,8 +130,8 @@ func TestCampaignToActive(t *testing.T) {
 		}
 		// Each active shop's checkout offers WeChat Pay, and a payment goes
 		// through its new sub-merchant; the city shop has no contract.
-		_, key, _ := e.Svc.CreateKey(ctx, shops[0].ID)
-		_, cityKey, _ := e.Svc.CreateKey(ctx, shops[3].ID)
+		_, key, _ := e.Svc.MerchantService().CreateKey(ctx, shops[0].ID)
+		_, cityKey, _ := e.Svc.MerchantService().CreateKey(ctx, shops[3].ID)
 		var ms methodsAnswer
 		e.Call(key, "GET", "/v1/methods?buyer_id=b1", nil, &ms)
 		if len(ms.Data) == 0 || ms.Data[0].Method != "wechatpay.native" {
@@ -142,7 +143,7 @@ func TestCampaignToActive(t *testing.T) {
 				t.Fatal("an uninvited shop's checkout shows WeChat Pay")
 			}
 		}
-		m0, _ := e.Svc.GetMerchant(ctx, shops[0].ID)
+		m0, _ := e.Svc.MerchantService().Get(ctx, shops[0].ID)
 		if m0.Wallets["wechatpay"].SubMerchant == "" {
 			t.Fatal("the active contract did not record the sub_mchid")
 		}
@@ -212,7 +213,7 @@ func TestAlipayOnboarding(t *testing.T) {
 		e.Call(e.Platform, "GET", "/v1/contracts/"+c.ID, nil, &c)
 		return c.State == "active"
 	})
-	m, _ := e.Svc.GetMerchant(ctx, e.Merchants[0].ID)
+	m, _ := e.Svc.MerchantService().Get(ctx, e.Merchants[0].ID)
 	if m.Wallets["alipay"].SubMerchant == "" {
 		t.Fatal("no app_auth_token recorded")
 	}

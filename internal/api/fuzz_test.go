@@ -9,6 +9,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/api"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
@@ -18,8 +19,8 @@ import (
 func FuzzCreatePaymentBody(f *testing.F) {
 	db := storetest.SQLite(f)
 	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{}}
-	m, _ := svc.CreateMerchant(context.Background(), gateway.Merchant{Name: "fuzz"})
-	_, key, _ := svc.CreateKey(context.Background(), m.ID)
+	m, _ := svc.MerchantService().Create(context.Background(), merchant.Merchant{Name: "fuzz"})
+	_, key, _ := svc.MerchantService().CreateKey(context.Background(), m.ID)
 	h := (&api.Server{Svc: svc}).Handler()
 	f.Add(`{"merchant_order_id":"x","amount":1,"currency":"CNY","description":"d","method":"wechatpay.native","buyer":{"id":"b"}}`)
 	f.Add(`{"amount":"1"}`)

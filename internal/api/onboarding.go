@@ -9,6 +9,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/merchant"
 )
 
 // PlatformOnly are the routes only a platform key may call (the operator's
@@ -64,14 +65,14 @@ func (s *Server) applyPolicy(r *http.Request, id string, req merchantRequest) er
 	if req.CommissionBPS == nil && req.AllowNegativePayable == nil {
 		return nil
 	}
-	p := gateway.MoneyPolicy{CommissionBPS: -1}
+	p := merchant.MoneyPolicy{CommissionBPS: -1}
 	if req.CommissionBPS != nil {
 		p.CommissionBPS = *req.CommissionBPS
 	}
 	if req.AllowNegativePayable != nil {
 		p.AllowNegativePayable = *req.AllowNegativePayable
 	}
-	return s.Svc.SetMoneyPolicy(r.Context(), id, p)
+	return s.Svc.MerchantService().SetMoneyPolicy(r.Context(), id, p)
 }
 
 func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request, c caller) {
@@ -87,12 +88,12 @@ func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request, c caller
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "id must be 1 to 64 letters, digits, _ or -", "id")
 		return
 	}
-	if _, err := s.Svc.GetMerchant(r.Context(), req.ID); req.ID != "" && err == nil {
+	if _, err := s.Svc.MerchantService().Get(r.Context(), req.ID); req.ID != "" && err == nil {
 		writeError(w, http.StatusConflict, "invalid_request_error", "merchant_exists", "a merchant with this id exists", "id")
 		return
 	}
 	// Check the profile before anything is made.
-	if err := gateway.CheckProfile(req.RegionCode, req.Size); err != nil {
+	if err := merchant.CheckProfile(req.RegionCode, req.Size); err != nil {
 		fail(w, err)
 		return
 	}
@@ -100,9 +101,9 @@ func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request, c caller
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "commission_bps must be 0 to 10000, or -1 for the category's rate", "commission_bps")
 		return
 	}
-	m, err := s.Svc.CreateMerchant(r.Context(), gateway.Merchant{ID: req.ID, Name: req.Name})
+	m, err := s.Svc.MerchantService().Create(r.Context(), merchant.Merchant{ID: req.ID, Name: req.Name})
 	if err == nil {
-		err = s.Svc.UpdateMerchantProfile(r.Context(), m.ID, req.Category, req.RegionCode, req.Size)
+		err = s.Svc.MerchantService().SetProfile(r.Context(), m.ID, merchant.Profile{Category: req.Category, RegionCode: req.RegionCode, Size: req.Size})
 	}
 	if err == nil {
 		err = s.applyPolicy(r, m.ID, req)
@@ -111,7 +112,7 @@ func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request, c caller
 		fail(w, err)
 		return
 	}
-	m, _ = s.Svc.GetMerchant(r.Context(), m.ID)
+	m, _ = s.Svc.MerchantService().Get(r.Context(), m.ID)
 	writeJSON(w, http.StatusCreated, m)
 }
 
@@ -120,7 +121,7 @@ func (s *Server) updateMerchant(w http.ResponseWriter, r *http.Request, c caller
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := s.Svc.UpdateMerchantProfile(r.Context(), r.PathValue("id"), req.Category, req.RegionCode, req.Size); err != nil {
+	if err := s.Svc.MerchantService().SetProfile(r.Context(), r.PathValue("id"), merchant.Profile{Category: req.Category, RegionCode: req.RegionCode, Size: req.Size}); err != nil {
 		fail(w, err)
 		return
 	}
@@ -128,7 +129,7 @@ func (s *Server) updateMerchant(w http.ResponseWriter, r *http.Request, c caller
 		fail(w, err)
 		return
 	}
-	m, _ := s.Svc.GetMerchant(r.Context(), r.PathValue("id"))
+	m, _ := s.Svc.MerchantService().Get(r.Context(), r.PathValue("id"))
 	writeJSON(w, http.StatusOK, m)
 }
 

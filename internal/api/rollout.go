@@ -118,7 +118,7 @@ func (s *Server) ruleHistory(w http.ResponseWriter, r *http.Request, c caller) {
 // merchant comes from ?merchant_id.
 func (s *Server) explainAny(w http.ResponseWriter, r *http.Request, c caller) {
 	if c.merchant.ID == "" {
-		m, err := s.Svc.GetMerchant(r.Context(), r.URL.Query().Get("merchant_id"))
+		m, err := s.Svc.MerchantService().Get(r.Context(), r.URL.Query().Get("merchant_id"))
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_request_error", "merchant_required", "name the merchant in Hutong-Merchant or ?merchant_id", "merchant_id")
 			return

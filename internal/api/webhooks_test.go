@@ -10,6 +10,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/api"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 	"github.com/hutong-pay/hutong/internal/webhooks"
 )
@@ -24,11 +25,11 @@ func TestWebhookEndpointRefusesPrivateAddresses(t *testing.T) {
 	srv := httptest.NewServer((&api.Server{Svc: svc}).Handler())
 	defer srv.Close()
 	ctx := context.Background()
-	m, err := svc.CreateMerchant(ctx, gateway.Merchant{Name: "shop"})
+	m, err := svc.MerchantService().Create(ctx, merchant.Merchant{Name: "shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := svc.CreateKey(ctx, m.ID)
+	_, key, err := svc.MerchantService().CreateKey(ctx, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -38,7 +39,7 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 	if a.Channel != ch {
 		return &payment.MismatchError{Payment: p.ID, Field: payment.FieldChannel, Want: a.Channel, Got: ch}
 	}
-	m, err := getMerchant(ctx, tx, p.MerchantID)
+	m, err := merchants.Get(ctx, s.DB.In(tx), p.MerchantID)
 	if err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ func (s *Service) CloseAttempt(ctx context.Context, j jobs.Job) error {
 // closeAttempt closes one wallet order. It reports paid when the wallet
 // refused because the order is paid, after applying that fact.
 func (s *Service) closeAttempt(ctx context.Context, p payment.Payment, a payment.Attempt) (paid bool, err error) {
-	m, err := s.GetMerchant(ctx, p.MerchantID)
+	m, err := merchants.Get(ctx, s.DB.Pool(), p.MerchantID)
 	if err != nil {
 		return false, err
 	}
@@ -270,7 +271,7 @@ func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
 		return err
 	}
 	a = fillAttempt(a, p)
-	m, err := s.GetMerchant(ctx, p.MerchantID)
+	m, err := merchants.Get(ctx, s.DB.Pool(), p.MerchantID)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -160,7 +161,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if !s.Payable(ctx, p.MerchantID, ch) {
 		return payment.Attempt{}, ErrNoContract
 	}
-	m, err := s.GetMerchant(ctx, p.MerchantID)
+	m, err := merchants.Get(ctx, s.DB.Pool(), p.MerchantID)
 	if err != nil {
 		return payment.Attempt{}, err
 	}

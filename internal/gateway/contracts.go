@@ -17,6 +17,8 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -229,7 +231,7 @@ func (s *Service) act(ctx context.Context, tx *sql.Tx, id string, a contract.Act
 	// The wallet merchant an active contract names is where the merchant's
 	// payments go from now on.
 	if n.State == contract.Active && n.SubMerchant != "" {
-		if err := setMerchantWallet(ctx, tx, n.MerchantID, n.Channel, MerchantWallet{SubMerchant: n.SubMerchant, Seller: n.Seller}); err != nil {
+		if err := s.DB.In(tx).MerchantWalletSet(ctx, store.MerchantWalletSetParams{MerchantID: n.MerchantID, Channel: n.Channel, Wallet: merchant.Wallet{SubMerchant: n.SubMerchant, Seller: n.Seller}}); err != nil {
 			return c, err
 		}
 	}
@@ -276,7 +278,7 @@ func (s *Service) Invite(ctx context.Context, merchantID, ch, actor string) (Con
 	if err := s.channelKnown(ch); err != nil {
 		return ContractView{}, err
 	}
-	if _, err := s.GetMerchant(ctx, merchantID); err != nil {
+	if _, err := merchants.Get(ctx, s.DB.Pool(), merchantID); err != nil {
 		return ContractView{}, err
 	}
 	var id string
@@ -373,7 +375,7 @@ var ErrBadSignToken = errors.New("the signing link is not valid")
 // SigningPage is what the merchant-facing signing page shows.
 type SigningPage struct {
 	Contract  ContractView
-	Merchant  Merchant
+	Merchant  merchant.Merchant
 	Agreement Agreement
 }
 
@@ -384,7 +386,7 @@ func (s *Service) ForSigning(ctx context.Context, id, token string) (SigningPage
 	if err != nil || subtle.ConstantTimeCompare([]byte(token), []byte(tok)) != 1 {
 		return SigningPage{}, ErrBadSignToken
 	}
-	m, err := s.GetMerchant(ctx, c.MerchantID)
+	m, err := merchants.Get(ctx, s.DB.Pool(), c.MerchantID)
 	if err != nil {
 		return SigningPage{}, err
 	}
@@ -443,7 +445,7 @@ func (s *Service) Submit(ctx context.Context, id, actor string, app channel.Merc
 	if app.Ref == "" {
 		app.Ref = "hutong_" + strings.TrimPrefix(c.ID, "ct_")
 	}
-	m, err := s.GetMerchant(ctx, c.MerchantID)
+	m, err := merchants.Get(ctx, s.DB.Pool(), c.MerchantID)
 	if err != nil {
 		return ContractView{}, err
 	}

@@ -24,6 +24,8 @@ import (
 	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -73,12 +75,15 @@ type Service struct {
 	// about; 0 means 30 s.
 	OnboardingPoll time.Duration
 
-	webhooksOnce sync.Once
+	// Merchants keeps the merchants and API keys; nil means one built on
+	// first use from the gateway's DB and Now (MerchantService).
+	Merchants *merchants.Service
+
+	webhooksOnce  sync.Once
+	merchantsOnce sync.Once
 
 	wakeOnce sync.Once
 	wake     chan struct{}
-
-	keys keyCache // authenticated API keys (Authenticate)
 
 	returnKeyMu sync.Mutex
 	returnKey   ed25519.PrivateKey
@@ -102,6 +107,17 @@ func (s *Service) WebhookService() *webhooks.Service {
 		}
 	})
 	return s.Webhooks
+}
+
+// MerchantService is the merchants and keys service: Merchants, or, when
+// that is nil, one built on first use from the gateway's own fields.
+func (s *Service) MerchantService() *merchants.Service {
+	s.merchantsOnce.Do(func() {
+		if s.Merchants == nil {
+			s.Merchants = &merchants.Service{DB: s.DB, Now: s.now}
+		}
+	})
+	return s.Merchants
 }
 
 // publisher is all the gateway asks of the events service: to store an
@@ -143,31 +159,6 @@ func (s *Service) log() *slog.Logger {
 	return s.Logger
 }
 
-// Merchant is a seller on the marketplace.
-type Merchant struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Category   string `json:"category,omitempty"`
-	RegionCode string `json:"region_code,omitempty"`
-	Size       string `json:"size,omitempty"`
-	// Wallets are what the merchant's payments on each wallet are made
-	// under, by channel; a wallet absent here takes the merchant's payments
-	// on the platform's own account. Never shown: a sub-merchant reference
-	// may be a credential (Alipay's app_auth_token collects for the merchant).
-	Wallets map[string]MerchantWallet `json:"-"`
-}
-
-// MerchantWallet is what a merchant's payments on one wallet are made
-// under, as its active contract recorded.
-type MerchantWallet struct {
-	// SubMerchant is the reference the connector acts under for the
-	// merchant (WeChat Pay's sub_mchid, Alipay's app_auth_token).
-	SubMerchant string
-	// Seller is the wallet's user id for the merchant that its messages
-	// name (Alipay's seller_id), "" where the wallet names none.
-	Seller string
-}
-
 // Errors the API maps to answers.
 var (
 	ErrNotFound       = notfound.Err
@@ -201,13 +192,13 @@ func (s *Service) forUpdate() string {
 	return ""
 }
 
-func (s *Service) subMerchant(m Merchant, ch string) string {
+func (s *Service) subMerchant(m merchant.Merchant, ch string) string {
 	return m.Wallets[ch].SubMerchant
 }
 
 // expect is the identity every wallet message about m's payments on ch
 // must name.
-func (s *Service) expect(m Merchant, ch string) (channel.Identity, error) {
+func (s *Service) expect(m merchant.Merchant, ch string) (channel.Identity, error) {
 	acct, ok := s.Accounts[ch]
 	if !ok {
 		return channel.Identity{}, ErrMethodNotOpen
@@ -216,74 +207,9 @@ func (s *Service) expect(m Merchant, ch string) (channel.Identity, error) {
 	return acct.Connector.Expect(w.SubMerchant, w.Seller), nil
 }
 
-// GetMerchant reads a merchant.
-func (s *Service) GetMerchant(ctx context.Context, id string) (Merchant, error) {
-	return getMerchant(ctx, s.DB, id)
-}
-
-// getMerchant reads a merchant through q: a transaction reads it through
-// itself, never through a second connection of the pool.
-func getMerchant(ctx context.Context, q queryer, id string) (Merchant, error) {
-	// One round trip: the merchant's row once per wallet it has, or once
-	// with NULLs.
-	rows, err := q.QueryContext(ctx, `SELECT m.id, m.name, m.category, m.region_code, m.size, w.channel, w.sub_merchant, w.seller
-		FROM merchants m LEFT JOIN merchant_wallets w ON w.merchant_id = m.id WHERE m.id = $1`, id)
-	if err != nil {
-		return Merchant{}, err
-	}
-	defer rows.Close()
-	var m Merchant
-	for rows.Next() {
-		var ch, sub, seller sql.NullString
-		if err := rows.Scan(&m.ID, &m.Name, &m.Category, &m.RegionCode, &m.Size, &ch, &sub, &seller); err != nil {
-			return Merchant{}, err
-		}
-		if ch.Valid {
-			if m.Wallets == nil {
-				m.Wallets = map[string]MerchantWallet{}
-			}
-			m.Wallets[ch.String] = MerchantWallet{SubMerchant: sub.String, Seller: seller.String}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return Merchant{}, err
-	}
-	if m.ID == "" {
-		return m, &NotFoundError{Param: "merchant_id", Object: "merchant", ID: id}
-	}
-	return m, nil
-}
-
-// CreateMerchant stores a merchant.
-func (s *Service) CreateMerchant(ctx context.Context, m Merchant) (Merchant, error) {
-	if m.ID == "" {
-		m.ID = payment.NewID("m")
-	}
-	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO merchants (id, name, created_at) VALUES ($1, $2, $3)`, m.ID, m.Name, store.Micros(s.now())); err != nil {
-			return err
-		}
-		for ch, w := range m.Wallets {
-			if err := setMerchantWallet(ctx, tx, m.ID, ch, w); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return m, err
-}
-
-// setMerchantWallet records what merchantID's payments on ch are made
-// under from now on.
-func setMerchantWallet(ctx context.Context, tx *sql.Tx, merchantID, ch string, w MerchantWallet) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO merchant_wallets (merchant_id, channel, sub_merchant, seller) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (merchant_id, channel) DO UPDATE SET sub_merchant = excluded.sub_merchant, seller = excluded.seller`, merchantID, ch, w.SubMerchant, w.Seller)
-	return err
-}
-
 // CreatePayment opens a payment at its wallet and stores it, with the
 // jobs that poll and expire it.
-func (s *Service) CreatePayment(ctx context.Context, m Merchant, req payment.Request) (payment.Payment, error) {
+func (s *Service) CreatePayment(ctx context.Context, m merchant.Merchant, req payment.Request) (payment.Payment, error) {
 	if err := req.Validate(); err != nil {
 		return payment.Payment{}, err
 	}
@@ -370,7 +296,7 @@ func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *pay
 		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, p)
 	})
 	if err != nil {
-		if isUniqueViolation(err) {
+		if store.IsUniqueViolation(err) {
 			if prev, perr := s.paymentByOrder(ctx, p.MerchantID, p.MerchantOrderID); perr == nil && samePaymentRequest(prev, p) {
 				return prev, nil
 			}
@@ -407,11 +333,6 @@ const (
 	KindExpire        = "payment.expire"
 	KindRefundExecute = "refund.execute"
 )
-
-func isUniqueViolation(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
-}
 
 // loadPayment reads a payment (of merchant, unless merchantID is "") in
 // q, which may be a transaction that locks the row.

@@ -17,6 +17,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
 	"github.com/hutong-pay/hutong/internal/payment"
@@ -252,7 +253,7 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 		// A payment made for a sub-merchant: only the partner form naming
 		// that sub-merchant is its.
 		sub := e.Sandbox.Sandbox().WeChatPay().SubMerchants()[0].SubMchID
-		m, err := e.Svc.CreateMerchant(ctx, gateway.Merchant{Name: "特约商户", Wallets: map[string]gateway.MerchantWallet{"wechatpay": {SubMerchant: sub}}})
+		m, err := e.Svc.MerchantService().Create(ctx, merchant.Merchant{Name: "特约商户", Wallets: map[string]merchant.Wallet{"wechatpay": {SubMerchant: sub}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,7 +359,7 @@ func TestAlipayMessagesMatchedCompletely(t *testing.T) {
 
 func newKey(t *testing.T, e *gatewaytest.Env, merchantID string) string {
 	t.Helper()
-	_, key, err := e.Svc.CreateKey(context.Background(), merchantID)
+	_, key, err := e.Svc.MerchantService().CreateKey(context.Background(), merchantID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
@@ -21,7 +21,7 @@ func TestSettlementByProfitSharing(t *testing.T) {
 	if len(subs) == 0 {
 		t.Fatal("the sandbox has no sub-merchant")
 	}
-	m, err := e.Svc.CreateMerchant(ctx, gateway.Merchant{Name: "特约商户", Wallets: map[string]gateway.MerchantWallet{"wechatpay": {SubMerchant: subs[0].SubMchID}}})
+	m, err := e.Svc.MerchantService().Create(ctx, merchant.Merchant{Name: "特约商户", Wallets: map[string]merchant.Wallet{"wechatpay": {SubMerchant: subs[0].SubMchID}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/recon"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -301,7 +302,7 @@ func (s *Service) billMerchants(ch string) func(context.Context, string) (string
 		if id, ok := seen[merchantID]; ok {
 			return id, nil
 		}
-		m, err := s.GetMerchant(ctx, merchantID)
+		m, err := merchants.Get(ctx, s.DB.Pool(), merchantID)
 		if err != nil {
 			return "", fmt.Errorf("merchant %s: %w", merchantID, err)
 		}

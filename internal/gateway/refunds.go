@@ -14,6 +14,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -271,7 +272,7 @@ func (s *Service) ExecuteRefund(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.GetMerchant(ctx, merchantID)
+	m, err := merchants.Get(ctx, s.DB.Pool(), merchantID)
 	if err != nil {
 		return err
 	}
@@ -358,7 +359,7 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, ch string, res c
 	if orderChannel != ch {
 		return &payment.MismatchError{Payment: p.ID, Field: payment.FieldChannel, Want: orderChannel, Got: ch}
 	}
-	m, err := getMerchant(ctx, tx, merchantID)
+	m, err := merchants.Get(ctx, s.DB.In(tx), merchantID)
 	if err != nil {
 		return err
 	}

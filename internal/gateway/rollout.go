@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -163,7 +164,7 @@ func (s *Service) recordRule(ctx context.Context, method string, r *rollout.Rule
 		return err
 	})
 	if err != nil {
-		if isUniqueViolation(err) {
+		if store.IsUniqueViolation(err) {
 			return rc, fmt.Errorf("%w: another change was recorded at the same time; retry", ErrConflict)
 		}
 		return rc, err
@@ -264,7 +265,7 @@ func (s *Service) Decide(ctx context.Context, c rollout.Checkout) ([]rollout.Dec
 }
 
 // CheckoutOf is the rollout's view of a payment's checkout.
-func CheckoutOf(p payment.Payment, m Merchant) rollout.Checkout {
+func CheckoutOf(p payment.Payment, m merchant.Merchant) rollout.Checkout {
 	c := rollout.Checkout{BuyerID: p.Buyer.ID, MerchantID: p.MerchantID, RegionCode: p.Buyer.RegionCode, Platform: p.Buyer.Platform}
 	if m.Category != "" {
 		c.Categories = []string{m.Category}

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/sharecode"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -107,7 +108,7 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 			target = s.BaseURL + "/m/" + merchantID
 		}
 		if title == "" {
-			if m, err := s.GetMerchant(ctx, merchantID); err == nil {
+			if m, err := merchants.Get(ctx, s.DB.Pool(), merchantID); err == nil {
 				title = m.Name
 			}
 		}
@@ -153,7 +154,7 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 		if err == nil {
 			return decorate(sc), nil
 		}
-		if !isUniqueViolation(err) {
+		if !store.IsUniqueViolation(err) {
 			return ShareCode{}, err
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	chalipay "github.com/hutong-pay/hutong/internal/channel/alipay"
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -36,7 +37,7 @@ type Env struct {
 	URL      string // the gateway: API and pages
 	Platform string // a platform key
 	// Merchants are the merchants (by default two), each with its own key.
-	Merchants []gateway.Merchant
+	Merchants []merchant.Merchant
 	Keys      []string
 
 	workerOnce sync.Once
@@ -49,7 +50,7 @@ type Options struct {
 	// hold back polls, closes and refunds.
 	NoWorker bool
 	// Merchants to create; nil means two, a county shop and a city shop.
-	Merchants []gateway.Merchant
+	Merchants []merchant.Merchant
 	// ContractsRequired names the channels that need an active contract.
 	ContractsRequired map[string]bool
 	// AutoConfirm releases escrow this long after payment (0: 10 days).
@@ -103,21 +104,21 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 	ctx := context.Background()
 	merchants := opts.Merchants
 	if merchants == nil {
-		merchants = []gateway.Merchant{{Name: "县城超市 County Mart"}, {Name: "城市服饰 City Wear"}}
+		merchants = []merchant.Merchant{{Name: "县城超市 County Mart"}, {Name: "城市服饰 City Wear"}}
 	}
 	for _, m := range merchants {
-		m, err := svc.CreateMerchant(ctx, m)
+		m, err := svc.MerchantService().Create(ctx, m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, key, err := svc.CreateKey(ctx, m.ID)
+		_, key, err := svc.MerchantService().CreateKey(ctx, m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.Merchants = append(e.Merchants, m)
 		e.Keys = append(e.Keys, key)
 	}
-	if _, e.Platform, err = svc.CreateKey(ctx, ""); err != nil {
+	if _, e.Platform, err = svc.MerchantService().CreateKey(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 	if !opts.NoWorker {

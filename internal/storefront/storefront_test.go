@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/client"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 	"github.com/hutong-pay/hutong/internal/storefront"
@@ -36,9 +36,9 @@ type env struct {
 
 func start(t *testing.T, merchants []storefront.Merchant) *env {
 	t.Helper()
-	var gms []gateway.Merchant
+	var gms []merchant.Merchant
 	for _, m := range storefront.DemoMerchants() {
-		gms = append(gms, gateway.Merchant{ID: m.ID, Name: m.Name})
+		gms = append(gms, merchant.Merchant{ID: m.ID, Name: m.Name})
 	}
 	g := gatewaytest.Start(t, storetest.SQLite(t), gatewaytest.Options{Merchants: gms})
 	sb, svc, platform := g.Sandbox, g.Svc, g.Platform

@@ -20,8 +20,8 @@ import (
 
 	"github.com/hutong-pay/hutong/client"
 	"github.com/hutong-pay/hutong/internal/browsertest"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
@@ -34,7 +34,7 @@ var desktop = browsertest.Options{UserAgent: desktopUA, Width: 1280, Height: 900
 
 // chineseMerchants are merchants named as a shopper sees them, for the
 // tests that read pages for English.
-var chineseMerchants = []gateway.Merchant{{Name: "县城超市"}, {Name: "城市服饰"}}
+var chineseMerchants = []merchant.Merchant{{Name: "县城超市"}, {Name: "城市服饰"}}
 
 // merchantSite is a merchant's return page: it verifies the cashier's
 // signed return with the Go client, as a merchant would.

@@ -16,6 +16,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/payment"
 )
 
@@ -56,7 +57,7 @@ func TestShopperPagesReadAsChinese(t *testing.T) {
 		TextSHA256: strings.Repeat("ab", 32)}
 	signing := func(state string, sig *contract.Signature) *gateway.SigningPage {
 		return &gateway.SigningPage{Contract: gateway.ContractView{Contract: contract.Contract{ID: "ct_1", Channel: "wechatpay", State: state, Signature: sig}},
-			Merchant: gateway.Merchant{ID: "m_1", Name: "城市服饰"}, Agreement: agreement}
+			Merchant: merchant.Merchant{ID: "m_1", Name: "城市服饰"}, Agreement: agreement}
 	}
 	signed := &contract.Signature{Version: 2, TextHash: agreement.TextSHA256, Signer: "王经理", At: at}
 	share := "【互通】复制这条消息 ￥AB23CD45EF6￥ 打开付款页查看「豆浆油条」"

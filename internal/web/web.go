@@ -302,7 +302,7 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request) (payment.Payment,
 		h.fail(w, http.StatusNotFound, "没有找到这笔订单。", "no such payment")
 		return p, "", false
 	}
-	m, err := h.cfg.Svc.GetMerchant(r.Context(), p.MerchantID)
+	m, err := h.cfg.Svc.MerchantService().Get(r.Context(), p.MerchantID)
 	if err != nil {
 		h.fail(w, http.StatusInternalServerError, "商户信息读取失败，请稍后再试。", "the merchant could not be read")
 		return p, "", false
@@ -313,7 +313,7 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request) (payment.Payment,
 // decide asks the gateway which methods this buyer sees at this checkout
 // (contracts, rollout), from the browser that opened the page.
 func (h *Handler) decide(ctx context.Context, p payment.Payment, client useragent.Client) (rollout.Checkout, []rollout.Decision, error) {
-	m, _ := h.cfg.Svc.GetMerchant(ctx, p.MerchantID)
+	m, _ := h.cfg.Svc.MerchantService().Get(ctx, p.MerchantID)
 	c := gateway.CheckoutOf(p, m)
 	if c.Platform == "" {
 		c.Platform = platformOf(client)
@@ -824,7 +824,7 @@ func (h *Handler) payForMe(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusNotFound, "没有找到这笔订单。", "no such payment")
 		return
 	}
-	m, _ := h.cfg.Svc.GetMerchant(r.Context(), p.MerchantID)
+	m, _ := h.cfg.Svc.MerchantService().Get(r.Context(), p.MerchantID)
 	if pfm.Status != "open" && p.Status == payment.StatusRequiresAction {
 		h.render(w, http.StatusGone, "error.html", view{Title: "代付已结束", Error: pfmEnded(pfm.Status)})
 		return
@@ -843,7 +843,7 @@ func (h *Handler) payForMeQR(w http.ResponseWriter, r *http.Request) {
 
 // storeCode is a merchant's static code: the buyer enters the amount.
 func (h *Handler) storeCode(w http.ResponseWriter, r *http.Request) {
-	m, err := h.cfg.Svc.GetMerchant(r.Context(), r.PathValue("merchant"))
+	m, err := h.cfg.Svc.MerchantService().Get(r.Context(), r.PathValue("merchant"))
 	if err != nil {
 		h.fail(w, http.StatusNotFound, "没有找到这家店。", "no such store")
 		return
@@ -852,7 +852,7 @@ func (h *Handler) storeCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) storeQR(w http.ResponseWriter, r *http.Request) {
-	m, err := h.cfg.Svc.GetMerchant(r.Context(), r.PathValue("merchant"))
+	m, err := h.cfg.Svc.MerchantService().Get(r.Context(), r.PathValue("merchant"))
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -863,7 +863,7 @@ func (h *Handler) storeQR(w http.ResponseWriter, r *http.Request) {
 // storePay makes a payment of the amount the buyer entered and goes to its
 // cashier, which inside a wallet goes straight to that wallet.
 func (h *Handler) storePay(w http.ResponseWriter, r *http.Request) {
-	m, err := h.cfg.Svc.GetMerchant(r.Context(), r.PathValue("merchant"))
+	m, err := h.cfg.Svc.MerchantService().Get(r.Context(), r.PathValue("merchant"))
 	if err != nil {
 		h.fail(w, http.StatusNotFound, "没有找到这家店。", "no such store")
 		return

@@ -1,11 +1,11 @@
-package gateway_test
+package merchants_test
 
 import (
 	"context"
 	"errors"
 	"testing"
 
-	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
@@ -17,12 +17,12 @@ import (
 func TestAuthenticateTellsAnUnknownKeyFromAFailure(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		svc := &gateway.Service{DB: db}
+		svc := &merchants.Service{DB: db}
 		known, secret, err := svc.CreateKey(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Authenticate(ctx, "sk_merchant_nosuchkey"); !errors.Is(err, gateway.ErrBadKey) {
+		if _, err := svc.Authenticate(ctx, "sk_merchant_nosuchkey"); !errors.Is(err, merchants.ErrBadKey) {
 			t.Fatalf("unknown secret: got %v, want ErrBadKey", err)
 		}
 		if k, err := svc.Authenticate(ctx, secret); err != nil || k != known {
@@ -35,7 +35,7 @@ func TestAuthenticateTellsAnUnknownKeyFromAFailure(t *testing.T) {
 			t.Fatalf("cached secret with the database closed: got %+v, %v; want %+v", k, err, known)
 		}
 		_, err = svc.Authenticate(ctx, "sk_merchant_another")
-		if err == nil || errors.Is(err, gateway.ErrBadKey) {
+		if err == nil || errors.Is(err, merchants.ErrBadKey) {
 			t.Fatalf("database closed: got %v, want an error that is not ErrBadKey", err)
 		}
 	})
