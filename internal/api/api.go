@@ -414,10 +414,14 @@ func (r *recorder) send() {
 //
 // The key is held by one run (its owner) for the lease. A change that a
 // second run would repeat (a refund, a payment) commits its answer in its
-// own transaction through idempotency.WithAnswerCommit, and only while this run
-// owns the key: after a crash at any instant the key is either unanswered
-// with nothing changed, or answered. A retry after the lease takes the key
-// over; the first run, if it was only slow, then cannot commit its change.
+// own transaction through idempotency.WithAnswerCommit, and only while this
+// run owns the key: after a crash at any instant the key is either
+// unanswered with nothing changed, or answered. A retry after the lease
+// takes the key over; the first run, if it was only slow, then cannot
+// commit its change.
+//
+// The routes in claimedAtCommit skip the claim: their key is written once,
+// with its answer, in the change's transaction (idempotentAtCommit).
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h func(http.ResponseWriter, *http.Request, caller)) {
 	body, err := jsonbody.ReadAll(w, r, MaxBodyBytes)
 	if !bodyOK(w, err) {
@@ -446,6 +450,10 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h 
 	}
 	sum := sha256.Sum256(append([]byte(r.Method+" "+r.URL.Path+"\n"+c.merchant.ID+"\n"), body...))
 	k := idemKey{db: s.Svc.DB, scope: c.key.ID + "/" + c.merchant.ID, key: key, hash: hex.EncodeToString(sum[:]), owner: newOwner()}
+	if claimedAtCommit[r.Pattern] {
+		s.idempotentAtCommit(w, r, c, h, k)
+		return
+	}
 	lease := s.IdempotencyLease
 	if lease <= 0 {
 		lease = DefaultIdempotencyLease
@@ -457,20 +465,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h 
 		return
 	}
 	if !owned {
-		prev, err := k.read(ctx)
-		switch {
-		case err != nil:
-			writeError(w, http.StatusInternalServerError, "api_error", "internal", "could not read the idempotency key", "")
-		case prev.hash != k.hash:
-			writeError(w, http.StatusUnprocessableEntity, "idempotency_error", "idempotency_key_reused", "this Idempotency-Key was used with another request", "Idempotency-Key")
-		case prev.status != 0:
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Idempotent-Replayed", "true")
-			w.WriteHeader(prev.status)
-			w.Write([]byte(prev.response))
-		default:
-			writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a request with this Idempotency-Key is still running; retry later for its answer", "Idempotency-Key")
-		}
+		k.answerTaken(w, r)
 		return
 	}
 	s.failpoint("key_held")
@@ -481,18 +476,86 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, c caller, h 
 	done := context.WithoutCancel(ctx)
 	if rec.status >= 500 {
 		// A server failure is not an answer to keep: let a retry run again.
-		if _, err := k.db.ExecContext(done, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND owner = $3 AND status = 0`, k.scope, k.key, k.owner); err != nil {
+		if err := k.db.Pool().IdempotencyKeyRelease(done, k.scope, k.key, k.owner); err != nil {
 			s.log().Error("could not release an idempotency key", "error", err.Error())
 		}
 		return
 	}
 	// A change that committed its answer has nothing left to write here.
-	if _, err := k.db.ExecContext(done, `UPDATE idempotency_keys SET status = $4, response = $5 WHERE api_key_id = $1 AND key = $2 AND owner = $3 AND status = 0`,
-		k.scope, k.key, k.owner, rec.status, rec.body.String()); err != nil {
+	if _, err := k.db.Pool().IdempotencyKeyAnswer(done, k.row(rec.status, rec.body.String())); err != nil {
 		// The answer is still sent; a retry after the lease runs again.
 		s.log().Error("could not record an idempotent answer", "error", err.Error())
 	}
 }
+
+// claimedAtCommit are the routes whose Idempotency-Key is claimed by the
+// commit of the change itself, saving a durable write before it and one
+// after: creating a payment, the hot path. Their change commits its answer
+// in its transaction, and everything they do before it may happen twice
+// without harm: two runs under one key (a retry while the first still
+// runs, or after it crashed) may each open an order at the wallet, but
+// only one payment commits and the other order expires unpaid, as when a
+// gateway dies between the wallet's answer and its commit.
+var claimedAtCommit = map[string]bool{"POST /v1/payments": true}
+
+// idempotentAtCommit runs a request of a claimedAtCommit route: a key
+// already answered is replayed; otherwise the request runs, and its key is
+// written with its answer in the change's transaction, or after it for an
+// answer that changed nothing (a refusal, a replay of the payment a
+// merchant_order_id already names). Of two runs under one key, the one that
+// commits second rolls its change back and answers what the first did.
+func (s *Server) idempotentAtCommit(w http.ResponseWriter, r *http.Request, c caller, h func(http.ResponseWriter, *http.Request, caller), k idemKey) {
+	ctx := r.Context()
+	prev, err := k.db.Pool().IdempotencyKeyGet(ctx, k.scope, k.key)
+	switch {
+	case err == nil && prev.CreatedAt.After(time.Now().Add(-idempotencyWindow)):
+		k.answer(w, prev)
+		return
+	case err != nil && !errors.Is(err, store.ErrNoRows):
+		writeError(w, http.StatusInternalServerError, "api_error", "internal", "could not read the idempotency key", "")
+		return
+	}
+	s.failpoint("key_held")
+	var committed, lost bool
+	atCommit := func(ctx context.Context, tx *sql.Tx, status int, v any) error {
+		response, err := encodeAnswer(v)
+		if err != nil {
+			return err
+		}
+		ok, err := k.db.In(tx).IdempotencyKeyInsertAnswered(ctx, k.row(status, response), time.Now().Add(-idempotencyWindow))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			lost = true
+			return idempotency.ErrKeyTakenOver
+		}
+		committed = true
+		return nil
+	}
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	h(rec, r.WithContext(idempotency.WithAnswerCommit(ctx, atCommit)), c)
+	s.failpoint("handled")
+	done := context.WithoutCancel(ctx)
+	switch {
+	case lost:
+		// Another run under the key committed first: answer as it did.
+		k.answerTaken(w, r)
+		return
+	case !committed && rec.status < 500:
+		ok, err := k.db.Pool().IdempotencyKeyInsertAnswered(done, k.row(rec.status, rec.body.String()), time.Now().Add(-idempotencyWindow))
+		if err != nil {
+			s.log().Error("could not record an idempotent answer", "error", err.Error())
+		} else if !ok {
+			k.answerTaken(w, r)
+			return
+		}
+	}
+	rec.send()
+}
+
+// idempotencyWindow is how long a key's answer is kept for replay.
+const idempotencyWindow = 24 * time.Hour
 
 // idemKey is one request's Idempotency-Key, held by owner.
 type idemKey struct {
@@ -501,16 +564,15 @@ type idemKey struct {
 	owner            string
 }
 
-type idemRow struct {
-	hash, response, owner string
-	status                int
-	leaseUntil            int64
-}
-
 func newOwner() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// row is the key answered with status and response by this run.
+func (k idemKey) row(status int, response string) store.IdempotencyKey {
+	return store.IdempotencyKey{Scope: k.scope, Key: k.key, RequestHash: k.hash, Status: status, Response: response, Owner: k.owner, CreatedAt: time.Now()}
 }
 
 // acquire takes the key for this run: a new key, or one whose holder's
@@ -518,58 +580,72 @@ func newOwner() string {
 // reports false when the key is answered or held.
 func (k idemKey) acquire(ctx context.Context, lease time.Duration) (bool, error) {
 	now := time.Now()
-	if _, err := k.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND created_at < $3`,
-		k.scope, k.key, store.Micros(now.Add(-24*time.Hour))); err != nil {
+	pool := k.db.Pool()
+	if err := pool.IdempotencyKeyDeleteBefore(ctx, k.scope, k.key, now.Add(-idempotencyWindow)); err != nil {
 		return false, err
 	}
-	res, err := k.db.ExecContext(ctx, `INSERT INTO idempotency_keys (api_key_id, key, request_hash, status, response, created_at, owner, lease_until)
-		VALUES ($1, $2, $3, 0, '', $4, $5, $6) ON CONFLICT DO NOTHING`, k.scope, k.key, k.hash, store.Micros(now), k.owner, store.Micros(now.Add(lease)))
-	if err != nil {
-		return false, err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return n == 1, err
+	owned, err := pool.IdempotencyKeyClaim(ctx, store.IdempotencyKey{Scope: k.scope, Key: k.key, RequestHash: k.hash, Owner: k.owner, CreatedAt: now, LeaseUntil: now.Add(lease)})
+	if err != nil || owned {
+		return owned, err
 	}
 	// Taken over only from the holder seen, only if still unanswered and
 	// for the same request: two retries cannot both take it.
-	prev, err := k.read(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
+	prev, err := pool.IdempotencyKeyGet(ctx, k.scope, k.key)
+	if errors.Is(err, store.ErrNoRows) {
 		return k.acquire(ctx, lease) // answered as a server failure and deleted meanwhile
 	}
-	if err != nil || prev.status != 0 || prev.hash != k.hash || prev.leaseUntil > store.Micros(now) {
+	if err != nil || prev.Status != 0 || prev.RequestHash != k.hash || prev.LeaseUntil.After(now) {
 		return false, err
 	}
-	res, err = k.db.ExecContext(ctx, `UPDATE idempotency_keys SET owner = $4, lease_until = $5
-		WHERE api_key_id = $1 AND key = $2 AND owner = $3 AND status = 0`, k.scope, k.key, prev.owner, k.owner, store.Micros(now.Add(lease)))
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return pool.IdempotencyKeyTakeOver(ctx, store.IdempotencyKeyTakeOverParams{Scope: k.scope, Key: k.key, From: prev.Owner, To: k.owner, LeaseUntil: now.Add(lease)})
 }
 
-func (k idemKey) read(ctx context.Context) (idemRow, error) {
-	var row idemRow
-	err := k.db.QueryRowContext(ctx, `SELECT request_hash, status, response, owner, lease_until FROM idempotency_keys WHERE api_key_id = $1 AND key = $2`,
-		k.scope, k.key).Scan(&row.hash, &row.status, &row.response, &row.owner, &row.leaseUntil)
-	return row, err
+// answerTaken answers a request whose key another run holds or answered.
+func (k idemKey) answerTaken(w http.ResponseWriter, r *http.Request) {
+	prev, err := k.db.Pool().IdempotencyKeyGet(context.WithoutCancel(r.Context()), k.scope, k.key)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "api_error", "internal", "could not read the idempotency key", "")
+		return
+	}
+	k.answer(w, prev)
+}
+
+// answer answers with what the key's first run did: its answer, a refusal
+// of another request under the key, or "still running".
+func (k idemKey) answer(w http.ResponseWriter, prev store.IdempotencyKey) {
+	switch {
+	case prev.RequestHash != k.hash:
+		writeError(w, http.StatusUnprocessableEntity, "idempotency_error", "idempotency_key_reused", "this Idempotency-Key was used with another request", "Idempotency-Key")
+	case prev.Status != 0:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.WriteHeader(prev.Status)
+		w.Write([]byte(prev.Response))
+	default:
+		writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a request with this Idempotency-Key is still running; retry later for its answer", "Idempotency-Key")
+	}
+}
+
+// encodeAnswer is v as the API answers it.
+func encodeAnswer(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
 }
 
 // commit is the idempotency.AnswerCommit of this run: the answer is written in
 // the change's transaction, and only while this run still owns the key.
 func (k idemKey) commit(ctx context.Context, tx *sql.Tx, status int, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = $4, response = $5 WHERE api_key_id = $1 AND key = $2 AND owner = $3 AND status = 0`,
-		k.scope, k.key, k.owner, status, buf.String())
+	response, err := encodeAnswer(v)
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
+	ok, err := k.db.In(tx).IdempotencyKeyAnswer(ctx, k.row(status, response))
+	if err != nil || !ok {
 		return errors.Join(idempotency.ErrKeyTakenOver, err)
 	}
 	return nil

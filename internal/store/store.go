@@ -78,9 +78,13 @@ func Connect(ctx context.Context, dsn string) (*DB, error) {
 		// WAL lets readers proceed beside the one writer; synchronous=FULL
 		// makes a commit durable before it returns; IMMEDIATE transactions
 		// take the write lock up front, so two writers queue (busy_timeout)
-		// instead of failing on upgrade.
+		// instead of failing on upgrade. temp_store=MEMORY keeps the
+		// savepoints' journals in memory: group commit (groupcommit.go)
+		// runs each transaction of a group in a savepoint, and SQLite
+		// otherwise spills a savepoint's journal past 64 KiB to a
+		// temporary file, a write syscall per page copied.
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", "immediate")

@@ -238,3 +238,24 @@ func eachOldDatabase(t *testing.T, last int, fn func(t *testing.T, db *store.DB)
 		})
 	}
 }
+
+// TestSQLiteKeepsSavepointJournalsInMemory: every connection of the pool
+// has temp_store=MEMORY, so group commit's savepoints never spill their
+// journal to a temporary file.
+func TestSQLiteKeepsSavepointJournalsInMemory(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	conns := make([]*sql.Conn, 3)
+	for i := range conns {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+		var mode int
+		if err := c.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&mode); err != nil || mode != 2 {
+			t.Fatalf("connection %d: temp_store = %d, %v; want 2 (MEMORY)", i, mode, err)
+		}
+	}
+}
