@@ -53,7 +53,7 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 		return err
 	}
 	if c.AttemptChanged {
-		if err := saveAttempt(ctx, tx, c.Attempt); err != nil {
+		if err := s.saveAttempt(ctx, tx, c.Attempt); err != nil {
 			return err
 		}
 	}
@@ -115,7 +115,7 @@ func (s *Service) closeOtherAttempts(ctx context.Context, tx *sql.Tx, paymentID,
 func (s *Service) refundDuplicate(ctx context.Context, tx *sql.Tx, p payment.Payment, a payment.Attempt, now time.Time) error {
 	r := payment.Refund{ID: payment.NewID("re"), PaymentID: p.ID, Amount: p.Amount, Reason: "duplicate charge: the payment was already paid",
 		Kind: payment.RefundDuplicateCharge, Attempt: a.ID, Status: payment.RefundPending, CreatedAt: now, UpdatedAt: now}
-	if err := saveRefund(ctx, tx, p.MerchantID, r, true); err != nil {
+	if err := s.saveRefund(ctx, tx, p.MerchantID, r, true); err != nil {
 		return err
 	}
 	if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: refundMaxAttempts}, now); err != nil {
@@ -180,7 +180,7 @@ func (s *Service) closeAttempt(ctx context.Context, p payment.Payment, a payment
 		cur.Status = payment.AttemptClosed
 		cur.NextAction = nil
 		cur.UpdatedAt = s.now()
-		return saveAttempt(ctx, tx, cur)
+		return s.saveAttempt(ctx, tx, cur)
 	})
 }
 

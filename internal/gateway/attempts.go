@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -19,38 +18,12 @@ import (
 // the payment first.
 const KindAttemptClose = "attempt.close"
 
-// insertAttempt stores a new wallet order: the object as JSON in data, and
-// as columns what reports count it by (status, channel, method, times).
-func insertAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
-	data, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("wallet order %s: %w", a.ID, err)
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, status, created_at, data, channel, method, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		a.ID, a.PaymentID, a.Status, store.Micros(a.CreatedAt), string(data), a.Channel, a.Method, store.Micros(attemptUpdated(a)))
-	return err
-}
-
-// attemptUpdated is when a wallet order last changed, its creation if
-// never since.
-func attemptUpdated(a payment.Attempt) time.Time {
-	if a.UpdatedAt.IsZero() {
-		return a.CreatedAt
-	}
-	return a.UpdatedAt
-}
-
 // saveAttempt writes a wallet order; one that is no longer pending takes
 // its remaining status polls with it, as a poll of a settled order does
 // nothing.
-func saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
-	data, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("wallet order %s: %w", a.ID, err)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE payment_attempts SET status = $2, data = $3, channel = $4, method = $5, updated_at = $6 WHERE id = $1`,
-		a.ID, a.Status, string(data), a.Channel, a.Method, store.Micros(attemptUpdated(a))); err != nil {
-		return err
+func (s *Service) saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
+	if err := s.DB.In(tx).AttemptSave(ctx, a); err != nil {
+		return fmt.Errorf("saving wallet order %s: %w", a.ID, err)
 	}
 	if a.Status == payment.AttemptPending {
 		return nil
@@ -61,27 +34,11 @@ func saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
 // loadAttempt reads a wallet order. Orders made before attempts were kept
 // separately carry only their id; their payment fills in the rest.
 func (s *Service) loadAttempt(ctx context.Context, q queryer, id string, lock bool) (payment.Attempt, error) {
-	var a payment.Attempt
-	var data, paymentID, status string
-	err := q.QueryRowContext(ctx, `SELECT data, payment_id, status FROM payment_attempts WHERE id = $1`+s.lockClause(lock), id).Scan(&data, &paymentID, &status)
-	if errors.Is(err, sql.ErrNoRows) {
+	a, err := s.executor(q).AttemptGet(ctx, id, lock)
+	if errors.Is(err, store.ErrNoRows) {
 		return a, notFound("wallet order", id, "")
 	}
-	if err != nil {
-		return a, err
-	}
-	if err := json.Unmarshal([]byte(data), &a); err != nil {
-		return a, fmt.Errorf("attempt %s: %w", id, err)
-	}
-	a.ID, a.PaymentID, a.Status = id, paymentID, status
-	return a, nil
-}
-
-func (s *Service) lockClause(lock bool) string {
-	if lock {
-		return s.forUpdate()
-	}
-	return ""
+	return a, err
 }
 
 // fillAttempt completes an attempt stored before attempts had their own
@@ -101,25 +58,11 @@ func (s *Service) Attempts(ctx context.Context, paymentID string) ([]payment.Att
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.DB.QueryContext(ctx, `SELECT id, status, data FROM payment_attempts WHERE payment_id = $1 ORDER BY created_at, id`, paymentID)
-	if err != nil {
-		return nil, err
+	list, err := s.DB.Pool().AttemptList(ctx, paymentID)
+	for i := range list {
+		list[i] = fillAttempt(list[i], p)
 	}
-	defer rows.Close()
-	var out []payment.Attempt
-	for rows.Next() {
-		var a payment.Attempt
-		var id, status, data string
-		if err := rows.Scan(&id, &status, &data); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(data), &a); err != nil {
-			return nil, fmt.Errorf("wallet order %s does not decode: %w", id, err)
-		}
-		a.ID, a.PaymentID, a.Status = id, paymentID, status
-		out = append(out, fillAttempt(a, p))
-	}
-	return out, rows.Err()
+	return list, err
 }
 
 // AttemptRequest asks for a new wallet order on a payment whose buyer (or
@@ -192,7 +135,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 		if err := payment.CanAttempt(cur, now); err != nil {
 			return attemptRefusal(err)
 		}
-		if err := insertAttempt(ctx, tx, a); err != nil {
+		if err := s.DB.In(tx).AttemptInsert(ctx, a); err != nil {
 			return err
 		}
 		return s.enqueuePolls(ctx, tx, a.ID, p.ExpiresAt, now)
@@ -268,4 +211,11 @@ func (s *Service) countSharePaid(ctx context.Context, tx *sql.Tx, p payment.Paym
 	_, err := tx.ExecContext(ctx, `UPDATE share_codes SET paid_orders = paid_orders + 1, paid_amount = paid_amount + $2 WHERE id = $1 AND merchant_id = $3`,
 		p.ShareCode, p.Amount, p.MerchantID)
 	return err
+}
+
+func (s *Service) lockClause(lock bool) string {
+	if lock {
+		return s.forUpdate()
+	}
+	return ""
 }

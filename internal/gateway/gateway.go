@@ -11,12 +11,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -279,11 +277,11 @@ func (s *Service) CreatePayment(ctx context.Context, m merchant.Merchant, req pa
 // the jobs that poll and expire it, in one transaction.
 func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *payment.Attempt, now time.Time) (payment.Payment, error) {
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		if err := insertPayment(ctx, tx, p); err != nil {
+		if err := s.DB.In(tx).PaymentInsert(ctx, p); err != nil {
 			return err
 		}
 		if sole != nil {
-			if err := insertAttempt(ctx, tx, *sole); err != nil {
+			if err := s.DB.In(tx).AttemptInsert(ctx, *sole); err != nil {
 				return err
 			}
 			if err := s.enqueuePolls(ctx, tx, sole.ID, p.ExpiresAt, now); err != nil {
@@ -308,8 +306,8 @@ func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *pay
 }
 
 func (s *Service) paymentByOrder(ctx context.Context, merchantID, orderID string) (payment.Payment, error) {
-	var id string
-	if err := s.DB.QueryRowContext(ctx, `SELECT id FROM payments WHERE merchant_id = $1 AND merchant_order_id = $2`, merchantID, orderID).Scan(&id); err != nil {
+	id, err := s.DB.Pool().PaymentIDByOrder(ctx, merchantID, orderID)
+	if err != nil {
 		return payment.Payment{}, ErrNotFound
 	}
 	return s.loadPayment(ctx, s.DB, id, merchantID, false)
@@ -335,32 +333,13 @@ const (
 )
 
 // loadPayment reads a payment (of merchant, unless merchantID is "") in
-// q, which may be a transaction that locks the row.
+// q, the database or a transaction that locks the row.
 func (s *Service) loadPayment(ctx context.Context, q queryer, id, merchantID string, lock bool) (payment.Payment, error) {
-	query := `SELECT data, refunded FROM payments WHERE id = $1`
-	args := []any{id}
-	if merchantID != "" {
-		query += ` AND merchant_id = $2`
-		args = append(args, merchantID)
-	}
-	if lock {
-		query += s.forUpdate()
-	}
-	var data string
-	var refunded int64
-	err := q.QueryRowContext(ctx, query, args...).Scan(&data, &refunded)
-	if errors.Is(err, sql.ErrNoRows) {
+	p, err := s.executor(q).PaymentGet(ctx, store.PaymentGetParams{ID: id, MerchantID: merchantID, Lock: lock})
+	if errors.Is(err, store.ErrNoRows) {
 		return payment.Payment{}, notFound("payment", id, merchantID)
 	}
-	if err != nil {
-		return payment.Payment{}, err
-	}
-	var p payment.Payment
-	if err := json.Unmarshal([]byte(data), &p); err != nil {
-		return p, fmt.Errorf("payment %s: %w", id, err)
-	}
-	p.Refunded = refunded
-	return p, nil
+	return p, err
 }
 
 type queryer interface {
@@ -368,71 +347,18 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// paymentColumns are a payments row's columns: the object as JSON in data
-// (what is carried), and beside it everything a query filters, joins or
-// sums on, so that reports are plain SQL over indexed columns. paymentRow
-// gives their values in this order.
-var paymentColumns = []string{"id", "merchant_id", "merchant_order_id", "created_at", "status", "method", "amount", "refunded", "updated_at", "data",
-	"channel", "paid_method", "buyer_id", "region_code", "platform", "payer_wallet", "share_code", "paid_at", "released_at"}
-
-// paymentIdentity is how many of paymentColumns, first, never change.
-const paymentIdentity = 4
-
-// paymentRow is p as its row stores it, in paymentColumns' order.
-func paymentRow(p payment.Payment) ([]any, error) {
-	data, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("payment %s: %w", p.ID, err)
+// executor is the store's Executor on q: a transaction of s.DB, or the
+// database itself.
+func (s *Service) executor(q queryer) store.Executor {
+	if tx, ok := q.(*sql.Tx); ok {
+		return s.DB.In(tx)
 	}
-	var payer string
-	if p.Payer != nil {
-		payer = p.Payer.Wallet
-	}
-	updated := p.UpdatedAt
-	if updated.IsZero() {
-		updated = p.CreatedAt
-	}
-	return []any{p.ID, p.MerchantID, p.MerchantOrderID, store.Micros(p.CreatedAt), p.Status, p.Method, p.Amount, p.Refunded, store.Micros(updated), string(data),
-		p.Channel, p.PaidMethod, p.Buyer.ID, p.Buyer.RegionCode, p.Buyer.Platform, payer, p.ShareCode, store.MicrosOrZero(p.PaidAt), store.MicrosOrZero(p.ReleasedAt)}, nil
-}
-
-var (
-	insertPaymentSQL = func() string {
-		ph := make([]string, len(paymentColumns))
-		for i := range ph {
-			ph[i] = fmt.Sprintf("$%d", i+1)
-		}
-		return "INSERT INTO payments (" + strings.Join(paymentColumns, ", ") + ") VALUES (" + strings.Join(ph, ", ") + ")"
-	}()
-	// The identity of a payment (its first four columns: id, merchant,
-	// order number, creation) never changes; everything else is written
-	// whole. PostgreSQL wants every parameter used, so savePayment passes
-	// the row's values from the fifth, then the id.
-	updatePaymentSQL = func() string {
-		var set []string
-		for i, c := range paymentColumns[paymentIdentity:] {
-			set = append(set, fmt.Sprintf("%s = $%d", c, i+1))
-		}
-		return "UPDATE payments SET " + strings.Join(set, ", ") + fmt.Sprintf(" WHERE id = $%d", len(paymentColumns)-paymentIdentity+1)
-	}()
-)
-
-func insertPayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
-	row, err := paymentRow(p)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, insertPaymentSQL, row...)
-	return err
+	return s.DB.Pool()
 }
 
 func (s *Service) savePayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
-	row, err := paymentRow(p)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, updatePaymentSQL, append(row[paymentIdentity:], row[0])...); err != nil {
-		return err
+	if err := s.DB.In(tx).PaymentSave(ctx, p); err != nil {
+		return fmt.Errorf("saving payment %s: %w", p.ID, err)
 	}
 	// A paid or canceled payment has nothing left to expire: its expiry
 	// job goes with the change rather than costing a claim and a
@@ -451,39 +377,7 @@ func (s *Service) GetPayment(ctx context.Context, merchantID, id string) (paymen
 // ListPayments lists a merchant's payments, newest first, after the cursor
 // (a payment id) if given.
 func (s *Service) ListPayments(ctx context.Context, merchantID, status, after string, limit int) ([]payment.Payment, error) {
-	query := `SELECT data, refunded FROM payments WHERE merchant_id = $1`
-	args := []any{merchantID}
-	if status != "" {
-		args = append(args, status)
-		query += fmt.Sprintf(` AND status = $%d`, len(args))
-	}
-	query, args, err := store.Keyset{Table: "payments", Time: "created_at", ID: "id", Desc: true, IDDesc: true, Object: "payment",
-		Scope: "merchant_id = $2", ScopeArgs: []any{merchantID}}.Page(ctx, s.DB, after, query, " AND ", args)
-	if err != nil {
-		return nil, err
-	}
-	args = append(args, limit)
-	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
-	rows, err := s.DB.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []payment.Payment
-	for rows.Next() {
-		var data string
-		var refunded int64
-		if err := rows.Scan(&data, &refunded); err != nil {
-			return nil, err
-		}
-		var p payment.Payment
-		if err := json.Unmarshal([]byte(data), &p); err != nil {
-			return nil, fmt.Errorf("a stored payment does not decode: %w", err)
-		}
-		p.Refunded = refunded
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return s.DB.Pool().PaymentList(ctx, store.PaymentListParams{MerchantID: merchantID, Status: status, After: after, Limit: limit})
 }
 
 // Worker runs the gateway's jobs.

@@ -49,11 +49,11 @@ func (s *Service) CreateRefund(ctx context.Context, merchantID, paymentID string
 		}
 		if kind == payment.RefundWithReturn {
 			r.Status = payment.RefundAwaitingReturn
-			if err := saveRefund(ctx, tx, merchantID, r, true); err != nil {
+			if err := s.saveRefund(ctx, tx, merchantID, r, true); err != nil {
 				return err
 			}
 		} else {
-			if err := saveRefund(ctx, tx, merchantID, r, true); err != nil {
+			if err := s.saveRefund(ctx, tx, merchantID, r, true); err != nil {
 				return err
 			}
 			if err := s.startRefund(ctx, tx, p, r); err != nil {
@@ -112,7 +112,7 @@ func (s *Service) ReturnReceived(ctx context.Context, merchantID, refundID strin
 		// The money comes from where it is now.
 		r.AfterRelease = !p.ReleasedAt.IsZero()
 		r.Status, r.UpdatedAt = payment.RefundPending, s.now()
-		if err := saveRefund(ctx, tx, merchantID, r, false); err != nil {
+		if err := s.saveRefund(ctx, tx, merchantID, r, false); err != nil {
 			return err
 		}
 		out = r
@@ -152,7 +152,7 @@ func (s *Service) CancelReturn(ctx context.Context, merchantID, refundID, reason
 		if err := s.savePayment(ctx, tx, next); err != nil {
 			return err
 		}
-		if err := saveRefund(ctx, tx, merchantID, canceled, false); err != nil {
+		if err := s.saveRefund(ctx, tx, merchantID, canceled, false); err != nil {
 			return err
 		}
 		if err := s.events().Publish(ctx, tx, merchantID, payment.EventRefundCanceled, canceled.ID, canceled); err != nil {
@@ -172,48 +172,19 @@ func (s *Service) CancelReturn(ctx context.Context, merchantID, refundID, reason
 	return out, err
 }
 
-// saveRefund writes a refund's row: the object as JSON in data, and as
-// columns what reports filter and sum on (status, kind, amount, times).
-func saveRefund(ctx context.Context, tx *sql.Tx, merchantID string, r payment.Refund, insert bool) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("refund %s: %w", r.ID, err)
+// saveRefund writes a refund's row, a new one if insert.
+func (s *Service) saveRefund(ctx context.Context, tx *sql.Tx, merchantID string, r payment.Refund, insert bool) error {
+	if err := s.DB.In(tx).RefundSave(ctx, store.RefundSaveParams{Refund: r, MerchantID: merchantID, Insert: insert}); err != nil {
+		return fmt.Errorf("saving refund %s: %w", r.ID, err)
 	}
-	updated := r.UpdatedAt
-	if updated.IsZero() {
-		updated = r.CreatedAt
-	}
-	if insert {
-		_, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, merchant_id, status, amount, created_at, data, kind, updated_at, succeeded_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			r.ID, r.PaymentID, merchantID, r.Status, r.Amount, store.Micros(r.CreatedAt), string(data), r.Kind, store.Micros(updated), store.MicrosOrZero(r.SucceededAt))
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE refunds SET status = $2, data = $3, kind = $4, updated_at = $5, succeeded_at = $6 WHERE id = $1`,
-		r.ID, r.Status, string(data), r.Kind, store.Micros(updated), store.MicrosOrZero(r.SucceededAt))
-	return err
+	return nil
 }
 
 func (s *Service) loadRefund(ctx context.Context, q queryer, id, merchantID string, lock bool) (payment.Refund, string, error) {
-	query := `SELECT data, merchant_id FROM refunds WHERE id = $1`
-	args := []any{id}
-	if merchantID != "" {
-		query += ` AND merchant_id = $2`
-		args = append(args, merchantID)
+	r, mid, err := s.executor(q).RefundGet(ctx, store.RefundGetParams{ID: id, MerchantID: merchantID, Lock: lock})
+	if errors.Is(err, store.ErrNoRows) {
+		return r, "", notFound("refund", id, merchantID)
 	}
-	if lock {
-		query += s.forUpdate()
-	}
-	var data, mid string
-	err := q.QueryRowContext(ctx, query, args...).Scan(&data, &mid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return payment.Refund{}, "", notFound("refund", id, merchantID)
-	}
-	if err != nil {
-		return payment.Refund{}, "", err
-	}
-	var r payment.Refund
-	err = json.Unmarshal([]byte(data), &r)
 	return r, mid, err
 }
 
@@ -224,16 +195,7 @@ func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID, after 
 	if _, err := s.GetPayment(ctx, merchantID, paymentID); err != nil {
 		return nil, err
 	}
-	query := `SELECT data FROM refunds WHERE merchant_id = $1 AND payment_id = $2`
-	args := []any{merchantID, paymentID}
-	query, args, err := store.Keyset{Table: "refunds", Time: "created_at", ID: "id", Object: "refund",
-		Scope: "merchant_id = $2 AND payment_id = $3", ScopeArgs: []any{merchantID, paymentID}}.Page(ctx, s.DB, after, query, " AND ", args)
-	if err != nil {
-		return nil, err
-	}
-	args = append(args, limit)
-	query += fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))
-	return store.QueryJSON[payment.Refund](ctx, s.DB, query, args...)
+	return s.DB.Pool().RefundList(ctx, store.RefundListParams{MerchantID: merchantID, PaymentID: paymentID, After: after, Limit: limit})
 }
 
 // GetRefund reads a merchant's refund.
@@ -388,7 +350,7 @@ func (s *Service) settleRefund(ctx context.Context, tx *sql.Tx, ch string, res c
 	if err := s.savePayment(ctx, tx, np); err != nil {
 		return err
 	}
-	if err := saveRefund(ctx, tx, merchantID, nr, false); err != nil {
+	if err := s.saveRefund(ctx, tx, merchantID, nr, false); err != nil {
 		return err
 	}
 	return s.events().Publish(ctx, tx, merchantID, event, nr.ID, nr)
@@ -430,24 +392,15 @@ func (s *Service) bookRefund(ctx context.Context, tx *sql.Tx, p *payment.Payment
 // merchantRefunds counts a payment's refunds (the merchant's, not
 // duplicate-charge returns) in the given states, other than except.
 func (s *Service) merchantRefunds(ctx context.Context, tx *sql.Tx, paymentID, except string, states ...string) (int, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, status, data FROM refunds WHERE payment_id = $1`, paymentID)
+	all, err := s.DB.In(tx).RefundsOf(ctx, paymentID)
 	if err != nil {
 		return 0, err
 	}
-	defer rows.Close()
 	n := 0
-	for rows.Next() {
-		var id, status, data string
-		if err := rows.Scan(&id, &status, &data); err != nil {
-			return 0, err
-		}
-		var r payment.Refund
-		if err := json.Unmarshal([]byte(data), &r); err != nil {
-			return 0, err
-		}
-		if id != except && r.Kind != payment.RefundDuplicateCharge && slices.Contains(states, status) {
+	for _, r := range all {
+		if r.ID != except && r.Kind != payment.RefundDuplicateCharge && slices.Contains(states, r.Status) {
 			n++
 		}
 	}
-	return n, rows.Err()
+	return n, nil
 }

@@ -40,6 +40,15 @@ func (db *DB) In(tx *sql.Tx) Executor { return Executor{q: tx, dialect: db.Diale
 // exist.
 var ErrNoRows = sql.ErrNoRows
 
+// forUpdate locks the rows a query reads on PostgreSQL; SQLite's immediate
+// transactions already serialize writers.
+func (e Executor) forUpdate(lock bool) string {
+	if lock && e.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // affected is ErrNoRows when an UPDATE changed nothing.
 func affected(res sql.Result, err error) error {
 	if err != nil {
