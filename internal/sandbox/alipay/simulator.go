@@ -186,6 +186,8 @@ type Simulator struct {
 	// for the default).
 	authOutcomes map[string]AuthOutcome
 	billFault    faults.Bill // changes to the bills built (bill_faults.go)
+
+	nonces nonceBook // of v3 requests (v3.go)
 }
 
 // The sandbox app and its own merchant.
