@@ -25,14 +25,14 @@ import (
 // v3Client signs OpenAPI v3 requests the way Alipay's SDKs do, so that a
 // test can also sign them wrongly on purpose.
 type v3Client struct {
-	t         *testing.T
+	t         testing.TB
 	base      string
 	appID     string
 	key       *rsa.PrivateKey
 	alipayPub *rsa.PublicKey
 }
 
-func newV3Client(t *testing.T, e *sandboxtest.Env) *v3Client {
+func newV3Client(t testing.TB, e *sandboxtest.Env) *v3Client {
 	t.Helper()
 	c := e.Sandbox().Credentials().Alipay
 	key, err := sandboxkeys.ParsePrivateKey(c.AppPrivateKey)
