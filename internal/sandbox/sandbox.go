@@ -1,6 +1,7 @@
 // Package sandbox runs hutong's local stand-ins for the wallets: the WeChat
 // Pay API v3 (under /v3/), WeChat's web OAuth (/connect/oauth2/authorize,
-// /sns/oauth2/access_token), the Alipay OpenAPI gateway (/gateway.do) and
+// /sns/oauth2/access_token), the Alipay OpenAPI, both its gateway
+// (/gateway.do) and its v3 (under /v3/alipay/, beside WeChat Pay's), and
 // authorization pages (/oauth2/), the phone pages where a person plays the
 // buyer (/phone/), and the test-helper API (under /sandbox/v1/) that
 // scripted tests and the demo use to play the buyer and to make the wallets
@@ -22,8 +23,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/alipayapi"
 	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
 	"github.com/hutong-pay/hutong/internal/sandbox/faults"
 	"github.com/hutong-pay/hutong/internal/sandbox/journal"
@@ -164,7 +167,7 @@ func (sb *Sandbox) open() error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v3/", sb.wechatpay.Handler())
+	mux.Handle("/v3/", walletV3(sb.wechatpay.Handler(), sb.alipay.V3Handler()))
 	oauth := sb.wechatpay.OAuthHandler() // open.weixin.qq.com, api.weixin.qq.com
 	mux.Handle("/connect/oauth2/authorize", oauth)
 	mux.Handle("/sns/oauth2/access_token", oauth)
@@ -181,6 +184,36 @@ func (sb *Sandbox) open() error {
 	sb.helperRoutes(mux)
 	sb.handler = mux
 	return nil
+}
+
+// walletV3 sends each /v3/ request to the wallet whose protocol it speaks:
+// WeChat Pay API v3 and Alipay OpenAPI v3 both live under /v3/ on their
+// own hosts, and the sandbox serves both on one. The Authorization scheme
+// tells them apart (ALIPAY-SHA256withRSA, WECHATPAY2-SHA256-RSA2048); a
+// request with neither goes by its path, /v3/alipay/… to Alipay, so that
+// each wallet answers an unsigned request to its own API with its own
+// refusal.
+//
+// A path prefix (an endpoint of http://127.0.0.1:8090/alipay) would need
+// no dispatch, but it would not survive the SDKs' signing: Alipay's Node.js
+// SDK signs the path without the endpoint's prefix for a POST and with it
+// for a request that has a query (alipay-sdk 4.14.0, #curl), so one prefix
+// would break every GET or every POST. With the scheme, an SDK's endpoint
+// is the sandbox's address and every path is the real one.
+func walletV3(wechatpayV3, alipayV3 http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		switch {
+		case strings.HasPrefix(scheme, alipayapi.V3SchemePrefix):
+			alipayV3.ServeHTTP(w, r)
+		case strings.HasPrefix(scheme, "WECHATPAY2-"):
+			wechatpayV3.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/v3/alipay/"):
+			alipayV3.ServeHTTP(w, r)
+		default:
+			wechatpayV3.ServeHTTP(w, r)
+		}
+	})
 }
 
 func (sb *Sandbox) writeCredentials() error {

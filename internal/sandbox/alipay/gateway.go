@@ -19,13 +19,27 @@ import (
 // clock. The gateway reads timestamp as Beijing time.
 const timestampSkew = 15 * time.Minute
 
-// call is one authenticated gateway request.
+// call is one authenticated request, whichever protocol brought it: the
+// methods (precreate, query, refund…) read it and nothing else, so that a
+// trade made over gateway.do and one made over OpenAPI v3 are the same
+// trade, in the same state, answered by the same code.
 type call struct {
-	r      *http.Request
+	r *http.Request
+	// params are gateway.do's common parameters; empty for v3, whose
+	// requests carry none (alipay.system.oauth.token reads its grant here
+	// and is served on gateway.do only).
 	params url.Values
+	// method is the classic method name (alipay.trade.precreate), also for
+	// a v3 request: a trade records it, and an identical request repeated
+	// over the other protocol finds the same trade.
 	method string
-	biz    map[string]json.RawMessage
-	seller *Merchant // the app's own merchant, or the one app_auth_token acts for
+	// biz is biz_content on gateway.do, the JSON body (or a GET's query) on
+	// v3.
+	biz map[string]json.RawMessage
+	// notifyURL and returnURL are common parameters on gateway.do, body
+	// fields on v3.
+	notifyURL, returnURL string
+	seller               *Merchant // the app's own merchant, or the one app_auth_token acts for
 }
 
 // answer is a method's result: the response object (without code and msg,
@@ -90,13 +104,13 @@ func (s *Simulator) gateway(w http.ResponseWriter, r *http.Request) {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, alipayapi.MaxParamsBytes))
 		if err != nil {
-			s.writeError(w, "", alipayapi.Failure(alipayapi.CodeInvalidArguments, "isv.invalid-parameter", "请求体超过 1 MiB"))
+			s.writeError(w, nil, alipayapi.Failure(alipayapi.CodeInvalidArguments, "isv.invalid-parameter", "请求体超过 1 MiB"))
 			return
 		}
 		if ct == "application/x-www-form-urlencoded" || ct == "" {
 			body = b
 		} else if ct != "multipart/form-data" {
-			s.writeError(w, "", alipayapi.Failure(alipayapi.CodeInvalidArguments, "isv.invalid-content-type", "Content-Type 应为 application/x-www-form-urlencoded"))
+			s.writeError(w, nil, alipayapi.Failure(alipayapi.CodeInvalidArguments, "isv.invalid-content-type", "Content-Type 应为 application/x-www-form-urlencoded"))
 			return
 		}
 	} else if r.Method != http.MethodGet {
@@ -105,20 +119,19 @@ func (s *Simulator) gateway(w http.ResponseWriter, r *http.Request) {
 	}
 	params, err := alipayapi.ParseParams(r.URL.RawQuery, body)
 	if err != nil {
-		s.writeError(w, "", alipayapi.Failure(alipayapi.CodeInvalidArguments, "isv.invalid-parameter", err.Error()))
+		s.writeError(w, nil, alipayapi.Failure(alipayapi.CodeInvalidArguments, "isv.invalid-parameter", err.Error()))
 		return
 	}
 	method := params.Get("method")
 	c, refused := s.authenticate(r, params)
 	if refused != nil {
-		s.writeError(w, method, *refused)
+		s.writeError(w, params, *refused)
 		return
 	}
-	switch s.cfg.Faults.Get(Wallet).InjectAPI(r.Context()) {
-	case faults.Canceled:
-		return
-	case faults.Fail:
-		s.writeAnswer(w, method, answer{result: alipayapi.Failure(alipayapi.CodeServiceUnavailable, "isp.unknow-error", "系统繁忙（沙箱注入的故障 api_error_rate）")})
+	if f, ok := s.injectFault(r); !ok {
+		if f != nil {
+			s.writeAnswer(w, method, *f)
+		}
 		return
 	}
 	a := s.methods()[method](c)
@@ -127,6 +140,21 @@ func (s *Simulator) gateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeAnswer(w, method, a)
+}
+
+// injectFault applies the api_error_rate and api_latency_ms faults to a
+// request both protocols have authenticated. It reports whether the
+// method should run; when it should not, the answer is the injected
+// failure, or nil if the client has gone.
+func (s *Simulator) injectFault(r *http.Request) (*answer, bool) {
+	switch s.cfg.Faults.Get(Wallet).InjectAPI(r.Context()) {
+	case faults.Canceled:
+		return nil, false
+	case faults.Fail:
+		a := answer{result: alipayapi.Failure(alipayapi.CodeServiceUnavailable, "isp.unknow-error", "系统繁忙（沙箱注入的故障 api_error_rate）")}
+		return &a, false
+	}
+	return nil, true
 }
 
 // authenticate checks a request as the gateway does, in the gateway's
@@ -172,7 +200,7 @@ func (s *Simulator) authenticate(r *http.Request, p url.Values) (*call, *alipaya
 	if alipayapi.Verify(s.appPub, []byte(content), p.Get("sign")) != nil {
 		return refuse(alipayapi.CodeInvalidArguments, "isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为【"+content+"】")
 	}
-	c := &call{r: r, params: p, method: method, biz: map[string]json.RawMessage{}}
+	c := &call{r: r, params: p, method: method, biz: map[string]json.RawMessage{}, notifyURL: p.Get("notify_url"), returnURL: p.Get("return_url")}
 	if bc := p.Get("biz_content"); bc != "" {
 		if err := json.Unmarshal([]byte(bc), &c.biz); err != nil {
 			return refuse(alipayapi.CodeInvalidArguments, "isv.invalid-biz-content", "biz_content 不是合法的 JSON 对象")
@@ -197,39 +225,69 @@ func (s *Simulator) authenticate(r *http.Request, p url.Values) (*call, *alipaya
 // writeAnswer signs and writes {"<method>_response": {...}, "sign": "..."}.
 // The signature covers exactly the bytes of the response object.
 func (s *Simulator) writeAnswer(w http.ResponseWriter, method string, a answer) {
-	obj := s.responseObject(a)
-	sig, err := alipayapi.Sign(s.alipayKey, obj)
-	if err != nil {
-		s.cfg.Logger.Error("alipay: sign answer", "err", err)
-	}
 	key := alipayapi.ResponseKey(method)
 	if method == methodUserToken && a.result.Code != alipayapi.CodeSuccess {
 		key = "error_response"
 	}
+	s.writeObject(w, key, s.responseObject(a), true)
+}
+
+// writeError answers a request the gateway refused before its method ran;
+// params are the request's parameters, nil when they could not be read.
+// A missing or unknown method has nothing to name the object after: it is
+// error_response.
+//
+// Such a refusal is signed whenever params name this app, and only then.
+// Alipay signs every answer with its own private key, the one whose
+// public half the app was given (in public-key mode each app has its own
+// "支付宝公钥"): once app_id names an app, the gateway holds the key the
+// caller will verify with, whether or not the caller's own signature,
+// timestamp or token is any good, so the real gateway signs those
+// refusals too. Alipay's Node.js SDK quotes one such answer, a 40002
+// isv.invalid-signature carrying its sign (alipay-sdk 4.14.0,
+// dist/commonjs/alipay.js, the comment in #formatExecHttpResponse), and
+// its test-suite records a live 40003 isv.decryption-error-unknown with
+// one; merchants have posted 40002 isv.invalid-timestamp answers with a
+// sign. An app_id the gateway does not know (or parameters it cannot
+// read) names no key: those answers come unsigned, as merchants report
+// for isv.invalid-app-id, and an SDK checking signatures reports them as
+// a missing signature.
+func (s *Simulator) writeError(w http.ResponseWriter, params url.Values, res alipayapi.Result) {
+	method := params.Get("method")
+	key := "error_response"
+	if method != "" && s.methods()[method] != nil && method != methodUserToken {
+		key = alipayapi.ResponseKey(method)
+	}
+	s.writeObject(w, key, s.responseObject(answer{result: res}), s.knowsApp(params.Get("app_id")))
+}
+
+// knowsApp reports whether appID is an app the gateway signs answers
+// for: the sandbox has one.
+func (s *Simulator) knowsApp(appID string) bool { return appID != "" && appID == s.creds.AppID }
+
+// writeObject writes {"<key>": obj} and, when signed, the sign over obj's
+// exact bytes.
+func (s *Simulator) writeObject(w http.ResponseWriter, key string, obj []byte, signed bool) {
 	var out bytes.Buffer
 	out.WriteString(`{"`)
 	out.WriteString(key)
 	out.WriteString(`":`)
 	out.Write(obj)
-	out.WriteString(`,"sign":"`)
-	out.WriteString(sig)
-	out.WriteString(`"}`)
+	if signed {
+		sig, err := alipayapi.Sign(s.alipayKey, obj)
+		if err != nil {
+			// An RSA signature fails only on a broken key; the answer goes
+			// out unsigned, which every SDK refuses, rather than not at all.
+			s.cfg.Logger.Error("alipay: sign answer", "err", err)
+		} else {
+			out.WriteString(`,"sign":"`)
+			out.WriteString(sig)
+			out.WriteString(`"`)
+		}
+	}
+	out.WriteString(`}`)
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
 	w.Write(out.Bytes())
-}
-
-// writeError answers a request the gateway refused before its method ran.
-// Such answers are not signed (the gateway has not authenticated the
-// caller), so SDKs return them as errors. A missing or unknown method has
-// nothing to name the object after: it is error_response.
-func (s *Simulator) writeError(w http.ResponseWriter, method string, res alipayapi.Result) {
-	key := "error_response"
-	if method != "" && s.methods()[method] != nil && method != methodUserToken {
-		key = alipayapi.ResponseKey(method)
-	}
-	obj := s.responseObject(answer{result: res})
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.Write([]byte(`{"` + key + `":` + string(obj) + `}`))
 }
 
 // responseObject marshals code, msg, sub_code, sub_msg, then the method's

@@ -64,7 +64,7 @@ func (s *Simulator) tradeFromOrderString(code string) (*Trade, error) {
 	if alipayapi.Verify(s.appPub, []byte(alipayapi.RequestSignContent(p)), p.Get("sign")) != nil {
 		return nil, fmt.Errorf("order string: isv.invalid-signature: the signature does not match the app public key")
 	}
-	c := &call{params: p, method: p.Get("method"), seller: s.merchants[sandboxPID]}
+	c := &call{params: p, method: p.Get("method"), seller: s.merchants[sandboxPID], notifyURL: p.Get("notify_url"), returnURL: p.Get("return_url")}
 	if err := jsonObject(p.Get("biz_content"), &c.biz); err != nil {
 		return nil, fmt.Errorf("order string: biz_content is not a JSON object")
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -18,8 +19,10 @@ import (
 	alipaysdk "github.com/smartwalle/alipay/v3"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/hutong-pay/hutong/internal/alipayapi"
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 )
 
@@ -27,8 +30,9 @@ func TestRefusedRequests(t *testing.T) {
 	t.Parallel()
 	e := sandboxtest.Start(t)
 	before := e.Sandbox().Alipay().TradeCount()
-	// The gateway's refusals are unsigned, so the SDK returns them as
-	// errors; a failure inside the method (20000, 40004) is a signed answer.
+	// Refusals of a request naming the sandbox app are signed, as are
+	// failures inside the method (20000, 40004): the SDK verifies them and
+	// returns them as answers. Those naming another app come unsigned.
 	req := func(client *alipaysdk.Client) alipaysdk.Error {
 		p := alipaysdk.TradePreCreate{}
 		p.OutTradeNo, p.Subject, p.TotalAmount = outTradeNo("X"), "x", "1.00"
@@ -101,6 +105,12 @@ func TestRefusedRequests(t *testing.T) {
 		if !strings.Contains(string(body), `"sub_code":"`+tc.wantSub+`"`) {
 			t.Errorf("%+v: %s", tc, body)
 		}
+		// Signed exactly when the gateway knows the app.
+		if signed := strings.Contains(string(body), `,"sign":"`); signed != (v.Get("app_id") == c.AppID) {
+			t.Errorf("%+v: signed %v: %s", tc, signed, body)
+		} else if signed {
+			verifySigned(t, c.AlipayPublicKey, body)
+		}
 	}
 	for _, body := range []string{"a=1&a=2", "%zz=1", "method=alipay.trade.query&sign=%"} {
 		resp, err := http.Post(e.URL+"/gateway.do", "application/x-www-form-urlencoded", strings.NewReader(body))
@@ -112,8 +122,8 @@ func TestRefusedRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if !strings.Contains(string(b), `"code":"40002"`) {
-			t.Errorf("%q: %s", body, b)
+		if !strings.Contains(string(b), `"code":"40002"`) || strings.Contains(string(b), `"sign"`) {
+			t.Errorf("%q: %s (parameters that cannot be read name no app: unsigned)", body, b)
 		}
 	}
 	if after := e.Sandbox().Alipay().TradeCount(); after != before {
@@ -305,10 +315,11 @@ func TestAppAuthToken(t *testing.T) {
 	if !ref.IsSuccess() || ref.Tokens[0].AppAuthToken == token {
 		t.Fatalf("refresh: %+v", ref)
 	}
-	_, err = client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: no, AppAuthToken: token})
-	var ae *alipaysdk.Error
-	if !errors.As(err, &ae) || ae.Code != "20001" || ae.SubCode != "aop.invalid-app-auth-token" {
-		t.Fatalf("old token: %v", err)
+	// The app is known, so the refusal is signed and the SDK hands it back
+	// as a verified answer.
+	old, err := client.TradeQuery(alipaysdk.TradeQuery{OutTradeNo: no, AppAuthToken: token})
+	if err != nil || old.Code != "20001" || old.SubCode != "aop.invalid-app-auth-token" {
+		t.Fatalf("old token: %v %+v", err, old)
 	}
 	_ = alipay.Wallet
 }
@@ -326,6 +337,29 @@ func TestRestartKeepsTrades(t *testing.T) {
 	}
 	if q := queryTrade(t, client, no); q.TradeStatus != alipaysdk.TradeStatusSuccess {
 		t.Fatalf("after restart: %+v", q)
+	}
+}
+
+// verifySigned checks a gateway answer's sign over its one response
+// object, as the SDKs cut it out of the text.
+func verifySigned(t *testing.T, alipayPublicKey string, body []byte) {
+	t.Helper()
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	var sign string
+	if err := json.Unmarshal(raw["sign"], &sign); err != nil {
+		t.Fatalf("%s: sign: %v", body, err)
+	}
+	text := string(body)
+	obj := text[strings.Index(text, `":`)+2 : strings.LastIndex(text, `,"sign":`)]
+	pub, err := sandboxkeys.ParsePublicKey(alipayPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alipayapi.Verify(pub, []byte(obj), sign); err != nil {
+		t.Fatalf("%s: %v", body, err)
 	}
 }
 

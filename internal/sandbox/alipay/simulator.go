@@ -1,14 +1,19 @@
-// Package alipay simulates the Alipay OpenAPI gateway (/gateway.do) in RSA2
-// public-key mode, closely enough that github.com/smartwalle/alipay/v3 and
-// the official SDKs talk to it unchanged: the same methods, parameters,
-// answer objects, codes and signatures.
+// Package alipay simulates the Alipay OpenAPI in RSA2 public-key mode, both
+// the classic gateway (/gateway.do) and OpenAPI v3 (/v3/alipay/…), closely
+// enough that github.com/smartwalle/alipay/v3 and the official SDKs talk to
+// it unchanged: the same methods, parameters, answer objects, codes and
+// signatures.
 //
-// Every request is checked as the gateway checks it (app_id, timestamp,
-// charset, sign_type, the RSA2 signature over the sorted raw parameters,
-// app_auth_token), and every answer is signed over the exact text of its
-// response object with the sandbox's Alipay key. Payments and refunds send
-// signed form notifications through the sandbox's notify.Dispatcher on
-// Alipay's retry schedule.
+// Every request is checked as the gateway checks it: on gateway.do,
+// app_id, timestamp, charset, sign_type, the RSA2 signature over the
+// sorted raw parameters and app_auth_token; on v3, the Authorization
+// header's signature over the exact request, its timestamp and nonce, and
+// the alipay-app-auth-token header (v3.go). Both become one call that the
+// same methods answer, on the same trades. Every answer is signed with the
+// sandbox's Alipay key: on gateway.do over the exact text of its response
+// object, on v3 over the body in headers. Payments and refunds send signed
+// form notifications, whichever protocol made the trade, through the
+// sandbox's notify.Dispatcher on Alipay's retry schedule.
 //
 // State lives in memory and is written through to the sandbox journal.
 package alipay
@@ -186,6 +191,8 @@ type Simulator struct {
 	// for the default).
 	authOutcomes map[string]AuthOutcome
 	billFault    faults.Bill // changes to the bills built (bill_faults.go)
+
+	nonces nonceBook // of v3 requests (v3.go)
 }
 
 // The sandbox app and its own merchant.

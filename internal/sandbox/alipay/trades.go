@@ -28,7 +28,7 @@ func (s *Simulator) tradeParams(c *call) (*Trade, *answer) {
 		}
 		return v, nil
 	}
-	t := &Trade{Method: c.method, SellerID: c.seller.PID, AuthAppID: c.seller.AppID, NotifyURL: c.params.Get("notify_url"), ReturnURL: c.params.Get("return_url")}
+	t := &Trade{Method: c.method, SellerID: c.seller.PID, AuthAppID: c.seller.AppID, NotifyURL: c.notifyURL, ReturnURL: c.returnURL}
 	var bad *answer
 	if t.OutTradeNo, bad = get("out_trade_no"); bad != nil {
 		return fail(*bad)
