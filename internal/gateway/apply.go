@@ -72,8 +72,7 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 		}
 		if c.Payment.Status == payment.StatusSucceeded {
 			// Open pay-for-me requests end: the one that paid, and any other.
-			if _, err := tx.ExecContext(ctx, `UPDATE pay_for_me SET status = CASE WHEN id = $2 THEN 'paid' ELSE 'closed' END WHERE payment_id = $1 AND status = 'open'`,
-				p.ID, c.Attempt.Payer.PayForMe); err != nil {
+			if err := s.DB.In(tx).PayForMePaid(ctx, p.ID, c.Attempt.Payer.PayForMe); err != nil {
 				return err
 			}
 		}
@@ -98,7 +97,7 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 // closeOtherAttempts queues the closing of a paid payment's other wallet
 // orders, so that no one else can pay them.
 func (s *Service) closeOtherAttempts(ctx context.Context, tx *sql.Tx, paymentID, paidID string, now time.Time) error {
-	ids, err := store.QueryStrings(ctx, tx, `SELECT id FROM payment_attempts WHERE payment_id = $1 AND status = $2 AND id <> $3`, paymentID, payment.AttemptPending, paidID)
+	ids, err := s.DB.In(tx).AttemptIDsPendingBesides(ctx, paymentID, paidID)
 	if err != nil {
 		return err
 	}
@@ -226,15 +225,12 @@ func (s *Service) applyNotification(ctx context.Context, ch string, n channel.No
 		object = n.Refund.OutRefundNo
 	}
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		var id string
-		err := tx.QueryRowContext(ctx, `INSERT INTO wallet_events (channel, event_id, object_id, received_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT DO NOTHING RETURNING event_id`, ch, n.ID, object, store.Micros(s.now())).Scan(&id)
-		duplicate = errors.Is(err, sql.ErrNoRows)
-		if duplicate {
-			return nil // applied before: a wallet retry or a duplicate
-		}
+		first, err := s.DB.In(tx).WalletEventFirst(ctx, store.WalletEventParams{Channel: ch, EventID: n.ID, ObjectID: object, ReceivedAt: s.now()})
 		if err != nil {
 			return err
+		}
+		if duplicate = !first; duplicate {
+			return nil // applied before: a wallet retry or a duplicate
 		}
 		if n.Refund != nil {
 			if err := s.settleRefund(ctx, tx, ch, *n.Refund); err != nil {
@@ -383,7 +379,7 @@ func (s *Service) cancel(ctx context.Context, p payment.Payment) (payment.Paymen
 		if err := s.savePayment(ctx, tx, c.Payment); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE pay_for_me SET status = 'expired' WHERE payment_id = $1 AND status = 'open'`, p.ID); err != nil {
+		if err := s.DB.In(tx).PayForMeExpire(ctx, p.ID); err != nil {
 			return err
 		}
 		return s.events().Publish(ctx, tx, cur.MerchantID, c.Event, cur.ID, c.Payment)

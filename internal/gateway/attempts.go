@@ -208,9 +208,7 @@ func (s *Service) countSharePaid(ctx context.Context, tx *sql.Tx, p payment.Paym
 	if p.ShareCode == "" || p.Status != payment.StatusSucceeded {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE share_codes SET paid_orders = paid_orders + 1, paid_amount = paid_amount + $2 WHERE id = $1 AND merchant_id = $3`,
-		p.ShareCode, p.Amount, p.MerchantID)
-	return err
+	return s.DB.In(tx).ShareCodeCountPaid(ctx, p)
 }
 
 func (s *Service) lockClause(lock bool) string {

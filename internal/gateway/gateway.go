@@ -214,9 +214,8 @@ func (s *Service) CreatePayment(ctx context.Context, m merchant.Merchant, req pa
 	// The share code a sale is credited to must be the merchant's own:
 	// another merchant's is no share code at all.
 	if req.ShareCode != "" {
-		var one int
-		err := s.DB.QueryRowContext(ctx, `SELECT 1 FROM share_codes WHERE id = $1 AND merchant_id = $2`, req.ShareCode, m.ID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
+		_, err := s.DB.Pool().ShareCodeGet(ctx, m.ID, req.ShareCode)
+		if errors.Is(err, store.ErrNoRows) {
 			return payment.Payment{}, &NotFoundError{Param: "share_code", Object: "share code", ID: req.ShareCode, Scoped: true}
 		}
 		if err != nil {

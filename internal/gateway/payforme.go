@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -17,21 +16,8 @@ import (
 	"github.com/hutong-pay/hutong/internal/store"
 )
 
-// PayForMe is a buyer asking someone else to pay: a link (and QR and share
-// code) that shows the payer the merchant, the items and the amount, with
-// the buyer's name masked, and lets them pay with any wallet.
-type PayForMe struct {
-	ID         string     `json:"id"`
-	PaymentID  string     `json:"payment_id"`
-	MerchantID string     `json:"merchant_id"`
-	Status     string     `json:"status"` // open, paid, revoked, expired, closed (someone else paid)
-	URL        string     `json:"url"`
-	QRCodeURL  string     `json:"qr_code_url"` // an SVG of URL
-	Note       string     `json:"note,omitempty"`
-	ShareCode  *ShareCode `json:"share_code,omitempty"`
-	ExpiresAt  time.Time  `json:"expires_at"`
-	Created    time.Time  `json:"created"`
-}
+// PayForMe is a buyer asking someone else to pay (payment.PayForMe).
+type PayForMe = payment.PayForMe
 
 // PayForMeRequest asks for a pay-for-me request.
 type PayForMeRequest struct {
@@ -68,10 +54,8 @@ func (s *Service) CreatePayForMe(ctx context.Context, merchantID, paymentID stri
 		ExpiresAt: earlier(now.Add(exp), p.ExpiresAt), Created: now}
 	r.URL = s.BaseURL + "/pfm/" + r.ID
 	r.QRCodeURL = r.URL + "/qr.svg"
-	data, _ := json.Marshal(r)
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO pay_for_me (id, payment_id, merchant_id, status, expires_at, created_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		r.ID, r.PaymentID, merchantID, r.Status, store.Micros(r.ExpiresAt), store.Micros(now), string(data)); err != nil {
-		return PayForMe{}, err
+	if err := s.DB.Pool().PayForMeInsert(ctx, r); err != nil {
+		return PayForMe{}, fmt.Errorf("storing a pay-for-me request: %w", err)
 	}
 	source := req.Source
 	if source == "" {
@@ -121,27 +105,21 @@ func (s *Service) MerchantPayForMe(ctx context.Context, merchantID, id string) (
 // loadPayForMe reads a pay-for-me request of merchantID, or of any
 // merchant when merchantID is "".
 func (s *Service) loadPayForMe(ctx context.Context, merchantID, id string) (PayForMe, error) {
-	var data, status, mid string
-	err := s.DB.QueryRowContext(ctx, `SELECT data, status, merchant_id FROM pay_for_me WHERE id = $1 AND ($2 = '' OR merchant_id = $2)`, id, merchantID).Scan(&data, &status, &mid)
-	if errors.Is(err, sql.ErrNoRows) {
+	r, err := s.DB.Pool().PayForMeGet(ctx, merchantID, id)
+	if errors.Is(err, store.ErrNoRows) {
 		return PayForMe{}, notFound("pay-for-me request", id, merchantID)
 	}
 	if err != nil {
 		return PayForMe{}, err
 	}
-	var r PayForMe
-	if err := json.Unmarshal([]byte(data), &r); err != nil {
-		return r, fmt.Errorf("pay-for-me %s: %w", id, err)
-	}
-	r.Status = status
 	if r.Status == "open" && !s.now().Before(r.ExpiresAt) {
 		r.Status = "expired"
 	}
-	sc, err := scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE target = 'pay_for_me' AND target_id = $1 AND merchant_id = $2`, id, mid))
+	sc, err := s.DB.Pool().ShareCodeByTarget(ctx, r.MerchantID, "pay_for_me", id)
 	switch {
 	case err == nil:
 		r.ShareCode = &sc
-	case !errors.Is(err, ErrNotFound):
+	case !errors.Is(err, store.ErrNoRows):
 		return r, err
 	}
 	return r, nil
@@ -154,13 +132,12 @@ func (s *Service) RevokePayForMe(ctx context.Context, merchantID, id string) (Pa
 	if _, err := s.MerchantPayForMe(ctx, merchantID, id); err != nil {
 		return PayForMe{}, err
 	}
-	now := store.Micros(s.now())
+	now := s.now()
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE pay_for_me SET status = 'revoked' WHERE id = $1 AND merchant_id = $2 AND status = 'open'`, id, merchantID); err != nil {
+		if err := s.DB.In(tx).PayForMeRevoke(ctx, merchantID, id); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE share_codes SET revoked_at = $3 WHERE target = 'pay_for_me' AND target_id = $1 AND merchant_id = $2 AND revoked_at IS NULL`, id, merchantID, now)
-		return err
+		return s.DB.In(tx).ShareCodeRevoke(ctx, store.ShareCodeRevokeParams{MerchantID: merchantID, Target: "pay_for_me", TargetID: id, At: now})
 	})
 	if err != nil {
 		return PayForMe{}, err
@@ -182,13 +159,9 @@ func (s *Service) ReturnKey(ctx context.Context) (ed25519.PrivateKey, error) {
 	}
 	seed := make([]byte, ed25519.SeedSize)
 	rand.Read(seed)
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO gateway_keys (name, value, created_at) VALUES ('return_ed25519', $1, $2) ON CONFLICT DO NOTHING`,
-		base64.StdEncoding.EncodeToString(seed), store.Micros(s.now())); err != nil {
-		return nil, err
-	}
-	var v string
-	if err := s.DB.QueryRowContext(ctx, `SELECT value FROM gateway_keys WHERE name = 'return_ed25519'`).Scan(&v); err != nil {
-		return nil, err
+	v, err := s.DB.Pool().GatewayKeyEnsure(ctx, "return_ed25519", base64.StdEncoding.EncodeToString(seed), s.now())
+	if err != nil {
+		return nil, fmt.Errorf("the return key: %w", err)
 	}
 	b, err := base64.StdEncoding.DecodeString(v)
 	if err != nil || len(b) != ed25519.SeedSize {

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -18,26 +17,10 @@ import (
 
 // ShareCode is a share code: a token that survives being pasted into any
 // chat and resolves back to what it was made for.
-type ShareCode struct {
-	ID         string `json:"id"`
-	Token      string `json:"token"`
-	Text       string `json:"text"`    // the wrapped token, ￥TOKEN￥
-	Message    string `json:"message"` // a ready-to-paste message around it
-	MerchantID string `json:"merchant_id"`
-	Target     string `json:"target"` // product, store, payment, pay_for_me
-	TargetID   string `json:"target_id"`
-	// URL is where a person who pastes the code is taken.
-	URL        string     `json:"url"`
-	Title      string     `json:"title,omitempty"`
-	Source     string     `json:"source"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	MaxUses    *int64     `json:"max_uses,omitempty"`
-	Resolves   int64      `json:"resolves"`
-	PaidOrders int64      `json:"paid_orders"`
-	PaidAmount int64      `json:"paid_amount"`
-	Revoked    bool       `json:"revoked"`
-	Created    time.Time  `json:"created"`
-}
+type ShareCode = sharecode.Code
+
+// ShareStat is the counts of one share code or one source.
+type ShareStat = sharecode.Stat
 
 // ShareCodeRequest asks for a share code.
 type ShareCodeRequest struct {
@@ -136,70 +119,25 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 	}
 	sc := ShareCode{ID: payment.NewID("sc"), MerchantID: merchantID, Target: req.Target, TargetID: req.TargetID, URL: target,
 		Title: title, Source: req.Source, ExpiresAt: req.ExpiresAt, MaxUses: req.MaxUses, Created: now}
-	var expires, maxUses any
-	if req.ExpiresAt != nil {
-		expires = store.Micros(*req.ExpiresAt)
-	}
-	if req.MaxUses != nil {
-		maxUses = *req.MaxUses
-	}
 	// A token collides with one in use about once in 2^49/N draws; draw
 	// again rather than fail.
 	for range 5 {
-		tok := sharecode.New()
-		sc.Token = tok.String()
-		_, err := s.DB.ExecContext(ctx, `INSERT INTO share_codes (id, token, merchant_id, target, target_id, url, title, source, expires_at, max_uses, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			sc.ID, sc.Token, merchantID, sc.Target, sc.TargetID, sc.URL, sc.Title, sc.Source, expires, maxUses, store.Micros(now))
+		sc.Token = sharecode.New().String()
+		err := s.DB.Pool().ShareCodeInsert(ctx, sc)
 		if err == nil {
-			return decorate(sc), nil
+			return sc.Decorated(), nil
 		}
 		if !store.IsUniqueViolation(err) {
-			return ShareCode{}, err
+			return ShareCode{}, fmt.Errorf("storing a share code: %w", err)
 		}
 	}
 	return ShareCode{}, errors.New("could not draw an unused share code token")
 }
 
-func decorate(sc ShareCode) ShareCode {
-	tok, err := sharecode.Parse(sc.Token)
-	if err == nil {
-		sc.Text = sharecode.Wrap(tok)
-		sc.Message = sharecode.Message(tok, sc.Title)
-	}
-	return sc
-}
-
-const shareColumns = `id, token, merchant_id, target, target_id, url, title, source, expires_at, max_uses, resolves, paid_orders, paid_amount, revoked_at, created_at`
-
-func scanShareCode(row interface{ Scan(...any) error }) (ShareCode, error) {
-	var sc ShareCode
-	var expires, maxUses, revoked sql.NullInt64
-	var created int64
-	err := row.Scan(&sc.ID, &sc.Token, &sc.MerchantID, &sc.Target, &sc.TargetID, &sc.URL, &sc.Title, &sc.Source, &expires, &maxUses,
-		&sc.Resolves, &sc.PaidOrders, &sc.PaidAmount, &revoked, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return sc, ErrNotFound
-	}
-	if err != nil {
-		return sc, err
-	}
-	if expires.Valid {
-		t := store.Time(expires.Int64)
-		sc.ExpiresAt = &t
-	}
-	if maxUses.Valid {
-		sc.MaxUses = &maxUses.Int64
-	}
-	sc.Revoked = revoked.Valid
-	sc.Created = store.Time(created)
-	return decorate(sc), nil
-}
-
 // GetShareCode reads a merchant's share code.
 func (s *Service) GetShareCode(ctx context.Context, merchantID, id string) (ShareCode, error) {
-	sc, err := scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE id = $1 AND merchant_id = $2`, id, merchantID))
-	if errors.Is(err, ErrNotFound) {
+	sc, err := s.DB.Pool().ShareCodeGet(ctx, merchantID, id)
+	if errors.Is(err, store.ErrNoRows) {
 		return sc, notFound("share code", id, merchantID)
 	}
 	return sc, err
@@ -207,8 +145,7 @@ func (s *Service) GetShareCode(ctx context.Context, merchantID, id string) (Shar
 
 // RevokeShareCode stops a merchant's share code from resolving.
 func (s *Service) RevokeShareCode(ctx context.Context, merchantID, id string) (ShareCode, error) {
-	if _, err := s.DB.ExecContext(ctx, `UPDATE share_codes SET revoked_at = $3 WHERE id = $1 AND merchant_id = $2 AND revoked_at IS NULL`,
-		id, merchantID, store.Micros(s.now())); err != nil {
+	if err := s.DB.Pool().ShareCodeRevoke(ctx, store.ShareCodeRevokeParams{MerchantID: merchantID, ID: id, At: s.now()}); err != nil {
 		return ShareCode{}, err
 	}
 	return s.GetShareCode(ctx, merchantID, id)
@@ -223,8 +160,8 @@ func (s *Service) ResolveShareCode(ctx context.Context, merchantID, text string)
 	if err != nil {
 		return ShareCode{}, err
 	}
-	sc, err := scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE token = $1 AND ($2 = '' OR merchant_id = $2)`, tok.String(), merchantID))
-	if errors.Is(err, ErrNotFound) {
+	sc, err := s.DB.Pool().ShareCodeByToken(ctx, merchantID, tok.String())
+	if errors.Is(err, store.ErrNoRows) {
 		return ShareCode{}, ErrShareUnknown
 	}
 	if err != nil {
@@ -237,52 +174,29 @@ func (s *Service) ResolveShareCode(ctx context.Context, merchantID, text string)
 	case sc.ExpiresAt != nil && !now.Before(*sc.ExpiresAt):
 		return sc, ErrShareExpired
 	}
-	res, err := s.DB.ExecContext(ctx, `UPDATE share_codes SET resolves = resolves + 1 WHERE id = $1 AND (max_uses IS NULL OR resolves < max_uses)`, sc.ID)
+	counted, err := s.DB.Pool().ShareCodeCountResolve(ctx, sc.ID)
 	if err != nil {
 		return sc, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !counted {
 		return sc, ErrShareUsedUp
 	}
 	sc.Resolves++
 	return sc, nil
 }
 
-// ShareStat is the counts of one share code or one source.
-type ShareStat struct {
-	Key        string `json:"key"`
-	Codes      int64  `json:"codes"`
-	Resolves   int64  `json:"resolves"`
-	PaidOrders int64  `json:"paid_orders"`
-	PaidAmount int64  `json:"paid_amount"`
-}
-
 // ShareStats counts a merchant's share codes' resolves and paid orders,
 // by "source" (the part before any ":detail" too) or by "code".
 func (s *Service) ShareStats(ctx context.Context, merchantID, by string) ([]ShareStat, error) {
-	key := "source"
-	if by == "code" {
-		key = "id"
-	}
-	rows, err := s.DB.QueryContext(ctx, `SELECT `+key+`, COUNT(*), SUM(resolves), SUM(paid_orders), SUM(paid_amount) FROM share_codes
-		WHERE merchant_id = $1 GROUP BY `+key+` ORDER BY `+key, merchantID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []ShareStat{}
-	for rows.Next() {
-		var st ShareStat
-		if err := rows.Scan(&st.Key, &st.Codes, &st.Resolves, &st.PaidOrders, &st.PaidAmount); err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, rows.Err()
+	return s.DB.Pool().ShareCodeStats(ctx, merchantID, by == "code")
 }
 
 // ShareCodeByID reads any merchant's share code (the cashier credits a
 // payment to it).
 func (s *Service) ShareCodeByID(ctx context.Context, id string) (ShareCode, error) {
-	return scanShareCode(s.DB.QueryRowContext(ctx, `SELECT `+shareColumns+` FROM share_codes WHERE id = $1`, id))
+	sc, err := s.DB.Pool().ShareCodeGet(ctx, "", id)
+	if errors.Is(err, store.ErrNoRows) {
+		return sc, ErrNotFound
+	}
+	return sc, err
 }
