@@ -16,7 +16,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +51,7 @@ import (
 	"github.com/hutong-pay/hutong/client"
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/sandbox"
+	"github.com/hutong-pay/hutong/internal/store"
 	_ "github.com/hutong-pay/hutong/internal/store" // registers the pgx driver the --postgres check opens
 	"github.com/hutong-pay/hutong/sandboxhttp"
 )
@@ -229,27 +229,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 // land in a database someone uses, and a gateway started on another
 // gateway's jobs would run them.
 func checkEmptyPostgres(ctx context.Context, url string) error {
-	db, err := sql.Open("pgx", url)
+	tables, err := store.PostgresTables(ctx, url)
 	if err != nil {
-		return fmt.Errorf("bench: --postgres: %w", err)
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT table_schema || '.' || table_name FROM information_schema.tables
-		WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg_toast%'
-		ORDER BY table_schema, table_name`)
-	if err != nil {
-		return fmt.Errorf("bench: --postgres: %w", err)
-	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return fmt.Errorf("bench: --postgres: %w", err)
-		}
-		tables = append(tables, name)
-	}
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("bench: --postgres: %w", err)
 	}
 	if len(tables) == 0 {

@@ -22,8 +22,8 @@ applies them on start; this runs them alone, as a deploy step.
 		return err
 	}
 	defer db.Close()
-	var version int
-	if err := db.QueryRow(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+	version, err := db.Pool().SchemaVersion(context.Background())
+	if err != nil {
 		return fmt.Errorf("migrate: reading the schema version: %w", err)
 	}
 	fmt.Fprintf(stdout, "%s database is at migration %d\n", db.Dialect, version)

@@ -115,30 +115,22 @@ func (c *dbCollector) failed(what string, err error) {
 }
 
 func (c *dbCollector) payments(ctx context.Context) ([]prometheus.Metric, error) {
-	rows, err := c.o.DB.QueryContext(ctx, `SELECT method, status, COUNT(*) FROM payments GROUP BY method, status`)
+	counts, err := c.o.DB.Pool().PaymentCounts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []prometheus.Metric
-	for rows.Next() {
-		var method, status string
-		var n int64
-		if err := rows.Scan(&method, &status, &n); err != nil {
-			return nil, err
-		}
-		out = append(out, prometheus.MustNewConstMetric(paymentsDesc, prometheus.GaugeValue, float64(n), method, status))
+	for _, n := range counts {
+		out = append(out, prometheus.MustNewConstMetric(paymentsDesc, prometheus.GaugeValue, float64(n.N), n.Method, n.Status))
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (c *dbCollector) jobLag(ctx context.Context) ([]prometheus.Metric, error) {
-	// jobs_due (state, run_at) serves this: only available jobs are read.
-	rows, err := c.o.DB.QueryContext(ctx, `SELECT kind, MIN(run_at) FROM jobs WHERE state = 'available' GROUP BY kind`)
+	oldest, err := c.o.DB.Pool().JobsOldestDue(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	now := time.Now()
 	if c.o.Now != nil {
 		now = c.o.Now()
@@ -147,16 +139,8 @@ func (c *dbCollector) jobLag(ctx context.Context) ([]prometheus.Metric, error) {
 	for _, k := range c.o.JobKinds {
 		lag[k] = 0
 	}
-	for rows.Next() {
-		var kind string
-		var due int64
-		if err := rows.Scan(&kind, &due); err != nil {
-			return nil, err
-		}
-		lag[kind] = max(0, now.Sub(store.Time(due)).Seconds())
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	for kind, due := range oldest {
+		lag[kind] = max(0, now.Sub(due).Seconds())
 	}
 	out := make([]prometheus.Metric, 0, len(lag))
 	for kind, seconds := range lag {

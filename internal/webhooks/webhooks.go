@@ -70,13 +70,7 @@ func (s *Service) log() *slog.Logger {
 }
 
 // Event is what merchants receive: one change of one object.
-type Event struct {
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	MerchantID string          `json:"merchant_id"`
-	Created    time.Time       `json:"created"`
-	Data       json.RawMessage `json:"data"`
-}
+type Event = webhook.Event
 
 // delivery is a KindDeliver job's payload.
 type delivery struct {
@@ -95,25 +89,14 @@ func (s *Service) Publish(ctx context.Context, tx *sql.Tx, merchantID, typ, obje
 		return fmt.Errorf("event %s: %w", typ, err)
 	}
 	ev := Event{ID: payment.NewID("evt"), Type: typ, MerchantID: merchantID, Created: now, Data: data}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("event %s: %w", typ, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, merchant_id, type, object_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ev.ID, merchantID, typ, objectID, string(body), store.Micros(now)); err != nil {
+	if err := s.DB.In(tx).EventInsert(ctx, ev, objectID); err != nil {
 		return fmt.Errorf("storing event %s of %s: %w", typ, objectID, err)
 	}
-	return enqueueDeliveries(ctx, tx, merchantID, ev.ID, now)
+	return s.enqueueDeliveries(ctx, tx, merchantID, ev.ID, now)
 }
 
-// Endpoint is a merchant's webhook endpoint. The secret is shown once, when
-// the endpoint is created.
-type Endpoint struct {
-	ID      string    `json:"id"`
-	URL     string    `json:"url"`
-	Secret  string    `json:"secret,omitempty"`
-	Created time.Time `json:"created"`
-}
+// Endpoint is a merchant's webhook endpoint.
+type Endpoint = webhook.Endpoint
 
 // CreateEndpoint adds a webhook endpoint. Its URL must name a public
 // address (netguard), unless AllowPrivate: a merchant must not make
@@ -129,8 +112,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, merchantID, rawURL string)
 	}
 	e := Endpoint{ID: payment.NewID("we"), URL: rawURL, Secret: webhook.NewSecret(), Created: s.now()}
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (id, merchant_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			e.ID, merchantID, e.URL, e.Secret, store.Micros(e.Created)); err != nil {
+		if err := s.DB.In(tx).EndpointInsert(ctx, merchantID, e); err != nil {
 			return fmt.Errorf("storing webhook endpoint: %w", err)
 		}
 		// A retry under the same Idempotency-Key gets this endpoint (and
@@ -187,17 +169,9 @@ func (s *Service) client() *http.Client {
 
 // ListEndpoints lists a merchant's endpoints, without secrets.
 func (s *Service) ListEndpoints(ctx context.Context, merchantID string) ([]Endpoint, error) {
-	out, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (e Endpoint, err error) {
-		var at int64
-		err = rows.Scan(&e.ID, &e.URL, &at)
-		e.Created = store.Time(at)
-		return e, err
-	}, `SELECT id, url, created_at FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL ORDER BY created_at`, merchantID)
+	out, err := s.DB.Pool().EndpointList(ctx, merchantID)
 	if err != nil {
 		return nil, fmt.Errorf("listing webhook endpoints: %w", err)
-	}
-	if out == nil {
-		out = []Endpoint{} // answered as [], not null
 	}
 	return out, nil
 }
@@ -205,16 +179,12 @@ func (s *Service) ListEndpoints(ctx context.Context, merchantID string) ([]Endpo
 // DeleteEndpoint stops deliveries to an endpoint; those queued find it
 // deleted and end.
 func (s *Service) DeleteEndpoint(ctx context.Context, merchantID, id string) error {
-	res, err := s.DB.ExecContext(ctx, `UPDATE webhook_endpoints SET deleted_at = $3 WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL`, id, merchantID, store.Micros(s.now()))
-	if err != nil {
-		return fmt.Errorf("deleting webhook endpoint %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("deleting webhook endpoint %s: %w", id, err)
-	}
-	if n == 0 {
+	err := s.DB.Pool().EndpointDelete(ctx, merchantID, id, s.now())
+	if errors.Is(err, store.ErrNoRows) {
 		return notfound.ByID("webhook endpoint", id, merchantID)
+	}
+	if err != nil {
+		return fmt.Errorf("deleting webhook endpoint %s: %w", id, err)
 	}
 	return nil
 }
@@ -223,20 +193,7 @@ func (s *Service) DeleteEndpoint(ctx context.Context, merchantID, id string) err
 // newest first: those older than the event after (an id of the merchant's,
 // "" for the newest), of type typ if not "", at most limit.
 func (s *Service) ListEvents(ctx context.Context, merchantID, typ, after string, limit int) ([]Event, error) {
-	query := `SELECT data FROM events WHERE merchant_id = $1`
-	args := []any{merchantID}
-	if typ != "" {
-		args = append(args, typ)
-		query += fmt.Sprintf(` AND type = $%d`, len(args))
-	}
-	query, args, err := store.Keyset{Table: "events", Time: "created_at", ID: "id", Desc: true, IDDesc: true, Object: "event",
-		Scope: "merchant_id = $2", ScopeArgs: []any{merchantID}}.Page(ctx, s.DB, after, query, " AND ", args)
-	if err != nil {
-		return nil, err
-	}
-	args = append(args, limit)
-	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
-	events, err := store.QueryJSON[Event](ctx, s.DB, query, args...)
+	events, err := s.DB.Pool().EventList(ctx, store.EventListParams{MerchantID: merchantID, Type: typ, After: after, Limit: limit})
 	if err != nil {
 		return nil, fmt.Errorf("listing events: %w", err)
 	}
@@ -246,22 +203,22 @@ func (s *Service) ListEvents(ctx context.Context, merchantID, typ, after string,
 // ResendEvent queues a delivery of an event to every current endpoint.
 func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) error {
 	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE id = $1 AND merchant_id = $2`, eventID, merchantID).Scan(&n); err != nil {
+		exists, err := s.DB.In(tx).EventExists(ctx, merchantID, eventID)
+		if err != nil {
 			return fmt.Errorf("reading event %s: %w", eventID, err)
 		}
-		if n == 0 {
+		if !exists {
 			return notfound.ByID("event", eventID, merchantID)
 		}
-		return enqueueDeliveries(ctx, tx, merchantID, eventID, s.now())
+		return s.enqueueDeliveries(ctx, tx, merchantID, eventID, s.now())
 	})
 }
 
 // enqueueDeliveries queues an event's delivery to each of the merchant's
 // endpoints, reading them through tx (a transaction reads only through
 // itself, never a second pool connection).
-func enqueueDeliveries(ctx context.Context, tx *sql.Tx, merchantID, eventID string, now time.Time) error {
-	endpoints, err := store.QueryStrings(ctx, tx, `SELECT id FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL`, merchantID)
+func (s *Service) enqueueDeliveries(ctx context.Context, tx *sql.Tx, merchantID, eventID string, now time.Time) error {
+	endpoints, err := s.DB.In(tx).EndpointIDs(ctx, merchantID)
 	if err != nil {
 		return fmt.Errorf("reading the endpoints of event %s: %w", eventID, err)
 	}
@@ -284,23 +241,21 @@ func (s *Service) Deliver(ctx context.Context, j jobs.Job) error {
 	if err := json.Unmarshal(j.Payload, &d); err != nil {
 		return fmt.Errorf("webhook job %d: %w", j.ID, err)
 	}
-	var body, url, secret string
-	var deleted sql.NullInt64
-	err := s.DB.QueryRowContext(ctx, `SELECT e.data, w.url, w.secret, w.deleted_at FROM events e JOIN webhook_endpoints w ON w.merchant_id = e.merchant_id
-		WHERE e.id = $1 AND w.id = $2`, d.Event, d.Endpoint).Scan(&body, &url, &secret, &deleted)
-	if errors.Is(err, sql.ErrNoRows) || deleted.Valid {
+	dl, err := s.DB.Pool().DeliveryGet(ctx, d.Event, d.Endpoint)
+	if errors.Is(err, store.ErrNoRows) || dl.Deleted {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("reading event %s for endpoint %s: %w", d.Event, d.Endpoint, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(body)))
+	body := dl.Body
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dl.URL, bytes.NewReader([]byte(body)))
 	if err != nil {
 		return fmt.Errorf("webhook endpoint %s: %w", d.Endpoint, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "hutong-webhooks/1")
-	if err := webhook.SetHeaders(req.Header, secret, d.Event, s.now(), []byte(body)); err != nil {
+	if err := webhook.SetHeaders(req.Header, dl.Secret, d.Event, s.now(), []byte(body)); err != nil {
 		return fmt.Errorf("signing event %s: %w", d.Event, err)
 	}
 	start := time.Now()
@@ -318,20 +273,14 @@ func (s *Service) Deliver(ctx context.Context, j jobs.Job) error {
 			msg = fmt.Sprintf("the endpoint answered %d", status)
 		}
 	}
-	record := func(ctx context.Context, q interface {
-		ExecContext(context.Context, string, ...any) (sql.Result, error)
-	}) error {
-		_, err := q.ExecContext(ctx, `INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT DO NOTHING`, d.Event, d.Endpoint, j.Attempt, store.Micros(s.now()), status, msg, time.Since(start).Milliseconds())
-		return err
-	}
+	attempt := store.WebhookAttempt{EventID: d.Event, EndpointID: d.Endpoint, Attempt: j.Attempt, At: s.now(), StatusCode: status, Error: msg, Duration: time.Since(start)}
 	var recErr error
 	if msg == "" {
 		// Delivered: the attempt's record and the job's completion commit
 		// together.
-		recErr = jobs.CompleteWith(ctx, s.DB, func(tx *sql.Tx) error { return record(ctx, tx) })
+		recErr = jobs.CompleteWith(ctx, s.DB, func(tx *sql.Tx) error { return s.DB.In(tx).WebhookAttemptRecord(ctx, attempt) })
 	} else {
-		recErr = record(ctx, s.DB)
+		recErr = s.DB.Pool().WebhookAttemptRecord(ctx, attempt)
 	}
 	if recErr != nil {
 		// The attempt happened whether or not it is recorded; its outcome
