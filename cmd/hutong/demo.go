@@ -21,6 +21,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
 	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/storefront"
@@ -92,9 +93,10 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	url := "http://" + ln.Addr().String()
-	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger,
-		ContractsRequired: map[string]bool{"wechatpay": true}, OnboardingPoll: time.Second,
-		Webhooks: &webhooks.Service{DB: db, Logger: logger, AllowPrivate: true}}
+	hooks := &webhooks.Service{DB: db, Logger: logger, AllowPrivate: true}
+	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, Webhooks: hooks,
+		Onboarding: &onboarding.Service{DB: db, Wallets: gateway.OnboardingWallets(accounts), BaseURL: url, Events: hooks,
+			ContractsRequired: map[string]bool{"wechatpay": true}, Poll: time.Second}}
 	keys, firstStart, err := seedDemo(ctx, svc, sb.Alipay().IssueAuthCode)
 	if err != nil {
 		return err
@@ -178,8 +180,8 @@ func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(pid
 		"alipay":    {"支付宝授权收款协议", "第一条 商户授权平台的支付宝应用代为收款，款项进入商户自己的支付宝账户。\n第二条 买家付款由平台记账托管，买家确认收货或付款 10 日后结算，扣除平台佣金与支付渠道手续费。\n第三条 仅退款与退货退款按平台规则处理。"},
 	}
 	for ch, a := range agreements {
-		if _, err := svc.CurrentAgreement(ctx, svc.DB, ch); errors.Is(err, gateway.ErrNotFound) {
-			if _, err := svc.CreateAgreement(ctx, ch, a[0], a[1], "demo", false); err != nil {
+		if _, err := svc.OnboardingService().CurrentAgreement(ctx, ch); errors.Is(err, gateway.ErrNotFound) {
+			if _, err := svc.OnboardingService().CreateAgreement(ctx, ch, a[0], a[1], "demo", false); err != nil {
 				return nil, false, err
 			}
 		} else if err != nil {
@@ -189,10 +191,10 @@ func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(pid
 	county := channel.MerchantApplication{Name: "县城超市", ShortName: "县城超市", LicenseNumber: "92130627MA2JDMCK9H", LegalPerson: "张三",
 		ContactName: "张三", ContactPhone: "13800138000", ContactEmail: "county@example.com", ServicePhone: "0312-8888888",
 		BankAccountName: "张三", BankAccountNumber: "6222021234567890123"}
-	if err := signUp(ctx, svc, "m_demo_county", "wechatpay", "县城超市 店主", func() (channel.MerchantApplication, error) { return county, nil }); err != nil {
+	if err := signUp(ctx, svc.OnboardingService(), "m_demo_county", "wechatpay", "县城超市 店主", func() (channel.MerchantApplication, error) { return county, nil }); err != nil {
 		return nil, false, err
 	}
-	if _, err := svc.Invite(ctx, "m_demo_city", "wechatpay", "demo"); err != nil && !errors.Is(err, contract.ErrNotAllowed) {
+	if _, err := svc.OnboardingService().Invite(ctx, "m_demo_city", "wechatpay", "demo"); err != nil && !errors.Is(err, contract.ErrNotAllowed) {
 		return nil, false, err
 	}
 	// The sandbox's Alipay merchants for the two shops, by PID (their
@@ -202,7 +204,7 @@ func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(pid
 			code, err := alipayAuthCode(shop.pid)
 			return channel.MerchantApplication{AuthCode: code}, err
 		}
-		if err := signUp(ctx, svc, shop.id, "alipay", shop.name+" 店主", authorize); err != nil {
+		if err := signUp(ctx, svc.OnboardingService(), shop.id, "alipay", shop.name+" 店主", authorize); err != nil {
 			return nil, false, err
 		}
 	}
@@ -213,13 +215,13 @@ func seedDemo(ctx context.Context, svc *gateway.Service, alipayAuthCode func(pid
 // invited, signed by signer, submitted with the application app makes, and
 // waited on (up to 10 s) while the wallet reviews it. A contract already
 // past a step skips it, so every start may call it.
-func signUp(ctx context.Context, svc *gateway.Service, merchantID, ch, signer string, app func() (channel.MerchantApplication, error)) error {
-	c, err := svc.Invite(ctx, merchantID, ch, "demo")
+func signUp(ctx context.Context, ob *onboarding.Service, merchantID, ch, signer string, app func() (channel.MerchantApplication, error)) error {
+	c, err := ob.Invite(ctx, merchantID, ch, "demo")
 	if err != nil && !errors.Is(err, contract.ErrNotAllowed) {
 		return err
 	}
 	if c.State == "" {
-		list, err := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: merchantID, Channel: ch})
+		list, err := ob.ListContracts(ctx, onboarding.ContractFilter{MerchantID: merchantID, Channel: ch})
 		if err != nil {
 			return err
 		}
@@ -233,11 +235,11 @@ func signUp(ctx context.Context, svc *gateway.Service, merchantID, ch, signer st
 		if err != nil {
 			return err
 		}
-		page, err := svc.ForSigning(ctx, c.ID, u.Query().Get("token"))
+		page, err := ob.ForSigning(ctx, c.ID, u.Query().Get("token"))
 		if err != nil {
 			return err
 		}
-		if c, err = svc.Sign(ctx, c.ID, u.Query().Get("token"), page.Agreement.Version, page.Agreement.TextSHA256, signer, "127.0.0.1"); err != nil {
+		if c, err = ob.Sign(ctx, c.ID, u.Query().Get("token"), page.Agreement.Version, page.Agreement.TextSHA256, signer, "127.0.0.1"); err != nil {
 			return err
 		}
 	}
@@ -246,15 +248,15 @@ func signUp(ctx context.Context, svc *gateway.Service, merchantID, ch, signer st
 		if err != nil {
 			return fmt.Errorf("demo: %s's %s application: %w", merchantID, ch, err)
 		}
-		if c, err = svc.Submit(ctx, c.ID, "demo", a); err != nil {
+		if c, err = ob.Submit(ctx, c.ID, "demo", a); err != nil {
 			return err
 		}
 	}
 	for deadline := time.Now().Add(10 * time.Second); c.State == contract.Submitted && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if err := svc.RefreshContract(ctx, c.ID); err != nil {
+		if err := ob.RefreshContract(ctx, c.ID); err != nil {
 			return err
 		}
-		if c, err = svc.GetContract(ctx, "", c.ID); err != nil {
+		if c, err = ob.GetContract(ctx, "", c.ID); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 )
 
 // demoTour is what the demo prints: where everything is, and a walkthrough
@@ -26,15 +27,15 @@ type demoTour struct {
 	self                            string // how to run this binary again, as the user did
 	keys                            []demoKey
 	platformKey                     string
-	county, city                    gateway.ContractView // WeChat Pay contracts; State "" when none
-	payments                        int                  // payments of the demo merchants so far
-	firstStart                      bool                 // the demo merchants were made by this start
+	county, city                    onboarding.ContractView // WeChat Pay contracts; State "" when none
+	payments                        int                     // payments of the demo merchants so far
+	firstStart                      bool                    // the demo merchants were made by this start
 }
 
 func readTour(ctx context.Context, svc *gateway.Service, keys []demoKey, platformKey string) (demoTour, error) {
 	t := demoTour{keys: keys, platformKey: platformKey}
-	for id, into := range map[string]*gateway.ContractView{"m_demo_county": &t.county, "m_demo_city": &t.city} {
-		list, err := svc.ListContracts(ctx, gateway.ContractFilter{MerchantID: id, Channel: "wechatpay"})
+	for id, into := range map[string]*onboarding.ContractView{"m_demo_county": &t.county, "m_demo_city": &t.city} {
+		list, err := svc.OnboardingService().ListContracts(ctx, onboarding.ContractFilter{MerchantID: id, Channel: "wechatpay"})
 		if err != nil {
 			return t, fmt.Errorf("demo: contracts of %s: %w", id, err)
 		}
@@ -72,7 +73,7 @@ func selfCommand() string {
 }
 
 // contractWords says what a contract's state means for the merchant's buyers.
-func contractWords(c gateway.ContractView) string {
+func contractWords(c onboarding.ContractView) string {
 	switch c.State {
 	case "":
 		return "not invited: its buyers see Alipay only"

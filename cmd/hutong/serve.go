@@ -22,6 +22,7 @@ import (
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
@@ -95,9 +96,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if url == "" {
 		url = "http://" + ln.Addr().String()
 	}
-	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease,
-		ContractsRequired: requiredChannels(*requireContracts), ProfitSharing: *profitSharing,
-		Webhooks: &webhooks.Service{DB: db, Logger: logger, AllowPrivate: *allowPrivate}}
+	hooks := &webhooks.Service{DB: db, Logger: logger, AllowPrivate: *allowPrivate}
+	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease, ProfitSharing: *profitSharing, Webhooks: hooks,
+		Onboarding: &onboarding.Service{DB: db, Wallets: gateway.OnboardingWallets(accounts), BaseURL: url, Events: hooks,
+			ContractsRequired: requiredChannels(*requireContracts)}}
 	if err := svc.ScheduleDaily(ctx); err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/metrics"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/webhooks"
@@ -50,7 +51,10 @@ type Server struct {
 	// Webhooks serves the webhook endpoint and event routes; nil means
 	// the gateway's own (gateway.Service.WebhookService).
 	Webhooks *webhooks.Service
-	Logger   *slog.Logger
+	// Onboarding serves the agreement, contract and campaign routes; nil
+	// means the gateway's own (gateway.Service.OnboardingService).
+	Onboarding *onboarding.Service
+	Logger     *slog.Logger
 	// IdempotencyLease is how long a request may run before a retry under
 	// the same Idempotency-Key may run it again (its gateway died). It must
 	// exceed the wallets' timeouts; 0 means DefaultIdempotencyLease.
@@ -67,6 +71,15 @@ func (s *Server) webhooks() *webhooks.Service {
 		return s.Webhooks
 	}
 	return s.Svc.WebhookService()
+}
+
+// onboarding is the service of the agreement, contract and campaign
+// routes.
+func (s *Server) onboarding() *onboarding.Service {
+	if s.Onboarding != nil {
+		return s.Onboarding
+	}
+	return s.Svc.OnboardingService()
 }
 
 // DefaultIdempotencyLease outlasts a wallet call's 30-second timeout.
@@ -733,7 +746,7 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "invalid_request_error", "duplicate_merchant_order_id", err.Error(), "merchant_order_id")
 	case errors.Is(err, contract.ErrNotAllowed), errors.Is(err, contract.ErrUnsigned):
 		writeError(w, http.StatusConflict, "invalid_request_error", "contract_state", err.Error(), "")
-	case errors.Is(err, gateway.ErrBadSignToken):
+	case errors.Is(err, onboarding.ErrBadSignToken):
 		writeError(w, http.StatusForbidden, "permission_error", "bad_sign_token", err.Error(), "token")
 	case errors.Is(err, gateway.ErrPayableShort):
 		writeError(w, http.StatusConflict, "invalid_request_error", "payable_insufficient", err.Error(), "")
@@ -755,13 +768,13 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "invalid_request_error", "payment_not_paid", err.Error(), "")
 	case errors.Is(err, gateway.ErrRefundTooLarge):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "refund_exceeds_payment", err.Error(), "amount")
-	case errors.Is(err, gateway.ErrMethodNotOpen), errors.Is(err, gateway.ErrNoContract):
+	case errors.Is(err, gateway.ErrMethodNotOpen), errors.Is(err, gateway.ErrNoContract), errors.Is(err, onboarding.ErrNoOnboarding):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "method_unavailable", err.Error(), "method")
 	case errors.Is(err, gateway.ErrConflict):
 		writeError(w, http.StatusConflict, "invalid_request_error", "concurrent_change", err.Error(), "")
 	case errors.Is(err, idempotency.ErrKeyTakenOver):
 		writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a retry with this Idempotency-Key took this request over; retry later for its answer", "Idempotency-Key")
-	case errors.Is(err, gateway.ErrWalletRefused):
+	case errors.Is(err, gateway.ErrWalletRefused), errors.Is(err, onboarding.ErrWalletRefused):
 		writeError(w, http.StatusBadGateway, "wallet_error", "wallet_refused", err.Error(), "")
 	default:
 		writeError(w, http.StatusInternalServerError, "api_error", "internal", "the gateway failed; it is safe to retry with the same Idempotency-Key", "")

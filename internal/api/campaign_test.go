@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/campaign"
 	"github.com/hutong-pay/hutong/internal/chinatime"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
@@ -55,17 +56,17 @@ func TestCampaignToActive(t *testing.T) {
 			t.Fatalf("a campaign before the agreement: %d", st)
 		}
 		e.Call(e.Platform, "POST", "/v1/agreements", map[string]any{"channel": "wechatpay", "title": "微信支付开通协议", "body": "条款……"}, nil)
-		var cmp gateway.Campaign
+		var cmp campaign.Campaign
 		if st := e.Call(e.Platform, "POST", "/v1/campaigns", map[string]any{"channel": "wechatpay", "name": "县域开通", "deadline": time.Now().Add(48 * time.Hour),
 			"filter": map[string]any{"category": "grocery", "region": "13"}, "remind_every": "1h"}, &cmp); st != http.StatusCreated || cmp.Invited != 3 {
 			t.Fatalf("campaign: %d %+v", st, cmp)
 		}
-		var list struct{ Data []gateway.ContractView }
+		var list struct{ Data []onboarding.ContractView }
 		e.Call(e.Platform, "GET", "/v1/contracts?campaign_id="+cmp.ID, nil, &list)
 		if len(list.Data) != 3 {
 			t.Fatalf("contracts %+v", list.Data)
 		}
-		byMerchant := map[string]gateway.ContractView{}
+		byMerchant := map[string]onboarding.ContractView{}
 		for _, c := range list.Data {
 			byMerchant[c.MerchantID] = c
 			if c.State != "invited" || c.SignURL == "" {
@@ -73,7 +74,7 @@ func TestCampaignToActive(t *testing.T) {
 			}
 		}
 		// The reminder job tells each merchant not yet active, with its link.
-		if err := e.Svc.RemindCampaign(ctx, jobs.Job{Payload: []byte(`{"id":"` + cmp.ID + `"}`)}); err != nil {
+		if err := e.Svc.OnboardingService().RemindCampaign(ctx, jobs.Job{Payload: []byte(`{"id":"` + cmp.ID + `"}`)}); err != nil {
 			t.Fatal(err)
 		}
 		var reminders int
@@ -101,8 +102,8 @@ func TestCampaignToActive(t *testing.T) {
 				t.Fatalf("submit %d: %d", i, st)
 			}
 		}
-		state := func(i int) gateway.ContractView {
-			var c gateway.ContractView
+		state := func(i int) onboarding.ContractView {
+			var c onboarding.ContractView
 			e.Call(e.Platform, "GET", "/v1/contracts/"+byMerchant[shops[i].ID].ID, nil, &c)
 			return c
 		}
@@ -112,7 +113,7 @@ func TestCampaignToActive(t *testing.T) {
 		if c := state(1); c.Reason == "" || c.Payable {
 			t.Fatalf("rejected contract %+v", c)
 		}
-		var pr gateway.Progress
+		var pr campaign.Progress
 		e.Call(e.Platform, "GET", "/v1/campaigns/"+cmp.ID, nil, &pr)
 		if pr.Total != 3 || pr.Active != 2 || pr.ByState["rejected"] != 1 || pr.ByRegion["13"]["active"] != 2 {
 			t.Fatalf("progress %+v", pr)
@@ -162,7 +163,7 @@ func TestCampaignToActive(t *testing.T) {
 		e.Call(key, "GET", "/v1/events", nil, &evs)
 		found := false
 		for _, ev := range evs.Data {
-			found = found || ev.Type == gateway.EventContractInvited
+			found = found || ev.Type == onboarding.EventContractInvited
 		}
 		if !found {
 			t.Fatal("no contract.invited event for the merchant")
@@ -180,7 +181,7 @@ func TestAlipayOnboarding(t *testing.T) {
 	ctx := context.Background()
 	seller := e.Sandbox.Sandbox().Alipay().Merchants()[len(e.Sandbox.Sandbox().Alipay().Merchants())-1]
 	e.Call(e.Platform, "POST", "/v1/agreements", map[string]any{"channel": "alipay", "title": "支付宝服务协议", "body": "条款……"}, nil)
-	var c gateway.ContractView
+	var c onboarding.ContractView
 	e.Call(e.Platform, "POST", "/v1/contracts", map[string]any{"merchant_id": e.Merchants[0].ID, "channel": "alipay"}, &c)
 	if st := signViaPage(t, e, c, "店主", ""); st != http.StatusSeeOther {
 		t.Fatalf("sign: %d", st)

@@ -9,17 +9,17 @@ import (
 	"testing"
 
 	"github.com/hutong-pay/hutong/internal/contract"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
 // signViaPage signs a contract as its merchant would on the signing page.
-func signViaPage(t *testing.T, e *gatewaytest.Env, c gateway.ContractView, signer, token string) int {
+func signViaPage(t *testing.T, e *gatewaytest.Env, c onboarding.ContractView, signer, token string) int {
 	t.Helper()
 	u, _ := url.Parse(c.SignURL)
-	page, err := e.Svc.ForSigning(context.Background(), c.ID, u.Query().Get("token"))
+	page, err := e.Svc.OnboardingService().ForSigning(context.Background(), c.ID, u.Query().Get("token"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +51,11 @@ func TestContractsGateTheChannel(t *testing.T) {
 		if shown(e, "b1", "wechatpay.native") || !shown(e, "b1", "alipay.precreate") {
 			t.Fatal("WeChat shown without a contract, or Alipay hidden")
 		}
-		var ag gateway.Agreement
+		var ag contract.Agreement
 		if st := e.Call(e.Platform, "POST", "/v1/agreements", map[string]any{"channel": "wechatpay", "title": "微信支付开通协议", "body": "第一条 ……"}, &ag); st != http.StatusCreated || ag.Version != 1 {
 			t.Fatalf("agreement: %d %+v", st, ag)
 		}
-		var c gateway.ContractView
+		var c onboarding.ContractView
 		if st := e.Call(e.Platform, "POST", "/v1/contracts", map[string]any{"merchant_id": m, "channel": "wechatpay"}, &c); st != http.StatusCreated || c.State != "invited" {
 			t.Fatalf("invite: %d %+v", st, c)
 		}
@@ -78,7 +78,7 @@ func TestContractsGateTheChannel(t *testing.T) {
 		// directly, as the wallet's poll would).
 		ctx := context.Background()
 		for _, kind := range []string{"submit", "approve"} {
-			if _, err := e.Svc.Act(ctx, c.ID, contractAction(kind, "wallet")); err != nil {
+			if _, err := e.Svc.OnboardingService().Act(ctx, c.ID, contractAction(kind, "wallet")); err != nil {
 				t.Fatal(err)
 			}
 		}

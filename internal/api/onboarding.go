@@ -6,10 +6,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hutong-pay/hutong/internal/campaign"
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/contract"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 )
 
 // PlatformOnly are the routes only a platform key may call (the operator's
@@ -143,7 +144,7 @@ func (s *Server) createAgreement(w http.ResponseWriter, r *http.Request, c calle
 	if !decode(w, r, &req) {
 		return
 	}
-	a, err := s.Svc.CreateAgreement(r.Context(), req.Channel, req.Title, req.Body, actor(r, c), req.RequireResign)
+	a, err := s.onboarding().CreateAgreement(r.Context(), req.Channel, req.Title, req.Body, actor(r, c), req.RequireResign)
 	if err != nil {
 		fail(w, err)
 		return
@@ -152,7 +153,7 @@ func (s *Server) createAgreement(w http.ResponseWriter, r *http.Request, c calle
 }
 
 func (s *Server) listAgreements(w http.ResponseWriter, r *http.Request, c caller) {
-	list, err := s.Svc.ListAgreements(r.Context())
+	list, err := s.onboarding().ListAgreements(r.Context())
 	if err != nil {
 		fail(w, err)
 		return
@@ -171,11 +172,11 @@ func scope(c caller) string {
 
 func (s *Server) listContracts(w http.ResponseWriter, r *http.Request, c caller) {
 	q := r.URL.Query()
-	f := gateway.ContractFilter{MerchantID: scope(c), Channel: q.Get("channel"), State: q.Get("state"), CampaignID: q.Get("campaign_id")}
+	f := onboarding.ContractFilter{MerchantID: scope(c), Channel: q.Get("channel"), State: q.Get("state"), CampaignID: q.Get("campaign_id")}
 	if f.MerchantID == "" {
 		f.MerchantID = q.Get("merchant_id")
 	}
-	list, err := s.Svc.ListContracts(r.Context(), f)
+	list, err := s.onboarding().ListContracts(r.Context(), f)
 	if err != nil {
 		fail(w, err)
 		return
@@ -184,7 +185,7 @@ func (s *Server) listContracts(w http.ResponseWriter, r *http.Request, c caller)
 }
 
 func (s *Server) getContract(w http.ResponseWriter, r *http.Request, c caller) {
-	v, err := s.Svc.GetContract(r.Context(), scope(c), r.PathValue("id"))
+	v, err := s.onboarding().GetContract(r.Context(), scope(c), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -193,11 +194,11 @@ func (s *Server) getContract(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 func (s *Server) contractTransitions(w http.ResponseWriter, r *http.Request, c caller) {
-	if _, err := s.Svc.GetContract(r.Context(), scope(c), r.PathValue("id")); err != nil {
+	if _, err := s.onboarding().GetContract(r.Context(), scope(c), r.PathValue("id")); err != nil {
 		fail(w, err)
 		return
 	}
-	list, err := s.Svc.Transitions(r.Context(), r.PathValue("id"))
+	list, err := s.onboarding().Transitions(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -213,7 +214,7 @@ func (s *Server) inviteMerchant(w http.ResponseWriter, r *http.Request, c caller
 	if !decode(w, r, &req) {
 		return
 	}
-	v, err := s.Svc.Invite(r.Context(), req.MerchantID, req.Channel, actor(r, c))
+	v, err := s.onboarding().Invite(r.Context(), req.MerchantID, req.Channel, actor(r, c))
 	if err != nil {
 		fail(w, err)
 		return
@@ -239,7 +240,7 @@ func (s *Server) submitContract(w http.ResponseWriter, r *http.Request, c caller
 	if !decodeOptional(w, r, &app) {
 		return
 	}
-	v, err := s.Svc.Submit(r.Context(), r.PathValue("id"), actor(r, c), channel.MerchantApplication{
+	v, err := s.onboarding().Submit(r.Context(), r.PathValue("id"), actor(r, c), channel.MerchantApplication{
 		Ref: app.BusinessCode, Name: app.Name, ShortName: app.ShortName, LicenseNumber: app.LicenseNumber, LegalPerson: app.LegalPerson,
 		ContactName: app.ContactName, ContactPhone: app.ContactPhone, ContactEmail: app.ContactEmail, ServicePhone: app.ServicePhone,
 		BankAccountName: app.BankAccountName, BankAccountNumber: app.BankAccountNumber, AuthCode: app.AuthCode,
@@ -263,7 +264,7 @@ func (s *Server) contractAction(kind string) func(http.ResponseWriter, *http.Req
 			writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "reason is required: say why the merchant is suspended", "reason")
 			return
 		}
-		v, err := s.Svc.Act(r.Context(), r.PathValue("id"), contract.Action{Kind: kind, Actor: actor(r, c), Reason: req.Reason})
+		v, err := s.onboarding().Act(r.Context(), r.PathValue("id"), contract.Action{Kind: kind, Actor: actor(r, c), Reason: req.Reason})
 		if err != nil {
 			fail(w, err)
 			return
@@ -273,7 +274,7 @@ func (s *Server) contractAction(kind string) func(http.ResponseWriter, *http.Req
 }
 
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request, c caller) {
-	var req gateway.Campaign
+	var req campaign.Campaign
 	if !decode(w, r, &req) {
 		return
 	}
@@ -282,7 +283,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request, c caller
 		return
 	}
 	req.CreatedBy = actor(r, c)
-	cmp, err := s.Svc.CreateCampaign(r.Context(), req)
+	cmp, err := s.onboarding().CreateCampaign(r.Context(), req)
 	if err != nil {
 		fail(w, err)
 		return
@@ -291,7 +292,7 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request, c caller
 }
 
 func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request, c caller) {
-	list, err := s.Svc.ListCampaigns(r.Context())
+	list, err := s.onboarding().ListCampaigns(r.Context())
 	if err != nil {
 		fail(w, err)
 		return
@@ -300,7 +301,7 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request, c caller)
 }
 
 func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request, c caller) {
-	p, err := s.Svc.CampaignProgress(r.Context(), r.PathValue("id"))
+	p, err := s.onboarding().CampaignProgress(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return

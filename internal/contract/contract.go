@@ -2,8 +2,9 @@
 // wallet channel: invited to the new wallet, signed the platform's
 // agreement, submitted to the wallet's onboarding, active (payable), or
 // rejected by the wallet with its reason and resubmitted, and suspended.
-// It does no I/O: the gateway loads a contract, asks Apply what an action
-// does, and stores the contract and the transition in one transaction.
+// It does no I/O: package onboarding loads a contract, asks Apply what an
+// action does, and stores the contract and the transition in one
+// transaction. Agreement is the text a signature covers.
 //
 // The rule that matters: a contract is active only while its merchant has
 // signed the current version of the channel's agreement. A new version

@@ -101,7 +101,9 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if !ok {
 		return payment.Attempt{}, ErrMethodNotOpen
 	}
-	if !s.Payable(ctx, p.MerchantID, ch) {
+	if ok, err := s.contracts().Payable(ctx, p.MerchantID, ch); err != nil {
+		return payment.Attempt{}, err
+	} else if !ok {
 		return payment.Attempt{}, ErrNoContract
 	}
 	m, err := merchants.Get(ctx, s.DB.Pool(), p.MerchantID)

@@ -25,6 +25,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/notfound"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/webhooks"
@@ -53,9 +54,6 @@ type Service struct {
 	PollSchedule []time.Duration
 	// JobLease is how long a claimed job is held; 0 means a minute.
 	JobLease time.Duration
-	// ContractsRequired names the channels that take a merchant's payments
-	// only under an active contract (the new wallet being opened).
-	ContractsRequired map[string]bool
 	// AutoConfirm is how long after payment the escrow is released unless
 	// the buyer confirms receipt first; 0 means DefaultAutoConfirm.
 	AutoConfirm time.Duration
@@ -69,16 +67,20 @@ type Service struct {
 	// with profit sharing too): the commission to the platform's own
 	// account, the rest unfrozen to the sub-merchant.
 	ProfitSharing bool
-	// OnboardingPoll is how often a submitted contract's review is asked
-	// about; 0 means 30 s.
-	OnboardingPoll time.Duration
 
 	// Merchants keeps the merchants and API keys; nil means one built on
 	// first use from the gateway's DB and Now (MerchantService).
 	Merchants *merchants.Service
+	// Onboarding keeps agreements, contracts and campaigns, and says which
+	// merchants a channel takes payments from; nil means one built on
+	// first use from the gateway's own fields, no channel requiring
+	// contracts (OnboardingService).
+	Onboarding *onboarding.Service
 
 	webhooksOnce  sync.Once
 	merchantsOnce sync.Once
+
+	onboardingOnce sync.Once
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -117,6 +119,45 @@ func (s *Service) MerchantService() *merchants.Service {
 	})
 	return s.Merchants
 }
+
+// OnboardingService is the agreements, contracts and campaigns service
+// whose Payable payments ask and whose jobs the Worker runs: Onboarding,
+// or, when that is nil, one built on first use from the gateway's own
+// fields. Either way, its Wake is set, when nil, to wake the gateway's
+// worker.
+func (s *Service) OnboardingService() *onboarding.Service {
+	s.onboardingOnce.Do(func() {
+		if s.Onboarding == nil {
+			s.Onboarding = &onboarding.Service{DB: s.DB, Now: s.now, Wallets: OnboardingWallets(s.Accounts), BaseURL: s.BaseURL, Events: s.WebhookService()}
+		}
+		if s.Onboarding.Wake == nil {
+			s.Onboarding.Wake = s.kick
+		}
+	})
+	return s.Onboarding
+}
+
+// OnboardingWallets are the channels of accounts, each with its
+// connector's onboarding (nil where it has none): what
+// onboarding.Service.Wallets wants.
+func OnboardingWallets(accounts map[string]Account) map[string]channel.Onboarder {
+	out := make(map[string]channel.Onboarder, len(accounts))
+	for ch, a := range accounts {
+		ob, _ := a.Connector.(channel.Onboarder)
+		out[ch] = ob
+	}
+	return out
+}
+
+// payability is all payments ask of onboarding: whether a channel takes
+// a merchant's payments now (an error when that cannot be read: a
+// payment is then refused as failed, not as lacking a contract).
+type payability interface {
+	Payable(ctx context.Context, merchantID, ch string) (bool, error)
+}
+
+// contracts is where payments ask.
+func (s *Service) contracts() payability { return s.OnboardingService() }
 
 // publisher is all the gateway asks of the events service: to store an
 // event, with its deliveries, in the transaction of the change it reports.
@@ -251,7 +292,9 @@ func (s *Service) CreatePayment(ctx context.Context, m merchant.Merchant, req pa
 	if !ok {
 		return p, ErrMethodNotOpen
 	}
-	if !s.Payable(ctx, m.ID, p.Channel) {
+	if ok, err := s.contracts().Payable(ctx, m.ID, p.Channel); err != nil {
+		return p, err
+	} else if !ok {
 		return p, ErrNoContract
 	}
 	// The wallet first: if hutong crashes before storing the payment, the
@@ -390,19 +433,21 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindRefundExecute:    s.ExecuteRefund,
 			webhooks.KindDeliver: s.WebhookService().Deliver,
 			KindAttemptClose:     s.CloseAttempt,
-			KindContractPoll:     s.PollContract,
-			KindCampaignRemind:   s.RemindCampaign,
 			KindEscrowRelease:    s.ReleaseEscrow,
 			KindSettleDaily:      s.SettleDaily,
 			KindReconcileDaily:   s.ReconcileDaily,
 			KindPrune:            s.Prune,
 			KindOverdue:          s.CheckOverdue,
+
+			onboarding.KindContractPoll:   s.OnboardingService().PollContract,
+			onboarding.KindCampaignRemind: s.OnboardingService().RemindCampaign,
 		},
 		Backoffs: map[string]func(int) time.Duration{
 			webhooks.KindDeliver: webhooks.Backoff,
 			KindRefundExecute:    refundBackoff,
-			KindContractPoll:     func(int) time.Duration { return s.onboardingPoll() },
 			KindEscrowRelease:    func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, 10*time.Minute) },
+
+			onboarding.KindContractPoll: s.OnboardingService().PollBackoff,
 		},
 		Poll:        100 * time.Millisecond,
 		Lease:       s.JobLease,

@@ -252,7 +252,9 @@ func (s *Service) Decide(ctx context.Context, c rollout.Checkout) ([]rollout.Dec
 		ch, _ := channel.MethodWallet(d.Method)
 		p, seen := payable[ch]
 		if !seen {
-			p = s.Payable(ctx, c.MerchantID, ch)
+			if p, err = s.contracts().Payable(ctx, c.MerchantID, ch); err != nil {
+				return nil, err
+			}
 			payable[ch] = p
 		}
 		if !p {
@@ -415,4 +417,11 @@ func (s *Service) DryRun(ctx context.Context, method string, r rollout.Rule, day
 		buyers[c.BuyerID] = true
 	}
 	return added, removed, len(buyers), nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

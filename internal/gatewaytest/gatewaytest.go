@@ -22,6 +22,7 @@ import (
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -90,12 +91,14 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 		wconn.Channel(): {Name: "main", Connector: wconn},
 		aconn.Channel(): {Name: "main", Connector: aconn},
 	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second,
-		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond, AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing}
+		AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing}
 	svc.Webhooks = PrivateWebhooks(svc)
 	// The address is known before the handler, so the gateway's pages and
 	// notify URLs name it.
 	srv := httptest.NewUnstartedServer(nil)
 	svc.BaseURL = "http://" + srv.Listener.Addr().String()
+	svc.Onboarding = &onboarding.Service{DB: db, Now: clockOf(svc), Wallets: gateway.OnboardingWallets(svc.Accounts), BaseURL: svc.BaseURL,
+		Events: svc.Webhooks, ContractsRequired: opts.ContractsRequired, Poll: 100 * time.Millisecond}
 	srv.Config.Handler = Handler(svc, sb.URL)
 	srv.Start()
 	// Browsers may still hold event streams open when the test ends.
@@ -136,12 +139,18 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 // the test's own loopback receivers, and stamps events with svc's clock,
 // which tests move.
 func PrivateWebhooks(svc *gateway.Service) *webhooks.Service {
-	return &webhooks.Service{DB: svc.DB, AllowPrivate: true, Now: func() time.Time {
+	return &webhooks.Service{DB: svc.DB, AllowPrivate: true, Now: clockOf(svc)}
+}
+
+// clockOf reads svc's clock at each call, so a service beside the gateway
+// keeps its time when a test moves the gateway's.
+func clockOf(svc *gateway.Service) func() time.Time {
+	return func() time.Time {
 		if svc.Now != nil {
 			return svc.Now()
 		}
 		return time.Now()
-	}}
+	}
 }
 
 // StartWorker runs the gateway's jobs (once).

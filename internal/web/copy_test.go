@@ -17,6 +17,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
 )
 
@@ -53,10 +54,10 @@ func TestShopperPagesReadAsChinese(t *testing.T) {
 	alipayQR := &payment.Attempt{ID: "pa_2", Method: channel.AlipayQR, Channel: "alipay", Status: payment.AttemptPending,
 		NextAction: &channel.Action{Type: "qr_code", QRCode: "https://qr.alipay.com/bax01234"}}
 	jsapi := &payment.Attempt{ID: "pa_3", Method: channel.WeChatJSAPI, Channel: "wechatpay", Status: payment.AttemptPending}
-	agreement := gateway.Agreement{Channel: "wechatpay", Version: 2, Title: "微信支付开通服务协议", Body: "第一条 商户同意通过平台接入微信支付。",
+	agreement := contract.Agreement{Channel: "wechatpay", Version: 2, Title: "微信支付开通服务协议", Body: "第一条 商户同意通过平台接入微信支付。",
 		TextSHA256: strings.Repeat("ab", 32)}
-	signing := func(state string, sig *contract.Signature) *gateway.SigningPage {
-		return &gateway.SigningPage{Contract: gateway.ContractView{Contract: contract.Contract{ID: "ct_1", Channel: "wechatpay", State: state, Signature: sig}},
+	signing := func(state string, sig *contract.Signature) *onboarding.SigningPage {
+		return &onboarding.SigningPage{Contract: onboarding.ContractView{Contract: contract.Contract{ID: "ct_1", Channel: "wechatpay", State: state, Signature: sig}},
 			Merchant: merchant.Merchant{ID: "m_1", Name: "城市服饰"}, Agreement: agreement}
 	}
 	signed := &contract.Signature{Version: 2, TextHash: agreement.TextSHA256, Signer: "王经理", At: at}

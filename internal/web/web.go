@@ -45,6 +45,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/sharecode"
@@ -59,8 +60,11 @@ var staticFS embed.FS
 
 // Config of the pages.
 type Config struct {
-	Svc    *gateway.Service
-	Logger *slog.Logger
+	Svc *gateway.Service
+	// Onboarding serves the signing pages; nil means the gateway's own
+	// (gateway.Service.OnboardingService).
+	Onboarding *onboarding.Service
+	Logger     *slog.Logger
 	// BridgeScript, when set, is loaded by in-wallet pages before they call
 	// WeixinJSBridge or AlipayJSBridge: the sandbox's stand-ins for the
 	// wallets' own page bridges. Real wallet apps provide their own.
@@ -190,7 +194,7 @@ type view struct {
 	Store    string
 	StoreID  string
 	PaidHere bool
-	Signing  *gateway.SigningPage
+	Signing  *onboarding.SigningPage
 	Stars    []int
 	Thanks   bool
 	Phone    string // the sandbox phone's page for the attempt's code
@@ -959,12 +963,20 @@ func shareRefusal(err error) (int, string) {
 	return http.StatusInternalServerError, "出错了，请稍后再试。"
 }
 
+// onboarding is the service of the signing pages.
+func (h *Handler) onboarding() *onboarding.Service {
+	if h.cfg.Onboarding != nil {
+		return h.cfg.Onboarding
+	}
+	return h.cfg.Svc.OnboardingService()
+}
+
 // signPage is the merchant-facing page where a merchant's signer reads the
 // channel's agreement and signs it. The link carries the contract's secret
 // token.
 func (h *Handler) signPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	page, err := h.cfg.Svc.ForSigning(r.Context(), r.PathValue("id"), token)
+	page, err := h.onboarding().ForSigning(r.Context(), r.PathValue("id"), token)
 	if err != nil {
 		h.fail(w, http.StatusForbidden, "签署链接无效，请使用平台发给你的最新链接。", "the signing link is not valid")
 		return
@@ -979,9 +991,9 @@ func (h *Handler) sign(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, "请先勾选“我已阅读并同意以上协议”。", "tick the box to agree")
 		return
 	}
-	_, err := h.cfg.Svc.Sign(r.Context(), id, token, version, r.PostFormValue("text_sha256"), r.PostFormValue("signer"), h.clientIP(r))
+	_, err := h.onboarding().Sign(r.Context(), id, token, version, r.PostFormValue("text_sha256"), r.PostFormValue("signer"), h.clientIP(r))
 	if err != nil {
-		page, perr := h.cfg.Svc.ForSigning(r.Context(), id, token)
+		page, perr := h.onboarding().ForSigning(r.Context(), id, token)
 		if perr != nil {
 			h.fail(w, http.StatusForbidden, "签署链接无效，请使用平台发给你的最新链接。", "the signing link is not valid")
 			return
