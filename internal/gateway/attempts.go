@@ -212,10 +212,3 @@ func (s *Service) countSharePaid(ctx context.Context, tx *sql.Tx, p payment.Paym
 	}
 	return s.DB.In(tx).ShareCodeCountPaid(ctx, p)
 }
-
-func (s *Service) lockClause(lock bool) string {
-	if lock {
-		return s.forUpdate()
-	}
-	return ""
-}

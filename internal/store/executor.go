@@ -84,13 +84,3 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
-
-// forUpdate is the clause that locks the rows a SELECT reads, when lock:
-// FOR UPDATE on PostgreSQL; nothing on SQLite, whose writers already take
-// turns (a transaction holds the one write slot from its start).
-func (e Executor) forUpdate(lock bool) string {
-	if lock && e.dialect == Postgres {
-		return " FOR UPDATE"
-	}
-	return ""
-}
