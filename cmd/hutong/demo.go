@@ -21,6 +21,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
 	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/storefront"
@@ -95,6 +96,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger,
 		ContractsRequired: map[string]bool{"wechatpay": true}, OnboardingPoll: time.Second,
 		Webhooks: &webhooks.Service{DB: db, Logger: logger, AllowPrivate: true}}
+	svc.Money = &money.Service{DB: db, Logger: logger, Events: svc.WebhookService(), Payments: svc.MoneyPayments(), Wallets: svc.MoneyWallets()}
 	keys, firstStart, err := seedDemo(ctx, svc, sb.Alipay().IssueAuthCode)
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
@@ -96,8 +97,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		url = "http://" + ln.Addr().String()
 	}
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease,
-		ContractsRequired: requiredChannels(*requireContracts), ProfitSharing: *profitSharing,
-		Webhooks: &webhooks.Service{DB: db, Logger: logger, AllowPrivate: *allowPrivate}}
+		ContractsRequired: requiredChannels(*requireContracts),
+		Webhooks:          &webhooks.Service{DB: db, Logger: logger, AllowPrivate: *allowPrivate}}
+	svc.Money = &money.Service{DB: db, Logger: logger, Events: svc.WebhookService(), Payments: svc.MoneyPayments(), Wallets: svc.MoneyWallets(),
+		ProfitSharing: *profitSharing}
 	if err := svc.ScheduleDaily(ctx); err != nil {
 		return err
 	}

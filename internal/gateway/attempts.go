@@ -87,12 +87,7 @@ func (s *Service) lockClause(lock bool) string {
 // fillAttempt completes an attempt stored before attempts had their own
 // data.
 func fillAttempt(a payment.Attempt, p payment.Payment) payment.Attempt {
-	if a.Channel == "" {
-		a.Channel, a.Method = p.Channel, p.Method
-		a.Payer.IsBuyer = true
-		a.CreatedAt = p.CreatedAt
-	}
-	return a
+	return payment.FillAttempt(a, p)
 }
 
 // Attempts lists a payment's wallet orders, oldest first.

@@ -23,9 +23,9 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
-	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/merchants"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -58,19 +58,6 @@ type Service struct {
 	// ContractsRequired names the channels that take a merchant's payments
 	// only under an active contract (the new wallet being opened).
 	ContractsRequired map[string]bool
-	// AutoConfirm is how long after payment the escrow is released unless
-	// the buyer confirms receipt first; 0 means DefaultAutoConfirm.
-	AutoConfirm time.Duration
-	// FeeRates are the wallets' fees per channel (default DefaultFeeRate);
-	// CommissionByCategory the platform's commission per merchant category
-	// (default DefaultCommission), unless a merchant has its own.
-	FeeRates             map[string]ledger.Rate
-	CommissionByCategory map[string]ledger.Rate
-	// ProfitSharing settles WeChat Pay service-provider merchants through
-	// the wallet's profit sharing (the connector must make their payments
-	// with profit sharing too): the commission to the platform's own
-	// account, the rest unfrozen to the sub-merchant.
-	ProfitSharing bool
 	// OnboardingPoll is how often a submitted contract's review is asked
 	// about; 0 means 30 s.
 	OnboardingPoll time.Duration
@@ -78,9 +65,13 @@ type Service struct {
 	// Merchants keeps the merchants and API keys; nil means one built on
 	// first use from the gateway's DB and Now (MerchantService).
 	Merchants *merchants.Service
+	// Money keeps the ledger, escrow, settlement and reconciliation; nil
+	// means one built on first use (MoneyService).
+	Money *money.Service
 
 	webhooksOnce  sync.Once
 	merchantsOnce sync.Once
+	moneyOnce     sync.Once
 
 	wakeOnce sync.Once
 	wake     chan struct{}
@@ -499,17 +490,17 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindAttemptClose:     s.CloseAttempt,
 			KindContractPoll:     s.PollContract,
 			KindCampaignRemind:   s.RemindCampaign,
-			KindEscrowRelease:    s.ReleaseEscrow,
-			KindSettleDaily:      s.SettleDaily,
-			KindReconcileDaily:   s.ReconcileDaily,
+			KindEscrowRelease:    s.MoneyService().ReleaseEscrow,
+			KindSettleDaily:      s.MoneyService().SettleDaily,
+			KindReconcileDaily:   s.MoneyService().ReconcileDaily,
 			KindPrune:            s.Prune,
-			KindOverdue:          s.CheckOverdue,
+			KindOverdue:          s.MoneyService().CheckOverdue,
 		},
 		Backoffs: map[string]func(int) time.Duration{
 			webhooks.KindDeliver: webhooks.Backoff,
 			KindRefundExecute:    refundBackoff,
 			KindContractPoll:     func(int) time.Duration { return s.onboardingPoll() },
-			KindEscrowRelease:    func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, 10*time.Minute) },
+			KindEscrowRelease:    money.ReleaseBackoff,
 		},
 		Poll:        100 * time.Millisecond,
 		Lease:       s.JobLease,

@@ -22,6 +22,7 @@ import (
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -90,8 +91,9 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 		wconn.Channel(): {Name: "main", Connector: wconn},
 		aconn.Channel(): {Name: "main", Connector: aconn},
 	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second,
-		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond, AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing}
+		ContractsRequired: opts.ContractsRequired, OnboardingPoll: 100 * time.Millisecond}
 	svc.Webhooks = PrivateWebhooks(svc)
+	svc.Money = Money(svc, opts)
 	// The address is known before the handler, so the gateway's pages and
 	// notify URLs name it.
 	srv := httptest.NewUnstartedServer(nil)
@@ -142,6 +144,18 @@ func PrivateWebhooks(svc *gateway.Service) *webhooks.Service {
 		}
 		return time.Now()
 	}}
+}
+
+// Money is the money service of svc in tests: with opts' auto-confirm
+// and profit sharing, stamping with svc's clock, which tests move.
+func Money(svc *gateway.Service, opts Options) *money.Service {
+	return &money.Service{DB: svc.DB, Events: svc.WebhookService(), Payments: svc.MoneyPayments(), Wallets: svc.MoneyWallets(),
+		AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing, Now: func() time.Time {
+			if svc.Now != nil {
+				return svc.Now()
+			}
+			return time.Now()
+		}}
 }
 
 // StartWorker runs the gateway's jobs (once).

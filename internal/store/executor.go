@@ -75,3 +75,12 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// forUpdate locks the rows a query reads, on PostgreSQL, when lock;
+// SQLite's immediate transactions already serialize writers.
+func (e Executor) forUpdate(lock bool) string {
+	if lock && e.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
