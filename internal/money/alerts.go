@@ -44,9 +44,9 @@ func (s *Service) alertDiscrepancies(ctx context.Context, tx *sql.Tx, run ReconR
 	return s.Events.Publish(ctx, tx, "", EventReconDiscrepancy, run.ID, run)
 }
 
-// notifyWindow is how long ch's wallet keeps notifying.
-func (s *Service) notifyWindow(ch string) time.Duration {
-	if w, ok := s.Wallets[ch].(channel.NotifyWindower); ok {
+// notifyWindow is how long a wallet keeps notifying.
+func notifyWindow(wallet Wallet) time.Duration {
+	if w, ok := wallet.(channel.NotifyWindower); ok {
 		return w.NotifyWindow()
 	}
 	return defaultNotifyWindow
@@ -58,8 +58,8 @@ func (s *Service) notifyWindow(ch string) time.Duration {
 func (s *Service) CheckOverdue(ctx context.Context, j jobs.Job) error {
 	now := s.now()
 	shortest := defaultNotifyWindow
-	for ch := range s.Wallets {
-		shortest = min(shortest, s.notifyWindow(ch))
+	for _, w := range s.Wallets {
+		shortest = min(shortest, notifyWindow(w))
 	}
 	refunds, err := s.overdueRefunds(ctx, now, shortest)
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *Service) CheckOverdue(ctx context.Context, j jobs.Job) error {
 	}
 	metrics.SetOverdue(EventRefundOverdue, refunds)
 	metrics.SetOverdue(EventPaymentOverdue, payments)
-	return s.queue().ScheduleHourly(ctx, KindOverdue)
+	return queue(s.DB, s.Now).ScheduleHourly(ctx, KindOverdue)
 }
 
 // overdueItem is money whose outcome its wallet should have told by now.
@@ -120,7 +120,7 @@ func (s *Service) overduePayments(ctx context.Context, now time.Time, shortest t
 func (s *Service) raiseOverdue(ctx context.Context, now time.Time, event string, items []overdueItem) (int64, error) {
 	var n int64
 	for _, x := range items {
-		if x.since.Add(s.notifyWindow(x.channel)).After(now) {
+		if x.since.Add(notifyWindow(s.Wallets[x.channel])).After(now) {
 			continue
 		}
 		n++

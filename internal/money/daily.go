@@ -18,14 +18,14 @@ func (s *Service) ReconcileDaily(ctx context.Context, j jobs.Job) error {
 			s.log().Warn("reconciliation failed", "channel", ch, "day", day, "error", err)
 		}
 	}
-	return s.queue().ScheduleDaily(ctx, KindReconcileDaily, 10, 30)
+	return queue(s.DB, s.Now).ScheduleDaily(ctx, KindReconcileDaily, 10, 30)
 }
 
 // ScheduleDaily queues money's recurring jobs, if they are not queued yet:
 // the hourly check for overdue money, the daily settlement at 02:00 and
 // the daily reconciliation at 10:30, Beijing time.
 func (s *Service) ScheduleDaily(ctx context.Context) error {
-	q := s.queue()
+	q := queue(s.DB, s.Now)
 	if err := q.ScheduleHourly(ctx, KindOverdue); err != nil {
 		return err
 	}

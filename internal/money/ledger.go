@@ -33,13 +33,6 @@ const DefaultCommission ledger.Rate = 500
 // merchant's payable.
 const EventEscrowReleased = "payment.released"
 
-func (s *Service) autoConfirm() time.Duration {
-	if s.AutoConfirm > 0 {
-		return s.AutoConfirm
-	}
-	return DefaultAutoConfirm
-}
-
 // FeeRate is the wallet's fee on a channel's payments.
 func (s *Service) FeeRate(ch string) ledger.Rate {
 	if r, ok := s.FeeRates[ch]; ok {
@@ -125,7 +118,11 @@ type paymentRef struct {
 // Fee and AutoConfirmAt are set here).
 func (s *Service) RecordPaid(ctx context.Context, tx *sql.Tx, p *payment.Payment, now time.Time) error {
 	p.Fee = s.FeeRate(p.Channel).Of(p.Amount)
-	p.AutoConfirmAt = p.PaidAt.Add(s.autoConfirm())
+	wait := DefaultAutoConfirm
+	if s.AutoConfirm > 0 {
+		wait = s.AutoConfirm
+	}
+	p.AutoConfirmAt = p.PaidAt.Add(wait)
 	if err := s.Post(ctx, tx, ledger.Paid(p.MerchantID, p.Channel, p.ID, p.Amount, p.Fee, now)); err != nil {
 		return err
 	}

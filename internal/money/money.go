@@ -146,4 +146,4 @@ func (s *Service) log() *slog.Logger {
 }
 
 // queue is the job queue money's recurring jobs are scheduled on.
-func (s *Service) queue() *jobs.Queue { return &jobs.Queue{DB: s.DB, Now: s.Now} }
+func queue(db *store.DB, now func() time.Time) *jobs.Queue { return &jobs.Queue{DB: db, Now: now} }

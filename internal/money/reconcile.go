@@ -200,7 +200,7 @@ const RefundSettleWindow = 30 * 24 * time.Hour
 // bookRows is hutong's side of a channel's day: every wallet order paid in
 // it (the payment's, and duplicates), and every refund completed in it.
 func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time) ([]recon.Row, error) {
-	billMerchant := s.billMerchants(ch)
+	billMerchant := billMerchants(s.DB, s.Wallets[ch], ch)
 	pool := s.DB.Pool()
 	var out []recon.Row
 	// Only orders opened in the window that can be paid on the day: a
@@ -269,18 +269,17 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 // billMerchants reads the wallet merchant a bill row of a merchant's order
 // must be credited to (the sub-merchant in partner mode, else the account's
 // merchant or seller), once per merchant.
-func (s *Service) billMerchants(ch string) func(context.Context, string) (string, error) {
+func billMerchants(db *store.DB, wallet Wallet, ch string) func(context.Context, string) (string, error) {
 	seen := map[string]string{}
 	return func(ctx context.Context, merchantID string) (string, error) {
 		if id, ok := seen[merchantID]; ok {
 			return id, nil
 		}
-		m, err := merchants.Get(ctx, s.DB.Pool(), merchantID)
+		m, err := merchants.Get(ctx, db.Pool(), merchantID)
 		if err != nil {
 			return "", fmt.Errorf("merchant %s: %w", merchantID, err)
 		}
-		wallet, ok := s.Wallets[ch]
-		if !ok {
+		if wallet == nil {
 			return "", fmt.Errorf("no wallet account is configured for %s", ch)
 		}
 		w := m.Wallets[ch]

@@ -65,7 +65,7 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 			if s.ProfitSharing {
 				// Released payments still to be shared leave through the
 				// wallet, not through this batch.
-				pending, err := s.pendingShares(ctx, in, m)
+				pending, err := pendingShares(ctx, in, s.Wallets, m)
 				if err != nil {
 					return err
 				}
@@ -106,7 +106,7 @@ func (s *Service) SettleDaily(ctx context.Context, j jobs.Job) error {
 	if _, err := s.Settle(ctx, day); err != nil {
 		return err
 	}
-	return s.queue().ScheduleDaily(ctx, KindSettleDaily, 2, 0)
+	return queue(s.DB, s.Now).ScheduleDaily(ctx, KindSettleDaily, 2, 0)
 }
 
 // Statement is a merchant's payable over a period: the opening balance,
@@ -174,12 +174,6 @@ func (s *Service) MerchantStatement(ctx context.Context, merchantID string, from
 	return st, nil
 }
 
-// profitSharer is a channel's connector's profit sharing, if it has one.
-func (s *Service) profitSharer(ch string) (channel.ProfitSharer, bool) {
-	ps, ok := s.Wallets[ch].(channel.ProfitSharer)
-	return ps, ok
-}
-
 // shareProfits settles each released payment of a service-provider
 // merchant on a wallet that shares profits (WeChat Pay): the platform's
 // commission to its own account, the rest unfrozen to the sub-merchant.
@@ -189,7 +183,7 @@ func (s *Service) profitSharer(ch string) (channel.ProfitSharer, bool) {
 func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
 	var out []Batch
 	for _, ch := range slices.Sorted(maps.Keys(s.Wallets)) {
-		ps, ok := s.profitSharer(ch)
+		ps, ok := s.Wallets[ch].(channel.ProfitSharer)
 		if !ok {
 			continue
 		}
@@ -259,14 +253,14 @@ func (s *Service) shareProfitsOn(ctx context.Context, ch string, ps channel.Prof
 // pendingShares is what a merchant's payable holds for released payments
 // that a wallet's profit sharing will settle and has not yet: those on the
 // profit-sharing wallets where the merchant is a sub-merchant.
-func (s *Service) pendingShares(ctx context.Context, in store.Executor, merchantID string) (int64, error) {
+func pendingShares(ctx context.Context, in store.Executor, wallets map[string]Wallet, merchantID string) (int64, error) {
 	subs, err := in.MerchantSubChannels(ctx, merchantID)
 	if err != nil {
 		return 0, err
 	}
 	shared := map[string]bool{}
 	for _, ch := range subs {
-		if _, ok := s.profitSharer(ch); ok {
+		if _, ok := wallets[ch].(channel.ProfitSharer); ok {
 			shared[ch] = true
 		}
 	}
