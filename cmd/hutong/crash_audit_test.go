@@ -16,6 +16,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/recon"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -333,7 +334,7 @@ func (a *crashAudit) checkAmounts(refunds map[string]auditRefund) {
 // lines, and each payment was booked paid once.
 func (a *crashAudit) checkLedger() {
 	svc := &gateway.Service{DB: a.db}
-	problems, err := svc.VerifyLedger(a.ctx)
+	problems, err := svc.MoneyService().VerifyLedger(a.ctx)
 	switch {
 	case err != nil:
 		a.t.Errorf("verifying the ledger: %v", err)
@@ -370,20 +371,20 @@ func (a *crashAudit) reconcile(accounts map[string]gateway.Account, refunds map[
 	}
 	for _, ch := range []string{"wechatpay", "alipay"} {
 		for _, day := range days {
-			run, err := svc.Reconcile(a.ctx, ch, day, nil)
+			run, err := svc.MoneyService().Reconcile(a.ctx, ch, day, nil)
 			if err != nil {
 				a.t.Errorf("reconciling %s %s: %v", ch, day, err)
 				a.count.recon = append(a.count.recon, fmt.Sprintf("%s %s: %v", ch, day, err))
 				continue
 			}
 			s := run.Summary
-			var items []gateway.ReconItem
+			var items []money.ReconItem
 			if s.Discrepancies() > 0 {
-				if _, items, err = svc.ReconRunItems(a.ctx, run.ID); err != nil {
+				if _, items, err = svc.MoneyService().ReconRunItems(a.ctx, run.ID); err != nil {
 					a.t.Errorf("reading reconciliation %s: %v", run.ID, err)
 				}
 			}
-			var unexplained []gateway.ReconItem
+			var unexplained []money.ReconItem
 			remainders := 0
 			for _, it := range items {
 				if a.feeRemainder(it, refunds) {
@@ -419,7 +420,7 @@ func (a *crashAudit) reconcile(accounts map[string]gateway.Account, refunds map[
 // wallet and learnt in the other (notifications reordered, a crash between
 // them), the two refunds' fees differ by a fen each way, the payment's sum
 // still equal. Anything else is a discrepancy.
-func (a *crashAudit) feeRemainder(it gateway.ReconItem, refunds map[string]auditRefund) bool {
+func (a *crashAudit) feeRemainder(it money.ReconItem, refunds map[string]auditRefund) bool {
 	if it.Kind != recon.FeeDiffers || it.Bill == nil || it.Ours == nil || it.Bill.Kind != recon.KindRefund {
 		return false
 	}

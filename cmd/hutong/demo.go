@@ -21,6 +21,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
 	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -97,6 +98,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, Webhooks: hooks,
 		Onboarding: &onboarding.Service{DB: db, Wallets: gateway.OnboardingWallets(accounts), BaseURL: url, Events: hooks,
 			ContractsRequired: map[string]bool{"wechatpay": true}, Poll: time.Second}}
+	svc.Money = &money.Service{DB: db, Logger: logger, Events: hooks, Payments: svc.MoneyPayments(), Wallets: svc.MoneyWallets()}
 	keys, firstStart, err := seedDemo(ctx, svc, sb.Alipay().IssueAuthCode)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/store"
 )
 
@@ -51,7 +52,10 @@ func runReconcile(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc := &gateway.Service{DB: db, Accounts: accounts}
+	// The books' refunds name their wallet orders through the payments,
+	// which the gateway keeps; money reads them through it.
+	gw := &gateway.Service{DB: db, Accounts: accounts}
+	svc := &money.Service{DB: db, Events: gw.WebhookService(), Payments: gw.MoneyPayments(), Wallets: gw.MoneyWallets()}
 	bar := progressBar(stderr)
 	run, err := svc.Reconcile(ctx, *ch, *day, bar)
 	bar(-1, 0, 0)

@@ -22,6 +22,7 @@ import (
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/sandbox/alipay"
@@ -97,9 +98,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		url = "http://" + ln.Addr().String()
 	}
 	hooks := &webhooks.Service{DB: db, Logger: logger, AllowPrivate: *allowPrivate}
-	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease, ProfitSharing: *profitSharing, Webhooks: hooks,
+	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, JobLease: *jobLease, Webhooks: hooks,
 		Onboarding: &onboarding.Service{DB: db, Wallets: gateway.OnboardingWallets(accounts), BaseURL: url, Events: hooks,
 			ContractsRequired: requiredChannels(*requireContracts)}}
+	svc.Money = &money.Service{DB: db, Logger: logger, Events: hooks, Payments: svc.MoneyPayments(), Wallets: svc.MoneyWallets(),
+		ProfitSharing: *profitSharing}
 	if err := svc.ScheduleDaily(ctx); err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/metrics"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -54,7 +55,11 @@ type Server struct {
 	// Onboarding serves the agreement, contract and campaign routes; nil
 	// means the gateway's own (gateway.Service.OnboardingService).
 	Onboarding *onboarding.Service
-	Logger     *slog.Logger
+	// Money serves the balance, ledger, settlement, statement and
+	// reconciliation routes; nil means the gateway's own
+	// (gateway.Service.MoneyService).
+	Money  *money.Service
+	Logger *slog.Logger
 	// IdempotencyLease is how long a request may run before a retry under
 	// the same Idempotency-Key may run it again (its gateway died). It must
 	// exceed the wallets' timeouts; 0 means DefaultIdempotencyLease.
@@ -80,6 +85,14 @@ func (s *Server) onboarding() *onboarding.Service {
 		return s.Onboarding
 	}
 	return s.Svc.OnboardingService()
+}
+
+// money is the service of the money routes.
+func (s *Server) money() *money.Service {
+	if s.Money != nil {
+		return s.Money
+	}
+	return s.Svc.MoneyService()
 }
 
 // DefaultIdempotencyLease outlasts a wallet call's 30-second timeout.
@@ -748,15 +761,15 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "invalid_request_error", "contract_state", err.Error(), "")
 	case errors.Is(err, onboarding.ErrBadSignToken):
 		writeError(w, http.StatusForbidden, "permission_error", "bad_sign_token", err.Error(), "token")
-	case errors.Is(err, gateway.ErrPayableShort):
+	case errors.Is(err, money.ErrPayableShort):
 		writeError(w, http.StatusConflict, "invalid_request_error", "payable_insufficient", err.Error(), "")
-	case errors.Is(err, gateway.ErrReturnInProgress):
+	case errors.Is(err, money.ErrReturnInProgress):
 		writeError(w, http.StatusConflict, "invalid_request_error", "return_in_progress", err.Error(), "")
-	case errors.Is(err, gateway.ErrRefundInFlight):
+	case errors.Is(err, money.ErrRefundInFlight):
 		writeError(w, http.StatusConflict, "invalid_request_error", "refund_in_flight", err.Error(), "")
 	case errors.Is(err, gateway.ErrNotAwaitingReturn):
 		writeError(w, http.StatusConflict, "invalid_request_error", "refund_not_awaiting_return", err.Error(), "")
-	case errors.Is(err, gateway.ErrNegativeBalance):
+	case errors.Is(err, money.ErrNegativeBalance):
 		writeError(w, http.StatusConflict, "invalid_request_error", "balance_negative", err.Error(), "")
 	case errors.Is(err, gateway.ErrPaidByOther):
 		writeError(w, http.StatusConflict, "invalid_request_error", "payment_paid", err.Error(), "")
@@ -774,7 +787,7 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, "invalid_request_error", "concurrent_change", err.Error(), "")
 	case errors.Is(err, idempotency.ErrKeyTakenOver):
 		writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a retry with this Idempotency-Key took this request over; retry later for its answer", "Idempotency-Key")
-	case errors.Is(err, gateway.ErrWalletRefused), errors.Is(err, onboarding.ErrWalletRefused):
+	case errors.Is(err, gateway.ErrWalletRefused), errors.Is(err, onboarding.ErrWalletRefused), errors.Is(err, money.ErrWalletRefused):
 		writeError(w, http.StatusBadGateway, "wallet_error", "wallet_refused", err.Error(), "")
 	default:
 		writeError(w, http.StatusInternalServerError, "api_error", "internal", "the gateway failed; it is safe to retry with the same Idempotency-Key", "")

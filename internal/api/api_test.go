@@ -20,6 +20,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -571,7 +572,7 @@ func TestMetrics(t *testing.T) {
 		if n := after.Value("hutong_payments", "method", "wechatpay.native", "status", "succeeded"); n != 1 {
 			t.Errorf("hutong_payments{method=wechatpay.native,status=succeeded} = %v, want 1", n)
 		}
-		for _, kind := range []string{gateway.KindPoll, webhooks.KindDeliver, gateway.KindOverdue} {
+		for _, kind := range []string{gateway.KindPoll, webhooks.KindDeliver, money.KindOverdue} {
 			if s := after.Series("hutong_job_lag_seconds", "kind", kind); len(s) != 1 || s[0].GetGauge().GetValue() < 0 {
 				t.Errorf("hutong_job_lag_seconds{kind=%q}: %v", kind, s)
 			}

@@ -233,9 +233,9 @@ func TestAlipayOnboarding(t *testing.T) {
 
 	// The day's Alipay reconciliation reads the authorized merchant's own
 	// bill beside the app's (which does not hold its trade): it matches.
-	run, err := e.Svc.Reconcile(ctx, "alipay", chinatime.Date(time.Now()), nil)
+	run, err := e.Svc.MoneyService().Reconcile(ctx, "alipay", chinatime.Date(time.Now()), nil)
 	if err != nil || run.Summary.Matched != 1 || run.Summary.Discrepancies() != 0 {
-		_, items, _ := e.Svc.ReconRunItems(ctx, run.ID)
+		_, items, _ := e.Svc.MoneyService().ReconRunItems(ctx, run.ID)
 		t.Fatalf("reconciled %+v (%v): %+v", run.Summary, err, items)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
@@ -306,7 +307,7 @@ func TestConfirmReceiptWaitsForAReturn(t *testing.T) {
 		t.Fatalf("return_and_refund: %d %+v", st, rf)
 	}
 	snapshot := func() string {
-		var b struct{ Data []gateway.Balance }
+		var b struct{ Data []money.Balance }
 		e.Call(e.Platform, "GET", "/v1/balances", nil, &b)
 		var entries struct{ Data []ledger.Entry }
 		e.Call(e.Platform, "GET", "/v1/ledger/entries?limit=1000", nil, &entries)
@@ -346,14 +347,14 @@ func TestConfirmReceiptWaitsForAReturn(t *testing.T) {
 	if st := e.Call(e.Keys[0], "POST", "/v1/payments/"+p.ID+"/confirm_receipt", nil, nil); st != http.StatusOK {
 		t.Fatalf("confirm after the return: %d", st)
 	}
-	var b struct{ Data []gateway.Balance }
+	var b struct{ Data []money.Balance }
 	e.Call(e.Keys[0], "GET", "/v1/balances", nil, &b)
 	for _, x := range b.Data {
 		if (x.Account == ledger.Escrow(m) || x.Account == ledger.Payable(m)) && x.Balance != 0 {
 			t.Errorf("%s is %d after a full return, want 0", x.Account, x.Balance)
 		}
 	}
-	if problems, err := e.Svc.VerifyLedger(ctx); err != nil || len(problems) > 0 {
+	if problems, err := e.Svc.MoneyService().VerifyLedger(ctx); err != nil || len(problems) > 0 {
 		t.Fatalf("ledger: %v %v", problems, err)
 	}
 }

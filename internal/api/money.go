@@ -7,11 +7,11 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/csvsafe"
-	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/money"
 )
 
 func (s *Server) confirmReceipt(w http.ResponseWriter, r *http.Request, c caller) {
-	p, err := s.Svc.ConfirmReceipt(r.Context(), c.merchant.ID, r.PathValue("id"))
+	p, err := s.money().ConfirmReceipt(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -48,7 +48,7 @@ func (s *Server) returnReceived(w http.ResponseWriter, r *http.Request, c caller
 }
 
 func (s *Server) balances(w http.ResponseWriter, r *http.Request, c caller) {
-	list, err := s.Svc.Balances(r.Context(), scope(c))
+	list, err := s.money().Balances(r.Context(), scope(c))
 	if err != nil {
 		fail(w, err)
 		return
@@ -63,7 +63,7 @@ func (s *Server) ledgerEntries(w http.ResponseWriter, r *http.Request, c caller)
 		return
 	}
 	q := r.URL.Query()
-	list, err := s.Svc.Entries(r.Context(), gateway.EntryFilter{MerchantID: scope(c), Account: q.Get("account"), PaymentID: q.Get("payment_id"),
+	list, err := s.money().Entries(r.Context(), money.EntryFilter{MerchantID: scope(c), Account: q.Get("account"), PaymentID: q.Get("payment_id"),
 		Kind: q.Get("kind"), After: pg.after, Limit: pg.limit + 1})
 	if err != nil {
 		fail(w, err)
@@ -82,7 +82,7 @@ func (s *Server) settle(w http.ResponseWriter, r *http.Request, c caller) {
 	if req.Day == "" {
 		req.Day = chinatime.Date(time.Now())
 	}
-	list, err := s.Svc.Settle(r.Context(), req.Day)
+	list, err := s.money().Settle(r.Context(), req.Day)
 	if err != nil {
 		fail(w, err)
 		return
@@ -112,7 +112,7 @@ func (s *Server) statement(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "merchant_required", "a platform key names the merchant whose statement it reads in the Hutong-Merchant header", "Hutong-Merchant")
 		return
 	}
-	st, err := s.Svc.MerchantStatement(r.Context(), m, from, to)
+	st, err := s.money().MerchantStatement(r.Context(), m, from, to)
 	if err != nil {
 		fail(w, err)
 		return
@@ -147,7 +147,7 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request, c caller) {
 	if !decode(w, r, &req) {
 		return
 	}
-	run, err := s.Svc.Reconcile(r.Context(), req.Channel, req.Day, nil)
+	run, err := s.money().Reconcile(r.Context(), req.Channel, req.Day, nil)
 	if err != nil && run.ID == "" {
 		fail(w, err)
 		return
@@ -161,7 +161,7 @@ func (s *Server) listReconciliations(w http.ResponseWriter, r *http.Request, c c
 	if !ok {
 		return
 	}
-	list, err := s.Svc.ReconRuns(r.Context(), pg.after, pg.limit+1)
+	list, err := s.money().ReconRuns(r.Context(), pg.after, pg.limit+1)
 	if err != nil {
 		fail(w, err)
 		return
@@ -170,7 +170,7 @@ func (s *Server) listReconciliations(w http.ResponseWriter, r *http.Request, c c
 }
 
 func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request, c caller) {
-	run, items, err := s.Svc.ReconRunItems(r.Context(), r.PathValue("id"))
+	run, items, err := s.money().ReconRunItems(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -179,7 +179,7 @@ func (s *Server) getReconciliation(w http.ResponseWriter, r *http.Request, c cal
 }
 
 func (s *Server) exportReconciliation(w http.ResponseWriter, r *http.Request, c caller) {
-	run, items, err := s.Svc.ReconRunItems(r.Context(), r.PathValue("id"))
+	run, items, err := s.money().ReconRunItems(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return

@@ -11,9 +11,9 @@ import (
 
 	"github.com/hutong-pay/hutong/client"
 	"github.com/hutong-pay/hutong/internal/chinatime"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
@@ -39,7 +39,7 @@ func TestMoneyThroughTheAPI(t *testing.T) {
 	e.Sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": p.NextAction.QRCode}, nil)
 	e.Eventually("paid", func() bool { return e.Status(0, p.ID) == "succeeded" })
 	balances := func() map[string]int64 {
-		var out struct{ Data []gateway.Balance }
+		var out struct{ Data []money.Balance }
 		e.Call(e.Keys[0], "GET", "/v1/balances", nil, &out)
 		b := map[string]int64{}
 		for _, x := range out.Data {
@@ -104,7 +104,7 @@ func TestMoneyThroughTheAPI(t *testing.T) {
 	}
 	// Settlement, then the statement: opening + movements = closing = 0.
 	day := chinatime.Date(time.Now())
-	var batches struct{ Data []gateway.Batch }
+	var batches struct{ Data []money.Batch }
 	if st := e.Call(e.Platform, "POST", "/v1/settlements", map[string]any{"day": day}, &batches); st != http.StatusOK || len(batches.Data) != 1 || batches.Data[0].Amount != want {
 		t.Fatalf("settle: %d %+v", st, batches)
 	}
@@ -137,7 +137,7 @@ func TestMoneyThroughTheAPI(t *testing.T) {
 		t.Errorf("no negative amount in the statement %q", rows)
 	}
 	// Reconciliation of the day through the API: everything matches.
-	var run gateway.ReconRun
+	var run money.ReconRun
 	if st := e.Call(e.Platform, "POST", "/v1/reconciliations", map[string]any{"channel": "wechatpay", "day": day}, &run); st != http.StatusCreated ||
 		run.Summary.Matched != 3 || run.Summary.Discrepancies() != 0 {
 		t.Fatalf("reconcile: %d %+v", st, run)
@@ -145,7 +145,7 @@ func TestMoneyThroughTheAPI(t *testing.T) {
 	if st := e.Call(e.Keys[0], "POST", "/v1/reconciliations", map[string]any{"channel": "wechatpay", "day": day}, nil); st != http.StatusForbidden {
 		t.Fatalf("a merchant key reconciles: %d", st)
 	}
-	problems, err := e.Svc.VerifyLedger(ctx)
+	problems, err := e.Svc.MoneyService().VerifyLedger(ctx)
 	if err != nil || len(problems) != 0 {
 		t.Fatalf("ledger: %v %v", problems, err)
 	}

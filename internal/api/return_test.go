@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 	"github.com/hutong-pay/hutong/internal/webhooks"
@@ -83,7 +83,7 @@ func TestCancelReturn(t *testing.T) {
 		if st := e.Call(e.Keys[0], "POST", "/v1/payments/"+p.ID+"/confirm_receipt", nil, nil); st != http.StatusOK {
 			t.Fatalf("confirm after the cancel: %d", st)
 		}
-		var b struct{ Data []gateway.Balance }
+		var b struct{ Data []money.Balance }
 		if st := e.Call(e.Keys[0], "GET", "/v1/balances", nil, &b); st != http.StatusOK {
 			t.Fatalf("balances: %d", st)
 		}
@@ -95,7 +95,7 @@ func TestCancelReturn(t *testing.T) {
 				t.Errorf("payable is %d after release of 2000 fen, want it positive", x.Balance)
 			}
 		}
-		if problems, err := e.Svc.VerifyLedger(ctx); err != nil || len(problems) > 0 {
+		if problems, err := e.Svc.MoneyService().VerifyLedger(ctx); err != nil || len(problems) > 0 {
 			t.Fatalf("ledger: %v %v", problems, err)
 		}
 	})

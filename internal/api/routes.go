@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
 )
@@ -97,7 +97,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, c caller) 
 		return
 	}
 	rf, err := s.Svc.CreateRefund(r.Context(), c.merchant.ID, r.PathValue("id"), req.Amount, req.Reason, req.Kind)
-	if errors.Is(err, gateway.ErrPayableShort) {
+	if errors.Is(err, money.ErrPayableShort) {
 		// After release the merchant's payable bears the refund: its
 		// amount is what does not fit.
 		writeError(w, http.StatusConflict, "invalid_request_error", "payable_insufficient", err.Error(), "amount")

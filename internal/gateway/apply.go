@@ -59,7 +59,7 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 	}
 	if c.Changed && c.Event == payment.EventSucceeded {
 		// The money arrived: book it into escrow in this transaction.
-		if err := s.recordPaid(ctx, tx, &c.Payment, now); err != nil {
+		if err := s.books().RecordPaid(ctx, tx, &c.Payment, now); err != nil {
 			return err
 		}
 	}
@@ -86,7 +86,7 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 		}
 	}
 	if c.Duplicate {
-		if err := s.post(ctx, tx, ledger.Duplicate(p.MerchantID, c.Attempt.Channel, p.ID, p.Amount, now)); err != nil {
+		if err := s.books().Post(ctx, tx, ledger.Duplicate(p.MerchantID, c.Attempt.Channel, p.ID, p.Amount, now)); err != nil {
 			return err
 		}
 		return s.refundDuplicate(ctx, tx, p, c.Attempt, now)

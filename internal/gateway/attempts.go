@@ -44,12 +44,7 @@ func (s *Service) loadAttempt(ctx context.Context, q queryer, id string, lock bo
 // fillAttempt completes an attempt stored before attempts had their own
 // data.
 func fillAttempt(a payment.Attempt, p payment.Payment) payment.Attempt {
-	if a.Channel == "" {
-		a.Channel, a.Method = p.Channel, p.Method
-		a.Payer.IsBuyer = true
-		a.CreatedAt = p.CreatedAt
-	}
-	return a
+	return payment.FillAttempt(a, p)
 }
 
 // Attempts lists a payment's wallet orders, oldest first.

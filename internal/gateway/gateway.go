@@ -21,9 +21,9 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
-	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/merchants"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
@@ -54,19 +54,6 @@ type Service struct {
 	PollSchedule []time.Duration
 	// JobLease is how long a claimed job is held; 0 means a minute.
 	JobLease time.Duration
-	// AutoConfirm is how long after payment the escrow is released unless
-	// the buyer confirms receipt first; 0 means DefaultAutoConfirm.
-	AutoConfirm time.Duration
-	// FeeRates are the wallets' fees per channel (default DefaultFeeRate);
-	// CommissionByCategory the platform's commission per merchant category
-	// (default DefaultCommission), unless a merchant has its own.
-	FeeRates             map[string]ledger.Rate
-	CommissionByCategory map[string]ledger.Rate
-	// ProfitSharing settles WeChat Pay service-provider merchants through
-	// the wallet's profit sharing (the connector must make their payments
-	// with profit sharing too): the commission to the platform's own
-	// account, the rest unfrozen to the sub-merchant.
-	ProfitSharing bool
 
 	// Merchants keeps the merchants and API keys; nil means one built on
 	// first use from the gateway's DB and Now (MerchantService).
@@ -76,10 +63,13 @@ type Service struct {
 	// first use from the gateway's own fields, no channel requiring
 	// contracts (OnboardingService).
 	Onboarding *onboarding.Service
+	// Money keeps the ledger, escrow, settlement and reconciliation; nil
+	// means one built on first use (MoneyService).
+	Money *money.Service
 
-	webhooksOnce  sync.Once
-	merchantsOnce sync.Once
-
+	webhooksOnce   sync.Once
+	merchantsOnce  sync.Once
+	moneyOnce      sync.Once
 	onboardingOnce sync.Once
 
 	wakeOnce sync.Once
@@ -220,15 +210,6 @@ type NotFoundError = notfound.Error
 // path, among merchantID's objects ("" for any merchant's).
 func notFound(object, id, merchantID string) error {
 	return notfound.ByID(object, id, merchantID)
-}
-
-// forUpdate locks a row on PostgreSQL; SQLite's immediate transactions
-// already serialize writers.
-func (s *Service) forUpdate() string {
-	if s.DB.Dialect == store.Postgres {
-		return " FOR UPDATE"
-	}
-	return ""
 }
 
 func (s *Service) subMerchant(m merchant.Merchant, ch string) string {
@@ -433,11 +414,11 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindRefundExecute:    s.ExecuteRefund,
 			webhooks.KindDeliver: s.WebhookService().Deliver,
 			KindAttemptClose:     s.CloseAttempt,
-			KindEscrowRelease:    s.ReleaseEscrow,
-			KindSettleDaily:      s.SettleDaily,
-			KindReconcileDaily:   s.ReconcileDaily,
+			KindEscrowRelease:    s.MoneyService().ReleaseEscrow,
+			KindSettleDaily:      s.MoneyService().SettleDaily,
+			KindReconcileDaily:   s.MoneyService().ReconcileDaily,
 			KindPrune:            s.Prune,
-			KindOverdue:          s.CheckOverdue,
+			KindOverdue:          s.MoneyService().CheckOverdue,
 
 			onboarding.KindContractPoll:   s.OnboardingService().PollContract,
 			onboarding.KindCampaignRemind: s.OnboardingService().RemindCampaign,
@@ -445,7 +426,7 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Backoffs: map[string]func(int) time.Duration{
 			webhooks.KindDeliver: webhooks.Backoff,
 			KindRefundExecute:    refundBackoff,
-			KindEscrowRelease:    func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, 10*time.Minute) },
+			KindEscrowRelease:    money.ReleaseBackoff,
 
 			onboarding.KindContractPoll: s.OnboardingService().PollBackoff,
 		},

@@ -71,7 +71,7 @@ func (s *Service) CreateRefund(ctx context.Context, merchantID, paymentID string
 // startRefund books a refund into refunds in flight and queues its
 // execution at the wallet, in tx.
 func (s *Service) startRefund(ctx context.Context, tx *sql.Tx, p payment.Payment, r payment.Refund) error {
-	if err := s.post(ctx, tx, ledger.RefundRequested(p.MerchantID, p.ID, r.ID, r.Amount, r.AfterRelease, s.now())); err != nil {
+	if err := s.books().Post(ctx, tx, ledger.RefundRequested(p.MerchantID, p.ID, r.ID, r.Amount, r.AfterRelease, s.now())); err != nil {
 		return err
 	}
 	_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindRefundExecute, Payload: ref{r.ID}, MaxAttempts: refundMaxAttempts}, s.now())
@@ -159,7 +159,7 @@ func (s *Service) CancelReturn(ctx context.Context, merchantID, refundID, reason
 			return err
 		}
 		if next.Status == payment.StatusSucceeded && next.ReleasedAt.IsZero() && !next.AutoConfirmAt.After(now) {
-			if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindEscrowRelease, Payload: ref{next.ID}, MaxAttempts: 1000}, now); err != nil {
+			if err := s.books().QueueRelease(ctx, tx, next.ID, now); err != nil {
 				return err
 			}
 		}
@@ -369,10 +369,10 @@ func (s *Service) bookRefund(ctx context.Context, tx *sql.Tx, p *payment.Payment
 		if err != nil {
 			return err
 		}
-		return s.post(ctx, tx, ledger.DuplicateRefunded(p.MerchantID, fillAttempt(a, *p).Channel, p.ID, r.ID, r.Amount, now))
+		return s.books().Post(ctx, tx, ledger.DuplicateRefunded(p.MerchantID, fillAttempt(a, *p).Channel, p.ID, r.ID, r.Amount, now))
 	}
 	if !ok {
-		return s.post(ctx, tx, ledger.RefundFailed(p.MerchantID, p.ID, r.ID, r.Amount, r.AfterRelease, now))
+		return s.books().Post(ctx, tx, ledger.RefundFailed(p.MerchantID, p.ID, r.ID, r.Amount, r.AfterRelease, now))
 	}
 	// The wallet returns its fee on the refunded part; the last refund
 	// takes what is left of it.
@@ -381,12 +381,12 @@ func (s *Service) bookRefund(ctx context.Context, tx *sql.Tx, p *payment.Payment
 		return err
 	}
 	last := p.Refunded == p.Amount && others == 0
-	r.FeeBack = min(s.feeRate(p.Channel).Of(r.Amount), p.Fee-p.FeeReturned)
+	r.FeeBack = min(s.books().FeeRate(p.Channel).Of(r.Amount), p.Fee-p.FeeReturned)
 	if last {
 		r.FeeBack = p.Fee - p.FeeReturned
 	}
 	p.FeeReturned += r.FeeBack
-	return s.post(ctx, tx, ledger.RefundDone(p.MerchantID, p.Channel, p.ID, r.ID, r.Amount, r.FeeBack, r.AfterRelease, now))
+	return s.books().Post(ctx, tx, ledger.RefundDone(p.MerchantID, p.Channel, p.ID, r.ID, r.Amount, r.FeeBack, r.AfterRelease, now))
 }
 
 // merchantRefunds counts a payment's refunds (the merchant's, not

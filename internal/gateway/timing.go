@@ -14,8 +14,8 @@ func WithWalletTimer(ctx context.Context) (context.Context, func() time.Duration
 }
 
 // atWallet runs a call to wallet (a channel) named call: every connector
-// call the gateway makes goes through here, timed and recorded by
-// walletcall.
+// call the gateway makes goes through here (walletcall.Do), timed and
+// recorded.
 func atWallet[T any](ctx context.Context, wallet, call string, fn func() (T, error)) (T, error) {
 	return walletcall.Do(ctx, wallet, call, fn)
 }

@@ -22,6 +22,7 @@ import (
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/merchant"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"github.com/hutong-pay/hutong/internal/sandbox/sandboxtest"
@@ -90,9 +91,9 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 	svc := &gateway.Service{DB: db, Accounts: map[string]gateway.Account{
 		wconn.Channel(): {Name: "main", Connector: wconn},
 		aconn.Channel(): {Name: "main", Connector: aconn},
-	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second,
-		AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing}
+	}, PollSchedule: []time.Duration{300 * time.Millisecond, time.Second}, JobLease: 10 * time.Second}
 	svc.Webhooks = PrivateWebhooks(svc)
+	svc.Money = Money(svc, opts)
 	// The address is known before the handler, so the gateway's pages and
 	// notify URLs name it.
 	srv := httptest.NewUnstartedServer(nil)
@@ -151,6 +152,13 @@ func clockOf(svc *gateway.Service) func() time.Time {
 		}
 		return time.Now()
 	}
+}
+
+// Money is the money service of svc in tests: with opts' auto-confirm
+// and profit sharing, stamping with svc's clock, which tests move.
+func Money(svc *gateway.Service, opts Options) *money.Service {
+	return &money.Service{DB: svc.DB, Events: svc.WebhookService(), Payments: svc.MoneyPayments(), Wallets: svc.MoneyWallets(),
+		AutoConfirm: opts.AutoConfirm, ProfitSharing: opts.ProfitSharing, Now: clockOf(svc)}
 }
 
 // StartWorker runs the gateway's jobs (once).

@@ -151,3 +151,14 @@ func CanAttempt(p Payment, now time.Time) error {
 
 // ErrClosed is a payment that can no longer be paid.
 var ErrClosed = errors.New("payment: the payment is closed or expired")
+
+// FillAttempt completes an attempt stored before attempts had their own
+// data: such an order is the payment's own, made by its buyer.
+func FillAttempt(a Attempt, p Payment) Attempt {
+	if a.Channel == "" {
+		a.Channel, a.Method = p.Channel, p.Method
+		a.Payer.IsBuyer = true
+		a.CreatedAt = p.CreatedAt
+	}
+	return a
+}

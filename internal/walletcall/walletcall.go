@@ -1,9 +1,10 @@
-// Package walletcall times hutong's calls to the wallets. Every connector
-// call any service makes goes through Do (or DoErr), so each is recorded
-// in hutong_wallet_call_duration_seconds and, when it fails, in
-// hutong_wallet_call_errors_total, and is added to the wallet time of the
-// request that waited for it (WithTimer): what the API reports as its own
-// time is a request's time less that.
+// Package walletcall times hutong's calls to the wallets: every connector
+// call a service makes goes through Do, which records its duration and
+// failure per wallet and call (package metrics) and adds its time to the
+// request's timer (WithTimer), so that a request's own time, without the
+// wallets', can be measured. Services beside the gateway (money's bill
+// downloads and profit sharing) share it, so a request's wallet time is
+// counted whichever service waits.
 package walletcall
 
 import (
@@ -21,16 +22,17 @@ type timer struct{ ns atomic.Int64 }
 
 type timerKey struct{}
 
-// WithTimer returns a context that accumulates the time of the wallet
-// calls made under it, and a func that reads that time.
+// WithTimer returns a context that accumulates wallet time, and a func
+// that reads it.
 func WithTimer(ctx context.Context) (context.Context, func() time.Duration) {
 	t := &timer{}
 	return context.WithValue(ctx, timerKey{}, t), func() time.Duration { return time.Duration(t.ns.Load()) }
 }
 
-// Do runs fn, a call named call to wallet (a channel), timing it against
-// ctx's timer and recording it. channel.ErrNotFound (no such order or
-// refund) is the wallet's answer, not a failure.
+// Do runs a call to wallet (a channel) named call, timed against ctx's
+// timer and recorded in hutong_wallet_call_duration_seconds and, when it
+// fails, hutong_wallet_call_errors_total. channel.ErrNotFound (no such
+// order or refund) is the wallet's answer, not a failure.
 func Do[T any](ctx context.Context, wallet, call string, fn func() (T, error)) (T, error) {
 	start := time.Now()
 	v, err := fn()

@@ -1,17 +1,13 @@
-package gateway
+package money
 
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/metrics"
-	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
 
@@ -32,9 +28,6 @@ const (
 	EventPaymentOverdue = "payment.overdue"
 )
 
-// KindOverdue looks for overdue refunds and payments, hourly.
-const KindOverdue = "alerts.overdue"
-
 // defaultNotifyWindow is the window of a connector that does not say.
 const defaultNotifyWindow = 25 * time.Hour
 
@@ -48,12 +41,12 @@ func (s *Service) alertDiscrepancies(ctx context.Context, tx *sql.Tx, run ReconR
 	}
 	s.log().Error("reconciliation found discrepancies", "run", run.ID, "channel", run.Channel, "day", run.Day, "discrepancies", n,
 		"net_bill", run.Summary.BillNet, "net_books", run.Summary.OurNet)
-	return s.events().Publish(ctx, tx, "", EventReconDiscrepancy, run.ID, run)
+	return s.Events.Publish(ctx, tx, "", EventReconDiscrepancy, run.ID, run)
 }
 
-// notifyWindow is how long ch's wallet keeps notifying.
-func (s *Service) notifyWindow(ch string) time.Duration {
-	if w, ok := s.Accounts[ch].Connector.(channel.NotifyWindower); ok {
+// notifyWindow is how long a wallet keeps notifying.
+func notifyWindow(wallet Wallet) time.Duration {
+	if w, ok := wallet.(channel.NotifyWindower); ok {
 		return w.NotifyWindow()
 	}
 	return defaultNotifyWindow
@@ -65,8 +58,8 @@ func (s *Service) notifyWindow(ch string) time.Duration {
 func (s *Service) CheckOverdue(ctx context.Context, j jobs.Job) error {
 	now := s.now()
 	shortest := defaultNotifyWindow
-	for ch := range s.Accounts {
-		shortest = min(shortest, s.notifyWindow(ch))
+	for _, w := range s.Wallets {
+		shortest = min(shortest, notifyWindow(w))
 	}
 	refunds, err := s.overdueRefunds(ctx, now, shortest)
 	if err != nil {
@@ -78,7 +71,7 @@ func (s *Service) CheckOverdue(ctx context.Context, j jobs.Job) error {
 	}
 	metrics.SetOverdue(EventRefundOverdue, refunds)
 	metrics.SetOverdue(EventPaymentOverdue, payments)
-	return s.scheduleHourly(ctx, KindOverdue)
+	return queue(s.DB, s.Now).ScheduleHourly(ctx, KindOverdue)
 }
 
 // overdueItem is money whose outcome its wallet should have told by now.
@@ -92,37 +85,17 @@ type overdueItem struct {
 // overdueRefunds alerts on pending refunds asked longer ago than their
 // wallet's window; it returns how many are overdue.
 func (s *Service) overdueRefunds(ctx context.Context, now time.Time, shortest time.Duration) (int64, error) {
-	type pending struct {
-		r       payment.Refund
-		p       payment.Payment
-		alerted bool
-	}
-	var found []pending
-	err := s.eachRow(ctx, `SELECT r.data, p.data, EXISTS (SELECT 1 FROM events e WHERE e.object_id = r.id AND e.type = $2)
-		FROM refunds r JOIN payments p ON p.id = r.payment_id
-		WHERE r.status = 'pending' AND r.created_at < $1`, []any{store.Micros(now.Add(-shortest)), EventRefundOverdue},
-		func(scan func(...any) error) error {
-			var rdata, pdata string
-			var x pending
-			if err := scan(&rdata, &pdata, &x.alerted); err != nil {
-				return err
-			}
-			if err := errors.Join(json.Unmarshal([]byte(rdata), &x.r), json.Unmarshal([]byte(pdata), &x.p)); err != nil {
-				return fmt.Errorf("a pending refund does not decode: %w", err)
-			}
-			found = append(found, x)
-			return nil
-		})
+	found, err := s.DB.Pool().RefundsPending(ctx, store.OverdueParams{Before: now.Add(-shortest), Event: EventRefundOverdue})
 	if err != nil {
 		return 0, err
 	}
 	items := make([]overdueItem, 0, len(found))
 	for _, x := range found {
-		_, ch, err := s.refundedOrder(ctx, s.DB, x.p, x.r)
+		_, ch, err := s.Payments.RefundedOrder(ctx, x.Payment, x.Refund)
 		if err != nil {
 			return 0, err
 		}
-		items = append(items, overdueItem{id: x.r.ID, merchantID: x.p.MerchantID, channel: ch, since: x.r.CreatedAt, object: x.r, alerted: x.alerted})
+		items = append(items, overdueItem{id: x.Refund.ID, merchantID: x.Payment.MerchantID, channel: ch, since: x.Refund.CreatedAt, object: x.Refund, alerted: x.Alerted})
 	}
 	return s.raiseOverdue(ctx, now, EventRefundOverdue, items)
 }
@@ -130,25 +103,14 @@ func (s *Service) overdueRefunds(ctx context.Context, now time.Time, shortest ti
 // overduePayments alerts on payments still awaiting their buyer past
 // their expiry and their wallet's window.
 func (s *Service) overduePayments(ctx context.Context, now time.Time, shortest time.Duration) (int64, error) {
-	var items []overdueItem
-	err := s.eachRow(ctx, `SELECT p.data, EXISTS (SELECT 1 FROM events e WHERE e.object_id = p.id AND e.type = $2)
-		FROM payments p WHERE p.status = $3 AND p.created_at < $1`,
-		[]any{store.Micros(now.Add(-shortest)), EventPaymentOverdue, payment.StatusRequiresAction},
-		func(scan func(...any) error) error {
-			var data string
-			var alerted bool
-			if err := scan(&data, &alerted); err != nil {
-				return err
-			}
-			var p payment.Payment
-			if err := json.Unmarshal([]byte(data), &p); err != nil {
-				return fmt.Errorf("an open payment does not decode: %w", err)
-			}
-			items = append(items, overdueItem{id: p.ID, merchantID: p.MerchantID, channel: p.Channel, since: p.ExpiresAt, object: p, alerted: alerted})
-			return nil
-		})
+	found, err := s.DB.Pool().PaymentsOpen(ctx, store.OverdueParams{Before: now.Add(-shortest), Event: EventPaymentOverdue})
 	if err != nil {
 		return 0, err
+	}
+	items := make([]overdueItem, 0, len(found))
+	for _, x := range found {
+		p := x.Payment
+		items = append(items, overdueItem{id: p.ID, merchantID: p.MerchantID, channel: p.Channel, since: p.ExpiresAt, object: p, alerted: x.Alerted})
 	}
 	return s.raiseOverdue(ctx, now, EventPaymentOverdue, items)
 }
@@ -158,7 +120,7 @@ func (s *Service) overduePayments(ctx context.Context, now time.Time, shortest t
 func (s *Service) raiseOverdue(ctx context.Context, now time.Time, event string, items []overdueItem) (int64, error) {
 	var n int64
 	for _, x := range items {
-		if x.since.Add(s.notifyWindow(x.channel)).After(now) {
+		if x.since.Add(notifyWindow(s.Wallets[x.channel])).After(now) {
 			continue
 		}
 		n++
@@ -166,25 +128,9 @@ func (s *Service) raiseOverdue(ctx context.Context, now time.Time, event string,
 			continue
 		}
 		s.log().Error("money overdue: its wallet has not settled it", "event", event, "object", x.id, "since", x.since)
-		if err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.events().Publish(ctx, tx, x.merchantID, event, x.id, x.object) }); err != nil {
+		if err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.Events.Publish(ctx, tx, x.merchantID, event, x.id, x.object) }); err != nil {
 			return n, err
 		}
 	}
 	return n, nil
-}
-
-// eachRow runs query and hands each row to fn. The rows hold a
-// connection until it returns, so fn reads nothing else from the pool.
-func (s *Service) eachRow(ctx context.Context, query string, args []any, fn func(scan func(...any) error) error) error {
-	rows, err := s.DB.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

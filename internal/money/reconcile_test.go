@@ -1,4 +1,4 @@
-package gateway_test
+package money_test
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/chinatime"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/recon"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -38,9 +38,9 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 		day := chinatime.Date(time.Now())
 		before := metricstest.Scrape(t, metrics.Handler(metrics.Options{}))
 
-		run, err := svc.Reconcile(ctx, "wechatpay", day, nil)
+		run, err := svc.MoneyService().Reconcile(ctx, "wechatpay", day, nil)
 		if err != nil || run.Status != "done" || run.Summary.Matched != 5 || run.Summary.Discrepancies() != 0 {
-			_, items, _ := svc.ReconRunItems(ctx, run.ID)
+			_, items, _ := svc.MoneyService().ReconRunItems(ctx, run.ID)
 			t.Fatalf("a true bill: %+v %v %+v", run, err, items)
 		}
 		if st := e.Sandbox.Helper("POST", "/sandbox/v1/bill_faults", map[string]any{
@@ -53,11 +53,11 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 		}, nil); st != http.StatusOK {
 			t.Fatalf("bill faults: %d", st)
 		}
-		run, err = svc.Reconcile(ctx, "wechatpay", day, nil)
+		run, err = svc.MoneyService().Reconcile(ctx, "wechatpay", day, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, items, err := svc.ReconRunItems(ctx, run.ID)
+		_, items, err := svc.MoneyService().ReconRunItems(ctx, run.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 		}
 		var alerts []string
 		for _, ev := range events {
-			if ev.Type == gateway.EventReconDiscrepancy {
+			if ev.Type == money.EventReconDiscrepancy {
 				alerts = append(alerts, ev.MerchantID+"/"+runID(t, ev))
 			}
 		}
@@ -107,7 +107,7 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 // runID reads the run id out of a reconciliation event.
 func runID(t *testing.T, ev webhooks.Event) string {
 	t.Helper()
-	var run gateway.ReconRun
+	var run money.ReconRun
 	if err := json.Unmarshal(ev.Data, &run); err != nil {
 		t.Fatal(err)
 	}
@@ -142,12 +142,12 @@ func TestReconcileFullRefundInParts(t *testing.T) {
 		}
 		day := chinatime.Date(time.Now())
 		for _, ch := range []string{"wechatpay", "alipay"} {
-			run, err := svc.Reconcile(ctx, ch, day, nil)
+			run, err := svc.MoneyService().Reconcile(ctx, ch, day, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if run.Summary.Discrepancies() != 0 || run.Summary.BillFees != run.Summary.OurFees {
-				_, items, _ := svc.ReconRunItems(ctx, run.ID)
+				_, items, _ := svc.MoneyService().ReconRunItems(ctx, run.ID)
 				t.Errorf("%s: %+v %+v", ch, run.Summary, items)
 			}
 		}
@@ -183,12 +183,12 @@ func TestReconcileFilesRefundsUnderTheWalletsTime(t *testing.T) {
 		settled(t, e, db)
 		day := chinatime.Date(time.Now())
 		for _, ch := range []string{"wechatpay", "alipay"} {
-			run, err := svc.Reconcile(ctx, ch, day, nil)
+			run, err := svc.MoneyService().Reconcile(ctx, ch, day, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if run.Summary.Discrepancies() != 0 {
-				_, items, _ := svc.ReconRunItems(ctx, run.ID)
+				_, items, _ := svc.MoneyService().ReconRunItems(ctx, run.ID)
 				t.Errorf("%s %s: %+v %+v", ch, day, run.Summary, items)
 			}
 		}

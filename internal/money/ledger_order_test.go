@@ -1,4 +1,4 @@
-package gateway
+package money
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func TestPostingsLockBalancesInOneOrder(t *testing.T) {
 			return ledger.Entry{Kind: "test", MerchantID: "m", At: time.Now(), Lines: []ledger.Line{{Account: first, Amount: 1}, {Account: second, Amount: -1}}}
 		}
 		// Both rows exist, so that each update takes a row lock.
-		if err := db.Tx(ctx, func(tx *sql.Tx) error { return s.post(ctx, tx, entry(a, b)) }); err != nil {
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { return s.Post(ctx, tx, entry(a, b)) }); err != nil {
 			t.Fatal(err)
 		}
 		first, err := db.BeginTx(ctx, nil)
@@ -40,10 +40,10 @@ func TestPostingsLockBalancesInOneOrder(t *testing.T) {
 		// ...while a second, its lines b then a, starts.
 		second := make(chan error, 1)
 		go func() {
-			second <- db.Tx(ctx, func(tx *sql.Tx) error { return s.post(ctx, tx, entry(b, a)) })
+			second <- db.Tx(ctx, func(tx *sql.Tx) error { return s.Post(ctx, tx, entry(b, a)) })
 		}()
 		time.Sleep(300 * time.Millisecond)
-		if err := s.post(ctx, first, entry(a, b)); err != nil {
+		if err := s.Post(ctx, first, entry(a, b)); err != nil {
 			if err := first.Rollback(); err != nil {
 				t.Error(err)
 			}

@@ -1,4 +1,4 @@
-package gateway_test
+package money_test
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
-	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
@@ -61,11 +61,11 @@ func settled(t *testing.T, e *gatewaytest.Env, db *store.DB) {
 func checkBooks(t *testing.T, svc *gateway.Service, db *store.DB, step string) {
 	t.Helper()
 	ctx := context.Background()
-	problems, err := svc.VerifyLedger(ctx)
+	problems, err := svc.MoneyService().VerifyLedger(ctx)
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("after %s: %v %v", step, problems, err)
 	}
-	bals, _ := svc.Balances(ctx, "")
+	bals, _ := svc.MoneyService().Balances(ctx, "")
 	var sum int64
 	for _, b := range bals {
 		sum += b.Balance * ledger.Normal(b.Account)
@@ -145,8 +145,8 @@ func TestLedgerProperties(t *testing.T) {
 				name = fmt.Sprintf("pay %d fen", amount)
 			case op < 5:
 				p := pays[rng.IntN(len(pays))]
-				_, err := svc.ConfirmReceipt(ctx, p.MerchantID, p.ID)
-				if err != nil && !errors.Is(err, gateway.ErrRefundInFlight) && !errors.Is(err, gateway.ErrReturnInProgress) {
+				_, err := svc.MoneyService().ConfirmReceipt(ctx, p.MerchantID, p.ID)
+				if err != nil && !errors.Is(err, money.ErrRefundInFlight) && !errors.Is(err, money.ErrReturnInProgress) {
 					t.Fatalf("confirm: %v", err)
 				}
 				name = "confirm " + p.ID
@@ -159,17 +159,17 @@ func TestLedgerProperties(t *testing.T) {
 				r, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, amount, "property", kind)
 				switch {
 				case err == nil && kind == payment.RefundWithReturn && rng.IntN(3) > 0:
-					if _, err := svc.ReturnReceived(ctx, p.MerchantID, r.ID); err != nil && !errors.Is(err, gateway.ErrPayableShort) {
+					if _, err := svc.ReturnReceived(ctx, p.MerchantID, r.ID); err != nil && !errors.Is(err, money.ErrPayableShort) {
 						t.Fatalf("return received: %v", err)
 					}
-				case err == nil, errors.Is(err, payment.ErrRefundExceeds), errors.Is(err, gateway.ErrPayableShort):
+				case err == nil, errors.Is(err, payment.ErrRefundExceeds), errors.Is(err, money.ErrPayableShort):
 				default:
 					t.Fatalf("refund: %v", err)
 				}
 				settled(t, e, db)
 				name = fmt.Sprintf("%s %d of %s: %v", kind, amount, p.ID, err)
 			case op < 9:
-				if _, err := svc.Settle(ctx, fmt.Sprintf("2024-09-%02d", step%28+1)); err != nil {
+				if _, err := svc.MoneyService().Settle(ctx, fmt.Sprintf("2024-09-%02d", step%28+1)); err != nil {
 					t.Fatalf("settle: %v", err)
 				}
 				name = "settle"
@@ -233,7 +233,7 @@ func TestAutoConfirmAndStatement(t *testing.T) {
 			t.Fatalf("released payment: commission %d fee %d", got.Commission, got.Fee)
 		}
 		bal := func() map[string]int64 {
-			list, _ := svc.Balances(ctx, p.MerchantID)
+			list, _ := svc.MoneyService().Balances(ctx, p.MerchantID)
 			out := map[string]int64{}
 			for _, b := range list {
 				out[b.Account] = b.Balance
@@ -243,19 +243,19 @@ func TestAutoConfirmAndStatement(t *testing.T) {
 		if b := bal(); b[ledger.Payable(p.MerchantID)] != 9440 || b[ledger.Escrow(p.MerchantID)] != 0 {
 			t.Fatalf("balances %v", b)
 		}
-		batches, err := svc.Settle(ctx, "2024-09-05")
+		batches, err := svc.MoneyService().Settle(ctx, "2024-09-05")
 		if err != nil || len(batches) != 1 || batches[0].Amount != 9440 {
 			t.Fatalf("settle: %+v %v", batches, err)
 		}
-		if again, _ := svc.Settle(ctx, "2024-09-05"); len(again) != 0 {
+		if again, _ := svc.MoneyService().Settle(ctx, "2024-09-05"); len(again) != 0 {
 			t.Fatalf("settled twice in a day: %+v", again)
 		}
-		st, err := svc.MerchantStatement(ctx, p.MerchantID, start, time.Now().Add(time.Minute))
+		st, err := svc.MoneyService().MerchantStatement(ctx, p.MerchantID, start, time.Now().Add(time.Minute))
 		if err != nil || st.Opening != 0 || st.Closing != 0 || st.Credits != 9440 || st.Debits != 9440 || len(st.Movements) != 2 {
 			t.Fatalf("statement %+v %v", st, err)
 		}
 		// Nothing left to bear a refund: refused, nothing changes.
-		if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); !errors.Is(err, gateway.ErrPayableShort) {
+		if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); !errors.Is(err, money.ErrPayableShort) {
 			t.Fatalf("a refund beyond the payable: %v", err)
 		}
 		checkBooks(t, svc, db, "refused refund")
@@ -269,51 +269,6 @@ func TestAutoConfirmAndStatement(t *testing.T) {
 		settled(t, e, db)
 		if b := bal(); b[ledger.Payable(p.MerchantID)] != -1000+6 {
 			t.Fatalf("payable after the refund: %v (the wallet returns its 6 fen of fee)", b)
-		}
-	})
-}
-
-// TestScheduleDailyOnce: the daily jobs are queued once however many
-// gateways start, and the maintenance job prunes old finished jobs.
-func TestScheduleDailyOnce(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		svc := &gateway.Service{DB: db}
-		ctx := context.Background()
-		for range 3 {
-			if err := svc.ScheduleDaily(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind IN ('settlement.daily', 'reconcile.daily', 'maintenance.prune')`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 3 {
-			t.Fatalf("%d daily jobs queued, want 3", n)
-		}
-		old := time.Now().Add(-30 * 24 * time.Hour)
-		if _, err := db.ExecContext(ctx, `INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts, created_at, finished_at) VALUES ('x', '{}', 'done', $1, 1, 1, $1, $1)`, store.Micros(old)); err != nil {
-			t.Fatal(err)
-		}
-		// The maintenance job, running, queues its successor for tomorrow.
-		if _, err := db.ExecContext(ctx, `UPDATE jobs SET state = 'running' WHERE kind = 'maintenance.prune'`); err != nil {
-			t.Fatal(err)
-		}
-		later := &gateway.Service{DB: db, Now: func() time.Time { return time.Now().Add(25 * time.Hour) }}
-		if err := later.Prune(ctx, jobs.Job{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'maintenance.prune' AND state = 'available'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 1 {
-			t.Fatalf("%d next maintenance runs queued, want 1", n)
-		}
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = 'x'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 0 {
-			t.Fatal("an old finished job was kept")
 		}
 	})
 }

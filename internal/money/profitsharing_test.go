@@ -1,4 +1,4 @@
-package gateway_test
+package money_test
 
 import (
 	"context"
@@ -27,10 +27,10 @@ func TestSettlementByProfitSharing(t *testing.T) {
 	}
 	e.Merchants = append(e.Merchants, m)
 	p := paid(t, e, e.Svc, len(e.Merchants)-1, "shared", 10000)
-	if _, err := e.Svc.ConfirmReceipt(ctx, m.ID, p.ID); err != nil {
+	if _, err := e.Svc.MoneyService().ConfirmReceipt(ctx, m.ID, p.ID); err != nil {
 		t.Fatal(err)
 	}
-	batches, err := e.Svc.Settle(ctx, "2024-09-05")
+	batches, err := e.Svc.MoneyService().Settle(ctx, "2024-09-05")
 	if err != nil || len(batches) != 1 || batches[0].Amount != 10000-500-60 {
 		t.Fatalf("settle: %+v %v", batches, err)
 	}
@@ -38,13 +38,13 @@ func TestSettlementByProfitSharing(t *testing.T) {
 	if got.ProfitShareOrder == "" {
 		t.Fatal("no profit-sharing order recorded")
 	}
-	list, _ := e.Svc.Balances(ctx, m.ID)
+	list, _ := e.Svc.MoneyService().Balances(ctx, m.ID)
 	for _, b := range list {
 		if b.Account == ledger.Payable(m.ID) && b.Balance != 0 || b.Account == ledger.Payouts(m.ID) && b.Balance != 9440 {
 			t.Fatalf("balances %+v", list)
 		}
 	}
-	if again, err := e.Svc.Settle(ctx, "2024-09-06"); err != nil || len(again) != 0 {
+	if again, err := e.Svc.MoneyService().Settle(ctx, "2024-09-06"); err != nil || len(again) != 0 {
 		t.Fatalf("settled again: %+v %v", again, err)
 	}
 }

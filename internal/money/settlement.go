@@ -1,9 +1,8 @@
-package gateway
+package money
 
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -12,17 +11,16 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
-
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/walletcall"
 )
 
-// KindSettleDaily settles every merchant once a day (a job that schedules
-// its next run).
-const KindSettleDaily = "settlement.daily"
+// EventSettlementPaid is published for each batch paid out.
+const EventSettlementPaid = "settlement.paid"
 
 // Batch is one merchant's settlement of one day: its payable paid out.
 type Batch struct {
@@ -40,9 +38,9 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 	if _, err := time.Parse("2006-01-02", day); err != nil {
 		return nil, &payment.FieldError{Param: "day", Message: "must be a date like 2024-09-05"}
 	}
-	ids, err := store.QueryStrings(ctx, s.DB, `SELECT id FROM merchants ORDER BY id`)
+	ids, err := s.DB.Pool().MerchantIDs(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("settle %s: %w", day, err)
 	}
 	out := []Batch{}
 	if s.ProfitSharing {
@@ -55,9 +53,9 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 	for _, m := range ids {
 		var b Batch
 		err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-			var raw int64
-			err := tx.QueryRowContext(ctx, `SELECT balance FROM ledger_balances WHERE account = $1`+s.forUpdate(), ledger.Payable(m)).Scan(&raw)
-			if errors.Is(err, sql.ErrNoRows) {
+			in := s.DB.In(tx)
+			raw, err := in.LedgerBalanceGet(ctx, store.LedgerBalanceGetParams{Account: ledger.Payable(m), Lock: true})
+			if errors.Is(err, store.ErrNoRows) {
 				return nil
 			}
 			if err != nil {
@@ -65,9 +63,9 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 			}
 			amount := raw * ledger.Normal(ledger.Payable(m))
 			if s.ProfitSharing {
-				// Released WeChat Pay payments still to be shared leave
-				// through the wallet, not through this batch.
-				pending, err := s.pendingShares(ctx, tx, m)
+				// Released payments still to be shared leave through the
+				// wallet, not through this batch.
+				pending, err := pendingShares(ctx, in, s.Wallets, m)
 				if err != nil {
 					return err
 				}
@@ -78,19 +76,18 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 			}
 			now := s.now()
 			b = Batch{ID: payment.NewID("stl"), MerchantID: m, Day: day, Amount: amount, Created: now}
-			res, err := tx.ExecContext(ctx, `INSERT INTO settlement_batches (id, merchant_id, day, amount, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-				b.ID, m, day, amount, store.Micros(now))
+			stored, err := in.SettlementInsert(ctx, store.SettlementInsertParams{ID: b.ID, MerchantID: m, Day: day, Amount: amount, CreatedAt: now})
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
+			if !stored {
 				b = Batch{}
 				return nil // settled that day already
 			}
-			if err := s.post(ctx, tx, ledger.PaidOut(m, amount, b.ID, now)); err != nil {
+			if err := s.Post(ctx, tx, ledger.PaidOut(m, amount, b.ID, now)); err != nil {
 				return err
 			}
-			return s.events().Publish(ctx, tx, m, "settlement.paid", b.ID, b)
+			return s.Events.Publish(ctx, tx, m, EventSettlementPaid, b.ID, b)
 		})
 		if err != nil {
 			return out, err
@@ -105,12 +102,11 @@ func (s *Service) Settle(ctx context.Context, day string) ([]Batch, error) {
 // SettleDaily settles yesterday (Beijing time) and schedules tomorrow's
 // run at 02:00 Beijing time.
 func (s *Service) SettleDaily(ctx context.Context, j jobs.Job) error {
-	now := s.now()
-	day := chinatime.Date(now.Add(-24 * time.Hour))
+	day := chinatime.Date(s.now().Add(-24 * time.Hour))
 	if _, err := s.Settle(ctx, day); err != nil {
 		return err
 	}
-	return s.scheduleDaily(ctx, KindSettleDaily, 2, 0)
+	return queue(s.DB, s.Now).ScheduleDaily(ctx, KindSettleDaily, 2, 0)
 }
 
 // Statement is a merchant's payable over a period: the opening balance,
@@ -152,26 +148,19 @@ func (s *Service) MerchantStatement(ctx context.Context, merchantID string, from
 		PeriodStart: from.In(chinatime.Location), PeriodEnd: to.In(chinatime.Location), Movements: []Movement{}}
 	acct := ledger.Payable(merchantID)
 	normal := ledger.Normal(acct)
-	if err := s.DB.QueryRowContext(ctx, `SELECT COALESCE(SUM(l.amount), 0) FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
-		WHERE l.account = $1 AND e.at < $2`, acct, store.Micros(from)).Scan(&st.Opening); err != nil {
-		return st, err
-	}
-	st.Opening *= normal
-	rows, err := s.DB.QueryContext(ctx, `SELECT e.id, e.at, e.kind, e.payment_id, e.refund_id, e.memo, l.amount FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id
-		WHERE l.account = $1 AND e.at >= $2 AND e.at < $3 ORDER BY e.at, e.id, l.line`, acct, store.Micros(from), store.Micros(to))
+	pool := s.DB.Pool()
+	opening, err := pool.LedgerAccountSum(ctx, store.LedgerAccountSumParams{Account: acct, Before: from})
 	if err != nil {
 		return st, err
 	}
-	defer rows.Close()
+	st.Opening = opening * normal
+	lines, err := pool.LedgerAccountLines(ctx, store.LedgerAccountLinesParams{Account: acct, From: from, To: to})
+	if err != nil {
+		return st, err
+	}
 	bal := st.Opening
-	for rows.Next() {
-		var m Movement
-		var at int64
-		if err := rows.Scan(&m.EntryID, &at, &m.Kind, &m.PaymentID, &m.RefundID, &m.Memo, &m.Amount); err != nil {
-			return st, err
-		}
-		m.At = store.Time(at)
-		m.Amount *= normal
+	for _, l := range lines {
+		m := Movement{EntryID: l.EntryID, At: l.At, Kind: l.Kind, PaymentID: l.PaymentID, RefundID: l.RefundID, Memo: l.Memo, Amount: l.Amount * normal}
 		bal += m.Amount
 		m.Balance = bal
 		if m.Amount > 0 {
@@ -182,7 +171,7 @@ func (s *Service) MerchantStatement(ctx context.Context, merchantID string, from
 		st.Movements = append(st.Movements, m)
 	}
 	st.Closing = bal
-	return st, rows.Err()
+	return st, nil
 }
 
 // shareProfits settles each released payment of a service-provider
@@ -193,8 +182,8 @@ func (s *Service) MerchantStatement(ctx context.Context, merchantID string, from
 // one batch.
 func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
 	var out []Batch
-	for _, ch := range slices.Sorted(maps.Keys(s.Accounts)) {
-		ps, ok := s.Accounts[ch].Connector.(channel.ProfitSharer)
+	for _, ch := range slices.Sorted(maps.Keys(s.Wallets)) {
+		ps, ok := s.Wallets[ch].(channel.ProfitSharer)
 		if !ok {
 			continue
 		}
@@ -209,24 +198,18 @@ func (s *Service) shareProfits(ctx context.Context) ([]Batch, error) {
 
 // shareProfitsOn settles the released payments on ch.
 func (s *Service) shareProfitsOn(ctx context.Context, ch string, ps channel.ProfitSharer) ([]Batch, error) {
-	type cand struct{ id, sub string }
-	cands, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (c cand, err error) { return c, rows.Scan(&c.id, &c.sub) }, `SELECT p.id, w.sub_merchant FROM payments p
-		JOIN merchant_wallets w ON w.merchant_id = p.merchant_id AND w.channel = $1
-		WHERE p.status = 'succeeded' AND w.sub_merchant <> '' ORDER BY p.id`, ch)
+	cands, err := s.DB.Pool().PaymentProfitShareCandidates(ctx, ch)
 	if err != nil {
 		return nil, err
 	}
 	var out []Batch
 	for _, c := range cands {
-		p, err := s.loadPayment(ctx, s.DB, c.id, "", false)
-		if err != nil {
-			return out, err
-		}
+		p := c.Payment
 		if p.Channel != ch || p.ReleasedAt.IsZero() || p.ProfitShareOrder != "" || p.WalletTradeNo == "" {
 			continue
 		}
-		res, err := atWallet(ctx, p.Channel, "share_profit", func() (channel.ProfitShareResult, error) {
-			return ps.ShareProfit(ctx, channel.ProfitShare{SubMerchant: c.sub, TransactionID: p.WalletTradeNo, OutOrderNo: "ps_" + strings.TrimPrefix(p.ID, "pay_"),
+		res, err := walletcall.Do(ctx, p.Channel, "share_profit", func() (channel.ProfitShareResult, error) {
+			return ps.ShareProfit(ctx, channel.ProfitShare{SubMerchant: c.SubMerchant, TransactionID: p.WalletTradeNo, OutOrderNo: "ps_" + strings.TrimPrefix(p.ID, "pay_"),
 				PlatformAmount: p.Commission, Description: "平台佣金 commission"})
 		})
 		if err != nil {
@@ -234,12 +217,12 @@ func (s *Service) shareProfitsOn(ctx context.Context, ch string, ps channel.Prof
 		}
 		var b Batch
 		err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
-			cur, err := s.loadPayment(ctx, tx, p.ID, "", true)
+			cur, err := s.Payments.LockPayment(ctx, tx, p.ID, "")
 			if err != nil || cur.ProfitShareOrder != "" {
 				return err
 			}
 			cur.ProfitShareOrder = res.OrderID
-			if err := s.savePayment(ctx, tx, cur); err != nil {
+			if err := s.Payments.SavePayment(ctx, tx, cur); err != nil {
 				return err
 			}
 			// What the merchant was owed for this payment left through the
@@ -252,10 +235,10 @@ func (s *Service) shareProfitsOn(ctx context.Context, ch string, ps channel.Prof
 			}
 			e := ledger.PaidOut(cur.MerchantID, amount, "profit sharing "+res.OrderID+" of "+cur.ID, now)
 			e.PaymentID = cur.ID
-			if err := s.post(ctx, tx, e); err != nil {
+			if err := s.Post(ctx, tx, e); err != nil {
 				return err
 			}
-			return s.events().Publish(ctx, tx, cur.MerchantID, "settlement.paid", b.ID, b)
+			return s.Events.Publish(ctx, tx, cur.MerchantID, EventSettlementPaid, b.ID, b)
 		})
 		if err != nil {
 			return out, err
@@ -270,40 +253,29 @@ func (s *Service) shareProfitsOn(ctx context.Context, ch string, ps channel.Prof
 // pendingShares is what a merchant's payable holds for released payments
 // that a wallet's profit sharing will settle and has not yet: those on the
 // profit-sharing wallets where the merchant is a sub-merchant.
-func (s *Service) pendingShares(ctx context.Context, tx *sql.Tx, merchantID string) (int64, error) {
-	subs, err := store.QueryAll(ctx, tx, func(rows *sql.Rows) (ch string, err error) { return ch, rows.Scan(&ch) },
-		`SELECT channel FROM merchant_wallets WHERE merchant_id = $1 AND sub_merchant <> ''`, merchantID)
+func pendingShares(ctx context.Context, in store.Executor, wallets map[string]Wallet, merchantID string) (int64, error) {
+	subs, err := in.MerchantSubChannels(ctx, merchantID)
 	if err != nil {
 		return 0, err
 	}
 	shared := map[string]bool{}
 	for _, ch := range subs {
-		if _, ok := s.Accounts[ch].Connector.(channel.ProfitSharer); ok {
+		if _, ok := wallets[ch].(channel.ProfitSharer); ok {
 			shared[ch] = true
 		}
 	}
 	if len(shared) == 0 {
 		return 0, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT data, refunded FROM payments WHERE merchant_id = $1 AND status = 'succeeded'`, merchantID)
+	ps, err := in.PaymentsSucceeded(ctx, merchantID)
 	if err != nil {
 		return 0, err
 	}
-	defer rows.Close()
 	var sum int64
-	for rows.Next() {
-		var data string
-		var refunded int64
-		if err := rows.Scan(&data, &refunded); err != nil {
-			return 0, err
-		}
-		var p payment.Payment
-		if err := json.Unmarshal([]byte(data), &p); err != nil {
-			return 0, err
-		}
+	for _, p := range ps {
 		if shared[p.Channel] && !p.ReleasedAt.IsZero() && p.ProfitShareOrder == "" {
-			sum += (p.Amount - refunded) - p.Commission - (p.Fee - p.FeeReturned)
+			sum += (p.Amount - p.Refunded) - p.Commission - (p.Fee - p.FeeReturned)
 		}
 	}
-	return sum, rows.Err()
+	return sum, nil
 }

@@ -1,4 +1,4 @@
-package gateway
+package money
 
 import (
 	"context"
@@ -13,15 +13,12 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/chinatime"
 	"github.com/hutong-pay/hutong/internal/merchants"
+	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/recon"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/walletcall"
 )
-
-// KindReconcileDaily reconciles yesterday's bills of every channel (a job
-// that schedules its next run at 10:30 Beijing time, after the wallets
-// publish their bills at 10:00).
-const KindReconcileDaily = "reconcile.daily"
 
 // ReconRun is one reconciliation of a channel's bill of a day.
 type ReconRun struct {
@@ -51,11 +48,11 @@ func (s *Service) Reconcile(ctx context.Context, ch, day string, progress recon.
 	if err != nil {
 		return ReconRun{}, &payment.FieldError{Param: "day", Message: "must be a date like 2024-09-05"}
 	}
-	acct, ok := s.Accounts[ch]
+	wallet, ok := s.Wallets[ch]
 	if !ok {
 		return ReconRun{}, &payment.FieldError{Param: "channel", Message: fmt.Sprintf("%q is not a wallet channel of this gateway", ch)}
 	}
-	dl, ok := acct.Connector.(channel.BillDownloader)
+	dl, ok := wallet.(channel.BillDownloader)
 	if !ok {
 		return ReconRun{}, fmt.Errorf("the %s connector cannot download bills", ch)
 	}
@@ -87,20 +84,20 @@ func (s *Service) Reconcile(ctx context.Context, ch, day string, progress recon.
 			return nil
 		}
 		if err := read("bill", func(w io.Writer) error {
-			return atWalletErr(ctx, ch, "download_bill", func() error { return dl.DownloadBill(ctx, day, w) })
+			return walletcall.DoErr(ctx, ch, "download_bill", func() error { return dl.DownloadBill(ctx, day, w) })
 		}, progress); err != nil {
 			return err
 		}
 		// Merchants that authorized the account (Alipay app_auth_token)
 		// have their trades in bills of their own.
-		if mdl, ok := acct.Connector.(channel.MerchantBillDownloader); ok {
-			subs, err := s.authorizedMerchants(ctx, ch)
+		if mdl, ok := wallet.(channel.MerchantBillDownloader); ok {
+			subs, err := s.DB.Pool().MerchantAuthorizations(ctx, ch)
 			if err != nil {
 				return err
 			}
 			for _, m := range subs {
-				if err := read("the bill of merchant "+m.id, func(w io.Writer) error {
-					return atWalletErr(ctx, ch, "download_merchant_bill", func() error { return mdl.DownloadMerchantBill(ctx, day, m.sub, w) })
+				if err := read("the bill of merchant "+m.MerchantID, func(w io.Writer) error {
+					return walletcall.DoErr(ctx, ch, "download_merchant_bill", func() error { return mdl.DownloadMerchantBill(ctx, day, m.SubMerchant, w) })
 				}, nil); err != nil {
 					return err
 				}
@@ -152,17 +149,6 @@ func openBill(dl channel.BillDownloader, f *os.File, progress recon.Progress) (r
 	return dl.ReadBill(io.NewSectionReader(f, 0, size), opts...)
 }
 
-type authorizedMerchant struct{ id, sub string }
-
-// authorizedMerchants are the merchants whose ch payments are made under
-// their own authorization of the platform's account (Alipay's
-// app_auth_token), each with that authorization.
-func (s *Service) authorizedMerchants(ctx context.Context, ch string) ([]authorizedMerchant, error) {
-	return store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (m authorizedMerchant, err error) {
-		return m, rows.Scan(&m.id, &m.sub)
-	}, `SELECT merchant_id, sub_merchant FROM merchant_wallets WHERE channel = $1 AND sub_merchant <> '' ORDER BY merchant_id`, ch)
-}
-
 func describe(r recon.Result) string {
 	switch r.Kind {
 	case recon.MissingOurs:
@@ -181,17 +167,24 @@ func describe(r recon.Result) string {
 	return string(r.Kind)
 }
 
+// saveRun stores a run and its discrepancies, and alerts on them, in one
+// transaction.
 func (s *Service) saveRun(ctx context.Context, run ReconRun, items []ReconItem) error {
+	data, err := json.Marshal(run)
+	if err != nil {
+		return fmt.Errorf("reconciliation run %s: %w", run.ID, err)
+	}
 	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		data, _ := json.Marshal(run)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO recon_runs (id, channel, day, status, created_at, data) VALUES ($1, $2, $3, $4, $5, $6)`,
-			run.ID, run.Channel, run.Day, run.Status, store.Micros(run.Created), string(data)); err != nil {
+		in := s.DB.In(tx)
+		if err := in.ReconRunInsert(ctx, store.ReconRunInsertParams{ID: run.ID, Channel: run.Channel, Day: run.Day, Status: run.Status, CreatedAt: run.Created, Data: data}); err != nil {
 			return err
 		}
 		for i, it := range items {
-			d, _ := json.Marshal(it)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO recon_items (run_id, seq, kind, object_id, data) VALUES ($1, $2, $3, $4, $5)`,
-				run.ID, i, string(it.Kind), it.Key, string(d)); err != nil {
+			d, err := json.Marshal(it)
+			if err != nil {
+				return fmt.Errorf("reconciliation run %s, item %d: %w", run.ID, i, err)
+			}
+			if err := in.ReconItemInsert(ctx, store.ReconItemInsertParams{RunID: run.ID, Seq: i, Kind: string(it.Kind), ObjectID: it.Key, Data: d}); err != nil {
 				return err
 			}
 		}
@@ -207,28 +200,19 @@ const RefundSettleWindow = 30 * 24 * time.Hour
 // bookRows is hutong's side of a channel's day: every wallet order paid in
 // it (the payment's, and duplicates), and every refund completed in it.
 func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time) ([]recon.Row, error) {
-	billMerchant := s.billMerchants(ch)
+	billMerchant := billMerchants(s.DB, s.Wallets[ch], ch)
+	pool := s.DB.Pool()
 	var out []recon.Row
 	// Only orders opened in the window that can be paid on the day: a
 	// wallet order lives at most a day (payment.MaxExpiresIn), so one paid
 	// on the day was opened within the day before it.
-	type paidOrder struct{ payment, id, status, attempt string }
-	orders, err := store.QueryAll(ctx, s.DB, func(rows *sql.Rows) (o paidOrder, err error) {
-		return o, rows.Scan(&o.payment, &o.id, &o.status, &o.attempt)
-	}, `SELECT p.data, a.id, a.status, a.data FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
-		WHERE a.status IN ('succeeded', 'duplicate') AND a.created_at >= $1 AND a.created_at < $2 AND a.channel = $3`,
-		store.Micros(start.Add(-payment.MaxExpiresIn-time.Hour)), store.Micros(end), ch)
+	orders, err := pool.BookOrders(ctx, store.BookOrdersParams{Channel: ch, OpenedFrom: start.Add(-payment.MaxExpiresIn - time.Hour), To: end})
 	if err != nil {
 		return nil, err
 	}
 	for _, o := range orders {
-		var p payment.Payment
-		var a payment.Attempt
-		if err := errors.Join(json.Unmarshal([]byte(o.payment), &p), json.Unmarshal([]byte(o.attempt), &a)); err != nil {
-			return nil, fmt.Errorf("wallet order %s does not decode: %w", o.id, err)
-		}
-		a.ID, a.Status = o.id, o.status
-		a = fillAttempt(a, p)
+		p := o.Payment
+		a := payment.FillAttempt(o.Attempt, p)
 		at := p.PaidAt
 		if a.Status == payment.AttemptDuplicate {
 			at = a.UpdatedAt
@@ -245,35 +229,24 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 			return nil, err
 		}
 		out = append(out, recon.Row{Channel: ch, OutTradeNo: a.ID, TransactionID: tx, Kind: recon.KindPayment, Status: recon.StatusSuccess,
-			Amount: p.Amount, Fee: s.feeRate(ch).Of(p.Amount), At: at, Merchant: merchant})
+			Amount: p.Amount, Fee: s.FeeRate(ch).Of(p.Amount), At: at, Merchant: merchant})
 	}
 	// Refunds asked within RefundSettleWindow before the day's end.
 	// succeeded_at is 0 for refunds completed before it was a column; their
 	// time is in their JSON, read below.
-	rows, err := s.DB.QueryContext(ctx, `SELECT r.data, p.data FROM refunds r JOIN payments p ON p.id = r.payment_id
-		WHERE r.status = 'succeeded' AND r.created_at >= $1 AND r.created_at < $2 AND (r.succeeded_at = 0 OR (r.succeeded_at >= $3 AND r.succeeded_at < $4))`,
-		store.Micros(start.Add(-RefundSettleWindow)), store.Micros(end), store.Micros(start), store.Micros(end))
+	refunds, err := pool.BookRefunds(ctx, store.BookRefundsParams{AskedFrom: start.Add(-RefundSettleWindow), SettledFrom: start, To: end})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var rdata, pdata string
-		if err := rows.Scan(&rdata, &pdata); err != nil {
-			return nil, err
-		}
-		var r payment.Refund
-		var p payment.Payment
-		if err := errors.Join(json.Unmarshal([]byte(rdata), &r), json.Unmarshal([]byte(pdata), &p)); err != nil {
-			return nil, fmt.Errorf("a refund row does not decode: %w", err)
-		}
-		order, rch, err := s.refundedOrder(ctx, s.DB, p, r)
+	for _, b := range refunds {
+		r, p := b.Refund, b.Payment
+		order, rch, err := s.Payments.RefundedOrder(ctx, p, r)
 		if err != nil {
 			return nil, err
 		}
 		fee := -r.FeeBack
 		if r.Attempt != "" {
-			fee = -s.feeRate(ch).Of(r.Amount)
+			fee = -s.FeeRate(ch).Of(r.Amount)
 		}
 		// Filed under when the wallet completed it, as its bill files it.
 		at := r.UpdatedAt
@@ -290,26 +263,27 @@ func (s *Service) bookRows(ctx context.Context, ch string, start, end time.Time)
 		out = append(out, recon.Row{Channel: ch, OutTradeNo: order, OutRefundNo: r.ID, Kind: recon.KindRefund, Status: recon.StatusSuccess,
 			Amount: r.Amount, Fee: fee, At: at, Merchant: merchant})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // billMerchants reads the wallet merchant a bill row of a merchant's order
 // must be credited to (the sub-merchant in partner mode, else the account's
 // merchant or seller), once per merchant.
-func (s *Service) billMerchants(ch string) func(context.Context, string) (string, error) {
+func billMerchants(db *store.DB, wallet Wallet, ch string) func(context.Context, string) (string, error) {
 	seen := map[string]string{}
 	return func(ctx context.Context, merchantID string) (string, error) {
 		if id, ok := seen[merchantID]; ok {
 			return id, nil
 		}
-		m, err := merchants.Get(ctx, s.DB.Pool(), merchantID)
+		m, err := merchants.Get(ctx, db.Pool(), merchantID)
 		if err != nil {
 			return "", fmt.Errorf("merchant %s: %w", merchantID, err)
 		}
-		want, err := s.expect(m, ch)
-		if err != nil {
-			return "", err
+		if wallet == nil {
+			return "", fmt.Errorf("no wallet account is configured for %s", ch)
 		}
+		w := m.Wallets[ch]
+		want := wallet.Expect(w.SubMerchant, w.Seller)
 		id := want.Merchant
 		if want.SubMerchant != "" {
 			id = want.SubMerchant
@@ -322,30 +296,42 @@ func (s *Service) billMerchants(ch string) func(context.Context, string) (string
 // ReconRuns pages runs, newest first: those older than the run after (""
 // for the newest), at most limit.
 func (s *Service) ReconRuns(ctx context.Context, after string, limit int) ([]ReconRun, error) {
-	query, args, err := store.Keyset{Table: "recon_runs", Time: "created_at", ID: "id", Desc: true, IDDesc: true, Object: "reconciliation"}.
-		Page(ctx, s.DB, after, `SELECT data FROM recon_runs`, " WHERE ", nil)
+	raw, err := s.DB.Pool().ReconRuns(ctx, store.ReconRunsParams{After: after, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
-	args = append(args, limit)
-	query += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT $%d`, len(args))
-	return store.QueryJSON[ReconRun](ctx, s.DB, query, args...)
+	out := make([]ReconRun, len(raw))
+	for i, data := range raw {
+		if err := json.Unmarshal(data, &out[i]); err != nil {
+			return nil, fmt.Errorf("stored reconciliation run %d: %w", i+1, err)
+		}
+	}
+	return out, nil
 }
 
 // ReconRunItems reads a run and its discrepancies.
 func (s *Service) ReconRunItems(ctx context.Context, id string) (ReconRun, []ReconItem, error) {
-	var data string
-	err := s.DB.QueryRowContext(ctx, `SELECT data FROM recon_runs WHERE id = $1`, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ReconRun{}, nil, notFound("reconciliation", id, "")
+	pool := s.DB.Pool()
+	data, err := pool.ReconRunGet(ctx, id)
+	if errors.Is(err, store.ErrNoRows) {
+		return ReconRun{}, nil, notfound.ByID("reconciliation", id, "")
 	}
 	if err != nil {
 		return ReconRun{}, nil, err
 	}
 	var run ReconRun
-	if err := json.Unmarshal([]byte(data), &run); err != nil {
+	if err := json.Unmarshal(data, &run); err != nil {
 		return run, nil, fmt.Errorf("reconciliation run %s: %w", id, err)
 	}
-	items, err := store.QueryJSON[ReconItem](ctx, s.DB, `SELECT data FROM recon_items WHERE run_id = $1 ORDER BY seq`, id)
-	return run, items, err
+	raw, err := pool.ReconItems(ctx, id)
+	if err != nil {
+		return run, nil, err
+	}
+	items := make([]ReconItem, len(raw))
+	for i, d := range raw {
+		if err := json.Unmarshal(d, &items[i]); err != nil {
+			return run, nil, fmt.Errorf("reconciliation run %s, item %d: %w", id, i, err)
+		}
+	}
+	return run, items, nil
 }

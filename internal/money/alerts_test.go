@@ -1,4 +1,4 @@
-package gateway_test
+package money_test
 
 import (
 	"bytes"
@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
+	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
@@ -63,27 +63,27 @@ func TestOverdueMoneyRaisesOneEvent(t *testing.T) {
 		check := func(after time.Duration) {
 			t.Helper()
 			e.Svc.Now = func() time.Time { return time.Now().Add(after) }
-			if err := e.Svc.CheckOverdue(ctx, jobs.Job{}); err != nil {
+			if err := e.Svc.MoneyService().CheckOverdue(ctx, jobs.Job{}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		check(23 * time.Hour)
-		if n, m := count(0, gateway.EventRefundOverdue, r.ID), count(1, gateway.EventPaymentOverdue, open.ID); n != 0 || m != 0 {
+		if n, m := count(0, money.EventRefundOverdue, r.ID), count(1, money.EventPaymentOverdue, open.ID); n != 0 || m != 0 {
 			t.Fatalf("alerts inside the window: refund %d, payment %d", n, m)
 		}
 		check(26 * time.Hour)
 		check(27 * time.Hour)
-		if n := count(0, gateway.EventRefundOverdue, r.ID); n != 1 {
+		if n := count(0, money.EventRefundOverdue, r.ID); n != 1 {
 			t.Errorf("refund.overdue raised %d times, want once", n)
 		}
-		if n := count(1, gateway.EventPaymentOverdue, open.ID); n != 1 {
+		if n := count(1, money.EventPaymentOverdue, open.ID); n != 1 {
 			t.Errorf("payment.overdue raised %d times, want once", n)
 		}
 		f := metricstest.Scrape(t, metrics.Handler(metrics.Options{}))
 		if typ := f.Type("hutong_overdue"); typ != "GAUGE" {
 			t.Errorf("hutong_overdue is a %q, want a gauge", typ)
 		}
-		if r, p := f.Value("hutong_overdue", "event", gateway.EventRefundOverdue), f.Value("hutong_overdue", "event", gateway.EventPaymentOverdue); r < 1 || p < 1 {
+		if r, p := f.Value("hutong_overdue", "event", money.EventRefundOverdue), f.Value("hutong_overdue", "event", money.EventPaymentOverdue); r < 1 || p < 1 {
 			t.Errorf("overdue gauges: refunds %v, payments %v", r, p)
 		}
 	})
