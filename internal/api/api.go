@@ -34,6 +34,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/rollouts"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/webhooks"
 )
@@ -50,6 +51,10 @@ type Server struct {
 	// Webhooks serves the webhook endpoint and event routes; nil means
 	// the gateway's own (gateway.Service.WebhookService).
 	Webhooks *webhooks.Service
+	// Rollouts serves the rollout rule, explain and feedback routes, and
+	// decides /v1/methods; nil means the gateway's own
+	// (gateway.Service.RolloutService).
+	Rollouts *rollouts.Service
 	Logger   *slog.Logger
 	// IdempotencyLease is how long a request may run before a retry under
 	// the same Idempotency-Key may run it again (its gateway died). It must
@@ -67,6 +72,14 @@ func (s *Server) webhooks() *webhooks.Service {
 		return s.Webhooks
 	}
 	return s.Svc.WebhookService()
+}
+
+// rollouts is the service of the rollout and feedback routes.
+func (s *Server) rollouts() *rollouts.Service {
+	if s.Rollouts != nil {
+		return s.Rollouts
+	}
+	return s.Svc.RolloutService()
 }
 
 // DefaultIdempotencyLease outlasts a wallet call's 30-second timeout.
@@ -681,7 +694,7 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "refund_exceeds_payment", err.Error(), "amount")
 	case errors.Is(err, gateway.ErrMethodNotOpen), errors.Is(err, gateway.ErrNoContract):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "method_unavailable", err.Error(), "method")
-	case errors.Is(err, gateway.ErrConflict):
+	case errors.Is(err, rollouts.ErrConflict):
 		writeError(w, http.StatusConflict, "invalid_request_error", "concurrent_change", err.Error(), "")
 	case errors.Is(err, idempotency.ErrKeyTakenOver):
 		writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a retry with this Idempotency-Key took this request over; retry later for its answer", "Idempotency-Key")
