@@ -323,8 +323,8 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request) (payment.Payment,
 	return p, m.Name, true
 }
 
-// decide asks the rollout service which methods this buyer sees at this checkout
-// (contracts, rollout), from the browser that opened the page.
+// decide asks the rollout service which methods this buyer sees at this
+// checkout (contracts, rollout), from the browser that opened the page.
 func (h *Handler) decide(ctx context.Context, p payment.Payment, client useragent.Client) (rollout.Checkout, []rollout.Decision, error) {
 	m, _ := h.cfg.Svc.MerchantService().Get(ctx, p.MerchantID)
 	c := rollouts.CheckoutOf(p, m)
