@@ -231,7 +231,7 @@ func serveGateway(ctx context.Context, ln, metricsLn net.Listener, svc *gateway.
 		close(workerDone)
 	}()
 	exposuresDone := make(chan struct{})
-	go func() { svc.WriteExposures(workerCtx); close(exposuresDone) }()
+	go func() { svc.RolloutService().WriteExposures(workerCtx); close(exposuresDone) }()
 
 	metricsDone := make(chan error, 1)
 	metricsCtx, stopMetrics := context.WithCancel(ctx)
@@ -278,13 +278,13 @@ func gatewayStack(svc *gateway.Service, logger *slog.Logger, lease time.Duration
 // it. With a wallet sandbox, in-wallet pages load the sandbox's stand-ins
 // for the wallets' page bridges.
 func gatewayHandler(svc *gateway.Service, logger *slog.Logger, lease time.Duration, sandboxURL string) (http.Handler, *web.Handler) {
-	cfg := web.Config{Svc: svc, Logger: logger}
+	cfg := web.Config{Svc: svc, Rollouts: svc.RolloutService(), Logger: logger}
 	if sandboxURL != "" {
 		cfg.BridgeScript = sandboxURL + "/phone/static/bridge.js"
 		cfg.SandboxPhone = sandboxURL + "/phone/"
 	}
 	pages := web.New(cfg)
-	return pages.Beside((&api.Server{Svc: svc, Logger: logger, IdempotencyLease: lease}).Handler()), pages
+	return pages.Beside((&api.Server{Svc: svc, Rollouts: svc.RolloutService(), Logger: logger, IdempotencyLease: lease}).Handler()), pages
 }
 
 // requestLog logs each request as JSON with a request id, which it also

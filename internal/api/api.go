@@ -36,6 +36,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/rollouts"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/webhooks"
 )
@@ -58,8 +59,12 @@ type Server struct {
 	// Money serves the balance, ledger, settlement, statement and
 	// reconciliation routes; nil means the gateway's own
 	// (gateway.Service.MoneyService).
-	Money  *money.Service
-	Logger *slog.Logger
+	Money *money.Service
+	// Rollouts serves the rollout rule, explain and feedback routes, and
+	// decides /v1/methods; nil means the gateway's own
+	// (gateway.Service.RolloutService).
+	Rollouts *rollouts.Service
+	Logger   *slog.Logger
 	// IdempotencyLease is how long a request may run before a retry under
 	// the same Idempotency-Key may run it again (its gateway died). It must
 	// exceed the wallets' timeouts; 0 means DefaultIdempotencyLease.
@@ -93,6 +98,14 @@ func (s *Server) money() *money.Service {
 		return s.Money
 	}
 	return s.Svc.MoneyService()
+}
+
+// rollouts is the service of the rollout and feedback routes.
+func (s *Server) rollouts() *rollouts.Service {
+	if s.Rollouts != nil {
+		return s.Rollouts
+	}
+	return s.Svc.RolloutService()
 }
 
 // DefaultIdempotencyLease outlasts a wallet call's 30-second timeout.
@@ -783,7 +796,7 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "refund_exceeds_payment", err.Error(), "amount")
 	case errors.Is(err, gateway.ErrMethodNotOpen), errors.Is(err, gateway.ErrNoContract), errors.Is(err, onboarding.ErrNoOnboarding):
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "method_unavailable", err.Error(), "method")
-	case errors.Is(err, gateway.ErrConflict):
+	case errors.Is(err, rollouts.ErrConflict):
 		writeError(w, http.StatusConflict, "invalid_request_error", "concurrent_change", err.Error(), "")
 	case errors.Is(err, idempotency.ErrKeyTakenOver):
 		writeError(w, http.StatusConflict, "idempotency_error", "request_in_progress", "a retry with this Idempotency-Key took this request over; retry later for its answer", "Idempotency-Key")

@@ -12,10 +12,10 @@ import (
 	"testing"
 
 	"github.com/hutong-pay/hutong/client"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/money"
+	"github.com/hutong-pay/hutong/internal/rollouts"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
@@ -376,21 +376,21 @@ func TestRolloutRuleRemoved(t *testing.T) {
 		}
 		return ""
 	}
-	var off gateway.RuleChange
+	var off rollouts.RuleChange
 	if st := e.Call(e.Platform, "POST", "/v1/rollout/rules/wechatpay.native", map[string]any{"rule": map[string]any{"enabled": false}, "reason": "暂停"}, &off); st != http.StatusCreated {
 		t.Fatalf("kill switch: %d", st)
 	}
 	if c := cohort(); c != "off" {
 		t.Fatalf("cohort after the kill switch: %q", c)
 	}
-	var rc gateway.RuleChange
+	var rc rollouts.RuleChange
 	if st := e.Call(e.Platform, "DELETE", "/v1/rollout/rules/wechatpay.native", map[string]any{"reason": "恢复默认"}, &rc); st != http.StatusOK || rc.Rule != nil || rc.Version != off.Version+1 {
 		t.Fatalf("remove: %d %+v", st, rc)
 	}
 	if c := cohort(); c != "default" {
 		t.Fatalf("cohort after the removal: %q, want default", c)
 	}
-	var hist struct{ Data []gateway.RuleChange }
+	var hist struct{ Data []rollouts.RuleChange }
 	e.Call(e.Platform, "GET", "/v1/rollout/history?method=wechatpay.native", nil, &hist)
 	if len(hist.Data) != 2 || hist.Data[0].Rule != nil || hist.Data[0].Reason != "恢复默认" || !strings.Contains(hist.Data[0].Actor, "test operator") {
 		t.Fatalf("history %+v", hist.Data)

@@ -5,12 +5,12 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/csvsafe"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/rollout"
+	"github.com/hutong-pay/hutong/internal/rollouts"
 )
 
 func (s *Server) getRules(w http.ResponseWriter, r *http.Request, c caller) {
-	_, raw, err := s.Svc.Rules(r.Context())
+	_, raw, err := s.rollouts().Rules(r.Context())
 	if err != nil {
 		fail(w, err)
 		return
@@ -29,7 +29,7 @@ func (s *Server) setRule(w http.ResponseWriter, r *http.Request, c caller) {
 	if !decode(w, r, &req) {
 		return
 	}
-	rc, err := s.Svc.SetRule(r.Context(), r.PathValue("method"), req.Rule, actor(r, c), req.Reason)
+	rc, err := s.rollouts().SetRule(r.Context(), r.PathValue("method"), req.Rule, actor(r, c), req.Reason)
 	if err != nil {
 		fail(w, err)
 		return
@@ -54,7 +54,7 @@ func (s *Server) removeRule(w http.ResponseWriter, r *http.Request, c caller) {
 		}
 		req.Reason = q
 	}
-	rc, err := s.Svc.RemoveRule(r.Context(), r.PathValue("method"), actor(r, c), req.Reason)
+	rc, err := s.rollouts().RemoveRule(r.Context(), r.PathValue("method"), actor(r, c), req.Reason)
 	if err != nil {
 		fail(w, err)
 		return
@@ -74,7 +74,7 @@ func (s *Server) dryRunRule(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "days must be 1 to 90", "days")
 		return
 	}
-	added, removed, seen, err := s.Svc.DryRun(r.Context(), r.PathValue("method"), req.Rule, req.Days)
+	added, removed, seen, err := s.rollouts().DryRun(r.Context(), r.PathValue("method"), req.Rule, req.Days)
 	if err != nil {
 		fail(w, err)
 		return
@@ -97,7 +97,7 @@ func (s *Server) revertRule(w http.ResponseWriter, r *http.Request, c caller) {
 	if !decode(w, r, &req) {
 		return
 	}
-	rc, err := s.Svc.RevertRule(r.Context(), r.PathValue("method"), req.Version, actor(r, c), req.Reason)
+	rc, err := s.rollouts().RevertRule(r.Context(), r.PathValue("method"), req.Version, actor(r, c), req.Reason)
 	if err != nil {
 		fail(w, err)
 		return
@@ -106,7 +106,7 @@ func (s *Server) revertRule(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 func (s *Server) ruleHistory(w http.ResponseWriter, r *http.Request, c caller) {
-	list, err := s.Svc.RuleHistory(r.Context(), r.URL.Query().Get("method"))
+	list, err := s.rollouts().RuleHistory(r.Context(), r.URL.Query().Get("method"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -139,7 +139,7 @@ func (s *Server) createFeedback(w http.ResponseWriter, r *http.Request, c caller
 	if !decode(w, r, &req) {
 		return
 	}
-	fb, err := s.Svc.CreateFeedback(r.Context(), gateway.Feedback{MerchantID: c.merchant.ID, PaymentID: req.PaymentID, BuyerID: req.BuyerID,
+	fb, err := s.rollouts().CreateFeedback(r.Context(), rollouts.Feedback{MerchantID: c.merchant.ID, PaymentID: req.PaymentID, BuyerID: req.BuyerID,
 		Method: req.Method, Rating: req.Rating, Text: req.Text})
 	if err != nil {
 		fail(w, err)
@@ -148,9 +148,9 @@ func (s *Server) createFeedback(w http.ResponseWriter, r *http.Request, c caller
 	writeJSON(w, http.StatusCreated, fb)
 }
 
-func (s *Server) feedbackFilter(w http.ResponseWriter, r *http.Request, c caller) (gateway.FeedbackFilter, bool) {
+func (s *Server) feedbackFilter(w http.ResponseWriter, r *http.Request, c caller) (rollouts.FeedbackFilter, bool) {
 	q := r.URL.Query()
-	f := gateway.FeedbackFilter{MerchantID: scope(c), Method: q.Get("method"), Cohort: q.Get("cohort"), Tier: q.Get("tier")}
+	f := rollouts.FeedbackFilter{MerchantID: scope(c), Method: q.Get("method"), Cohort: q.Get("cohort"), Tier: q.Get("tier")}
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
@@ -176,7 +176,7 @@ func (s *Server) listFeedback(w http.ResponseWriter, r *http.Request, c caller) 
 		return
 	}
 	f.After, f.Limit = pg.after, pg.limit+1
-	list, err := s.Svc.ListFeedback(r.Context(), f)
+	list, err := s.rollouts().ListFeedback(r.Context(), f)
 	if err != nil {
 		fail(w, err)
 		return
@@ -189,7 +189,7 @@ func (s *Server) exportFeedback(w http.ResponseWriter, r *http.Request, c caller
 	if !ok {
 		return
 	}
-	list, err := s.Svc.ListFeedback(r.Context(), f)
+	list, err := s.rollouts().ListFeedback(r.Context(), f)
 	if err != nil {
 		fail(w, err)
 		return

@@ -12,6 +12,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/rollout"
+	"github.com/hutong-pay/hutong/internal/rollouts"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
@@ -31,9 +32,9 @@ func shown(e *gatewaytest.Env, buyer, method string) bool {
 	return false
 }
 
-func setRule(t *testing.T, e *gatewaytest.Env, method string, r rollout.Rule, reason string) gateway.RuleChange {
+func setRule(t *testing.T, e *gatewaytest.Env, method string, r rollout.Rule, reason string) rollouts.RuleChange {
 	t.Helper()
-	var rc gateway.RuleChange
+	var rc rollouts.RuleChange
 	if st := e.Call(e.Platform, "POST", "/v1/rollout/rules/"+method, map[string]any{"rule": r, "reason": reason}, &rc); st != http.StatusCreated {
 		t.Fatalf("set rule: %d", st)
 	}
@@ -91,7 +92,7 @@ func TestRolloutRamp(t *testing.T) {
 			}
 		}
 		// The history is attributed; a merchant key may not change rules.
-		var hist struct{ Data []gateway.RuleChange }
+		var hist struct{ Data []rollouts.RuleChange }
 		e.Call(e.Platform, "GET", "/v1/rollout/history?method=wechatpay.native", nil, &hist)
 		if len(hist.Data) != 4 || !strings.Contains(hist.Data[0].Actor, "test operator") || hist.Data[0].Reason != "back to 20%" {
 			t.Fatalf("history %+v", hist.Data)
@@ -100,7 +101,7 @@ func TestRolloutRamp(t *testing.T) {
 			t.Fatalf("a merchant key changed a rule: %d", st)
 		}
 		// Exposures were recorded with their cohorts, in batches.
-		if err := e.Svc.FlushExposures(context.Background()); err != nil {
+		if err := e.Svc.RolloutService().FlushExposures(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		var n int
@@ -121,7 +122,7 @@ func TestRolloutRamp(t *testing.T) {
 			t.Fatalf("dry run: %+v", dry)
 		}
 		// Revert to the 1% version.
-		var rc gateway.RuleChange
+		var rc rollouts.RuleChange
 		if st := e.Call(e.Platform, "POST", "/v1/rollout/rules/wechatpay.native/revert", map[string]any{"version": hist.Data[3].Version, "reason": "too fast"}, &rc); st != http.StatusCreated || rc.Rule.BasisPoints != 100 {
 			t.Fatalf("revert: %d %+v", st, rc)
 		}
@@ -139,7 +140,7 @@ func TestKillSwitchAcrossGateways(t *testing.T) {
 	ctx := context.Background()
 	c := rollout.Checkout{BuyerID: "b1", MerchantID: e.Merchants[0].ID}
 	has := func(s *gateway.Service) bool {
-		for _, m := range s.MethodsFor(ctx, c) {
+		for _, m := range s.RolloutService().MethodsFor(ctx, c) {
 			if m == "wechatpay.h5" {
 				return true
 			}
@@ -172,14 +173,14 @@ func TestFeedback(t *testing.T) {
 			}
 		}
 		shown(e, "b-fb", "wechatpay.native") // an exposure, whose cohort the feedback takes
-		if err := e.Svc.FlushExposures(context.Background()); err != nil {
+		if err := e.Svc.RolloutService().FlushExposures(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		var fb gateway.Feedback
+		var fb rollouts.Feedback
 		if st := e.Call(e.Keys[0], "POST", "/v1/feedback", map[string]any{"buyer_id": "b-fb", "method": "wechatpay.native", "rating": 5, "text": "=1+1 很方便"}, &fb); st != http.StatusCreated || fb.Cohort != "default" {
 			t.Fatalf("feedback: %d %+v", st, fb)
 		}
-		var list struct{ Data []gateway.Feedback }
+		var list struct{ Data []rollouts.Feedback }
 		e.Call(e.Keys[0], "GET", "/v1/feedback?method=wechatpay.native&cohort=default", nil, &list)
 		if len(list.Data) != 1 {
 			t.Fatalf("list %+v", list)

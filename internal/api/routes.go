@@ -156,13 +156,13 @@ func (s *Server) methods(w http.ResponseWriter, r *http.Request, c caller) {
 		fail(w, err)
 		return
 	}
-	ds, err := s.Svc.Decide(r.Context(), ch)
+	ds, err := s.rollouts().Decide(r.Context(), ch)
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	if ch.BuyerID != "" {
-		s.Svc.RecordExposures(ch, ds, "")
+		s.rollouts().RecordExposures(ch, ds, "")
 	}
 	out := []map[string]any{}
 	for _, d := range ds {
@@ -181,7 +181,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, c caller) {
 		fail(w, err)
 		return
 	}
-	ds, err := s.Svc.Decide(r.Context(), ch)
+	ds, err := s.rollouts().Decide(r.Context(), ch)
 	if err != nil {
 		fail(w, err)
 		return

@@ -180,7 +180,7 @@ func setUpVictim(t *testing.T, e *gatewaytest.Env, db *store.DB) *victim {
 	// A's buyer is exposed at A's checkout, in a county: the cohort and
 	// tier are A's to know.
 	as("GET", "/v1/methods?buyer_id="+a.buyer+"&region_code=330782&platform=ios", "", 200, nil)
-	if err := e.Svc.FlushExposures(ctx); err != nil {
+	if err := e.Svc.RolloutService().FlushExposures(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var fb struct{ ID, Tier string }

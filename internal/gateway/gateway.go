@@ -27,6 +27,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/rollouts"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/webhooks"
 )
@@ -67,21 +68,22 @@ type Service struct {
 	// means one built on first use (MoneyService).
 	Money *money.Service
 
+	// Rollouts keeps the rollout rules, decides which methods a checkout
+	// shows, and records exposures and feedback; nil means one built on
+	// first use over the gateway (RolloutService).
+	Rollouts *rollouts.Service
+
 	webhooksOnce   sync.Once
 	merchantsOnce  sync.Once
 	moneyOnce      sync.Once
 	onboardingOnce sync.Once
+	rolloutsOnce   sync.Once
 
 	wakeOnce sync.Once
 	wake     chan struct{}
 
 	returnKeyMu sync.Mutex
 	returnKey   ed25519.PrivateKey
-
-	rulesOnce    sync.Once
-	rules        *rulesCache
-	exposureOnce sync.Once
-	exposureLog  *exposureLog
 }
 
 // WebhookService is the events and webhooks service the gateway publishes
@@ -148,6 +150,22 @@ type payability interface {
 
 // contracts is where payments ask.
 func (s *Service) contracts() payability { return s.OnboardingService() }
+
+// RolloutService is the rollout service: Rollouts, or, when that is nil,
+// one built on first use from the gateway's own fields. It decides the
+// methods of the wallets the gateway has accounts at (read at each
+// decision: a wallet added later counts), asks the gateway whether a
+// merchant's contract lets a wallet take its payments, and reads the
+// payment a buyer's feedback names.
+func (s *Service) RolloutService() *rollouts.Service {
+	s.rolloutsOnce.Do(func() {
+		if s.Rollouts == nil {
+			s.Rollouts = &rollouts.Service{DB: s.DB, Now: s.now, Logger: s.Logger, Contracts: s.contracts(), Payments: s,
+				HasAccount: func(ch string) bool { _, ok := s.Accounts[ch]; return ok }}
+		}
+	})
+	return s.Rollouts
+}
 
 // publisher is all the gateway asks of the events service: to store an
 // event, with its deliveries, in the transaction of the change it reports.

@@ -65,8 +65,8 @@ type Options struct {
 // Handler is the gateway's HTTP face, as `hutong serve` mounts it: the
 // merchant API, and the buyers' pages beside it.
 func Handler(svc *gateway.Service, sandboxURL string) http.Handler {
-	pages := web.New(web.Config{Svc: svc, BridgeScript: sandboxURL + "/phone/static/bridge.js", SandboxPhone: sandboxURL + "/phone/", EventPoll: 50 * time.Millisecond})
-	return pages.Beside((&api.Server{Svc: svc}).Handler())
+	pages := web.New(web.Config{Svc: svc, Rollouts: svc.RolloutService(), BridgeScript: sandboxURL + "/phone/static/bridge.js", SandboxPhone: sandboxURL + "/phone/", EventPoll: 50 * time.Millisecond})
+	return pages.Beside((&api.Server{Svc: svc, Rollouts: svc.RolloutService()}).Handler())
 }
 
 // Start runs a gateway on db (migrated) with a fresh sandbox.
@@ -168,7 +168,7 @@ func (e *Env) StartWorker() {
 		done := make(chan struct{})
 		go func() { e.Svc.Worker("test-worker").Run(ctx); close(done) }()
 		written := make(chan struct{})
-		go func() { e.Svc.WriteExposures(ctx); close(written) }()
+		go func() { e.Svc.RolloutService().WriteExposures(ctx); close(written) }()
 		e.stopWorker = func() { cancel(); <-done; <-written }
 	})
 }

@@ -48,6 +48,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
+	"github.com/hutong-pay/hutong/internal/rollouts"
 	"github.com/hutong-pay/hutong/internal/sharecode"
 	"github.com/hutong-pay/hutong/internal/useragent"
 )
@@ -64,7 +65,11 @@ type Config struct {
 	// Onboarding serves the signing pages; nil means the gateway's own
 	// (gateway.Service.OnboardingService).
 	Onboarding *onboarding.Service
-	Logger     *slog.Logger
+	// Rollouts decides which methods the cashier and the in-wallet pages
+	// offer, records those exposures, and takes buyers' feedback; nil
+	// means the gateway's own (gateway.Service.RolloutService).
+	Rollouts *rollouts.Service
+	Logger   *slog.Logger
 	// BridgeScript, when set, is loaded by in-wallet pages before they call
 	// WeixinJSBridge or AlipayJSBridge: the sandbox's stand-ins for the
 	// wallets' own page bridges. Real wallet apps provide their own.
@@ -84,6 +89,14 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Limits replace DefaultLimits for the actions they name.
 	Limits map[string]Limits
+}
+
+// rollouts is the service that decides what the pages offer.
+func (h *Handler) rollouts() *rollouts.Service {
+	if h.cfg.Rollouts != nil {
+		return h.cfg.Rollouts
+	}
+	return h.cfg.Svc.RolloutService()
 }
 
 // Handler serves the hosted pages.
@@ -314,16 +327,16 @@ func (h *Handler) load(w http.ResponseWriter, r *http.Request) (payment.Payment,
 	return p, m.Name, true
 }
 
-// decide asks the gateway which methods this buyer sees at this checkout
-// (contracts, rollout), from the browser that opened the page.
+// decide asks the rollout service which methods this buyer sees at this
+// checkout (contracts, rollout), from the browser that opened the page.
 func (h *Handler) decide(ctx context.Context, p payment.Payment, client useragent.Client) (rollout.Checkout, []rollout.Decision, error) {
 	m, _ := h.cfg.Svc.MerchantService().Get(ctx, p.MerchantID)
-	c := gateway.CheckoutOf(p, m)
+	c := rollouts.CheckoutOf(p, m)
 	if c.Platform == "" {
 		c.Platform = platformOf(client)
 	}
 	c.AppVersion = client.AppVersion
-	ds, err := h.cfg.Svc.Decide(ctx, c)
+	ds, err := h.rollouts().Decide(ctx, c)
 	return c, ds, err
 }
 
@@ -363,7 +376,7 @@ func (h *Handler) choices(ctx context.Context, p payment.Payment, client userage
 			}
 		}
 	}
-	h.cfg.Svc.RecordExposures(c, seen, p.ID)
+	h.rollouts().RecordExposures(c, seen, p.ID)
 	return out
 }
 
@@ -377,7 +390,7 @@ func (h *Handler) inWalletShown(ctx context.Context, p payment.Payment, client u
 	}
 	for _, d := range ds {
 		if d.Method == method {
-			h.cfg.Svc.RecordExposures(c, []rollout.Decision{d}, p.ID)
+			h.rollouts().RecordExposures(c, []rollout.Decision{d}, p.ID)
 			return d.Shown
 		}
 	}
@@ -1036,7 +1049,7 @@ func (h *Handler) feedback(w http.ResponseWriter, r *http.Request) {
 	}) {
 		return
 	}
-	_, err := h.cfg.Svc.CreateFeedback(r.Context(), gateway.Feedback{MerchantID: p.MerchantID, PaymentID: p.ID, Rating: rating, Text: r.PostFormValue("text")})
+	_, err := h.rollouts().CreateFeedback(r.Context(), rollouts.Feedback{MerchantID: p.MerchantID, PaymentID: p.ID, Rating: rating, Text: r.PostFormValue("text")})
 	if err != nil {
 		h.cfg.Logger.Info("feedback refused", "payment", p.ID, "error", err)
 		v.Error = feedbackRefusal(err)

@@ -22,9 +22,9 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/hutong-pay/hutong/client"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/returnsig"
+	"github.com/hutong-pay/hutong/internal/rollouts"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 	"github.com/hutong-pay/hutong/internal/web"
@@ -225,7 +225,7 @@ func TestCashierDesktopQR(t *testing.T) {
 		}
 		_, thanks := b.do("POST", "/feedback/"+p.ID, url.Values{"rating": {"4"}, "text": {"扫码很快"}})
 		mustContain(t, thanks, "data-feedback-thanks")
-		fbs, err := e.Svc.ListFeedback(context.Background(), gateway.FeedbackFilter{MerchantID: e.Merchants[0].ID})
+		fbs, err := e.Svc.RolloutService().ListFeedback(context.Background(), rollouts.FeedbackFilter{MerchantID: e.Merchants[0].ID})
 		if err != nil || len(fbs) != 1 || fbs[0].Method != "wechatpay.native" || fbs[0].Rating != 4 || fbs[0].PaymentID != p.ID {
 			t.Fatalf("feedback %+v %v", fbs, err)
 		}

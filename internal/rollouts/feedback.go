@@ -1,4 +1,4 @@
-package gateway
+package rollouts
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -28,6 +29,10 @@ type Feedback struct {
 	Created    time.Time `json:"created"`
 }
 
+// errNoPayments refuses feedback naming a payment when the service has
+// no Payments to read it from.
+var errNoPayments = errors.New("rollouts: feedback names a payment, and the service has no Payments to read it from")
+
 // CreateFeedback records feedback. With a payment, the method is the one
 // that paid (if any) and the buyer the payment's; the cohort and tier are
 // those the buyer was last exposed under for the method at this merchant
@@ -35,9 +40,12 @@ type Feedback struct {
 func (s *Service) CreateFeedback(ctx context.Context, f Feedback) (Feedback, error) {
 	bad := func(param, msg string) error { return &payment.FieldError{Param: param, Message: msg} }
 	if f.PaymentID != "" {
-		p, err := s.GetPayment(ctx, f.MerchantID, f.PaymentID)
-		if errors.Is(err, ErrNotFound) {
-			return f, &NotFoundError{Param: "payment_id", Object: "payment", ID: f.PaymentID, Scoped: true}
+		if s.Payments == nil {
+			return f, errNoPayments
+		}
+		p, err := s.Payments.GetPayment(ctx, f.MerchantID, f.PaymentID)
+		if errors.Is(err, notfound.Err) {
+			return f, &notfound.Error{Param: "payment_id", Object: "payment", ID: f.PaymentID, Scoped: true}
 		}
 		if err != nil {
 			return f, err
@@ -62,18 +70,18 @@ func (s *Service) CreateFeedback(ctx context.Context, f Feedback) (Feedback, err
 		return f, bad("buyer_id", "must be at most 64 bytes")
 	}
 	if f.BuyerID != "" {
-		var cohort, tier string
-		if err := s.DB.QueryRowContext(ctx, `SELECT cohort, tier FROM exposures WHERE merchant_id = $1 AND buyer_id = $2 AND method = $3 ORDER BY at DESC LIMIT 1`,
-			f.MerchantID, f.BuyerID, f.Method).Scan(&cohort, &tier); err == nil {
-			f.Cohort = cohort
+		// A buyer never exposed here (or exposures that cannot be read)
+		// leaves the cohort empty: feedback is taken all the same.
+		if x, err := s.DB.Pool().ExposureLatest(ctx, store.ExposureLatestParams{MerchantID: f.MerchantID, BuyerID: f.BuyerID, Method: f.Method}); err == nil {
+			f.Cohort = x.Cohort
 			if f.Tier == "" {
-				f.Tier = tier
+				f.Tier = x.Tier
 			}
 		}
 	}
 	f.ID, f.Created = payment.NewID("fb"), s.now()
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO feedback (id, merchant_id, payment_id, buyer_id, method, rating, body, cohort, tier, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		f.ID, f.MerchantID, f.PaymentID, f.BuyerID, f.Method, f.Rating, f.Text, f.Cohort, f.Tier, store.Micros(f.Created))
+	err := s.DB.Pool().FeedbackInsert(ctx, store.Feedback{ID: f.ID, MerchantID: f.MerchantID, PaymentID: f.PaymentID, BuyerID: f.BuyerID,
+		Method: f.Method, Rating: f.Rating, Text: f.Text, Cohort: f.Cohort, Tier: f.Tier, CreatedAt: f.Created})
 	return f, err
 }
 
@@ -85,49 +93,19 @@ type FeedbackFilter struct {
 	Limit                            int    // 0: all
 }
 
-// ListFeedback lists feedback, newest first.
+// ListFeedback lists feedback, newest first. An After that names no
+// feedback of the filter's merchant is a *notfound.Error on
+// starting_after.
 func (s *Service) ListFeedback(ctx context.Context, f FeedbackFilter) ([]Feedback, error) {
-	query := `SELECT id, merchant_id, payment_id, buyer_id, method, rating, body, cohort, tier, created_at FROM feedback WHERE 1 = 1`
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		query += fmt.Sprintf(" AND "+cond, len(args))
-	}
-	for col, v := range map[string]string{"merchant_id": f.MerchantID, "method": f.Method, "cohort": f.Cohort, "tier": f.Tier} {
-		if v != "" {
-			add(col+" = $%d", v)
-		}
-	}
-	if !f.From.IsZero() {
-		add("created_at >= $%d", store.Micros(f.From))
-	}
-	if !f.To.IsZero() {
-		add("created_at < $%d", store.Micros(f.To))
-	}
-	query, args, err := store.Keyset{Table: "feedback", Time: "created_at", ID: "id", Desc: true, Object: "feedback",
-		Scope: "($2 = '' OR merchant_id = $2)", ScopeArgs: []any{f.MerchantID}}.Page(ctx, s.DB, f.After, query, " AND ", args)
+	rows, err := s.DB.Pool().FeedbackList(ctx, store.FeedbackListParams{MerchantID: f.MerchantID, Method: f.Method, Cohort: f.Cohort, Tier: f.Tier,
+		From: f.From, To: f.To, After: f.After, Limit: f.Limit})
 	if err != nil {
 		return nil, err
 	}
-	query += " ORDER BY created_at DESC, id"
-	if f.Limit > 0 {
-		args = append(args, f.Limit)
-		query += fmt.Sprintf(" LIMIT $%d", len(args))
+	out := make([]Feedback, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Feedback{ID: r.ID, MerchantID: r.MerchantID, PaymentID: r.PaymentID, BuyerID: r.BuyerID, Method: r.Method,
+			Rating: r.Rating, Text: r.Text, Cohort: r.Cohort, Tier: r.Tier, Created: r.CreatedAt})
 	}
-	rows, err := s.DB.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Feedback{}
-	for rows.Next() {
-		var fb Feedback
-		var at int64
-		if err := rows.Scan(&fb.ID, &fb.MerchantID, &fb.PaymentID, &fb.BuyerID, &fb.Method, &fb.Rating, &fb.Text, &fb.Cohort, &fb.Tier, &at); err != nil {
-			return nil, err
-		}
-		fb.Created = store.Time(at)
-		out = append(out, fb)
-	}
-	return out, rows.Err()
+	return out, nil
 }
