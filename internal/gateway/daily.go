@@ -4,10 +4,10 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/jobs"
-	"github.com/hutong-pay/hutong/internal/store"
 )
 
 // queue is the gateway's job queue.
@@ -35,11 +35,10 @@ func (s *Service) Prune(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.DB.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, store.Micros(now.Add(-24*time.Hour)))
+	keys, err := s.DB.Pool().IdempotencyKeysPrune(ctx, now.Add(-24*time.Hour))
 	if err != nil {
-		return err
+		return fmt.Errorf("pruning idempotency keys: %w", err)
 	}
-	keys, _ := res.RowsAffected()
 	s.log().Info("pruned", "jobs", n, "idempotency_keys", keys)
 	return s.queue().ScheduleDaily(ctx, KindPrune, 3, 0)
 }
