@@ -42,7 +42,7 @@ func readTour(ctx context.Context, svc *gateway.Service, keys []demoKey, platfor
 		if len(list) > 0 {
 			*into = list[0]
 		}
-		ps, err := svc.ListPayments(ctx, id, "", "", 1000)
+		ps, err := svc.PaymentService().ListPayments(ctx, id, "", "", 1000)
 		if err != nil {
 			return t, fmt.Errorf("demo: payments of %s: %w", id, err)
 		}

@@ -80,7 +80,7 @@ func startTestGateway(t *testing.T) *testGateway {
 
 func (g *testGateway) payment(t *testing.T, orderID string) payment.Payment {
 	t.Helper()
-	p, err := g.svc.CreatePayment(context.Background(), g.merchant, payment.Request{MerchantOrderID: orderID, Amount: 100, Currency: "CNY",
+	p, err := g.svc.PaymentService().CreatePayment(context.Background(), g.merchant, payment.Request{MerchantOrderID: orderID, Amount: 100, Currency: "CNY",
 		Description: "豆浆", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestStatusStreamOutlivesTimeouts(t *testing.T) {
 		t.Fatalf("first event %s", e)
 	}
 	time.Sleep(4 * testTimeout)
-	if _, err := g.svc.CancelPayment(context.Background(), g.merchant.ID, p.ID); err != nil {
+	if _, err := g.svc.PaymentService().CancelPayment(context.Background(), g.merchant.ID, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	if e := next(5 * time.Second); !strings.Contains(e, "canceled") {

@@ -26,7 +26,7 @@ func BenchmarkCreatePayment(b *testing.B) {
 		e := start(b, db)
 		// No polling: the status polls' wallet queries would compete with
 		// the creates for the CPU and muddle what is measured.
-		e.svc.PollSchedule = []time.Duration{}
+		e.svc.PaymentService().PollSchedule = []time.Duration{}
 		c := client.New(e.url, e.keyA)
 		var seq atomic.Int64
 		create := func() {
@@ -69,7 +69,7 @@ func report(b *testing.B, unit string) {
 func BenchmarkLifecycle(b *testing.B) {
 	backends(b, func(b *testing.B, db *store.DB) {
 		e := start(b, db)
-		e.svc.PollSchedule = []time.Duration{} // notifications arrive; polls would only add wallet queries
+		e.svc.PaymentService().PollSchedule = []time.Duration{} // notifications arrive; polls would only add wallet queries
 		c := client.New(e.url, e.keyA)
 		var seq atomic.Int64
 		b.SetParallelism(8) // lifecycles wait on the network, not the CPU

@@ -148,7 +148,7 @@ func TestCampaignToActive(t *testing.T) {
 		if m0.Wallets["wechatpay"].SubMerchant == "" {
 			t.Fatal("the active contract did not record the sub_mchid")
 		}
-		p, err := e.Svc.CreatePayment(ctx, m0, payment.Request{MerchantOrderID: "county-1", Amount: 880, Currency: "CNY", Description: "酱油",
+		p, err := e.Svc.PaymentService().CreatePayment(ctx, m0, payment.Request{MerchantOrderID: "county-1", Amount: 880, Currency: "CNY", Description: "酱油",
 			Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b1"}})
 		if err != nil {
 			t.Fatalf("a payment through the new sub-merchant: %v", err)
@@ -156,7 +156,10 @@ func TestCampaignToActive(t *testing.T) {
 		if st := e.Sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": p.NextAction.QRCode}, nil); st != http.StatusOK {
 			t.Fatalf("pay: %d", st)
 		}
-		e.Eventually("paid to the sub-merchant", func() bool { got, _ := e.Svc.GetPayment(ctx, m0.ID, p.ID); return got.Status == "succeeded" })
+		e.Eventually("paid to the sub-merchant", func() bool {
+			got, _ := e.Svc.PaymentService().GetPayment(ctx, m0.ID, p.ID)
+			return got.Status == "succeeded"
+		})
 		// Reminders went to no one (all active) — but the invitations were
 		// published as contract.invited events with the signing link.
 		var evs struct{ Data []webhooks.Event }
@@ -221,7 +224,7 @@ func TestAlipayOnboarding(t *testing.T) {
 	if !shown(e, "b1", "alipay.precreate") {
 		t.Fatal("Alipay hidden under an active contract")
 	}
-	p, err := e.Svc.CreatePayment(ctx, m, payment.Request{MerchantOrderID: "ali-1", Amount: 500, Currency: "CNY", Description: "茶叶",
+	p, err := e.Svc.PaymentService().CreatePayment(ctx, m, payment.Request{MerchantOrderID: "ali-1", Amount: 500, Currency: "CNY", Description: "茶叶",
 		Method: "alipay.precreate", Buyer: payment.Buyer{ID: "b1"}})
 	if err != nil {
 		t.Fatalf("a payment for the authorized seller: %v", err)
@@ -229,7 +232,10 @@ func TestAlipayOnboarding(t *testing.T) {
 	if st := e.Sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "alipay", "code": p.NextAction.QRCode}, nil); st != http.StatusOK {
 		t.Fatalf("pay: %d", st)
 	}
-	e.Eventually("paid", func() bool { got, _ := e.Svc.GetPayment(ctx, m.ID, p.ID); return got.Status == "succeeded" })
+	e.Eventually("paid", func() bool {
+		got, _ := e.Svc.PaymentService().GetPayment(ctx, m.ID, p.ID)
+		return got.Status == "succeeded"
+	})
 
 	// The day's Alipay reconciliation reads the authorized merchant's own
 	// bill beside the app's (which does not hold its trade): it matches.

@@ -9,17 +9,19 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/gateway"
+	"github.com/hutong-pay/hutong/internal/payforme"
 	"github.com/hutong-pay/hutong/internal/ratelimit"
 	"github.com/hutong-pay/hutong/internal/sharecode"
+	"github.com/hutong-pay/hutong/internal/sharecodes"
 )
 
 func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, c caller) {
-	p, err := s.Svc.GetPayment(r.Context(), c.merchant.ID, r.PathValue("id"))
+	p, err := s.Svc.PaymentService().GetPayment(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	list, err := s.Svc.Attempts(r.Context(), p.ID)
+	list, err := s.Svc.PaymentService().Attempts(r.Context(), p.ID)
 	if err != nil {
 		fail(w, err)
 		return
@@ -30,7 +32,7 @@ func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, c caller) 
 // listMismatches lists the wallet messages refused for the payment because
 // something they named was not what hutong sent.
 func (s *Server) listMismatches(w http.ResponseWriter, r *http.Request, c caller) {
-	list, err := s.Svc.Mismatches(r.Context(), c.merchant.ID, r.PathValue("id"))
+	list, err := s.Svc.PaymentService().Mismatches(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -39,11 +41,11 @@ func (s *Server) listMismatches(w http.ResponseWriter, r *http.Request, c caller
 }
 
 func (s *Server) createPayForMe(w http.ResponseWriter, r *http.Request, c caller) {
-	var req gateway.PayForMeRequest
+	var req payforme.Request
 	if !decodeOptional(w, r, &req) {
 		return
 	}
-	pfm, err := s.Svc.CreatePayForMe(r.Context(), c.merchant.ID, r.PathValue("id"), req)
+	pfm, err := s.Svc.PayForMeService().Create(r.Context(), c.merchant.ID, r.PathValue("id"), req)
 	if err != nil {
 		fail(w, err)
 		return
@@ -52,7 +54,7 @@ func (s *Server) createPayForMe(w http.ResponseWriter, r *http.Request, c caller
 }
 
 func (s *Server) getPayForMe(w http.ResponseWriter, r *http.Request, c caller) {
-	pfm, err := s.Svc.MerchantPayForMe(r.Context(), c.merchant.ID, r.PathValue("id"))
+	pfm, err := s.Svc.PayForMeService().OfMerchant(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -61,7 +63,7 @@ func (s *Server) getPayForMe(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 func (s *Server) revokePayForMe(w http.ResponseWriter, r *http.Request, c caller) {
-	pfm, err := s.Svc.RevokePayForMe(r.Context(), c.merchant.ID, r.PathValue("id"))
+	pfm, err := s.Svc.PayForMeService().Revoke(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -70,11 +72,11 @@ func (s *Server) revokePayForMe(w http.ResponseWriter, r *http.Request, c caller
 }
 
 func (s *Server) createShareCode(w http.ResponseWriter, r *http.Request, c caller) {
-	var req gateway.ShareCodeRequest
+	var req sharecodes.Request
 	if !decode(w, r, &req) {
 		return
 	}
-	sc, err := s.Svc.CreateShareCode(r.Context(), c.merchant.ID, req)
+	sc, err := s.Svc.ShareCodeService().Create(r.Context(), c.merchant.ID, req)
 	if err != nil {
 		fail(w, err)
 		return
@@ -83,7 +85,7 @@ func (s *Server) createShareCode(w http.ResponseWriter, r *http.Request, c calle
 }
 
 func (s *Server) getShareCode(w http.ResponseWriter, r *http.Request, c caller) {
-	sc, err := s.Svc.GetShareCode(r.Context(), c.merchant.ID, r.PathValue("id"))
+	sc, err := s.Svc.ShareCodeService().Get(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -92,7 +94,7 @@ func (s *Server) getShareCode(w http.ResponseWriter, r *http.Request, c caller) 
 }
 
 func (s *Server) revokeShareCode(w http.ResponseWriter, r *http.Request, c caller) {
-	sc, err := s.Svc.RevokeShareCode(r.Context(), c.merchant.ID, r.PathValue("id"))
+	sc, err := s.Svc.ShareCodeService().Revoke(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -123,7 +125,7 @@ func (s *Server) resolveShareCode(w http.ResponseWriter, r *http.Request, c call
 	// A merchant key resolves only its own codes (another merchant's is
 	// unknown to it), and so does a platform key naming a merchant; a
 	// platform key naming none resolves any merchant's.
-	sc, err := s.Svc.ResolveShareCode(r.Context(), scope(c), req.Text)
+	sc, err := s.Svc.ShareCodeService().Resolve(r.Context(), scope(c), req.Text)
 	if err != nil {
 		failShare(w, err)
 		return
@@ -162,7 +164,7 @@ func (s *Server) shareStats(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "by must be source or code", "by")
 		return
 	}
-	list, err := s.Svc.ShareStats(r.Context(), c.merchant.ID, by)
+	list, err := s.Svc.ShareCodeService().Stats(r.Context(), c.merchant.ID, by)
 	if err != nil {
 		fail(w, err)
 		return
@@ -172,7 +174,7 @@ func (s *Server) shareStats(w http.ResponseWriter, r *http.Request, c caller) {
 
 // returnKey publishes the key that signs returns to merchants' return_url.
 func (s *Server) returnKey(w http.ResponseWriter, r *http.Request, c caller) {
-	key, err := s.Svc.ReturnKey(r.Context())
+	key, err := s.Svc.PaymentService().ReturnKey(r.Context())
 	if err != nil {
 		fail(w, err)
 		return

@@ -30,7 +30,7 @@ func (s *Server) cancelReturn(w http.ResponseWriter, r *http.Request, c caller) 
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fmt.Sprintf("reason is at most 500 bytes, got %d", len(req.Reason)), "reason")
 		return
 	}
-	rf, err := s.Svc.CancelReturn(r.Context(), c.merchant.ID, r.PathValue("id"), req.Reason)
+	rf, err := s.Svc.RefundService().CancelReturn(r.Context(), c.merchant.ID, r.PathValue("id"), req.Reason)
 	if err != nil {
 		fail(w, err)
 		return
@@ -39,7 +39,7 @@ func (s *Server) cancelReturn(w http.ResponseWriter, r *http.Request, c caller) 
 }
 
 func (s *Server) returnReceived(w http.ResponseWriter, r *http.Request, c caller) {
-	rf, err := s.Svc.ReturnReceived(r.Context(), c.merchant.ID, r.PathValue("id"))
+	rf, err := s.Svc.RefundService().ReturnReceived(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return

@@ -16,7 +16,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, c caller)
 	if !decode(w, r, &req) {
 		return
 	}
-	p, err := s.Svc.CreatePayment(r.Context(), c.merchant, req)
+	p, err := s.Svc.PaymentService().CreatePayment(r.Context(), c.merchant, req)
 	if err != nil {
 		fail(w, err)
 		return
@@ -25,7 +25,7 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, c caller)
 }
 
 func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, c caller) {
-	p, err := s.Svc.GetPayment(r.Context(), c.merchant.ID, r.PathValue("id"))
+	p, err := s.Svc.PaymentService().GetPayment(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -44,7 +44,7 @@ func (s *Server) listPayments(w http.ResponseWriter, r *http.Request, c caller) 
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", "status must be requires_action, succeeded or canceled", "status")
 		return
 	}
-	list, err := s.Svc.ListPayments(r.Context(), c.merchant.ID, status, pg.after, pg.limit+1)
+	list, err := s.Svc.PaymentService().ListPayments(r.Context(), c.merchant.ID, status, pg.after, pg.limit+1)
 	if err != nil {
 		fail(w, err)
 		return
@@ -58,7 +58,7 @@ func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request, c caller) {
 	if !ok {
 		return
 	}
-	list, err := s.Svc.ListRefunds(r.Context(), c.merchant.ID, r.PathValue("id"), pg.after, pg.limit+1)
+	list, err := s.Svc.RefundService().List(r.Context(), c.merchant.ID, r.PathValue("id"), pg.after, pg.limit+1)
 	if err != nil {
 		fail(w, err)
 		return
@@ -67,7 +67,7 @@ func (s *Server) listRefunds(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request, c caller) {
-	p, err := s.Svc.CancelPayment(r.Context(), c.merchant.ID, r.PathValue("id"))
+	p, err := s.Svc.PaymentService().CancelPayment(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
@@ -96,7 +96,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, c caller) 
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "invalid_parameter", fmt.Sprintf("reason must be at most 200 bytes, got %d", len(req.Reason)), "reason")
 		return
 	}
-	rf, err := s.Svc.CreateRefund(r.Context(), c.merchant.ID, r.PathValue("id"), req.Amount, req.Reason, req.Kind)
+	rf, err := s.Svc.RefundService().Create(r.Context(), c.merchant.ID, r.PathValue("id"), req.Amount, req.Reason, req.Kind)
 	if errors.Is(err, money.ErrPayableShort) {
 		// After release the merchant's payable bears the refund: its
 		// amount is what does not fit.
@@ -111,7 +111,7 @@ func (s *Server) createRefund(w http.ResponseWriter, r *http.Request, c caller) 
 }
 
 func (s *Server) getRefund(w http.ResponseWriter, r *http.Request, c caller) {
-	rf, err := s.Svc.GetRefund(r.Context(), c.merchant.ID, r.PathValue("id"))
+	rf, err := s.Svc.RefundService().Get(r.Context(), c.merchant.ID, r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return

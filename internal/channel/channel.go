@@ -291,3 +291,17 @@ type ProfitShareResult struct {
 	PlatformAmount int64  // fen shared to the platform
 	Unfrozen       int64  // fen unfrozen to the sub-merchant
 }
+
+// Account is a wallet account payments of one channel go through: its
+// connector, and the name that routes the wallet's notifications to it
+// (the {account} of /notify/{channel}/{account}).
+type Account struct {
+	Name      string
+	Connector Connector
+}
+
+// NotifyURL is where the wallet of channel ch notifies about this
+// account's orders and refunds, under a gateway reached at baseURL.
+func (a Account) NotifyURL(baseURL, ch string) string {
+	return baseURL + "/notify/" + ch + "/" + a.Name
+}

@@ -1,44 +1,41 @@
-// Package gateway is hutong's payment service: it creates payments at the
-// wallets, applies the wallets' verified word exactly once, and refunds.
-// Every state change commits in one transaction with the events and jobs
-// it implies (store, jobs), so a crash at any instant neither loses nor
-// doubles anything. Events are published, and delivered to merchants'
-// endpoints, by package webhooks, which the gateway reaches only through
-// its Publish (and whose delivery jobs its Worker runs).
+// Package gateway assembles hutong from its services: payments, refunds,
+// share codes, pay-for-me, merchants, onboarding, rollouts, money and
+// webhooks, each a package of its own that reaches the others only
+// through small interfaces. A Service holds the wallet accounts and the
+// database they share, builds each service it was not given on first
+// use, and runs every service's jobs in one Worker. `hutong serve`, the
+// demo and the test harness (gatewaytest) start from here.
 package gateway
 
 import (
 	"context"
-	"crypto/ed25519"
 	"database/sql"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
-	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
-	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/merchants"
+	"github.com/hutong-pay/hutong/internal/mismatches"
 	"github.com/hutong-pay/hutong/internal/money"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/onboarding"
+	"github.com/hutong-pay/hutong/internal/payforme"
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/payments"
+	"github.com/hutong-pay/hutong/internal/refunds"
 	"github.com/hutong-pay/hutong/internal/rollouts"
+	"github.com/hutong-pay/hutong/internal/sharecodes"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/webhooks"
 )
 
 // Account is the wallet account payments of a channel go through.
-type Account struct {
-	Name      string // the {account} of /notify/{channel}/{account}
-	Connector channel.Connector
-}
+type Account = channel.Account
 
-// Service is the gateway.
+// Service is the gateway: the services, and what they share.
 type Service struct {
 	DB       *store.DB
 	Accounts map[string]Account // by channel: "wechatpay", "alipay"
@@ -50,8 +47,8 @@ type Service struct {
 	// the gateway builds one from its own DB, Now and Logger, delivering
 	// to public addresses only (WebhookService).
 	Webhooks *webhooks.Service
-	// PollSchedule is when a pending payment is queried at its wallet,
-	// after creation; expiry closes it anyway.
+	// PollSchedule is when a pending wallet order is queried, after it
+	// opens (payments.Service.PollSchedule).
 	PollSchedule []time.Duration
 	// JobLease is how long a claimed job is held; 0 means a minute.
 	JobLease time.Duration
@@ -73,6 +70,22 @@ type Service struct {
 	// first use over the gateway (RolloutService).
 	Rollouts *rollouts.Service
 
+	// Payments, Refunds, ShareCodes and PayForMe are the payment
+	// services; each nil one is built on first use from the gateway's own
+	// fields (PaymentService, RefundService, ShareCodeService,
+	// PayForMeService).
+	Payments   *payments.Service
+	Refunds    *refunds.Service
+	ShareCodes *sharecodes.Service
+	PayForMe   *payforme.Service
+
+	paymentsOnce   sync.Once
+	refundsOnce    sync.Once
+	shareCodesOnce sync.Once
+	payForMeOnce   sync.Once
+	mismatchesOnce sync.Once
+	mismatchRec    *mismatches.Recorder
+
 	webhooksOnce   sync.Once
 	merchantsOnce  sync.Once
 	moneyOnce      sync.Once
@@ -81,9 +94,6 @@ type Service struct {
 
 	wakeOnce sync.Once
 	wake     chan struct{}
-
-	returnKeyMu sync.Mutex
-	returnKey   ed25519.PrivateKey
 }
 
 // WebhookService is the events and webhooks service the gateway publishes
@@ -141,16 +151,6 @@ func OnboardingWallets(accounts map[string]Account) map[string]channel.Onboarder
 	return out
 }
 
-// payability is all payments ask of onboarding: whether a channel takes
-// a merchant's payments now (an error when that cannot be read: a
-// payment is then refused as failed, not as lacking a contract).
-type payability interface {
-	Payable(ctx context.Context, merchantID, ch string) (bool, error)
-}
-
-// contracts is where payments ask.
-func (s *Service) contracts() payability { return s.OnboardingService() }
-
 // RolloutService is the rollout service: Rollouts, or, when that is nil,
 // one built on first use from the gateway's own fields. It decides the
 // methods of the wallets the gateway has accounts at (read at each
@@ -160,21 +160,12 @@ func (s *Service) contracts() payability { return s.OnboardingService() }
 func (s *Service) RolloutService() *rollouts.Service {
 	s.rolloutsOnce.Do(func() {
 		if s.Rollouts == nil {
-			s.Rollouts = &rollouts.Service{DB: s.DB, Now: s.now, Logger: s.Logger, Contracts: s.contracts(), Payments: s,
+			s.Rollouts = &rollouts.Service{DB: s.DB, Now: s.now, Logger: s.Logger, Contracts: s.OnboardingService(), Payments: paymentsLater{s},
 				HasAccount: func(ch string) bool { _, ok := s.Accounts[ch]; return ok }}
 		}
 	})
 	return s.Rollouts
 }
-
-// publisher is all the gateway asks of the events service: to store an
-// event, with its deliveries, in the transaction of the change it reports.
-type publisher interface {
-	Publish(ctx context.Context, tx *sql.Tx, merchantID, typ, objectID string, object any) error
-}
-
-// events is where the gateway publishes.
-func (s *Service) events() publisher { return s.WebhookService() }
 
 func (s *Service) wakeChan() chan struct{} {
 	s.wakeOnce.Do(func() { s.wake = make(chan struct{}, 1) })
@@ -188,9 +179,6 @@ func (s *Service) kick() {
 	default:
 	}
 }
-
-// DefaultPollSchedule: a lost notification never loses a payment.
-var DefaultPollSchedule = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute}
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {
@@ -206,219 +194,131 @@ func (s *Service) log() *slog.Logger {
 	return s.Logger
 }
 
-// Errors the API maps to answers.
+// Errors the API maps to answers, and the payment services' job kinds,
+// under the names callers of the gateway have always used.
 var (
-	ErrNotFound       = notfound.Err
-	ErrDuplicateOrder = errors.New("merchant_order_id is already used by another payment")
-	ErrMethodNotOpen  = errors.New("no wallet account is configured for this method")
-	ErrNoContract     = errors.New("the merchant has no active contract for this method's wallet, signed under the current agreement")
-	ErrNotRefundable  = errors.New("the payment cannot be refunded")
-	ErrAlreadyPaid    = payment.ErrAlreadyPaid
-	ErrRefundTooLarge = payment.ErrRefundExceeds
-	ErrWalletRefused  = errors.New("the wallet refused")
+	ErrNotFound          = notfound.Err
+	ErrDuplicateOrder    = payments.ErrDuplicateOrder
+	ErrMethodNotOpen     = payments.ErrMethodNotOpen
+	ErrNoContract        = payments.ErrNoContract
+	ErrAlreadyPaid       = payments.ErrAlreadyPaid
+	ErrPaidByOther       = payments.ErrPaidByOther
+	ErrWalletRefused     = payments.ErrWalletRefused
+	ErrNotRefundable     = errors.New("the payment cannot be refunded")
+	ErrRefundTooLarge    = payment.ErrRefundExceeds
+	ErrNotAwaitingReturn = refunds.ErrNotAwaitingReturn
+	ErrPayForMeClosed    = payforme.ErrClosed
+	ErrShareUnknown      = sharecodes.ErrUnknown
+	ErrShareExpired      = sharecodes.ErrExpired
+	ErrShareRevoked      = sharecodes.ErrRevoked
+	ErrShareUsedUp       = sharecodes.ErrUsedUp
 )
 
 // NotFoundError is a request field naming an object the caller does not
-// have; it is ErrNotFound to errors.Is. The type is notfound's, shared by
-// every service, and named here too so that callers of the gateway keep
-// their spelling.
+// have; it is ErrNotFound to errors.Is (notfound.Error).
 type NotFoundError = notfound.Error
 
-// notFound is the NotFoundError of an object looked up by its id from the
-// path, among merchantID's objects ("" for any merchant's).
-func notFound(object, id, merchantID string) error {
-	return notfound.ByID(object, id, merchantID)
-}
-
-func (s *Service) subMerchant(m merchant.Merchant, ch string) string {
-	return m.Wallets[ch].SubMerchant
-}
-
-// expect is the identity every wallet message about m's payments on ch
-// must name.
-func (s *Service) expect(m merchant.Merchant, ch string) (channel.Identity, error) {
-	acct, ok := s.Accounts[ch]
-	if !ok {
-		return channel.Identity{}, ErrMethodNotOpen
-	}
-	w := m.Wallets[ch]
-	return acct.Connector.Expect(w.SubMerchant, w.Seller), nil
-}
-
-// CreatePayment opens a payment at its wallet and stores it, with the
-// jobs that poll and expire it.
-func (s *Service) CreatePayment(ctx context.Context, m merchant.Merchant, req payment.Request) (payment.Payment, error) {
-	if err := req.Validate(); err != nil {
-		return payment.Payment{}, err
-	}
-	// The share code a sale is credited to must be the merchant's own:
-	// another merchant's is no share code at all.
-	if req.ShareCode != "" {
-		_, err := s.DB.Pool().ShareCodeGet(ctx, m.ID, req.ShareCode)
-		if errors.Is(err, store.ErrNoRows) {
-			return payment.Payment{}, &NotFoundError{Param: "share_code", Object: "share code", ID: req.ShareCode, Scoped: true}
-		}
-		if err != nil {
-			return payment.Payment{}, err
-		}
-	}
-	now := s.now()
-	p := payment.New(m.ID, req, now)
-	p.CheckoutURL = s.BaseURL + "/pay/" + p.ID
-	// merchant_order_id names the order: the same request again (a retry
-	// whose first answer was lost) gets the payment already made; another
-	// request under it is refused.
-	if prev, err := s.paymentByOrder(ctx, m.ID, p.MerchantOrderID); err == nil {
-		if samePaymentRequest(prev, p) {
-			return prev, nil
-		}
-		return p, ErrDuplicateOrder
-	}
-	if p.Channel == "" {
-		// The buyer chooses on the hosted cashier, which is also the
-		// payment's one code for every wallet.
-		if len(s.Accounts) == 0 {
-			return p, ErrMethodNotOpen
-		}
-		if p.Method == "aggregate" {
-			p.NextAction = &channel.Action{Type: "qr_code", QRCode: p.CheckoutURL}
-		} else {
-			p.NextAction = &channel.Action{Type: "redirect", URL: p.CheckoutURL}
-		}
-		return s.storePayment(ctx, p, nil, now)
-	}
-	acct, ok := s.Accounts[p.Channel]
-	if !ok {
-		return p, ErrMethodNotOpen
-	}
-	if ok, err := s.contracts().Payable(ctx, m.ID, p.Channel); err != nil {
-		return p, err
-	} else if !ok {
-		return p, ErrNoContract
-	}
-	// The wallet first: if hutong crashes before storing the payment, the
-	// wallet holds an order no buyer ever saw, which expires unpaid.
-	action, err := atWallet(ctx, p.Channel, "prepay", func() (channel.Action, error) {
-		return acct.Connector.Prepay(ctx, channel.Prepay{
-			OutTradeNo: p.ID, Method: p.Method, Amount: p.Amount, Description: p.Description,
-			NotifyURL: s.BaseURL + "/notify/" + p.Channel + "/" + acct.Name, ReturnURL: p.ReturnURL, ExpiresAt: p.ExpiresAt,
-			Payer: req.Buyer.ID, ClientIP: "127.0.0.1", SubMerchant: s.subMerchant(m, p.Channel),
-		})
-	})
-	if err != nil {
-		return p, fmt.Errorf("%w: %w", ErrWalletRefused, err)
-	}
-	p.NextAction = &action
-	sole := payment.SoleAttempt(p)
-	sole.NextAction = &action
-	return s.storePayment(ctx, p, &sole, now)
-}
-
-// storePayment stores a new payment, its wallet order if it has one, and
-// the jobs that poll and expire it, in one transaction.
-func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *payment.Attempt, now time.Time) (payment.Payment, error) {
-	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		if err := s.DB.In(tx).PaymentInsert(ctx, p); err != nil {
-			return err
-		}
-		if sole != nil {
-			if err := s.DB.In(tx).AttemptInsert(ctx, *sole); err != nil {
-				return err
-			}
-			if err := s.enqueuePolls(ctx, tx, sole.ID, p.ExpiresAt, now); err != nil {
-				return err
-			}
-		}
-		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt, UniqueKey: p.ID + "/expire"}, now); err != nil {
-			return err
-		}
-		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, p)
-	})
-	if err != nil {
-		if store.IsUniqueViolation(err) {
-			if prev, perr := s.paymentByOrder(ctx, p.MerchantID, p.MerchantOrderID); perr == nil && samePaymentRequest(prev, p) {
-				return prev, nil
-			}
-			return p, ErrDuplicateOrder
-		}
-		return p, err
-	}
-	return p, nil
-}
-
-func (s *Service) paymentByOrder(ctx context.Context, merchantID, orderID string) (payment.Payment, error) {
-	id, err := s.DB.Pool().PaymentIDByOrder(ctx, merchantID, orderID)
-	if err != nil {
-		return payment.Payment{}, ErrNotFound
-	}
-	return s.loadPayment(ctx, s.DB, id, merchantID, false)
-}
-
-// samePaymentRequest reports whether two payments were asked for with the
-// same terms.
-func samePaymentRequest(a, b payment.Payment) bool {
-	return a.Amount == b.Amount && a.Currency == b.Currency && a.Method == b.Method && a.Description == b.Description &&
-		a.Buyer == b.Buyer && a.ReturnURL == b.ReturnURL && a.ShareCode == b.ShareCode && len(a.Items) == len(b.Items)
-}
-
-// ref names the object a job works on.
-type ref struct {
-	ID string `json:"id"`
-}
-
-// Job kinds.
+// Job kinds of the payment services.
 const (
-	KindPoll          = "payment.poll"
-	KindExpire        = "payment.expire"
-	KindRefundExecute = "refund.execute"
+	KindPoll          = payments.KindPoll
+	KindExpire        = payments.KindExpire
+	KindAttemptClose  = payments.KindAttemptClose
+	KindRefundExecute = refunds.KindExecute
 )
 
-// loadPayment reads a payment (of merchant, unless merchantID is "") in
-// q, the database or a transaction that locks the row.
-func (s *Service) loadPayment(ctx context.Context, q queryer, id, merchantID string, lock bool) (payment.Payment, error) {
-	p, err := s.executor(q).PaymentGet(ctx, store.PaymentGetParams{ID: id, MerchantID: merchantID, Lock: lock})
-	if errors.Is(err, store.ErrNoRows) {
-		return payment.Payment{}, notFound("payment", id, merchantID)
-	}
-	return p, err
+// DefaultPollSchedule is payments.DefaultPollSchedule.
+var DefaultPollSchedule = payments.DefaultPollSchedule
+
+// PaymentService is the payments service: Payments, or, when that is nil,
+// one built on first use from the gateway's own fields, publishing
+// through WebhookService, booking through MoneyService, asking
+// OnboardingService which wallets take a merchant's payments, and
+// settling refunds through RefundService.
+func (s *Service) PaymentService() *payments.Service {
+	s.paymentsOnce.Do(func() {
+		if s.Payments == nil {
+			s.Payments = &payments.Service{DB: s.DB, Accounts: s.Accounts, BaseURL: s.BaseURL, Now: s.now, Logger: s.Logger,
+				PollSchedule: s.PollSchedule, Contracts: s.OnboardingService(), Books: s.MoneyService(), Events: s.WebhookService(),
+				Refunds: s.RefundService(), Refused: s.mismatches(), Wake: s.kick}
+		}
+	})
+	return s.Payments
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+// RefundService is the refunds service: Refunds, or, when that is nil,
+// one built on first use from the gateway's own fields, over the same
+// wallet accounts as PaymentService.
+func (s *Service) RefundService() *refunds.Service {
+	s.refundsOnce.Do(func() {
+		if s.Refunds == nil {
+			s.Refunds = &refunds.Service{DB: s.DB, Accounts: s.Accounts, BaseURL: s.BaseURL, Now: s.now, Logger: s.Logger,
+				Payments: paymentsLater{s}, Books: s.MoneyService(), Events: s.WebhookService(), Refused: s.mismatches(), Wake: s.kick}
+		}
+	})
+	return s.Refunds
 }
 
-// executor is the store's Executor on q: a transaction of s.DB, or the
-// database itself.
-func (s *Service) executor(q queryer) store.Executor {
-	if tx, ok := q.(*sql.Tx); ok {
-		return s.DB.In(tx)
-	}
-	return s.DB.Pool()
+// ShareCodeService is the share codes service: ShareCodes, or, when that
+// is nil, one built on first use from the gateway's own fields.
+func (s *Service) ShareCodeService() *sharecodes.Service {
+	s.shareCodesOnce.Do(func() {
+		if s.ShareCodes == nil {
+			s.ShareCodes = &sharecodes.Service{DB: s.DB, BaseURL: s.BaseURL, Now: s.now, Payments: paymentsLater{s}, PayForMe: payForMeLater{s}}
+		}
+	})
+	return s.ShareCodes
 }
 
-func (s *Service) savePayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
-	if err := s.DB.In(tx).PaymentSave(ctx, p); err != nil {
-		return fmt.Errorf("saving payment %s: %w", p.ID, err)
-	}
-	// A paid or canceled payment has nothing left to expire: its expiry
-	// job goes with the change rather than costing a claim and a
-	// completion hours later.
-	if p.Status != payment.StatusRequiresAction {
-		return jobs.CancelPending(ctx, tx, KindExpire, p.ID+"/")
-	}
-	return nil
+// PayForMeService is the pay-for-me service: PayForMe, or, when that is
+// nil, one built on first use from the gateway's own fields.
+func (s *Service) PayForMeService() *payforme.Service {
+	s.payForMeOnce.Do(func() {
+		if s.PayForMe == nil {
+			s.PayForMe = &payforme.Service{DB: s.DB, BaseURL: s.BaseURL, Now: s.now, Payments: paymentsLater{s}, ShareCodes: s.ShareCodeService()}
+		}
+	})
+	return s.PayForMe
 }
 
-// GetPayment reads a merchant's payment; another merchant's is ErrNotFound.
-func (s *Service) GetPayment(ctx context.Context, merchantID, id string) (payment.Payment, error) {
-	return s.loadPayment(ctx, s.DB, id, merchantID, false)
+// mismatches records the wallet messages the payment services refuse.
+func (s *Service) mismatches() *mismatches.Recorder {
+	s.mismatchesOnce.Do(func() { s.mismatchRec = &mismatches.Recorder{DB: s.DB, Now: s.now, Logger: s.Logger} })
+	return s.mismatchRec
 }
 
-// ListPayments lists a merchant's payments, newest first, after the cursor
-// (a payment id) if given.
-func (s *Service) ListPayments(ctx context.Context, merchantID, status, after string, limit int) ([]payment.Payment, error) {
-	return s.DB.Pool().PaymentList(ctx, store.PaymentListParams{MerchantID: merchantID, Status: status, After: after, Limit: limit})
+// paymentsLater is the payments service as the services built beside it
+// see it, found at each call: PaymentService is built after them, since it
+// needs them.
+type paymentsLater struct{ s *Service }
+
+func (p paymentsLater) GetPayment(ctx context.Context, merchantID, id string) (payment.Payment, error) {
+	return p.s.PaymentService().GetPayment(ctx, merchantID, id)
+}
+
+func (p paymentsLater) PaymentByID(ctx context.Context, id string) (payment.Payment, error) {
+	return p.s.PaymentService().PaymentByID(ctx, id)
+}
+
+func (p paymentsLater) LockPayment(ctx context.Context, tx *sql.Tx, id, merchantID string) (payment.Payment, error) {
+	return p.s.PaymentService().LockPayment(ctx, tx, id, merchantID)
+}
+
+func (p paymentsLater) SavePayment(ctx context.Context, tx *sql.Tx, pay payment.Payment) error {
+	return p.s.PaymentService().SavePayment(ctx, tx, pay)
+}
+
+// RefundedOrder is the wallet order a refund of pay goes to, and its
+// channel (refunds.Service.RefundedOrder).
+func (p paymentsLater) RefundedOrder(ctx context.Context, pay payment.Payment, r payment.Refund) (string, string, error) {
+	return p.s.RefundService().RefundedOrder(ctx, p.s.DB.Pool(), pay, r)
+}
+
+// payForMeLater is the pay-for-me service as share codes see it, found at
+// each call (each needs the other).
+type payForMeLater struct{ s *Service }
+
+func (p payForMeLater) OfMerchant(ctx context.Context, merchantID, id string) (payment.PayForMe, error) {
+	return p.s.PayForMeService().OfMerchant(ctx, merchantID, id)
 }
 
 // Worker runs the gateway's jobs.
@@ -427,11 +327,11 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Queue: &jobs.Queue{DB: s.DB, Now: s.Now},
 		ID:    id,
 		Handlers: map[string]jobs.Handler{
-			KindPoll:             s.Poll,
-			KindExpire:           s.Expire,
-			KindRefundExecute:    s.ExecuteRefund,
+			KindPoll:             s.PaymentService().Poll,
+			KindExpire:           s.PaymentService().Expire,
+			KindRefundExecute:    s.RefundService().Execute,
 			webhooks.KindDeliver: s.WebhookService().Deliver,
-			KindAttemptClose:     s.CloseAttempt,
+			KindAttemptClose:     s.PaymentService().CloseAttempt,
 			KindEscrowRelease:    s.MoneyService().ReleaseEscrow,
 			KindSettleDaily:      s.MoneyService().SettleDaily,
 			KindReconcileDaily:   s.MoneyService().ReconcileDaily,
@@ -443,7 +343,7 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		},
 		Backoffs: map[string]func(int) time.Duration{
 			webhooks.KindDeliver: webhooks.Backoff,
-			KindRefundExecute:    refundBackoff,
+			KindRefundExecute:    refunds.Backoff,
 			KindEscrowRelease:    money.ReleaseBackoff,
 
 			onboarding.KindContractPoll: s.OnboardingService().PollBackoff,

@@ -13,7 +13,7 @@
 //	hutong_http_requests_total{route,code}        counter: answers by HTTP status code
 //	hutong_http_request_duration_seconds{route}   histogram: time from the request's arrival to its answer
 //	hutong_api_own_seconds{route}                 histogram: the same less the time spent waiting for
-//	                                              wallets (gateway.WithWalletTimer): what hutong itself costs
+//	                                              wallets (walletcall.WithTimer): what hutong itself costs
 //
 // Wallets (recorded where the gateway calls a connector; wallet is the
 // channel, "wechatpay" or "alipay"; call is one of prepay, query, close,

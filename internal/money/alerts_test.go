@@ -26,7 +26,7 @@ func TestOverdueMoneyRaisesOneEvent(t *testing.T) {
 		ctx := context.Background()
 		w := &walletMessages{t: t, e: e}
 		creds := e.Sandbox.Credentials()
-		p, err := e.Svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "overdue-paid", Amount: 1000, Currency: "CNY",
+		p, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "overdue-paid", Amount: 1000, Currency: "CNY",
 			Description: "overdue", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-1"}, ExpiresIn: 600})
 		if err != nil {
 			t.Fatal(err)
@@ -38,11 +38,11 @@ func TestOverdueMoneyRaisesOneEvent(t *testing.T) {
 		}) {
 			t.Fatal("the payment's notification was refused")
 		}
-		r, err := e.Svc.CreateRefund(ctx, e.Merchants[0].ID, p.ID, 100, "overdue", "")
+		r, err := e.Svc.RefundService().Create(ctx, e.Merchants[0].ID, p.ID, 100, "overdue", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		open, err := e.Svc.CreatePayment(ctx, e.Merchants[1], payment.Request{MerchantOrderID: "overdue-open", Amount: 500, Currency: "CNY",
+		open, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[1], payment.Request{MerchantOrderID: "overdue-open", Amount: 500, Currency: "CNY",
 			Description: "overdue", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-2"}, ExpiresIn: 600})
 		if err != nil {
 			t.Fatal(err)

@@ -2,11 +2,9 @@ package money_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -22,26 +20,6 @@ import (
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
-// paid makes a WeChat Native payment of amount and has the sandbox pay it.
-func paid(t *testing.T, e *gatewaytest.Env, svc *gateway.Service, merchant int, order string, amount int64) payment.Payment {
-	t.Helper()
-	ctx := context.Background()
-	p, err := svc.CreatePayment(ctx, e.Merchants[merchant], payment.Request{MerchantOrderID: order, Amount: amount, Currency: "CNY",
-		Description: "property", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-" + order}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := e.Sandbox.Helper("POST", "/sandbox/v1/pay", map[string]string{"wallet": "wechatpay", "code": p.NextAction.QRCode}, nil); st != http.StatusOK {
-		t.Fatalf("sandbox pay: %d", st)
-	}
-	e.Eventually("paid "+order, func() bool {
-		got, _ := svc.GetPayment(ctx, e.Merchants[merchant].ID, p.ID)
-		return got.Status == payment.StatusSucceeded
-	})
-	got, _ := svc.GetPayment(ctx, e.Merchants[merchant].ID, p.ID)
-	return got
-}
-
 // settled waits until no refund of the merchant is pending at the wallet.
 func settled(t *testing.T, e *gatewaytest.Env, db *store.DB) {
 	t.Helper()
@@ -52,69 +30,6 @@ func settled(t *testing.T, e *gatewaytest.Env, db *store.DB) {
 		}
 		return n == 0
 	})
-}
-
-// checkBooks holds the ledger's invariants: every entry sums to zero, the
-// cached balances equal the lines, no escrow or payable is negative, every
-// payment's refunds stay within what was paid, and what the wallets hold
-// equals what was paid less fees and refunds.
-func checkBooks(t *testing.T, svc *gateway.Service, db *store.DB, step string) {
-	t.Helper()
-	ctx := context.Background()
-	problems, err := svc.MoneyService().VerifyLedger(ctx)
-	if err != nil || len(problems) > 0 {
-		t.Fatalf("after %s: %v %v", step, problems, err)
-	}
-	bals, _ := svc.MoneyService().Balances(ctx, "")
-	var sum int64
-	for _, b := range bals {
-		sum += b.Balance * ledger.Normal(b.Account)
-		switch {
-		case (len(b.Account) > 7 && b.Account[:7] == "escrow:") || (len(b.Account) > 8 && b.Account[:8] == "payable:"):
-			if b.Balance < 0 {
-				t.Fatalf("after %s: %s is %d", step, b.Account, b.Balance)
-			}
-		}
-	}
-	if sum != 0 {
-		t.Fatalf("after %s: balances sum to %d", step, sum)
-	}
-	var over int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments p WHERE (SELECT COALESCE(SUM(amount), 0) FROM refunds r WHERE r.payment_id = p.id AND r.status <> 'failed' AND r.data NOT LIKE '%duplicate_charge%') > p.amount`).Scan(&over); err != nil {
-		t.Fatal(err)
-	}
-	if over > 0 {
-		t.Fatalf("after %s: %d payments refunded beyond what was paid", step, over)
-	}
-	// Money at the wallet: paid − fees + fees returned − refunds done.
-	var paidSum, feeSum, feeBack, refundSum int64
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM payments WHERE status = 'succeeded'`).Scan(&paidSum); err != nil {
-		t.Fatal(err)
-	}
-	rows, _ := db.QueryContext(ctx, `SELECT data FROM payments WHERE status = 'succeeded'`)
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			t.Fatal(err)
-		}
-		var p payment.Payment
-		if err := json.Unmarshal([]byte(data), &p); err != nil {
-			t.Fatal(err)
-		}
-		feeSum += p.Fee
-		feeBack += p.FeeReturned
-	}
-	rows.Close()
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE status = 'succeeded'`).Scan(&refundSum); err != nil {
-		t.Fatal(err)
-	}
-	clearing := map[string]int64{}
-	for _, b := range bals {
-		clearing[b.Account] = b.Balance
-	}
-	if got, want := clearing[ledger.Clearing("wechatpay")], paidSum-feeSum+feeBack-refundSum; got != want {
-		t.Fatalf("after %s: clearing is %d, payments say %d", step, got, want)
-	}
 }
 
 // TestLedgerProperties runs random sequences of payments, receipts,
@@ -140,7 +55,7 @@ func TestLedgerProperties(t *testing.T) {
 			switch {
 			case op < 3 || len(pays) == 0:
 				amount := int64(rng.IntN(50000) + 1)
-				p := paid(t, e, svc, m, fmt.Sprintf("o%d", step), amount)
+				p := e.Paid(m, fmt.Sprintf("o%d", step), amount)
 				pays = append(pays, p)
 				name = fmt.Sprintf("pay %d fen", amount)
 			case op < 5:
@@ -152,14 +67,14 @@ func TestLedgerProperties(t *testing.T) {
 				name = "confirm " + p.ID
 			case op < 8:
 				p := pays[rng.IntN(len(pays))]
-				cur, _ := svc.GetPayment(ctx, p.MerchantID, p.ID)
+				cur, _ := svc.PaymentService().GetPayment(ctx, p.MerchantID, p.ID)
 				left := cur.Amount - cur.Refunded
 				amount := int64(rng.IntN(int(max(left, 1)))) + 1
 				kind := []string{payment.RefundOnly, payment.RefundWithReturn}[rng.IntN(2)]
-				r, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, amount, "property", kind)
+				r, err := svc.RefundService().Create(ctx, p.MerchantID, p.ID, amount, "property", kind)
 				switch {
 				case err == nil && kind == payment.RefundWithReturn && rng.IntN(3) > 0:
-					if _, err := svc.ReturnReceived(ctx, p.MerchantID, r.ID); err != nil && !errors.Is(err, money.ErrPayableShort) {
+					if _, err := svc.RefundService().ReturnReceived(ctx, p.MerchantID, r.ID); err != nil && !errors.Is(err, money.ErrPayableShort) {
 						t.Fatalf("return received: %v", err)
 					}
 				case err == nil, errors.Is(err, payment.ErrRefundExceeds), errors.Is(err, money.ErrPayableShort):
@@ -179,7 +94,7 @@ func TestLedgerProperties(t *testing.T) {
 				svc = &gateway.Service{DB: db, Accounts: svc.Accounts, BaseURL: svc.BaseURL}
 				name = "restart"
 			}
-			checkBooks(t, svc, db, fmt.Sprintf("step %d (%s)", step, name))
+			gatewaytest.CheckBooks(t, svc, fmt.Sprintf("step %d (%s)", step, name))
 		}
 	})
 }
@@ -190,14 +105,14 @@ func TestConcurrentRefunds(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{})
 		svc := e.Svc
-		p := paid(t, e, svc, 0, "concurrent", 1000)
+		p := e.Paid(0, "concurrent", 1000)
 		ctx := context.Background()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		var ok int64
 		for range 12 {
 			wg.Go(func() {
-				if r, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 300, "race", payment.RefundOnly); err == nil {
+				if r, err := svc.RefundService().Create(ctx, p.MerchantID, p.ID, 300, "race", payment.RefundOnly); err == nil {
 					mu.Lock()
 					ok += r.Amount
 					mu.Unlock()
@@ -209,7 +124,7 @@ func TestConcurrentRefunds(t *testing.T) {
 			t.Fatalf("refunds accepted for %d fen of 1000 (want 3 × 300)", ok)
 		}
 		settled(t, e, db)
-		checkBooks(t, svc, db, "concurrent refunds")
+		gatewaytest.CheckBooks(t, svc, "concurrent refunds")
 	})
 }
 
@@ -222,12 +137,12 @@ func TestAutoConfirmAndStatement(t *testing.T) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{AutoConfirm: time.Second})
 		svc, ctx := e.Svc, context.Background()
 		start := time.Now().Add(-time.Minute)
-		p := paid(t, e, svc, 0, "auto", 10000)
+		p := e.Paid(0, "auto", 10000)
 		e.Eventually("released by the auto-confirm job", func() bool {
-			got, _ := svc.GetPayment(ctx, p.MerchantID, p.ID)
+			got, _ := svc.PaymentService().GetPayment(ctx, p.MerchantID, p.ID)
 			return !got.ReleasedAt.IsZero()
 		})
-		got, _ := svc.GetPayment(ctx, p.MerchantID, p.ID)
+		got, _ := svc.PaymentService().GetPayment(ctx, p.MerchantID, p.ID)
 		// 10000 − 5.00% commission (500) − 0.60% fee (60).
 		if got.Commission != 500 || got.Fee != 60 {
 			t.Fatalf("released payment: commission %d fee %d", got.Commission, got.Fee)
@@ -255,15 +170,15 @@ func TestAutoConfirmAndStatement(t *testing.T) {
 			t.Fatalf("statement %+v %v", st, err)
 		}
 		// Nothing left to bear a refund: refused, nothing changes.
-		if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); !errors.Is(err, money.ErrPayableShort) {
+		if _, err := svc.RefundService().Create(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); !errors.Is(err, money.ErrPayableShort) {
 			t.Fatalf("a refund beyond the payable: %v", err)
 		}
-		checkBooks(t, svc, db, "refused refund")
+		gatewaytest.CheckBooks(t, svc, "refused refund")
 		// With the policy, the payable goes negative (the merchant owes).
 		if _, err := db.ExecContext(ctx, `UPDATE merchants SET allow_negative_payable = 1 WHERE id = $1`, p.MerchantID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); err != nil {
+		if _, err := svc.RefundService().Create(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); err != nil {
 			t.Fatalf("a refund allowed by policy: %v", err)
 		}
 		settled(t, e, db)

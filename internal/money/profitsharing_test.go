@@ -26,7 +26,7 @@ func TestSettlementByProfitSharing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Merchants = append(e.Merchants, m)
-	p := paid(t, e, e.Svc, len(e.Merchants)-1, "shared", 10000)
+	p := e.Paid(len(e.Merchants)-1, "shared", 10000)
 	if _, err := e.Svc.MoneyService().ConfirmReceipt(ctx, m.ID, p.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestSettlementByProfitSharing(t *testing.T) {
 	if err != nil || len(batches) != 1 || batches[0].Amount != 10000-500-60 {
 		t.Fatalf("settle: %+v %v", batches, err)
 	}
-	got, _ := e.Svc.GetPayment(ctx, m.ID, p.ID)
+	got, _ := e.Svc.PaymentService().GetPayment(ctx, m.ID, p.ID)
 	if got.ProfitShareOrder == "" {
 		t.Fatal("no profit-sharing order recorded")
 	}

@@ -27,11 +27,11 @@ func TestReconcileWithSandboxBills(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{})
 		svc, ctx := e.Svc, context.Background()
-		a := paid(t, e, svc, 0, "ra", 10000)
-		b := paid(t, e, svc, 0, "rb", 2000)
-		c := paid(t, e, svc, 1, "rc", 3000)
-		d := paid(t, e, svc, 1, "rd", 40000)
-		if _, err := svc.CreateRefund(ctx, a.MerchantID, a.ID, 1000, "partial", payment.RefundOnly); err != nil {
+		a := e.Paid(0, "ra", 10000)
+		b := e.Paid(0, "rb", 2000)
+		c := e.Paid(1, "rc", 3000)
+		d := e.Paid(1, "rd", 40000)
+		if _, err := svc.RefundService().Create(ctx, a.MerchantID, a.ID, 1000, "partial", payment.RefundOnly); err != nil {
 			t.Fatal(err)
 		}
 		settled(t, e, db)
@@ -124,7 +124,7 @@ func TestReconcileFullRefundInParts(t *testing.T) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{})
 		svc, ctx := e.Svc, context.Background()
 		for _, method := range []string{"wechatpay.native", "alipay.precreate"} {
-			p, err := svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "parts-" + strings.ReplaceAll(method, ".", "-"), Amount: 100, Currency: "CNY",
+			p, err := svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "parts-" + strings.ReplaceAll(method, ".", "-"), Amount: 100, Currency: "CNY",
 				Description: "parts", Method: method, Buyer: payment.Buyer{ID: "b-parts"}})
 			if err != nil {
 				t.Fatal(err)
@@ -134,7 +134,7 @@ func TestReconcileFullRefundInParts(t *testing.T) {
 			}
 			e.Eventually("paid", func() bool { return e.Status(0, p.ID) == payment.StatusSucceeded })
 			for range 2 {
-				if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 50, "part", payment.RefundOnly); err != nil {
+				if _, err := svc.RefundService().Create(ctx, p.MerchantID, p.ID, 50, "part", payment.RefundOnly); err != nil {
 					t.Fatal(err)
 				}
 				settled(t, e, db)
@@ -163,7 +163,7 @@ func TestReconcileFilesRefundsUnderTheWalletsTime(t *testing.T) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{NoWorker: true})
 		svc, ctx := e.Svc, context.Background()
 		for _, method := range []string{"wechatpay.native", "alipay.precreate"} {
-			p, err := svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "late-" + strings.ReplaceAll(method, ".", "-"), Amount: 3000,
+			p, err := svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "late-" + strings.ReplaceAll(method, ".", "-"), Amount: 3000,
 				Currency: "CNY", Description: "late", Method: method, Buyer: payment.Buyer{ID: "b-late"}})
 			if err != nil {
 				t.Fatal(err)
@@ -172,7 +172,7 @@ func TestReconcileFilesRefundsUnderTheWalletsTime(t *testing.T) {
 				t.Fatalf("sandbox pay: %d", st)
 			}
 			e.Eventually("paid", func() bool { return e.Status(0, p.ID) == payment.StatusSucceeded })
-			if _, err := svc.CreateRefund(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); err != nil {
+			if _, err := svc.RefundService().Create(ctx, p.MerchantID, p.ID, 1000, "late", payment.RefundOnly); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -162,3 +162,17 @@ func FillAttempt(a Attempt, p Payment) Attempt {
 	}
 	return a
 }
+
+// ErrPaidByOther is a new wallet order, or a pay-for-me request, refused
+// because the payment is already paid: a second payer is turned away
+// before any wallet charges them.
+var ErrPaidByOther = errors.New("the payment is already paid")
+
+// AttemptRefusal is a CanAttempt refusal as payers are told it: a paid
+// payment is ErrPaidByOther; any other refusal stays as it is.
+func AttemptRefusal(err error) error {
+	if errors.Is(err, ErrAlreadyPaid) {
+		return ErrPaidByOther
+	}
+	return err
+}

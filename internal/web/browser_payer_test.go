@@ -27,7 +27,7 @@ import (
 func walletPayer(t *testing.T, e *gatewaytest.Env, id string) (string, bool) {
 	t.Helper()
 	e.Eventually("paid", func() bool { return e.Status(0, id) == "succeeded" })
-	p, err := e.Svc.PaymentByID(context.Background(), id)
+	p, err := e.Svc.PaymentService().PaymentByID(context.Background(), id)
 	if err != nil || p.Payer == nil {
 		t.Fatalf("payment %s: %v, payer %+v", id, err, p.Payer)
 	}
@@ -155,7 +155,7 @@ func TestBrowserPayForMeFriendPays(t *testing.T) {
 	if who, isBuyer := walletPayer(t, e, p.ID); who != "buyer-li" || isBuyer {
 		t.Fatalf("the wallet's payer is %q (buyer: %v), not the friend 李娜", who, isBuyer)
 	}
-	if got, err := e.Svc.PaymentByID(context.Background(), p.ID); err != nil || got.Payer.PayForMe != pfm.ID {
+	if got, err := e.Svc.PaymentService().PaymentByID(context.Background(), p.ID); err != nil || got.Payer.PayForMe != pfm.ID {
 		t.Fatalf("paid through %q, not the request %s: %v", got.Payer.PayForMe, pfm.ID, err)
 	}
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/hutong-pay/hutong/internal/browsertest"
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/contract"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/onboarding"
+	"github.com/hutong-pay/hutong/internal/payforme"
 	"github.com/hutong-pay/hutong/internal/payment"
 )
 
@@ -46,7 +46,7 @@ func TestShopperPagesReadAsChinese(t *testing.T) {
 	byFriend.Payer = &payment.Payer{PayForMe: "pfm_1"}
 	closed := p
 	closed.Status = payment.StatusCanceled
-	pfm := &gateway.PayForMe{ID: "pfm_1", PaymentID: "pay_1", Status: "open", Note: "帮我付一下，谢谢！"}
+	pfm := &payforme.PayForMe{ID: "pfm_1", PaymentID: "pay_1", Status: "open", Note: "帮我付一下，谢谢！"}
 	desktop := []methodChoice{{channel.WeChatNative, methodTitle(channel.WeChatNative), "wechatpay"}, {channel.AlipayQR, methodTitle(channel.AlipayQR), "alipay"}}
 	phone := []methodChoice{{channel.WeChatH5, methodTitle(channel.WeChatH5), "wechatpay"}, {channel.AlipayWap, methodTitle(channel.AlipayWap), "alipay"}}
 	qr := &payment.Attempt{ID: "pa_1", Method: channel.WeChatNative, Channel: "wechatpay", Status: payment.AttemptPending,

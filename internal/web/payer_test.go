@@ -122,7 +122,7 @@ func TestSandboxPhoneLinkNamesTheBuyer(t *testing.T) {
 			t.Fatalf("%s: 王芳 pays: %d", method, st)
 		}
 		e.Eventually("paid", func() bool { return e.Status(0, p.ID) == "succeeded" })
-		got, err := e.Svc.PaymentByID(context.Background(), p.ID)
+		got, err := e.Svc.PaymentService().PaymentByID(context.Background(), p.ID)
 		want := map[string]string{"wechatpay": users.OpenID("buyer-wang", e.Sandbox.Credentials().AppID), "alipay": alipay.BuyerID("buyer-wang")}[wallet]
 		if err != nil || got.Payer == nil || got.Payer.Wallet != want || !got.Payer.IsBuyer {
 			t.Fatalf("%s: payer %+v, want 王芳 (%s) as the buyer", method, got.Payer, want)

@@ -46,10 +46,13 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/onboarding"
+	"github.com/hutong-pay/hutong/internal/payforme"
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/payments"
 	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/rollouts"
 	"github.com/hutong-pay/hutong/internal/sharecode"
+	"github.com/hutong-pay/hutong/internal/sharecodes"
 	"github.com/hutong-pay/hutong/internal/useragent"
 )
 
@@ -193,7 +196,7 @@ type view struct {
 	Buyer    string // masked
 	Methods  []methodChoice
 	Attempt  *payment.Attempt
-	PayForMe *gateway.PayForMe
+	PayForMe *payforme.PayForMe
 	Mobile   bool
 	Return   string
 	Bridge   string
@@ -201,7 +204,7 @@ type view struct {
 	Channel  string
 	Error    string
 	Info     string
-	Share    *gateway.ShareCode
+	Share    *sharecodes.ShareCode
 	Text     string
 	Amount   string
 	Store    string
@@ -314,7 +317,7 @@ func MaskName(name string) string {
 }
 
 func (h *Handler) load(w http.ResponseWriter, r *http.Request) (payment.Payment, string, bool) {
-	p, err := h.cfg.Svc.PaymentByID(r.Context(), r.PathValue("id"))
+	p, err := h.cfg.Svc.PaymentService().PaymentByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, http.StatusNotFound, "没有找到这笔订单。", "no such payment")
 		return p, "", false
@@ -424,7 +427,7 @@ func (h *Handler) cashier(w http.ResponseWriter, r *http.Request) {
 	h.checkout(w, r, p, merchant, nil)
 }
 
-func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Payment, merchant string, pfm *gateway.PayForMe) {
+func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Payment, merchant string, pfm *payforme.PayForMe) {
 	if p.Status != payment.StatusRequiresAction || !time.Now().Before(p.ExpiresAt) {
 		http.Redirect(w, r, "/pay/"+p.ID+"/done"+pfmQuery(pfm), http.StatusSeeOther)
 		return
@@ -446,7 +449,7 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 		v.Buyer = MaskName(p.Buyer.Name)
 	}
 	if id := r.URL.Query().Get("attempt"); id != "" {
-		attempts, _ := h.cfg.Svc.Attempts(r.Context(), p.ID)
+		attempts, _ := h.cfg.Svc.PaymentService().Attempts(r.Context(), p.ID)
 		for i := range attempts {
 			if attempts[i].ID == id && attempts[i].Status == payment.AttemptPending {
 				v.Attempt = &attempts[i]
@@ -471,7 +474,7 @@ func (h *Handler) checkout(w http.ResponseWriter, r *http.Request, p payment.Pay
 // which the phone takes when the buyer is one of its users (the demo's
 // buyers are); on a pay-for-me page it names no one, since whoever pays
 // there is not the buyer who asked: the phone pays as the person holding it.
-func sandboxPhoneLink(phone string, a payment.Attempt, p payment.Payment, pfm *gateway.PayForMe) string {
+func sandboxPhoneLink(phone string, a payment.Attempt, p payment.Payment, pfm *payforme.PayForMe) string {
 	q := url.Values{"wallet": {a.Channel}, "code": {a.NextAction.QRCode}}
 	if pfm == nil && p.Buyer.ID != "" {
 		q.Set("as", p.Buyer.ID)
@@ -479,7 +482,7 @@ func sandboxPhoneLink(phone string, a payment.Attempt, p payment.Payment, pfm *g
 	return phone + "open?" + q.Encode()
 }
 
-func pfmQuery(pfm *gateway.PayForMe) string {
+func pfmQuery(pfm *payforme.PayForMe) string {
 	if pfm == nil {
 		return ""
 	}
@@ -502,11 +505,11 @@ func (h *Handler) absolute(r *http.Request, path string) string {
 
 // payerOf reads which pay-for-me request (if any) a buyer-side request
 // acts under, refusing one that is not open or not of this payment.
-func (h *Handler) payerOf(ctx context.Context, p payment.Payment, pfmID string) (payment.Payer, *gateway.PayForMe, error) {
+func (h *Handler) payerOf(ctx context.Context, p payment.Payment, pfmID string) (payment.Payer, *payforme.PayForMe, error) {
 	if pfmID == "" {
 		return payment.Payer{IsBuyer: true}, nil, nil
 	}
-	pfm, err := h.cfg.Svc.GetPayForMe(ctx, pfmID)
+	pfm, err := h.cfg.Svc.PayForMeService().Get(ctx, pfmID)
 	if err != nil || pfm.PaymentID != p.ID {
 		return payment.Payer{}, nil, gateway.ErrNotFound
 	}
@@ -546,7 +549,7 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	back := h.absolute(r, "/pay/"+p.ID+"/done"+pfmQuery(pfm))
-	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, ReturnURL: back, ClientIP: h.clientIP(r), Session: h.session(w, r)})
+	a, err := h.cfg.Svc.PaymentService().StartAttempt(r.Context(), p.ID, payments.AttemptRequest{Method: method, Payer: payer, ReturnURL: back, ClientIP: h.clientIP(r), Session: h.session(w, r)})
 	if err != nil {
 		h.attemptFailed(w, r, p, merchant, pfm, err)
 		return
@@ -566,7 +569,7 @@ func (h *Handler) startAttempt(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *Handler) attemptFailed(w http.ResponseWriter, r *http.Request, p payment.Payment, merchant string, pfm *gateway.PayForMe, err error) {
+func (h *Handler) attemptFailed(w http.ResponseWriter, r *http.Request, p payment.Payment, merchant string, pfm *payforme.PayForMe, err error) {
 	switch {
 	case errors.Is(err, gateway.ErrPaidByOther):
 		http.Redirect(w, r, "/pay/"+p.ID+"/done"+pfmQuery(pfm), http.StatusSeeOther)
@@ -624,7 +627,7 @@ func (h *Handler) inWallet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method := channel.InWalletMethod(ch)
-	a, err := h.cfg.Svc.StartAttempt(r.Context(), p.ID, gateway.AttemptRequest{Method: method, Payer: payer, WalletPayer: buyer, ClientIP: h.clientIP(r), Session: h.session(w, r)})
+	a, err := h.cfg.Svc.PaymentService().StartAttempt(r.Context(), p.ID, payments.AttemptRequest{Method: method, Payer: payer, WalletPayer: buyer, ClientIP: h.clientIP(r), Session: h.session(w, r)})
 	if err != nil {
 		h.attemptFailed(w, r, p, merchant, pfm, err)
 		return
@@ -670,7 +673,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) string {
 // the method in, paid in, or opens the result in. Only one thing overrides
 // it: this browser started attempts of p and none of them paid, so another
 // person on the same link paid first (two friends who both opened it).
-func (h *Handler) paidThrough(r *http.Request, p payment.Payment, pfm gateway.PayForMe) bool {
+func (h *Handler) paidThrough(r *http.Request, p payment.Payment, pfm payforme.PayForMe) bool {
 	if p.Status != payment.StatusSucceeded || p.Payer == nil || p.Payer.IsBuyer || p.Payer.PayForMe != pfm.ID {
 		return false
 	}
@@ -678,7 +681,7 @@ func (h *Handler) paidThrough(r *http.Request, p payment.Payment, pfm gateway.Pa
 	if err != nil {
 		return true
 	}
-	attempts, err := h.cfg.Svc.Attempts(r.Context(), p.ID)
+	attempts, err := h.cfg.Svc.PaymentService().Attempts(r.Context(), p.ID)
 	if err != nil {
 		h.cfg.Logger.Warn("attempts of a paid payment", "payment", p.ID, "error", err)
 		return true
@@ -725,7 +728,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	defer tick.Stop()
 	deadline := time.After(10 * time.Minute)
 	for {
-		p, err := h.cfg.Svc.PaymentByID(r.Context(), id)
+		p, err := h.cfg.Svc.PaymentService().PaymentByID(r.Context(), id)
 		if err != nil {
 			return
 		}
@@ -757,7 +760,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 
 // status is the same as JSON, for pages without EventSource.
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
-	p, err := h.cfg.Svc.PaymentByID(r.Context(), r.PathValue("id"))
+	p, err := h.cfg.Svc.PaymentService().PaymentByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -776,7 +779,7 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 	}
 	v := view{Title: "支付结果", Payment: p, Merchant: merchant}
 	if id := r.URL.Query().Get("pfm"); id != "" {
-		if pfm, err := h.cfg.Svc.GetPayForMe(r.Context(), id); err == nil && pfm.PaymentID == p.ID {
+		if pfm, err := h.cfg.Svc.PayForMeService().Get(r.Context(), id); err == nil && pfm.PaymentID == p.ID {
 			v.PayForMe = &pfm
 			v.Buyer = MaskName(p.Buyer.Name)
 			v.PaidHere = h.paidThrough(r, p, pfm)
@@ -784,7 +787,7 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.PayForMe == nil && p.Status != payment.StatusRequiresAction {
 		// Only the buyer goes back to the merchant; a friend who paid stays.
-		ret, err := h.cfg.Svc.ReturnURL(r.Context(), p)
+		ret, err := h.cfg.Svc.PaymentService().ReturnURL(r.Context(), p)
 		if err != nil {
 			h.cfg.Logger.Error("return url", "payment", p.ID, "error", err)
 		}
@@ -815,7 +818,7 @@ func (h *Handler) paymentQR(w http.ResponseWriter, r *http.Request) {
 
 // attemptQR is a wallet's own code (code_url, qr_code) of one attempt.
 func (h *Handler) attemptQR(w http.ResponseWriter, r *http.Request) {
-	attempts, err := h.cfg.Svc.Attempts(r.Context(), r.PathValue("id"))
+	attempts, err := h.cfg.Svc.PaymentService().Attempts(r.Context(), r.PathValue("id"))
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -831,12 +834,12 @@ func (h *Handler) attemptQR(w http.ResponseWriter, r *http.Request) {
 
 // payForMe is the page the friend opens.
 func (h *Handler) payForMe(w http.ResponseWriter, r *http.Request) {
-	pfm, err := h.cfg.Svc.GetPayForMe(r.Context(), r.PathValue("id"))
+	pfm, err := h.cfg.Svc.PayForMeService().Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.fail(w, http.StatusNotFound, "没有找到这个代付请求。", "no such pay-for-me request")
 		return
 	}
-	p, err := h.cfg.Svc.PaymentByID(r.Context(), pfm.PaymentID)
+	p, err := h.cfg.Svc.PaymentService().PaymentByID(r.Context(), pfm.PaymentID)
 	if err != nil {
 		h.fail(w, http.StatusNotFound, "没有找到这笔订单。", "no such payment")
 		return
@@ -850,7 +853,7 @@ func (h *Handler) payForMe(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) payForMeQR(w http.ResponseWriter, r *http.Request) {
-	pfm, err := h.cfg.Svc.GetPayForMe(r.Context(), r.PathValue("id"))
+	pfm, err := h.cfg.Svc.PayForMeService().Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -903,7 +906,7 @@ func (h *Handler) storePay(w http.ResponseWriter, r *http.Request) {
 		note = "到店付款 " + m.Name
 	}
 	order := payment.NewID("store")
-	p, err := h.cfg.Svc.CreatePayment(r.Context(), m, payment.Request{MerchantOrderID: order, Amount: amount, Currency: "CNY",
+	p, err := h.cfg.Svc.PaymentService().CreatePayment(r.Context(), m, payment.Request{MerchantOrderID: order, Amount: amount, Currency: "CNY",
 		Description: note, Method: "cashier", Buyer: payment.Buyer{ID: "walkin_" + order[len("store_"):]}, ExpiresIn: 15 * 60})
 	if err != nil {
 		var fe *payment.FieldError
@@ -938,7 +941,7 @@ func (h *Handler) shareResolve(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusBadRequest, "share.html", v)
 		return
 	}
-	sc, err := h.cfg.Svc.ResolveShareCode(r.Context(), "", text)
+	sc, err := h.cfg.Svc.ShareCodeService().Resolve(r.Context(), "", text)
 	if err != nil {
 		status, msg := shareRefusal(err)
 		v.Error = msg

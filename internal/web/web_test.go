@@ -363,7 +363,7 @@ func TestPayForMeOnePayer(t *testing.T) {
 		_, page = b.get(res.Header.Get("Location"))
 		mustContain(t, page, "data-paid-by-other")
 		// The request is paid; its webhook names the payer.
-		r, err := e.Svc.GetPayForMe(context.Background(), pfm.ID)
+		r, err := e.Svc.PayForMeService().Get(context.Background(), pfm.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -563,7 +563,7 @@ func TestShareCodes(t *testing.T) {
 			t.Fatalf("paying the credited payment: %d", st)
 		}
 		e.Eventually("payment succeeded", func() bool { return e.Status(0, credited.ID) == "succeeded" })
-		stats, err := e.Svc.ShareStats(ctx, e.Merchants[0].ID, "source")
+		stats, err := e.Svc.ShareCodeService().Stats(ctx, e.Merchants[0].ID, "source")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,9 +1,10 @@
 package alipay
 
 import (
+	"time"
+
 	"github.com/hutong-pay/hutong/internal/alipayapi"
 	"github.com/hutong-pay/hutong/internal/chinatime"
-	"time"
 )
 
 func refundKey(tradeKey, outRequestNo string) string { return tradeKey + "|" + outRequestNo }

@@ -3,10 +3,11 @@ package wechatpay
 import (
 	"errors"
 	"fmt"
-	"github.com/hutong-pay/hutong/internal/chinatime"
-	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 	"net/url"
 	"strings"
+
+	"github.com/hutong-pay/hutong/internal/chinatime"
+	"github.com/hutong-pay/hutong/internal/sandbox/sandboxkeys"
 )
 
 // PayResult is what the helper API's pay call answers.

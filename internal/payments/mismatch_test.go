@@ -1,4 +1,4 @@
-package gateway_test
+package payments_test
 
 import (
 	"bytes"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/alipayapi"
 	"github.com/hutong-pay/hutong/internal/chinatime"
-	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/metrics"
@@ -99,7 +98,7 @@ func (w *walletMessages) send(req *http.Request) (int, string) {
 func snapshot(t *testing.T, e *gatewaytest.Env, db *store.DB, merchant int, paymentID string) string {
 	t.Helper()
 	ctx := context.Background()
-	p, err := e.Svc.GetPayment(ctx, e.Merchants[merchant].ID, paymentID)
+	p, err := e.Svc.PaymentService().GetPayment(ctx, e.Merchants[merchant].ID, paymentID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +135,7 @@ func refusedAll[M any](t *testing.T, e *gatewaytest.Env, db *store.DB, merchant 
 			t.Errorf("a message naming another %s changed\n%s\ninto\n%s", field, before, after)
 		}
 	}
-	var list struct{ Data []gateway.Mismatch }
+	var list struct{ Data []payment.Mismatch }
 	if st := e.Call(e.Keys[merchant], "GET", "/v1/payments/"+paymentID+"/wallet_mismatches", nil, &list); st != http.StatusOK {
 		t.Fatalf("wallet_mismatches: %d", st)
 	}
@@ -187,7 +186,7 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 		ctx := context.Background()
 		creds := e.Sandbox.Credentials()
 		w := &walletMessages{t: t, e: e}
-		p, err := e.Svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "wx-match", Amount: 1000, Currency: "CNY",
+		p, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "wx-match", Amount: 1000, Currency: "CNY",
 			Description: "matched", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-1"}})
 		if err != nil {
 			t.Fatal(err)
@@ -218,11 +217,11 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 		}
 
 		// A refund waiting for the wallet (the worker is stopped).
-		r, err := e.Svc.CreateRefund(ctx, e.Merchants[0].ID, p.ID, 300, "matched", "")
+		r, err := e.Svc.RefundService().Create(ctx, e.Merchants[0].ID, p.ID, 300, "matched", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := e.Svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "wx-other", Amount: 1000, Currency: "CNY",
+		other, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "wx-other", Amount: 1000, Currency: "CNY",
 			Description: "other", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-1"}})
 		if err != nil {
 			t.Fatal(err)
@@ -246,7 +245,7 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 		if !sendRefund(refunded) {
 			t.Fatal("the right refund notification was refused")
 		}
-		if got, err := e.Svc.GetRefund(ctx, e.Merchants[0].ID, r.ID); err != nil || got.Status != payment.RefundSucceeded {
+		if got, err := e.Svc.RefundService().Get(ctx, e.Merchants[0].ID, r.ID); err != nil || got.Status != payment.RefundSucceeded {
 			t.Fatalf("refund after the right notification: %v %+v", err, got)
 		}
 
@@ -259,7 +258,7 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 		}
 		e.Merchants = append(e.Merchants, m)
 		e.Keys = append(e.Keys, newKey(t, e, m.ID))
-		pp, err := e.Svc.CreatePayment(ctx, m, payment.Request{MerchantOrderID: "wx-partner", Amount: 2000, Currency: "CNY",
+		pp, err := e.Svc.PaymentService().CreatePayment(ctx, m, payment.Request{MerchantOrderID: "wx-partner", Amount: 2000, Currency: "CNY",
 			Description: "partner", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-2"}})
 		if err != nil {
 			t.Fatal(err)
@@ -302,7 +301,7 @@ func TestAlipayMessagesMatchedCompletely(t *testing.T) {
 		ctx := context.Background()
 		creds := e.Sandbox.Sandbox().Credentials().Alipay
 		w := &walletMessages{t: t, e: e}
-		p, err := e.Svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "ali-match", Amount: 1000, Currency: "CNY",
+		p, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "ali-match", Amount: 1000, Currency: "CNY",
 			Description: "matched", Method: "alipay.precreate", Buyer: payment.Buyer{ID: "b-1"}})
 		if err != nil {
 			t.Fatal(err)
@@ -334,7 +333,7 @@ func TestAlipayMessagesMatchedCompletely(t *testing.T) {
 			t.Fatalf("after the right notification: %s", st)
 		}
 
-		r, err := e.Svc.CreateRefund(ctx, e.Merchants[0].ID, p.ID, 300, "matched", "")
+		r, err := e.Svc.RefundService().Create(ctx, e.Merchants[0].ID, p.ID, 300, "matched", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +350,7 @@ func TestAlipayMessagesMatchedCompletely(t *testing.T) {
 		if !w.alipay(refunded) {
 			t.Fatal("the right refund notification was refused")
 		}
-		if got, err := e.Svc.GetRefund(ctx, e.Merchants[0].ID, r.ID); err != nil || got.Status != payment.RefundSucceeded {
+		if got, err := e.Svc.RefundService().Get(ctx, e.Merchants[0].ID, r.ID); err != nil || got.Status != payment.RefundSucceeded {
 			t.Fatalf("refund after the right notification: %v %+v", err, got)
 		}
 	})

@@ -1,20 +1,13 @@
-package gateway
+package payments
 
 import (
 	"context"
-	"time"
 
 	"github.com/hutong-pay/hutong/internal/walletcall"
 )
 
-// WithWalletTimer returns a context that accumulates wallet time, and a
-// func that reads it (walletcall.WithTimer).
-func WithWalletTimer(ctx context.Context) (context.Context, func() time.Duration) {
-	return walletcall.WithTimer(ctx)
-}
-
 // atWallet runs a call to wallet (a channel) named call: every connector
-// call the gateway makes goes through here (walletcall.Do), timed and
+// call the payments service makes goes through here (walletcall.Do), timed and
 // recorded.
 func atWallet[T any](ctx context.Context, wallet, call string, fn func() (T, error)) (T, error) {
 	return walletcall.Do(ctx, wallet, call, fn)

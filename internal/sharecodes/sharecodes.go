@@ -1,4 +1,9 @@
-package gateway
+// Package sharecodes keeps merchants' share codes: tokens that survive
+// being pasted into any chat (the links between the wallets' apps are
+// blocked) and resolve back to a product, a store, a payment or a
+// pay-for-me request, counting every resolve and every sale they bring.
+// The token format itself is package sharecode's.
+package sharecodes
 
 import (
 	"context"
@@ -9,21 +14,45 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/merchants"
+	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/sharecode"
 	"github.com/hutong-pay/hutong/internal/store"
 )
 
+// Service keeps share codes.
+type Service struct {
+	DB *store.DB
+	// BaseURL is where the gateway's pages are: a store's, a payment's.
+	BaseURL string
+	Now     clock.Func
+	// Payments and PayForMe read what a code is made for, among the
+	// merchant's own.
+	Payments Payments
+	PayForMe PayForMe
+}
+
+// Payments reads a merchant's payment.
+type Payments interface {
+	GetPayment(ctx context.Context, merchantID, id string) (payment.Payment, error)
+}
+
+// PayForMe reads a merchant's pay-for-me request.
+type PayForMe interface {
+	OfMerchant(ctx context.Context, merchantID, id string) (payment.PayForMe, error)
+}
+
 // ShareCode is a share code: a token that survives being pasted into any
 // chat and resolves back to what it was made for.
 type ShareCode = sharecode.Code
 
-// ShareStat is the counts of one share code or one source.
-type ShareStat = sharecode.Stat
+// Stat is the counts of one share code or one source.
+type Stat = sharecode.Stat
 
-// ShareCodeRequest asks for a share code.
-type ShareCodeRequest struct {
+// Request asks for a share code.
+type Request struct {
 	Target    string     `json:"target"`
 	TargetID  string     `json:"target_id"`
 	Source    string     `json:"source"`
@@ -36,15 +65,15 @@ type ShareCodeRequest struct {
 // Why a share code does not resolve; sharecode.ErrNoToken and
 // sharecode.ErrMistyped come from the text itself.
 var (
-	ErrShareUnknown = errors.New("no share code has this token")
-	ErrShareExpired = errors.New("the share code has expired")
-	ErrShareRevoked = errors.New("the share code was revoked")
-	ErrShareUsedUp  = errors.New("the share code has been used as many times as it allows")
+	ErrUnknown = errors.New("no share code has this token")
+	ErrExpired = errors.New("the share code has expired")
+	ErrRevoked = errors.New("the share code was revoked")
+	ErrUsedUp  = errors.New("the share code has been used as many times as it allows")
 )
 
 var sourcePattern = regexp.MustCompile(`^[a-z0-9_]{1,32}(:[0-9A-Za-z_\-.]{1,64})?$`)
 
-func (r ShareCodeRequest) validate(now time.Time) error {
+func (r Request) validate(now time.Time) error {
 	bad := func(param, msg string) error { return &payment.FieldError{Param: param, Message: msg} }
 	switch r.Target {
 	case "product", "store", "payment", "pay_for_me":
@@ -75,8 +104,8 @@ func (r ShareCodeRequest) validate(now time.Time) error {
 }
 
 // CreateShareCode makes a share code for something of merchantID's.
-func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req ShareCodeRequest) (ShareCode, error) {
-	now := s.now()
+func (s *Service) Create(ctx context.Context, merchantID string, req Request) (ShareCode, error) {
+	now := s.Now.Now()
 	if err := req.validate(now); err != nil {
 		return ShareCode{}, err
 	}
@@ -96,9 +125,9 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 			}
 		}
 	case "payment":
-		p, err := s.GetPayment(ctx, merchantID, req.TargetID)
-		if errors.Is(err, ErrNotFound) {
-			return ShareCode{}, &NotFoundError{Param: "target_id", Object: "payment", ID: req.TargetID, Scoped: true}
+		p, err := s.Payments.GetPayment(ctx, merchantID, req.TargetID)
+		if errors.Is(err, notfound.Err) {
+			return ShareCode{}, &notfound.Error{Param: "target_id", Object: "payment", ID: req.TargetID, Scoped: true}
 		}
 		if err != nil {
 			return ShareCode{}, err
@@ -108,9 +137,9 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 			title = p.Description
 		}
 	case "pay_for_me":
-		r, err := s.MerchantPayForMe(ctx, merchantID, req.TargetID)
-		if errors.Is(err, ErrNotFound) {
-			return ShareCode{}, &NotFoundError{Param: "target_id", Object: "pay-for-me request", ID: req.TargetID, Scoped: true}
+		r, err := s.PayForMe.OfMerchant(ctx, merchantID, req.TargetID)
+		if errors.Is(err, notfound.Err) {
+			return ShareCode{}, &notfound.Error{Param: "target_id", Object: "pay-for-me request", ID: req.TargetID, Scoped: true}
 		}
 		if err != nil {
 			return ShareCode{}, err
@@ -135,51 +164,51 @@ func (s *Service) CreateShareCode(ctx context.Context, merchantID string, req Sh
 }
 
 // GetShareCode reads a merchant's share code.
-func (s *Service) GetShareCode(ctx context.Context, merchantID, id string) (ShareCode, error) {
+func (s *Service) Get(ctx context.Context, merchantID, id string) (ShareCode, error) {
 	sc, err := s.DB.Pool().ShareCodeGet(ctx, merchantID, id)
 	if errors.Is(err, store.ErrNoRows) {
-		return sc, notFound("share code", id, merchantID)
+		return sc, notfound.ByID("share code", id, merchantID)
 	}
 	return sc, err
 }
 
 // RevokeShareCode stops a merchant's share code from resolving.
-func (s *Service) RevokeShareCode(ctx context.Context, merchantID, id string) (ShareCode, error) {
-	if err := s.DB.Pool().ShareCodeRevoke(ctx, store.ShareCodeRevokeParams{MerchantID: merchantID, ID: id, At: s.now()}); err != nil {
+func (s *Service) Revoke(ctx context.Context, merchantID, id string) (ShareCode, error) {
+	if err := s.DB.Pool().ShareCodeRevoke(ctx, store.ShareCodeRevokeParams{MerchantID: merchantID, ID: id, At: s.Now.Now()}); err != nil {
 		return ShareCode{}, err
 	}
-	return s.GetShareCode(ctx, merchantID, id)
+	return s.Get(ctx, merchantID, id)
 }
 
 // ResolveShareCode finds the share code inside pasted text and counts the
 // resolve. merchantID "" resolves any merchant's code (the public /s/ page
 // and platform keys); otherwise another merchant's code is unknown. The
 // error says why a code does not resolve.
-func (s *Service) ResolveShareCode(ctx context.Context, merchantID, text string) (ShareCode, error) {
+func (s *Service) Resolve(ctx context.Context, merchantID, text string) (ShareCode, error) {
 	tok, err := sharecode.Find(text)
 	if err != nil {
 		return ShareCode{}, err
 	}
 	sc, err := s.DB.Pool().ShareCodeByToken(ctx, merchantID, tok.String())
 	if errors.Is(err, store.ErrNoRows) {
-		return ShareCode{}, ErrShareUnknown
+		return ShareCode{}, ErrUnknown
 	}
 	if err != nil {
 		return ShareCode{}, err
 	}
-	now := s.now()
+	now := s.Now.Now()
 	switch {
 	case sc.Revoked:
-		return sc, ErrShareRevoked
+		return sc, ErrRevoked
 	case sc.ExpiresAt != nil && !now.Before(*sc.ExpiresAt):
-		return sc, ErrShareExpired
+		return sc, ErrExpired
 	}
 	counted, err := s.DB.Pool().ShareCodeCountResolve(ctx, sc.ID)
 	if err != nil {
 		return sc, err
 	}
 	if !counted {
-		return sc, ErrShareUsedUp
+		return sc, ErrUsedUp
 	}
 	sc.Resolves++
 	return sc, nil
@@ -187,16 +216,16 @@ func (s *Service) ResolveShareCode(ctx context.Context, merchantID, text string)
 
 // ShareStats counts a merchant's share codes' resolves and paid orders,
 // by "source" (the part before any ":detail" too) or by "code".
-func (s *Service) ShareStats(ctx context.Context, merchantID, by string) ([]ShareStat, error) {
+func (s *Service) Stats(ctx context.Context, merchantID, by string) ([]Stat, error) {
 	return s.DB.Pool().ShareCodeStats(ctx, merchantID, by == "code")
 }
 
 // ShareCodeByID reads any merchant's share code (the cashier credits a
 // payment to it).
-func (s *Service) ShareCodeByID(ctx context.Context, id string) (ShareCode, error) {
+func (s *Service) ByID(ctx context.Context, id string) (ShareCode, error) {
 	sc, err := s.DB.Pool().ShareCodeGet(ctx, "", id)
 	if errors.Is(err, store.ErrNoRows) {
-		return sc, ErrNotFound
+		return sc, notfound.Err
 	}
 	return sc, err
 }

@@ -1,4 +1,4 @@
-package gateway_test
+package refunds_test
 
 import (
 	"context"
@@ -60,17 +60,17 @@ func TestRefundOutcomeIsTheWallets(t *testing.T) {
 				e.Svc.Accounts["wechatpay"] = gateway.Account{Name: "main", Connector: f}
 				e.StartWorker()
 				ctx := context.Background()
-				p := paid(t, e, e.Svc, 0, "outcome-"+c.mode, 1000)
-				r, err := e.Svc.CreateRefund(ctx, e.Merchants[0].ID, p.ID, 400, "outcome", "")
+				p := e.Paid(0, "outcome-"+c.mode, 1000)
+				r, err := e.Svc.RefundService().Create(ctx, e.Merchants[0].ID, p.ID, 400, "outcome", "")
 				if err != nil {
 					t.Fatal(err)
 				}
 				e.Eventually("the refund settled", func() bool {
-					got, err := e.Svc.GetRefund(ctx, e.Merchants[0].ID, r.ID)
+					got, err := e.Svc.RefundService().Get(ctx, e.Merchants[0].ID, r.ID)
 					return err == nil && got.Status != payment.RefundPending
 				})
-				got, _ := e.Svc.GetRefund(ctx, e.Merchants[0].ID, r.ID)
-				pay, _ := e.Svc.GetPayment(ctx, e.Merchants[0].ID, p.ID)
+				got, _ := e.Svc.RefundService().Get(ctx, e.Merchants[0].ID, r.ID)
+				pay, _ := e.Svc.PaymentService().GetPayment(ctx, e.Merchants[0].ID, p.ID)
 				if got.Status != c.want {
 					t.Fatalf("refund %s, want %s", got.Status, c.want)
 				}
@@ -84,7 +84,7 @@ func TestRefundOutcomeIsTheWallets(t *testing.T) {
 				if n := f.calls.Load(); n != c.calls {
 					t.Errorf("the wallet was asked to refund %d times, want %d", n, c.calls)
 				}
-				checkBooks(t, e.Svc, db, c.mode)
+				gatewaytest.CheckBooks(t, e.Svc, c.mode)
 			})
 		}
 	})

@@ -1,4 +1,4 @@
-package gateway_test
+package gatewaytest
 
 import (
 	"context"
@@ -7,17 +7,16 @@ import (
 	"testing"
 
 	"github.com/hutong-pay/hutong/internal/gateway"
-	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/payment"
-	"github.com/hutong-pay/hutong/internal/store"
 )
 
-// paid makes a WeChat Native payment of amount and has the sandbox pay it.
-func paid(t *testing.T, e *gatewaytest.Env, svc *gateway.Service, merchant int, order string, amount int64) payment.Payment {
+// Paid makes a WeChat Native payment of amount and has the sandbox pay it.
+func (e *Env) Paid(merchant int, order string, amount int64) payment.Payment {
+	t, svc := e.T, e.Svc
 	t.Helper()
 	ctx := context.Background()
-	p, err := svc.CreatePayment(ctx, e.Merchants[merchant], payment.Request{MerchantOrderID: order, Amount: amount, Currency: "CNY",
+	p, err := svc.PaymentService().CreatePayment(ctx, e.Merchants[merchant], payment.Request{MerchantOrderID: order, Amount: amount, Currency: "CNY",
 		Description: "property", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-" + order}})
 	if err != nil {
 		t.Fatal(err)
@@ -26,18 +25,19 @@ func paid(t *testing.T, e *gatewaytest.Env, svc *gateway.Service, merchant int, 
 		t.Fatalf("sandbox pay: %d", st)
 	}
 	e.Eventually("paid "+order, func() bool {
-		got, _ := svc.GetPayment(ctx, e.Merchants[merchant].ID, p.ID)
+		got, _ := svc.PaymentService().GetPayment(ctx, e.Merchants[merchant].ID, p.ID)
 		return got.Status == payment.StatusSucceeded
 	})
-	got, _ := svc.GetPayment(ctx, e.Merchants[merchant].ID, p.ID)
+	got, _ := svc.PaymentService().GetPayment(ctx, e.Merchants[merchant].ID, p.ID)
 	return got
 }
 
-// checkBooks holds the ledger's invariants: every entry sums to zero, the
+// CheckBooks holds the ledger's invariants: every entry sums to zero, the
 // cached balances equal the lines, no escrow or payable is negative, every
 // payment's refunds stay within what was paid, and what the wallets hold
 // equals what was paid less fees and refunds.
-func checkBooks(t *testing.T, svc *gateway.Service, db *store.DB, step string) {
+func CheckBooks(t testing.TB, svc *gateway.Service, step string) {
+	db := svc.DB
 	t.Helper()
 	ctx := context.Background()
 	problems, err := svc.MoneyService().VerifyLedger(ctx)

@@ -1,8 +1,9 @@
-package gateway
+package payments
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/merchants"
+	"github.com/hutong-pay/hutong/internal/mismatches"
+	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -33,8 +36,8 @@ func (s *Service) saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt
 
 // loadAttempt reads a wallet order. Orders made before attempts were kept
 // separately carry only their id; their payment fills in the rest.
-func (s *Service) loadAttempt(ctx context.Context, q queryer, id string, lock bool) (payment.Attempt, error) {
-	a, err := s.executor(q).AttemptGet(ctx, id, lock)
+func loadAttempt(ctx context.Context, q store.Executor, id string, lock bool) (payment.Attempt, error) {
+	a, err := q.AttemptGet(ctx, id, lock)
 	if errors.Is(err, store.ErrNoRows) {
 		return a, notFound("wallet order", id, "")
 	}
@@ -49,7 +52,7 @@ func fillAttempt(a payment.Attempt, p payment.Payment) payment.Attempt {
 
 // Attempts lists a payment's wallet orders, oldest first.
 func (s *Service) Attempts(ctx context.Context, paymentID string) ([]payment.Attempt, error) {
-	p, err := s.loadPayment(ctx, s.DB, paymentID, "", false)
+	p, err := loadPayment(ctx, s.DB.Pool(), paymentID, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -74,19 +77,16 @@ type AttemptRequest struct {
 	Session   string
 }
 
-// ErrPaidByOther is an attempt refused because the payment is paid.
-var ErrPaidByOther = errors.New("the payment is already paid")
-
 // StartAttempt opens a wallet order for a payment. It is refused once the
 // payment is paid, closed or expired, so a second payer is turned away
 // before any wallet charges them.
 func (s *Service) StartAttempt(ctx context.Context, paymentID string, req AttemptRequest) (payment.Attempt, error) {
-	p, err := s.loadPayment(ctx, s.DB, paymentID, "", false)
+	p, err := loadPayment(ctx, s.DB.Pool(), paymentID, "", false)
 	if err != nil {
 		return payment.Attempt{}, err
 	}
 	if err := payment.CanAttempt(p, s.now()); err != nil {
-		return payment.Attempt{}, attemptRefusal(err)
+		return payment.Attempt{}, payment.AttemptRefusal(err)
 	}
 	ch, ok := channel.MethodWallet(req.Method)
 	if !ok {
@@ -96,7 +96,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if !ok {
 		return payment.Attempt{}, ErrMethodNotOpen
 	}
-	if ok, err := s.contracts().Payable(ctx, p.MerchantID, ch); err != nil {
+	if ok, err := s.Contracts.Payable(ctx, p.MerchantID, ch); err != nil {
 		return payment.Attempt{}, err
 	} else if !ok {
 		return payment.Attempt{}, ErrNoContract
@@ -116,8 +116,8 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	action, err := atWallet(ctx, ch, "prepay", func() (channel.Action, error) {
 		return acct.Connector.Prepay(ctx, channel.Prepay{
 			OutTradeNo: a.ID, Method: a.Method, Amount: p.Amount, Description: p.Description,
-			NotifyURL: s.BaseURL + "/notify/" + ch + "/" + acct.Name, ReturnURL: req.ReturnURL, ExpiresAt: p.ExpiresAt,
-			Payer: req.WalletPayer, ClientIP: ip, SubMerchant: s.subMerchant(m, ch),
+			NotifyURL: acct.NotifyURL(s.BaseURL, ch), ReturnURL: req.ReturnURL, ExpiresAt: p.ExpiresAt,
+			Payer: req.WalletPayer, ClientIP: ip, SubMerchant: subMerchant(m, ch),
 		})
 	})
 	if err != nil {
@@ -125,12 +125,12 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	}
 	a.NextAction = &action
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		cur, err := s.loadPayment(ctx, tx, p.ID, "", true)
+		cur, err := loadPayment(ctx, s.DB.In(tx), p.ID, "", true)
 		if err != nil {
 			return err
 		}
 		if err := payment.CanAttempt(cur, now); err != nil {
-			return attemptRefusal(err)
+			return payment.AttemptRefusal(err)
 		}
 		if err := s.DB.In(tx).AttemptInsert(ctx, a); err != nil {
 			return err
@@ -140,7 +140,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if err != nil {
 		// Paid meanwhile: the order just opened must not take money.
 		if errors.Is(err, ErrPaidByOther) {
-			if cerr := atWalletErr(ctx, ch, "close", func() error { return acct.Connector.Close(context.WithoutCancel(ctx), a.ID, s.subMerchant(m, ch)) }); cerr != nil {
+			if cerr := atWalletErr(ctx, ch, "close", func() error { return acct.Connector.Close(context.WithoutCancel(ctx), a.ID, subMerchant(m, ch)) }); cerr != nil {
 				// The attempt was never stored: now only its expiry at
 				// the wallet ends the order.
 				s.log().Warn("closing a wallet order its payment no longer needs", "attempt", a.ID, "channel", ch, "err", cerr)
@@ -149,13 +149,6 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 		return payment.Attempt{}, err
 	}
 	return a, nil
-}
-
-func attemptRefusal(err error) error {
-	if errors.Is(err, payment.ErrAlreadyPaid) {
-		return ErrPaidByOther
-	}
-	return err
 }
 
 // enqueuePolls schedules the queries that find a wallet order paid even if
@@ -198,12 +191,119 @@ func (s *Service) enqueuePoll(ctx context.Context, tx *sql.Tx, r pollRef, expire
 	return err
 }
 
-// countSharePaid credits a paid payment to the share code its buyer came
-// through, only if the code is the payment's merchant's (a payment stored
-// before share codes were checked at creation may name another's).
-func (s *Service) countSharePaid(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
-	if p.ShareCode == "" || p.Status != payment.StatusSucceeded {
+// CloseAttempt closes a wallet order that lost to another (a job). A wallet
+// that says the order is paid makes it a duplicate, refunded.
+func (s *Service) CloseAttempt(ctx context.Context, j jobs.Job) error {
+	var r ref
+	if err := json.Unmarshal(j.Payload, &r); err != nil {
+		return fmt.Errorf("%s job payload: %w", j.Kind, err)
+	}
+	a, err := loadAttempt(ctx, s.DB.Pool(), r.ID, false)
+	if err != nil || a.Status != payment.AttemptPending {
 		return nil
 	}
-	return s.DB.In(tx).ShareCodeCountPaid(ctx, p)
+	p, err := loadPayment(ctx, s.DB.Pool(), a.PaymentID, "", false)
+	if err != nil {
+		return err
+	}
+	_, err = s.closeAttempt(ctx, p, fillAttempt(a, p))
+	return err
+}
+
+// closeAttempt closes one wallet order. It reports paid when the wallet
+// refused because the order is paid, after applying that fact.
+func (s *Service) closeAttempt(ctx context.Context, p payment.Payment, a payment.Attempt) (paid bool, err error) {
+	m, err := merchants.Get(ctx, s.DB.Pool(), p.MerchantID)
+	if err != nil {
+		return false, err
+	}
+	acct, ok := s.Accounts[a.Channel]
+	if !ok {
+		return false, ErrMethodNotOpen
+	}
+	conn, sub := acct.Connector, subMerchant(m, a.Channel)
+	err = atWalletErr(ctx, a.Channel, "close", func() error { return conn.Close(ctx, a.ID, sub) })
+	if err != nil && !errors.Is(err, channel.ErrNotFound) {
+		// The wallet refuses to close a paid order: learn that it is paid.
+		t, qerr := atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return conn.Query(ctx, a.ID, sub) })
+		if qerr == nil && (t.State == channel.TradePaid || t.State == channel.TradeRefunded) {
+			err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
+			s.Refused.Note(ctx, a.Channel, mismatches.SourceQuery, "query:"+a.ID, err)
+			return err == nil, err
+		}
+		return false, fmt.Errorf("%w: %w", ErrWalletRefused, err)
+	}
+	return false, s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if _, err := loadPayment(ctx, s.DB.In(tx), p.ID, "", true); err != nil {
+			return err
+		}
+		cur, err := loadAttempt(ctx, s.DB.In(tx), a.ID, false)
+		if err != nil || cur.Status != payment.AttemptPending {
+			return err
+		}
+		cur = fillAttempt(cur, p)
+		cur.Status = payment.AttemptClosed
+		cur.NextAction = nil
+		cur.UpdatedAt = s.now()
+		return s.saveAttempt(ctx, tx, cur)
+	})
+}
+
+// Poll asks the wallet about a pending wallet order (a job).
+func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
+	var r pollRef
+	if err := json.Unmarshal(j.Payload, &r); err != nil {
+		return fmt.Errorf("%s job payload: %w", j.Kind, err)
+	}
+	a, err := loadAttempt(ctx, s.DB.Pool(), r.ID, false)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil || a.Status != payment.AttemptPending {
+		return err
+	}
+	p, err := loadPayment(ctx, s.DB.Pool(), a.PaymentID, "", false)
+	if err != nil {
+		return err
+	}
+	a = fillAttempt(a, p)
+	m, err := merchants.Get(ctx, s.DB.Pool(), p.MerchantID)
+	if err != nil {
+		return err
+	}
+	acct, ok := s.Accounts[a.Channel]
+	if !ok {
+		return nil
+	}
+	t, err := atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return acct.Connector.Query(ctx, a.ID, subMerchant(m, a.Channel)) })
+	if errors.Is(err, channel.ErrNotFound) {
+		return s.pollNext(ctx, r, p.ExpiresAt) // not yet seen by a buyer
+	}
+	if err != nil {
+		return err
+	}
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
+	s.Refused.Note(ctx, a.Channel, mismatches.SourceQuery, "query:"+a.ID, err)
+	if err != nil {
+		return err
+	}
+	return s.pollNext(ctx, r, p.ExpiresAt)
+}
+
+// pollNext schedules the poll after r, unless r predates chaining. A poll
+// whose order turned out paid schedules one more that finds it settled and
+// ends the chain; that costs a row, not a wallet call.
+func (s *Service) pollNext(ctx context.Context, r pollRef, expiresAt time.Time) error {
+	if !r.Chained {
+		return nil
+	}
+	r.Step++
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.enqueuePoll(ctx, tx, r, expiresAt, s.now()) })
+}
+
+// isNotFound tells a row that is not there (a job about an object since
+// removed: nothing to do) from a failure to read it (retry).
+func isNotFound(err error) bool {
+	var nf *notfound.Error
+	return errors.As(err, &nf)
 }

@@ -1,4 +1,4 @@
-package gateway_test
+package payments_test
 
 import (
 	"bytes"
@@ -210,7 +210,7 @@ func (bb *burstBench) payments(n int) []payment.Payment {
 				if i%2 == 1 {
 					method = "alipay.precreate"
 				}
-				p, err := bb.e.Svc.CreatePayment(ctx, bb.e.Merchants[(i/2)%2], payment.Request{MerchantOrderID: fmt.Sprintf("burst-%d", first+i),
+				p, err := bb.e.Svc.PaymentService().CreatePayment(ctx, bb.e.Merchants[(i/2)%2], payment.Request{MerchantOrderID: fmt.Sprintf("burst-%d", first+i),
 					Amount: int64(100 + i), Currency: "CNY", Description: "burst", Method: method, Buyer: payment.Buyer{ID: fmt.Sprintf("b-%d", i)}})
 				if err != nil {
 					errs <- err
@@ -286,7 +286,7 @@ func (bb *burstBench) notifications(ps []payment.Payment) []*http.Request {
 func (bb *burstBench) check(ps []payment.Payment) (succeeded int, problems []string) {
 	ctx := context.Background()
 	for _, p := range ps {
-		got, err := bb.e.Svc.GetPayment(ctx, p.MerchantID, p.ID)
+		got, err := bb.e.Svc.PaymentService().GetPayment(ctx, p.MerchantID, p.ID)
 		if err != nil {
 			bb.b.Fatal(err)
 		}

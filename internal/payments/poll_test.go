@@ -1,4 +1,4 @@
-package gateway_test
+package payments_test
 
 import (
 	"context"
@@ -18,9 +18,9 @@ import (
 func TestPollsAreChained(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{NoWorker: true})
-		e.Svc.PollSchedule = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}
+		e.Svc.PaymentService().PollSchedule = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}
 		ctx := context.Background()
-		p, err := e.Svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "chained-polls", Amount: 500, Currency: "CNY",
+		p, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "chained-polls", Amount: 500, Currency: "CNY",
 			Description: "轮询", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-chained"}})
 		if err != nil {
 			t.Fatal(err)
@@ -54,7 +54,7 @@ func TestPaidPaymentLeavesNoPendingJobs(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{NoWorker: true})
 		ctx := context.Background()
-		p, err := e.Svc.CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "paid-no-jobs", Amount: 700, Currency: "CNY",
+		p, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "paid-no-jobs", Amount: 700, Currency: "CNY",
 			Description: "酱油", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-paid"}})
 		if err != nil {
 			t.Fatal(err)

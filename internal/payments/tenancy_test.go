@@ -1,4 +1,4 @@
-package gateway_test
+package payments_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/sharecodes"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
@@ -23,11 +24,11 @@ func TestSalesCreditOnlyTheMerchantsOwnShareCodes(t *testing.T) {
 		ctx := context.Background()
 		svc := e.Svc
 		a, b := e.Merchants[0], e.Merchants[1]
-		codeA, err := svc.CreateShareCode(ctx, a.ID, gateway.ShareCodeRequest{Target: "store", TargetID: a.ID, Source: "wechat_group"})
+		codeA, err := svc.ShareCodeService().Create(ctx, a.ID, sharecodes.Request{Target: "store", TargetID: a.ID, Source: "wechat_group"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		codeB, err := svc.CreateShareCode(ctx, b.ID, gateway.ShareCodeRequest{Target: "store", TargetID: b.ID, Source: "wechat_group"})
+		codeB, err := svc.ShareCodeService().Create(ctx, b.ID, sharecodes.Request{Target: "store", TargetID: b.ID, Source: "wechat_group"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +37,7 @@ func TestSalesCreditOnlyTheMerchantsOwnShareCodes(t *testing.T) {
 				Buyer: payment.Buyer{ID: "b-" + order}, ShareCode: code}
 		}
 		for _, code := range []string{codeA.ID, payment.NewID("sc")} {
-			_, err := svc.CreatePayment(ctx, b, req("foreign-"+code, code))
+			_, err := svc.PaymentService().CreatePayment(ctx, b, req("foreign-"+code, code))
 			var nf *gateway.NotFoundError
 			if !errors.As(err, &nf) || nf.Param != "share_code" || !errors.Is(err, gateway.ErrNotFound) || err.Error() != "no share code "+code+" for this merchant" {
 				t.Fatalf("B's payment naming share code %s: %v, want no share code %[1]s for this merchant", code, err)
@@ -44,7 +45,7 @@ func TestSalesCreditOnlyTheMerchantsOwnShareCodes(t *testing.T) {
 		}
 		// A payment of B's whose stored data names A's code, as one made
 		// before the check would.
-		old, err := svc.CreatePayment(ctx, b, req("old-1", ""))
+		old, err := svc.PaymentService().CreatePayment(ctx, b, req("old-1", ""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +57,7 @@ func TestSalesCreditOnlyTheMerchantsOwnShareCodes(t *testing.T) {
 		if _, err := db.ExecContext(ctx, `UPDATE payments SET data = $2 WHERE id = $1`, old.ID, string(data)); err != nil {
 			t.Fatal(err)
 		}
-		own, err := svc.CreatePayment(ctx, b, req("own-1", codeB.ID))
+		own, err := svc.PaymentService().CreatePayment(ctx, b, req("own-1", codeB.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,11 +65,11 @@ func TestSalesCreditOnlyTheMerchantsOwnShareCodes(t *testing.T) {
 			e.Sandbox.Pay(p.NextAction.QRCode, "")
 			e.Eventually("paid "+p.ID, func() bool { return e.Status(1, p.ID) == payment.StatusSucceeded })
 		}
-		gotA, err := svc.GetShareCode(ctx, a.ID, codeA.ID)
+		gotA, err := svc.ShareCodeService().Get(ctx, a.ID, codeA.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		gotB, err := svc.GetShareCode(ctx, b.ID, codeB.ID)
+		gotB, err := svc.ShareCodeService().Get(ctx, b.ID, codeB.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

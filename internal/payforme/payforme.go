@@ -1,36 +1,60 @@
-package gateway
+// Package payforme keeps pay-for-me requests: a buyer asks someone else
+// (a parent, a friend) to pay their order, through a link and a share
+// code that cross the wallets' blocked links. The request ends when the
+// payment is paid, by whoever paid, or when it expires or is revoked.
+package payforme
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
 
+	"github.com/hutong-pay/hutong/internal/clock"
+	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
-	"github.com/hutong-pay/hutong/internal/returnsig"
+	"github.com/hutong-pay/hutong/internal/sharecode"
+	"github.com/hutong-pay/hutong/internal/sharecodes"
 	"github.com/hutong-pay/hutong/internal/store"
 )
+
+// Service keeps pay-for-me requests.
+type Service struct {
+	DB *store.DB
+	// BaseURL is where the gateway's pages are: a request's /pfm/ page.
+	BaseURL    string
+	Now        clock.Func
+	Payments   Payments
+	ShareCodes ShareCodes
+}
+
+// Payments reads the payment a request is for, among a merchant's own.
+type Payments interface {
+	GetPayment(ctx context.Context, merchantID, id string) (payment.Payment, error)
+}
+
+// ShareCodes makes the share code a request travels as.
+type ShareCodes interface {
+	Create(ctx context.Context, merchantID string, req sharecodes.Request) (sharecode.Code, error)
+}
 
 // PayForMe is a buyer asking someone else to pay (payment.PayForMe).
 type PayForMe = payment.PayForMe
 
-// PayForMeRequest asks for a pay-for-me request.
-type PayForMeRequest struct {
+// Request asks for a pay-for-me request.
+type Request struct {
 	ExpiresIn int64  `json:"expires_in,omitempty"` // seconds; default 24 h, never past the payment's expiry
 	Note      string `json:"note,omitempty"`       // a word from the buyer to the payer
 	Source    string `json:"source,omitempty"`     // the share code's source; default "pay_for_me"
 }
 
-// DefaultPayForMeExpiry is how long a pay-for-me request stays open.
-const DefaultPayForMeExpiry = 24 * time.Hour
+// DefaultExpiry is how long a pay-for-me request stays open.
+const DefaultExpiry = 24 * time.Hour
 
 // CreatePayForMe opens a pay-for-me request on a merchant's unpaid payment.
-func (s *Service) CreatePayForMe(ctx context.Context, merchantID, paymentID string, req PayForMeRequest) (PayForMe, error) {
+func (s *Service) Create(ctx context.Context, merchantID, paymentID string, req Request) (PayForMe, error) {
 	bad := func(param, msg string) error { return &payment.FieldError{Param: param, Message: msg} }
 	switch {
 	case req.ExpiresIn < 0 || req.ExpiresIn > int64(7*24*time.Hour/time.Second):
@@ -38,15 +62,15 @@ func (s *Service) CreatePayForMe(ctx context.Context, merchantID, paymentID stri
 	case utf8.RuneCountInString(req.Note) > 60 || !utf8.ValidString(req.Note):
 		return PayForMe{}, bad("note", "must be at most 60 characters")
 	}
-	p, err := s.GetPayment(ctx, merchantID, paymentID)
+	p, err := s.Payments.GetPayment(ctx, merchantID, paymentID)
 	if err != nil {
 		return PayForMe{}, err
 	}
-	now := s.now()
+	now := s.Now.Now()
 	if err := payment.CanAttempt(p, now); err != nil {
-		return PayForMe{}, attemptRefusal(err)
+		return PayForMe{}, payment.AttemptRefusal(err)
 	}
-	exp := DefaultPayForMeExpiry
+	exp := DefaultExpiry
 	if req.ExpiresIn > 0 {
 		exp = time.Duration(req.ExpiresIn) * time.Second
 	}
@@ -62,7 +86,7 @@ func (s *Service) CreatePayForMe(ctx context.Context, merchantID, paymentID stri
 		source = "pay_for_me"
 	}
 	exp2 := r.ExpiresAt
-	sc, err := s.CreateShareCode(ctx, merchantID, ShareCodeRequest{Target: "pay_for_me", TargetID: r.ID, Source: source, Title: "帮我付款：" + truncate(p.Description, 30), ExpiresAt: &exp2})
+	sc, err := s.ShareCodes.Create(ctx, merchantID, sharecodes.Request{Target: "pay_for_me", TargetID: r.ID, Source: source, Title: "帮我付款：" + truncate(p.Description, 30), ExpiresAt: &exp2})
 	if err != nil {
 		return PayForMe{}, err
 	}
@@ -89,15 +113,15 @@ func truncate(s string, n int) string {
 // GetPayForMe reads a pay-for-me request, of any merchant (the public
 // /pfm/ page, whose id in the URL is the capability); its status says
 // expired once its time has passed.
-func (s *Service) GetPayForMe(ctx context.Context, id string) (PayForMe, error) {
+func (s *Service) Get(ctx context.Context, id string) (PayForMe, error) {
 	return s.loadPayForMe(ctx, "", id)
 }
 
 // MerchantPayForMe reads a merchant's pay-for-me request; another
 // merchant's is ErrNotFound, as a missing one.
-func (s *Service) MerchantPayForMe(ctx context.Context, merchantID, id string) (PayForMe, error) {
+func (s *Service) OfMerchant(ctx context.Context, merchantID, id string) (PayForMe, error) {
 	if merchantID == "" {
-		return PayForMe{}, &NotFoundError{Param: "id", Object: "pay-for-me request", ID: id, Scoped: true}
+		return PayForMe{}, &notfound.Error{Param: "id", Object: "pay-for-me request", ID: id, Scoped: true}
 	}
 	return s.loadPayForMe(ctx, merchantID, id)
 }
@@ -107,12 +131,12 @@ func (s *Service) MerchantPayForMe(ctx context.Context, merchantID, id string) (
 func (s *Service) loadPayForMe(ctx context.Context, merchantID, id string) (PayForMe, error) {
 	r, err := s.DB.Pool().PayForMeGet(ctx, merchantID, id)
 	if errors.Is(err, store.ErrNoRows) {
-		return PayForMe{}, notFound("pay-for-me request", id, merchantID)
+		return PayForMe{}, notfound.ByID("pay-for-me request", id, merchantID)
 	}
 	if err != nil {
 		return PayForMe{}, err
 	}
-	if r.Status == "open" && !s.now().Before(r.ExpiresAt) {
+	if r.Status == "open" && !s.Now.Now().Before(r.ExpiresAt) {
 		r.Status = "expired"
 	}
 	sc, err := s.DB.Pool().ShareCodeByTarget(ctx, r.MerchantID, "pay_for_me", id)
@@ -128,11 +152,11 @@ func (s *Service) loadPayForMe(ctx context.Context, merchantID, id string) (PayF
 // RevokePayForMe closes a merchant's pay-for-me request (the buyer changed
 // their mind); its link and share code stop working. Another merchant's
 // request is ErrNotFound and stays as it is.
-func (s *Service) RevokePayForMe(ctx context.Context, merchantID, id string) (PayForMe, error) {
-	if _, err := s.MerchantPayForMe(ctx, merchantID, id); err != nil {
+func (s *Service) Revoke(ctx context.Context, merchantID, id string) (PayForMe, error) {
+	if _, err := s.OfMerchant(ctx, merchantID, id); err != nil {
 		return PayForMe{}, err
 	}
-	now := s.now()
+	now := s.Now.Now()
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.DB.In(tx).PayForMeRevoke(ctx, merchantID, id); err != nil {
 			return err
@@ -142,51 +166,8 @@ func (s *Service) RevokePayForMe(ctx context.Context, merchantID, id string) (Pa
 	if err != nil {
 		return PayForMe{}, err
 	}
-	return s.MerchantPayForMe(ctx, merchantID, id)
+	return s.OfMerchant(ctx, merchantID, id)
 }
 
-// ErrPayForMeClosed is a pay-for-me request that can no longer be paid.
-var ErrPayForMeClosed = errors.New("the pay-for-me request is no longer open")
-
-// ReturnKey is the gateway's Ed25519 key for signing returns to merchants'
-// return_url. It is made once and kept in the database, so every gateway
-// process signs with the same key.
-func (s *Service) ReturnKey(ctx context.Context) (ed25519.PrivateKey, error) {
-	s.returnKeyMu.Lock()
-	defer s.returnKeyMu.Unlock()
-	if s.returnKey != nil {
-		return s.returnKey, nil
-	}
-	seed := make([]byte, ed25519.SeedSize)
-	rand.Read(seed)
-	v, err := s.DB.Pool().GatewayKeyEnsure(ctx, "return_ed25519", base64.StdEncoding.EncodeToString(seed), s.now())
-	if err != nil {
-		return nil, fmt.Errorf("the return key: %w", err)
-	}
-	b, err := base64.StdEncoding.DecodeString(v)
-	if err != nil || len(b) != ed25519.SeedSize {
-		return nil, errors.New("the stored return key is damaged")
-	}
-	s.returnKey = ed25519.NewKeyFromSeed(b)
-	return s.returnKey, nil
-}
-
-// ReturnURL is p's return_url with the signed outcome added, or "" when
-// the payment has none.
-func (s *Service) ReturnURL(ctx context.Context, p payment.Payment) (string, error) {
-	if p.ReturnURL == "" {
-		return "", nil
-	}
-	key, err := s.ReturnKey(ctx)
-	if err != nil {
-		return "", err
-	}
-	return returnsig.Sign(key, p.ReturnURL, returnsig.Return{MerchantID: p.MerchantID, PaymentID: p.ID, MerchantOrderID: p.MerchantOrderID,
-		Status: p.Status, Amount: p.Amount, Time: s.now()})
-}
-
-// PaymentByID reads any merchant's payment: the hosted pages, whose
-// payment id in the URL is the capability.
-func (s *Service) PaymentByID(ctx context.Context, id string) (payment.Payment, error) {
-	return s.loadPayment(ctx, s.DB, id, "", false)
-}
+// ErrClosed is a pay-for-me request that can no longer be paid.
+var ErrClosed = errors.New("the pay-for-me request is no longer open")

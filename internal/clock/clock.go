@@ -1,0 +1,29 @@
+// Package clock is the time hutong's services stamp their changes with:
+// always UTC inside (DESIGN: Beijing time only at the wallets' edges),
+// read from a function that tests replace to move time.
+package clock
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Func is a service's clock; nil is the machine's.
+type Func func() time.Time
+
+// Now is the clock's time, in UTC.
+func (f Func) Now() time.Time {
+	if f == nil {
+		return time.Now().UTC()
+	}
+	return f().UTC()
+}
+
+// Logger is l, or a logger that discards when l is nil: a service whose
+// Logger field is unset logs nothing rather than failing.
+func Logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
