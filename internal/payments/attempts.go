@@ -14,41 +14,11 @@ import (
 	"github.com/hutong-pay/hutong/internal/mismatches"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
-	"github.com/hutong-pay/hutong/internal/store"
 )
 
 // KindAttemptClose closes a wallet order that lost: another attempt paid
 // the payment first.
 const KindAttemptClose = "attempt.close"
-
-// saveAttempt writes a wallet order; one that is no longer pending takes
-// its remaining status polls with it, as a poll of a settled order does
-// nothing.
-func (s *Service) saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
-	if err := s.DB.In(tx).AttemptSave(ctx, a); err != nil {
-		return fmt.Errorf("saving wallet order %s: %w", a.ID, err)
-	}
-	if a.Status == payment.AttemptPending {
-		return nil
-	}
-	return jobs.CancelPending(ctx, tx, KindPoll, a.ID+"/")
-}
-
-// loadAttempt reads a wallet order. Orders made before attempts were kept
-// separately carry only their id; their payment fills in the rest.
-func loadAttempt(ctx context.Context, q store.Executor, id string, lock bool) (payment.Attempt, error) {
-	a, err := q.AttemptGet(ctx, id, lock)
-	if errors.Is(err, store.ErrNoRows) {
-		return a, notFound("wallet order", id, "")
-	}
-	return a, err
-}
-
-// fillAttempt completes an attempt stored before attempts had their own
-// data.
-func fillAttempt(a payment.Attempt, p payment.Payment) payment.Attempt {
-	return payment.FillAttempt(a, p)
-}
 
 // Attempts lists a payment's wallet orders, oldest first.
 func (s *Service) Attempts(ctx context.Context, paymentID string) ([]payment.Attempt, error) {

@@ -129,17 +129,6 @@ func subMerchant(m merchant.Merchant, ch string) string {
 	return m.Wallets[ch].SubMerchant
 }
 
-// expect is the identity every wallet message about m's payments on ch
-// must name.
-func (s *Service) expect(m merchant.Merchant, ch string) (channel.Identity, error) {
-	acct, ok := s.Accounts[ch]
-	if !ok {
-		return channel.Identity{}, ErrMethodNotOpen
-	}
-	w := m.Wallets[ch]
-	return acct.Connector.Expect(w.SubMerchant, w.Seller), nil
-}
-
 // CreatePayment opens a payment at its wallet and stores it, with the
 // jobs that poll and expire it.
 func (s *Service) CreatePayment(ctx context.Context, m merchant.Merchant, req payment.Request) (payment.Payment, error) {
@@ -266,37 +255,6 @@ const (
 	KindPoll   = "payment.poll"
 	KindExpire = "payment.expire"
 )
-
-// LockPayment reads a payment (of merchantID, unless it is "") and locks
-// its row for tx: every change of a payment, its wallet orders and its
-// refunds holds that lock.
-func (s *Service) LockPayment(ctx context.Context, tx *sql.Tx, id, merchantID string) (payment.Payment, error) {
-	return loadPayment(ctx, s.DB.In(tx), id, merchantID, true)
-}
-
-// loadPayment reads a payment (of merchant, unless merchantID is "") in
-// q, the database or a transaction that locks the row.
-func loadPayment(ctx context.Context, q store.Executor, id, merchantID string, lock bool) (payment.Payment, error) {
-	p, err := q.PaymentGet(ctx, store.PaymentGetParams{ID: id, MerchantID: merchantID, Lock: lock})
-	if errors.Is(err, store.ErrNoRows) {
-		return payment.Payment{}, notFound("payment", id, merchantID)
-	}
-	return p, err
-}
-
-// SavePayment writes a payment in tx, with what its new state implies.
-func (s *Service) SavePayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
-	if err := s.DB.In(tx).PaymentSave(ctx, p); err != nil {
-		return fmt.Errorf("saving payment %s: %w", p.ID, err)
-	}
-	// A paid or canceled payment has nothing left to expire: its expiry
-	// job goes with the change rather than costing a claim and a
-	// completion hours later.
-	if p.Status != payment.StatusRequiresAction {
-		return jobs.CancelPending(ctx, tx, KindExpire, p.ID+"/")
-	}
-	return nil
-}
 
 // GetPayment reads a merchant's payment; another merchant's is ErrNotFound.
 func (s *Service) GetPayment(ctx context.Context, merchantID, id string) (payment.Payment, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/mismatches"
@@ -187,6 +188,81 @@ func refusalReason(err error) string {
 		return "bad_signature"
 	}
 	return "other"
+}
+
+// The rows a wallet's word changes, read and written here so that the
+// path of a notification reads top to bottom in this file. The other
+// paths (create, attempts, cancel, refunds, money) use the same helpers.
+
+// expect is the identity every wallet message about m's payments on ch
+// must name.
+func (s *Service) expect(m merchant.Merchant, ch string) (channel.Identity, error) {
+	acct, ok := s.Accounts[ch]
+	if !ok {
+		return channel.Identity{}, ErrMethodNotOpen
+	}
+	w := m.Wallets[ch]
+	return acct.Connector.Expect(w.SubMerchant, w.Seller), nil
+}
+
+// LockPayment reads a payment (of merchantID, unless it is "") and locks
+// its row for tx: every change of a payment, its wallet orders and its
+// refunds holds that lock.
+func (s *Service) LockPayment(ctx context.Context, tx *sql.Tx, id, merchantID string) (payment.Payment, error) {
+	return loadPayment(ctx, s.DB.In(tx), id, merchantID, true)
+}
+
+// loadPayment reads a payment (of merchant, unless merchantID is "") in
+// q, the database or a transaction that locks the row.
+func loadPayment(ctx context.Context, q store.Executor, id, merchantID string, lock bool) (payment.Payment, error) {
+	p, err := q.PaymentGet(ctx, store.PaymentGetParams{ID: id, MerchantID: merchantID, Lock: lock})
+	if errors.Is(err, store.ErrNoRows) {
+		return payment.Payment{}, notFound("payment", id, merchantID)
+	}
+	return p, err
+}
+
+// SavePayment writes a payment in tx, with what its new state implies.
+func (s *Service) SavePayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
+	if err := s.DB.In(tx).PaymentSave(ctx, p); err != nil {
+		return fmt.Errorf("saving payment %s: %w", p.ID, err)
+	}
+	// A paid or canceled payment has nothing left to expire: its expiry
+	// job goes with the change rather than costing a claim and a
+	// completion hours later.
+	if p.Status != payment.StatusRequiresAction {
+		return jobs.CancelPending(ctx, tx, KindExpire, p.ID+"/")
+	}
+	return nil
+}
+
+// saveAttempt writes a wallet order; one that is no longer pending takes
+// its remaining status polls with it, as a poll of a settled order does
+// nothing.
+func (s *Service) saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
+	if err := s.DB.In(tx).AttemptSave(ctx, a); err != nil {
+		return fmt.Errorf("saving wallet order %s: %w", a.ID, err)
+	}
+	if a.Status == payment.AttemptPending {
+		return nil
+	}
+	return jobs.CancelPending(ctx, tx, KindPoll, a.ID+"/")
+}
+
+// loadAttempt reads a wallet order. Orders made before attempts were kept
+// separately carry only their id; their payment fills in the rest.
+func loadAttempt(ctx context.Context, q store.Executor, id string, lock bool) (payment.Attempt, error) {
+	a, err := q.AttemptGet(ctx, id, lock)
+	if errors.Is(err, store.ErrNoRows) {
+		return a, notFound("wallet order", id, "")
+	}
+	return a, err
+}
+
+// fillAttempt completes an attempt stored before attempts had their own
+// data.
+func fillAttempt(a payment.Attempt, p payment.Payment) payment.Attempt {
+	return payment.FillAttempt(a, p)
 }
 
 // countSharePaid credits a paid payment to the share code its buyer came
