@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/mismatches"
@@ -180,19 +181,9 @@ func (s *Service) kick() {
 	}
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Service) now() time.Time { return clock.Func(s.Now).Now() }
 
-func (s *Service) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
-}
+func (s *Service) log() *slog.Logger { return clock.Logger(s.Logger) }
 
 // Errors the API maps to answers, and the payment services' job kinds,
 // under the names callers of the gateway have always used.

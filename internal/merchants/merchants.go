@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
@@ -31,12 +32,7 @@ type Service struct {
 	keys keyCache // authenticated API keys (Authenticate)
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Service) now() time.Time { return clock.Func(s.Now).Now() }
 
 // Get reads a merchant; an unknown id is a notfound.Error on merchant_id.
 func (s *Service) Get(ctx context.Context, id string) (merchant.Merchant, error) {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/payment"
@@ -131,19 +132,9 @@ type blockedError struct {
 func (e *blockedError) Error() string { return e.msg }
 func (e *blockedError) Unwrap() error { return e.err }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Service) now() time.Time { return clock.Func(s.Now).Now() }
 
-func (s *Service) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
-}
+func (s *Service) log() *slog.Logger { return clock.Logger(s.Logger) }
 
 // queue is the job queue money's recurring jobs are scheduled on.
 func queue(db *store.DB, now func() time.Time) *jobs.Queue { return &jobs.Queue{DB: db, Now: now} }

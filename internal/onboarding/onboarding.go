@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 )
@@ -89,12 +90,7 @@ var (
 	ErrWalletRefused = errors.New("the wallet refused")
 )
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Service) now() time.Time { return clock.Func(s.Now).Now() }
 
 // wake tells the job worker that jobs were queued.
 func (s *Service) wake() {

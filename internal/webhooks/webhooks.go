@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/metrics"
@@ -55,19 +56,9 @@ type Service struct {
 	AllowPrivate bool
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Service) now() time.Time { return clock.Func(s.Now).Now() }
 
-func (s *Service) log() *slog.Logger {
-	if s.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return s.Logger
-}
+func (s *Service) log() *slog.Logger { return clock.Logger(s.Logger) }
 
 // Event is what merchants receive: one change of one object.
 type Event = webhook.Event
