@@ -25,8 +25,9 @@ func TestCreatesUnderOneKeyAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		type answer struct {
-			status int
-			id     string
+			status   int
+			id       string
+			replayed bool
 		}
 		answers := make([]answer, 8)
 		var wg sync.WaitGroup
@@ -47,14 +48,24 @@ func TestCreatesUnderOneKeyAtOnce(t *testing.T) {
 				if err := json.Unmarshal(raw, &p); err != nil {
 					t.Errorf("%d: %s", resp.StatusCode, raw)
 				}
-				answers[i] = answer{resp.StatusCode, p.ID}
+				answers[i] = answer{resp.StatusCode, p.ID, resp.Header.Get("Idempotent-Replayed") == "true"}
 			})
 		}
 		wg.Wait()
+		replays := 0
 		for _, a := range answers {
 			if a.status != http.StatusCreated || a.id != answers[0].id || a.id == "" {
 				t.Fatalf("answers %+v: want one payment, 201 to all", answers)
 			}
+			if a.replayed {
+				replays++
+			}
+		}
+		// One request made the payment; the key answered the seven others
+		// with its stored answer, not merchant_order_id finding the same
+		// payment again.
+		if replays != len(answers)-1 {
+			t.Fatalf("answers %+v: %d replayed, want %d", answers, replays, len(answers)-1)
 		}
 		var n int
 		if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM payments WHERE merchant_order_id = 'at-once'`).Scan(&n); err != nil || n != 1 {
