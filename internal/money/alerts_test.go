@@ -24,14 +24,14 @@ func TestOverdueMoneyRaisesOneEvent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{NoWorker: true})
 		ctx := context.Background()
-		w := &walletMessages{t: t, e: e}
+		w := e.WalletMessages()
 		creds := e.Sandbox.Credentials()
 		p, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "overdue-paid", Amount: 1000, Currency: "CNY",
 			Description: "overdue", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-1"}, ExpiresIn: 600})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !w.wechat("TRANSACTION.SUCCESS", "transaction", map[string]any{
+		if !w.WeChat("TRANSACTION.SUCCESS", "transaction", map[string]any{
 			"appid": creds.AppID, "mchid": creds.MchID, "out_trade_no": p.ID, "transaction_id": "4200000000202612020000000009",
 			"trade_state": "SUCCESS", "success_time": time.Now().Format(time.RFC3339),
 			"amount": map[string]any{"total": p.Amount, "currency": "CNY"},

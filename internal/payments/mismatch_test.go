@@ -1,11 +1,9 @@
 package payments_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -20,79 +18,14 @@ import (
 	"github.com/hutong-pay/hutong/internal/metrics"
 	"github.com/hutong-pay/hutong/internal/metrics/metricstest"
 	"github.com/hutong-pay/hutong/internal/payment"
-	"github.com/hutong-pay/hutong/internal/sandbox/notify"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
-	"github.com/hutong-pay/hutong/internal/wechatpayv3"
 )
 
 // The messages in these tests are signed with the sandbox wallets' own
 // keys, exactly as the wallets sign theirs: every one passes the
 // signature check, and only the comparison of what it names with what
 // hutong sent can refuse it.
-
-// walletMessages sends notifications signed by the sandbox's wallets to
-// the gateway.
-type walletMessages struct {
-	t *testing.T
-	e *gatewaytest.Env
-	n int
-}
-
-// wechat sends a WeChat Pay notification whose resource is res, sealed
-// under the merchant's APIv3 key, and reports whether it was accepted.
-func (w *walletMessages) wechat(eventType, originalType string, res map[string]any) bool {
-	w.t.Helper()
-	plain, err := json.Marshal(res)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	creds := w.e.Sandbox.Credentials()
-	sealed, err := wechatpayv3.Seal(creds.APIv3Key, originalType, originalType, plain)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.n++
-	body, _ := json.Marshal(map[string]any{
-		"id": fmt.Sprintf("EV-%d-%d", time.Now().UnixNano(), w.n), "create_time": chinatime.RFC3339(time.Now()), "resource_type": "encrypt-resource",
-		"event_type": eventType, "summary": "test", "resource": sealed,
-	})
-	req, err := w.e.Sandbox.Sandbox().WeChatPay().Prepare(context.Background(), &notify.Notification{
-		URL: w.e.URL + "/notify/wechatpay/main", ContentType: "application/json", Body: string(body),
-	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	status, _ := w.send(req)
-	return status == http.StatusNoContent
-}
-
-// alipay sends an Alipay notification form and reports whether it was
-// accepted.
-func (w *walletMessages) alipay(form url.Values) bool {
-	w.t.Helper()
-	w.n++
-	form.Set("notify_id", fmt.Sprintf("2026120200222%d%d", time.Now().UnixNano()%1e9, w.n))
-	req, err := w.e.Sandbox.Sandbox().Alipay().Prepare(context.Background(), &notify.Notification{
-		URL: w.e.URL + "/notify/alipay/main", ContentType: "application/x-www-form-urlencoded; charset=utf-8", Body: form.Encode(),
-	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	_, body := w.send(req)
-	return body == "success"
-}
-
-func (w *walletMessages) send(req *http.Request) (int, string) {
-	w.t.Helper()
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(bytes.TrimSpace(b))
-}
 
 // snapshot is everything a refused message must leave as it was.
 func snapshot(t *testing.T, e *gatewaytest.Env, db *store.DB, merchant int, paymentID string) string {
@@ -185,7 +118,7 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{NoWorker: true})
 		ctx := context.Background()
 		creds := e.Sandbox.Credentials()
-		w := &walletMessages{t: t, e: e}
+		w := e.WalletMessages()
 		p, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "wx-match", Amount: 1000, Currency: "CNY",
 			Description: "matched", Method: "wechatpay.native", Buyer: payment.Buyer{ID: "b-1"}})
 		if err != nil {
@@ -197,7 +130,7 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 			"success_time": chinatime.RFC3339(time.Now()), "payer": map[string]any{"openid": "o_test"},
 			"amount": map[string]any{"total": p.Amount, "payer_total": p.Amount, "currency": "CNY", "payer_currency": "CNY"},
 		}
-		sendPaid := func(m map[string]any) bool { return w.wechat("TRANSACTION.SUCCESS", "transaction", m) }
+		sendPaid := func(m map[string]any) bool { return w.WeChat("TRANSACTION.SUCCESS", "transaction", m) }
 		refusedAll(t, e, db, 0, p.ID, paid, map[string]func(map[string]any){
 			payment.FieldApp:      func(m map[string]any) { m["appid"] = "wx0000000000000000" },
 			payment.FieldMerchant: func(m map[string]any) { m["mchid"] = "1900000002" },
@@ -231,7 +164,7 @@ func TestWeChatPayMessagesMatchedCompletely(t *testing.T) {
 			"refund_id": "50300000002026120200000000001", "refund_status": "SUCCESS", "success_time": chinatime.RFC3339(time.Now()),
 			"user_received_account": "支付用户零钱", "amount": map[string]any{"total": p.Amount, "refund": r.Amount, "payer_total": p.Amount, "payer_refund": r.Amount},
 		}
-		sendRefund := func(m map[string]any) bool { return w.wechat("REFUND.SUCCESS", "refund", m) }
+		sendRefund := func(m map[string]any) bool { return w.WeChat("REFUND.SUCCESS", "refund", m) }
 		refusedAll(t, e, db, 0, p.ID, refunded, map[string]func(map[string]any){
 			payment.FieldOrder:        func(m map[string]any) { m["out_trade_no"] = other.ID },
 			payment.FieldRefundAmount: func(m map[string]any) { m["amount"].(map[string]any)["refund"] = r.Amount + 1 },
@@ -300,7 +233,7 @@ func TestAlipayMessagesMatchedCompletely(t *testing.T) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{NoWorker: true})
 		ctx := context.Background()
 		creds := e.Sandbox.Sandbox().Credentials().Alipay
-		w := &walletMessages{t: t, e: e}
+		w := e.WalletMessages()
 		p, err := e.Svc.PaymentService().CreatePayment(ctx, e.Merchants[0], payment.Request{MerchantOrderID: "ali-match", Amount: 1000, Currency: "CNY",
 			Description: "matched", Method: "alipay.precreate", Buyer: payment.Buyer{ID: "b-1"}})
 		if err != nil {
@@ -318,15 +251,15 @@ func TestAlipayMessagesMatchedCompletely(t *testing.T) {
 			// A real sandbox seller, paid for by its own app: not ours.
 			payment.FieldMerchant: func(v url.Values) { v.Set("seller_id", "2088621000000002") },
 			payment.FieldAmount:   func(v url.Values) { v.Set("total_amount", alipayapi.FormatYuan(p.Amount+1)) },
-		}, w.alipay, cloneForm)
+		}, w.Alipay, cloneForm)
 		// A notification that names no seller at all is refused before
 		// it is compared.
 		noSeller := cloneForm(paid)
 		noSeller.Del("seller_id")
-		if w.alipay(noSeller) {
+		if w.Alipay(noSeller) {
 			t.Error("a notification naming no seller_id was accepted")
 		}
-		if !w.alipay(paid) {
+		if !w.Alipay(paid) {
 			t.Fatal("the right notification was refused")
 		}
 		if st := e.Status(0, p.ID); st != payment.StatusSucceeded {
@@ -346,8 +279,8 @@ func TestAlipayMessagesMatchedCompletely(t *testing.T) {
 			payment.FieldApp:      func(v url.Values) { v.Set("app_id", "2021004100000003") },
 			payment.FieldRefundAmount + ": less than the refund": func(v url.Values) { v.Set("refund_fee", alipayapi.FormatYuan(r.Amount-1)) },
 			payment.FieldRefundAmount + ": more than the order":  func(v url.Values) { v.Set("refund_fee", alipayapi.FormatYuan(p.Amount+1)) },
-		}, w.alipay, cloneForm)
-		if !w.alipay(refunded) {
+		}, w.Alipay, cloneForm)
+		if !w.Alipay(refunded) {
 			t.Fatal("the right refund notification was refused")
 		}
 		if got, err := e.Svc.RefundService().Get(ctx, e.Merchants[0].ID, r.ID); err != nil || got.Status != payment.RefundSucceeded {
