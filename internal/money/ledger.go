@@ -83,12 +83,17 @@ func (s *Service) Post(ctx context.Context, tx *sql.Tx, e ledger.Entry) error {
 	// account name: two postings over the same accounts then queue for
 	// them instead of each holding one the other waits for (a deadlock on
 	// PostgreSQL).
-	for _, account := range slices.Sorted(maps.Keys(deltas)) {
-		raw, err := in.LedgerBalanceAdd(ctx, store.LedgerBalanceAddParams{Account: account, Delta: deltas[account]})
-		if err != nil {
-			return err
-		}
-		if own := raw * ledger.Normal(account); own < 0 {
+	accounts := slices.Sorted(maps.Keys(deltas))
+	adds := make([]store.LedgerBalanceAddParams, len(accounts))
+	for i, account := range accounts {
+		adds[i] = store.LedgerBalanceAddParams{Account: account, Delta: deltas[account]}
+	}
+	balances, err := in.LedgerBalancesAdd(ctx, adds...)
+	if err != nil {
+		return err
+	}
+	for _, account := range accounts {
+		if own := balances[account] * ledger.Normal(account); own < 0 {
 			kind, merchant, _ := strings.Cut(account, ":")
 			switch kind {
 			case "escrow", "refunds_in_flight":

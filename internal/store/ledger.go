@@ -11,18 +11,25 @@ import (
 )
 
 // LedgerEntryInsert writes a journal entry and its lines, numbered in
-// order. It does not touch the cached balances (LedgerBalanceAdd) nor
-// check that the entry sums to zero (ledger.Entry.Check): the caller does
-// both in the same transaction.
+// order, in two statements whatever the number of lines. It does not touch
+// the cached balances (LedgerBalancesAdd) nor check that the entry sums to
+// zero (ledger.Entry.Check): the caller does both in the same transaction.
 func (e Executor) LedgerEntryInsert(ctx context.Context, en ledger.Entry) error {
 	if _, err := e.q.ExecContext(ctx, `INSERT INTO ledger_entries (id, kind, merchant_id, payment_id, refund_id, memo, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		en.ID, en.Kind, en.MerchantID, en.PaymentID, en.RefundID, en.Memo, Micros(en.At)); err != nil {
 		return fmt.Errorf("ledger entry %s: %w", en.ID, err)
 	}
+	if len(en.Lines) == 0 {
+		return nil
+	}
+	values := make([]string, len(en.Lines))
+	args := make([]any, 0, 4*len(en.Lines))
 	for i, l := range en.Lines {
-		if _, err := e.q.ExecContext(ctx, `INSERT INTO ledger_lines (entry_id, line, account, amount) VALUES ($1, $2, $3, $4)`, en.ID, i, l.Account, l.Amount); err != nil {
-			return fmt.Errorf("ledger entry %s, line %d: %w", en.ID, i, err)
-		}
+		values[i] = fmt.Sprintf("($%d, $%d, $%d, $%d)", 4*i+1, 4*i+2, 4*i+3, 4*i+4)
+		args = append(args, en.ID, i, l.Account, l.Amount)
+	}
+	if _, err := e.q.ExecContext(ctx, `INSERT INTO ledger_lines (entry_id, line, account, amount) VALUES `+strings.Join(values, ", "), args...); err != nil {
+		return fmt.Errorf("ledger entry %s's %d lines: %w", en.ID, len(en.Lines), err)
 	}
 	return nil
 }
@@ -34,15 +41,38 @@ type LedgerBalanceAddParams struct {
 	Delta   int64
 }
 
-// LedgerBalanceAdd adds to an account's cached balance (creating it at
-// the delta) and returns the new raw balance. On PostgreSQL the row stays
-// locked until the transaction ends, so callers add in one global order of
-// accounts.
-func (e Executor) LedgerBalanceAdd(ctx context.Context, p LedgerBalanceAddParams) (int64, error) {
-	var raw int64
-	if err := e.q.QueryRowContext(ctx, `INSERT INTO ledger_balances (account, balance) VALUES ($1, $2)
-		ON CONFLICT (account) DO UPDATE SET balance = ledger_balances.balance + excluded.balance RETURNING balance`, p.Account, p.Delta).Scan(&raw); err != nil {
-		return 0, fmt.Errorf("balance of %s: %w", p.Account, err)
+// LedgerBalancesAdd adds to accounts' cached balances (creating each at
+// its delta) in one statement and returns the new raw balances by account.
+// Each account may be named once. The rows are written, and on PostgreSQL
+// locked until the transaction ends, in the order given: callers add in
+// one global order of accounts, so two postings over the same accounts
+// queue rather than deadlock.
+func (e Executor) LedgerBalancesAdd(ctx context.Context, adds ...LedgerBalanceAddParams) (map[string]int64, error) {
+	if len(adds) == 0 {
+		return map[string]int64{}, nil
+	}
+	values := make([]string, len(adds))
+	args := make([]any, 0, 2*len(adds))
+	names := make([]string, len(adds))
+	for i, a := range adds {
+		values[i] = fmt.Sprintf("($%d, $%d)", 2*i+1, 2*i+2)
+		args = append(args, a.Account, a.Delta)
+		names[i] = a.Account
+	}
+	// RETURNING's rows come in no promised order: each names its account.
+	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (b LedgerBalance, err error) {
+		return b, rows.Scan(&b.Account, &b.Raw)
+	}, `INSERT INTO ledger_balances (account, balance) VALUES `+strings.Join(values, ", ")+`
+		ON CONFLICT (account) DO UPDATE SET balance = ledger_balances.balance + excluded.balance RETURNING account, balance`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("balances of %s: %w", strings.Join(names, ", "), err)
+	}
+	raw := make(map[string]int64, len(out))
+	for _, b := range out {
+		raw[b.Account] = b.Raw
+	}
+	if len(raw) != len(adds) {
+		return nil, fmt.Errorf("balances of %s: %d rows came back for %d accounts", strings.Join(names, ", "), len(raw), len(adds))
 	}
 	return raw, nil
 }

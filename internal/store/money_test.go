@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func TestLedgerMethods(t *testing.T) {
 					return err
 				}
 				for _, l := range e.Lines {
-					if _, err := in.LedgerBalanceAdd(ctx, store.LedgerBalanceAddParams{Account: l.Account, Delta: l.Amount}); err != nil {
+					if _, err := in.LedgerBalancesAdd(ctx, store.LedgerBalanceAddParams{Account: l.Account, Delta: l.Amount}); err != nil {
 						return err
 					}
 				}
@@ -58,9 +59,14 @@ func TestLedgerMethods(t *testing.T) {
 		if _, err := pool.LedgerBalanceGet(ctx, store.LedgerBalanceGetParams{Account: "payable:nobody"}); !errors.Is(err, store.ErrNoRows) {
 			t.Errorf("an account never posted: %v, want ErrNoRows", err)
 		}
-		raw, err := pool.LedgerBalanceAdd(ctx, store.LedgerBalanceAddParams{Account: ledger.Escrow("m1"), Delta: -100})
-		if want := int64(-10000 - 100); err != nil || raw != want {
-			t.Errorf("LedgerBalanceAdd = %d, %v; want %d", raw, err, want)
+		raw, err := pool.LedgerBalancesAdd(ctx, store.LedgerBalanceAddParams{Account: ledger.Escrow("m1"), Delta: -100},
+			store.LedgerBalanceAddParams{Account: "payable:m9", Delta: 42})
+		if want := map[string]int64{ledger.Escrow("m1"): -10000 - 100, "payable:m9": 42}; err != nil || !reflect.DeepEqual(raw, want) {
+			t.Errorf("LedgerBalancesAdd = %v, %v; want %v", raw, err, want)
+		}
+		if _, err := pool.LedgerBalancesAdd(ctx, store.LedgerBalanceAddParams{Account: "payable:m9", Delta: 1},
+			store.LedgerBalanceAddParams{Account: "payable:m9", Delta: 1}); err == nil {
+			t.Error("LedgerBalancesAdd naming an account twice: no error")
 		}
 
 		all, err := pool.LedgerBalances(ctx)
@@ -77,7 +83,8 @@ func TestLedgerMethods(t *testing.T) {
 			t.Errorf("LedgerBalances(escrow:m2, payable:nobody) = %+v, %v; want %+v", some, err, want)
 		}
 
-		// The -100 above went to the cache without a line: the check sees it.
+		// The -100 and 42 above went to the cache without a line: the check
+		// sees them.
 		checks, err := pool.LedgerBalanceChecks(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -88,8 +95,9 @@ func TestLedgerMethods(t *testing.T) {
 				off = append(off, c.Account)
 			}
 		}
-		if !reflect.DeepEqual(off, []string{ledger.Escrow("m1")}) {
-			t.Errorf("accounts whose cache differs from the lines: %v, want [escrow:m1]", off)
+		slices.Sort(off)
+		if want := []string{ledger.Escrow("m1"), "payable:m9"}; !reflect.DeepEqual(off, want) {
+			t.Errorf("accounts whose cache differs from the lines: %v, want %v", off, want)
 		}
 		if u, err := pool.LedgerUnbalancedEntries(ctx); err != nil || len(u) != 0 {
 			t.Errorf("LedgerUnbalancedEntries = %v, %v; want none", u, err)
