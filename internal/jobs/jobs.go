@@ -8,6 +8,11 @@
 // on SQLite the single writer serializes claims. A job whose worker died is
 // claimed again when its lease runs out, so handlers must be idempotent —
 // the same rule the wallets' own notifications follow.
+//
+// The queue's SQL lives in the store (internal/store/jobs.go), like all of
+// hutong's, and runs on both backends through its typed methods; this
+// package keeps what a queue decides: payloads, attempts and backoff,
+// leases, the worker loop and its waking.
 package jobs
 
 import (
@@ -37,7 +42,9 @@ type New struct {
 	UniqueKey string
 }
 
-// Job is a claimed job.
+// Job is a claimed job. Its fields are store.JobRow's, in the same order,
+// so that a claim converts the store's rows without copying field by field
+// and a field added to one and not the other does not compile.
 type Job struct {
 	ID          int64
 	Kind        string
@@ -64,17 +71,8 @@ func Enqueue(ctx context.Context, tx *sql.Tx, j New, now time.Time) (int64, erro
 	if j.MaxAttempts <= 0 {
 		j.MaxAttempts = DefaultMaxAttempts
 	}
-	var unique any
-	if j.UniqueKey != "" {
-		unique = j.UniqueKey
-	}
-	var id int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO jobs (kind, payload, unique_key, run_at, max_attempts, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id`,
-		j.Kind, string(payload), unique, store.Micros(j.RunAt), j.MaxAttempts, store.Micros(now)).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
+	id, err := store.JobsIn(tx).JobInsert(ctx, store.JobInsertParams{Kind: j.Kind, Payload: payload, UniqueKey: j.UniqueKey,
+		RunAt: j.RunAt, MaxAttempts: j.MaxAttempts, CreatedAt: now})
 	if err != nil {
 		return 0, fmt.Errorf("jobs: enqueue %s: %w", j.Kind, err)
 	}
@@ -87,17 +85,7 @@ func Enqueue(ctx context.Context, tx *sql.Tx, j New, now time.Time) (int64, erro
 // that was just paid), which would otherwise cost a claim and a completion
 // each to find nothing to do. A job already running finishes as it would.
 func CancelPending(ctx context.Context, tx *sql.Tx, kind, keyPrefix string) error {
-	if keyPrefix == "" || keyPrefix[len(keyPrefix)-1] >= 0x7f {
-		return fmt.Errorf("jobs: cancel needs a key prefix ending in an ASCII character, not %q", keyPrefix)
-	}
-	// Keys from keyPrefix up to, not including, keyPrefix with its last
-	// byte raised by one: every key that begins with it, through the
-	// unique index, whose predicate (state IN ('available', 'running'))
-	// the query repeats word for word so that SQLite's planner uses it.
-	end := []byte(keyPrefix)
-	end[len(end)-1]++
-	if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE kind = $1 AND unique_key >= $2 AND unique_key < $3 AND state IN ('available', 'running') AND state = 'available'`,
-		kind, keyPrefix, string(end)); err != nil {
+	if _, err := store.JobsIn(tx).JobsCancelPending(ctx, store.JobsCancelPendingParams{Kind: kind, KeyPrefix: keyPrefix}); err != nil {
 		return fmt.Errorf("jobs: cancel %s %s…: %w", kind, keyPrefix, err)
 	}
 	return nil
@@ -123,40 +111,25 @@ func (q *Queue) now() time.Time {
 // Claim leases up to limit due jobs to worker for lease.
 func (q *Queue) Claim(ctx context.Context, worker string, limit int, lease time.Duration) ([]Job, error) {
 	now := q.now()
-	lock := ""
-	if q.DB.Dialect == store.Postgres {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
-	rows, err := q.DB.QueryContext(ctx, `UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1
-		WHERE id IN (SELECT id FROM jobs
-			WHERE (state = 'available' AND run_at <= $3) OR (state = 'running' AND locked_until < $3)
-			ORDER BY run_at, id LIMIT $4`+lock+`)
-		RETURNING id, kind, payload, attempts, max_attempts, run_at`,
-		worker, store.Micros(now.Add(lease)), store.Micros(now), limit)
+	rows, err := q.DB.Pool().JobsClaim(ctx, store.JobsClaimParams{Worker: worker, Limit: limit, Now: now, LockedUntil: now.Add(lease)})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: claim: %w", err)
 	}
-	defer rows.Close()
 	var out []Job
-	for rows.Next() {
-		j := Job{LockedBy: worker}
-		var payload string
-		var runAt int64
-		if err := rows.Scan(&j.ID, &j.Kind, &payload, &j.Attempt, &j.MaxAttempts, &runAt); err != nil {
-			return nil, fmt.Errorf("jobs: claim: %w", err)
-		}
-		j.Payload = json.RawMessage(payload)
-		j.RunAt = store.Time(runAt)
-		out = append(out, j)
+	for _, r := range rows {
+		out = append(out, Job(r))
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Complete marks a job done. The caller may pass a transaction that also
 // holds the job's effects (nil for none), so both commit together.
 func (q *Queue) Complete(ctx context.Context, tx *sql.Tx, j Job) error {
-	return q.finish(ctx, tx, j, `UPDATE jobs SET state = 'done', finished_at = $3, locked_by = NULL, locked_until = NULL
-		WHERE id = $1 AND locked_by = $2 AND state = 'running'`, store.Micros(q.now()))
+	e := q.DB.Pool()
+	if tx != nil {
+		e = q.DB.In(tx)
+	}
+	return finished(j, e.JobComplete(ctx, store.JobCompleteParams{ID: j.ID, LockedBy: j.LockedBy, FinishedAt: q.now()}))
 }
 
 // Retry gives a failed job back to the queue to run at, or marks it dead
@@ -167,27 +140,19 @@ func (q *Queue) Retry(ctx context.Context, j Job, cause error, at time.Time) err
 		msg = msg[:2000]
 	}
 	if j.Attempt >= j.MaxAttempts {
-		return q.finish(ctx, nil, j, `UPDATE jobs SET state = 'dead', finished_at = $3, last_error = $4, locked_by = NULL, locked_until = NULL
-			WHERE id = $1 AND locked_by = $2 AND state = 'running'`, store.Micros(q.now()), msg)
+		return finished(j, q.DB.Pool().JobFail(ctx, store.JobFailParams{ID: j.ID, LockedBy: j.LockedBy, FinishedAt: q.now(), Error: msg}))
 	}
-	return q.finish(ctx, nil, j, `UPDATE jobs SET state = 'available', run_at = $3, last_error = $4, locked_by = NULL, locked_until = NULL
-		WHERE id = $1 AND locked_by = $2 AND state = 'running'`, store.Micros(at), msg)
+	return finished(j, q.DB.Pool().JobRetry(ctx, store.JobRetryParams{ID: j.ID, LockedBy: j.LockedBy, RunAt: at, Error: msg}))
 }
 
-func (q *Queue) finish(ctx context.Context, tx *sql.Tx, j Job, query string, args ...any) error {
-	all := append([]any{j.ID, j.LockedBy}, args...)
-	var res sql.Result
-	var err error
-	if tx != nil {
-		res, err = tx.ExecContext(ctx, query, all...)
-	} else {
-		res, err = q.DB.ExecContext(ctx, query, all...)
+// finished says what finishing j came to: the store finds nothing to
+// finish when j's worker no longer holds it.
+func finished(j Job, err error) error {
+	if errors.Is(err, store.ErrNoRows) {
+		return ErrLeaseLost
 	}
 	if err != nil {
 		return fmt.Errorf("jobs: finish %d: %w", j.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrLeaseLost
 	}
 	return nil
 }
@@ -207,9 +172,5 @@ func Backoff(attempt int) time.Duration {
 // Prune deletes jobs finished successfully before cutoff; dead jobs stay
 // for someone to look at. It returns how many it deleted.
 func (q *Queue) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := q.DB.ExecContext(ctx, `DELETE FROM jobs WHERE state = 'done' AND finished_at < $1`, store.Micros(cutoff))
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return q.DB.Pool().JobsPrune(ctx, cutoff)
 }

@@ -39,8 +39,7 @@ func (q *Queue) scheduleAt(ctx context.Context, kind string, at time.Time, uniqu
 		// A run already waiting is enough (the one running now, which
 		// schedules its successor, is not waiting); the time as unique key
 		// keeps gateways starting together from queueing two.
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state = 'available'`, kind).Scan(&n); err != nil || n > 0 {
+		if n, err := q.DB.In(tx).JobsAvailable(ctx, kind); err != nil || n > 0 {
 			return err
 		}
 		_, err := Enqueue(ctx, tx, New{Kind: kind, Payload: recurring{"recurring"}, RunAt: at, MaxAttempts: 100, UniqueKey: unique}, q.now())
