@@ -26,7 +26,7 @@ import (
 // paymentColumns are a payments row's columns, in the order paymentRow
 // gives their values and paymentScan reads them.
 var paymentColumns = []string{"id", "merchant_id", "merchant_order_id", "created_at", "status", "method", "amount", "refunded", "updated_at", "data",
-	"channel", "paid_method", "buyer_id", "region_code", "platform", "payer_wallet", "share_code", "paid_at", "released_at"}
+	"channel", "paid_method", "buyer_id", "region_code", "platform", "payer_wallet", "share_code", "paid_at", "released_at", "rollout_cohort", "rollout_tier"}
 
 // paymentIdentity is how many of paymentColumns, first, never change.
 const paymentIdentity = 4
@@ -94,7 +94,8 @@ func paymentRow(p payment.Payment) ([]any, error) {
 		updated = p.CreatedAt
 	}
 	return []any{p.ID, p.MerchantID, p.MerchantOrderID, Micros(p.CreatedAt), p.Status, p.Method, p.Amount, p.Refunded, Micros(updated), string(data),
-		p.Channel, p.PaidMethod, p.Buyer.ID, p.Buyer.RegionCode, p.Buyer.Platform, payerWallet, p.ShareCode, MicrosOrZero(p.PaidAt), MicrosOrZero(p.ReleasedAt)}, nil
+		p.Channel, p.PaidMethod, p.Buyer.ID, p.Buyer.RegionCode, p.Buyer.Platform, payerWallet, p.ShareCode, MicrosOrZero(p.PaidAt), MicrosOrZero(p.ReleasedAt),
+		p.Rollout.Cohort, p.Rollout.Tier}, nil
 }
 
 // paymentScan reads a payments row selected as paymentSelect: Scan into
@@ -108,7 +109,8 @@ type paymentScan struct {
 func (s *paymentScan) dest() []any {
 	p := &s.p
 	return []any{&p.ID, &p.MerchantID, &p.MerchantOrderID, &s.created, &p.Status, &p.Method, &p.Amount, &p.Refunded, &s.updated, &s.data,
-		&p.Channel, &p.PaidMethod, &p.Buyer.ID, &p.Buyer.RegionCode, &p.Buyer.Platform, &s.payerWallet, &p.ShareCode, &s.paidAt, &s.releasedAt}
+		&p.Channel, &p.PaidMethod, &p.Buyer.ID, &p.Buyer.RegionCode, &p.Buyer.Platform, &s.payerWallet, &p.ShareCode, &s.paidAt, &s.releasedAt,
+		&p.Rollout.Cohort, &p.Rollout.Tier}
 }
 
 // payment is the row's payment: its columns, and what its data carries.

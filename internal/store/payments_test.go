@@ -15,6 +15,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
@@ -388,6 +389,7 @@ func TestPaymentDataCarriesNoColumn(t *testing.T) {
 		}
 		want := p
 		want.ID, want.MerchantOrderID = old.ID, old.MerchantOrderID
+		want.Rollout = payment.Rollout{} // rows written before had no cohort
 		if got, err := pool.PaymentGet(ctx, store.PaymentGetParams{ID: old.ID}); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("a payment stored whole in data = %+v, %v;\nwant %+v", got, err, want)
 		}
@@ -431,6 +433,66 @@ func TestPaymentDataCarriesNoColumn(t *testing.T) {
 			CreatedAt: store.Time(5), UpdatedAt: store.Time(5)}
 		if got, err := pool.AttemptGet(ctx, bare.ID, false); err != nil || !reflect.DeepEqual(got, bare) {
 			t.Errorf("a wallet order stored with data {} = %+v, %v;\nwant %+v", got, err, bare)
+		}
+	})
+}
+
+// rolloutExposures are one buyer's exposures at one merchant, with others
+// that must not count: another method, merchant or buyer, and a buyer
+// without an id.
+func rolloutExposures(at time.Time) []store.Exposure {
+	x := func(min int, buyer, merchant, method, cohort, tier string, version int) store.Exposure {
+		return store.Exposure{At: at.Add(time.Duration(min) * time.Minute), Checkout: rollout.Checkout{BuyerID: buyer, MerchantID: merchant},
+			Decision: rollout.Decision{Method: method, Cohort: cohort, Tier: tier, Version: version}}
+	}
+	return []store.Exposure{
+		x(0, "b1", "m1", "wechatpay.jsapi", rollout.CohortHoldout, rollout.TierCounty, 1),
+		x(10, "b1", "m1", "wechatpay.jsapi", rollout.CohortUntargeted, rollout.TierCounty, 1),
+		x(10, "b1", "m1", "wechatpay.jsapi", rollout.CohortPercent, rollout.TierCounty, 2), // the same instant, newer rules
+		x(30, "b1", "m1", "wechatpay.jsapi", rollout.CohortAllow, rollout.TierCounty, 3),
+		x(20, "b1", "m1", "alipay.wap", rollout.CohortDefault, rollout.TierCounty, 2),
+		x(20, "b1", "m2", "wechatpay.jsapi", rollout.CohortDeny, rollout.TierCounty, 2),
+		x(20, "b2", "m1", "wechatpay.jsapi", rollout.CohortDeny, rollout.TierCity, 2),
+		x(0, "", "m1", "wechatpay.jsapi", rollout.CohortOff, "", 1),
+	}
+}
+
+// TestPaymentCohort: a payment's cohort is its buyer's latest exposure to
+// the paid method at the merchant at or before the instant asked, the
+// newest rules' at one instant; none before the first, nor for a buyer
+// without an id.
+func TestPaymentCohort(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2024, 9, 5, 2, 0, 0, 0, time.UTC)
+		if err := db.Pool().ExposureInsert(ctx, rolloutExposures(at)); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			buyer, method string
+			min           time.Duration
+			want          payment.Rollout // zero: ErrNoRows
+		}{
+			{"b1", "wechatpay.jsapi", -1, payment.Rollout{}},
+			{"b1", "wechatpay.jsapi", 0, payment.Rollout{Cohort: rollout.CohortHoldout, Tier: rollout.TierCounty}},
+			{"b1", "wechatpay.jsapi", 10, payment.Rollout{Cohort: rollout.CohortPercent, Tier: rollout.TierCounty}},
+			{"b1", "wechatpay.jsapi", 29, payment.Rollout{Cohort: rollout.CohortPercent, Tier: rollout.TierCounty}},
+			{"b1", "wechatpay.jsapi", 60, payment.Rollout{Cohort: rollout.CohortAllow, Tier: rollout.TierCounty}},
+			{"b1", "alipay.wap", 60, payment.Rollout{Cohort: rollout.CohortDefault, Tier: rollout.TierCounty}},
+			{"b2", "wechatpay.jsapi", 60, payment.Rollout{Cohort: rollout.CohortDeny, Tier: rollout.TierCity}},
+			{"b3", "wechatpay.jsapi", 60, payment.Rollout{}},
+			{"", "wechatpay.jsapi", 60, payment.Rollout{}},
+		} {
+			got, err := db.Pool().PaymentCohort(ctx, store.PaymentCohortParams{MerchantID: "m1", BuyerID: c.buyer, Method: c.method, At: at.Add(c.min * time.Minute)})
+			if c.want == (payment.Rollout{}) {
+				if !errors.Is(err, store.ErrNoRows) {
+					t.Errorf("PaymentCohort(%s, %s, +%d min) = %+v, %v; want ErrNoRows", c.buyer, c.method, c.min, got, err)
+				}
+				continue
+			}
+			if err != nil || got != c.want {
+				t.Errorf("PaymentCohort(%s, %s, +%d min) = %+v, %v; want %+v", c.buyer, c.method, c.min, got, err, c.want)
+			}
 		}
 	})
 }

@@ -395,3 +395,57 @@ func TestDataWithoutColumnsMigration(t *testing.T) {
 		check("after the migration ran again")
 	})
 }
+
+// TestPaymentRolloutMigration: migration 14 gives each payment paid before
+// it the cohort and tier of its buyer's latest exposure to the paid method
+// at or before paid_at, and none to payments unpaid or never exposed.
+func TestPaymentRolloutMigration(t *testing.T) {
+	eachOldDatabase(t, 13, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2024, 9, 5, 2, 0, 0, 0, time.UTC)
+		if err := db.Pool().ExposureInsert(ctx, rolloutExposures(at)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO merchants (id, name, created_at) VALUES ('m1', 'shop', 0)`); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range []struct {
+			buyer, method string
+			paidMin       int // -1: unpaid
+		}{
+			{"b1", "wechatpay.jsapi", 5},   // pay_0: holdout
+			{"b1", "wechatpay.jsapi", 10},  // pay_1: percent, the newer rules of the instant
+			{"b1", "wechatpay.jsapi", 45},  // pay_2: allow
+			{"b1", "wechatpay.jsapi", -1},  // pay_3: unpaid
+			{"b2", "alipay.wap", 45},       // pay_4: never shown alipay.wap
+			{"", "wechatpay.jsapi", 45},    // pay_5: no buyer id
+			{"b2", "wechatpay.jsapi", 45},  // pay_6: deny, city
+			{"b1", "wechatpay.native", 45}, // pay_7: another method
+		} {
+			var paidAt int64
+			var method string
+			if p.paidMin >= 0 {
+				paidAt, method = store.Micros(at.Add(time.Duration(p.paidMin)*time.Minute)), p.method
+			}
+			if _, err := db.Exec(`INSERT INTO payments (id, merchant_id, merchant_order_id, status, method, amount, created_at, updated_at, data, buyer_id, paid_method, paid_at)
+					VALUES ($1, 'm1', $1, 'succeeded', 'cashier', 100, 1, 1, '{}', $2, $3, $4)`, fmt.Sprintf("pay_%d", i), p.buyer, method, paidAt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := store.QueryAll(ctx, db, func(rows *sql.Rows) (string, error) {
+			var id, cohort, tier string
+			err := rows.Scan(&id, &cohort, &tier)
+			return id + ":" + cohort + "/" + tier, err
+		}, `SELECT id, rollout_cohort, rollout_tier FROM payments ORDER BY id`)
+		want := []string{"pay_0:holdout/county", "pay_1:percent/county", "pay_2:allow/county", "pay_3:/", "pay_4:/", "pay_5:/", "pay_6:deny/city", "pay_7:/"}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("cohorts after the migration: %v, %v;\nwant %v", got, err, want)
+		}
+		if p, err := db.Pool().PaymentGet(ctx, store.PaymentGetParams{ID: "pay_6"}); err != nil || p.Rollout != (payment.Rollout{Cohort: "deny", Tier: "city"}) {
+			t.Fatalf("pay_6 reads %+v, %v", p.Rollout, err)
+		}
+	})
+}
