@@ -58,6 +58,14 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 		}
 	}
 	if c.Changed && c.Event == payment.EventSucceeded {
+		// Where the buyer stood in the paid method's rollout, for comparing
+		// cohorts; exposures up to now, as the wallet's paid time is whole
+		// seconds. None found leaves the payment without one.
+		r, err := s.DB.In(tx).PaymentCohort(ctx, store.PaymentCohortParams{MerchantID: p.MerchantID, BuyerID: p.Buyer.ID, Method: c.Payment.PaidMethod, At: now})
+		if err != nil && !errors.Is(err, store.ErrNoRows) {
+			return err
+		}
+		c.Payment.Rollout = r
 		// The money arrived: book it into escrow in this transaction.
 		if err := s.books().RecordPaid(ctx, tx, &c.Payment, now); err != nil {
 			return err
