@@ -142,7 +142,7 @@ func (a *crashAudit) refundIDs(where string) ([]string, error) {
 }
 
 func (a *crashAudit) loadRefunds() map[string]auditRefund {
-	rows, err := a.db.QueryContext(a.ctx, `SELECT id, payment_id, status, amount, data FROM refunds WHERE merchant_id = $1`, merchantOfCrash)
+	rows, err := a.db.QueryContext(a.ctx, `SELECT id, payment_id, status, amount, kind FROM refunds WHERE merchant_id = $1`, merchantOfCrash)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -150,15 +150,9 @@ func (a *crashAudit) loadRefunds() map[string]auditRefund {
 	out := map[string]auditRefund{}
 	for rows.Next() {
 		var r auditRefund
-		var data string
-		if err := rows.Scan(&r.id, &r.paymentID, &r.status, &r.amount, &data); err != nil {
+		if err := rows.Scan(&r.id, &r.paymentID, &r.status, &r.amount, &r.kind); err != nil {
 			a.t.Fatal(err)
 		}
-		var full payment.Refund
-		if err := json.Unmarshal([]byte(data), &full); err != nil {
-			a.t.Fatalf("refund %s: stored data: %v", r.id, err)
-		}
-		r.kind = full.Kind
 		out[r.id] = r
 		a.count.refunds++
 		switch r.status {
@@ -244,12 +238,9 @@ func (a *crashAudit) checkWallet(refunds map[string]auditRefund, accounts map[st
 	for _, r := range refunds {
 		p, ok := orders[r.paymentID]
 		if !ok {
-			var data string
-			if err := a.db.QueryRowContext(a.ctx, `SELECT data FROM payments WHERE id = $1`, r.paymentID).Scan(&data); err != nil {
+			var err error
+			if p, err = a.db.Pool().PaymentGet(a.ctx, store.PaymentGetParams{ID: r.paymentID}); err != nil {
 				t.Fatalf("payment %s: %v", r.paymentID, err)
-			}
-			if err := json.Unmarshal([]byte(data), &p); err != nil {
-				t.Fatalf("payment %s: stored data: %v", r.paymentID, err)
 			}
 			orders[r.paymentID] = p
 		}

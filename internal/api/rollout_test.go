@@ -11,6 +11,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/gatewaytest"
+	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/rollouts"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -226,6 +227,40 @@ func TestFeedback(t *testing.T) {
 				t.Errorf("csv row %q", row)
 			}
 			delete(want, row[4])
+		}
+	})
+}
+
+// TestPaidPaymentKeepsRolloutCohort: a payment paid by a method its buyer
+// was shown keeps the cohort of that exposure; a buyer never decided for
+// the method pays without one.
+func TestPaidPaymentKeepsRolloutCohort(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := gatewaytest.Start(t, db, gatewaytest.Options{})
+		if !shown(e, "buyer-1", "wechatpay.native") {
+			t.Fatal("wechatpay.native is not shown to buyer-1")
+		}
+		if err := e.Svc.RolloutService().FlushExposures(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		unseen := newPayment("wechatpay.native", 1000, "cohort-unseen")
+		unseen["buyer"] = map[string]string{"id": "buyer-never-shown"}
+		for _, c := range []struct {
+			body map[string]any
+			want payment.Rollout
+		}{
+			{newPayment("wechatpay.native", 1000, "cohort-shown"), payment.Rollout{Cohort: rollout.CohortDefault}},
+			{unseen, payment.Rollout{}},
+		} {
+			var p payment.Payment
+			if st := e.Call(e.Keys[0], "POST", "/v1/payments", c.body, &p); st != http.StatusCreated {
+				t.Fatalf("create: %d", st)
+			}
+			e.Sandbox.Pay(p.NextAction.QRCode, "")
+			e.Eventually("paid", func() bool { return e.Status(0, p.ID) == payment.StatusSucceeded })
+			if st := e.Call(e.Keys[0], "GET", "/v1/payments/"+p.ID, nil, &p); st != http.StatusOK || p.Rollout != c.want {
+				t.Errorf("%s paid: %d, rollout %+v; want %+v", p.Buyer.ID, st, p.Rollout, c.want)
+			}
 		}
 	})
 }

@@ -239,7 +239,7 @@ func setUpVictim(t *testing.T, e *gatewaytest.Env, db *store.DB) *victim {
 		"/v1/feedback", "/v1/ledger/entries", "/v1/balances"}
 	// What B might attach to A's objects, counted in the store.
 	a.countArgs = map[string][]any{
-		`SELECT COUNT(*) FROM payments WHERE data LIKE $1`:                                     {"%" + a.shareCode + "%"},
+		`SELECT COUNT(*) FROM payments WHERE share_code = $1`:                                  {a.shareCode},
 		`SELECT COUNT(*) FROM pay_for_me WHERE payment_id = $1`:                                {a.unpaid},
 		`SELECT COUNT(*) FROM refunds WHERE payment_id = $1`:                                   {a.paid},
 		`SELECT COUNT(*) FROM share_codes WHERE target_id IN ($1, $2, $3)`:                     {a.unpaid, a.pfm, a.merchant},

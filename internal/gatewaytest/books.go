@@ -44,7 +44,10 @@ func CheckBooks(t testing.TB, svc *gateway.Service, step string) {
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("after %s: %v %v", step, problems, err)
 	}
-	bals, _ := svc.MoneyService().Balances(ctx, "")
+	bals, err := svc.MoneyService().Balances(ctx, "")
+	if err != nil {
+		t.Fatalf("after %s: balances: %v", step, err)
+	}
 	var sum int64
 	for _, b := range bals {
 		sum += b.Balance * ledger.Normal(b.Account)
@@ -59,7 +62,7 @@ func CheckBooks(t testing.TB, svc *gateway.Service, step string) {
 		t.Fatalf("after %s: balances sum to %d", step, sum)
 	}
 	var over int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments p WHERE (SELECT COALESCE(SUM(amount), 0) FROM refunds r WHERE r.payment_id = p.id AND r.status <> 'failed' AND r.data NOT LIKE '%duplicate_charge%') > p.amount`).Scan(&over); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments p WHERE (SELECT COALESCE(SUM(amount), 0) FROM refunds r WHERE r.payment_id = p.id AND r.status <> 'failed' AND r.kind <> 'duplicate_charge') > p.amount`).Scan(&over); err != nil {
 		t.Fatal(err)
 	}
 	if over > 0 {
@@ -70,7 +73,10 @@ func CheckBooks(t testing.TB, svc *gateway.Service, step string) {
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM payments WHERE status = 'succeeded'`).Scan(&paidSum); err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := db.QueryContext(ctx, `SELECT data FROM payments WHERE status = 'succeeded'`)
+	rows, err := db.QueryContext(ctx, `SELECT data FROM payments WHERE status = 'succeeded'`)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for rows.Next() {
 		var data string
 		if err := rows.Scan(&data); err != nil {
@@ -82,6 +88,9 @@ func CheckBooks(t testing.TB, svc *gateway.Service, step string) {
 		}
 		feeSum += p.Fee
 		feeBack += p.FeeReturned
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	rows.Close()
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE status = 'succeeded'`).Scan(&refundSum); err != nil {

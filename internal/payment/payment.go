@@ -66,6 +66,9 @@ type Payment struct {
 	Payer       *Payer `json:"payer,omitempty"`
 	// ShareCode is the share code the buyer came through, for analytics.
 	ShareCode string `json:"share_code,omitempty"`
+	// Rollout is where the buyer stood in the rollout of the method that
+	// paid, set when the payment is paid.
+	Rollout Rollout `json:"rollout,omitzero"`
 	// Escrow: a paid payment's money is held until the buyer confirms
 	// receipt or AutoConfirmAt passes, then released to the merchant less
 	// Commission and the wallet's Fee (less the part FeeReturned with
@@ -86,6 +89,17 @@ type Payment struct {
 	LatePaid  bool      `json:"late_paid,omitempty"`
 	CreatedAt time.Time `json:"created"`
 	UpdatedAt time.Time `json:"updated"`
+}
+
+// Rollout is where a paid payment's buyer stood in the staged rollout of
+// the method that paid: the cohort (a rollout.Decision's Cohort, such as
+// "percent" or "holdout") and the market tier of their latest exposure to
+// that method before paying. Reports compare the cohorts' payments by it
+// (conversion lift, order value); a payment whose buyer was never decided
+// for the method has none.
+type Rollout struct {
+	Cohort string `json:"cohort,omitempty"`
+	Tier   string `json:"tier,omitempty"`
 }
 
 // Item is one line of the order, shown to the buyer and to a pay-for-me

@@ -125,6 +125,15 @@ func (s *Service) applyTrade(ctx context.Context, tx *sql.Tx, ch string, t chann
 		}
 	}
 	if c.Changed && c.Event == payment.EventSucceeded {
+		// The payment keeps the rollout cohort its buyer was in for the
+		// paid method, for reports that compare cohorts. Exposures are
+		// looked up to now, not to the wallet's paid time, which is whole
+		// seconds and would miss an exposure written the same second.
+		r, err := s.DB.In(tx).PaymentCohort(ctx, store.PaymentCohortParams{MerchantID: p.MerchantID, BuyerID: p.Buyer.ID, Method: c.Payment.PaidMethod, At: now})
+		if err != nil && !errors.Is(err, store.ErrNoRows) {
+			return err
+		}
+		c.Payment.Rollout = r
 		// The money arrived: book it into escrow in this transaction.
 		if err := s.Books.RecordPaid(ctx, tx, &c.Payment, now); err != nil {
 			return err

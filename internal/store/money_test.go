@@ -176,25 +176,20 @@ func newMoneyFixture(t *testing.T, db *store.DB) moneyFixture {
 	f.open = payment.Payment{ID: "pay_open", MerchantID: "m_own", MerchantOrderID: "o2", Status: payment.StatusRequiresAction, Method: "alipay.precreate", Channel: "alipay",
 		Amount: 500, CreatedAt: day, ExpiresAt: day.Add(time.Hour)}
 	for _, p := range []payment.Payment{f.released, f.open} {
-		data, _ := json.Marshal(p)
-		if _, err := db.ExecContext(ctx, `INSERT INTO payments (id, merchant_id, merchant_order_id, created_at, status, method, amount, refunded, updated_at, data, channel)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $4, $9, $10)`, p.ID, p.MerchantID, p.MerchantOrderID, store.Micros(p.CreatedAt), p.Status, p.Method, p.Amount, p.Refunded, string(data), p.Channel); err != nil {
+		if err := db.Pool().PaymentInsert(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.attempt = payment.Attempt{ID: "pay_rel", PaymentID: "pay_rel", Method: "wechatpay.native", Channel: "wechatpay", Status: payment.AttemptSucceeded, CreatedAt: day}
-	data, _ := json.Marshal(f.attempt)
-	if _, err := db.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, status, created_at, data, channel, method, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $4)`,
-		f.attempt.ID, f.attempt.PaymentID, f.attempt.Status, store.Micros(day), string(data), f.attempt.Channel, f.attempt.Method); err != nil {
+	// Never changed since created: last changed then, as it reads back.
+	f.attempt = payment.Attempt{ID: "pay_rel", PaymentID: "pay_rel", Method: "wechatpay.native", Channel: "wechatpay", Status: payment.AttemptSucceeded, CreatedAt: day, UpdatedAt: day}
+	if err := db.Pool().AttemptInsert(ctx, f.attempt); err != nil {
 		t.Fatal(err)
 	}
 	f.refund = payment.Refund{ID: "rf_1", PaymentID: "pay_rel", Amount: 1000, Status: payment.RefundSucceeded, CreatedAt: day.Add(2 * time.Hour), SucceededAt: day.Add(3 * time.Hour)}
 	f.duplicate = payment.Refund{ID: "rf_dup", PaymentID: "pay_rel", Amount: 10000, Status: payment.RefundPending, Kind: payment.RefundDuplicateCharge, CreatedAt: day}
 	pending := payment.Refund{ID: "rf_2", PaymentID: "pay_rel", Amount: 200, Status: payment.RefundPending, CreatedAt: day.Add(time.Minute)}
 	for _, r := range []payment.Refund{f.refund, f.duplicate, pending} {
-		data, _ := json.Marshal(r)
-		if _, err := db.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, merchant_id, status, amount, created_at, data, kind, updated_at, succeeded_at) VALUES ($1, $2, 'm_sub', $3, $4, $5, $6, $7, $5, $8)`,
-			r.ID, r.PaymentID, r.Status, r.Amount, store.Micros(r.CreatedAt), string(data), r.Kind, store.MicrosOrZero(r.SucceededAt)); err != nil {
+		if err := db.Pool().RefundSave(ctx, store.RefundSaveParams{Refund: r, MerchantID: "m_sub", Insert: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

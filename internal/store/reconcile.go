@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -126,19 +125,17 @@ type BookOrder struct {
 // the payment and the order.
 func (e Executor) BookOrders(ctx context.Context, p BookOrdersParams) ([]BookOrder, error) {
 	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (o BookOrder, err error) {
-		var pdata, adata, id, status string
-		var refunded int64
-		if err := rows.Scan(&pdata, &refunded, &id, &status, &adata); err != nil {
+		var ps paymentScan
+		var as attemptScan
+		if err := rows.Scan(append(ps.dest(), as.dest()...)...); err != nil {
 			return o, err
 		}
-		var perr error
-		o.Payment, perr = decodePayment(pdata, refunded)
-		if err := errors.Join(perr, json.Unmarshal([]byte(adata), &o.Attempt)); err != nil {
-			return o, fmt.Errorf("wallet order %s does not decode: %w", id, err)
+		if o.Payment, err = ps.payment(); err != nil {
+			return o, err
 		}
-		o.Attempt.ID, o.Attempt.Status = id, status
-		return o, nil
-	}, `SELECT p.data, p.refunded, a.id, a.status, a.data FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
+		o.Attempt, err = as.attempt()
+		return o, err
+	}, `SELECT `+paymentSelect+`, `+attemptSelect+` FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
 		WHERE a.status IN ('succeeded', 'duplicate') AND a.created_at >= $1 AND a.created_at < $2 AND a.channel = $3`,
 		Micros(p.OpenedFrom), Micros(p.To), p.Channel)
 	if err != nil {
@@ -161,20 +158,21 @@ type BookRefund struct {
 
 // BookRefunds lists succeeded refunds asked in a window and completed in
 // another, with their payments: hutong's side of a bill's refunds. Refunds
-// completed before their completion was a column are listed whatever
-// their completion, which their JSON keeps.
+// completed before hutong recorded when (succeeded_at 0) are listed
+// whatever their completion.
 func (e Executor) BookRefunds(ctx context.Context, p BookRefundsParams) ([]BookRefund, error) {
 	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (b BookRefund, err error) {
-		var rdata, pdata string
-		var refunded int64
-		if err := rows.Scan(&rdata, &pdata, &refunded); err != nil {
+		var rs refundScan
+		var ps paymentScan
+		if err := rows.Scan(append(rs.dest(), ps.dest()...)...); err != nil {
 			return b, err
 		}
-		var rerr, perr error
-		b.Refund, rerr = decodeRefund(rdata)
-		b.Payment, perr = decodePayment(pdata, refunded)
-		return b, errors.Join(rerr, perr)
-	}, `SELECT r.data, p.data, p.refunded FROM refunds r JOIN payments p ON p.id = r.payment_id
+		if b.Refund, err = rs.refund(); err != nil {
+			return b, err
+		}
+		b.Payment, err = ps.payment()
+		return b, err
+	}, `SELECT `+refundSelect+`, `+paymentSelect+` FROM refunds r JOIN payments p ON p.id = r.payment_id
 		WHERE r.status = 'succeeded' AND r.created_at >= $1 AND r.created_at < $2 AND (r.succeeded_at = 0 OR (r.succeeded_at >= $3 AND r.succeeded_at < $2))`,
 		Micros(p.AskedFrom), Micros(p.To), Micros(p.SettledFrom))
 	if err != nil {
@@ -201,16 +199,17 @@ type PendingRefund struct {
 // RefundsPending lists the refunds pending since before p.Before.
 func (e Executor) RefundsPending(ctx context.Context, p OverdueParams) ([]PendingRefund, error) {
 	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (x PendingRefund, err error) {
-		var rdata, pdata string
-		var refunded int64
-		if err := rows.Scan(&rdata, &pdata, &refunded, &x.Alerted); err != nil {
+		var rs refundScan
+		var ps paymentScan
+		if err := rows.Scan(append(append(rs.dest(), ps.dest()...), &x.Alerted)...); err != nil {
 			return x, err
 		}
-		var rerr, perr error
-		x.Refund, rerr = decodeRefund(rdata)
-		x.Payment, perr = decodePayment(pdata, refunded)
-		return x, errors.Join(rerr, perr)
-	}, `SELECT r.data, p.data, p.refunded, EXISTS (SELECT 1 FROM events e WHERE e.object_id = r.id AND e.type = $2)
+		if x.Refund, err = rs.refund(); err != nil {
+			return x, err
+		}
+		x.Payment, err = ps.payment()
+		return x, err
+	}, `SELECT `+refundSelect+`, `+paymentSelect+`, EXISTS (SELECT 1 FROM events e WHERE e.object_id = r.id AND e.type = $2)
 		FROM refunds r JOIN payments p ON p.id = r.payment_id
 		WHERE r.status = 'pending' AND r.created_at < $1`, Micros(p.Before), p.Event)
 	if err != nil {
@@ -230,14 +229,13 @@ type OpenPayment struct {
 // their buyer.
 func (e Executor) PaymentsOpen(ctx context.Context, p OverdueParams) ([]OpenPayment, error) {
 	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (x OpenPayment, err error) {
-		var data string
-		var refunded int64
-		if err := rows.Scan(&data, &refunded, &x.Alerted); err != nil {
+		var ps paymentScan
+		if err := rows.Scan(append(ps.dest(), &x.Alerted)...); err != nil {
 			return x, err
 		}
-		x.Payment, err = decodePayment(data, refunded)
+		x.Payment, err = ps.payment()
 		return x, err
-	}, `SELECT p.data, p.refunded, EXISTS (SELECT 1 FROM events e WHERE e.object_id = p.id AND e.type = $2)
+	}, `SELECT `+paymentSelect+`, EXISTS (SELECT 1 FROM events e WHERE e.object_id = p.id AND e.type = $2)
 		FROM payments p WHERE p.status = $3 AND p.created_at < $1`, Micros(p.Before), p.Event, payment.StatusRequiresAction)
 	if err != nil {
 		return nil, fmt.Errorf("open payments: %w", err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
 )
 
@@ -289,4 +290,36 @@ func (e Executor) FeedbackList(ctx context.Context, p FeedbackListParams) ([]Fee
 		return nil, fmt.Errorf("listing feedback: %w", err)
 	}
 	return out, nil
+}
+
+// PaymentCohortParams names the payment being paid: its merchant, its
+// buyer, the method that paid and the instant it is booked.
+type PaymentCohortParams struct {
+	MerchantID string
+	BuyerID    string
+	Method     string
+	At         time.Time
+}
+
+// PaymentCohort is the rollout cohort and market tier a payment's buyer
+// was in at their latest exposure to the method that paid, at the
+// merchant's checkouts, at or before p.At; of exposures at one instant,
+// the newest rules' decision. The gateway asks it in the transaction that
+// books a payment paid, to store on the payment. ErrNoRows when there is
+// none, as for a buyer without an id (whose exposures would be anyone's).
+//
+// Exposures are written in batches about a second apart
+// (rollouts.WriteExposures): a payment paid within that second of its
+// checkout finds the exposure before it, or none.
+func (e Executor) PaymentCohort(ctx context.Context, p PaymentCohortParams) (payment.Rollout, error) {
+	var r payment.Rollout
+	if p.BuyerID == "" {
+		return r, fmt.Errorf("the rollout cohort of a buyer without an id: %w", ErrNoRows)
+	}
+	err := e.q.QueryRowContext(ctx, `SELECT cohort, tier FROM exposures WHERE buyer_id = $1 AND method = $2 AND merchant_id = $3 AND at <= $4
+		ORDER BY at DESC, rule_version DESC LIMIT 1`, p.BuyerID, p.Method, p.MerchantID, Micros(p.At)).Scan(&r.Cohort, &r.Tier)
+	if err != nil {
+		return r, fmt.Errorf("reading buyer %s's rollout cohort for %s at %s: %w", p.BuyerID, p.Method, p.At.Format(time.RFC3339), err)
+	}
+	return r, nil
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -78,14 +77,13 @@ type ProfitShareCandidate struct {
 // is read from the payments themselves.
 func (e Executor) PaymentProfitShareCandidates(ctx context.Context, channel string) ([]ProfitShareCandidate, error) {
 	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (c ProfitShareCandidate, err error) {
-		var data string
-		var refunded int64
-		if err := rows.Scan(&data, &refunded, &c.SubMerchant); err != nil {
+		var s paymentScan
+		if err := rows.Scan(append(s.dest(), &c.SubMerchant)...); err != nil {
 			return c, err
 		}
-		c.Payment, err = decodePayment(data, refunded)
+		c.Payment, err = s.payment()
 		return c, err
-	}, `SELECT p.data, p.refunded, w.sub_merchant FROM payments p
+	}, `SELECT `+paymentSelect+`, w.sub_merchant FROM payments p
 		JOIN merchant_wallets w ON w.merchant_id = p.merchant_id AND w.channel = $1
 		WHERE p.status = 'succeeded' AND w.sub_merchant <> '' ORDER BY p.id`, channel)
 	if err != nil {
@@ -96,38 +94,11 @@ func (e Executor) PaymentProfitShareCandidates(ctx context.Context, channel stri
 
 // PaymentsSucceeded lists a merchant's succeeded payments, by id.
 func (e Executor) PaymentsSucceeded(ctx context.Context, merchantID string) ([]payment.Payment, error) {
-	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (p payment.Payment, err error) {
-		var data string
-		var refunded int64
-		if err := rows.Scan(&data, &refunded); err != nil {
-			return p, err
-		}
-		return decodePayment(data, refunded)
-	}, `SELECT data, refunded FROM payments WHERE merchant_id = $1 AND status = 'succeeded' ORDER BY id`, merchantID)
+	out, err := QueryAll(ctx, e.q, scanPayment, `SELECT `+paymentSelect+` FROM payments p WHERE p.merchant_id = $1 AND p.status = 'succeeded' ORDER BY p.id`, merchantID)
 	if err != nil {
 		return nil, fmt.Errorf("merchant %s's succeeded payments: %w", merchantID, err)
 	}
 	return out, nil
-}
-
-// decodePayment is a payments row's payment: its JSON, with the refunded
-// amount its column keeps (the column is what refunds reserve against).
-func decodePayment(data string, refunded int64) (payment.Payment, error) {
-	var p payment.Payment
-	if err := json.Unmarshal([]byte(data), &p); err != nil {
-		return p, fmt.Errorf("a stored payment does not decode: %w", err)
-	}
-	p.Refunded = refunded
-	return p, nil
-}
-
-// decodeRefund is a refunds row's refund.
-func decodeRefund(data string) (payment.Refund, error) {
-	var r payment.Refund
-	if err := json.Unmarshal([]byte(data), &r); err != nil {
-		return r, fmt.Errorf("a stored refund does not decode: %w", err)
-	}
-	return r, nil
 }
 
 // RefundFirstParams names a payment and a refund status.
@@ -139,20 +110,11 @@ type RefundFirstParams struct {
 // RefundFirst is the id of a payment's oldest merchant refund (not a
 // duplicate charge's) in a status; ErrNoRows if it has none.
 func (e Executor) RefundFirst(ctx context.Context, p RefundFirstParams) (string, error) {
-	refunds, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (payment.Refund, error) {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return payment.Refund{}, err
-		}
-		return decodeRefund(data)
-	}, `SELECT data FROM refunds WHERE payment_id = $1 AND status = $2 AND kind <> $3 ORDER BY created_at, id`, p.PaymentID, p.Status, payment.RefundDuplicateCharge)
+	var id string
+	err := e.q.QueryRowContext(ctx, `SELECT id FROM refunds WHERE payment_id = $1 AND status = $2 AND kind <> $3 ORDER BY created_at, id LIMIT 1`,
+		p.PaymentID, p.Status, payment.RefundDuplicateCharge).Scan(&id)
 	if err != nil {
-		return "", fmt.Errorf("payment %s's %s refunds: %w", p.PaymentID, p.Status, err)
+		return "", fmt.Errorf("payment %s's first %s refund: %w", p.PaymentID, p.Status, err)
 	}
-	for _, r := range refunds {
-		if r.Kind != payment.RefundDuplicateCharge {
-			return r.ID, nil
-		}
-	}
-	return "", ErrNoRows
+	return id, nil
 }

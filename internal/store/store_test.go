@@ -3,12 +3,18 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
@@ -258,4 +264,188 @@ func TestSQLiteKeepsSavepointJournalsInMemory(t *testing.T) {
 			t.Fatalf("connection %d: temp_store = %d, %v; want 2 (MEMORY)", i, mode, err)
 		}
 	}
+}
+
+// TestDataWithoutColumnsMigration: migration 13 takes out of data what
+// the columns hold, having first read its times again to the microsecond
+// (SQLite's migration 11 kept milliseconds); what rows carry stays, and
+// the objects read as they did. Run again, it changes nothing.
+func TestDataWithoutColumnsMigration(t *testing.T) {
+	eachOldDatabase(t, 12, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		paid := `{"id":"pay_1","merchant_id":"m1","merchant_order_id":"o1","amount":100,"currency":"CNY","description":"豆浆","method":"cashier","channel":"wechatpay",` +
+			`"buyer":{"id":"b1","name":"张三","region_code":"341322","platform":"h5"},"expires_at":"2024-09-05T10:41:12.000000999Z","metadata":{"k":"v"},"status":"succeeded",` +
+			`"wallet_trade_no":"4200","paid_at":"2024-09-05T10:11:12.123456789Z","paid_method":"wechatpay.jsapi","paid_attempt":"att_1",` +
+			`"payer":{"is_buyer":false,"pay_for_me":"pfm_1","wallet_payer":"o_openid"},"share_code":"sc_1","fee":6,` +
+			`"released_at":"2024-09-15T18:11:12.5+08:00","amount_refunded":10,"created":"2024-09-05T10:01:12Z","updated":"2024-09-05T10:11:13Z"}`
+		open := `{"id":"pay_2","currency":"CNY","buyer":{"id":"b2"},"status":"requires_action","paid_at":"0001-01-01T00:00:00Z","amount_refunded":0}`
+		attempt := `{"id":"att_1","payment_id":"pay_1","method":"wechatpay.jsapi","channel":"wechatpay","status":"succeeded",` +
+			`"payer":{"is_buyer":false,"pay_for_me":"pfm_1","wallet_payer":"o_openid"},"wallet_trade_no":"4200","session":"s1",` +
+			`"created":"2024-09-05T10:05:00Z","updated":"2024-09-05T10:11:12.000001Z"}`
+		refund := `{"id":"re_1","payment_id":"pay_1","amount":10,"reason":"坏了","kind":"refund_only","fee_back":1,"status":"succeeded",` +
+			`"created":"2024-09-06T00:00:00Z","updated":"2024-09-06T00:00:01.654321Z","succeeded_at":"2024-09-06T00:00:00.250001Z"}`
+		// The columns as migrations 11 and 12 left them on SQLite: to the
+		// millisecond.
+		for _, q := range []string{
+			`INSERT INTO merchants (id, name, created_at) VALUES ('m1', 'shop', 0)`,
+			`INSERT INTO payments (id, merchant_id, merchant_order_id, status, method, amount, refunded, created_at, updated_at, data,
+					channel, paid_method, buyer_id, region_code, platform, payer_wallet, share_code, paid_at, released_at) VALUES
+					('pay_1', 'm1', 'o1', 'succeeded', 'cashier', 100, 10, 1725530472000000, 1725531073000000, '` + paid + `',
+					'wechatpay', 'wechatpay.jsapi', 'b1', '341322', 'h5', 'o_openid', 'sc_1', 1725531072123000, 1726395072500000),
+					('pay_2', 'm1', 'o2', 'requires_action', 'alipay.precreate', 100, 0, 2, 2, '` + open + `',
+					'alipay', '', 'b2', '', '', '', '', 0, 0)`,
+			`INSERT INTO payment_attempts (id, payment_id, status, created_at, data, channel, method, updated_at) VALUES
+					('att_1', 'pay_1', 'succeeded', 1725530700000000, '` + attempt + `', 'wechatpay', 'wechatpay.jsapi', 1725531072000000),
+					('pay_2', 'pay_2', 'pending', 2, '{}', 'alipay', 'alipay.precreate', 2)`,
+			`INSERT INTO refunds (id, payment_id, merchant_id, status, amount, created_at, data, kind, updated_at, succeeded_at) VALUES
+					('re_1', 'pay_1', 'm1', 'succeeded', 10, 1725580800000000, '` + refund + `', 'refund_only', 1725580801654000, 1725580800250000)`,
+		} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check := func(when string) {
+			t.Helper()
+			pool := db.Pool()
+			p, err := pool.PaymentGet(ctx, store.PaymentGetParams{ID: "pay_1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := payment.Payment{ID: "pay_1", MerchantID: "m1", MerchantOrderID: "o1", Amount: 100, Currency: "CNY", Description: "豆浆", Method: "cashier", Channel: "wechatpay",
+				Buyer: payment.Buyer{ID: "b1", Name: "张三", RegionCode: "341322", Platform: "h5"}, ExpiresAt: time.Date(2024, 9, 5, 10, 41, 12, 0, time.UTC),
+				Metadata: map[string]string{"k": "v"}, Status: payment.StatusSucceeded, WalletTradeNo: "4200", PaidAt: time.Date(2024, 9, 5, 10, 11, 12, 123456000, time.UTC),
+				PaidMethod: "wechatpay.jsapi", PaidAttempt: "att_1", Payer: &payment.Payer{PayForMe: "pfm_1", Wallet: "o_openid"}, ShareCode: "sc_1", Fee: 6,
+				ReleasedAt: time.Date(2024, 9, 15, 10, 11, 12, 500000000, time.UTC), Refunded: 10,
+				CreatedAt: time.Date(2024, 9, 5, 10, 1, 12, 0, time.UTC), UpdatedAt: time.Date(2024, 9, 5, 10, 11, 13, 0, time.UTC)}
+			if !reflect.DeepEqual(p, want) {
+				t.Errorf("%s, the paid payment reads\n%+v\nwant\n%+v", when, p, want)
+			}
+			if p, err := pool.PaymentGet(ctx, store.PaymentGetParams{ID: "pay_2"}); err != nil || !p.PaidAt.IsZero() || p.Payer != nil || p.Buyer.ID != "b2" {
+				t.Errorf("%s, the open payment reads %+v, %v", when, p, err)
+			}
+			a, err := pool.AttemptGet(ctx, "att_1", false)
+			wantA := payment.Attempt{ID: "att_1", PaymentID: "pay_1", Method: "wechatpay.jsapi", Channel: "wechatpay", Status: payment.AttemptSucceeded,
+				Payer: payment.Payer{PayForMe: "pfm_1", Wallet: "o_openid"}, WalletTradeNo: "4200", Session: "s1",
+				CreatedAt: time.Date(2024, 9, 5, 10, 5, 0, 0, time.UTC), UpdatedAt: time.Date(2024, 9, 5, 10, 11, 12, 1000, time.UTC)}
+			if err != nil || !reflect.DeepEqual(a, wantA) {
+				t.Errorf("%s, the wallet order reads %+v, %v;\nwant %+v", when, a, err, wantA)
+			}
+			if a, err := pool.AttemptGet(ctx, "pay_2", false); err != nil || !a.Payer.IsBuyer || a.Channel != "alipay" {
+				t.Errorf("%s, the wallet order stored as {} reads %+v, %v", when, a, err)
+			}
+			r, _, err := pool.RefundGet(ctx, store.RefundGetParams{ID: "re_1"})
+			wantR := payment.Refund{ID: "re_1", PaymentID: "pay_1", Amount: 10, Reason: "坏了", Kind: payment.RefundOnly, FeeBack: 1, Status: payment.RefundSucceeded,
+				CreatedAt: time.Date(2024, 9, 6, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2024, 9, 6, 0, 0, 1, 654321000, time.UTC),
+				SucceededAt: time.Date(2024, 9, 6, 0, 0, 0, 250001000, time.UTC)}
+			if err != nil || !reflect.DeepEqual(r, wantR) {
+				t.Errorf("%s, the refund reads %+v, %v;\nwant %+v", when, r, err, wantR)
+			}
+			for table, want := range map[string]string{
+				"payments":         "[buyer currency description expires_at fee metadata paid_attempt payer wallet_trade_no] [buyer currency]",
+				"payment_attempts": "[payer session wallet_trade_no] []",
+				"refunds":          "[fee_back reason]",
+			} {
+				keys, err := store.QueryAll(ctx, db, func(rows *sql.Rows) (string, error) {
+					var data string
+					if err := rows.Scan(&data); err != nil {
+						return "", err
+					}
+					var m map[string]json.RawMessage
+					if err := json.Unmarshal([]byte(data), &m); err != nil {
+						return "", err
+					}
+					return fmt.Sprint(slices.Sorted(maps.Keys(m))), nil
+				}, `SELECT data FROM `+table+` ORDER BY id`)
+				if err != nil || strings.Join(keys, " ") != want {
+					t.Errorf("%s, %s' data holds %v (%v); want %s", when, table, keys, err, want)
+				}
+			}
+			var buyer, payer string
+			if err := db.QueryRow(`SELECT data FROM payments WHERE id = 'pay_1'`).Scan(&buyer); err != nil {
+				t.Fatal(err)
+			}
+			var m struct{ Buyer, Payer map[string]any }
+			if err := json.Unmarshal([]byte(buyer), &m); err != nil {
+				t.Fatal(err)
+			}
+			buyer, payer = fmt.Sprint(m.Buyer), fmt.Sprint(m.Payer)
+			if buyer != "map[name:张三]" || payer != "map[is_buyer:false pay_for_me:pfm_1]" {
+				t.Errorf("%s, the paid payment's data holds buyer %s and payer %s", when, buyer, payer)
+			}
+		}
+		check("after the migration")
+
+		ms, err := store.Migrations(db.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Version != 13 {
+				continue
+			}
+			for stmt := range strings.SplitSeq(m.SQL, ";\n") {
+				if _, err := db.Exec(stmt); err != nil {
+					t.Fatalf("migration 13 again: %v", err)
+				}
+			}
+		}
+		check("after the migration ran again")
+	})
+}
+
+// TestPaymentRolloutMigration: migration 14 gives each payment paid before
+// it the cohort and tier of its buyer's latest exposure to the paid method
+// at or before paid_at, and none to payments unpaid or never exposed.
+func TestPaymentRolloutMigration(t *testing.T) {
+	eachOldDatabase(t, 13, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2024, 9, 5, 2, 0, 0, 0, time.UTC)
+		if err := db.Pool().ExposureInsert(ctx, rolloutExposures(at)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO merchants (id, name, created_at) VALUES ('m1', 'shop', 0)`); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range []struct {
+			buyer, method string
+			paidMin       int // -1: unpaid
+		}{
+			{"b1", "wechatpay.jsapi", 5},   // pay_0: holdout
+			{"b1", "wechatpay.jsapi", 10},  // pay_1: percent, the newer rules of the instant
+			{"b1", "wechatpay.jsapi", 45},  // pay_2: allow
+			{"b1", "wechatpay.jsapi", -1},  // pay_3: unpaid
+			{"b2", "alipay.wap", 45},       // pay_4: never shown alipay.wap
+			{"", "wechatpay.jsapi", 45},    // pay_5: no buyer id
+			{"b2", "wechatpay.jsapi", 45},  // pay_6: deny, city
+			{"b1", "wechatpay.native", 45}, // pay_7: another method
+		} {
+			var paidAt int64
+			var method string
+			if p.paidMin >= 0 {
+				paidAt, method = store.Micros(at.Add(time.Duration(p.paidMin)*time.Minute)), p.method
+			}
+			if _, err := db.Exec(`INSERT INTO payments (id, merchant_id, merchant_order_id, status, method, amount, created_at, updated_at, data, buyer_id, paid_method, paid_at)
+					VALUES ($1, 'm1', $1, 'succeeded', 'cashier', 100, 1, 1, '{}', $2, $3, $4)`, fmt.Sprintf("pay_%d", i), p.buyer, method, paidAt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := store.QueryAll(ctx, db, func(rows *sql.Rows) (string, error) {
+			var id, cohort, tier string
+			err := rows.Scan(&id, &cohort, &tier)
+			return id + ":" + cohort + "/" + tier, err
+		}, `SELECT id, rollout_cohort, rollout_tier FROM payments ORDER BY id`)
+		want := []string{"pay_0:holdout/county", "pay_1:percent/county", "pay_2:allow/county", "pay_3:/", "pay_4:/", "pay_5:/", "pay_6:deny/city", "pay_7:/"}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("cohorts after the migration: %v, %v;\nwant %v", got, err, want)
+		}
+		if p, err := db.Pool().PaymentGet(ctx, store.PaymentGetParams{ID: "pay_6"}); err != nil || p.Rollout != (payment.Rollout{Cohort: "deny", Tier: "city"}) {
+			t.Fatalf("pay_6 reads %+v, %v", p.Rollout, err)
+		}
+	})
 }
