@@ -28,11 +28,7 @@ func TestPaymentMethods(t *testing.T) {
 		ctx := context.Background()
 		pool := db.Pool()
 		now := time.Date(2024, 9, 5, 2, 0, 0, 0, time.UTC)
-		for _, id := range []string{"m_a", "m_b"} {
-			if err := pool.MerchantInsert(ctx, store.MerchantInsertParams{Merchant: merchant.Merchant{ID: id, Name: id}, CreatedAt: now}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		seedMerchants(t, db, now, "m_a", "m_b")
 		var made []payment.Payment
 		for i := range 3 {
 			p := payment.New("m_a", payment.Request{MerchantOrderID: fmt.Sprintf("o-%d", i), Amount: int64(100 + i), Currency: "CNY", Description: "豆浆",

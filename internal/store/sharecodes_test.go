@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/sharecode"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -21,11 +20,7 @@ func TestShareCodeMethods(t *testing.T) {
 		ctx := context.Background()
 		pool := db.Pool()
 		now := time.Date(2024, 9, 5, 2, 0, 0, 0, time.UTC)
-		for _, id := range []string{"m_a", "m_b"} {
-			if err := pool.MerchantInsert(ctx, store.MerchantInsertParams{Merchant: merchant.Merchant{ID: id, Name: id}, CreatedAt: now}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		seedMerchants(t, db, now, "m_a", "m_b")
 		once := int64(1)
 		exp := now.Add(time.Hour)
 		a := sharecode.Code{ID: "sc_a", Token: sharecode.New().String(), MerchantID: "m_a", Target: "store", TargetID: "m_a", URL: "https://shop.example/m_a",
@@ -104,9 +99,7 @@ func TestPayForMeAndWalletMessageMethods(t *testing.T) {
 		ctx := context.Background()
 		pool := db.Pool()
 		now := time.Date(2024, 9, 5, 2, 0, 0, 0, time.UTC)
-		if err := pool.MerchantInsert(ctx, store.MerchantInsertParams{Merchant: merchant.Merchant{ID: "m_a", Name: "m_a"}, CreatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
+		seedMerchants(t, db, now, "m_a")
 		for i, id := range []string{"pay_1", "pay_2"} {
 			p := payment.New("m_a", payment.Request{MerchantOrderID: id, Amount: 100, Currency: "CNY", Description: "豆浆", Method: "alipay.precreate"}, now)
 			p.ID = id

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
 	"github.com/hutong-pay/hutong/internal/store/storetest"
@@ -25,9 +24,7 @@ func TestWebhookMethods(t *testing.T) {
 		ctx := context.Background()
 		pool := db.Pool()
 		now := time.Date(2024, 9, 5, 2, 0, 0, 0, time.UTC)
-		if err := pool.MerchantInsert(ctx, store.MerchantInsertParams{Merchant: merchant.Merchant{ID: "m_a", Name: "m_a"}, CreatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
+		seedMerchants(t, db, now, "m_a")
 		var evs []webhook.Event
 		for i, typ := range []string{"payment.succeeded", "refund.succeeded", "payment.succeeded"} {
 			ev := webhook.Event{ID: payment.NewID("evt"), Type: typ, MerchantID: "m_a", Created: now.Add(time.Duration(i) * time.Second), Data: json.RawMessage(`{"id":"pay_1"}`)}
@@ -106,9 +103,7 @@ func TestReportMethods(t *testing.T) {
 		ctx := context.Background()
 		pool := db.Pool()
 		now := time.Date(2024, 9, 5, 2, 0, 0, 0, time.UTC)
-		if err := pool.MerchantInsert(ctx, store.MerchantInsertParams{Merchant: merchant.Merchant{ID: "m_a", Name: "m_a"}, CreatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
+		seedMerchants(t, db, now, "m_a")
 		for i := range 3 {
 			p := payment.New("m_a", payment.Request{MerchantOrderID: string(rune('a' + i)), Amount: 100, Currency: "CNY", Description: "豆浆", Method: "alipay.precreate"}, now)
 			if err := pool.PaymentInsert(ctx, p); err != nil {
