@@ -342,6 +342,7 @@ func (s *Service) Worker(id string) *jobs.Worker {
 		Poll:        100 * time.Millisecond,
 		Lease:       s.JobLease,
 		Wake:        s.wakeChan(),
+		Tick:        s.PaymentService().EnqueueDue,
 		Concurrency: 8,
 		Logger:      s.Logger,
 	}

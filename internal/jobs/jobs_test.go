@@ -431,3 +431,46 @@ func TestCompleteWith(t *testing.T) {
 		}
 	})
 }
+
+// TestTickQueuesWhatBecameDue: a worker runs its Tick at each poll, so
+// what a Tick queues is worked without anyone waking it; a failing Tick
+// is tried again at the next poll.
+func TestTickQueuesWhatBecameDue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var ticks, ran atomic.Int32
+		done := make(chan struct{})
+		w := &jobs.Worker{Queue: &jobs.Queue{DB: db}, ID: "w", Poll: 5 * time.Millisecond,
+			Tick: func(ctx context.Context) error {
+				switch ticks.Add(1) {
+				case 1:
+					return errors.New("the database went away")
+				case 2:
+					return db.Tx(ctx, func(tx *sql.Tx) error {
+						_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: "due", Payload: 1, UniqueKey: "due/1"}, time.Now())
+						return err
+					})
+				}
+				return nil
+			},
+			Handlers: map[string]jobs.Handler{"due": func(ctx context.Context, j jobs.Job) error {
+				if ran.Add(1) == 1 {
+					close(done)
+				}
+				return nil
+			}}}
+		wctx, stop := context.WithTimeout(ctx, 30*time.Second)
+		defer stop()
+		finished := make(chan struct{})
+		go func() { w.Run(wctx); close(finished) }()
+		select {
+		case <-done:
+		case <-wctx.Done():
+			t.Fatalf("the job a Tick queued never ran (%d ticks)", ticks.Load())
+		}
+		stop()
+		<-finished
+		if ran.Load() != 1 || ticks.Load() < 2 {
+			t.Fatalf("%d ticks, the job ran %d times; want at least 2 ticks and one run", ticks.Load(), ran.Load())
+		}
+	})
+}

@@ -36,6 +36,11 @@ type Worker struct {
 	// than at its next poll: the process that enqueued a job due now says
 	// so, and other processes still find it by polling.
 	Wake <-chan struct{}
+	// Tick, when set, runs at each poll before the worker claims: it
+	// queues as jobs what has become due elsewhere (the payments service's
+	// due status queries and expiries). An error is logged; the next poll
+	// runs it again.
+	Tick func(ctx context.Context) error
 }
 
 // Run works until ctx ends, then waits for jobs in flight.
@@ -99,6 +104,11 @@ func (w *Worker) Run(ctx context.Context) {
 			return
 		case <-ticker.C:
 			more = true
+			if w.Tick != nil {
+				if err := w.Tick(ctx); err != nil && ctx.Err() == nil {
+					log.Error("jobs: tick", "err", err)
+				}
+			}
 		case <-w.Wake:
 			more = true
 		case <-freed:

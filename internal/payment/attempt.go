@@ -29,6 +29,12 @@ type Attempt struct {
 	Session   string    `json:"session,omitempty"`
 	CreatedAt time.Time `json:"created"`
 	UpdatedAt time.Time `json:"updated"`
+	// PollAt is when the wallet is next asked about the order while it is
+	// pending (zero: not again), and PollStep which step of the payments
+	// service's schedule that is. They are the service's bookkeeping, not
+	// the order's: never shown.
+	PollAt   time.Time `json:"-"`
+	PollStep int       `json:"-"`
 }
 
 // Attempt statuses.

@@ -231,31 +231,23 @@ func loadPayment(ctx context.Context, q store.Executor, id, merchantID string, l
 	return p, err
 }
 
-// SavePayment writes a payment in tx, with what its new state implies.
+// SavePayment writes a payment in tx. A paid or canceled payment is no
+// longer due to expire: the due query (PaymentsDue) reads only unpaid
+// ones, so nothing else need change.
 func (s *Service) SavePayment(ctx context.Context, tx *sql.Tx, p payment.Payment) error {
 	if err := s.DB.In(tx).PaymentSave(ctx, p); err != nil {
 		return fmt.Errorf("saving payment %s: %w", p.ID, err)
 	}
-	// A paid or canceled payment has nothing left to expire: its expiry
-	// job goes with the change rather than costing a claim and a
-	// completion hours later.
-	if p.Status != payment.StatusRequiresAction {
-		return jobs.CancelPending(ctx, tx, KindExpire, p.ID+"/")
-	}
 	return nil
 }
 
-// saveAttempt writes a wallet order; one that is no longer pending takes
-// its remaining status polls with it, as a poll of a settled order does
-// nothing.
+// saveAttempt writes a wallet order. One no longer pending is not queried
+// again: the due query (AttemptsDue) reads only pending orders.
 func (s *Service) saveAttempt(ctx context.Context, tx *sql.Tx, a payment.Attempt) error {
 	if err := s.DB.In(tx).AttemptSave(ctx, a); err != nil {
 		return fmt.Errorf("saving wallet order %s: %w", a.ID, err)
 	}
-	if a.Status == payment.AttemptPending {
-		return nil
-	}
-	return jobs.CancelPending(ctx, tx, KindPoll, a.ID+"/")
+	return nil
 }
 
 // loadAttempt reads a wallet order. Orders made before attempts were kept

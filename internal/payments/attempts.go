@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
@@ -102,10 +101,8 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 		if err := payment.CanAttempt(cur, now); err != nil {
 			return payment.AttemptRefusal(err)
 		}
-		if err := s.DB.In(tx).AttemptInsert(ctx, a); err != nil {
-			return err
-		}
-		return s.enqueuePolls(ctx, tx, a.ID, p.ExpiresAt, now)
+		a.PollAt = s.pollAt(a, 0, p.ExpiresAt)
+		return s.DB.In(tx).AttemptInsert(ctx, a)
 	})
 	if err != nil {
 		// Paid meanwhile: the order just opened must not take money.
@@ -119,46 +116,6 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 		return payment.Attempt{}, err
 	}
 	return a, nil
-}
-
-// enqueuePolls schedules the queries that find a wallet order paid even if
-// its notification is lost. Only the first is stored now; each query that
-// finds the order still pending schedules the next (pollNext), so a
-// payment paid at once leaves one job row behind, not one per step.
-func (s *Service) enqueuePolls(ctx context.Context, tx *sql.Tx, attemptID string, expiresAt, now time.Time) error {
-	return s.enqueuePoll(ctx, tx, pollRef{ID: attemptID, Step: 0, From: now.UnixMicro(), Chained: true}, expiresAt, now)
-}
-
-// pollRef is a poll job's payload: the attempt, which step of the schedule
-// (counted from From, the attempt's start, in Unix microseconds) this is,
-// and whether it schedules its successor. Polls stored before chaining
-// carry only the id: their successors are stored already.
-type pollRef struct {
-	ID      string `json:"id"`
-	Step    int    `json:"step,omitempty"`
-	From    int64  `json:"from,omitempty"`
-	Chained bool   `json:"chained,omitempty"`
-}
-
-// enqueuePoll stores poll step r.Step if the schedule has it and it falls
-// before the payment expires (expiry closes the order anyway). The unique
-// key makes a step stored once even when the poll before it runs twice
-// (killed after scheduling, before finishing).
-func (s *Service) enqueuePoll(ctx context.Context, tx *sql.Tx, r pollRef, expiresAt, now time.Time) error {
-	schedule := s.PollSchedule
-	if schedule == nil {
-		schedule = DefaultPollSchedule
-	}
-	if r.Step >= len(schedule) {
-		return nil
-	}
-	at := time.UnixMicro(r.From).UTC().Add(schedule[r.Step])
-	if !at.Before(expiresAt) {
-		return nil
-	}
-	_, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindPoll, Payload: r, RunAt: at, MaxAttempts: 5,
-		UniqueKey: fmt.Sprintf("%s/%d", r.ID, r.Step)}, now)
-	return err
 }
 
 // CloseAttempt closes a wallet order that lost to another (a job). A wallet
@@ -217,58 +174,6 @@ func (s *Service) closeAttempt(ctx context.Context, p payment.Payment, a payment
 		cur.UpdatedAt = s.now()
 		return s.saveAttempt(ctx, tx, cur)
 	})
-}
-
-// Poll asks the wallet about a pending wallet order (a job).
-func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
-	var r pollRef
-	if err := json.Unmarshal(j.Payload, &r); err != nil {
-		return fmt.Errorf("%s job payload: %w", j.Kind, err)
-	}
-	a, err := loadAttempt(ctx, s.DB.Pool(), r.ID, false)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil || a.Status != payment.AttemptPending {
-		return err
-	}
-	p, err := loadPayment(ctx, s.DB.Pool(), a.PaymentID, "", false)
-	if err != nil {
-		return err
-	}
-	a = fillAttempt(a, p)
-	m, err := merchants.Get(ctx, s.DB.Pool(), p.MerchantID)
-	if err != nil {
-		return err
-	}
-	acct, ok := s.Accounts[a.Channel]
-	if !ok {
-		return nil
-	}
-	t, err := atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return acct.Connector.Query(ctx, a.ID, subMerchant(m, a.Channel)) })
-	if errors.Is(err, channel.ErrNotFound) {
-		return s.pollNext(ctx, r, p.ExpiresAt) // not yet seen by a buyer
-	}
-	if err != nil {
-		return err
-	}
-	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
-	s.Refused.Note(ctx, a.Channel, mismatches.SourceQuery, "query:"+a.ID, err)
-	if err != nil {
-		return err
-	}
-	return s.pollNext(ctx, r, p.ExpiresAt)
-}
-
-// pollNext schedules the poll after r, unless r predates chaining. A poll
-// whose order turned out paid schedules one more that finds it settled and
-// ends the chain; that costs a row, not a wallet call.
-func (s *Service) pollNext(ctx context.Context, r pollRef, expiresAt time.Time) error {
-	if !r.Chained {
-		return nil
-	}
-	r.Step++
-	return s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.enqueuePoll(ctx, tx, r, expiresAt, s.now()) })
 }
 
 // isNotFound tells a row that is not there (a job about an object since

@@ -23,7 +23,6 @@ import (
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/idempotency"
-	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/ledger"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/notfound"
@@ -199,22 +198,19 @@ func (s *Service) CreatePayment(ctx context.Context, m merchant.Merchant, req pa
 }
 
 // storePayment stores a new payment, its wallet order if it has one, and
-// the jobs that poll and expire it, in one transaction.
+// the Idempotency-Key's answer, in one transaction.
 func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *payment.Attempt, now time.Time) (payment.Payment, error) {
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		if err := s.DB.In(tx).PaymentInsert(ctx, p); err != nil {
 			return err
 		}
 		if sole != nil {
+			// Its status queries and the payment's expiry are due times on
+			// the rows, queued as jobs only when due (EnqueueDue).
+			sole.PollAt = s.pollAt(*sole, 0, p.ExpiresAt)
 			if err := s.DB.In(tx).AttemptInsert(ctx, *sole); err != nil {
 				return err
 			}
-			if err := s.enqueuePolls(ctx, tx, sole.ID, p.ExpiresAt, now); err != nil {
-				return err
-			}
-		}
-		if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{p.ID}, RunAt: p.ExpiresAt, UniqueKey: p.ID + "/expire"}, now); err != nil {
-			return err
 		}
 		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, p)
 	})

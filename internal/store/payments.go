@@ -26,7 +26,7 @@ import (
 // paymentColumns are a payments row's columns, in the order paymentRow
 // gives their values and paymentScan reads them.
 var paymentColumns = []string{"id", "merchant_id", "merchant_order_id", "created_at", "status", "method", "amount", "refunded", "updated_at", "data",
-	"channel", "paid_method", "buyer_id", "region_code", "platform", "payer_wallet", "share_code", "paid_at", "released_at", "rollout_cohort", "rollout_tier"}
+	"channel", "paid_method", "buyer_id", "region_code", "platform", "payer_wallet", "share_code", "paid_at", "released_at", "rollout_cohort", "rollout_tier", "expires_at"}
 
 // paymentIdentity is how many of paymentColumns, first, never change.
 const paymentIdentity = 4
@@ -38,10 +38,12 @@ var paymentSelect = "p." + strings.Join(paymentColumns, ", p.")
 // payment.Payment no column holds, under the same keys, so that the data
 // of a row written before it (the whole payment) decodes into it too.
 type paymentData struct {
-	Currency         string            `json:"currency"`
-	Description      string            `json:"description"`
-	Buyer            buyerData         `json:"buyer,omitzero"`
-	ReturnURL        string            `json:"return_url,omitempty"`
+	Currency    string    `json:"currency"`
+	Description string    `json:"description"`
+	Buyer       buyerData `json:"buyer,omitzero"`
+	ReturnURL   string    `json:"return_url,omitempty"`
+	// ExpiresAt is read from rows written before expires_at was a column
+	// (migration 15 moves it); it is never written.
 	ExpiresAt        time.Time         `json:"expires_at,omitzero"`
 	Metadata         map[string]string `json:"metadata,omitempty"`
 	NextAction       *channel.Action   `json:"next_action,omitempty"`
@@ -75,7 +77,7 @@ type payerData struct {
 func paymentRow(p payment.Payment) ([]any, error) {
 	d := paymentData{
 		Currency: p.Currency, Description: p.Description, Buyer: buyerData{Name: p.Buyer.Name}, ReturnURL: p.ReturnURL,
-		ExpiresAt: storedTime(p.ExpiresAt), Metadata: p.Metadata, NextAction: p.NextAction, Items: p.Items, CheckoutURL: p.CheckoutURL,
+		Metadata: p.Metadata, NextAction: p.NextAction, Items: p.Items, CheckoutURL: p.CheckoutURL,
 		WalletTradeNo: p.WalletTradeNo, PaidAttempt: p.PaidAttempt, Fee: p.Fee, FeeReturned: p.FeeReturned, Commission: p.Commission,
 		AutoConfirmAt: storedTime(p.AutoConfirmAt), ProfitShareOrder: p.ProfitShareOrder, LatePaid: p.LatePaid,
 	}
@@ -95,7 +97,7 @@ func paymentRow(p payment.Payment) ([]any, error) {
 	}
 	return []any{p.ID, p.MerchantID, p.MerchantOrderID, Micros(p.CreatedAt), p.Status, p.Method, p.Amount, p.Refunded, Micros(updated), string(data),
 		p.Channel, p.PaidMethod, p.Buyer.ID, p.Buyer.RegionCode, p.Buyer.Platform, payerWallet, p.ShareCode, MicrosOrZero(p.PaidAt), MicrosOrZero(p.ReleasedAt),
-		p.Rollout.Cohort, p.Rollout.Tier}, nil
+		p.Rollout.Cohort, p.Rollout.Tier, MicrosOrZero(p.ExpiresAt)}, nil
 }
 
 // paymentScan reads a payments row selected as paymentSelect: Scan into
@@ -104,13 +106,14 @@ type paymentScan struct {
 	p                                    payment.Payment
 	data, payerWallet                    string
 	created, updated, paidAt, releasedAt int64
+	expiresAt                            int64
 }
 
 func (s *paymentScan) dest() []any {
 	p := &s.p
 	return []any{&p.ID, &p.MerchantID, &p.MerchantOrderID, &s.created, &p.Status, &p.Method, &p.Amount, &p.Refunded, &s.updated, &s.data,
 		&p.Channel, &p.PaidMethod, &p.Buyer.ID, &p.Buyer.RegionCode, &p.Buyer.Platform, &s.payerWallet, &p.ShareCode, &s.paidAt, &s.releasedAt,
-		&p.Rollout.Cohort, &p.Rollout.Tier}
+		&p.Rollout.Cohort, &p.Rollout.Tier, &s.expiresAt}
 }
 
 // payment is the row's payment: its columns, and what its data carries.
@@ -122,7 +125,10 @@ func (s *paymentScan) payment() (payment.Payment, error) {
 	}
 	p.CreatedAt, p.UpdatedAt, p.PaidAt, p.ReleasedAt = Time(s.created), Time(s.updated), timeOrZero(s.paidAt), timeOrZero(s.releasedAt)
 	p.Currency, p.Description, p.Buyer.Name, p.ReturnURL = d.Currency, d.Description, d.Buyer.Name, d.ReturnURL
-	p.ExpiresAt, p.Metadata, p.NextAction, p.Items, p.CheckoutURL = storedTime(d.ExpiresAt), d.Metadata, d.NextAction, d.Items, d.CheckoutURL
+	p.ExpiresAt, p.Metadata, p.NextAction, p.Items, p.CheckoutURL = timeOrZero(s.expiresAt), d.Metadata, d.NextAction, d.Items, d.CheckoutURL
+	if s.expiresAt == 0 {
+		p.ExpiresAt = storedTime(d.ExpiresAt)
+	}
 	p.WalletTradeNo, p.PaidAttempt, p.Fee, p.FeeReturned, p.Commission = d.WalletTradeNo, d.PaidAttempt, d.Fee, d.FeeReturned, d.Commission
 	p.AutoConfirmAt, p.ProfitShareOrder, p.LatePaid = storedTime(d.AutoConfirmAt), d.ProfitShareOrder, d.LatePaid
 	if d.Payer != nil || s.payerWallet != "" {
@@ -276,17 +282,17 @@ type attemptData struct {
 
 // attemptSelect lists a payment_attempts row's columns for a query that
 // names the table a, in the order attemptScan reads them.
-const attemptSelect = `a.id, a.payment_id, a.status, a.channel, a.method, a.created_at, a.updated_at, a.data`
+const attemptSelect = `a.id, a.payment_id, a.status, a.channel, a.method, a.created_at, a.updated_at, a.data, a.poll_at, a.poll_step`
 
 // attemptScan reads a payment_attempts row selected as attemptSelect.
 type attemptScan struct {
-	a                payment.Attempt
-	data             string
-	created, updated int64
+	a                        payment.Attempt
+	data                     string
+	created, updated, pollAt int64
 }
 
 func (s *attemptScan) dest() []any {
-	return []any{&s.a.ID, &s.a.PaymentID, &s.a.Status, &s.a.Channel, &s.a.Method, &s.created, &s.updated, &s.data}
+	return []any{&s.a.ID, &s.a.PaymentID, &s.a.Status, &s.a.Channel, &s.a.Method, &s.created, &s.updated, &s.data, &s.pollAt, &s.a.PollStep}
 }
 
 // attempt is the row's wallet order: its columns, and what its data
@@ -297,7 +303,7 @@ func (s *attemptScan) attempt() (payment.Attempt, error) {
 	if err := json.Unmarshal([]byte(s.data), &d); err != nil {
 		return a, fmt.Errorf("stored wallet order %s does not decode: %w", a.ID, err)
 	}
-	a.CreatedAt, a.UpdatedAt = Time(s.created), Time(s.updated)
+	a.CreatedAt, a.UpdatedAt, a.PollAt = Time(s.created), Time(s.updated), timeOrZero(s.pollAt)
 	a.NextAction, a.WalletTradeNo, a.Session = d.NextAction, d.WalletTradeNo, d.Session
 	a.Payer = payment.Payer{IsBuyer: true}
 	if d.Payer != nil {
@@ -333,13 +339,16 @@ func (e Executor) AttemptInsert(ctx context.Context, a payment.Attempt) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.q.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, status, created_at, data, channel, method, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		a.ID, a.PaymentID, a.Status, Micros(a.CreatedAt), data, a.Channel, a.Method, updated)
+	_, err = e.q.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, status, created_at, data, channel, method, updated_at, poll_at, poll_step)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		a.ID, a.PaymentID, a.Status, Micros(a.CreatedAt), data, a.Channel, a.Method, updated, MicrosOrZero(a.PollAt), a.PollStep)
 	return err
 }
 
 // AttemptSave writes a stored wallet order whole, but for its identity
-// (id, payment, creation).
+// (id, payment, creation) and its next status query, which only
+// AttemptPollSet moves: a save of an order read before a poll moved it
+// must not put the old time back.
 func (e Executor) AttemptSave(ctx context.Context, a payment.Attempt) error {
 	data, updated, err := attemptRow(a)
 	if err != nil {

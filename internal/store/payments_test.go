@@ -346,7 +346,7 @@ func TestPaymentDataCarriesNoColumn(t *testing.T) {
 			table string
 			keys  []string
 		}{
-			{"payments", []string{"auto_confirm_at", "buyer", "checkout_url", "commission", "currency", "description", "expires_at", "fee", "fee_returned", "items",
+			{"payments", []string{"auto_confirm_at", "buyer", "checkout_url", "commission", "currency", "description", "fee", "fee_returned", "items",
 				"late_paid", "metadata", "next_action", "paid_attempt", "payer", "profit_share_order", "return_url", "wallet_trade_no"}},
 			{"payment_attempts", []string{"next_action", "payer", "session", "wallet_trade_no"}},
 			{"refunds", []string{"after_release", "attempt", "cancel_reason", "fee_back", "reason"}},
@@ -386,6 +386,7 @@ func TestPaymentDataCarriesNoColumn(t *testing.T) {
 		want := p
 		want.ID, want.MerchantOrderID = old.ID, old.MerchantOrderID
 		want.Rollout = payment.Rollout{} // rows written before had no cohort
+		// nor an expiry column: data's copy of it is read.
 		if got, err := pool.PaymentGet(ctx, store.PaymentGetParams{ID: old.ID}); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("a payment stored whole in data = %+v, %v;\nwant %+v", got, err, want)
 		}
@@ -401,6 +402,9 @@ func TestPaymentDataCarriesNoColumn(t *testing.T) {
 		}
 		wantAttempt := a
 		wantAttempt.ID = oldAttempt.ID
+		// Orders stored before kept their status queries as jobs, not as a
+		// due time.
+		wantAttempt.PollAt, wantAttempt.PollStep = time.Time{}, 0
 		if got, err := pool.AttemptGet(ctx, oldAttempt.ID, false); err != nil || !reflect.DeepEqual(got, wantAttempt) {
 			t.Errorf("a wallet order stored whole in data = %+v, %v;\nwant %+v", got, err, wantAttempt)
 		}

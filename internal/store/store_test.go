@@ -344,7 +344,7 @@ func TestDataWithoutColumnsMigration(t *testing.T) {
 				t.Errorf("%s, the refund reads %+v, %v;\nwant %+v", when, r, err, wantR)
 			}
 			for table, want := range map[string]string{
-				"payments":         "[buyer currency description expires_at fee metadata paid_attempt payer wallet_trade_no] [buyer currency]",
+				"payments":         "[buyer currency description fee metadata paid_attempt payer wallet_trade_no] [buyer currency]",
 				"payment_attempts": "[payer session wallet_trade_no] []",
 				"refunds":          "[fee_back reason]",
 			} {

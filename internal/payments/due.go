@@ -1,0 +1,166 @@
+package payments
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hutong-pay/hutong/internal/channel"
+	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/merchants"
+	"github.com/hutong-pay/hutong/internal/mismatches"
+	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/store"
+)
+
+// A pending wallet order is asked about at its wallet on a schedule
+// (PollSchedule), so that a lost notification never loses a payment, and
+// an unpaid payment is closed when it expires. Both are due times kept on
+// the rows themselves, not jobs: a payment paid before its first query —
+// nearly every one — never stores a job for either. EnqueueDue, run by
+// every worker at each of its polls, turns what is due into jobs (Poll,
+// Expire), whose unique keys make two workers queue each once.
+
+// dueBatch is the most orders, and payments, one EnqueueDue queues.
+const dueBatch = 200
+
+// pollRef is a poll job's payload: the wallet order and the step of the
+// schedule it is. Polls queued before due times carry From (the order's
+// start, Unix microseconds) and Chained (it queues its successor); those
+// stored before chaining carry only the id, their successors stored
+// already.
+type pollRef struct {
+	ID      string `json:"id"`
+	Step    int    `json:"step,omitempty"`
+	From    int64  `json:"from,omitempty"`
+	Chained bool   `json:"chained,omitempty"`
+	// Due says the job was queued from the order's due time, which the
+	// poll moves on to the next step.
+	Due bool `json:"due,omitempty"`
+}
+
+// pollAt is when step of a's schedule is due, or zero when the schedule
+// has no such step before the payment expires (expiry closes the order
+// anyway).
+func (s *Service) pollAt(a payment.Attempt, step int, expiresAt time.Time) time.Time {
+	schedule := s.PollSchedule
+	if schedule == nil {
+		schedule = DefaultPollSchedule
+	}
+	if step >= len(schedule) {
+		return time.Time{}
+	}
+	at := a.CreatedAt.Add(schedule[step])
+	if !at.Before(expiresAt) {
+		return time.Time{}
+	}
+	return at
+}
+
+// EnqueueDue queues a Poll job for each pending wallet order whose query
+// is due, and an Expire job for each unpaid payment past its expiry. It
+// reads first and writes only when something is due, so an idle gateway's
+// workers cost two indexed reads a poll.
+func (s *Service) EnqueueDue(ctx context.Context) error {
+	now := s.now()
+	due := store.DueParams{Now: now, Limit: dueBatch}
+	polls, err := s.DB.Pool().AttemptsDue(ctx, due)
+	if err != nil {
+		return fmt.Errorf("wallet orders due a query: %w", err)
+	}
+	expired, err := s.DB.Pool().PaymentsDue(ctx, due)
+	if err != nil {
+		return fmt.Errorf("payments due to expire: %w", err)
+	}
+	if len(polls) == 0 && len(expired) == 0 {
+		return nil
+	}
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		x := s.DB.In(tx)
+		for _, a := range polls {
+			if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindPoll, Payload: pollRef{ID: a.ID, Step: a.Step, Due: true}, MaxAttempts: 5,
+				UniqueKey: fmt.Sprintf("%s/%d", a.ID, a.Step)}, now); err != nil {
+				return err
+			}
+			// The job now holds this step; the poll sets the next.
+			if err := x.AttemptPollSet(ctx, store.AttemptPollSetParams{ID: a.ID, Step: a.Step}); err != nil {
+				return fmt.Errorf("wallet order %s: %w", a.ID, err)
+			}
+		}
+		for _, id := range expired {
+			// A payment stays due until its Expire job has closed it; its
+			// key makes each pass before that queue nothing.
+			if _, err := jobs.Enqueue(ctx, tx, jobs.New{Kind: KindExpire, Payload: ref{id}, UniqueKey: id + "/expire"}, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		s.kick()
+	}
+	return err
+}
+
+// Poll asks the wallet about a pending wallet order (a job), applies what
+// it says, and schedules the next query while the order stays pending.
+func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
+	var r pollRef
+	if err := json.Unmarshal(j.Payload, &r); err != nil {
+		return fmt.Errorf("%s job payload: %w", j.Kind, err)
+	}
+	a, err := loadAttempt(ctx, s.DB.Pool(), r.ID, false)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil || a.Status != payment.AttemptPending {
+		return err
+	}
+	p, err := loadPayment(ctx, s.DB.Pool(), a.PaymentID, "", false)
+	if err != nil {
+		return err
+	}
+	a = fillAttempt(a, p)
+	m, err := merchants.Get(ctx, s.DB.Pool(), p.MerchantID)
+	if err != nil {
+		return err
+	}
+	acct, ok := s.Accounts[a.Channel]
+	if !ok {
+		return nil
+	}
+	t, err := atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return acct.Connector.Query(ctx, a.ID, subMerchant(m, a.Channel)) })
+	if errors.Is(err, channel.ErrNotFound) {
+		return s.pollNext(ctx, a, r, p.ExpiresAt) // not yet seen by a buyer
+	}
+	if err != nil {
+		return err
+	}
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
+	s.Refused.Note(ctx, a.Channel, mismatches.SourceQuery, "query:"+a.ID, err)
+	if err != nil {
+		return err
+	}
+	if t.State == channel.TradePaid || t.State == channel.TradeRefunded || t.State == channel.TradeClosed {
+		return nil // settled: nothing more to ask
+	}
+	return s.pollNext(ctx, a, r, p.ExpiresAt)
+}
+
+// pollNext schedules the query after r's step on a's row. Polls stored
+// before chaining have their successors stored already.
+func (s *Service) pollNext(ctx context.Context, a payment.Attempt, r pollRef, expiresAt time.Time) error {
+	if !r.Due && !r.Chained {
+		return nil
+	}
+	next := r.Step + 1
+	at := s.pollAt(a, next, expiresAt)
+	err := s.DB.Pool().AttemptPollSet(ctx, store.AttemptPollSetParams{ID: a.ID, At: at, Step: next})
+	if err != nil {
+		return fmt.Errorf("scheduling wallet order %s's next query: %w", a.ID, err)
+	}
+	return nil
+}
