@@ -11,12 +11,13 @@ import (
 // Func is a service's clock; nil is the machine's.
 type Func func() time.Time
 
-// Now is the clock's time, in UTC.
+// Now is the clock's time, in UTC, to the microsecond: what the store
+// keeps, so that an object a service just made equals itself read back.
 func (f Func) Now() time.Time {
 	if f == nil {
-		return time.Now().UTC()
+		return time.Now().UTC().Truncate(time.Microsecond)
 	}
-	return f().UTC()
+	return f().UTC().Truncate(time.Microsecond)
 }
 
 // Logger is l, or a logger that discards when l is nil: a service whose

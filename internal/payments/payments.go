@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -238,7 +240,7 @@ func (s *Service) paymentByOrder(ctx context.Context, merchantID, orderID string
 // same terms.
 func samePaymentRequest(a, b payment.Payment) bool {
 	return a.Amount == b.Amount && a.Currency == b.Currency && a.Method == b.Method && a.Description == b.Description &&
-		a.Buyer == b.Buyer && a.ReturnURL == b.ReturnURL && a.ShareCode == b.ShareCode && len(a.Items) == len(b.Items)
+		a.Buyer == b.Buyer && a.ReturnURL == b.ReturnURL && a.ShareCode == b.ShareCode && slices.Equal(a.Items, b.Items) && maps.Equal(a.Metadata, b.Metadata)
 }
 
 // ref names the object a job works on.

@@ -104,8 +104,6 @@ func TestMerchantOrderIDNamesOnePayment(t *testing.T) {
 // same merchant_order_id with the same number of other items is another
 // request, not a retry of the first.
 func TestSameOrderWithOtherItemsIsRefused(t *testing.T) {
-	t.Skip("BUG: payments.samePaymentRequest (internal/payments/payments.go:254-257) compares only len(Items), " +
-		"so the same merchant_order_id with different items of the same count returns the first payment instead of ErrDuplicateOrder")
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := gatewaytest.Start(t, db, gatewaytest.Options{NoWorker: true})
 		ctx := context.Background()
