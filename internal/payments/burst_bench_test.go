@@ -48,7 +48,7 @@ const (
 // It runs only with -bench:
 //
 //	HUTONG_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
-//	  go test -run - -bench NotificationBurst -benchtime 3x ./internal/gateway
+//	  go test -run - -bench NotificationBurst -benchtime 3x ./internal/payments
 func BenchmarkNotificationBurst(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) { benchBursts(b, storetest.SQLite(b)) })
 	// The default SQLite pool has no bound: a burst opens a connection per
