@@ -68,7 +68,7 @@ func TestBenchShortRun(t *testing.T) {
 		if r.Path == "direct" {
 			continue
 		}
-		if r.RatioToDirect == nil || r.OwnP99ms == nil || r.PeakRSSMB == nil || r.CPUSignaturesPerLife <= 0 {
+		if r.RatioToDirect == nil || r.OwnP99ms == nil || r.OwnHalfP99ms == nil || r.HalfRate <= 0 || r.PeakRSSMB == nil || r.CPUSignaturesPerLife <= 0 {
 			t.Errorf("%s %s lacks a gateway figure: %+v", r.Path, r.Wallet, r)
 		}
 		// Every create was observed once in the own-time histogram
@@ -84,7 +84,7 @@ func TestBenchShortRun(t *testing.T) {
 			}
 		}
 	}
-	if len(rep.Goals) != 4 {
+	if len(rep.Goals) != 5 {
 		t.Errorf("goals: %+v", rep.Goals)
 	}
 }
