@@ -78,16 +78,28 @@ func (s *Service) Create(ctx context.Context, merchantID, paymentID string, req 
 		ExpiresAt: earlier(now.Add(exp), p.ExpiresAt), Created: now}
 	r.URL = s.BaseURL + "/pfm/" + r.ID
 	r.QRCodeURL = r.URL + "/qr.svg"
-	if err := s.DB.Pool().PayForMeInsert(ctx, r); err != nil {
-		return PayForMe{}, fmt.Errorf("storing a pay-for-me request: %w", err)
-	}
 	source := req.Source
 	if source == "" {
 		source = "pay_for_me"
 	}
-	exp2 := r.ExpiresAt
-	sc, err := s.ShareCodes.Create(ctx, merchantID, sharecodes.Request{Target: "pay_for_me", TargetID: r.ID, Source: source, Title: "帮我付款：" + truncate(p.Description, 30), ExpiresAt: &exp2})
+	expires := r.ExpiresAt
+	code := sharecodes.Request{Target: "pay_for_me", TargetID: r.ID, Source: source, Title: "帮我付款：" + truncate(p.Description, 30), ExpiresAt: &expires}
+	// The request travels as its share code: a code that would be
+	// refused (a bad source) refuses the request before it is stored.
+	if err := code.Validate(now); err != nil {
+		return PayForMe{}, err
+	}
+	if err := s.DB.Pool().PayForMeInsert(ctx, r); err != nil {
+		return PayForMe{}, fmt.Errorf("storing a pay-for-me request: %w", err)
+	}
+	sc, err := s.ShareCodes.Create(ctx, merchantID, code)
 	if err != nil {
+		// The code is made once the request exists (it names it); one
+		// that could not be stored leaves a request no one can open, so
+		// it is closed rather than left open without a way in.
+		if rerr := s.DB.Pool().PayForMeRevoke(context.WithoutCancel(ctx), merchantID, r.ID); rerr != nil {
+			return PayForMe{}, errors.Join(err, fmt.Errorf("closing pay-for-me request %s without its share code: %w", r.ID, rerr))
+		}
 		return PayForMe{}, err
 	}
 	r.ShareCode = &sc

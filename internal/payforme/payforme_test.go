@@ -72,6 +72,7 @@ func TestCreate(t *testing.T) {
 			{payforme.Request{ExpiresIn: 7*24*3600 + 1}, "expires_in"},
 			{payforme.Request{Note: strings.Repeat("谢", 61)}, "note"},
 			{payforme.Request{Note: "\xff"}, "note"},
+			{payforme.Request{Source: "WeChat Moments!"}, "source"}, // its share code's source
 		} {
 			_, err := e.pfm.Create(ctx, a.ID, p.ID, c.req)
 			var fe *payment.FieldError
@@ -81,6 +82,10 @@ func TestCreate(t *testing.T) {
 		}
 		if st, err := e.codes.Stats(ctx, a.ID, "code"); err != nil || len(st) != 0 {
 			t.Fatalf("refused requests left share codes: %+v %v", st, err)
+		}
+		var stored int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM pay_for_me`).Scan(&stored); err != nil || stored != 0 {
+			t.Fatalf("refused requests left %d pay-for-me rows (%v)", stored, err)
 		}
 		if _, err := e.pfm.Create(ctx, e.Merchants[1].ID, p.ID, payforme.Request{}); !errors.Is(err, notfound.Err) {
 			t.Errorf("B asked for A's payment to be paid: %v, want not found", err)

@@ -73,7 +73,11 @@ var (
 
 var sourcePattern = regexp.MustCompile(`^[a-z0-9_]{1,32}(:[0-9A-Za-z_\-.]{1,64})?$`)
 
-func (r Request) validate(now time.Time) error {
+// Validate refuses a request that names no valid target, source, link,
+// title, expiry or use limit, with a payment.FieldError naming the field;
+// Create runs it first, and a caller that stores something the code is
+// made for runs it before, so a refused code leaves nothing behind.
+func (r Request) Validate(now time.Time) error {
 	bad := func(param, msg string) error { return &payment.FieldError{Param: param, Message: msg} }
 	switch r.Target {
 	case "product", "store", "payment", "pay_for_me":
@@ -106,7 +110,7 @@ func (r Request) validate(now time.Time) error {
 // CreateShareCode makes a share code for something of merchantID's.
 func (s *Service) Create(ctx context.Context, merchantID string, req Request) (ShareCode, error) {
 	now := s.Now.Now()
-	if err := req.validate(now); err != nil {
+	if err := req.Validate(now); err != nil {
 		return ShareCode{}, err
 	}
 	target := req.URL
@@ -214,8 +218,9 @@ func (s *Service) Resolve(ctx context.Context, merchantID, text string) (ShareCo
 	return sc, nil
 }
 
-// ShareStats counts a merchant's share codes' resolves and paid orders,
-// by "source" (the part before any ":detail" too) or by "code".
+// Stats counts a merchant's share codes' resolves and paid orders, by
+// "source" (each source as given, "ad:spring_sale" apart from "ad") or by
+// "code".
 func (s *Service) Stats(ctx context.Context, merchantID, by string) ([]Stat, error) {
 	return s.DB.Pool().ShareCodeStats(ctx, merchantID, by == "code")
 }
