@@ -106,13 +106,11 @@ type LedgerBalance struct {
 // every account when none is named, by account.
 func (e Executor) LedgerBalances(ctx context.Context, accounts ...string) ([]LedgerBalance, error) {
 	query := `SELECT account, balance FROM ledger_balances`
-	args := make([]any, len(accounts))
+	var args []any
 	if len(accounts) > 0 {
-		marks := make([]string, len(accounts))
-		for i, a := range accounts {
-			args[i], marks[i] = a, fmt.Sprintf("$%d", i+1)
-		}
-		query += ` WHERE account IN (` + strings.Join(marks, ", ") + `)`
+		var marks string
+		marks, args = inList(accounts)
+		query += ` WHERE account IN (` + marks + `)`
 	}
 	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (b LedgerBalance, err error) {
 		return b, rows.Scan(&b.Account, &b.Raw)

@@ -26,7 +26,7 @@ import (
 // paymentColumns are a payments row's columns, in the order paymentRow
 // gives their values and paymentScan reads them.
 var paymentColumns = []string{"id", "merchant_id", "merchant_order_id", "created_at", "status", "method", "amount", "refunded", "updated_at", "data",
-	"channel", "paid_method", "buyer_id", "region_code", "platform", "payer_wallet", "share_code", "paid_at", "released_at", "rollout_cohort", "rollout_tier", "expires_at"}
+	"channel", "paid_method", "buyer_id", "region_code", "platform", "payer_wallet", "share_code", "paid_at", "released_at", "rollout_cohort", "rollout_tier", "expires_at", "wallet_trade_no"}
 
 // paymentIdentity is how many of paymentColumns, first, never change.
 const paymentIdentity = 4
@@ -44,20 +44,22 @@ type paymentData struct {
 	ReturnURL   string    `json:"return_url,omitempty"`
 	// ExpiresAt is read from rows written before expires_at was a column
 	// (migration 15 moves it); it is never written.
-	ExpiresAt        time.Time         `json:"expires_at,omitzero"`
-	Metadata         map[string]string `json:"metadata,omitempty"`
-	NextAction       *channel.Action   `json:"next_action,omitempty"`
-	Items            []payment.Item    `json:"items,omitempty"`
-	CheckoutURL      string            `json:"checkout_url,omitempty"`
-	WalletTradeNo    string            `json:"wallet_trade_no,omitempty"`
-	PaidAttempt      string            `json:"paid_attempt,omitempty"`
-	Payer            *payerData        `json:"payer,omitempty"`
-	Fee              int64             `json:"fee,omitempty"`
-	FeeReturned      int64             `json:"fee_returned,omitempty"`
-	Commission       int64             `json:"commission,omitempty"`
-	AutoConfirmAt    time.Time         `json:"auto_confirm_at,omitzero"`
-	ProfitShareOrder string            `json:"profit_share_order,omitempty"`
-	LatePaid         bool              `json:"late_paid,omitempty"`
+	ExpiresAt   time.Time         `json:"expires_at,omitzero"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	NextAction  *channel.Action   `json:"next_action,omitempty"`
+	Items       []payment.Item    `json:"items,omitempty"`
+	CheckoutURL string            `json:"checkout_url,omitempty"`
+	// WalletTradeNo, like ExpiresAt, is read from rows written before it
+	// was a column (migration 17) and never written.
+	WalletTradeNo    string     `json:"wallet_trade_no,omitempty"`
+	PaidAttempt      string     `json:"paid_attempt,omitempty"`
+	Payer            *payerData `json:"payer,omitempty"`
+	Fee              int64      `json:"fee,omitempty"`
+	FeeReturned      int64      `json:"fee_returned,omitempty"`
+	Commission       int64      `json:"commission,omitempty"`
+	AutoConfirmAt    time.Time  `json:"auto_confirm_at,omitzero"`
+	ProfitShareOrder string     `json:"profit_share_order,omitempty"`
+	LatePaid         bool       `json:"late_paid,omitempty"`
 }
 
 // buyerData is what data carries of the buyer: the id, region and
@@ -78,7 +80,7 @@ func paymentRow(p payment.Payment) ([]any, error) {
 	d := paymentData{
 		Currency: p.Currency, Description: p.Description, Buyer: buyerData{Name: p.Buyer.Name}, ReturnURL: p.ReturnURL,
 		Metadata: p.Metadata, NextAction: p.NextAction, Items: p.Items, CheckoutURL: p.CheckoutURL,
-		WalletTradeNo: p.WalletTradeNo, PaidAttempt: p.PaidAttempt, Fee: p.Fee, FeeReturned: p.FeeReturned, Commission: p.Commission,
+		PaidAttempt: p.PaidAttempt, Fee: p.Fee, FeeReturned: p.FeeReturned, Commission: p.Commission,
 		AutoConfirmAt: storedTime(p.AutoConfirmAt), ProfitShareOrder: p.ProfitShareOrder, LatePaid: p.LatePaid,
 	}
 	var payerWallet string
@@ -97,7 +99,7 @@ func paymentRow(p payment.Payment) ([]any, error) {
 	}
 	return []any{p.ID, p.MerchantID, p.MerchantOrderID, Micros(p.CreatedAt), p.Status, p.Method, p.Amount, p.Refunded, Micros(updated), string(data),
 		p.Channel, p.PaidMethod, p.Buyer.ID, p.Buyer.RegionCode, p.Buyer.Platform, payerWallet, p.ShareCode, MicrosOrZero(p.PaidAt), MicrosOrZero(p.ReleasedAt),
-		p.Rollout.Cohort, p.Rollout.Tier, MicrosOrZero(p.ExpiresAt)}, nil
+		p.Rollout.Cohort, p.Rollout.Tier, MicrosOrZero(p.ExpiresAt), p.WalletTradeNo}, nil
 }
 
 // paymentScan reads a payments row selected as paymentSelect: Scan into
@@ -113,7 +115,7 @@ func (s *paymentScan) dest() []any {
 	p := &s.p
 	return []any{&p.ID, &p.MerchantID, &p.MerchantOrderID, &s.created, &p.Status, &p.Method, &p.Amount, &p.Refunded, &s.updated, &s.data,
 		&p.Channel, &p.PaidMethod, &p.Buyer.ID, &p.Buyer.RegionCode, &p.Buyer.Platform, &s.payerWallet, &p.ShareCode, &s.paidAt, &s.releasedAt,
-		&p.Rollout.Cohort, &p.Rollout.Tier, &s.expiresAt}
+		&p.Rollout.Cohort, &p.Rollout.Tier, &s.expiresAt, &p.WalletTradeNo}
 }
 
 // payment is the row's payment: its columns, and what its data carries.
@@ -129,7 +131,10 @@ func (s *paymentScan) payment() (payment.Payment, error) {
 	if s.expiresAt == 0 {
 		p.ExpiresAt = storedTime(d.ExpiresAt)
 	}
-	p.WalletTradeNo, p.PaidAttempt, p.Fee, p.FeeReturned, p.Commission = d.WalletTradeNo, d.PaidAttempt, d.Fee, d.FeeReturned, d.Commission
+	p.PaidAttempt, p.Fee, p.FeeReturned, p.Commission = d.PaidAttempt, d.Fee, d.FeeReturned, d.Commission
+	if p.WalletTradeNo == "" {
+		p.WalletTradeNo = d.WalletTradeNo
+	}
 	p.AutoConfirmAt, p.ProfitShareOrder, p.LatePaid = storedTime(d.AutoConfirmAt), d.ProfitShareOrder, d.LatePaid
 	if d.Payer != nil || s.payerWallet != "" {
 		p.Payer = &payment.Payer{Wallet: s.payerWallet}
@@ -276,13 +281,13 @@ func (e Executor) PaymentList(ctx context.Context, p PaymentListParams) ([]payme
 type attemptData struct {
 	Payer         *payment.Payer  `json:"payer,omitempty"`
 	NextAction    *channel.Action `json:"next_action,omitempty"`
-	WalletTradeNo string          `json:"wallet_trade_no,omitempty"`
+	WalletTradeNo string          `json:"wallet_trade_no,omitempty"` // read from rows before migration 17
 	Session       string          `json:"session,omitempty"`
 }
 
 // attemptSelect lists a payment_attempts row's columns for a query that
 // names the table a, in the order attemptScan reads them.
-const attemptSelect = `a.id, a.payment_id, a.status, a.channel, a.method, a.created_at, a.updated_at, a.data, a.poll_at, a.poll_step`
+const attemptSelect = `a.id, a.payment_id, a.status, a.channel, a.method, a.created_at, a.updated_at, a.data, a.poll_at, a.poll_step, a.wallet_trade_no`
 
 // attemptScan reads a payment_attempts row selected as attemptSelect.
 type attemptScan struct {
@@ -292,7 +297,7 @@ type attemptScan struct {
 }
 
 func (s *attemptScan) dest() []any {
-	return []any{&s.a.ID, &s.a.PaymentID, &s.a.Status, &s.a.Channel, &s.a.Method, &s.created, &s.updated, &s.data, &s.pollAt, &s.a.PollStep}
+	return []any{&s.a.ID, &s.a.PaymentID, &s.a.Status, &s.a.Channel, &s.a.Method, &s.created, &s.updated, &s.data, &s.pollAt, &s.a.PollStep, &s.a.WalletTradeNo}
 }
 
 // attempt is the row's wallet order: its columns, and what its data
@@ -304,7 +309,10 @@ func (s *attemptScan) attempt() (payment.Attempt, error) {
 		return a, fmt.Errorf("stored wallet order %s does not decode: %w", a.ID, err)
 	}
 	a.CreatedAt, a.UpdatedAt, a.PollAt = Time(s.created), Time(s.updated), timeOrZero(s.pollAt)
-	a.NextAction, a.WalletTradeNo, a.Session = d.NextAction, d.WalletTradeNo, d.Session
+	a.NextAction, a.Session = d.NextAction, d.Session
+	if a.WalletTradeNo == "" {
+		a.WalletTradeNo = d.WalletTradeNo
+	}
 	a.Payer = payment.Payer{IsBuyer: true}
 	if d.Payer != nil {
 		a.Payer = *d.Payer
@@ -323,7 +331,7 @@ func scanAttempt(rows *sql.Rows) (payment.Attempt, error) {
 // attemptRow is a's data and its last change, as its row stores them. A
 // wallet order never changed since its creation was last changed then.
 func attemptRow(a payment.Attempt) (data string, updated int64, err error) {
-	b, err := json.Marshal(attemptData{Payer: &a.Payer, NextAction: a.NextAction, WalletTradeNo: a.WalletTradeNo, Session: a.Session})
+	b, err := json.Marshal(attemptData{Payer: &a.Payer, NextAction: a.NextAction, Session: a.Session})
 	if err != nil {
 		return "", 0, fmt.Errorf("wallet order %s: %w", a.ID, err)
 	}
@@ -339,9 +347,9 @@ func (e Executor) AttemptInsert(ctx context.Context, a payment.Attempt) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.q.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, status, created_at, data, channel, method, updated_at, poll_at, poll_step)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		a.ID, a.PaymentID, a.Status, Micros(a.CreatedAt), data, a.Channel, a.Method, updated, MicrosOrZero(a.PollAt), a.PollStep)
+	_, err = e.q.ExecContext(ctx, `INSERT INTO payment_attempts (id, payment_id, status, created_at, data, channel, method, updated_at, poll_at, poll_step, wallet_trade_no)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		a.ID, a.PaymentID, a.Status, Micros(a.CreatedAt), data, a.Channel, a.Method, updated, MicrosOrZero(a.PollAt), a.PollStep, a.WalletTradeNo)
 	return err
 }
 
@@ -354,8 +362,8 @@ func (e Executor) AttemptSave(ctx context.Context, a payment.Attempt) error {
 	if err != nil {
 		return err
 	}
-	return affected(e.q.ExecContext(ctx, `UPDATE payment_attempts SET status = $2, data = $3, channel = $4, method = $5, updated_at = $6 WHERE id = $1`,
-		a.ID, a.Status, data, a.Channel, a.Method, updated))
+	return affected(e.q.ExecContext(ctx, `UPDATE payment_attempts SET status = $2, data = $3, channel = $4, method = $5, updated_at = $6, wallet_trade_no = $7 WHERE id = $1`,
+		a.ID, a.Status, data, a.Channel, a.Method, updated, a.WalletTradeNo))
 }
 
 // AttemptGet reads a wallet order.

@@ -347,8 +347,8 @@ func TestPaymentDataCarriesNoColumn(t *testing.T) {
 			keys  []string
 		}{
 			{"payments", []string{"auto_confirm_at", "buyer", "checkout_url", "commission", "currency", "description", "fee", "fee_returned", "items",
-				"late_paid", "metadata", "next_action", "paid_attempt", "payer", "profit_share_order", "return_url", "wallet_trade_no"}},
-			{"payment_attempts", []string{"next_action", "payer", "session", "wallet_trade_no"}},
+				"late_paid", "metadata", "next_action", "paid_attempt", "payer", "profit_share_order", "return_url"}},
+			{"payment_attempts", []string{"next_action", "payer", "session"}},
 			{"refunds", []string{"after_release", "attempt", "cancel_reason", "fee_back", "reason"}},
 		} {
 			var data string

@@ -344,8 +344,8 @@ func TestDataWithoutColumnsMigration(t *testing.T) {
 				t.Errorf("%s, the refund reads %+v, %v;\nwant %+v", when, r, err, wantR)
 			}
 			for table, want := range map[string]string{
-				"payments":         "[buyer currency description fee metadata paid_attempt payer wallet_trade_no] [buyer currency]",
-				"payment_attempts": "[payer session wallet_trade_no] []",
+				"payments":         "[buyer currency description fee metadata paid_attempt payer] [buyer currency]",
+				"payment_attempts": "[payer session] []",
 				"refunds":          "[fee_back reason]",
 			} {
 				keys, err := store.QueryAll(ctx, db, func(rows *sql.Rows) (string, error) {
