@@ -10,6 +10,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
+	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/merchants"
 	"github.com/hutong-pay/hutong/internal/mismatches"
 	"github.com/hutong-pay/hutong/internal/payment"
@@ -128,26 +129,69 @@ func (s *Service) Poll(ctx context.Context, j jobs.Job) error {
 	if err != nil {
 		return err
 	}
-	acct, ok := s.Accounts[a.Channel]
-	if !ok {
+	if _, ok := s.Accounts[a.Channel]; !ok {
 		return nil
 	}
-	t, err := atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return acct.Connector.Query(ctx, a.ID, subMerchant(m, a.Channel)) })
-	if errors.Is(err, channel.ErrNotFound) {
-		return s.pollNext(ctx, a, r, p.ExpiresAt) // not yet seen by a buyer
-	}
+	t, seen, err := s.ask(ctx, m, a)
 	if err != nil {
 		return err
 	}
-	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
-	s.Refused.Note(ctx, a.Channel, mismatches.SourceQuery, "query:"+a.ID, err)
-	if err != nil {
-		return err
-	}
-	if t.State == channel.TradePaid || t.State == channel.TradeRefunded || t.State == channel.TradeClosed {
+	if seen && (t.State == channel.TradePaid || t.State == channel.TradeRefunded || t.State == channel.TradeClosed) {
 		return nil // settled: nothing more to ask
 	}
 	return s.pollNext(ctx, a, r, p.ExpiresAt)
+}
+
+// ask queries a wallet order at its wallet and applies what the wallet
+// says, as a query's answer (refused, it is recorded as a mismatch). seen
+// is false when the wallet has no such order yet: no buyer has opened it.
+func (s *Service) ask(ctx context.Context, m merchant.Merchant, a payment.Attempt) (t channel.Trade, seen bool, err error) {
+	acct, ok := s.Accounts[a.Channel]
+	if !ok {
+		return t, false, ErrMethodNotOpen
+	}
+	t, err = atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return acct.Connector.Query(ctx, a.ID, subMerchant(m, a.Channel)) })
+	if errors.Is(err, channel.ErrNotFound) {
+		return t, false, nil
+	}
+	if err != nil {
+		return t, false, err
+	}
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
+	s.Refused.Note(ctx, a.Channel, mismatches.SourceQuery, "query:"+a.ID, err)
+	return t, true, err
+}
+
+// QueryNow asks the wallets about a merchant's payment now, for support
+// answering "I paid, why is my order unpaid?": each pending wallet order
+// is queried and what the wallet says is applied as a poll's answer is.
+// It returns the payment as it then stands.
+func (s *Service) QueryNow(ctx context.Context, merchantID, id string) (payment.Payment, error) {
+	p, err := s.GetPayment(ctx, merchantID, id)
+	if err != nil {
+		return p, err
+	}
+	m, err := merchants.Get(ctx, s.DB.Pool(), p.MerchantID)
+	if err != nil {
+		return p, err
+	}
+	attempts, err := s.DB.Pool().AttemptList(ctx, p.ID)
+	if err != nil {
+		return p, err
+	}
+	for _, a := range attempts {
+		if a.Status != payment.AttemptPending {
+			continue
+		}
+		a = fillAttempt(a, p)
+		if _, ok := s.Accounts[a.Channel]; !ok {
+			continue
+		}
+		if _, _, err := s.ask(ctx, m, a); err != nil {
+			return p, err
+		}
+	}
+	return s.GetPayment(ctx, merchantID, id)
 }
 
 // pollNext schedules the query after r's step on a's row. Polls stored

@@ -218,6 +218,19 @@ func TestPaidPaymentStaysPaid(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.Sandbox.Pay(lost.NextAction.QRCode, "")
+		// Support asking the wallet now finds it paid; another merchant
+		// asking is not found and learns nothing.
+		if _, err := svc.QueryNow(ctx, e.Merchants[1].ID, lost.ID); !errors.Is(err, notfound.Err) {
+			t.Errorf("another merchant's query: %v, want not found", err)
+		}
+		lost2, err := svc.CreatePayment(ctx, a, order("lost-2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Sandbox.Pay(lost2.NextAction.QRCode, "")
+		if got, err := svc.QueryNow(ctx, a.ID, lost2.ID); err != nil || got.Status != payment.StatusSucceeded {
+			t.Errorf("QueryNow of a payment paid at the wallet: %s %v, want succeeded", got.Status, err)
+		}
 		got, err := svc.CancelPayment(ctx, a.ID, lost.ID)
 		if !errors.Is(err, payments.ErrAlreadyPaid) || got.Status != payment.StatusSucceeded {
 			t.Errorf("cancel of a payment paid at the wallet: %s %v, want it found paid", got.Status, err)
