@@ -17,9 +17,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/accounts"
 	"github.com/hutong-pay/hutong/internal/api"
 	chalipay "github.com/hutong-pay/hutong/internal/channel/alipay"
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
+	"github.com/hutong-pay/hutong/internal/console"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
 	"github.com/hutong-pay/hutong/internal/money"
@@ -274,8 +276,8 @@ func gatewayStack(svc *gateway.Service, logger *slog.Logger, lease time.Duration
 	return requestLog(h, logger), pages
 }
 
-// gatewayHandler is the merchant API with the buyers' hosted pages beside
-// it. With a wallet sandbox, in-wallet pages load the sandbox's stand-ins
+// gatewayHandler is the merchant API with the buyers' hosted pages and the
+// console (/console) beside it. With a wallet sandbox, in-wallet pages load the sandbox's stand-ins
 // for the wallets' page bridges.
 func gatewayHandler(svc *gateway.Service, logger *slog.Logger, lease time.Duration, sandboxURL string) (http.Handler, *web.Handler) {
 	cfg := web.Config{Svc: svc, Rollouts: svc.RolloutService(), Logger: logger}
@@ -284,7 +286,8 @@ func gatewayHandler(svc *gateway.Service, logger *slog.Logger, lease time.Durati
 		cfg.SandboxPhone = sandboxURL + "/phone/"
 	}
 	pages := web.New(cfg)
-	return pages.Beside((&api.Server{Svc: svc, Rollouts: svc.RolloutService(), Logger: logger, IdempotencyLease: lease}).Handler()), pages
+	cons := console.New(console.Config{Gateway: svc, Accounts: &accounts.Service{DB: svc.DB, Now: svc.Now}, Logger: logger})
+	return cons.Beside(pages.Beside((&api.Server{Svc: svc, Rollouts: svc.RolloutService(), Logger: logger, IdempotencyLease: lease}).Handler())), pages
 }
 
 // requestLog logs each request as JSON with a request id, which it also

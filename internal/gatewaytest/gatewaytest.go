@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/client"
+	"github.com/hutong-pay/hutong/internal/accounts"
 	"github.com/hutong-pay/hutong/internal/api"
 	chalipay "github.com/hutong-pay/hutong/internal/channel/alipay"
 	chwechat "github.com/hutong-pay/hutong/internal/channel/wechatpay"
+	"github.com/hutong-pay/hutong/internal/console"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/money"
@@ -33,10 +35,12 @@ import (
 
 // Env is a running gateway with its sandbox.
 type Env struct {
-	T        testing.TB
-	Sandbox  *sandboxtest.Env
-	Svc      *gateway.Service
-	URL      string // the gateway: API and pages
+	T       testing.TB
+	Sandbox *sandboxtest.Env
+	Svc     *gateway.Service
+	// Accounts keeps the console's users and sessions, and its audit log.
+	Accounts *accounts.Service
+	URL      string // the gateway: API, pages and console
 	Platform string // a platform key
 	// Merchants are the merchants (by default two), each with its own key.
 	Merchants []merchant.Merchant
@@ -63,10 +67,11 @@ type Options struct {
 }
 
 // Handler is the gateway's HTTP face, as `hutong serve` mounts it: the
-// merchant API, and the buyers' pages beside it.
-func Handler(svc *gateway.Service, sandboxURL string) http.Handler {
+// merchant API, the buyers' pages and the console beside it.
+func Handler(svc *gateway.Service, acc *accounts.Service, sandboxURL string) http.Handler {
 	pages := web.New(web.Config{Svc: svc, Rollouts: svc.RolloutService(), BridgeScript: sandboxURL + "/phone/static/bridge.js", SandboxPhone: sandboxURL + "/phone/", EventPoll: 50 * time.Millisecond})
-	return pages.Beside((&api.Server{Svc: svc, Rollouts: svc.RolloutService()}).Handler())
+	cons := console.New(console.Config{Gateway: svc, Accounts: acc})
+	return cons.Beside(pages.Beside((&api.Server{Svc: svc, Rollouts: svc.RolloutService()}).Handler()))
 }
 
 // Start runs a gateway on db (migrated) with a fresh sandbox.
@@ -100,11 +105,12 @@ func Start(t testing.TB, db *store.DB, opts Options) *Env {
 	svc.BaseURL = "http://" + srv.Listener.Addr().String()
 	svc.Onboarding = &onboarding.Service{DB: db, Now: clockOf(svc), Wallets: gateway.OnboardingWallets(svc.Accounts), BaseURL: svc.BaseURL,
 		Events: svc.Webhooks, ContractsRequired: opts.ContractsRequired, Poll: 100 * time.Millisecond}
-	srv.Config.Handler = Handler(svc, sb.URL)
+	acc := &accounts.Service{DB: db, Now: clockOf(svc)}
+	srv.Config.Handler = Handler(svc, acc, sb.URL)
 	srv.Start()
 	// Browsers may still hold event streams open when the test ends.
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
-	e := &Env{T: t, Sandbox: sb, Svc: svc, URL: srv.URL}
+	e := &Env{T: t, Sandbox: sb, Svc: svc, Accounts: acc, URL: srv.URL}
 	ctx := context.Background()
 	merchants := opts.Merchants
 	if merchants == nil {
