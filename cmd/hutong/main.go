@@ -5,6 +5,7 @@
 //	hutong serve         run the payment gateway
 //	hutong sandbox       run the local wallet sandbox (WeChat Pay API v3, Alipay)
 //	hutong migrate       apply the database migrations
+//	hutong user          manage console users: add, list, disable, password, logout
 //	hutong bench         lifecycles through the gateway against the wallet SDKs directly
 //	hutong version       print the version
 //
@@ -34,6 +35,7 @@ func commands() []command {
 		{"sandbox", "run the local wallet sandbox (WeChat Pay API v3, Alipay OpenAPI, helper API)", runSandbox},
 		{"reconcile", "reconcile a wallet's daily bill against the ledger", runReconcile},
 		{"key", "create an API key (and its merchant) and print it", runKey},
+		{"user", "manage console users: add, list, disable, password, logout", runUser},
 		{"bench", "measure payment lifecycles through the gateway against the wallet SDKs directly", runBench},
 		{"migrate", "apply the database migrations (SQLite or PostgreSQL) and exit", runMigrate},
 		{"version", "print the version of this binary", runVersion},

@@ -26,8 +26,9 @@ type Argon2Params struct {
 }
 
 // PasswordParams are the costs of new hashes: OWASP's first argon2id
-// choice (19 MiB, 2 passes, 1 lane), which takes about 45 ms on one core
-// of a small 2-core server (BenchmarkHashPassword). A
+// choice (19 MiB, 2 passes, 1 lane), which takes about 23 ms on one core
+// of a small 2-core server, 45 ms when the other core is busy
+// (BenchmarkHashPassword). A
 // console signs in rarely, and the memory is what makes a stolen table
 // expensive to guess through on GPUs.
 var PasswordParams = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}

@@ -71,8 +71,8 @@ const (
 // address within FailureWindow, without looking at the password;
 // ErrBadCredentials for an unknown email, a wrong password or a disabled
 // user alike, all taking one password hash's time. A failure counts in
-// the database, so every gateway process agrees; a success forgets the
-// email's failures. Both are audited (session.login,
+// the database, so every gateway process agrees (an empty IP is counted
+// by email only); a success forgets the email's failures. Both are audited (session.login,
 // session.login_failed); throttled refusals are not, so that a flood of
 // them cannot flood the audit log.
 func (s *Service) Login(ctx context.Context, p LoginParams) (User, Session, string, error) {
