@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/hutong-pay/hutong/client"
+	"github.com/hutong-pay/hutong/internal/accounts"
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/gateway"
 	"github.com/hutong-pay/hutong/internal/httpserve"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/money"
+	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/onboarding"
 	"github.com/hutong-pay/hutong/internal/sandbox"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -80,7 +82,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	accounts, err := walletAccounts(ctx, sb.Credentials(), sandboxURL, false)
+	wallets, err := walletAccounts(ctx, sb.Credentials(), sandboxURL, false)
 	if err != nil {
 		return err
 	}
@@ -95,8 +97,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	url := "http://" + ln.Addr().String()
 	hooks := &webhooks.Service{DB: db, Logger: logger, AllowPrivate: true}
-	svc := &gateway.Service{DB: db, Accounts: accounts, BaseURL: url, Logger: logger, Webhooks: hooks,
-		Onboarding: &onboarding.Service{DB: db, Wallets: gateway.OnboardingWallets(accounts), BaseURL: url, Events: hooks,
+	svc := &gateway.Service{DB: db, Accounts: wallets, BaseURL: url, Logger: logger, Webhooks: hooks,
+		Onboarding: &onboarding.Service{DB: db, Wallets: gateway.OnboardingWallets(wallets), BaseURL: url, Events: hooks,
 			ContractsRequired: map[string]bool{"wechatpay": true}, Poll: time.Second}}
 	svc.Money = &money.Service{DB: db, Logger: logger, Events: hooks, Payments: svc.MoneyPayments(), Wallets: svc.MoneyWallets()}
 	keys, firstStart, err := seedDemo(ctx, svc, sb.Alipay().IssueAuthCode)
@@ -105,6 +107,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	_, platformKey, err := svc.MerchantService().CreateKey(ctx, "")
 	if err != nil {
+		return err
+	}
+	if err := seedConsoleUsers(ctx, &accounts.Service{DB: db}); err != nil {
 		return err
 	}
 	if err := svc.ScheduleDaily(ctx); err != nil {
@@ -260,6 +265,31 @@ func signUp(ctx context.Context, ob *onboarding.Service, merchantID, ch, signer 
 		}
 		if c, err = ob.GetContract(ctx, "", c.ID); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// The demo's console users, made on the first start that lacks them: an
+// administrator, and the county shop's owner in the merchant portal. The
+// password is printed: the demo listens on loopback only.
+const demoConsolePassword = "hutong-demo-password"
+
+var demoConsoleUsers = []accounts.AddUserParams{
+	{Email: "admin@hutong.demo", Name: "平台管理员", Role: accounts.RoleAdmin},
+	{Email: "county@hutong.demo", Name: "县城超市 店主", Role: accounts.RoleMerchant, MerchantID: "m_demo_county"},
+}
+
+func seedConsoleUsers(ctx context.Context, acc *accounts.Service) error {
+	for _, u := range demoConsoleUsers {
+		if _, err := acc.UserByEmail(ctx, u.Email); err == nil {
+			continue
+		} else if !errors.Is(err, notfound.Err) {
+			return fmt.Errorf("demo: console user %s: %w", u.Email, err)
+		}
+		u.Password = demoConsolePassword
+		if _, err := acc.AddUser(accounts.WithActor(ctx, accounts.User{Email: "demo"}), u); err != nil {
+			return fmt.Errorf("demo: console user %s: %w", u.Email, err)
 		}
 	}
 	return nil

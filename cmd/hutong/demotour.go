@@ -97,6 +97,8 @@ func (t demoTour) print(w io.Writer, now time.Time) {
 	fmt.Fprintf(w, "  marketplace     %s/   (shop, check out, pay, share, ask a friend to pay)\n", t.shop)
 	fmt.Fprintf(w, "  play the buyer  %s/phone/   (PIN 123456)\n", t.sandbox)
 	fmt.Fprintf(w, "  share codes     %s/s/   store code %s/m/%s\n", t.gateway, t.gateway, t.keys[0].id)
+	fmt.Fprintf(w, "  console         %s/console/   (%s or, as the county shop, %s; password %s)\n", t.gateway,
+		demoConsoleUsers[0].Email, demoConsoleUsers[1].Email, demoConsolePassword)
 	if t.metrics != "" {
 		fmt.Fprintf(w, "  metrics         %s\n", t.metrics)
 	}
