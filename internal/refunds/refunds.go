@@ -213,20 +213,29 @@ func Backoff(attempt int) time.Duration {
 	return min(time.Duration(attempt)*2*time.Second, time.Minute)
 }
 
+// lockRefund reads a merchant's refund and its payment under the payment's
+// row lock, which every change of a refund holds, reading the refund
+// again under it.
+func (s *Service) lockRefund(ctx context.Context, tx *sql.Tx, refundID, merchantID string) (payment.Refund, payment.Payment, error) {
+	r, _, err := s.loadRefund(ctx, s.DB.In(tx), refundID, merchantID, false)
+	if err != nil {
+		return r, payment.Payment{}, err
+	}
+	p, err := s.Payments.LockPayment(ctx, tx, r.PaymentID, merchantID)
+	if err != nil {
+		return r, p, err
+	}
+	r, _, err = s.loadRefund(ctx, s.DB.In(tx), refundID, merchantID, true)
+	return r, p, err
+}
+
 // ReturnReceived is the merchant saying the returned goods arrived: the
 // return_and_refund goes to the wallet now.
 func (s *Service) ReturnReceived(ctx context.Context, merchantID, refundID string) (payment.Refund, error) {
 	var out payment.Refund
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		r, _, err := s.loadRefund(ctx, s.DB.In(tx), refundID, merchantID, false)
+		r, p, err := s.lockRefund(ctx, tx, refundID, merchantID)
 		if err != nil {
-			return err
-		}
-		p, err := s.Payments.LockPayment(ctx, tx, r.PaymentID, merchantID)
-		if err != nil {
-			return err
-		}
-		if r, _, err = s.loadRefund(ctx, s.DB.In(tx), refundID, merchantID, true); err != nil {
 			return err
 		}
 		if r.Status != payment.RefundAwaitingReturn {
@@ -256,15 +265,8 @@ func (s *Service) ReturnReceived(ctx context.Context, merchantID, refundID strin
 func (s *Service) CancelReturn(ctx context.Context, merchantID, refundID, reason string) (payment.Refund, error) {
 	var out payment.Refund
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		r, _, err := s.loadRefund(ctx, s.DB.In(tx), refundID, merchantID, false)
+		r, p, err := s.lockRefund(ctx, tx, refundID, merchantID)
 		if err != nil {
-			return err
-		}
-		p, err := s.Payments.LockPayment(ctx, tx, r.PaymentID, merchantID)
-		if err != nil {
-			return err
-		}
-		if r, _, err = s.loadRefund(ctx, s.DB.In(tx), refundID, merchantID, true); err != nil {
 			return err
 		}
 		now := s.now()
