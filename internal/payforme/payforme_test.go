@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,25 +16,19 @@ import (
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
-// testClock is the machine's time moved by an offset the test sets.
-type testClock struct{ off atomic.Int64 }
-
-func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *testClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
-
 // env is a gateway with its pay-for-me and share code services, as the
 // gateway wires them, on a clock of the test's own.
 type env struct {
 	*gatewaytest.Env
 	pfm   *payforme.Service
 	codes *sharecodes.Service
-	clk   *testClock
+	clk   *gatewaytest.Clock
 }
 
 func start(t *testing.T, db *store.DB) *env {
 	t.Helper()
 	e := gatewaytest.Start(t, db, gatewaytest.Options{})
-	clk := &testClock{}
+	clk := &gatewaytest.Clock{}
 	codes := *e.Svc.ShareCodeService()
 	codes.Now = clk.Now
 	pfm := *e.Svc.PayForMeService()

@@ -20,18 +20,12 @@ import (
 	"github.com/hutong-pay/hutong/internal/store/storetest"
 )
 
-// testClock is the machine's time moved by an offset the test sets.
-type testClock struct{ off atomic.Int64 }
-
-func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *testClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
-
 // start runs a gateway on db and returns its share code service, as the
 // gateway wires it, on a clock of the test's own.
-func start(t *testing.T, db *store.DB) (*gatewaytest.Env, *sharecodes.Service, *testClock) {
+func start(t *testing.T, db *store.DB) (*gatewaytest.Env, *sharecodes.Service, *gatewaytest.Clock) {
 	t.Helper()
 	e := gatewaytest.Start(t, db, gatewaytest.Options{})
-	clk := &testClock{}
+	clk := &gatewaytest.Clock{}
 	svc := *e.Svc.ShareCodeService()
 	svc.Now = clk.Now
 	return e, &svc, clk
