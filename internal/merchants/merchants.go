@@ -123,11 +123,10 @@ var ErrBadKey = errors.New("the API key is not valid")
 // none, another error when the database could not say.
 //
 // A key found is remembered for keyCacheTTL, so most requests cost no
-// database read for their key. hutong never revokes a key in place today;
-// whatever revokes one must delete it from s.keys too, and other processes
-// sharing the database stop accepting it within keyCacheTTL. Unknown
-// secrets are not remembered: the cache holds only real keys, so guessing
-// cannot grow it.
+// database read for their key. RevokeKey drops the key from this
+// process's memory at once; other processes sharing the database stop
+// accepting it within keyCacheTTL. Unknown secrets are not remembered:
+// the cache holds only real keys, so guessing cannot grow it.
 func (s *Service) Authenticate(ctx context.Context, secret string) (merchant.Key, error) {
 	if !strings.HasPrefix(secret, "sk_") || len(secret) > 100 {
 		return merchant.Key{}, ErrBadKey
@@ -136,6 +135,9 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (merchant.Key
 	if k, ok := s.keys.get(hash); ok {
 		return k, nil
 	}
+	// A key revoked while it is being read must not be cached after
+	// RevokeKey dropped it: put refuses once a revocation came between.
+	gen := s.keys.generation()
 	k, err := s.DB.Pool().APIKeyByHash(ctx, hash)
 	switch {
 	case errors.Is(err, store.ErrNoRows):
@@ -143,7 +145,39 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (merchant.Key
 	case err != nil:
 		return merchant.Key{}, fmt.Errorf("looking up an API key: %w", err)
 	}
-	s.keys.put(hash, k)
+	s.keys.put(hash, k, gen)
+	return k, nil
+}
+
+// Keys lists a merchant's API keys ("" for the platform keys), revoked
+// ones too, newest first: never their secrets, which only CreateKey ever
+// returns.
+func (s *Service) Keys(ctx context.Context, merchantID string) ([]store.APIKey, error) {
+	keys, err := s.DB.Pool().KeyList(ctx, merchantID)
+	if err != nil {
+		return nil, fmt.Errorf("listing API keys: %w", err)
+	}
+	return keys, nil
+}
+
+// RevokeKey revokes a merchant's key ("" for a platform key) and returns
+// it as revoked; a key the merchant does not have (another merchant's
+// included) is a notfound.Error and changes nothing. Revoking twice keeps
+// the first time.
+//
+// The key stops authenticating in this process at once. Another process
+// on the same database that authenticated it in the last keyCacheTTL
+// still accepts it until its memory of it expires (30 s); hutong keeps no
+// shared cache to tell it sooner.
+func (s *Service) RevokeKey(ctx context.Context, merchantID, id string) (store.APIKey, error) {
+	k, err := s.DB.Pool().KeyRevoke(ctx, store.KeyRevokeParams{MerchantID: merchantID, ID: id, At: s.now()})
+	if errors.Is(err, store.ErrNoRows) {
+		return k, notfound.ByID("API key", id, merchantID)
+	}
+	if err != nil {
+		return k, fmt.Errorf("revoking API key %s: %w", id, err)
+	}
+	s.keys.drop(id)
 	return k, nil
 }
 
@@ -156,6 +190,7 @@ const keyCacheTTL = 30 * time.Second
 type keyCache struct {
 	mu      sync.Mutex
 	entries map[string]cachedKey
+	gen     uint64 // counts drops, so a lookup begun before one is not cached
 }
 
 type cachedKey struct {
@@ -173,11 +208,36 @@ func (c *keyCache) get(hash string) (merchant.Key, bool) {
 	return e.key, true
 }
 
-func (c *keyCache) put(hash string, k merchant.Key) {
+// generation is what put must be given for a key read from now on.
+func (c *keyCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put remembers k, unless a key was dropped since gen was read: that key
+// may be k, read before its revocation committed.
+func (c *keyCache) put(hash string, k merchant.Key, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.entries == nil || len(c.entries) >= 10_000 {
 		c.entries = make(map[string]cachedKey)
 	}
 	c.entries[hash] = cachedKey{key: k, expires: time.Now().Add(keyCacheTTL)}
+}
+
+// drop forgets the key id, whatever its secret. Revocations are rare, so
+// walking the entries is cheaper than keeping a second index.
+func (c *keyCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for hash, e := range c.entries {
+		if e.key.ID == id {
+			delete(c.entries, hash)
+		}
+	}
 }

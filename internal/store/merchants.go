@@ -165,3 +165,68 @@ func (e Executor) APIKeyByHash(ctx context.Context, hash string) (merchant.Key, 
 	k.MerchantID = mid.String
 	return k, err
 }
+
+// APIKey is an API key as its owner lists it: never its secret or hash,
+// only the secret's first characters to recognize it by.
+type APIKey struct {
+	ID         string
+	MerchantID string // "" for a platform key
+	Prefix     string
+	CreatedAt  time.Time
+	RevokedAt  time.Time // zero while the key works
+}
+
+// Revoked reports whether the key no longer authenticates.
+func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// KeyList lists a merchant's API keys, revoked ones too, newest first;
+// merchantID "" lists the platform keys.
+func (e Executor) KeyList(ctx context.Context, merchantID string) ([]APIKey, error) {
+	rows, err := e.q.QueryContext(ctx, `SELECT id, merchant_id, prefix, created_at, revoked_at FROM api_keys
+		WHERE COALESCE(merchant_id, '') = $1 ORDER BY created_at DESC, id DESC`, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func scanAPIKey(row interface{ Scan(...any) error }) (APIKey, error) {
+	var k APIKey
+	var mid sql.NullString
+	var created int64
+	var revoked sql.NullInt64
+	if err := row.Scan(&k.ID, &mid, &k.Prefix, &created, &revoked); err != nil {
+		return k, err
+	}
+	k.MerchantID, k.CreatedAt = mid.String, Time(created)
+	if revoked.Valid {
+		k.RevokedAt = Time(revoked.Int64)
+	}
+	return k, nil
+}
+
+// KeyRevokeParams names a key of a merchant ("" for a platform key) to
+// revoke, and when.
+type KeyRevokeParams struct {
+	MerchantID string
+	ID         string
+	At         time.Time
+}
+
+// KeyRevoke revokes a key and returns it as it now is: ErrNoRows when the
+// merchant has no key of that id (another merchant's key included). A key
+// revoked already keeps the time it was first revoked.
+func (e Executor) KeyRevoke(ctx context.Context, p KeyRevokeParams) (APIKey, error) {
+	return scanAPIKey(e.q.QueryRowContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
+		WHERE id = $2 AND COALESCE(merchant_id, '') = $1 RETURNING id, merchant_id, prefix, created_at, revoked_at`,
+		p.MerchantID, p.ID, Micros(p.At)))
+}

@@ -117,3 +117,81 @@ func TestMerchantMethods(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyListAndRevoke: a merchant lists its own keys only, newest first
+// and without secrets; revoking one stops it authenticating, keeps its
+// first revocation time when repeated, and another merchant's key or an
+// unknown id is ErrNoRows and changes nothing.
+func TestKeyListAndRevoke(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		t0 := time.Date(2024, 9, 5, 2, 0, 0, 0, time.UTC)
+		for _, m := range []string{"m_a", "m_b"} {
+			if err := db.Pool().MerchantInsert(ctx, store.MerchantInsertParams{Merchant: merchant.Merchant{ID: m, Name: m}, CreatedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, k := range []struct{ id, merchant, hash string }{
+			{"key_a1", "m_a", "ha1"}, {"key_a2", "m_a", "ha2"}, {"key_b1", "m_b", "hb1"}, {"key_p", "", "hp"},
+		} {
+			err := db.Pool().APIKeyInsert(ctx, store.APIKeyInsertParams{Key: merchant.Key{ID: k.id, MerchantID: k.merchant}, Hash: k.hash,
+				Prefix: "sk_merchant_" + k.hash, CreatedAt: t0.Add(time.Duration(i) * time.Minute)})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		a1 := store.APIKey{ID: "key_a1", MerchantID: "m_a", Prefix: "sk_merchant_ha1", CreatedAt: t0}
+		a2 := store.APIKey{ID: "key_a2", MerchantID: "m_a", Prefix: "sk_merchant_ha2", CreatedAt: t0.Add(time.Minute)}
+		if got, err := db.Pool().KeyList(ctx, "m_a"); err != nil || !reflect.DeepEqual(got, []store.APIKey{a2, a1}) {
+			t.Fatalf("KeyList(m_a) = %+v, %v; want %+v", got, err, []store.APIKey{a2, a1})
+		}
+		if got, err := db.Pool().KeyList(ctx, ""); err != nil || len(got) != 1 || got[0].ID != "key_p" || got[0].MerchantID != "" {
+			t.Fatalf("KeyList of the platform = %+v, %v", got, err)
+		}
+		if got, err := db.Pool().KeyList(ctx, "m_nobody"); err != nil || len(got) != 0 {
+			t.Fatalf("KeyList of an unknown merchant = %+v, %v", got, err)
+		}
+
+		// Merchant B cannot revoke A's key, nor a platform key; nobody revokes a made-up id.
+		for _, p := range []store.KeyRevokeParams{{MerchantID: "m_b", ID: "key_a1"}, {MerchantID: "m_b", ID: "key_p"}, {MerchantID: "m_a", ID: "key_nobody"}} {
+			p.At = t0.Add(time.Hour)
+			if _, err := db.Pool().KeyRevoke(ctx, p); !errors.Is(err, store.ErrNoRows) {
+				t.Errorf("KeyRevoke(%+v): %v, want ErrNoRows", p, err)
+			}
+		}
+		if k, err := db.Pool().APIKeyByHash(ctx, "ha1"); err != nil || k.ID != "key_a1" {
+			t.Fatalf("A's key after refused revocations: %+v, %v", k, err)
+		}
+
+		at := t0.Add(2 * time.Hour)
+		err := db.Tx(ctx, func(tx *sql.Tx) error {
+			got, err := db.In(tx).KeyRevoke(ctx, store.KeyRevokeParams{MerchantID: "m_a", ID: "key_a1", At: at})
+			want := a1
+			want.RevokedAt = at
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("KeyRevoke in a transaction = %+v, %v; want %+v", got, err, want)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Pool().APIKeyByHash(ctx, "ha1"); !errors.Is(err, store.ErrNoRows) {
+			t.Fatalf("a revoked key still found by its hash: %v", err)
+		}
+		again, err := db.Pool().KeyRevoke(ctx, store.KeyRevokeParams{MerchantID: "m_a", ID: "key_a1", At: at.Add(time.Hour)})
+		if err != nil || !again.RevokedAt.Equal(at) {
+			t.Fatalf("revoking twice: %+v, %v; want the first revocation's time %v", again, err, at)
+		}
+		got, err := db.Pool().KeyList(ctx, "m_a")
+		if err != nil || len(got) != 2 || got[1].ID != "key_a1" || !got[1].Revoked() || got[0].Revoked() {
+			t.Fatalf("KeyList after revoking a1 = %+v, %v", got, err)
+		}
+		if k, err := db.Pool().APIKeyByHash(ctx, "ha2"); err != nil || k.ID != "key_a2" {
+			t.Fatalf("A's other key after revoking a1: %+v, %v", k, err)
+		}
+		if got, err := db.Pool().KeyRevoke(ctx, store.KeyRevokeParams{ID: "key_p", At: at}); err != nil || got.MerchantID != "" || !got.Revoked() {
+			t.Fatalf("revoking a platform key as the platform: %+v, %v", got, err)
+		}
+	})
+}
