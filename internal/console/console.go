@@ -88,6 +88,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /console/events/{id}/resend", h.signedIn(allRoles, h.resend))
 	h.mux.HandleFunc("GET /console/audit", h.signedIn(allRoles, h.audit))
 	h.portalRoutes()
+	h.moneyRoutes()
 	return h
 }
 
