@@ -87,6 +87,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /console/payments/{id}/query", h.signedIn(allRoles, h.queryWallet))
 	h.mux.HandleFunc("POST /console/events/{id}/resend", h.signedIn(allRoles, h.resend))
 	h.mux.HandleFunc("GET /console/audit", h.signedIn(allRoles, h.audit))
+	h.rolloutRoutes()
 	return h
 }
 
