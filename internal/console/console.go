@@ -89,6 +89,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /console/audit", h.signedIn(allRoles, h.audit))
 	h.portalRoutes()
 	h.moneyRoutes()
+	h.rolloutRoutes()
 	return h
 }
 

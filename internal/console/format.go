@@ -6,6 +6,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/accounts"
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/rollout"
 )
 
 // yuan is an amount in fen as people read it.
@@ -64,4 +65,21 @@ func statusName(s string) string {
 		return "重复支付"
 	}
 	return s
+}
+
+// tierName is a market tier (rollout.Tier…) in words; "" is a dash.
+func tierName(t string) string {
+	switch t {
+	case rollout.TierFirst:
+		return "一线城市"
+	case rollout.TierCity:
+		return "城市（市辖区）"
+	case rollout.TierCountyCity:
+		return "县级市"
+	case rollout.TierCounty:
+		return "县域"
+	case "":
+		return "—"
+	}
+	return t
 }

@@ -100,20 +100,6 @@ func sizeName(s string) string {
 	return s
 }
 
-func tierName(t string) string {
-	switch t {
-	case rollout.TierFirst:
-		return "一线城市"
-	case rollout.TierCity:
-		return "城市"
-	case rollout.TierCountyCity:
-		return "县级市"
-	case rollout.TierCounty:
-		return "县城"
-	}
-	return "—"
-}
-
 // moneyFuncs are the template functions of these pages.
 var moneyFuncs = template.FuncMap{
 	"channelName": channelName, "contractStateName": contractStateName, "sizeName": sizeName, "tierName": tierName,
