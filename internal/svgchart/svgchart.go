@@ -120,7 +120,9 @@ const (
 func (c Chart) SVG() template.HTML {
 	r := newRenderer(c)
 	r.draw()
-	return template.HTML(r.out.String()) //nolint:gosec // G203: every text in the chart went through escape; attributes hold only numbers and constants
+	// Safe to mark as HTML: every text in the chart went through escape,
+	// and attributes hold only numbers and the package's constants.
+	return template.HTML(r.out.String())
 }
 
 // point is one drawable value.
@@ -239,19 +241,27 @@ func (r *renderer) layout() {
 // domain spanning most of float64 does not overflow to Inf.
 func (r *renderer) y(v float64) float64 {
 	f := (r.dmax/2 - v/2) / (r.dmax/2 - r.dmin/2)
-	return r.top + (r.bottom-r.top)*f
+	// The explicit conversion rounds the product before the sum, so no
+	// platform fuses them into one FMA instruction (Go may on arm64, ppc64
+	// and s390x) and the golden files hold everywhere.
+	return r.top + float64((r.bottom-r.top)*f)
 }
 
 // band is the width given to each category.
 func (r *renderer) band() float64 { return (r.right - r.left) / float64(r.n) }
 
-func (r *renderer) center(i int) float64 { return r.left + r.band()*(float64(i)+0.5) }
+func (r *renderer) center(i int) float64 {
+	return r.left + float64(r.band()*(float64(i)+0.5)) // no FMA: see y
+}
 
 func (r *renderer) draw() {
 	b := &r.body
 	b.WriteString(`<title id="`)
-	// The id ties the accessible name to this chart; it is written below,
-	// once the body is known, so that two charts on a page differ.
+	// The ids tie the accessible name and description to this chart. They
+	// are a hash of the body, so two charts on one page differ and the same
+	// chart is the same bytes; a NUL stands in for them until the body is
+	// known, and no escaped text can contain a NUL (escape turns it into
+	// U+FFFD).
 	b.WriteString("\x00id-t")
 	b.WriteString(`">`)
 	title := r.c.Title
@@ -524,51 +534,66 @@ func (r *renderer) drawGrouped() {
 }
 
 type legendItem struct {
-	x, y  float64
-	label string
-	cut   bool
+	x, y        float64
+	label, full string
+	cut         bool
 }
 
 // layoutLegend places one entry per series left to right above the plot,
 // wrapping into more rows when they do not fit, and returns the number of
 // rows.
 func (r *renderer) layoutLegend() int {
-	r.legend = make([]legendItem, len(r.c.Series))
+	names := make([]string, 0, len(r.c.Series)+1)
+	for _, s := range r.c.Series {
+		names = append(names, s.Name)
+	}
+	// A whisker is not self-explanatory: it gets its own entry.
+	if r.hasCI {
+		names = append(names, ciLabel)
+	}
+	r.legend = make([]legendItem, len(names))
 	x, row := r.left, 0
-	for si, s := range r.c.Series {
-		label, cut := truncate(s.Name, 200, axisFont)
+	for i, name := range names {
+		label, cut := truncate(name, 200, axisFont)
 		w := 20 + textWidth(label, axisFont) + 16
 		if x+w > r.right && x > r.left {
 			x, row = r.left, row+1
 		}
-		r.legend[si] = legendItem{x: x, y: 8 + float64(row)*20, label: label, cut: cut}
+		r.legend[i] = legendItem{x: x, y: 8 + float64(row)*20, label: label, full: name, cut: cut}
 		x += w
 	}
-	if len(r.c.Series) == 0 {
+	if len(names) == 0 {
 		return 0
 	}
 	return row + 1
 }
 
+// ciLabel names the whiskers in the legend.
+const ciLabel = "95% 置信区间"
+
 func (r *renderer) drawLegend() {
 	b := &r.body
-	for si, it := range r.legend {
-		color := r.colors[si]
+	for i, it := range r.legend {
 		mid := it.y + 8
-		if r.c.Kind == Line {
+		switch {
+		case i >= len(r.c.Series): // the whisker's entry
+			b.WriteString(`<path d="M` + num(it.x+8) + " " + num(mid-6) + " V" + num(mid+6) +
+				" M" + num(it.x+3) + " " + num(mid-6) + " h10 M" + num(it.x+3) + " " + num(mid+6) +
+				` h10" stroke="` + textColor + `" stroke-width="1.5" fill="none"/>` + "\n")
+		case r.c.Kind == Line:
 			b.WriteString(`<line x1="` + num(it.x) + `" y1="` + num(mid) + `" x2="` + num(it.x+16) + `" y2="` + num(mid) +
-				`" stroke="` + color + `" stroke-width="2"`)
-			if dash := dashes[si%len(dashes)]; dash != "" {
+				`" stroke="` + r.colors[i] + `" stroke-width="2"`)
+			if dash := dashes[i%len(dashes)]; dash != "" {
 				b.WriteString(` stroke-dasharray="` + dash + `"`)
 			}
 			b.WriteString("/>\n")
-		} else {
-			b.WriteString(`<rect x="` + num(it.x+2) + `" y="` + num(it.y+2) + `" width="12" height="12" fill="` + color + `"/>` + "\n")
+		default:
+			b.WriteString(`<rect x="` + num(it.x+2) + `" y="` + num(it.y+2) + `" width="12" height="12" fill="` + r.colors[i] + `"/>` + "\n")
 		}
 		b.WriteString(`<text x="` + num(it.x+20) + `" y="` + num(mid+4) + `">`)
 		if it.cut {
 			b.WriteString("<title>")
-			escape(b, r.c.Series[si].Name)
+			escape(b, it.full)
 			b.WriteString("</title>")
 		}
 		escape(b, it.label)

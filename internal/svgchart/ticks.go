@@ -92,20 +92,32 @@ func ticksWithStep(lo, hi, m float64, e int) []float64 {
 	if step == 0 || !finite(step) {
 		return nil
 	}
+	// k×m is exact, and dividing by an exact power of ten rounds once,
+	// so 3 steps of 0.1 print as 0.3, not 0.30000000000000004.
+	tick := func(k float64) float64 {
+		if e >= 0 {
+			return k * m * math.Pow10(e)
+		}
+		return k * m / math.Pow10(-e)
+	}
 	first, last := math.Floor(lo/step), math.Ceil(hi/step)
-	if !finite(first) || !finite(last) || last-first > 11 {
+	if !finite(first) || !finite(last) {
+		return nil
+	}
+	// lo/step and hi/step are rounded too: 3.4000000000000004/0.2 is
+	// exactly 17, whose tick 3.4 falls short of hi by one ulp.
+	if tick(first) > lo {
+		first--
+	}
+	if tick(last) < hi {
+		last++
+	}
+	if last-first > 11 {
 		return nil
 	}
 	ts := make([]float64, 0, int(last-first)+1)
 	for k := first; k <= last; k++ {
-		// k×m is exact, and dividing by an exact power of ten rounds once,
-		// so 3 steps of 0.1 print as 0.3, not 0.30000000000000004.
-		var t float64
-		if e >= 0 {
-			t = k * m * math.Pow10(e)
-		} else {
-			t = k * m / math.Pow10(-e)
-		}
+		t := tick(k)
 		if !finite(t) || len(ts) > 0 && t <= ts[len(ts)-1] {
 			return nil
 		}
