@@ -85,7 +85,7 @@ func quoted(xs []string) string {
 
 // tierSQL is a CASE expression giving, for the region code column col,
 // the market tier rollout.Tier gives under DefaultTierTable with
-// overrides (or '' where rollout.Tier answers an error): the whole code
+// overrides (or the empty string where rollout.Tier answers an error): the whole code
 // looked up in the table, then its prefecture, then the last two digits.
 // The table's entries become literals, so it must hold digits and tiers
 // only (a rollout.TierTable that passed Validate does).
@@ -248,6 +248,67 @@ func (e Executor) RolloutConversion(ctx context.Context, p RolloutParams) ([]Con
 		GROUP BY x.tier, x.shown ORDER BY x.tier, x.shown`, p.Method, Micros(p.From), Micros(p.To))
 	if err != nil {
 		return nil, fmt.Errorf("conversion of %s's rollout from %s to %s: %w", p.Method, p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// AOVRow is the paid orders and GMV (fen) of one wallet in one market
+// tier over a report's span; the page divides GMV by Orders for the
+// average order value, in fen, and shows "no data" where Orders is 0.
+type AOVRow struct {
+	Channel string
+	Tier    string
+	Orders  int64
+	GMV     int64
+}
+
+// WalletAOV is paid orders and GMV by wallet × market tier over [From,
+// To): whether the new wallet's buyers spend more or less per order, and
+// where.
+func (e Executor) WalletAOV(ctx context.Context, p AnalyticsParams) ([]AOVRow, error) {
+	tier, err := e.tierSQL("region_code", p.Tiers)
+	if err != nil {
+		return nil, fmt.Errorf("order value by wallet: %w", err)
+	}
+	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (r AOVRow, err error) {
+		return r, rows.Scan(&r.Channel, &r.Tier, &r.Orders, &r.GMV)
+	}, `SELECT channel, `+tier+`, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT)
+		FROM payments WHERE status = 'succeeded' AND paid_at >= $1 AND paid_at < $2 AND ($3 = '' OR merchant_id = $3)
+		GROUP BY 1, 2 ORDER BY 1, 2`, Micros(p.From), Micros(p.To), p.MerchantID)
+	if err != nil {
+		return nil, fmt.Errorf("order value by wallet from %s to %s: %w", p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// RefundRow is, for one wallet, the orders paid in a report's span, how
+// many of them have a succeeded refund (of any amount, at any time up to
+// now), and how many a succeeded refund_only one: the buyer kept the goods,
+// the cost a marketplace watches when a new wallet brings new buyers.
+// Duplicate-charge refunds return a second payer's money, not the
+// order's, and are not counted.
+type RefundRow struct {
+	Channel    string
+	Orders     int64
+	Refunded   int64
+	RefundOnly int64
+}
+
+// RefundRates counts paid orders, refunded orders and refund_only orders
+// by wallet over [From, To), by the order's paid_at (a refund booked
+// after To still counts against its order: the rate is of the orders).
+func (e Executor) RefundRates(ctx context.Context, p AnalyticsParams) ([]RefundRow, error) {
+	// refunded > 0 first: most orders have no refund, and it spares them
+	// the look-up in refunds (refunds_payment).
+	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (r RefundRow, err error) {
+		return r, rows.Scan(&r.Channel, &r.Orders, &r.Refunded, &r.RefundOnly)
+	}, `SELECT p.channel, COUNT(*),
+			COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind <> 'duplicate_charge') THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind = 'refund_only') THEN 1 ELSE 0 END), 0)
+		FROM payments p WHERE p.status = 'succeeded' AND p.paid_at >= $1 AND p.paid_at < $2 AND ($3 = '' OR p.merchant_id = $3)
+		GROUP BY p.channel ORDER BY p.channel`, Micros(p.From), Micros(p.To), p.MerchantID)
+	if err != nil {
+		return nil, fmt.Errorf("refund rates from %s to %s: %w", p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
 	}
 	return out, nil
 }
