@@ -319,8 +319,8 @@ func seedAnalytics(b *testing.B, db *store.DB, rows int64) {
 	// province of eight, a prefecture of nine, and a district, county or
 	// county-level city by turns; every 20th canceled, every 33rd refunded.
 	err := db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1),
-			g AS (SELECT i, $2 + i * $3 AS at, CASE WHEN (i * 13) % 100 < 20 + (i * 40) / $1 THEN 'wechatpay' ELSE 'alipay' END AS ch,
+		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < CAST($1 AS BIGINT) - 1),
+			g AS (SELECT i, CAST($2 AS BIGINT) + i * CAST($3 AS BIGINT) AS at, CASE WHEN (i * 13) % 100 < 20 + (i * 40) / CAST($1 AS BIGINT) THEN 'wechatpay' ELSE 'alipay' END AS ch,
 				CAST((CASE i % 8 WHEN 0 THEN 11 WHEN 1 THEN 13 WHEN 2 THEN 32 WHEN 3 THEN 41 WHEN 4 THEN 44 WHEN 5 THEN 51 WHEN 6 THEN 37 ELSE 42 END) * 10000
 					+ (1 + (i / 8) % 9) * 100
 					+ (CASE (i / 72) % 4 WHEN 0 THEN 1 + i % 20 WHEN 1 THEN 81 + i % 19 ELSE 21 + i % 60 END) AS TEXT) AS region
@@ -343,10 +343,10 @@ func seedAnalytics(b *testing.B, db *store.DB, rows int64) {
 		}
 		// Exposures a minute before every third payment; shown to a share
 		// of buyers growing from 10% to 90% over the year.
-		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 3 FROM n WHERE i < $1 - 3)
+		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 3 FROM n WHERE i < CAST($1 AS BIGINT) - 3)
 			INSERT INTO exposures (at, buyer_id, merchant_id, method, shown, rule_version, cohort, tier, region_code)
-			SELECT $2 + i * $3 - 60000000, 'b' || ((i * 7919) % 100000), 'm' || (i % 50), 'wechatpay.native',
-				CASE WHEN ((i * 7919) % 100000) % 100 < 10 + (i * 80) / $1 THEN 1 ELSE 0 END, 1, 'percent',
+			SELECT CAST($2 AS BIGINT) + i * CAST($3 AS BIGINT) - 60000000, 'b' || ((i * 7919) % 100000), 'm' || (i % 50), 'wechatpay.native',
+				CASE WHEN ((i * 7919) % 100000) % 100 < 10 + (i * 80) / CAST($1 AS BIGINT) THEN 1 ELSE 0 END, 1, 'percent',
 				CASE i % 4 WHEN 0 THEN 'first_tier' WHEN 1 THEN 'city' WHEN 2 THEN 'county_city' ELSE 'county' END, ''
 			FROM n`, rows, t0, step); err != nil {
 			return fmt.Errorf("exposures: %w", err)
