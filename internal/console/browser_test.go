@@ -70,4 +70,5 @@ func TestBrowserSupportAnswersIPaid(t *testing.T) {
 	}
 	// No missing glyph and nothing overflowing, on a desktop and a phone.
 	agent.LookAt("console-payments", e.URL+"/console/payments?id=i-paid-1", browsertest.Desktop, browsertest.Phone)
+	agent.LookAt("console-analytics", e.URL+"/console/analytics", browsertest.Desktop, browsertest.Phone)
 }

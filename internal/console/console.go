@@ -90,6 +90,7 @@ func New(cfg Config) *Handler {
 	h.portalRoutes()
 	h.moneyRoutes()
 	h.rolloutRoutes()
+	h.analyticsRoutes()
 	return h
 }
 
