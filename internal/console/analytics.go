@@ -22,8 +22,8 @@ import (
 // and a CSV of the same rows.
 
 func (h *Handler) analyticsRoutes() {
-	h.mux.HandleFunc("GET /console/analytics", h.signedIn(allRoles, h.analytics))
-	h.mux.HandleFunc("GET /console/analytics.csv", h.signedIn(allRoles, h.analyticsCSV))
+	h.route("GET /console/analytics", allRoles, h.analytics)
+	h.route("GET /console/analytics.csv", allRoles, h.analyticsCSV)
 }
 
 // tiers are the market tiers in the order people read them, "" (unknown
@@ -83,12 +83,12 @@ type report struct {
 
 // rampRow is one market tier's rollout effect.
 type rampRow struct {
-	Tier                                 string
-	ShownPaid, ShownExposed              int64
-	NotPaid, NotExposed                  int64
-	ShownRate, NotRate                   string
-	Diff, Lift, Verdict                  string
-	Reasons                              []string
+	Tier                    string
+	ShownPaid, ShownExposed int64
+	NotPaid, NotExposed     int64
+	ShownRate, NotRate      string
+	Diff, Lift, Verdict     string
+	Reasons                 []string
 }
 
 type analyticsPage struct {
@@ -444,4 +444,3 @@ func (h *Handler) analyticsCSV(w http.ResponseWriter, r *http.Request, v *visit)
 		h.cfg.Logger.Error("console: analytics csv", "err", err)
 	}
 }
-

@@ -53,14 +53,38 @@ type Config struct {
 	// SecureCookies marks the session cookie Secure: set it when the
 	// console is reached over HTTPS (a TLS proxy in front).
 	SecureCookies bool
+	// SupportRefundLimit is the largest refund, in fen, the support role
+	// may make at once: support settles a buyer's complaint, finance moves
+	// larger sums. 0 means DefaultSupportRefundLimit.
+	SupportRefundLimit int64
 }
+
+// DefaultSupportRefundLimit is ¥500.
+const DefaultSupportRefundLimit = 50000
 
 // Handler serves the console.
 type Handler struct {
-	cfg  Config
-	mux  *http.ServeMux
-	tmpl *template.Template
-	csrf *http.CrossOriginProtection
+	cfg    Config
+	mux    *http.ServeMux
+	tmpl   *template.Template
+	csrf   *http.CrossOriginProtection
+	routes []Route
+}
+
+// Route is a page or action of the console and the roles that may use it.
+type Route struct {
+	Pattern string // as registered: "POST /console/payments/{id}/refund"
+	Roles   []accounts.Role
+}
+
+// Routes lists every route behind a sign-in, for tests that cross each
+// with every role.
+func (h *Handler) Routes() []Route { return slices.Clone(h.routes) }
+
+// route serves pattern to signed-in users of roles.
+func (h *Handler) route(pattern string, roles []accounts.Role, fn func(http.ResponseWriter, *http.Request, *visit)) {
+	h.routes = append(h.routes, Route{Pattern: pattern, Roles: roles})
+	h.mux.HandleFunc(pattern, h.signedIn(roles, fn))
 }
 
 // New returns the console.
@@ -76,17 +100,17 @@ func New(cfg Config) *Handler {
 	h.mux.Handle("GET /console/assets/", http.StripPrefix("/console/assets/", http.FileServerFS(static)))
 	h.mux.HandleFunc("GET /console/login", h.loginPage)
 	h.mux.HandleFunc("POST /console/login", h.login)
-	h.mux.HandleFunc("POST /console/logout", h.signedIn(allRoles, h.logout))
-	h.mux.HandleFunc("POST /console/logout-everywhere", h.signedIn(allRoles, h.logoutEverywhere))
-	h.mux.HandleFunc("GET /console/{$}", h.signedIn(allRoles, func(w http.ResponseWriter, r *http.Request, _ *visit) {
+	h.route("POST /console/logout", allRoles, h.logout)
+	h.route("POST /console/logout-everywhere", allRoles, h.logoutEverywhere)
+	h.route("GET /console/{$}", allRoles, func(w http.ResponseWriter, r *http.Request, _ *visit) {
 		http.Redirect(w, r, "/console/payments", http.StatusSeeOther)
-	}))
-	h.mux.HandleFunc("GET /console/payments", h.signedIn(allRoles, h.payments))
-	h.mux.HandleFunc("GET /console/payments/{id}", h.signedIn(allRoles, h.payment))
-	h.mux.HandleFunc("POST /console/payments/{id}/refund", h.signedIn(refundRoles, h.refund))
-	h.mux.HandleFunc("POST /console/payments/{id}/query", h.signedIn(allRoles, h.queryWallet))
-	h.mux.HandleFunc("POST /console/events/{id}/resend", h.signedIn(allRoles, h.resend))
-	h.mux.HandleFunc("GET /console/audit", h.signedIn(allRoles, h.audit))
+	})
+	h.route("GET /console/payments", allRoles, h.payments)
+	h.route("GET /console/payments/{id}", allRoles, h.payment)
+	h.route("POST /console/payments/{id}/refund", refundRoles, h.refund)
+	h.route("POST /console/payments/{id}/query", allRoles, h.queryWallet)
+	h.route("POST /console/events/{id}/resend", allRoles, h.resend)
+	h.route("GET /console/audit", allRoles, h.audit)
 	h.portalRoutes()
 	h.moneyRoutes()
 	h.rolloutRoutes()

@@ -44,16 +44,16 @@ var moneyTemplateFS embed.FS
 // other pages.
 func (h *Handler) moneyRoutes() {
 	h.tmpl = template.Must(template.Must(h.tmpl.Clone()).Funcs(moneyFuncs).ParseFS(moneyTemplateFS, "templates/money/*.html"))
-	h.mux.HandleFunc("GET /console/merchants", h.signedIn(platformRoles, h.merchants))
-	h.mux.HandleFunc("POST /console/merchants/{id}/invite", h.signedIn(onboardRoles, h.invite))
-	h.mux.HandleFunc("POST /console/contracts/{id}/{action}", h.signedIn(onboardRoles, h.contractAction))
-	h.mux.HandleFunc("GET /console/campaigns", h.signedIn(platformRoles, h.campaigns))
-	h.mux.HandleFunc("GET /console/campaigns/{id}", h.signedIn(platformRoles, h.campaignPage))
-	h.mux.HandleFunc("GET /console/money", h.signedIn(allRoles, h.money))
-	h.mux.HandleFunc("POST /console/money/settle", h.signedIn(financeRoles, h.settle))
-	h.mux.HandleFunc("GET /console/recon", h.signedIn(platformRoles, h.reconRuns))
-	h.mux.HandleFunc("GET /console/recon/{id}", h.signedIn(platformRoles, h.reconRun))
-	h.mux.HandleFunc("POST /console/recon/{id}/items/{seq}/resolve", h.signedIn(financeRoles, h.resolve))
+	h.route("GET /console/merchants", platformRoles, h.merchants)
+	h.route("POST /console/merchants/{id}/invite", onboardRoles, h.invite)
+	h.route("POST /console/contracts/{id}/{action}", onboardRoles, h.contractAction)
+	h.route("GET /console/campaigns", platformRoles, h.campaigns)
+	h.route("GET /console/campaigns/{id}", platformRoles, h.campaignPage)
+	h.route("GET /console/money", allRoles, h.money)
+	h.route("POST /console/money/settle", financeRoles, h.settle)
+	h.route("GET /console/recon", platformRoles, h.reconRuns)
+	h.route("GET /console/recon/{id}", platformRoles, h.reconRun)
+	h.route("POST /console/recon/{id}/items/{seq}/resolve", financeRoles, h.resolve)
 }
 
 // channelName is a wallet as people call it.

@@ -246,6 +246,10 @@ func (h *Handler) refund(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.back(w, r, v, p.ID, http.StatusBadRequest, "退款金额："+err.Error())
 		return
 	}
+	if limit := h.supportRefundLimit(); v.user.Role == accounts.RoleSupport && amount > limit {
+		h.back(w, r, v, p.ID, http.StatusForbidden, fmt.Sprintf("客服一次至多退 %s；更多请交财务办理。", yuan(limit)))
+		return
+	}
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
 	rf, err := h.cfg.Gateway.RefundService().Create(r.Context(), p.MerchantID, p.ID, amount, reason, r.PostFormValue("kind"))
 	if err != nil {
@@ -260,6 +264,13 @@ func (h *Handler) refund(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	h.record(r, v, "payment.refund", "payment:"+p.ID, p.MerchantID, p, rf)
 	http.Redirect(w, r, "/console/payments/"+p.ID+"?done="+url.QueryEscape("已受理退款 "+rf.ID+"，"+yuan(rf.Amount)), http.StatusSeeOther)
+}
+
+func (h *Handler) supportRefundLimit() int64 {
+	if h.cfg.SupportRefundLimit > 0 {
+		return h.cfg.SupportRefundLimit
+	}
+	return DefaultSupportRefundLimit
 }
 
 // queryWallet asks the wallets about the payment now: support's answer to

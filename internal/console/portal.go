@@ -43,14 +43,14 @@ const portalEvents = 50
 const statementMaxDays = 366
 
 func (h *Handler) portalRoutes() {
-	h.mux.HandleFunc("GET /console/keys", h.signedIn(allRoles, h.portalKeys))
-	h.mux.HandleFunc("POST /console/keys", h.signedIn(credentialRoles, h.portalKeyCreate))
-	h.mux.HandleFunc("POST /console/keys/{id}/revoke", h.signedIn(credentialRoles, h.portalKeyRevoke))
-	h.mux.HandleFunc("GET /console/webhooks", h.signedIn(allRoles, h.portalWebhooks))
-	h.mux.HandleFunc("POST /console/webhooks", h.signedIn(credentialRoles, h.portalEndpointCreate))
-	h.mux.HandleFunc("POST /console/webhooks/{id}/delete", h.signedIn(credentialRoles, h.portalEndpointDelete))
-	h.mux.HandleFunc("GET /console/statement", h.signedIn(allRoles, h.portalStatement))
-	h.mux.HandleFunc("GET /console/statement.csv", h.signedIn(allRoles, h.portalStatementCSV))
+	h.route("GET /console/keys", allRoles, h.portalKeys)
+	h.route("POST /console/keys", credentialRoles, h.portalKeyCreate)
+	h.route("POST /console/keys/{id}/revoke", credentialRoles, h.portalKeyRevoke)
+	h.route("GET /console/webhooks", allRoles, h.portalWebhooks)
+	h.route("POST /console/webhooks", credentialRoles, h.portalEndpointCreate)
+	h.route("POST /console/webhooks/{id}/delete", credentialRoles, h.portalEndpointDelete)
+	h.route("GET /console/statement", allRoles, h.portalStatement)
+	h.route("GET /console/statement.csv", allRoles, h.portalStatementCSV)
 }
 
 // portalPage is what every portal page knows: whose pages they are, and

@@ -34,18 +34,18 @@ var (
 
 // rolloutRoutes adds the rollout pages to the console.
 func (h *Handler) rolloutRoutes() {
-	h.mux.HandleFunc("GET /console/rollout", h.signedIn(rolloutReaders, h.rolloutOverview))
-	h.mux.HandleFunc("GET /console/rollout/explain", h.signedIn(rolloutReaders, h.rolloutExplain))
-	h.mux.HandleFunc("GET /console/rollout/{method}", h.signedIn(rolloutReaders, h.rolloutMethod))
-	h.mux.HandleFunc("POST /console/rollout/{method}/preview", h.signedIn(rolloutWriters, h.rolloutPreview))
-	h.mux.HandleFunc("POST /console/rollout/{method}/save", h.signedIn(rolloutWriters, h.rolloutSave))
-	h.mux.HandleFunc("POST /console/rollout/{method}/kill", h.signedIn(rolloutWriters, func(w http.ResponseWriter, r *http.Request, v *visit) {
+	h.route("GET /console/rollout", rolloutReaders, h.rolloutOverview)
+	h.route("GET /console/rollout/explain", rolloutReaders, h.rolloutExplain)
+	h.route("GET /console/rollout/{method}", rolloutReaders, h.rolloutMethod)
+	h.route("POST /console/rollout/{method}/preview", rolloutWriters, h.rolloutPreview)
+	h.route("POST /console/rollout/{method}/save", rolloutWriters, h.rolloutSave)
+	h.route("POST /console/rollout/{method}/kill", rolloutWriters, func(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.rolloutSwitch(w, r, v, false)
-	}))
-	h.mux.HandleFunc("POST /console/rollout/{method}/unkill", h.signedIn(rolloutWriters, func(w http.ResponseWriter, r *http.Request, v *visit) {
+	})
+	h.route("POST /console/rollout/{method}/unkill", rolloutWriters, func(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.rolloutSwitch(w, r, v, true)
-	}))
-	h.mux.HandleFunc("POST /console/rollout/{method}/revert", h.signedIn(rolloutWriters, h.rolloutRevert))
+	})
+	h.route("POST /console/rollout/{method}/revert", rolloutWriters, h.rolloutRevert)
 }
 
 // Limits of the editor's own fields (the rule's are rollout.Rule.Validate's).
