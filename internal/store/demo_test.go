@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -56,7 +57,7 @@ func TestDemoPaymentInsertMany(t *testing.T) {
 		if !store.IsUniqueViolation(err) {
 			t.Fatalf("a batch reusing an order number: %v, want a unique violation", err)
 		}
-		if _, err := pool.PaymentIDByOrder(ctx, "m_a", "fresh"); err != sql.ErrNoRows {
+		if _, err := pool.PaymentIDByOrder(ctx, "m_a", "fresh"); !errors.Is(err, sql.ErrNoRows) {
 			t.Fatalf("the refused batch's other payment: %v, want none", err)
 		}
 		if err := pool.PaymentInsertMany(ctx, nil); err != nil {
