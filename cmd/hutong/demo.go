@@ -105,6 +105,11 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if firstStart {
+		if err := seedDemoHistory(ctx, db, time.Now(), 2024); err != nil {
+			return err
+		}
+	}
 	_, platformKey, err := svc.MerchantService().CreateKey(ctx, "")
 	if err != nil {
 		return err

@@ -99,6 +99,8 @@ func (t demoTour) print(w io.Writer, now time.Time) {
 	fmt.Fprintf(w, "  share codes     %s/s/   store code %s/m/%s\n", t.gateway, t.gateway, t.keys[0].id)
 	fmt.Fprintf(w, "  console         %s/console/   (%s or, as the county shop, %s; password %s)\n", t.gateway,
 		demoConsoleUsers[0].Email, demoConsoleUsers[1].Email, demoConsolePassword)
+	fmt.Fprintf(w, "  analytics       %s/console/analytics?from=%s&to=%s   (six months of demo history: WeChat Pay opened to 1%%, 5%%, 20%%, then all buyers)\n", t.gateway,
+		chinatime.Date(now.AddDate(0, 0, -demoHistoryDays)), chinatime.Date(now))
 	if t.metrics != "" {
 		fmt.Fprintf(w, "  metrics         %s\n", t.metrics)
 	}

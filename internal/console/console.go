@@ -102,7 +102,14 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /console/login", h.login)
 	h.route("POST /console/logout", allRoles, h.logout)
 	h.route("POST /console/logout-everywhere", allRoles, h.logoutEverywhere)
-	h.route("GET /console/{$}", allRoles, func(w http.ResponseWriter, r *http.Request, _ *visit) {
+	// The platform's administrators, operations and finance open on the
+	// analytics dashboard; support, who answer buyers from the payment
+	// search, and a merchant on the payments.
+	h.route("GET /console/{$}", allRoles, func(w http.ResponseWriter, r *http.Request, v *visit) {
+		if v.scope == "" && v.user.Role != accounts.RoleSupport {
+			http.Redirect(w, r, "/console/analytics", http.StatusSeeOther)
+			return
+		}
 		http.Redirect(w, r, "/console/payments", http.StatusSeeOther)
 	})
 	h.route("GET /console/payments", allRoles, h.payments)
