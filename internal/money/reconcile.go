@@ -309,21 +309,30 @@ func (s *Service) ReconRuns(ctx context.Context, after string, limit int) ([]Rec
 	return out, nil
 }
 
-// ReconRunItems reads a run and its discrepancies.
-func (s *Service) ReconRunItems(ctx context.Context, id string) (ReconRun, []ReconItem, error) {
-	pool := s.DB.Pool()
-	data, err := pool.ReconRunGet(ctx, id)
+// reconRun reads a stored reconciliation run; a missing one is a
+// notfound error.
+func (s *Service) reconRun(ctx context.Context, id string) (ReconRun, error) {
+	data, err := s.DB.Pool().ReconRunGet(ctx, id)
 	if errors.Is(err, store.ErrNoRows) {
-		return ReconRun{}, nil, notfound.ByID("reconciliation", id, "")
+		return ReconRun{}, notfound.ByID("reconciliation", id, "")
 	}
 	if err != nil {
-		return ReconRun{}, nil, err
+		return ReconRun{}, err
 	}
 	var run ReconRun
 	if err := json.Unmarshal(data, &run); err != nil {
-		return run, nil, fmt.Errorf("reconciliation run %s: %w", id, err)
+		return run, fmt.Errorf("reconciliation run %s: %w", id, err)
 	}
-	raw, err := pool.ReconItems(ctx, id)
+	return run, nil
+}
+
+// ReconRunItems reads a run and its discrepancies.
+func (s *Service) ReconRunItems(ctx context.Context, id string) (ReconRun, []ReconItem, error) {
+	run, err := s.reconRun(ctx, id)
+	if err != nil {
+		return run, nil, err
+	}
+	raw, err := s.DB.Pool().ReconItems(ctx, id)
 	if err != nil {
 		return run, nil, err
 	}

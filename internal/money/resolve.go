@@ -40,19 +40,11 @@ type ReconItemState struct {
 // ReconRunItemsResolved reads a run and its discrepancies, each with its
 // resolution if it has one.
 func (s *Service) ReconRunItemsResolved(ctx context.Context, id string) (ReconRun, []ReconItemState, error) {
-	pool := s.DB.Pool()
-	data, err := pool.ReconRunGet(ctx, id)
-	if errors.Is(err, store.ErrNoRows) {
-		return ReconRun{}, nil, notfound.ByID("reconciliation", id, "")
-	}
+	run, err := s.reconRun(ctx, id)
 	if err != nil {
-		return ReconRun{}, nil, err
+		return run, nil, err
 	}
-	var run ReconRun
-	if err := json.Unmarshal(data, &run); err != nil {
-		return run, nil, fmt.Errorf("reconciliation run %s: %w", id, err)
-	}
-	rows, err := pool.ReconItemsResolved(ctx, id)
+	rows, err := s.DB.Pool().ReconItemsResolved(ctx, id)
 	if err != nil {
 		return run, nil, err
 	}
