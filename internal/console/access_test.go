@@ -55,6 +55,9 @@ var access = map[string]string{
 	"POST /console/rollout/{method}/kill":          "AO",
 	"POST /console/rollout/{method}/unkill":        "AO",
 	"POST /console/rollout/{method}/revert":        "AO",
+	"GET /console/jobs":                            "AOFS",
+	"POST /console/jobs/{id}/retry":                "AO",
+	"GET /console/feedback":                        "AOFSM",
 }
 
 var roleLetters = map[accounts.Role]string{accounts.RoleAdmin: "A", accounts.RoleOperations: "O", accounts.RoleFinance: "F",

@@ -94,7 +94,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection()}
 	h.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-		"yuan": yuan, "when": when, "roleName": roleName, "statusName": statusName,
+		"yuan": yuan, "when": when, "roleName": roleName, "statusName": statusName, "tierName": tierName,
 	}).ParseFS(templateFS, "templates/*.html"))
 	static, _ := fs.Sub(staticFS, "static")
 	h.mux.Handle("GET /console/assets/", http.StripPrefix("/console/assets/", http.FileServerFS(static)))
@@ -122,6 +122,7 @@ func New(cfg Config) *Handler {
 	h.moneyRoutes()
 	h.rolloutRoutes()
 	h.analyticsRoutes()
+	h.opsRoutes()
 	return h
 }
 
