@@ -34,6 +34,7 @@ var access = map[string]string{
 	"POST /console/contracts/{id}/{action}":        "AO",
 	"GET /console/campaigns":                       "AOFS",
 	"GET /console/campaigns/{id}":                  "AOFS",
+	"POST /console/campaigns/{id}/remind":          "AO",
 	"GET /console/money":                           "AOFSM",
 	"POST /console/money/settle":                   "AF",
 	"GET /console/recon":                           "AOFS",

@@ -49,6 +49,7 @@ func (h *Handler) moneyRoutes() {
 	h.route("POST /console/contracts/{id}/{action}", onboardRoles, h.contractAction)
 	h.route("GET /console/campaigns", platformRoles, h.campaigns)
 	h.route("GET /console/campaigns/{id}", platformRoles, h.campaignPage)
+	h.route("POST /console/campaigns/{id}/remind", onboardRoles, h.campaignRemind)
 	h.route("GET /console/money", allRoles, h.money)
 	h.route("POST /console/money/settle", financeRoles, h.settle)
 	h.route("GET /console/recon", platformRoles, h.reconRuns)
@@ -292,6 +293,7 @@ type campaignView struct {
 	BarWidth, ElapsedX int
 	States             []stateCount
 	Late               bool // the projected end is after the deadline
+	CanRemind          bool // the visitor may remind the merchants now
 }
 
 type stateCount struct {
@@ -313,7 +315,7 @@ func (h *Handler) campaignPage(w http.ResponseWriter, r *http.Request, v *visit)
 		h.fail(w, r, v, http.StatusInternalServerError, "暂时无法读取签约进度，请稍后再试。")
 		return
 	}
-	cv := campaignView{P: p}
+	cv := campaignView{P: p, CanRemind: slices.Contains(onboardRoles, v.user.Role)}
 	if p.Total > 0 {
 		cv.Percent = p.Active * 100 / p.Total
 	}
@@ -329,7 +331,25 @@ func (h *Handler) campaignPage(w http.ResponseWriter, r *http.Request, v *visit)
 			cv.States = append(cv.States, stateCount{State: s, N: n})
 		}
 	}
-	h.render(w, http.StatusOK, "campaign.html", v, page{Title: "签约活动 " + c.Name, Nav: "merchants", Data: cv})
+	h.render(w, http.StatusOK, "campaign.html", v, page{Title: "签约活动 " + c.Name, Nav: "merchants", Data: cv, Info: r.URL.Query().Get("done")})
+}
+
+// campaignRemind reminds the campaign's merchants not active yet, now,
+// audited: an operator chasing the deadline.
+func (h *Handler) campaignRemind(w http.ResponseWriter, r *http.Request, v *visit) {
+	id := r.PathValue("id")
+	n, err := h.cfg.Gateway.OnboardingService().RemindNow(r.Context(), id)
+	if errors.Is(err, notfound.Err) {
+		h.fail(w, r, v, http.StatusNotFound, "没有这个签约活动。")
+		return
+	}
+	if err != nil {
+		h.cfg.Logger.Error("console: reminding a campaign", "campaign", id, "err", err)
+		h.fail(w, r, v, http.StatusInternalServerError, "暂时无法提醒，请稍后再试。")
+		return
+	}
+	h.record(r, v, "campaign.remind", "campaign:"+id, "", nil, map[string]int{"reminded": n})
+	http.Redirect(w, r, "/console/campaigns/"+id+"?done="+url.QueryEscape(fmt.Sprintf("已提醒 %d 家尚未开通的商户", n)), http.StatusSeeOther)
 }
 
 // now is the gateway's clock (tests move it).

@@ -181,5 +181,20 @@ func TestCampaignPage(t *testing.T) {
 		if st, _, _ := ops.do("GET", "/console/campaigns/cmp_nobody", nil); st != http.StatusNotFound {
 			t.Errorf("a campaign that does not exist: %d", st)
 		}
+		// Operations remind the merchants not active yet, at once, audited.
+		if !strings.Contains(body, "data-remind-form") {
+			t.Fatal("operations are not offered the reminder")
+		}
+		st, loc, _ := ops.do("POST", "/console/campaigns/"+c.ID+"/remind", url.Values{"csrf": {ops.csrf("/console/campaigns/" + c.ID)}})
+		if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/console/campaigns/"+c.ID+"?done=") {
+			t.Fatalf("remind: %d %s", st, loc)
+		}
+		log, err := e.Accounts.AuditLog(ctx, accounts.AuditQuery{Object: "campaign:" + c.ID, Limit: 5})
+		if err != nil || len(log) != 1 || log[0].Action != "campaign.remind" || log[0].ActorEmail != "ops@hutong.test" || !strings.Contains(string(log[0].After), `"reminded":2`) {
+			t.Fatalf("the reminder's audit: %+v %v", log, err)
+		}
+		if st, _, _ := ops.do("POST", "/console/campaigns/cmp_nobody/remind", url.Values{"csrf": {ops.csrf("/console/campaigns/" + c.ID)}}); st != http.StatusNotFound {
+			t.Errorf("reminding for no campaign: %d", st)
+		}
 	})
 }

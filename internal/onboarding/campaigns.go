@@ -96,30 +96,58 @@ func (s *Service) RemindCampaign(ctx context.Context, j jobs.Job) error {
 	}
 	now := s.now()
 	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		e := s.DB.In(tx)
-		invited, err := e.ContractList(ctx, store.ContractFilter{CampaignID: c.ID})
+		reminded, err := s.remind(ctx, tx, c)
 		if err != nil {
 			return err
-		}
-		reminded := 0
-		for _, sc := range invited {
-			if sc.Contract.State == contract.Active {
-				continue
-			}
-			id := sc.Contract.ID
-			if err := s.Events.Publish(ctx, tx, sc.Contract.MerchantID, EventContractReminder, id, map[string]any{
-				"contract_id": id, "campaign_id": c.ID, "channel": c.Channel, "state": sc.Contract.State, "deadline": c.Deadline,
-				"sign_url": s.signURL(id, sc.SignToken),
-			}); err != nil {
-				return err
-			}
-			reminded++
 		}
 		if next := now.Add(time.Duration(c.RemindEvery)); reminded > 0 && next.Before(c.Deadline) {
 			_, err = jobs.Enqueue(ctx, tx, jobs.New{Kind: KindCampaignRemind, Payload: ref{c.ID}, RunAt: next}, now)
 		}
 		return err
 	})
+}
+
+// RemindNow reminds the campaign's merchants that are not active yet, at
+// once (an operator chasing the deadline), and says how many. The
+// scheduled reminders carry on as they were: this one queues no next.
+func (s *Service) RemindNow(ctx context.Context, id string) (int, error) {
+	c, err := s.GetCampaign(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	var reminded int
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		reminded, err = s.remind(ctx, tx, c)
+		return err
+	})
+	if err == nil && reminded > 0 {
+		s.wake() // the reminders' webhooks are due now
+	}
+	return reminded, err
+}
+
+// remind publishes contract.reminder, with the signing link, for each of
+// the campaign's merchants not active yet, in tx.
+func (s *Service) remind(ctx context.Context, tx *sql.Tx, c campaign.Campaign) (int, error) {
+	invited, err := s.DB.In(tx).ContractList(ctx, store.ContractFilter{CampaignID: c.ID})
+	if err != nil {
+		return 0, err
+	}
+	reminded := 0
+	for _, sc := range invited {
+		if sc.Contract.State == contract.Active {
+			continue
+		}
+		id := sc.Contract.ID
+		if err := s.Events.Publish(ctx, tx, sc.Contract.MerchantID, EventContractReminder, id, map[string]any{
+			"contract_id": id, "campaign_id": c.ID, "channel": c.Channel, "state": sc.Contract.State, "deadline": c.Deadline,
+			"sign_url": s.signURL(id, sc.SignToken),
+		}); err != nil {
+			return reminded, err
+		}
+		reminded++
+	}
+	return reminded, nil
 }
 
 // CampaignProgress reports a campaign's progress and who is at risk

@@ -363,6 +363,18 @@ func TestCampaign(t *testing.T) {
 		if err := svc.RemindCampaign(ctx, jobs.Job{Kind: onboarding.KindCampaignRemind, Payload: []byte(`{"id":"cmp_gone"}`)}); err != nil {
 			t.Errorf("reminding for a campaign that is gone: %v, want nothing to do", err)
 		}
+		// An operator reminds at once: two more reminders, and no reminder
+		// job beside the scheduled one (claimed just above), so the
+		// schedule is not forked.
+		if n, err := svc.RemindNow(ctx, cmp.ID); err != nil || n != 2 || len(e.events.of(onboarding.EventContractReminder)) != 4 {
+			t.Errorf("RemindNow = %d, %v; %d reminders in all, want 2 more (4)", n, err, len(e.events.of(onboarding.EventContractReminder)))
+		}
+		if kinds := e.due(t, start.Add(2*time.Hour)); kinds[onboarding.KindCampaignRemind] != 0 {
+			t.Errorf("jobs due after RemindNow %v, want no new %s", kinds, onboarding.KindCampaignRemind)
+		}
+		if _, err := svc.RemindNow(ctx, "cmp_gone"); !errors.Is(err, notfound.Err) {
+			t.Errorf("RemindNow of no campaign: %v, want not found", err)
+		}
 
 		// An hour in, nobody active: each step is taken to last a day, so
 		// neither merchant makes the two-day deadline, the one with more
