@@ -16,6 +16,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/accounts"
 	"github.com/hutong-pay/hutong/internal/campaign"
+	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/notfound"
@@ -353,12 +354,7 @@ func (h *Handler) campaignRemind(w http.ResponseWriter, r *http.Request, v *visi
 }
 
 // now is the gateway's clock (tests move it).
-func (h *Handler) now() time.Time {
-	if h.cfg.Gateway.Now != nil {
-		return h.cfg.Gateway.Now()
-	}
-	return time.Now()
-}
+func (h *Handler) now() time.Time { return clock.Func(h.cfg.Gateway.Now).Now() }
 
 // onboardingFilter selects a merchant's contract on a channel.
 func onboardingFilter(merchantID, ch string) onboarding.ContractFilter {

@@ -10,7 +10,6 @@ package gateway
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -195,7 +194,6 @@ var (
 	ErrAlreadyPaid       = payments.ErrAlreadyPaid
 	ErrPaidByOther       = payments.ErrPaidByOther
 	ErrWalletRefused     = payments.ErrWalletRefused
-	ErrNotRefundable     = errors.New("the payment cannot be refunded")
 	ErrRefundTooLarge    = payment.ErrRefundExceeds
 	ErrNotAwaitingReturn = refunds.ErrNotAwaitingReturn
 	ErrPayForMeClosed    = payforme.ErrClosed
@@ -216,9 +214,6 @@ const (
 	KindAttemptClose  = payments.KindAttemptClose
 	KindRefundExecute = refunds.KindExecute
 )
-
-// DefaultPollSchedule is payments.DefaultPollSchedule.
-var DefaultPollSchedule = payments.DefaultPollSchedule
 
 // PaymentService is the payments service: Payments, or, when that is nil,
 // one built on first use from the gateway's own fields, publishing
@@ -284,10 +279,6 @@ type paymentsLater struct{ s *Service }
 
 func (p paymentsLater) GetPayment(ctx context.Context, merchantID, id string) (payment.Payment, error) {
 	return p.s.PaymentService().GetPayment(ctx, merchantID, id)
-}
-
-func (p paymentsLater) PaymentByID(ctx context.Context, id string) (payment.Payment, error) {
-	return p.s.PaymentService().PaymentByID(ctx, id)
 }
 
 func (p paymentsLater) LockPayment(ctx context.Context, tx *sql.Tx, id, merchantID string) (payment.Payment, error) {
