@@ -107,6 +107,21 @@ func (f userFlags) open(ctx context.Context, args []string) (*accounts.Service, 
 	return &accounts.Service{DB: db}, func() { db.Close() }, nil
 }
 
+// openUser is open, and the user --email names; the caller closes the
+// database.
+func (f userFlags) openUser(ctx context.Context, args []string) (*accounts.Service, accounts.User, func(), error) {
+	svc, closeDB, err := f.open(ctx, args)
+	if err != nil {
+		return nil, accounts.User{}, nil, err
+	}
+	u, err := svc.UserByEmail(ctx, *f.email)
+	if err != nil {
+		closeDB()
+		return nil, u, nil, fmt.Errorf("%s: %w", f.fs.Name(), err)
+	}
+	return svc, u, closeDB, nil
+}
+
 func runUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newUserFlags("add", `Adds a user of the console, or with --role merchant of one merchant's portal.
 The password is read from `+EnvPassword+` or else the first line of stdin
@@ -172,15 +187,11 @@ func runUserSetDisabled(ctx context.Context, name string, disabled bool, args []
 		synopsis = "Enables a disabled user again: they can sign in with their password."
 	}
 	f := newUserFlags(name, synopsis, true, stderr)
-	svc, closeDB, err := f.open(ctx, args)
+	svc, u, closeDB, err := f.openUser(ctx, args)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	u, err := svc.UserByEmail(ctx, *f.email)
-	if err != nil {
-		return fmt.Errorf("user %s: %w", name, err)
-	}
 	if err := svc.SetDisabled(ctx, u.ID, disabled); err != nil {
 		return err
 	}
@@ -191,15 +202,11 @@ func runUserSetDisabled(ctx context.Context, name string, disabled bool, args []
 func runUserPassword(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newUserFlags("password", `Sets a user's password, read from `+EnvPassword+` or else the first line of
 stdin, and ends every session of theirs.`, true, stderr)
-	svc, closeDB, err := f.open(ctx, args)
+	svc, u, closeDB, err := f.openUser(ctx, args)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	u, err := svc.UserByEmail(ctx, *f.email)
-	if err != nil {
-		return fmt.Errorf("user password: %w", err)
-	}
 	password, err := readPassword()
 	if err != nil {
 		return fmt.Errorf("user password: %w", err)
@@ -213,15 +220,11 @@ stdin, and ends every session of theirs.`, true, stderr)
 
 func runUserLogout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newUserFlags("logout", "Ends every session of a user, on every browser: for a lost laptop.", true, stderr)
-	svc, closeDB, err := f.open(ctx, args)
+	svc, u, closeDB, err := f.openUser(ctx, args)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	u, err := svc.UserByEmail(ctx, *f.email)
-	if err != nil {
-		return fmt.Errorf("user logout: %w", err)
-	}
 	n, err := svc.LogoutEverywhere(ctx, u.ID)
 	if err != nil {
 		return err
