@@ -125,22 +125,22 @@ func (h *Handler) analyticsData(r *http.Request, v *visit, aq analyticsQuery) (a
 	if err != nil {
 		return p, err
 	}
-	p.Reports = append(p.Reports, shareReport(share, aq))
+	p.Reports = append(p.Reports, shareReport(share))
 	buyers, err := db.NewBuyers(ctx, ap)
 	if err != nil {
 		return p, err
 	}
-	p.Reports = append(p.Reports, newBuyersReport(buyers, aq))
+	p.Reports = append(p.Reports, newBuyersReport(buyers))
 	aov, err := db.WalletAOV(ctx, ap)
 	if err != nil {
 		return p, err
 	}
-	p.Reports = append(p.Reports, aovReport(aov, aq))
+	p.Reports = append(p.Reports, aovReport(aov))
 	refunds, err := db.RefundRates(ctx, ap)
 	if err != nil {
 		return p, err
 	}
-	p.Reports = append(p.Reports, refundReport(refunds, aq))
+	p.Reports = append(p.Reports, refundReport(refunds))
 	if p.Portal {
 		return p, nil // a rollout is the marketplace's, read across merchants
 	}
@@ -167,7 +167,7 @@ func wallets(chs []string) []string {
 	return out
 }
 
-func shareReport(rows []store.ShareRow, aq analyticsQuery) report {
+func shareReport(rows []store.ShareRow) report {
 	orders := map[[2]string]int64{}
 	gmv := map[[2]string]int64{}
 	var chs []string
@@ -205,7 +205,7 @@ func shareReport(rows []store.ShareRow, aq analyticsQuery) report {
 	return rep
 }
 
-func newBuyersReport(rows []store.NewBuyerRow, aq analyticsQuery) report {
+func newBuyersReport(rows []store.NewBuyerRow) report {
 	rep := report{Title: "新买家：首单用哪个钱包付", CSV: "new_buyers", Head: []string{"周（北京时间）", "市场层级", "钱包", "新买家"},
 		Note: "买家在整个平台上的第一笔已支付订单落在这一周，按那笔订单的钱包与地区计。"}
 	var weeks []time.Time
@@ -237,7 +237,7 @@ func newBuyersReport(rows []store.NewBuyerRow, aq analyticsQuery) report {
 	return rep
 }
 
-func aovReport(rows []store.AOVRow, aq analyticsQuery) report {
+func aovReport(rows []store.AOVRow) report {
 	rep := report{Title: "客单价：各钱包在各层级", CSV: "order_value", Head: []string{"钱包", "市场层级", "订单数", "成交额", "客单价"}}
 	var chs []string
 	avg := map[[2]string]float64{}
@@ -275,7 +275,7 @@ func aovReport(rows []store.AOVRow, aq analyticsQuery) report {
 	return rep
 }
 
-func refundReport(rows []store.RefundRow, aq analyticsQuery) report {
+func refundReport(rows []store.RefundRow) report {
 	rep := report{Title: "退款率：各钱包", CSV: "refunds", Head: []string{"钱包", "已支付订单", "有退款的订单", "退款率", "仅退款订单", "仅退款占比"},
 		Note: "按订单的支付时间计；仅退款即买家未退货。重复支付的退款不计。"}
 	chart := svgchart.Chart{Kind: svgchart.GroupedBar, Title: rep.Title, Format: svgchart.Percent}
