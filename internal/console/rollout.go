@@ -181,24 +181,45 @@ type previewPage struct {
 	RemovedSample []string
 }
 
+// ruleEdit is an editor form's rule as sent, beside the rule as it is.
+type ruleEdit struct {
+	method string
+	form   ruleForm
+	rule   rollout.Rule
+	days   int
+	cur    *rollout.Rule
+	base   int // the version the rule is at
+}
+
+// ruleEdit reads what the preview and the save both start from: the
+// method, the form's rule (refused, the editor again with refused before
+// the reason) and the method's current rule.
+func (h *Handler) ruleEdit(w http.ResponseWriter, r *http.Request, v *visit, refused string) (ruleEdit, bool) {
+	method, ok := h.rolloutMethodOf(w, r, v)
+	if !ok {
+		return ruleEdit{}, false
+	}
+	ed := ruleEdit{method: method, form: readRuleForm(r)}
+	var err error
+	if ed.rule, ed.days, err = ed.form.parse(); err != nil {
+		h.renderMethod(w, r, v, http.StatusBadRequest, method, ed.form, refused+fieldMessage(err), "")
+		return ed, false
+	}
+	if ed.cur, ed.base, err = h.currentRule(r, method); err != nil {
+		h.rolloutTrouble(w, r, v, "reading a rollout rule", err)
+		return ed, false
+	}
+	return ed, true
+}
+
 // rolloutPreview dry-runs the edited rule and shows its diff; it saves
 // nothing. Its confirm form carries the same values to rolloutSave.
 func (h *Handler) rolloutPreview(w http.ResponseWriter, r *http.Request, v *visit) {
-	method, ok := h.rolloutMethodOf(w, r, v)
+	ed, ok := h.ruleEdit(w, r, v, "未预览，规则没有改动：")
 	if !ok {
 		return
 	}
-	f := readRuleForm(r)
-	rule, days, err := f.parse()
-	if err != nil {
-		h.renderMethod(w, r, v, http.StatusBadRequest, method, f, "未预览，规则没有改动："+fieldMessage(err), "")
-		return
-	}
-	cur, _, err := h.currentRule(r, method)
-	if err != nil {
-		h.rolloutTrouble(w, r, v, "reading a rollout rule", err)
-		return
-	}
+	method, f, rule, days, cur := ed.method, ed.form, ed.rule, ed.days, ed.cur
 	added, removed, seen, err := h.cfg.Gateway.RolloutService().DryRun(r.Context(), method, rule, days)
 	if err != nil {
 		h.rolloutTrouble(w, r, v, "dry-running a rollout rule", err)
@@ -219,21 +240,11 @@ func (h *Handler) rolloutPreview(w http.ResponseWriter, r *http.Request, v *visi
 // rolloutSave saves the rule a preview showed, as a new version with the
 // operator's email and reason, unless the rule changed since the preview.
 func (h *Handler) rolloutSave(w http.ResponseWriter, r *http.Request, v *visit) {
-	method, ok := h.rolloutMethodOf(w, r, v)
+	ed, ok := h.ruleEdit(w, r, v, "未保存：")
 	if !ok {
 		return
 	}
-	f := readRuleForm(r)
-	rule, _, err := f.parse()
-	if err != nil {
-		h.renderMethod(w, r, v, http.StatusBadRequest, method, f, "未保存："+fieldMessage(err), "")
-		return
-	}
-	cur, base, err := h.currentRule(r, method)
-	if err != nil {
-		h.rolloutTrouble(w, r, v, "reading a rollout rule", err)
-		return
-	}
+	method, f, rule, cur, base := ed.method, ed.form, ed.rule, ed.cur, ed.base
 	// Someone else saved between this preview and its confirmation: the
 	// dry run and diff the operator agreed to are no longer the truth.
 	if f.Base != strconv.Itoa(base) {
