@@ -10,6 +10,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/accounts"
 	"github.com/hutong-pay/hutong/internal/analytics"
+	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/csvsafe"
 	"github.com/hutong-pay/hutong/internal/rollout"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -154,11 +155,16 @@ func (h *Handler) analyticsData(r *http.Request, v *visit, aq analyticsQuery) (a
 	return p, nil
 }
 
-// wallets lists the channels present in rows, WeChat Pay and Alipay first.
+// wallets lists the channels present in rows, the registered wallets in
+// their rank first, then any other in the order met.
 func wallets(chs []string) []string {
+	var order []string
+	for _, w := range channel.Wallets() {
+		order = append(order, w.Name)
+	}
 	seen := map[string]bool{}
 	var out []string
-	for _, c := range append([]string{"wechatpay", "alipay"}, chs...) {
+	for _, c := range append(order, chs...) {
 		if !seen[c] && slices.Contains(chs, c) {
 			seen[c] = true
 			out = append(out, c)

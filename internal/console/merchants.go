@@ -16,6 +16,7 @@ import (
 
 	"github.com/hutong-pay/hutong/internal/accounts"
 	"github.com/hutong-pay/hutong/internal/campaign"
+	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/merchant"
@@ -60,11 +61,8 @@ func (h *Handler) moneyRoutes() {
 
 // channelName is a wallet as people call it.
 func channelName(ch string) string {
-	switch ch {
-	case "wechatpay":
-		return "微信支付"
-	case "alipay":
-		return "支付宝"
+	if w, ok := channel.LookupWallet(ch); ok {
+		return w.Title
 	}
 	return ch
 }
