@@ -13,6 +13,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/mismatches"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
+	"github.com/hutong-pay/hutong/internal/walletcall"
 )
 
 // KindAttemptClose closes a wallet order that lost: another attempt paid
@@ -82,7 +83,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if ip == "" {
 		ip = "127.0.0.1"
 	}
-	action, err := atWallet(ctx, ch, "prepay", func() (channel.Action, error) {
+	action, err := walletcall.Do(ctx, ch, "prepay", func() (channel.Action, error) {
 		return acct.Connector.Prepay(ctx, channel.Prepay{
 			OutTradeNo: a.ID, Method: a.Method, Amount: p.Amount, Description: p.Description,
 			NotifyURL: acct.NotifyURL(s.BaseURL, ch), ReturnURL: req.ReturnURL, ExpiresAt: p.ExpiresAt,
@@ -107,7 +108,7 @@ func (s *Service) StartAttempt(ctx context.Context, paymentID string, req Attemp
 	if err != nil {
 		// Paid meanwhile: the order just opened must not take money.
 		if errors.Is(err, ErrPaidByOther) {
-			if cerr := atWalletErr(ctx, ch, "close", func() error { return acct.Connector.Close(context.WithoutCancel(ctx), a.ID, subMerchant(m, ch)) }); cerr != nil {
+			if cerr := walletcall.DoErr(ctx, ch, "close", func() error { return acct.Connector.Close(context.WithoutCancel(ctx), a.ID, subMerchant(m, ch)) }); cerr != nil {
 				// The attempt was never stored: now only its expiry at
 				// the wallet ends the order.
 				s.log().Warn("closing a wallet order its payment no longer needs", "attempt", a.ID, "channel", ch, "err", cerr)
@@ -149,10 +150,10 @@ func (s *Service) closeAttempt(ctx context.Context, p payment.Payment, a payment
 		return false, ErrMethodNotOpen
 	}
 	conn, sub := acct.Connector, subMerchant(m, a.Channel)
-	err = atWalletErr(ctx, a.Channel, "close", func() error { return conn.Close(ctx, a.ID, sub) })
+	err = walletcall.DoErr(ctx, a.Channel, "close", func() error { return conn.Close(ctx, a.ID, sub) })
 	if err != nil && !errors.Is(err, channel.ErrNotFound) {
 		// The wallet refuses to close a paid order: learn that it is paid.
-		t, qerr := atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return conn.Query(ctx, a.ID, sub) })
+		t, qerr := walletcall.Do(ctx, a.Channel, "query", func() (channel.Trade, error) { return conn.Query(ctx, a.ID, sub) })
 		if qerr == nil && (t.State == channel.TradePaid || t.State == channel.TradeRefunded) {
 			err := s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
 			s.Refused.Note(ctx, a.Channel, mismatches.SourceQuery, "query:"+a.ID, err)

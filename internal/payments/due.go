@@ -15,6 +15,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/mismatches"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/walletcall"
 )
 
 // A pending wallet order is asked about at its wallet on a schedule
@@ -150,7 +151,7 @@ func (s *Service) ask(ctx context.Context, m merchant.Merchant, a payment.Attemp
 	if !ok {
 		return t, false, ErrMethodNotOpen
 	}
-	t, err = atWallet(ctx, a.Channel, "query", func() (channel.Trade, error) { return acct.Connector.Query(ctx, a.ID, subMerchant(m, a.Channel)) })
+	t, err = walletcall.Do(ctx, a.Channel, "query", func() (channel.Trade, error) { return acct.Connector.Query(ctx, a.ID, subMerchant(m, a.Channel)) })
 	if errors.Is(err, channel.ErrNotFound) {
 		return t, false, nil
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
+	"github.com/hutong-pay/hutong/internal/walletcall"
 )
 
 // Service keeps payments and their wallet orders.
@@ -183,7 +184,7 @@ func (s *Service) CreatePayment(ctx context.Context, m merchant.Merchant, req pa
 	}
 	// The wallet first: if hutong crashes before storing the payment, the
 	// wallet holds an order no buyer ever saw, which expires unpaid.
-	action, err := atWallet(ctx, p.Channel, "prepay", func() (channel.Action, error) {
+	action, err := walletcall.Do(ctx, p.Channel, "prepay", func() (channel.Action, error) {
 		return acct.Connector.Prepay(ctx, channel.Prepay{
 			OutTradeNo: p.ID, Method: p.Method, Amount: p.Amount, Description: p.Description,
 			NotifyURL: acct.NotifyURL(s.BaseURL, p.Channel), ReturnURL: p.ReturnURL, ExpiresAt: p.ExpiresAt,
