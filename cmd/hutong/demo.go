@@ -117,6 +117,11 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := seedConsoleUsers(ctx, &accounts.Service{DB: db}); err != nil {
 		return err
 	}
+	// The console opens on the analytics, which read the rollup: build it
+	// now rather than a minute from now, when its job first runs.
+	if _, err := svc.RefreshAnalytics(ctx); err != nil {
+		return err
+	}
 	if err := svc.ScheduleDaily(ctx); err != nil {
 		return err
 	}

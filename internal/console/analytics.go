@@ -142,6 +142,11 @@ func (h *Handler) analyticsData(r *http.Request, v *visit, aq analyticsQuery) (a
 		return p, err
 	}
 	p.Reports = append(p.Reports, refundReport(refunds))
+	funnels, err := h.funnelReports(ctx, ap)
+	if err != nil {
+		return p, err
+	}
+	p.Reports = append(p.Reports, funnels...)
 	if p.Portal {
 		return p, nil // a rollout is the marketplace's, read across merchants
 	}

@@ -15,9 +15,13 @@ func (s *Service) queue() *jobs.Queue { return &jobs.Queue{DB: s.DB, Now: s.Now}
 
 // ScheduleDaily queues the recurring jobs if they are not queued yet:
 // money's (the hourly check for overdue money, settlement at 02:00,
-// reconciliation at 10:30) and the maintenance at 03:00, Beijing time.
+// reconciliation at 10:30), the analytics rollup's refresh every minute,
+// and the maintenance at 03:00, Beijing time.
 func (s *Service) ScheduleDaily(ctx context.Context) error {
 	if err := s.MoneyService().ScheduleDaily(ctx); err != nil {
+		return err
+	}
+	if err := s.queue().ScheduleEvery(ctx, KindAnalyticsRefresh, AnalyticsEvery); err != nil {
 		return err
 	}
 	return s.queue().ScheduleDaily(ctx, KindPrune, 3, 0)

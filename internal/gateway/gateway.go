@@ -319,6 +319,7 @@ func (s *Service) Worker(id string) *jobs.Worker {
 			KindReconcileDaily:   s.MoneyService().ReconcileDaily,
 			KindPrune:            s.Prune,
 			KindOverdue:          s.MoneyService().CheckOverdue,
+			KindAnalyticsRefresh: s.analyticsJob,
 
 			onboarding.KindContractPoll:   s.OnboardingService().PollContract,
 			onboarding.KindCampaignRemind: s.OnboardingService().RemindCampaign,

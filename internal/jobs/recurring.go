@@ -33,6 +33,14 @@ func (q *Queue) ScheduleHourly(ctx context.Context, kind string) error {
 	return q.scheduleAt(ctx, kind, next, next.Format(time.RFC3339))
 }
 
+// ScheduleEvery queues a job of kind at the next multiple of every (since
+// the Unix epoch), unless one is waiting: a job that runs every minute
+// calls it again when it runs.
+func (q *Queue) ScheduleEvery(ctx context.Context, kind string, every time.Duration) error {
+	next := q.now().Truncate(every).Add(every)
+	return q.scheduleAt(ctx, kind, next, next.Format(time.RFC3339Nano))
+}
+
 // scheduleAt queues a recurring job's next run, unless one is waiting.
 func (q *Queue) scheduleAt(ctx context.Context, kind string, at time.Time, unique string) error {
 	return q.DB.Tx(ctx, func(tx *sql.Tx) error {

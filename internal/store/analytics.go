@@ -130,10 +130,47 @@ func (e Executor) tierSQL(col string, overrides rollout.TierTable) (string, erro
 // tiers under DefaultTierTable with Tiers' entries added or replaced (nil
 // for the default; pass the rule set's TierOverrides to match the
 // rollout's own view).
+//
+// Category and Province narrow the marketplace to the merchants of one
+// category and of one province (the first two digits of the merchant's
+// region code); Tier keeps only one market tier's rows ("" keeps all).
+//
+// The reports read the analytics rollup (rollup.go) when the span is
+// whole Beijing days and Tiers is the rollup's; Live makes them read the
+// payments themselves: always current, and at a million payments,
+// seconds.
 type AnalyticsParams struct {
 	From, To   time.Time
 	MerchantID string
+	Category   string
+	Province   string
+	Tier       string
 	Tiers      rollout.TierTable
+	Live       bool
+}
+
+// liveMerchants is the condition on payments (as p) that selects the
+// params' merchants; its parameters are $3 (merchant), $4 (category) and
+// $5 (province), as rollupMerchants'.
+const liveMerchants = `($3 = '' OR p.merchant_id = $3) AND (($4 = '' AND $5 = '') OR p.merchant_id IN (
+	SELECT id FROM merchants WHERE ($4 = '' OR category = $4) AND ($5 = '' OR substr(region_code, 1, 2) = $5)))`
+
+// args are the params' query arguments, $1 to $5.
+func (p AnalyticsParams) args(from, to int64) []any {
+	return []any{from, to, p.MerchantID, p.Category, p.Province}
+}
+
+// keepTier drops the rows of other market tiers than p.Tier.
+func keepTier[T any](p AnalyticsParams, rows []T, tier func(T) string) []T {
+	if p.Tier == "" {
+		return rows
+	}
+	return slices.DeleteFunc(rows, func(r T) bool { return tier(r) != p.Tier })
+}
+
+// spanErr names the report and its span in err.
+func spanErr(report string, p AnalyticsParams, err error) error {
+	return fmt.Errorf("%s from %s to %s: %w", report, p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
 }
 
 // ShareRow is one Beijing week's paid orders and GMV (fen) in one market
@@ -151,22 +188,34 @@ type ShareRow struct {
 // wallet, ordered so: the share of each wallet in each tier, week by
 // week.
 func (e Executor) MethodShare(ctx context.Context, p AnalyticsParams) ([]ShareRow, error) {
-	tier, err := e.tierSQL("region_code", p.Tiers)
-	if err != nil {
-		return nil, fmt.Errorf("method share: %w", err)
-	}
-	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (r ShareRow, err error) {
+	scan := func(rows *sql.Rows) (r ShareRow, err error) {
 		var week int64
 		err = rows.Scan(&week, &r.Tier, &r.Channel, &r.Orders, &r.GMV)
 		r.Week = weekStart(week)
 		return r, err
-	}, `SELECT `+weekSQL("paid_at")+`, `+tier+`, channel, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT)
-		FROM payments WHERE status = 'succeeded' AND paid_at >= $1 AND paid_at < $2 AND ($3 = '' OR merchant_id = $3)
-		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, Micros(p.From), Micros(p.To), p.MerchantID)
-	if err != nil {
-		return nil, fmt.Errorf("method share from %s to %s: %w", p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
 	}
-	return out, nil
+	from, to, rolled, err := e.readsRollup(ctx, p)
+	if err != nil {
+		return nil, spanErr("method share", p, err)
+	}
+	var out []ShareRow
+	if rolled {
+		out, err = QueryAll(ctx, e.q, scan, `SELECT day / 7, tier, channel, CAST(SUM(orders) AS BIGINT), CAST(SUM(gmv) AS BIGINT)
+			FROM analytics_days WHERE day >= $1 AND day < $2 AND `+rollupMerchants+`
+			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, p.args(from, to)...)
+	} else {
+		tier, terr := e.tierSQL("p.region_code", p.Tiers)
+		if terr != nil {
+			return nil, fmt.Errorf("method share: %w", terr)
+		}
+		out, err = QueryAll(ctx, e.q, scan, `SELECT `+weekSQL("p.paid_at")+`, `+tier+`, p.channel, COUNT(*), CAST(COALESCE(SUM(p.amount), 0) AS BIGINT)
+			FROM payments p WHERE p.status = 'succeeded' AND p.paid_at >= $1 AND p.paid_at < $2 AND `+liveMerchants+`
+			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, p.args(Micros(p.From), Micros(p.To))...)
+	}
+	if err != nil {
+		return nil, spanErr("method share", p, err)
+	}
+	return keepTier(p, out, func(r ShareRow) string { return r.Tier }), nil
 }
 
 // NewBuyerRow is how many buyers made their first paid order on the
@@ -182,44 +231,58 @@ type NewBuyerRow struct {
 // NewBuyers counts the buyers whose first paid order on the whole
 // marketplace, at any merchant and ever, was paid in [From, To), by the
 // week, tier and wallet of that order: the buyers a wallet brought. With
-// MerchantID, only buyers whose first order was at that merchant. Of two
-// first orders paid in one microsecond, the one of the smaller id counts,
-// so that a buyer is counted once. Orders without a buyer id (anyone's)
-// count for no one.
+// a merchant (or category, or province), only buyers whose first order
+// was at such a merchant. Of two first orders paid in one microsecond,
+// the one of the smaller id counts, so that a buyer is counted once.
+// Orders without a buyer id (anyone's) count for no one.
 func (e Executor) NewBuyers(ctx context.Context, p AnalyticsParams) ([]NewBuyerRow, error) {
-	tier, err := e.tierSQL("region_code", p.Tiers)
-	if err != nil {
-		return nil, fmt.Errorf("new buyers: %w", err)
-	}
-	// Orders paid before To are all a buyer's first order can be among;
-	// payments_buyer (buyer_id, paid_at) gives them in the window's order.
-	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (r NewBuyerRow, err error) {
+	scan := func(rows *sql.Rows) (r NewBuyerRow, err error) {
 		var week int64
 		err = rows.Scan(&week, &r.Tier, &r.Channel, &r.Buyers)
 		r.Week = weekStart(week)
 		return r, err
-	}, `SELECT `+weekSQL("paid_at")+`, `+tier+`, channel, COUNT(*) FROM (
-			SELECT paid_at, region_code, channel, merchant_id,
-				ROW_NUMBER() OVER (PARTITION BY buyer_id ORDER BY paid_at, id) AS n
-			FROM payments WHERE buyer_id <> '' AND status = 'succeeded' AND paid_at > 0 AND paid_at < $2) f
-		WHERE n = 1 AND paid_at >= $1 AND ($3 = '' OR merchant_id = $3)
-		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, Micros(p.From), Micros(p.To), p.MerchantID)
-	if err != nil {
-		return nil, fmt.Errorf("new buyers from %s to %s: %w", p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
 	}
-	return out, nil
+	from, to, rolled, err := e.readsRollup(ctx, p)
+	if err != nil {
+		return nil, spanErr("new buyers", p, err)
+	}
+	var out []NewBuyerRow
+	if rolled {
+		out, err = QueryAll(ctx, e.q, scan, `SELECT day / 7, tier, channel, CAST(SUM(new_buyers) AS BIGINT)
+			FROM analytics_days WHERE day >= $1 AND day < $2 AND new_buyers > 0 AND `+rollupMerchants+`
+			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, p.args(from, to)...)
+	} else {
+		tier, terr := e.tierSQL("p.region_code", p.Tiers)
+		if terr != nil {
+			return nil, fmt.Errorf("new buyers: %w", terr)
+		}
+		// Orders paid before To are all a buyer's first order can be
+		// among; payments_first_order gives them in the window's order.
+		out, err = QueryAll(ctx, e.q, scan, `SELECT `+weekSQL("p.paid_at")+`, `+tier+`, p.channel, COUNT(*) FROM (
+				SELECT paid_at, region_code, channel, merchant_id,
+					ROW_NUMBER() OVER (PARTITION BY buyer_id ORDER BY paid_at, id) AS n
+				FROM payments WHERE buyer_id <> '' AND status = 'succeeded' AND paid_at > 0 AND paid_at < $2) p
+			WHERE p.n = 1 AND p.paid_at >= $1 AND `+liveMerchants+`
+			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, p.args(Micros(p.From), Micros(p.To))...)
+	}
+	if err != nil {
+		return nil, spanErr("new buyers", p, err)
+	}
+	return keepTier(p, out, func(r NewBuyerRow) string { return r.Tier }), nil
 }
 
-// RolloutParams selects the exposures to one method in [From, To).
+// RolloutParams selects the buyers who entered an arm of one method's
+// rollout in [From, To); Live as in AnalyticsParams.
 type RolloutParams struct {
 	Method   string
 	From, To time.Time
+	Live     bool
 }
 
 // ConversionRow is, for one market tier (the exposure's) and one arm of
-// the rollout (shown the method or not), the distinct buyers exposed and,
-// of those, the buyers who paid any order at any merchant after their
-// first exposure in that arm and before To.
+// the rollout (shown the method or not), the distinct buyers who entered
+// it and, of those, the buyers who paid any order at any merchant after
+// entering and before To.
 type ConversionRow struct {
 	Tier    string
 	Shown   bool
@@ -228,24 +291,42 @@ type ConversionRow struct {
 }
 
 // RolloutConversion compares the buyers shown p.Method at checkout with
-// those not shown it, per market tier, over exposures in [From, To): the
-// counts analytics.NewcombeDiff reads. Conversion is to any paid order,
-// by any wallet: showing a second wallet is meant to make buyers pay, not
-// to move them from one wallet to the other. A buyer whose arm or tier
-// changed within the span (a ramp moved them) counts in each, from their
-// first exposure there. Exposures without a buyer id are left out.
+// those not shown it, per market tier: the counts analytics.NewcombeDiff
+// reads. A buyer enters an arm (and tier) at their first exposure in it
+// ever, as an experiment assigns once; the buyers who entered within
+// [From, To) are counted, each converted if they paid any order, by any
+// wallet, after entering and before To: showing a second wallet is meant
+// to make buyers pay, not to move them from one wallet to the other. A
+// buyer a ramp moved from one arm to the other counts in each, from their
+// entry there. Exposures without a buyer id are left out. A rollout is
+// the marketplace's: there is no merchant filter.
 func (e Executor) RolloutConversion(ctx context.Context, p RolloutParams) ([]ConversionRow, error) {
-	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (r ConversionRow, err error) {
+	scan := func(rows *sql.Rows) (r ConversionRow, err error) {
 		var shown int
 		err = rows.Scan(&r.Tier, &shown, &r.Exposed, &r.Paid)
 		r.Shown = shown != 0
 		return r, err
-	}, `SELECT x.tier, x.shown, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (
+	}
+	rolled := false
+	if !p.Live {
+		st, err := e.AnalyticsStateGet(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rolled = !st.RefreshedAt.IsZero()
+	}
+	query := `SELECT x.tier, x.shown, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (
 				SELECT 1 FROM payments p WHERE p.buyer_id = x.buyer_id AND p.paid_at >= x.first_at AND p.paid_at < $3 AND p.status = 'succeeded')
 			THEN 1 ELSE 0 END), 0)
 		FROM (SELECT buyer_id, tier, shown, MIN(at) AS first_at FROM exposures
-			WHERE method = $1 AND at >= $2 AND at < $3 AND buyer_id <> '' GROUP BY buyer_id, tier, shown) x
-		GROUP BY x.tier, x.shown ORDER BY x.tier, x.shown`, p.Method, Micros(p.From), Micros(p.To))
+			WHERE method = $1 AND at < $3 AND buyer_id <> '' GROUP BY buyer_id, tier, shown HAVING MIN(at) >= $2) x
+		GROUP BY x.tier, x.shown ORDER BY x.tier, x.shown`
+	if rolled {
+		query = `SELECT tier, shown, COUNT(*), COALESCE(SUM(CASE WHEN paid_at > 0 AND paid_at < $3 THEN 1 ELSE 0 END), 0)
+			FROM rollout_arms WHERE method = $1 AND entered_at >= $2 AND entered_at < $3
+			GROUP BY tier, shown ORDER BY tier, shown`
+	}
+	out, err := QueryAll(ctx, e.q, scan, query, p.Method, Micros(p.From), Micros(p.To))
 	if err != nil {
 		return nil, fmt.Errorf("conversion of %s's rollout from %s to %s: %w", p.Method, p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
 	}
@@ -266,19 +347,31 @@ type AOVRow struct {
 // To): whether the new wallet's buyers spend more or less per order, and
 // where.
 func (e Executor) WalletAOV(ctx context.Context, p AnalyticsParams) ([]AOVRow, error) {
-	tier, err := e.tierSQL("region_code", p.Tiers)
-	if err != nil {
-		return nil, fmt.Errorf("order value by wallet: %w", err)
-	}
-	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (r AOVRow, err error) {
+	scan := func(rows *sql.Rows) (r AOVRow, err error) {
 		return r, rows.Scan(&r.Channel, &r.Tier, &r.Orders, &r.GMV)
-	}, `SELECT channel, `+tier+`, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT)
-		FROM payments WHERE status = 'succeeded' AND paid_at >= $1 AND paid_at < $2 AND ($3 = '' OR merchant_id = $3)
-		GROUP BY 1, 2 ORDER BY 1, 2`, Micros(p.From), Micros(p.To), p.MerchantID)
-	if err != nil {
-		return nil, fmt.Errorf("order value by wallet from %s to %s: %w", p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
 	}
-	return out, nil
+	from, to, rolled, err := e.readsRollup(ctx, p)
+	if err != nil {
+		return nil, spanErr("order value by wallet", p, err)
+	}
+	var out []AOVRow
+	if rolled {
+		out, err = QueryAll(ctx, e.q, scan, `SELECT channel, tier, CAST(SUM(orders) AS BIGINT), CAST(SUM(gmv) AS BIGINT)
+			FROM analytics_days WHERE day >= $1 AND day < $2 AND `+rollupMerchants+`
+			GROUP BY 1, 2 ORDER BY 1, 2`, p.args(from, to)...)
+	} else {
+		tier, terr := e.tierSQL("p.region_code", p.Tiers)
+		if terr != nil {
+			return nil, fmt.Errorf("order value by wallet: %w", terr)
+		}
+		out, err = QueryAll(ctx, e.q, scan, `SELECT p.channel, `+tier+`, COUNT(*), CAST(COALESCE(SUM(p.amount), 0) AS BIGINT)
+			FROM payments p WHERE p.status = 'succeeded' AND p.paid_at >= $1 AND p.paid_at < $2 AND `+liveMerchants+`
+			GROUP BY 1, 2 ORDER BY 1, 2`, p.args(Micros(p.From), Micros(p.To))...)
+	}
+	if err != nil {
+		return nil, spanErr("order value by wallet", p, err)
+	}
+	return keepTier(p, out, func(r AOVRow) string { return r.Tier }), nil
 }
 
 // RefundRow is, for one wallet, the orders paid in a report's span, how
@@ -298,17 +391,34 @@ type RefundRow struct {
 // by wallet over [From, To), by the order's paid_at (a refund booked
 // after To still counts against its order: the rate is of the orders).
 func (e Executor) RefundRates(ctx context.Context, p AnalyticsParams) ([]RefundRow, error) {
-	// refunded > 0 first: most orders have no refund, and it spares them
-	// the look-up in refunds (refunds_payment).
-	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (r RefundRow, err error) {
+	scan := func(rows *sql.Rows) (r RefundRow, err error) {
 		return r, rows.Scan(&r.Channel, &r.Orders, &r.Refunded, &r.RefundOnly)
-	}, `SELECT p.channel, COUNT(*),
-			COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind <> 'duplicate_charge') THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind = 'refund_only') THEN 1 ELSE 0 END), 0)
-		FROM payments p WHERE p.status = 'succeeded' AND p.paid_at >= $1 AND p.paid_at < $2 AND ($3 = '' OR p.merchant_id = $3)
-		GROUP BY p.channel ORDER BY p.channel`, Micros(p.From), Micros(p.To), p.MerchantID)
+	}
+	from, to, rolled, err := e.readsRollup(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("refund rates from %s to %s: %w", p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
+		return nil, spanErr("refund rates", p, err)
+	}
+	// The tier filter is a condition here: the rows are by wallet only.
+	var out []RefundRow
+	if rolled {
+		out, err = QueryAll(ctx, e.q, scan, `SELECT channel, CAST(SUM(orders) AS BIGINT), CAST(SUM(refunded_orders) AS BIGINT), CAST(SUM(refund_only_orders) AS BIGINT)
+			FROM analytics_days WHERE day >= $1 AND day < $2 AND ($6 = '' OR tier = $6) AND `+rollupMerchants+`
+			GROUP BY channel ORDER BY channel`, append(p.args(from, to), p.Tier)...)
+	} else {
+		tier, terr := e.tierSQL("p.region_code", p.Tiers)
+		if terr != nil {
+			return nil, fmt.Errorf("refund rates: %w", terr)
+		}
+		// refunded > 0 first: most orders have no refund, and it spares
+		// them the look-up in refunds (refunds_payment).
+		out, err = QueryAll(ctx, e.q, scan, `SELECT p.channel, COUNT(*),
+				COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind <> 'duplicate_charge') THEN 1 ELSE 0 END), 0),
+				COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind = 'refund_only') THEN 1 ELSE 0 END), 0)
+			FROM payments p WHERE p.status = 'succeeded' AND p.paid_at >= $1 AND p.paid_at < $2 AND ($6 = '' OR `+tier+` = $6) AND `+liveMerchants+`
+			GROUP BY p.channel ORDER BY p.channel`, append(p.args(Micros(p.From), Micros(p.To)), p.Tier)...)
+	}
+	if err != nil {
+		return nil, spanErr("refund rates", p, err)
 	}
 	return out, nil
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/hutong-pay/hutong/internal/merchant"
-	"os"
 	"reflect"
-	"strconv"
 	"testing"
 	"time"
 
@@ -55,6 +52,30 @@ func seedOrders(t *testing.T, db *store.DB, orders ...order) {
 	}
 }
 
+// bothReads runs check on the reports as they read the payments (before
+// any refresh), then, after a refresh, as they read the rollup: the two
+// must agree with the same hand-computed values.
+func bothReads(t *testing.T, db *store.DB, check func(t *testing.T)) {
+	t.Helper()
+	t.Run("payments", check)
+	refreshAnalytics(t, db, time.Now())
+	t.Run("rollup", check)
+}
+
+// refreshAnalytics runs one AnalyticsRefresh as of now.
+func refreshAnalytics(t testing.TB, db *store.DB, now time.Time) store.AnalyticsRefreshed {
+	t.Helper()
+	var out store.AnalyticsRefreshed
+	err := db.Tx(context.Background(), func(tx *sql.Tx) (err error) {
+		out, err = db.In(tx).AnalyticsRefresh(context.Background(), now)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("refreshing the analytics: %v", err)
+	}
+	return out
+}
+
 // Beijing Monday 2024-09-09 00:00 is 2024-09-08 16:00 UTC.
 var (
 	wk1 = time.Date(2024, 9, 2, 0, 0, 0, 0, chinatime.Location).UTC()
@@ -94,30 +115,32 @@ func TestMethodShare(t *testing.T) {
 			order{"p9", "m1", "b9", "wechatpay", "130627", 9000, wk2.Add(14 * 24 * time.Hour), "", 0},               // after To
 			order{"p10", "m1", "b2", "wechatpay", "130627", 500, wk2.Add(6 * time.Hour), "", 0},
 		)
-		p := store.AnalyticsParams{From: wk1, To: wk2.Add(7 * 24 * time.Hour)}
-		got, err := db.Pool().MethodShare(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []store.ShareRow{
-			{wk1, rollout.TierCounty, "wechatpay", 1, 1000},
-			{wk2, "", "wechatpay", 1, 6000},
-			{wk2, rollout.TierCounty, "alipay", 1, 3000},
-			{wk2, rollout.TierCounty, "wechatpay", 2, 2500},
-			{wk2, rollout.TierCountyCity, "wechatpay", 1, 5000},
-			{wk2, rollout.TierFirst, "alipay", 1, 4000},
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("MethodShare =\n%v\nwant\n%v", got, want)
-		}
-		p.MerchantID = "m2"
-		if got, err := db.Pool().MethodShare(ctx, p); err != nil || !reflect.DeepEqual(got, []store.ShareRow{{wk2, rollout.TierCountyCity, "wechatpay", 1, 5000}}) {
-			t.Errorf("MethodShare of m2 = %v, %v", got, err)
-		}
-		p.MerchantID, p.From, p.To = "", wk2.Add(30*24*time.Hour), wk2.Add(40*24*time.Hour)
-		if got, err := db.Pool().MethodShare(ctx, p); err != nil || len(got) != 0 {
-			t.Errorf("MethodShare of an empty span = %v, %v; want nothing", got, err)
-		}
+		bothReads(t, db, func(t *testing.T) {
+			p := store.AnalyticsParams{From: wk1, To: wk2.Add(7 * 24 * time.Hour)}
+			got, err := db.Pool().MethodShare(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []store.ShareRow{
+				{wk1, rollout.TierCounty, "wechatpay", 1, 1000},
+				{wk2, "", "wechatpay", 1, 6000},
+				{wk2, rollout.TierCounty, "alipay", 1, 3000},
+				{wk2, rollout.TierCounty, "wechatpay", 2, 2500},
+				{wk2, rollout.TierCountyCity, "wechatpay", 1, 5000},
+				{wk2, rollout.TierFirst, "alipay", 1, 4000},
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("MethodShare =\n%v\nwant\n%v", got, want)
+			}
+			p.MerchantID = "m2"
+			if got, err := db.Pool().MethodShare(ctx, p); err != nil || !reflect.DeepEqual(got, []store.ShareRow{{wk2, rollout.TierCountyCity, "wechatpay", 1, 5000}}) {
+				t.Errorf("MethodShare of m2 = %v, %v", got, err)
+			}
+			p.MerchantID, p.From, p.To = "", wk2.Add(30*24*time.Hour), wk2.Add(40*24*time.Hour)
+			if got, err := db.Pool().MethodShare(ctx, p); err != nil || len(got) != 0 {
+				t.Errorf("MethodShare of an empty span = %v, %v; want nothing", got, err)
+			}
+		})
 	})
 }
 
@@ -188,29 +211,31 @@ func TestNewBuyers(t *testing.T) {
 			order{"a10", "m1", "", "wechatpay", "130627", 100, wk2, "", 0},                               // no buyer id
 			order{"a11", "m1", "after", "wechatpay", "130627", 100, wk2.Add(30 * 24 * time.Hour), "", 0}, // after To
 		)
-		p := store.AnalyticsParams{From: wk1, To: wk2.Add(7 * 24 * time.Hour)}
-		got, err := db.Pool().NewBuyers(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []store.NewBuyerRow{
-			{wk1, rollout.TierCounty, "alipay", 1},
-			{wk2, rollout.TierCounty, "wechatpay", 1},
-			{wk2, rollout.TierCountyCity, "wechatpay", 1},
-			{wk2, rollout.TierFirst, "wechatpay", 1},
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("NewBuyers =\n%v\nwant\n%v", got, want)
-		}
-		p.MerchantID = "m2"
-		if got, err := db.Pool().NewBuyers(ctx, p); err != nil || !reflect.DeepEqual(got, []store.NewBuyerRow{{wk2, rollout.TierCountyCity, "wechatpay", 1}}) {
-			t.Errorf("NewBuyers first at m2 = %v, %v", got, err)
-		}
-		// A span that starts later finds no one new: their first orders came before it.
-		p.MerchantID, p.From = "", wk2.Add(4*time.Hour)
-		if got, err := db.Pool().NewBuyers(ctx, p); err != nil || len(got) != 0 {
-			t.Errorf("NewBuyers after everyone's first order = %v, %v", got, err)
-		}
+		bothReads(t, db, func(t *testing.T) {
+			p := store.AnalyticsParams{From: wk1, To: wk2.Add(7 * 24 * time.Hour)}
+			got, err := db.Pool().NewBuyers(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []store.NewBuyerRow{
+				{wk1, rollout.TierCounty, "alipay", 1},
+				{wk2, rollout.TierCounty, "wechatpay", 1},
+				{wk2, rollout.TierCountyCity, "wechatpay", 1},
+				{wk2, rollout.TierFirst, "wechatpay", 1},
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("NewBuyers =\n%v\nwant\n%v", got, want)
+			}
+			p.MerchantID = "m2"
+			if got, err := db.Pool().NewBuyers(ctx, p); err != nil || !reflect.DeepEqual(got, []store.NewBuyerRow{{wk2, rollout.TierCountyCity, "wechatpay", 1}}) {
+				t.Errorf("NewBuyers first at m2 = %v, %v", got, err)
+			}
+			// A span that starts later finds no one new: their first orders came before it.
+			p.MerchantID, p.From = "", wk2.Add(4*time.Hour)
+			if got, err := db.Pool().NewBuyers(ctx, p); err != nil || len(got) != 0 {
+				t.Errorf("NewBuyers after everyone's first order = %v, %v", got, err)
+			}
+		})
 	})
 }
 
@@ -250,155 +275,21 @@ func TestRolloutConversion(t *testing.T) {
 			order{"c5", "m1", "r1", "alipay", "130627", 100, at.Add(time.Hour), "", 0}, // after the hidden exposure, before the shown
 			order{"c6", "m1", "h2", "alipay", "130627", 100, time.Time{}, payment.StatusRequiresAction, 0},
 		)
-		got, err := db.Pool().RolloutConversion(ctx, store.RolloutParams{Method: method, From: at, To: at.Add(24 * time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []store.ConversionRow{
-			{rollout.TierCounty, false, 3, 2},
-			{rollout.TierCounty, true, 3, 1},
-			{rollout.TierFirst, true, 1, 0},
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("RolloutConversion =\n%v\nwant\n%v", got, want)
-		}
-	})
-}
-
-// BenchmarkAnalytics times each analytics report over a year of a
-// marketplace: 1,000,000 payments on SQLite (HUTONG_BENCH_ANALYTICS_ROWS
-// changes it) and, when HUTONG_TEST_POSTGRES is set, 200,000 on
-// PostgreSQL; 100,000 buyers, 50 merchants, four market tiers, two wallets
-// (WeChat Pay's share growing over the year), 5% of payments canceled, 3%
-// refunded, and an exposure to wechatpay.native for every third payment.
-// The pages' goal is under 500 ms each at 1M payments.
-//
-// The rows are made by the database itself, by one INSERT … SELECT over a
-// recursive counter, in one transaction: a million rows through the
-// store's methods would take minutes and measure nothing the reports do.
-// Their values are arithmetic of the counter, so every run has the same
-// data.
-func BenchmarkAnalytics(b *testing.B) {
-	rows := int64(1_000_000)
-	if s := os.Getenv("HUTONG_BENCH_ANALYTICS_ROWS"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			b.Fatalf("HUTONG_BENCH_ANALYTICS_ROWS: %v", err)
-		}
-		rows = n
-	}
-	b.Run("sqlite", func(b *testing.B) { benchAnalytics(b, storetest.SQLite(b), rows) })
-	b.Run("postgres", func(b *testing.B) {
-		if os.Getenv(storetest.EnvPostgres) == "" {
-			b.Skip("HUTONG_TEST_POSTGRES is not set")
-		}
-		db, err := store.Open(context.Background(), storetest.PostgresDSN(b))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { db.Close() })
-		benchAnalytics(b, db, rows/5)
-	})
-}
-
-// benchYear is the year the benchmark's payments are paid in.
-var benchYear = time.Date(2024, 9, 1, 0, 0, 0, 0, chinatime.Location)
-
-func seedAnalytics(b *testing.B, db *store.DB, rows int64) {
-	ctx := context.Background()
-	start := time.Now()
-	for m := range 50 {
-		if err := db.Pool().MerchantInsert(ctx, store.MerchantInsertParams{Merchant: merchant.Merchant{ID: fmt.Sprintf("m%d", m), Name: "m"}, CreatedAt: benchYear}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	t0 := store.Micros(benchYear)
-	step := int64(365*24*time.Hour/time.Microsecond) / rows
-	// Per counter i: paid i·step into the year; buyer i·7919 mod 100,000;
-	// WeChat Pay for 20% of orders at the start, 60% at the end; a
-	// province of eight, a prefecture of nine, and a district, county or
-	// county-level city by turns; every 20th canceled, every 33rd refunded.
-	err := db.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < CAST($1 AS BIGINT) - 1),
-			g AS (SELECT i, CAST($2 AS BIGINT) + i * CAST($3 AS BIGINT) AS at, CASE WHEN (i * 13) % 100 < 20 + (i * 40) / CAST($1 AS BIGINT) THEN 'wechatpay' ELSE 'alipay' END AS ch,
-				CAST((CASE i % 8 WHEN 0 THEN 11 WHEN 1 THEN 13 WHEN 2 THEN 32 WHEN 3 THEN 41 WHEN 4 THEN 44 WHEN 5 THEN 51 WHEN 6 THEN 37 ELSE 42 END) * 10000
-					+ (1 + (i / 8) % 9) * 100
-					+ (CASE (i / 72) % 4 WHEN 0 THEN 1 + i % 20 WHEN 1 THEN 81 + i % 19 ELSE 21 + i % 60 END) AS TEXT) AS region
-				FROM n)
-			INSERT INTO payments (id, merchant_id, merchant_order_id, status, method, amount, refunded, created_at, updated_at, data,
-				channel, paid_method, buyer_id, region_code, paid_at)
-			SELECT 'pay_' || i, 'm' || (i % 50), 'o' || i, CASE WHEN i % 20 = 0 THEN 'canceled' ELSE 'succeeded' END,
-				CASE ch WHEN 'wechatpay' THEN 'wechatpay.native' ELSE 'alipay.precreate' END,
-				1000 + (i * 7907) % 50000, CASE WHEN i % 33 = 0 AND i % 20 <> 0 THEN 1000 ELSE 0 END, at, at, '{}',
-				ch, CASE ch WHEN 'wechatpay' THEN 'wechatpay.native' ELSE 'alipay.precreate' END,
-				'b' || ((i * 7919) % 100000), region, CASE WHEN i % 20 = 0 THEN 0 ELSE at + 1000000 END
-			FROM g`, rows, t0, step); err != nil {
-			return fmt.Errorf("payments: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO refunds (id, payment_id, merchant_id, status, amount, created_at, data, kind, updated_at, succeeded_at)
-			SELECT 're_' || id, id, merchant_id, 'succeeded', refunded, paid_at + 1, '{}',
-				CASE WHEN paid_at % 3 = 0 THEN 'refund_only' ELSE 'return_and_refund' END, paid_at + 1, paid_at + 1
-			FROM payments WHERE refunded > 0`); err != nil {
-			return fmt.Errorf("refunds: %w", err)
-		}
-		// Exposures a minute before every third payment; shown to a share
-		// of buyers growing from 10% to 90% over the year.
-		if _, err := tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 3 FROM n WHERE i < CAST($1 AS BIGINT) - 3)
-			INSERT INTO exposures (at, buyer_id, merchant_id, method, shown, rule_version, cohort, tier, region_code)
-			SELECT CAST($2 AS BIGINT) + i * CAST($3 AS BIGINT) - 60000000, 'b' || ((i * 7919) % 100000), 'm' || (i % 50), 'wechatpay.native',
-				CASE WHEN ((i * 7919) % 100000) % 100 < 10 + (i * 80) / CAST($1 AS BIGINT) THEN 1 ELSE 0 END, 1, 'percent',
-				CASE i % 4 WHEN 0 THEN 'first_tier' WHEN 1 THEN 'city' WHEN 2 THEN 'county_city' ELSE 'county' END, ''
-			FROM n`, rows, t0, step); err != nil {
-			return fmt.Errorf("exposures: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatalf("seeding %d payments: %v", rows, err)
-	}
-	if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("seeded %d payments in %s", rows, time.Since(start).Round(time.Millisecond))
-}
-
-func benchAnalytics(b *testing.B, db *store.DB, rows int64) {
-	seedAnalytics(b, db, rows)
-	ctx := context.Background()
-	year := store.AnalyticsParams{From: benchYear, To: benchYear.AddDate(1, 0, 0)}
-	quarter := store.AnalyticsParams{From: benchYear.AddDate(0, 9, 0), To: benchYear.AddDate(1, 0, 0)}
-	for _, q := range []struct {
-		name string
-		run  func() (int, error)
-	}{
-		{"MethodShare/year", func() (int, error) { r, err := db.Pool().MethodShare(ctx, year); return len(r), err }},
-		{"MethodShare/quarter", func() (int, error) { r, err := db.Pool().MethodShare(ctx, quarter); return len(r), err }},
-		{"NewBuyers/year", func() (int, error) { r, err := db.Pool().NewBuyers(ctx, year); return len(r), err }},
-		{"NewBuyers/quarter", func() (int, error) { r, err := db.Pool().NewBuyers(ctx, quarter); return len(r), err }},
-		{"RolloutConversion/year", func() (int, error) {
-			r, err := db.Pool().RolloutConversion(ctx, store.RolloutParams{Method: "wechatpay.native", From: year.From, To: year.To})
-			return len(r), err
-		}},
-		{"RolloutConversion/quarter", func() (int, error) {
-			r, err := db.Pool().RolloutConversion(ctx, store.RolloutParams{Method: "wechatpay.native", From: quarter.From, To: quarter.To})
-			return len(r), err
-		}},
-		{"WalletAOV/year", func() (int, error) { r, err := db.Pool().WalletAOV(ctx, year); return len(r), err }},
-		{"WalletAOV/quarter", func() (int, error) { r, err := db.Pool().WalletAOV(ctx, quarter); return len(r), err }},
-		{"RefundRates/year", func() (int, error) { r, err := db.Pool().RefundRates(ctx, year); return len(r), err }},
-		{"RefundRates/quarter", func() (int, error) { r, err := db.Pool().RefundRates(ctx, quarter); return len(r), err }},
-	} {
-		b.Run(q.name, func(b *testing.B) {
-			var n int
-			for b.Loop() {
-				var err error
-				if n, err = q.run(); err != nil {
-					b.Fatal(err)
-				}
+		bothReads(t, db, func(t *testing.T) {
+			got, err := db.Pool().RolloutConversion(ctx, store.RolloutParams{Method: method, From: at, To: at.Add(24 * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
 			}
-			b.ReportMetric(float64(n), "rows")
+			want := []store.ConversionRow{
+				{rollout.TierCounty, false, 3, 2},
+				{rollout.TierCounty, true, 3, 1},
+				{rollout.TierFirst, true, 1, 0},
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("RolloutConversion =\n%v\nwant\n%v", got, want)
+			}
 		})
-	}
+	})
 }
 
 // TestWalletAOVAndRefundRates: orders and GMV by wallet and tier, and
@@ -431,30 +322,32 @@ func TestWalletAOVAndRefundRates(t *testing.T) {
 		refund("r5", "w4", "m2", "duplicate_charge", payment.RefundSucceeded, 2000)
 		refund("r6", "a2", "m1", "refund_only", payment.RefundSucceeded, 6000)
 
-		p := store.AnalyticsParams{From: wk1, To: wk2.Add(7 * 24 * time.Hour)}
-		aov, err := db.Pool().WalletAOV(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantAOV := []store.AOVRow{
-			{"alipay", rollout.TierCounty, 1, 4000},
-			{"wechatpay", rollout.TierCounty, 3, 6000},
-			{"wechatpay", rollout.TierFirst, 1, 5000},
-		}
-		if !reflect.DeepEqual(aov, wantAOV) {
-			t.Errorf("WalletAOV =\n%v\nwant\n%v", aov, wantAOV)
-		}
-		rates, err := db.Pool().RefundRates(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantRates := []store.RefundRow{{"alipay", 1, 0, 0}, {"wechatpay", 4, 2, 1}}
-		if !reflect.DeepEqual(rates, wantRates) {
-			t.Errorf("RefundRates = %v; want %v", rates, wantRates)
-		}
-		p.MerchantID = "m2"
-		if rates, err := db.Pool().RefundRates(ctx, p); err != nil || !reflect.DeepEqual(rates, []store.RefundRow{{"wechatpay", 1, 0, 0}}) {
-			t.Errorf("RefundRates of m2 = %v, %v", rates, err)
-		}
+		bothReads(t, db, func(t *testing.T) {
+			p := store.AnalyticsParams{From: wk1, To: wk2.Add(7 * 24 * time.Hour)}
+			aov, err := db.Pool().WalletAOV(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantAOV := []store.AOVRow{
+				{"alipay", rollout.TierCounty, 1, 4000},
+				{"wechatpay", rollout.TierCounty, 3, 6000},
+				{"wechatpay", rollout.TierFirst, 1, 5000},
+			}
+			if !reflect.DeepEqual(aov, wantAOV) {
+				t.Errorf("WalletAOV =\n%v\nwant\n%v", aov, wantAOV)
+			}
+			rates, err := db.Pool().RefundRates(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRates := []store.RefundRow{{"alipay", 1, 0, 0}, {"wechatpay", 4, 2, 1}}
+			if !reflect.DeepEqual(rates, wantRates) {
+				t.Errorf("RefundRates = %v; want %v", rates, wantRates)
+			}
+			p.MerchantID = "m2"
+			if rates, err := db.Pool().RefundRates(ctx, p); err != nil || !reflect.DeepEqual(rates, []store.RefundRow{{"wechatpay", 1, 0, 0}}) {
+				t.Errorf("RefundRates of m2 = %v, %v", rates, err)
+			}
+		})
 	})
 }

@@ -1,0 +1,341 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The analytics rollup (migration 21) is what the reports read: the paid
+// orders summed per Beijing day, merchant, market tier and wallet
+// (analytics_days), each buyer's first order (first_orders), and each
+// buyer's entry into an arm of a rollout (rollout_arms). A report over a
+// year sums about 3,650 rows instead of aggregating a million payments.
+//
+// AnalyticsRefresh keeps it, run every minute by a job (and by the demo
+// after it seeds). It finds what changed since its last run by the
+// payments' updated_at and the exposures' at, re-reading a window of
+// analyticsSlack before its last mark so that a transaction stamped
+// before the mark but committed after it is still seen, and rebuilds the
+// days those payments were paid on. A refund changes its payment's
+// updated_at, so a refund of an old order re-rolls the order's day.
+//
+// The reports read the rollup when they can (readsRollup): their span is
+// whole Beijing days, and their market tiers are the rollup's. Otherwise,
+// or with AnalyticsParams.Live, they read the payments themselves, which
+// is always current and at a million payments takes seconds.
+
+// analyticsSlack is how far before its last mark a refresh looks again.
+// It bounds how long a transaction may take between stamping a payment
+// and committing it.
+const analyticsSlack = time.Minute
+
+// dayMicros is one day in microseconds.
+const dayMicros = int64(24 * time.Hour / time.Microsecond)
+
+// daySQL is the Beijing day of the microsecond column col, as whole days
+// since weekEpoch (a Beijing Monday), so a day's week is day / 7.
+func daySQL(col string) string {
+	return fmt.Sprintf("((%s - %d) / %d)", col, weekEpoch, dayMicros)
+}
+
+// beijingDay is the number daySQL gives t, and whether t is a Beijing
+// midnight (a report span the rollup can answer begins and ends on one).
+func beijingDay(t time.Time) (int64, bool) {
+	us := Micros(t) - weekEpoch
+	return us / dayMicros, us >= 0 && us%dayMicros == 0
+}
+
+// dayStart is the instant (UTC) the Beijing day numbered n begins.
+func dayStart(n int64) time.Time { return Time(weekEpoch + n*dayMicros) }
+
+// rollupTiers is the market-tier rule the rollup is kept under (the
+// default table) and its fingerprint, stored in analytics_state: a
+// release that changes the table rebuilds the rollup at its first refresh.
+func (e Executor) rollupTiers() (sqlExpr, fingerprint string, err error) {
+	expr, err := e.tierSQL("p.region_code", nil)
+	if err != nil {
+		return "", "", err
+	}
+	sum := sha256.Sum256([]byte(expr))
+	return expr, hex.EncodeToString(sum[:]), nil
+}
+
+// AnalyticsRefreshed says what one AnalyticsRefresh did.
+type AnalyticsRefreshed struct {
+	Full        bool  // rebuilt from nothing (first run, or the tier rule changed)
+	Days        int   // Beijing days whose rows were rebuilt
+	Buyers      int64 // buyers whose first order was looked up again
+	RefreshedAt time.Time
+}
+
+// AnalyticsState is how current the rollup is: RefreshedAt is zero before
+// the first refresh.
+type AnalyticsState struct {
+	RefreshedAt time.Time
+	Tiers       string
+}
+
+// AnalyticsStateGet reads the rollup's state.
+func (e Executor) AnalyticsStateGet(ctx context.Context) (AnalyticsState, error) {
+	var st AnalyticsState
+	var at int64
+	err := e.q.QueryRowContext(ctx, `SELECT tiers, refreshed_at FROM analytics_state WHERE id = 1`).Scan(&st.Tiers, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("analytics state: %w", err)
+	}
+	st.RefreshedAt = Time(at)
+	return st, nil
+}
+
+// AnalyticsRefresh brings the rollup up to date with what was committed
+// before now. Run it in a transaction of its own (db.Tx): on PostgreSQL
+// it locks the state row, so two gateways' refreshes take turns.
+func (e Executor) AnalyticsRefresh(ctx context.Context, now time.Time) (AnalyticsRefreshed, error) {
+	out := AnalyticsRefreshed{RefreshedAt: now}
+	tierExpr, fingerprint, err := e.rollupTiers()
+	if err != nil {
+		return out, err
+	}
+	if _, err := e.q.ExecContext(ctx, `INSERT INTO analytics_state (id, tiers, payments_mark, exposures_mark, refreshed_at)
+		VALUES (1, '', 0, 0, 0) ON CONFLICT (id) DO NOTHING`); err != nil {
+		return out, fmt.Errorf("analytics state: %w", err)
+	}
+	var tiers string
+	var paymentsMark, exposuresMark int64
+	if err := e.q.QueryRowContext(ctx, `SELECT tiers, payments_mark, exposures_mark FROM analytics_state WHERE id = 1`+e.forUpdate(true)).
+		Scan(&tiers, &paymentsMark, &exposuresMark); err != nil {
+		return out, fmt.Errorf("analytics state: %w", err)
+	}
+	out.Full = tiers != fingerprint
+	if out.Full {
+		err = e.rollupRebuild(ctx, tierExpr, &out)
+	} else {
+		slack := int64(analyticsSlack / time.Microsecond)
+		err = e.rollupChanges(ctx, tierExpr, paymentsMark-slack, exposuresMark-slack, &out)
+	}
+	if err != nil {
+		return out, err
+	}
+	if err := e.rollupFunnels(ctx, paymentsMark-int64(analyticsSlack/time.Microsecond), out.Full); err != nil {
+		return out, err
+	}
+	// The marks are the refresh's start: what a later transaction stamps
+	// is at or after it, less the slack.
+	if _, err := e.q.ExecContext(ctx, `UPDATE analytics_state SET tiers = $1, payments_mark = $2, exposures_mark = $2, refreshed_at = $2 WHERE id = 1`,
+		fingerprint, Micros(now)); err != nil {
+		return out, fmt.Errorf("analytics state: %w", err)
+	}
+	return out, nil
+}
+
+// rollupRebuild builds the rollup from every payment and exposure.
+func (e Executor) rollupRebuild(ctx context.Context, tierExpr string, out *AnalyticsRefreshed) error {
+	for _, table := range []string{"analytics_days", "first_orders", "rollout_arms"} {
+		if _, err := e.q.ExecContext(ctx, `DELETE FROM `+table); err != nil {
+			return fmt.Errorf("analytics rebuild: emptying %s: %w", table, err)
+		}
+	}
+	res, err := e.q.ExecContext(ctx, insertFirstOrdersSQL(""))
+	if err != nil {
+		return fmt.Errorf("analytics rebuild: first orders: %w", err)
+	}
+	if out.Buyers, err = res.RowsAffected(); err != nil {
+		return err
+	}
+	var lo, hi sql.NullInt64
+	if err := e.q.QueryRowContext(ctx, `SELECT MIN(paid_at), MAX(paid_at) FROM payments WHERE status = 'succeeded' AND paid_at > 0`).Scan(&lo, &hi); err != nil {
+		return fmt.Errorf("analytics rebuild: %w", err)
+	}
+	if lo.Valid {
+		first, _ := beijingDay(Time(lo.Int64))
+		last, _ := beijingDay(Time(hi.Int64))
+		if err := e.rollupDays(ctx, tierExpr, first, last+1); err != nil {
+			return err
+		}
+		out.Days = int(last - first + 1)
+	}
+	if err := e.rollupArms(ctx, 0, ""); err != nil {
+		return err
+	}
+	return nil
+}
+
+// rollupChanges re-rolls what changed since the marks: the first orders
+// of buyers with a changed payment, the days those payments and first
+// orders fall on, and the rollout arms of buyers with a changed payment
+// or a new exposure.
+func (e Executor) rollupChanges(ctx context.Context, tierExpr string, paymentsSince, exposuresSince int64, out *AnalyticsRefreshed) error {
+	changedBuyers := `SELECT buyer_id FROM payments WHERE updated_at >= $1 AND buyer_id <> ''`
+	days, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (d int64, err error) { return d, rows.Scan(&d) },
+		`SELECT DISTINCT `+daySQL("paid_at")+` FROM payments WHERE updated_at >= $1 AND paid_at > 0`, paymentsSince)
+	if err != nil {
+		return fmt.Errorf("analytics refresh: changed days: %w", err)
+	}
+	// The changed buyers' first orders, looked up again; where one moved,
+	// the day it left loses a new buyer (the day it moved to is a changed
+	// payment's, in days already).
+	type first struct {
+		buyer, payment string
+		day            int64
+	}
+	firsts := func() (map[string]first, error) {
+		rows, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (f first, err error) { return f, rows.Scan(&f.buyer, &f.payment, &f.day) },
+			`SELECT buyer_id, payment_id, `+daySQL("paid_at")+` FROM first_orders WHERE buyer_id IN (`+changedBuyers+`)`, paymentsSince)
+		m := make(map[string]first, len(rows))
+		for _, f := range rows {
+			m[f.buyer] = f
+		}
+		return m, err
+	}
+	before, err := firsts()
+	if err != nil {
+		return fmt.Errorf("analytics refresh: first orders: %w", err)
+	}
+	if _, err := e.q.ExecContext(ctx, `DELETE FROM first_orders WHERE buyer_id IN (`+changedBuyers+`)`, paymentsSince); err != nil {
+		return fmt.Errorf("analytics refresh: first orders: %w", err)
+	}
+	res, err := e.q.ExecContext(ctx, insertFirstOrdersSQL(`AND buyer_id IN (`+changedBuyers+`)`), paymentsSince)
+	if err != nil {
+		return fmt.Errorf("analytics refresh: first orders: %w", err)
+	}
+	if out.Buyers, err = res.RowsAffected(); err != nil {
+		return err
+	}
+	after, err := firsts()
+	if err != nil {
+		return fmt.Errorf("analytics refresh: first orders: %w", err)
+	}
+	for buyer, f := range before {
+		if after[buyer] != f {
+			days = append(days, f.day)
+		}
+	}
+	slices.Sort(days)
+	days = slices.Compact(days)
+	out.Days = len(days)
+	for i := 0; i < len(days); {
+		j := i + 1
+		for j < len(days) && days[j] == days[j-1]+1 {
+			j++
+		}
+		if err := e.rollupDays(ctx, tierExpr, days[i], days[j-1]+1); err != nil {
+			return err
+		}
+		i = j
+	}
+	return e.rollupArms(ctx, exposuresSince, `buyer_id IN (`+changedBuyers+`) OR buyer_id IN (SELECT buyer_id FROM exposures WHERE at >= $2)`, paymentsSince)
+}
+
+// insertFirstOrdersSQL inserts the first paid order of every buyer the
+// condition (on payments, "" for all) selects.
+func insertFirstOrdersSQL(cond string) string {
+	return `INSERT INTO first_orders (buyer_id, payment_id, merchant_id, channel, region_code, paid_at)
+		SELECT buyer_id, id, merchant_id, channel, region_code, paid_at FROM (
+			SELECT buyer_id, id, merchant_id, channel, region_code, paid_at,
+				ROW_NUMBER() OVER (PARTITION BY buyer_id ORDER BY paid_at, id) AS n
+			FROM payments WHERE status = 'succeeded' AND paid_at > 0 AND buyer_id <> '' ` + cond + `) f
+		WHERE n = 1`
+}
+
+// rollupDays rebuilds analytics_days for the Beijing days [first, end):
+// each merchant's rows from the payments, then the marketplace's ('*')
+// from those.
+func (e Executor) rollupDays(ctx context.Context, tierExpr string, first, end int64) error {
+	span := fmt.Sprintf("days %d to %d", first, end)
+	if _, err := e.q.ExecContext(ctx, `DELETE FROM analytics_days WHERE day >= $1 AND day < $2`, first, end); err != nil {
+		return fmt.Errorf("analytics refresh: %s: %w", span, err)
+	}
+	// refunded > 0 first: most orders have no refund, and it spares them
+	// the look-up in refunds (refunds_payment), as RefundRates does.
+	if _, err := e.q.ExecContext(ctx, `INSERT INTO analytics_days (day, merchant_id, tier, channel, orders, gmv, refunded_orders, refund_only_orders, new_buyers)
+		SELECT `+daySQL("p.paid_at")+`, p.merchant_id, `+tierExpr+`, p.channel, COUNT(*), CAST(COALESCE(SUM(p.amount), 0) AS BIGINT),
+			COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind <> 'duplicate_charge') THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind = 'refund_only') THEN 1 ELSE 0 END), 0),
+			COUNT(f.buyer_id)
+		FROM payments p LEFT JOIN first_orders f ON f.buyer_id = p.buyer_id AND f.payment_id = p.id
+		WHERE p.status = 'succeeded' AND p.paid_at >= $1 AND p.paid_at < $2
+		GROUP BY 1, 2, 3, 4`, Micros(dayStart(first)), Micros(dayStart(end))); err != nil {
+		return fmt.Errorf("analytics refresh: %s: %w", span, err)
+	}
+	if _, err := e.q.ExecContext(ctx, `INSERT INTO analytics_days (day, merchant_id, tier, channel, orders, gmv, refunded_orders, refund_only_orders, new_buyers)
+		SELECT day, '*', tier, channel, SUM(orders), SUM(gmv), SUM(refunded_orders), SUM(refund_only_orders), SUM(new_buyers)
+		FROM analytics_days WHERE day >= $1 AND day < $2 GROUP BY day, tier, channel`, first, end); err != nil {
+		return fmt.Errorf("analytics refresh: %s, the marketplace: %w", span, err)
+	}
+	return nil
+}
+
+// rollupArms adds the arms entered by exposures at or after since, moving
+// an entry earlier where an exposure predates it, and then looks up again
+// when the buyers the condition names ("" for all; $1 is paymentsSince
+// when given, $2 is since) first paid after entering.
+func (e Executor) rollupArms(ctx context.Context, since int64, buyers string, paymentsSince ...int64) error {
+	// WHERE is never omitted: SQLite would read ON CONFLICT as the
+	// SELECT's join constraint.
+	if _, err := e.q.ExecContext(ctx, `INSERT INTO rollout_arms (method, buyer_id, tier, shown, entered_at, paid_at)
+		SELECT method, buyer_id, tier, shown, MIN(at), 0 FROM exposures WHERE at >= $1 AND buyer_id <> '' GROUP BY method, buyer_id, tier, shown
+		ON CONFLICT (method, buyer_id, tier, shown) DO UPDATE SET entered_at = excluded.entered_at WHERE excluded.entered_at < rollout_arms.entered_at`, since); err != nil {
+		return fmt.Errorf("analytics refresh: rollout arms: %w", err)
+	}
+	set := `UPDATE rollout_arms SET paid_at = COALESCE((SELECT MIN(p.paid_at) FROM payments p
+		WHERE p.buyer_id = rollout_arms.buyer_id AND p.status = 'succeeded' AND p.paid_at >= rollout_arms.entered_at), 0)`
+	var err error
+	if buyers == "" {
+		_, err = e.q.ExecContext(ctx, set)
+	} else {
+		_, err = e.q.ExecContext(ctx, set+` WHERE `+buyers, paymentsSince[0], since)
+	}
+	if err != nil {
+		return fmt.Errorf("analytics refresh: rollout arms' payments: %w", err)
+	}
+	return nil
+}
+
+// readsRollup says whether a report of p can be read from the rollup: not
+// asked to read live, a span of whole Beijing days, the rollup's market
+// tiers, and a rollup that has been refreshed.
+func (e Executor) readsRollup(ctx context.Context, p AnalyticsParams) (from, to int64, ok bool, err error) {
+	if p.Live {
+		return 0, 0, false, nil
+	}
+	from, fromWhole := beijingDay(p.From)
+	to, toWhole := beijingDay(p.To)
+	if !fromWhole || !toWhole {
+		return 0, 0, false, nil
+	}
+	st, err := e.AnalyticsStateGet(ctx)
+	if err != nil || st.RefreshedAt.IsZero() {
+		return 0, 0, false, err
+	}
+	_, fingerprint, err := e.rollupTiers()
+	if err != nil || st.Tiers != fingerprint {
+		return 0, 0, false, err
+	}
+	if p.Tiers != nil {
+		expr, err := e.tierSQL("p.region_code", p.Tiers)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if sum := sha256.Sum256([]byte(expr)); hex.EncodeToString(sum[:]) != fingerprint {
+			return 0, 0, false, nil
+		}
+	}
+	return from, to, true, nil
+}
+
+// rollupMerchants is the condition on analytics_days.merchant_id that
+// selects p's merchants: one, those of a category or region, or the
+// marketplace's own rows. Its parameters are $3 (merchant), $4
+// (category) and $5 (province).
+const rollupMerchants = `(CASE WHEN $3 = '' AND $4 = '' AND $5 = '' THEN merchant_id = '*'
+	ELSE merchant_id <> '*' AND ($3 = '' OR merchant_id = $3) AND (($4 = '' AND $5 = '') OR merchant_id IN (
+		SELECT id FROM merchants WHERE ($4 = '' OR category = $4) AND ($5 = '' OR substr(region_code, 1, 2) = $5))) END)`
