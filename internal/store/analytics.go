@@ -307,26 +307,39 @@ func (e Executor) RolloutConversion(ctx context.Context, p RolloutParams) ([]Con
 		r.Shown = shown != 0
 		return r, err
 	}
-	rolled := false
+	// Whole Beijing days are read from rollout_days, other spans from
+	// rollout_arms, both once the rollup has been refreshed.
+	days, arms := false, false
 	if !p.Live {
 		st, err := e.AnalyticsStateGet(ctx)
 		if err != nil {
 			return nil, err
 		}
-		rolled = !st.RefreshedAt.IsZero()
+		_, fromWhole := beijingDay(p.From)
+		_, toWhole := beijingDay(p.To)
+		arms = !st.RefreshedAt.IsZero()
+		days = arms && fromWhole && toWhole
 	}
+	from, to := Micros(p.From), Micros(p.To)
 	query := `SELECT x.tier, x.shown, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (
 				SELECT 1 FROM payments p WHERE p.buyer_id = x.buyer_id AND p.paid_at >= x.first_at AND p.paid_at < $3 AND p.status = 'succeeded')
 			THEN 1 ELSE 0 END), 0)
 		FROM (SELECT buyer_id, tier, shown, MIN(at) AS first_at FROM exposures
 			WHERE method = $1 AND at < $3 AND buyer_id <> '' GROUP BY buyer_id, tier, shown HAVING MIN(at) >= $2) x
 		GROUP BY x.tier, x.shown ORDER BY x.tier, x.shown`
-	if rolled {
+	switch {
+	case days:
+		from, _ = beijingDay(p.From)
+		to, _ = beijingDay(p.To)
+		query = `SELECT tier, shown, CAST(SUM(buyers) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN paid_day >= 0 AND paid_day < $3 THEN buyers ELSE 0 END), 0) AS BIGINT)
+			FROM rollout_days WHERE method = $1 AND day >= $2 AND day < $3
+			GROUP BY tier, shown ORDER BY tier, shown`
+	case arms:
 		query = `SELECT tier, shown, COUNT(*), COALESCE(SUM(CASE WHEN paid_at > 0 AND paid_at < $3 THEN 1 ELSE 0 END), 0)
 			FROM rollout_arms WHERE method = $1 AND entered_at >= $2 AND entered_at < $3
 			GROUP BY tier, shown ORDER BY tier, shown`
 	}
-	out, err := QueryAll(ctx, e.q, scan, query, p.Method, Micros(p.From), Micros(p.To))
+	out, err := QueryAll(ctx, e.q, scan, query, p.Method, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("conversion of %s's rollout from %s to %s: %w", p.Method, p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), err)
 	}

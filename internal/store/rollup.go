@@ -139,7 +139,7 @@ func (e Executor) AnalyticsRefresh(ctx context.Context, now time.Time) (Analytic
 
 // rollupRebuild builds the rollup from every payment and exposure.
 func (e Executor) rollupRebuild(ctx context.Context, tierExpr string, out *AnalyticsRefreshed) error {
-	for _, table := range []string{"analytics_days", "first_orders", "rollout_arms"} {
+	for _, table := range []string{"analytics_days", "first_orders", "rollout_arms", "rollout_days"} {
 		if _, err := e.q.ExecContext(ctx, `DELETE FROM `+table); err != nil {
 			return fmt.Errorf("analytics rebuild: emptying %s: %w", table, err)
 		}
@@ -163,10 +163,24 @@ func (e Executor) rollupRebuild(ctx context.Context, tierExpr string, out *Analy
 		}
 		out.Days = int(last - first + 1)
 	}
-	if err := e.rollupArms(ctx, 0, ""); err != nil {
+	if err := e.rollupArms(ctx, 0, 0, true); err != nil {
 		return err
 	}
+	if _, err := e.q.ExecContext(ctx, insertRolloutDaysSQL("")); err != nil {
+		return fmt.Errorf("analytics rebuild: rollout days: %w", err)
+	}
 	return nil
+}
+
+// insertRolloutDaysSQL counts the rollout arms entered on the days the
+// condition (on rollout_arms; "" for all) selects into rollout_days.
+func insertRolloutDaysSQL(cond string) string {
+	if cond != "" {
+		cond = "WHERE " + cond
+	}
+	return `INSERT INTO rollout_days (method, day, tier, shown, paid_day, buyers)
+		SELECT method, ` + daySQL("entered_at") + `, tier, shown, CASE WHEN paid_at > 0 THEN ` + daySQL("paid_at") + ` ELSE -1 END, COUNT(*)
+		FROM rollout_arms ` + cond + ` GROUP BY 1, 2, 3, 4, 5`
 }
 
 // rollupChanges re-rolls what changed since the marks: the first orders
@@ -232,7 +246,59 @@ func (e Executor) rollupChanges(ctx context.Context, tierExpr string, paymentsSi
 		}
 		i = j
 	}
-	return e.rollupArms(ctx, exposuresSince, `buyer_id IN (`+changedBuyers+`) OR buyer_id IN (SELECT buyer_id FROM exposures WHERE at >= $2)`, paymentsSince)
+	// The arms of buyers with a changed payment or a new exposure: where
+	// one was entered or first paid differently after, the days it was
+	// entered on before and after are counted again.
+	armBuyers := `buyer_id IN (` + changedBuyers + `) OR buyer_id IN (SELECT buyer_id FROM exposures WHERE at >= $2)`
+	type arm struct {
+		method, buyer, tier string
+		shown               int
+		day, paidAt         int64
+	}
+	arms := func() (map[arm]arm, error) {
+		rows, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (a arm, err error) {
+			return a, rows.Scan(&a.method, &a.buyer, &a.tier, &a.shown, &a.day, &a.paidAt)
+		}, `SELECT method, buyer_id, tier, shown, `+daySQL("entered_at")+`, paid_at FROM rollout_arms WHERE `+armBuyers, paymentsSince, exposuresSince)
+		m := make(map[arm]arm, len(rows))
+		for _, a := range rows {
+			m[arm{method: a.method, buyer: a.buyer, tier: a.tier, shown: a.shown}] = a
+		}
+		return m, err
+	}
+	armsBefore, err := arms()
+	if err != nil {
+		return fmt.Errorf("analytics refresh: rollout arms: %w", err)
+	}
+	if err := e.rollupArms(ctx, exposuresSince, paymentsSince, false); err != nil {
+		return err
+	}
+	armsAfter, err := arms()
+	if err != nil {
+		return fmt.Errorf("analytics refresh: rollout arms: %w", err)
+	}
+	type methodDay struct {
+		method string
+		day    int64
+	}
+	moved := map[methodDay]bool{}
+	for k, a := range armsAfter {
+		if b, ok := armsBefore[k]; !ok || b != a {
+			moved[methodDay{a.method, a.day}] = true
+			if ok {
+				moved[methodDay{b.method, b.day}] = true
+			}
+		}
+	}
+	for md := range moved {
+		if _, err := e.q.ExecContext(ctx, `DELETE FROM rollout_days WHERE method = $1 AND day = $2`, md.method, md.day); err != nil {
+			return fmt.Errorf("analytics refresh: rollout days: %w", err)
+		}
+		lo, hi := Micros(dayStart(md.day)), Micros(dayStart(md.day+1))
+		if _, err := e.q.ExecContext(ctx, insertRolloutDaysSQL(`method = $1 AND entered_at >= $2 AND entered_at < $3`), md.method, lo, hi); err != nil {
+			return fmt.Errorf("analytics refresh: rollout days: %w", err)
+		}
+	}
+	return nil
 }
 
 // insertFirstOrdersSQL inserts the first paid order of every buyer the
@@ -255,16 +321,28 @@ func (e Executor) rollupDays(ctx context.Context, tierExpr string, first, end in
 		return fmt.Errorf("analytics refresh: %s: %w", span, err)
 	}
 	// refunded > 0 first: most orders have no refund, and it spares them
-	// the look-up in refunds (refunds_payment), as RefundRates does.
+	// the look-up in refunds (refunds_payment), as RefundRates does. The
+	// orders are read from payments_analytics alone (a join to
+	// first_orders would visit every payment's row: four times slower on
+	// SQLite); the new buyers are counted from first_orders after.
+	start, stop := Micros(dayStart(first)), Micros(dayStart(end))
 	if _, err := e.q.ExecContext(ctx, `INSERT INTO analytics_days (day, merchant_id, tier, channel, orders, gmv, refunded_orders, refund_only_orders, new_buyers)
 		SELECT `+daySQL("p.paid_at")+`, p.merchant_id, `+tierExpr+`, p.channel, COUNT(*), CAST(COALESCE(SUM(p.amount), 0) AS BIGINT),
 			COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind <> 'duplicate_charge') THEN 1 ELSE 0 END), 0),
 			COALESCE(SUM(CASE WHEN p.refunded > 0 AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'succeeded' AND r.kind = 'refund_only') THEN 1 ELSE 0 END), 0),
-			COUNT(f.buyer_id)
-		FROM payments p LEFT JOIN first_orders f ON f.buyer_id = p.buyer_id AND f.payment_id = p.id
-		WHERE p.status = 'succeeded' AND p.paid_at >= $1 AND p.paid_at < $2
-		GROUP BY 1, 2, 3, 4`, Micros(dayStart(first)), Micros(dayStart(end))); err != nil {
+			0
+		FROM payments p WHERE p.status = 'succeeded' AND p.paid_at >= $1 AND p.paid_at < $2
+		GROUP BY 1, 2, 3, 4`, start, stop); err != nil {
 		return fmt.Errorf("analytics refresh: %s: %w", span, err)
+	}
+	// A first order is a paid order of its day, merchant, tier and
+	// wallet, so its row exists.
+	if _, err := e.q.ExecContext(ctx, `UPDATE analytics_days SET new_buyers = f.buyers
+		FROM (SELECT `+daySQL("p.paid_at")+` AS day, p.merchant_id, `+tierExpr+` AS tier, p.channel, COUNT(*) AS buyers
+			FROM first_orders p WHERE p.paid_at >= $1 AND p.paid_at < $2 GROUP BY 1, 2, 3, 4) f
+		WHERE analytics_days.day = f.day AND analytics_days.merchant_id = f.merchant_id AND analytics_days.tier = f.tier AND analytics_days.channel = f.channel`,
+		start, stop); err != nil {
+		return fmt.Errorf("analytics refresh: %s, new buyers: %w", span, err)
 	}
 	if _, err := e.q.ExecContext(ctx, `INSERT INTO analytics_days (day, merchant_id, tier, channel, orders, gmv, refunded_orders, refund_only_orders, new_buyers)
 		SELECT day, '*', tier, channel, SUM(orders), SUM(gmv), SUM(refunded_orders), SUM(refund_only_orders), SUM(new_buyers)
@@ -274,27 +352,31 @@ func (e Executor) rollupDays(ctx context.Context, tierExpr string, first, end in
 	return nil
 }
 
-// rollupArms adds the arms entered by exposures at or after since, moving
-// an entry earlier where an exposure predates it, and then looks up again
-// when the buyers the condition names ("" for all; $1 is paymentsSince
-// when given, $2 is since) first paid after entering.
-func (e Executor) rollupArms(ctx context.Context, since int64, buyers string, paymentsSince ...int64) error {
+// rollupArms adds the arms entered by exposures at or after since, each
+// with the buyer's first payment after entering, moving an entry earlier
+// where an exposure predates it; then, unless full, it looks up that
+// payment again for the buyers with a payment changed since
+// paymentsSince.
+func (e Executor) rollupArms(ctx context.Context, since, paymentsSince int64, full bool) error {
 	// WHERE is never omitted: SQLite would read ON CONFLICT as the
 	// SELECT's join constraint.
+	firstPaid := func(arms string) string {
+		return `COALESCE((SELECT MIN(p.paid_at) FROM payments p
+			WHERE p.buyer_id = ` + arms + `.buyer_id AND p.status = 'succeeded' AND p.paid_at >= ` + arms + `.entered_at), 0)`
+	}
 	if _, err := e.q.ExecContext(ctx, `INSERT INTO rollout_arms (method, buyer_id, tier, shown, entered_at, paid_at)
-		SELECT method, buyer_id, tier, shown, MIN(at), 0 FROM exposures WHERE at >= $1 AND buyer_id <> '' GROUP BY method, buyer_id, tier, shown
-		ON CONFLICT (method, buyer_id, tier, shown) DO UPDATE SET entered_at = excluded.entered_at WHERE excluded.entered_at < rollout_arms.entered_at`, since); err != nil {
+		SELECT x.method, x.buyer_id, x.tier, x.shown, x.entered_at, `+firstPaid("x")+` FROM (
+			SELECT method, buyer_id, tier, shown, MIN(at) AS entered_at FROM exposures WHERE at >= $1 AND buyer_id <> ''
+			GROUP BY method, buyer_id, tier, shown) x WHERE true
+		ON CONFLICT (method, buyer_id, tier, shown) DO UPDATE SET entered_at = excluded.entered_at, paid_at = excluded.paid_at
+			WHERE excluded.entered_at < rollout_arms.entered_at`, since); err != nil {
 		return fmt.Errorf("analytics refresh: rollout arms: %w", err)
 	}
-	set := `UPDATE rollout_arms SET paid_at = COALESCE((SELECT MIN(p.paid_at) FROM payments p
-		WHERE p.buyer_id = rollout_arms.buyer_id AND p.status = 'succeeded' AND p.paid_at >= rollout_arms.entered_at), 0)`
-	var err error
-	if buyers == "" {
-		_, err = e.q.ExecContext(ctx, set)
-	} else {
-		_, err = e.q.ExecContext(ctx, set+` WHERE `+buyers, paymentsSince[0], since)
+	if full {
+		return nil
 	}
-	if err != nil {
+	if _, err := e.q.ExecContext(ctx, `UPDATE rollout_arms SET paid_at = `+firstPaid("rollout_arms")+`
+		WHERE buyer_id IN (SELECT buyer_id FROM payments WHERE updated_at >= $1 AND buyer_id <> '')`, paymentsSince); err != nil {
 		return fmt.Errorf("analytics refresh: rollout arms' payments: %w", err)
 	}
 	return nil

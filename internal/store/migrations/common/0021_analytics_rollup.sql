@@ -47,6 +47,19 @@ CREATE TABLE rollout_arms (
 );
 CREATE INDEX rollout_arms_entered ON rollout_arms (method, entered_at, tier, shown, paid_at);
 
+-- rollout_days: how many buyers entered one arm of a method's rollout in
+-- one tier on one Beijing day, by the Beijing day they first paid after
+-- entering (-1: not yet). A report over whole days sums them.
+CREATE TABLE rollout_days (
+	method   TEXT NOT NULL,
+	day      BIGINT NOT NULL,
+	tier     TEXT NOT NULL,
+	shown    INTEGER NOT NULL,
+	paid_day BIGINT NOT NULL,
+	buyers   BIGINT NOT NULL,
+	PRIMARY KEY (method, day, tier, shown, paid_day)
+);
+
 -- analytics_state: the one row saying how far the rollup has read
 -- (payments by updated_at, exposures by at) and under which market-tier
 -- rule (the SHA-256 of the SQL that computes it).
