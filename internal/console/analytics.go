@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -32,17 +33,33 @@ func (h *Handler) analyticsRoutes() {
 var tiers = []string{rollout.TierFirst, rollout.TierCity, rollout.TierCountyCity, rollout.TierCounty, ""}
 
 // analyticsQuery is a report's span (Beijing days, both included), its
-// merchant ("" for the marketplace) and the method whose rollout is read.
+// merchant ("" for the marketplace), the merchants' category and province
+// (first two digits of their region code), the buyers' market tier, and
+// the method whose rollout is read.
 type analyticsQuery struct {
 	From, To, Merchant, Method string
+	Category, Province, Tier   string
 	from, to                   time.Time
+}
+
+// CSVLink is the link to report's CSV under the same query.
+func (aq analyticsQuery) CSVLink(report string) template.URL {
+	v := url.Values{"report": {report}}
+	for k, x := range map[string]string{"from": aq.From, "to": aq.To, "merchant": aq.Merchant, "method": aq.Method,
+		"category": aq.Category, "province": aq.Province, "tier": aq.Tier} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	return template.URL("/console/analytics.csv?" + v.Encode()) // #nosec G203 -- built by url.Values, every value encoded
 }
 
 // readAnalyticsQuery reads the query; the default span is the last 28
 // days. A merchant user's reports are always its own.
 func readAnalyticsQuery(r *http.Request, v *visit, now time.Time) (analyticsQuery, error) {
 	q := r.URL.Query()
-	aq := analyticsQuery{From: q.Get("from"), To: q.Get("to"), Merchant: strings.TrimSpace(q.Get("merchant")), Method: q.Get("method")}
+	aq := analyticsQuery{From: q.Get("from"), To: q.Get("to"), Merchant: strings.TrimSpace(q.Get("merchant")), Method: q.Get("method"),
+		Category: strings.TrimSpace(q.Get("category")), Province: strings.TrimSpace(q.Get("province")), Tier: q.Get("tier")}
 	if v.scope != "" {
 		aq.Merchant = v.scope
 	}
@@ -67,8 +84,14 @@ func readAnalyticsQuery(r *http.Request, v *visit, now time.Time) (analyticsQuer
 	if to.Before(from) || to.Sub(from) > 366*24*time.Hour {
 		return aq, fmt.Errorf("日期范围应从早到晚，至多一年")
 	}
-	if len(aq.Merchant) > 64 || len(aq.Method) > 64 {
-		return aq, fmt.Errorf("商户或方式太长")
+	if len(aq.Merchant) > 64 || len(aq.Method) > 64 || len(aq.Category) > 32 {
+		return aq, fmt.Errorf("商户、类目或方式太长")
+	}
+	if aq.Province != "" && (len(aq.Province) != 2 || strings.Trim(aq.Province, "0123456789") != "") {
+		return aq, fmt.Errorf("省份 %q 应是地区代码的前两位数字，如 13", aq.Province)
+	}
+	if aq.Tier != "" && !slices.Contains(rollout.Tiers, aq.Tier) {
+		return aq, fmt.Errorf("市场层级 %q 不认识", aq.Tier)
 	}
 	aq.from, aq.to = from.UTC(), to.AddDate(0, 0, 1).UTC()
 	return aq, nil
@@ -98,7 +121,14 @@ type analyticsPage struct {
 	Ramp    []rampRow
 	RampFor string
 	Portal  bool
+	Tiers   []tierOption
+	// AsOf is when the reports' rollup was last refreshed (Beijing
+	// time), "" when they read the payments themselves.
+	AsOf string
 }
+
+// tierOption is a market tier the filter offers.
+type tierOption struct{ Value, Name string }
 
 func (h *Handler) analytics(w http.ResponseWriter, r *http.Request, v *visit) {
 	aq, err := readAnalyticsQuery(r, v, time.Now())
@@ -120,7 +150,17 @@ func (h *Handler) analyticsData(r *http.Request, v *visit, aq analyticsQuery) (a
 	ctx := r.Context()
 	db := h.cfg.Gateway.DB.Pool()
 	p := analyticsPage{Query: aq, Portal: v.user.Role == accounts.RoleMerchant}
-	ap := store.AnalyticsParams{From: aq.from, To: aq.to, MerchantID: aq.Merchant}
+	for _, t := range rollout.Tiers {
+		p.Tiers = append(p.Tiers, tierOption{t, tierName(t)})
+	}
+	ap := store.AnalyticsParams{From: aq.from, To: aq.to, MerchantID: aq.Merchant, Category: aq.Category, Province: aq.Province, Tier: aq.Tier}
+	st, err := db.AnalyticsStateGet(ctx)
+	if err != nil {
+		return p, err
+	}
+	if !st.RefreshedAt.IsZero() {
+		p.AsOf = st.RefreshedAt.In(beijing).Format("2006-01-02 15:04:05")
+	}
 
 	share, err := db.MethodShare(ctx, ap)
 	if err != nil {
@@ -312,7 +352,7 @@ func refundReport(rows []store.RefundRow) report {
 func rampReport(rows []store.ConversionRow, refunds []store.RefundRow, aq analyticsQuery) (report, []rampRow) {
 	rep := report{Title: "灰度效果：看到 " + aq.Method + " 的买家是否更多地付了款", CSV: "rollout",
 		Head: []string{"市场层级", "看到的买家", "其中付款", "转化率", "未看到的买家", "其中付款", "转化率", "差（95% 区间）", "相对提升", "结论"},
-		Note: "转化 = 在此期间被决定过该方式的买家中，此后付了任一笔订单的比例。差的 95% 区间用 Newcombe（1998）混合得分法（方法 10）；单组比例的区间用 Wilson 得分法。"}
+		Note: "转化 = 在此期间首次进入某一组（看到或未看到该方式）的买家中，此后截止日前付了任一笔订单（任一钱包、任一商户）的比例。差的 95% 区间用 Newcombe（1998）混合得分法（方法 10）；单组比例的区间用 Wilson 得分法。"}
 	ch, _, _ := strings.Cut(aq.Method, ".")
 	var newRef, baseRef analytics.Proportion
 	for _, r := range refunds {

@@ -90,11 +90,39 @@ func TestAnalytics(t *testing.T) {
 		if st, _, body := ops.do("GET", "/console/analytics?from=2024-13-01", nil); st != http.StatusBadRequest || !strings.Contains(body, "起始日期") {
 			t.Fatalf("a malformed date: %d", st)
 		}
+		for q, want := range map[string]string{"province=1x": "省份", "tier=moon": "市场层级"} {
+			if st, _, body := ops.do("GET", "/console/analytics?"+q, nil); st != http.StatusBadRequest || !strings.Contains(body, want) {
+				t.Errorf("analytics?%s: %d; want 400 naming %s", q, st, want)
+			}
+		}
+
+		// Once the rollup is refreshed, the page reads it, says as of
+		// when, and shows the same figures; the filters narrow them.
+		if !strings.Contains(body, "汇总尚未生成") {
+			t.Error("before any refresh, the page does not say it reads the payments")
+		}
+		if _, err := db.ExecContext(ctx, `UPDATE merchants SET region_code = '341322', category = 'grocery' WHERE id = $1`, e.Merchants[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.RefreshAnalytics(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, _, body = ops.do("GET", "/console/analytics", nil)
+		if !strings.Contains(body, "数据截至") || !strings.Contains(body, `data-verdict="县域"><b>县域：可以继续放量`) {
+			t.Error("after a refresh, the page does not read the rollup with the same reading")
+		}
+		if st, _, csv := ops.do("GET", "/console/analytics.csv?report=share&province=34", nil); st != http.StatusOK || !strings.Contains(csv, "县域,微信支付,6,¥180.00,100.0%") || strings.Contains(csv, "一线") {
+			t.Errorf("share CSV of merchants in province 34: %d\n%s", st, csv)
+		}
+		if st, _, csv := ops.do("GET", "/console/analytics.csv?report=order_value&tier=first_tier", nil); st != http.StatusOK || strings.Contains(csv, "县域") || !strings.Contains(csv, "一线") {
+			t.Errorf("order value CSV of the first tier: %d\n%s", st, csv)
+		}
 
 		// Merchant B's portal: its one first-tier order, no rollout.
 		shop := newBrowser(t, e.URL)
 		shop.login("shop-b@hutong.test")
 		_, _, body = shop.do("GET", "/console/analytics?merchant="+e.Merchants[0].ID, nil)
+		_, body, _ = strings.Cut(body, "data-as-of") // the reports, after the filter's list of tiers
 		if strings.Contains(body, "县域") || strings.Contains(body, "data-ramp") || !strings.Contains(body, "一线城市") {
 			t.Fatal("merchant B's analytics show A's orders or the rollout")
 		}

@@ -201,7 +201,7 @@ func (e Executor) MethodShare(ctx context.Context, p AnalyticsParams) ([]ShareRo
 	var out []ShareRow
 	if rolled {
 		out, err = QueryAll(ctx, e.q, scan, `SELECT day / 7, tier, channel, CAST(SUM(orders) AS BIGINT), CAST(SUM(gmv) AS BIGINT)
-			FROM analytics_days WHERE day >= $1 AND day < $2 AND `+rollupMerchants+`
+			FROM analytics_days WHERE day >= $1 AND day < $2 AND `+p.rollupMerchants()+`
 			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, p.args(from, to)...)
 	} else {
 		tier, terr := e.tierSQL("p.region_code", p.Tiers)
@@ -249,7 +249,7 @@ func (e Executor) NewBuyers(ctx context.Context, p AnalyticsParams) ([]NewBuyerR
 	var out []NewBuyerRow
 	if rolled {
 		out, err = QueryAll(ctx, e.q, scan, `SELECT day / 7, tier, channel, CAST(SUM(new_buyers) AS BIGINT)
-			FROM analytics_days WHERE day >= $1 AND day < $2 AND new_buyers > 0 AND `+rollupMerchants+`
+			FROM analytics_days WHERE day >= $1 AND day < $2 AND new_buyers > 0 AND `+p.rollupMerchants()+`
 			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, p.args(from, to)...)
 	} else {
 		tier, terr := e.tierSQL("p.region_code", p.Tiers)
@@ -370,7 +370,7 @@ func (e Executor) WalletAOV(ctx context.Context, p AnalyticsParams) ([]AOVRow, e
 	var out []AOVRow
 	if rolled {
 		out, err = QueryAll(ctx, e.q, scan, `SELECT channel, tier, CAST(SUM(orders) AS BIGINT), CAST(SUM(gmv) AS BIGINT)
-			FROM analytics_days WHERE day >= $1 AND day < $2 AND `+rollupMerchants+`
+			FROM analytics_days WHERE day >= $1 AND day < $2 AND `+p.rollupMerchants()+`
 			GROUP BY 1, 2 ORDER BY 1, 2`, p.args(from, to)...)
 	} else {
 		tier, terr := e.tierSQL("p.region_code", p.Tiers)
@@ -415,7 +415,7 @@ func (e Executor) RefundRates(ctx context.Context, p AnalyticsParams) ([]RefundR
 	var out []RefundRow
 	if rolled {
 		out, err = QueryAll(ctx, e.q, scan, `SELECT channel, CAST(SUM(orders) AS BIGINT), CAST(SUM(refunded_orders) AS BIGINT), CAST(SUM(refund_only_orders) AS BIGINT)
-			FROM analytics_days WHERE day >= $1 AND day < $2 AND ($6 = '' OR tier = $6) AND `+rollupMerchants+`
+			FROM analytics_days WHERE day >= $1 AND day < $2 AND ($6 = '' OR tier = $6) AND `+p.rollupMerchants()+`
 			GROUP BY channel ORDER BY channel`, append(p.args(from, to), p.Tier)...)
 	} else {
 		tier, terr := e.tierSQL("p.region_code", p.Tiers)

@@ -415,9 +415,18 @@ func (e Executor) readsRollup(ctx context.Context, p AnalyticsParams) (from, to 
 }
 
 // rollupMerchants is the condition on analytics_days.merchant_id that
-// selects p's merchants: one, those of a category or region, or the
+// selects p's merchants: one, those of a category or province, or the
 // marketplace's own rows. Its parameters are $3 (merchant), $4
-// (category) and $5 (province).
-const rollupMerchants = `(CASE WHEN $3 = '' AND $4 = '' AND $5 = '' THEN merchant_id = '*'
-	ELSE merchant_id <> '*' AND ($3 = '' OR merchant_id = $3) AND (($4 = '' AND $5 = '') OR merchant_id IN (
-		SELECT id FROM merchants WHERE ($4 = '' OR category = $4) AND ($5 = '' OR substr(region_code, 1, 2) = $5))) END)`
+// (category) and $5 (province), each used whatever the filter, and it is
+// written per case so that the primary key (merchant_id, day, …) is
+// sought, not every merchant's rows scanned.
+func (p AnalyticsParams) rollupMerchants() string {
+	const among = `(SELECT id FROM merchants WHERE ($4 = '' OR category = $4) AND ($5 = '' OR substr(region_code, 1, 2) = $5))`
+	switch {
+	case p.MerchantID != "":
+		return `merchant_id = $3 AND (($4 = '' AND $5 = '') OR merchant_id IN ` + among + `)`
+	case p.Category != "" || p.Province != "":
+		return `$3 = '' AND merchant_id IN ` + among
+	}
+	return `merchant_id = '*' AND $3 = '' AND $4 = '' AND $5 = ''`
+}
