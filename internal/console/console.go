@@ -57,6 +57,10 @@ type Config struct {
 	// may make at once: support settles a buyer's complaint, finance moves
 	// larger sums. 0 means DefaultSupportRefundLimit.
 	SupportRefundLimit int64
+	// Sandbox is the wallet sandbox's test buyer when the gateway's wallet
+	// accounts point at a sandbox (SandboxHelper), nil with real wallets:
+	// the portal's test payment then offers to have it pay.
+	Sandbox SandboxBuyer
 }
 
 // DefaultSupportRefundLimit is ¥500.
@@ -119,6 +123,7 @@ func New(cfg Config) *Handler {
 	h.route("POST /console/events/{id}/resend", allRoles, h.resend)
 	h.route("GET /console/audit", allRoles, h.audit)
 	h.portalRoutes()
+	h.testPaymentRoutes()
 	h.moneyRoutes()
 	h.rolloutRoutes()
 	h.analyticsRoutes()
@@ -217,6 +222,9 @@ type page struct {
 	Now     time.Time
 	Portal  bool // a merchant's portal, not the operators' console
 	Message string
+	// Refresh, when set, is a meta refresh's content ("2; url=…"): a page
+	// waiting on a wallet reloads itself, without script.
+	Refresh string
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, v *visit, p page) {
