@@ -8,7 +8,8 @@
 // sends is looked up within that merchant, and another merchant's object
 // is answered exactly as one that does not exist. Every action that
 // changes something is recorded in the audit log, with who, when, what,
-// and the object before and after.
+// and the object before and after, in the transaction of the change
+// itself (auditRecord), so the two commit together or not at all.
 //
 // A POST is refused unless it comes from the console's own pages: from
 // this origin (http.CrossOriginProtection) and carrying the session's

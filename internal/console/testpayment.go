@@ -219,7 +219,12 @@ func (h *Handler) testPaymentCreate(w http.ResponseWriter, r *http.Request, v *v
 		refuse(http.StatusInternalServerError, "暂时无法创建测试支付，请稍后再试。")
 		return
 	}
-	p, err := h.cfg.Gateway.PaymentService().CreatePayment(r.Context(), pp.Merchant, payment.Request{
+	ctx, rec := h.audited(r, v, "test_payment.create", "", pp.Merchant.ID, nil, func(made any) any {
+		p, _ := made.(payment.Payment)
+		return auditTestPayment(p)
+	})
+	rec.objectOf = func(made any) string { p, _ := made.(payment.Payment); return "payment:" + p.ID }
+	p, err := h.cfg.Gateway.PaymentService().CreatePayment(ctx, pp.Merchant, payment.Request{
 		MerchantOrderID: f.Order, Amount: amount, Currency: "CNY", Description: "互通测试支付", Method: f.Method,
 		Buyer: payment.Buyer{ID: testPaymentBuyer}, ExpiresIn: testPaymentExpiry,
 		Metadata: map[string]string{testPaymentMark: "console", testPaymentBy: v.user.Email},
@@ -243,7 +248,7 @@ func (h *Handler) testPaymentCreate(w http.ResponseWriter, r *http.Request, v *v
 		}
 		return
 	}
-	h.record(r, v, "test_payment.create", "payment:"+p.ID, p.MerchantID, nil, auditTestPayment(p))
+	rec.done(ctx, p)
 	http.Redirect(w, r, testPaymentPath(pp, p.ID, "")+"done="+url.QueryEscape("已创建测试支付 "+yuan(p.Amount)+"，请用钱包扫码付款。"), http.StatusSeeOther)
 }
 
@@ -375,7 +380,9 @@ func (h *Handler) testPaymentSandboxPay(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	object := "payment:" + p.ID
-	h.record(r, v, "test_payment.sandbox_pay_requested", object, p.MerchantID, auditTestPayment(p), nil)
+	if !h.recordAttempt(w, r, v, "test_payment.sandbox_pay_requested", object, p.MerchantID, auditTestPayment(p), nil) {
+		return
+	}
 	if err := h.cfg.Sandbox.Pay(r.Context(), p.Channel, code); err != nil {
 		h.cfg.Logger.Warn("console: the sandbox did not pay a test payment", "payment", p.ID, "err", err)
 		h.record(r, v, "test_payment.sandbox_pay_failed", object, p.MerchantID, auditTestPayment(p), map[string]string{"error": err.Error()})
