@@ -278,7 +278,7 @@ func gatewayStack(svc *gateway.Service, logger *slog.Logger, lease time.Duration
 
 // gatewayHandler is the merchant API with the buyers' hosted pages and the
 // console (/console) beside it. With a wallet sandbox, in-wallet pages load the sandbox's stand-ins
-// for the wallets' page bridges.
+// for the wallets' page bridges, and the portal's test payments can be paid by its test buyer.
 func gatewayHandler(svc *gateway.Service, logger *slog.Logger, lease time.Duration, sandboxURL string) (http.Handler, *web.Handler) {
 	cfg := web.Config{Svc: svc, Rollouts: svc.RolloutService(), Logger: logger}
 	if sandboxURL != "" {
@@ -286,7 +286,11 @@ func gatewayHandler(svc *gateway.Service, logger *slog.Logger, lease time.Durati
 		cfg.SandboxPhone = sandboxURL + "/phone/"
 	}
 	pages := web.New(cfg)
-	cons := console.New(console.Config{Gateway: svc, Accounts: &accounts.Service{DB: svc.DB, Now: svc.Now}, Logger: logger})
+	consCfg := console.Config{Gateway: svc, Accounts: &accounts.Service{DB: svc.DB, Now: svc.Now}, Logger: logger}
+	if sandboxURL != "" {
+		consCfg.Sandbox = console.SandboxHelper(sandboxURL) // the portal's test payments are paid by its test buyer
+	}
+	cons := console.New(consCfg)
 	return cons.Beside(pages.Beside((&api.Server{Svc: svc, Rollouts: svc.RolloutService(), Logger: logger, IdempotencyLease: lease}).Handler())), pages
 }
 

@@ -504,3 +504,58 @@ func TestLoginRehashesAtTheCurrentCosts(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditRecordCommitsWithItsChange: an entry recorded in a change's
+// transaction is kept exactly when the change is. A change that fails
+// after its entry is written leaves neither; an entry that cannot be
+// written (here, a snapshot that is not JSON) fails the transaction, so
+// the change is not kept either; both together commit.
+func TestAuditRecordCommitsWithItsChange(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		failed := errors.New("the change failed")
+		change := func(id string, entry accounts.AuditEntry, after error) error {
+			return db.Tx(f.ctx, func(tx *sql.Tx) error {
+				if err := db.In(tx).MerchantInsert(f.ctx, store.MerchantInsertParams{Merchant: merchant.Merchant{ID: id, Name: "城市服饰"}, CreatedAt: f.now}); err != nil {
+					return err
+				}
+				if err := f.svc.Record(f.ctx, tx, entry); err != nil {
+					return err
+				}
+				return after
+			})
+		}
+		kept := func(id string) (merchantKept bool, entries int) {
+			_, err := db.Pool().MerchantGet(f.ctx, id)
+			log, lerr := f.svc.AuditLog(f.ctx, accounts.AuditQuery{Object: "merchant:" + id})
+			if lerr != nil || (err != nil && !errors.Is(err, store.ErrNoRows)) {
+				t.Fatal(lerr, err)
+			}
+			return err == nil, len(log)
+		}
+		entry := func(id string) accounts.AuditEntry {
+			return accounts.AuditEntry{Action: "merchant.add", Object: "merchant:" + id, After: json.RawMessage(`{"id":"` + id + `"}`)}
+		}
+
+		if err := change("m_rolled_back", entry("m_rolled_back"), failed); !errors.Is(err, failed) {
+			t.Fatalf("a failing change: %v", err)
+		}
+		if m, n := kept("m_rolled_back"); m || n != 0 {
+			t.Fatalf("a change that failed after its entry: merchant kept %v, %d entries", m, n)
+		}
+		bad := entry("m_unrecorded")
+		bad.Before = json.RawMessage(`{not json`)
+		if err := change("m_unrecorded", bad, nil); err == nil {
+			t.Fatal("an entry that cannot be written did not fail its transaction")
+		}
+		if m, n := kept("m_unrecorded"); m || n != 0 {
+			t.Fatalf("a change whose entry failed: merchant kept %v, %d entries", m, n)
+		}
+		if err := change("m_kept", entry("m_kept"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if m, n := kept("m_kept"); !m || n != 1 {
+			t.Fatalf("a change with its entry: merchant kept %v, %d entries", m, n)
+		}
+	})
+}

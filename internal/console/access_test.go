@@ -48,6 +48,10 @@ var access = map[string]string{
 	"POST /console/webhooks/{id}/delete":           "AM",
 	"GET /console/statement":                       "AOFSM",
 	"GET /console/statement.csv":                   "AOFSM",
+	"GET /console/test-payments":                   "AOM", // finance and support do not start payments
+	"POST /console/test-payments":                  "AOM",
+	"GET /console/test-payments/{id}":              "AOM",
+	"POST /console/test-payments/{id}/sandbox-pay": "AOM",
 	"GET /console/rollout":                         "AOFS",
 	"GET /console/rollout/explain":                 "AOFS",
 	"GET /console/rollout/{method}":                "AOFS",
@@ -109,7 +113,7 @@ func TestEveryRouteAndRole(t *testing.T) {
 					form = url.Values{"csrf": {b.csrf("/console/payments")}}
 				}
 				target := path
-				if method == http.MethodGet && role != accounts.RoleMerchant && slices.Contains([]string{"/console/keys", "/console/webhooks", "/console/statement", "/console/statement.csv"}, path) {
+				if method == http.MethodGet && role != accounts.RoleMerchant && slices.Contains([]string{"/console/keys", "/console/webhooks", "/console/statement", "/console/statement.csv", "/console/test-payments"}, path) {
 					target += "?merchant=" + e.Merchants[0].ID // a platform role names the merchant
 				}
 				if path == "/console/analytics.csv" {

@@ -34,6 +34,10 @@ func TestBrowserEveryPageEveryRole(t *testing.T) {
 	}
 	paid := e.Paid(0, "every-page", 12800)
 	theirs := e.Paid(1, "every-page-b", 5600)
+	// Test payments: the county shop's paid in the sandbox (what the
+	// platform's roles open), the city shop's waiting with its code (what
+	// its own user opens).
+	testPaid, testWaiting := makeTestPayment(t, e, "admin@hutong.test", e.Merchants[0].ID, true), makeTestPayment(t, e, "shop-b@hutong.test", "", false)
 	emails := map[accounts.Role]string{accounts.RoleAdmin: "admin@hutong.test", accounts.RoleOperations: "ops@hutong.test",
 		accounts.RoleFinance: "finance@hutong.test", accounts.RoleSupport: "support@hutong.test", accounts.RoleMerchant: "shop-b@hutong.test"}
 	routes := console.New(console.Config{Gateway: e.Svc, Accounts: e.Accounts}).Routes()
@@ -51,19 +55,22 @@ func TestBrowserEveryPageEveryRole(t *testing.T) {
 			if method != "GET" || !strings.Contains(access[rt.Pattern], roleLetters[role]) || strings.HasSuffix(path, ".csv") || path == "/console/{$}" {
 				continue
 			}
-			payment := paid.ID
+			payment, testPayment := paid.ID, testPaid
 			if role == accounts.RoleMerchant {
-				payment = theirs.ID // the portal's own merchant
+				payment, testPayment = theirs.ID, testWaiting // the portal's own merchant
 			}
 			switch {
 			case strings.Contains(path, "{id}") && strings.HasPrefix(path, "/console/payments/"):
 				path = strings.Replace(path, "{id}", payment, 1)
+			case strings.Contains(path, "{id}") && strings.HasPrefix(path, "/console/test-payments/"):
+				path = strings.Replace(path, "{id}", testPayment, 1)
 			case strings.Contains(path, "{method}"):
 				path = strings.Replace(path, "{method}", "wechatpay.native", 1)
 			case strings.Contains(path, "{"):
 				continue // campaigns and reconciliation runs have their own tests
 			}
-			if role != accounts.RoleMerchant && (path == "/console/keys" || path == "/console/webhooks" || path == "/console/statement") {
+			if role != accounts.RoleMerchant && (path == "/console/keys" || path == "/console/webhooks" || path == "/console/statement" ||
+				strings.HasPrefix(path, "/console/test-payments")) {
 				path += "?merchant=" + e.Merchants[0].ID
 			}
 			name := "console-" + string(role) + strings.NewReplacer("/console", "", "/", "-", "?", "-", "=", "-", ".", "-").Replace(path)

@@ -8,7 +8,8 @@
 // sends is looked up within that merchant, and another merchant's object
 // is answered exactly as one that does not exist. Every action that
 // changes something is recorded in the audit log, with who, when, what,
-// and the object before and after.
+// and the object before and after, in the transaction of the change
+// itself (auditRecord), so the two commit together or not at all.
 //
 // A POST is refused unless it comes from the console's own pages: from
 // this origin (http.CrossOriginProtection) and carrying the session's
@@ -57,6 +58,10 @@ type Config struct {
 	// may make at once: support settles a buyer's complaint, finance moves
 	// larger sums. 0 means DefaultSupportRefundLimit.
 	SupportRefundLimit int64
+	// Sandbox is the wallet sandbox's test buyer when the gateway's wallet
+	// accounts point at a sandbox (SandboxHelper), nil with real wallets:
+	// the portal's test payment then offers to have it pay.
+	Sandbox SandboxBuyer
 }
 
 // DefaultSupportRefundLimit is ¥500.
@@ -119,6 +124,7 @@ func New(cfg Config) *Handler {
 	h.route("POST /console/events/{id}/resend", allRoles, h.resend)
 	h.route("GET /console/audit", allRoles, h.audit)
 	h.portalRoutes()
+	h.testPaymentRoutes()
 	h.moneyRoutes()
 	h.rolloutRoutes()
 	h.analyticsRoutes()
@@ -217,6 +223,9 @@ type page struct {
 	Now     time.Time
 	Portal  bool // a merchant's portal, not the operators' console
 	Message string
+	// Refresh, when set, is a meta refresh's content ("2; url=…"): a page
+	// waiting on a wallet reloads itself, without script.
+	Refresh string
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, v *visit, p page) {

@@ -187,6 +187,13 @@ func contractSnapshot(c contract.Contract) map[string]any {
 	return map[string]any{"id": c.ID, "merchant_id": c.MerchantID, "channel": c.Channel, "state": c.State, "reason": c.Reason}
 }
 
+// contractMade is a contract the onboarding service made, as the audit
+// log keeps it.
+func contractMade(made any) any {
+	c, _ := made.(contract.Contract)
+	return contractSnapshot(c)
+}
+
 // invite invites a merchant to a wallet's contract (making the contract
 // if it has none).
 func (h *Handler) invite(w http.ResponseWriter, r *http.Request, v *visit) {
@@ -209,12 +216,14 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, v *visit) {
 	if old, err := h.cfg.Gateway.OnboardingService().ListContracts(ctx, onboardingFilter(merchantID, ch)); err == nil && len(old) == 1 {
 		before = contractSnapshot(old[0].Contract)
 	}
-	cv, err := h.cfg.Gateway.OnboardingService().Invite(ctx, merchantID, ch, v.user.Email)
+	actx, rec := h.audited(r, v, "contract.invite", "", merchantID, before, contractMade)
+	rec.objectOf = func(made any) string { c, _ := made.(contract.Contract); return "contract:" + c.ID }
+	cv, err := h.cfg.Gateway.OnboardingService().Invite(actx, merchantID, ch, v.user.Email)
 	if err != nil {
 		h.contractRefused(w, r, v, "邀请", err)
 		return
 	}
-	h.record(r, v, "contract.invite", "contract:"+cv.ID, merchantID, before, contractSnapshot(cv.Contract))
+	rec.done(actx, cv.Contract)
 	http.Redirect(w, r, "/console/merchants?done="+url.QueryEscape(fmt.Sprintf("已邀请 %s 开通%s（合约 %s）", merchantID, channelName(ch), cv.ID)), http.StatusSeeOther)
 }
 
@@ -242,12 +251,13 @@ func (h *Handler) contractAction(w http.ResponseWriter, r *http.Request, v *visi
 		h.fail(w, r, v, http.StatusBadRequest, "原因太长（至多 200 字节）。")
 		return
 	}
-	cv, err := h.cfg.Gateway.OnboardingService().Act(ctx, id, contract.Action{Kind: kind, Actor: v.user.Email, Reason: reason})
+	actx, rec := h.audited(r, v, "contract."+r.PathValue("action"), "contract:"+id, old.MerchantID, contractSnapshot(old.Contract), contractMade)
+	cv, err := h.cfg.Gateway.OnboardingService().Act(actx, id, contract.Action{Kind: kind, Actor: v.user.Email, Reason: reason})
 	if err != nil {
 		h.contractRefused(w, r, v, verb, err)
 		return
 	}
-	h.record(r, v, "contract."+r.PathValue("action"), "contract:"+id, cv.MerchantID, contractSnapshot(old.Contract), contractSnapshot(cv.Contract))
+	rec.done(actx, cv.Contract)
 	http.Redirect(w, r, "/console/merchants?done="+url.QueryEscape(fmt.Sprintf("已%s %s 的%s合约", verb, cv.MerchantID, channelName(cv.Channel))), http.StatusSeeOther)
 }
 
@@ -337,7 +347,11 @@ func (h *Handler) campaignPage(w http.ResponseWriter, r *http.Request, v *visit)
 // audited: an operator chasing the deadline.
 func (h *Handler) campaignRemind(w http.ResponseWriter, r *http.Request, v *visit) {
 	id := r.PathValue("id")
-	n, err := h.cfg.Gateway.OnboardingService().RemindNow(r.Context(), id)
+	ctx, rec := h.audited(r, v, "campaign.remind", "campaign:"+id, "", nil, func(made any) any {
+		n, _ := made.(int)
+		return map[string]int{"reminded": n}
+	})
+	n, err := h.cfg.Gateway.OnboardingService().RemindNow(ctx, id)
 	if errors.Is(err, notfound.Err) {
 		h.fail(w, r, v, http.StatusNotFound, "没有这个签约活动。")
 		return
@@ -347,7 +361,7 @@ func (h *Handler) campaignRemind(w http.ResponseWriter, r *http.Request, v *visi
 		h.fail(w, r, v, http.StatusInternalServerError, "暂时无法提醒，请稍后再试。")
 		return
 	}
-	h.record(r, v, "campaign.remind", "campaign:"+id, "", nil, map[string]int{"reminded": n})
+	rec.done(ctx, n)
 	http.Redirect(w, r, "/console/campaigns/"+id+"?done="+url.QueryEscape(fmt.Sprintf("已提醒 %d 家尚未开通的商户", n)), http.StatusSeeOther)
 }
 

@@ -158,6 +158,12 @@ func (h *Handler) settle(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.fail(w, r, v, http.StatusBadRequest, fmt.Sprintf("结算日 %q 应写成 2024-09-05。", day))
 		return
 	}
+	// A settlement is a transaction per merchant, and with profit sharing
+	// wallet transfers besides: no one transaction holds it all. So the
+	// request is recorded before it runs, and what it did after.
+	if !h.recordAttempt(w, r, v, "settlement.run_requested", "settlement:"+day, "", nil, map[string]any{"day": day}) {
+		return
+	}
 	batches, err := h.cfg.Gateway.MoneyService().Settle(r.Context(), day)
 	if err != nil {
 		// Settle may have paid some merchants before it failed: what it
@@ -279,7 +285,12 @@ func (h *Handler) resolve(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	note := r.PostFormValue("note")
-	it, err := h.cfg.Gateway.MoneyService().ResolveReconItem(r.Context(), money.ResolveParams{RunID: runID, Seq: seq, Key: r.PostFormValue("key"), Note: note, By: v.user.Email})
+	ctx, rec := h.audited(r, v, "recon.resolve", fmt.Sprintf("recon:%s/%d", runID, seq), "", nil, func(made any) any {
+		p, _ := made.(money.ResolveParams)
+		return map[string]any{"run_id": p.RunID, "seq": p.Seq, "key": p.Key, "note": p.Note, "by": p.By}
+	})
+	params := money.ResolveParams{RunID: runID, Seq: seq, Key: r.PostFormValue("key"), Note: note, By: v.user.Email}
+	it, err := h.cfg.Gateway.MoneyService().ResolveReconItem(ctx, params)
 	var fe *payment.FieldError
 	switch {
 	case errors.As(err, &fe):
@@ -296,6 +307,6 @@ func (h *Handler) resolve(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.fail(w, r, v, http.StatusInternalServerError, "暂时无法记录，请稍后再试。")
 		return
 	}
-	h.record(r, v, "recon.resolve", fmt.Sprintf("recon:%s/%d", runID, seq), "", nil, it)
+	rec.done(ctx, params)
 	http.Redirect(w, r, "/console/recon/"+runID+"?done="+url.QueryEscape(fmt.Sprintf("已标记第 %d 条差异（%s）为已处理", seq+1, it.Key)), http.StatusSeeOther)
 }

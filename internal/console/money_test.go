@@ -126,7 +126,9 @@ func TestMoneyPage(t *testing.T) {
 			t.Errorf("escrow after release = %s", got)
 		}
 		log, err := e.acc.AuditLog(ctx, accounts.AuditQuery{Object: "settlement:" + day, Limit: 10})
-		if err != nil || len(log) != 1 || log[0].Action != "settlement.run" || log[0].ActorEmail != "fin@hutong.test" || !strings.Contains(string(log[0].After), batches[0].ID) {
+		// Recorded as asked, before it ran, and as done, after.
+		if err != nil || len(log) != 2 || log[0].Action != "settlement.run" || log[1].Action != "settlement.run_requested" ||
+			log[0].ActorEmail != "fin@hutong.test" || log[1].ActorEmail != "fin@hutong.test" || !strings.Contains(string(log[0].After), batches[0].ID) {
 			t.Errorf("audit of the settlement: %+v %v", log, err)
 		}
 		// B's portal lists no settlement of A's.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"database/sql"
 	"errors"
 	"net/http"
 	"net/url"
@@ -64,7 +65,15 @@ func (h *Handler) jobRetry(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.fail(w, r, v, http.StatusNotFound, "没有这个任务。")
 		return
 	}
-	err = h.cfg.Gateway.DB.Pool().JobRevive(r.Context(), store.JobReviveParams{ID: id, At: time.Now()})
+	// The job is revived and audited in one transaction.
+	_, rec := h.audited(r, v, "job.retry", "job:"+strconv.FormatInt(id, 10), "", nil, nil)
+	ctx, db := r.Context(), h.cfg.Gateway.DB
+	err = db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := db.In(tx).JobRevive(ctx, store.JobReviveParams{ID: id, At: time.Now()}); err != nil {
+			return err
+		}
+		return rec.record(ctx, tx, map[string]int64{"job": id})
+	})
 	switch {
 	case errors.Is(err, store.ErrNoRows):
 		h.fail(w, r, v, http.StatusNotFound, "没有这个已失败的任务。")
@@ -77,7 +86,6 @@ func (h *Handler) jobRetry(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.fail(w, r, v, http.StatusInternalServerError, "暂时无法重试，请稍后再试。")
 		return
 	}
-	h.record(r, v, "job.retry", "job:"+strconv.FormatInt(id, 10), "", nil, map[string]int64{"job": id})
 	http.Redirect(w, r, "/console/jobs?done="+url.QueryEscape("任务 "+strconv.FormatInt(id, 10)+" 已重新排队"), http.StatusSeeOther)
 }
 

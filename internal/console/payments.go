@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"net/url"
 
 	"github.com/hutong-pay/hutong/internal/accounts"
+	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -251,7 +251,8 @@ func (h *Handler) refund(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	reason := strings.TrimSpace(r.PostFormValue("reason"))
-	rf, err := h.cfg.Gateway.RefundService().Create(r.Context(), p.MerchantID, p.ID, amount, reason, r.PostFormValue("kind"))
+	ctx, rec := h.audited(r, v, "payment.refund", "payment:"+p.ID, p.MerchantID, p, nil)
+	rf, err := h.cfg.Gateway.RefundService().Create(ctx, p.MerchantID, p.ID, amount, reason, r.PostFormValue("kind"))
 	if err != nil {
 		var fe *payment.FieldError
 		if errors.As(err, &fe) || errors.Is(err, payment.ErrRefundExceeds) || errors.Is(err, payment.ErrNotPaid) {
@@ -262,7 +263,7 @@ func (h *Handler) refund(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.back(w, r, v, p.ID, http.StatusInternalServerError, "退款暂时无法受理，请稍后再试。")
 		return
 	}
-	h.record(r, v, "payment.refund", "payment:"+p.ID, p.MerchantID, p, rf)
+	rec.done(ctx, rf)
 	http.Redirect(w, r, "/console/payments/"+p.ID+"?done="+url.QueryEscape("已受理退款 "+rf.ID+"，"+yuan(rf.Amount)), http.StatusSeeOther)
 }
 
@@ -280,13 +281,16 @@ func (h *Handler) queryWallet(w http.ResponseWriter, r *http.Request, v *visit) 
 	if !ok {
 		return
 	}
-	after, err := h.cfg.Gateway.PaymentService().QueryNow(r.Context(), p.MerchantID, p.ID)
+	// Each wallet answer applied commits with the record; asking when no
+	// wallet order is pending changes nothing and is recorded after.
+	ctx, rec := h.audited(r, v, "payment.query_wallet", "payment:"+p.ID, p.MerchantID, p, walletAnswer)
+	after, err := h.cfg.Gateway.PaymentService().QueryNow(ctx, p.MerchantID, p.ID)
 	if err != nil {
 		h.cfg.Logger.Warn("console: querying the wallet", "payment", p.ID, "err", err)
 		h.back(w, r, v, p.ID, http.StatusBadGateway, "钱包暂时没有回答："+err.Error())
 		return
 	}
-	h.record(r, v, "payment.query_wallet", "payment:"+p.ID, p.MerchantID, p, after)
+	rec.done(ctx, after)
 	http.Redirect(w, r, "/console/payments/"+p.ID+"?done="+url.QueryEscape("已向钱包查询，当前状态："+statusName(after.Status)), http.StatusSeeOther)
 }
 
@@ -312,12 +316,14 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request, v *visit) {
 		h.fail(w, r, v, http.StatusNotFound, "没有这个事件。")
 		return
 	}
-	if err := h.cfg.Gateway.WebhookService().ResendEvent(r.Context(), p.MerchantID, id); err != nil {
+	resent := map[string]string{"event": id, "payment": p.ID}
+	ctx, rec := h.audited(r, v, "webhook.resend", "event:"+id, p.MerchantID, nil, func(any) any { return resent })
+	if err := h.cfg.Gateway.WebhookService().ResendEvent(ctx, p.MerchantID, id); err != nil {
 		h.cfg.Logger.Error("console: resending an event", "event", id, "err", err)
 		h.back(w, r, v, p.ID, http.StatusInternalServerError, "暂时无法重发，请稍后再试。")
 		return
 	}
-	h.record(r, v, "webhook.resend", "event:"+id, p.MerchantID, nil, map[string]string{"event": id, "payment": p.ID})
+	rec.done(ctx, nil)
 	http.Redirect(w, r, "/console/payments/"+p.ID+"?done="+url.QueryEscape("已重发事件 "+id), http.StatusSeeOther)
 }
 
@@ -358,24 +364,14 @@ func (h *Handler) back(w http.ResponseWriter, r *http.Request, v *visit, id stri
 	h.render(w, status, "payment.html", v, page{Title: "支付 " + p.ID, Nav: "payments", Data: pp, Error: msg})
 }
 
-// record audits an action; a failure to record is logged loudly, since
-// the action is done.
-func (h *Handler) record(r *http.Request, v *visit, action, object, merchantID string, before, after any) {
-	e := accounts.AuditEntry{ActorID: v.user.ID, ActorEmail: v.user.Email, Action: action, Object: object, MerchantID: merchantID, IP: v.ip}
-	var err error
-	if before != nil {
-		if e.Before, err = json.Marshal(before); err != nil {
-			h.cfg.Logger.Error("console: audit snapshot", "action", action, "err", err)
-		}
+// walletAnswer is a wallet's answer to "ask the wallet" as the audit log
+// keeps it; the payment as it then stands is kept as it is.
+func walletAnswer(made any) any {
+	t, ok := made.(channel.Trade)
+	if !ok {
+		return made
 	}
-	if after != nil {
-		if e.After, err = json.Marshal(after); err != nil {
-			h.cfg.Logger.Error("console: audit snapshot", "action", action, "err", err)
-		}
-	}
-	if err := h.cfg.Accounts.Record(r.Context(), nil, e); err != nil {
-		h.cfg.Logger.Error("console: the audit log did not record an action", "action", action, "object", object, "actor", v.user.Email, "err", err)
-	}
+	return map[string]any{"wallet_order": t.OutTradeNo, "wallet_state": t.State, "wallet_trade_no": t.TransactionID, "amount": t.Amount}
 }
 
 // parseYuan reads an amount typed in yuan ("12.30", "12.3", "12") as fen,

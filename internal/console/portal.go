@@ -173,22 +173,19 @@ func (h *Handler) portalKeyCreate(w http.ResponseWriter, r *http.Request, v *vis
 	if !ok {
 		return
 	}
-	k, secret, err := h.cfg.Gateway.MerchantService().CreateKey(r.Context(), pp.Merchant.ID)
+	// The log keeps the key as listed: id, prefix and time, never its secret.
+	ctx, rec := h.audited(r, v, "key.create", "", pp.Merchant.ID, nil, func(made any) any {
+		k, _ := made.(store.APIKey)
+		return auditKey(k)
+	})
+	rec.objectOf = func(made any) string { k, _ := made.(store.APIKey); return "api_key:" + k.ID }
+	k, secret, err := h.cfg.Gateway.MerchantService().CreateKey(ctx, pp.Merchant.ID)
 	if err != nil {
 		h.cfg.Logger.Error("console: creating an API key", "merchant", pp.Merchant.ID, "err", err)
 		h.renderKeys(w, r, v, http.StatusInternalServerError, keysPage{portalPage: pp}, "暂时无法新建密钥，请稍后再试。")
 		return
 	}
-	// What the log keeps is the key as listed: id, prefix and time.
-	made := keyAudit{ID: k.ID, MerchantID: k.MerchantID}
-	if keys, err := h.cfg.Gateway.MerchantService().Keys(r.Context(), pp.Merchant.ID); err == nil {
-		for _, l := range keys {
-			if l.ID == k.ID {
-				made = auditKey(l)
-			}
-		}
-	}
-	h.record(r, v, "key.create", "api_key:"+k.ID, pp.Merchant.ID, nil, made)
+	rec.done(ctx, store.APIKey{ID: k.ID, MerchantID: k.MerchantID})
 	h.renderKeys(w, r, v, http.StatusOK, keysPage{portalPage: pp, New: &newKey{ID: k.ID, Secret: secret}}, "")
 }
 
@@ -220,7 +217,11 @@ func (h *Handler) portalKeyRevoke(w http.ResponseWriter, r *http.Request, v *vis
 		h.renderKeys(w, r, v, http.StatusNotFound, keysPage{portalPage: pp}, "没有这个密钥。")
 		return
 	}
-	after, err := svc.RevokeKey(r.Context(), pp.Merchant.ID, id)
+	ctx, rec := h.audited(r, v, "key.revoke", "api_key:"+id, pp.Merchant.ID, before, func(made any) any {
+		k, _ := made.(store.APIKey)
+		return auditKey(k)
+	})
+	after, err := svc.RevokeKey(ctx, pp.Merchant.ID, id)
 	switch {
 	case errors.Is(err, notfound.Err):
 		h.renderKeys(w, r, v, http.StatusNotFound, keysPage{portalPage: pp}, "没有这个密钥。")
@@ -230,7 +231,7 @@ func (h *Handler) portalKeyRevoke(w http.ResponseWriter, r *http.Request, v *vis
 		h.renderKeys(w, r, v, http.StatusInternalServerError, keysPage{portalPage: pp}, "暂时无法吊销，请稍后再试。")
 		return
 	}
-	h.record(r, v, "key.revoke", "api_key:"+id, pp.Merchant.ID, before, auditKey(after))
+	rec.done(ctx, after)
 	http.Redirect(w, r, portalDone(pp, "/console/keys", "已吊销密钥 "+id+"，它不能再调用接口。"), http.StatusSeeOther)
 }
 
@@ -339,7 +340,14 @@ func (h *Handler) portalEndpointCreate(w http.ResponseWriter, r *http.Request, v
 		return
 	}
 	raw := strings.TrimSpace(r.PostFormValue("url"))
-	ep, err := h.cfg.Gateway.WebhookService().CreateEndpoint(r.Context(), pp.Merchant.ID, raw)
+	// The log keeps the endpoint without its signing secret.
+	ctx, rec := h.audited(r, v, "webhook_endpoint.create", "", pp.Merchant.ID, nil, func(made any) any {
+		ep, _ := made.(webhook.Endpoint)
+		ep.Secret = ""
+		return ep
+	})
+	rec.objectOf = func(made any) string { ep, _ := made.(webhook.Endpoint); return "webhook_endpoint:" + ep.ID }
+	ep, err := h.cfg.Gateway.WebhookService().CreateEndpoint(ctx, pp.Merchant.ID, raw)
 	if err != nil {
 		var fe *payment.FieldError
 		if errors.As(err, &fe) {
@@ -350,9 +358,7 @@ func (h *Handler) portalEndpointCreate(w http.ResponseWriter, r *http.Request, v
 		h.renderWebhooks(w, r, v, http.StatusInternalServerError, webhooksPage{portalPage: pp, URL: raw}, "暂时无法添加，请稍后再试。")
 		return
 	}
-	logged := ep
-	logged.Secret = ""
-	h.record(r, v, "webhook_endpoint.create", "webhook_endpoint:"+ep.ID, pp.Merchant.ID, nil, logged)
+	rec.done(ctx, ep)
 	h.renderWebhooks(w, r, v, http.StatusOK, webhooksPage{portalPage: pp, New: &ep}, "")
 }
 
@@ -381,7 +387,9 @@ func (h *Handler) portalEndpointDelete(w http.ResponseWriter, r *http.Request, v
 		h.renderWebhooks(w, r, v, http.StatusNotFound, webhooksPage{portalPage: pp}, "没有这个接收地址。")
 		return
 	}
-	switch err := svc.DeleteEndpoint(r.Context(), pp.Merchant.ID, id); {
+	before.Secret = ""
+	ctx, rec := h.audited(r, v, "webhook_endpoint.delete", "webhook_endpoint:"+id, pp.Merchant.ID, before, func(any) any { return nil })
+	switch err := svc.DeleteEndpoint(ctx, pp.Merchant.ID, id); {
 	case errors.Is(err, notfound.Err):
 		h.renderWebhooks(w, r, v, http.StatusNotFound, webhooksPage{portalPage: pp}, "没有这个接收地址。")
 		return
@@ -390,8 +398,7 @@ func (h *Handler) portalEndpointDelete(w http.ResponseWriter, r *http.Request, v
 		h.renderWebhooks(w, r, v, http.StatusInternalServerError, webhooksPage{portalPage: pp}, "暂时无法删除，请稍后再试。")
 		return
 	}
-	before.Secret = ""
-	h.record(r, v, "webhook_endpoint.delete", "webhook_endpoint:"+id, pp.Merchant.ID, before, nil)
+	rec.done(ctx, nil)
 	http.Redirect(w, r, portalDone(pp, "/console/webhooks", "已删除接收地址 "+before.URL+"，不再向它投递。"), http.StatusSeeOther)
 }
 

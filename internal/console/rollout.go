@@ -237,6 +237,13 @@ func (h *Handler) rolloutPreview(w http.ResponseWriter, r *http.Request, v *visi
 	h.render(w, http.StatusOK, "rollout_preview.html", v, page{Title: "预览 · " + method, Nav: "rollout", Data: p})
 }
 
+// ruleMade is a rule change as the audit log keeps it: the rule it made
+// (null when it removed the rule).
+func ruleMade(made any) any {
+	rc, _ := made.(rollouts.RuleChange)
+	return rc.Rule
+}
+
 // rolloutSave saves the rule a preview showed, as a new version with the
 // operator's email and reason, unless the rule changed since the preview.
 func (h *Handler) rolloutSave(w http.ResponseWriter, r *http.Request, v *visit) {
@@ -252,7 +259,8 @@ func (h *Handler) rolloutSave(w http.ResponseWriter, r *http.Request, v *visit) 
 			fmt.Sprintf("未保存：预览之后这条规则已被修改（现在是第 %d 版），请重新预览。", base), "")
 		return
 	}
-	rc, err := h.cfg.Gateway.RolloutService().SetRule(r.Context(), method, rule, v.user.Email, f.Reason)
+	ctx, rec := h.audited(r, v, "rollout.set", "rollout:"+method, "", cur, ruleMade)
+	rc, err := h.cfg.Gateway.RolloutService().SetRule(ctx, method, rule, v.user.Email, f.Reason)
 	if err != nil {
 		if msg, ok := refusal(err); ok {
 			h.renderMethod(w, r, v, http.StatusBadRequest, method, f, "未保存："+msg, "")
@@ -261,7 +269,7 @@ func (h *Handler) rolloutSave(w http.ResponseWriter, r *http.Request, v *visit) 
 		h.rolloutTrouble(w, r, v, "saving a rollout rule", err)
 		return
 	}
-	h.record(r, v, "rollout.set", "rollout:"+method, "", cur, rc.Rule)
+	rec.done(ctx, rc)
 	http.Redirect(w, r, "/console/rollout/"+method+"?done="+url.QueryEscape(fmt.Sprintf("已保存：%s 的规则现为第 %d 版。", method, rc.Version)), http.StatusSeeOther)
 }
 
@@ -315,7 +323,12 @@ func (h *Handler) rolloutSwitch(w http.ResponseWriter, r *http.Request, v *visit
 		next = *cur
 	}
 	next.Enabled = on
-	rc, err := h.cfg.Gateway.RolloutService().SetRule(r.Context(), method, next, v.user.Email, reason)
+	action, word := "rollout.kill", "已关闭"
+	if on {
+		action, word = "rollout.unkill", "已重新开启"
+	}
+	ctx, rec := h.audited(r, v, action, "rollout:"+method, "", cur, ruleMade)
+	rc, err := h.cfg.Gateway.RolloutService().SetRule(ctx, method, next, v.user.Email, reason)
 	if err != nil {
 		if msg, ok := refusal(err); ok {
 			h.fail(w, r, v, http.StatusBadRequest, "未改动："+msg)
@@ -324,11 +337,7 @@ func (h *Handler) rolloutSwitch(w http.ResponseWriter, r *http.Request, v *visit
 		h.rolloutTrouble(w, r, v, "switching a rollout rule", err)
 		return
 	}
-	action, word := "rollout.kill", "已关闭"
-	if on {
-		action, word = "rollout.unkill", "已重新开启"
-	}
-	h.record(r, v, action, "rollout:"+method, "", cur, rc.Rule)
+	rec.done(ctx, rc)
 	done(fmt.Sprintf("%s %s（第 %d 版）。", method, word, rc.Version))
 }
 
@@ -357,7 +366,8 @@ func (h *Handler) rolloutRevert(w http.ResponseWriter, r *http.Request, v *visit
 		h.renderMethod(w, r, v, http.StatusBadRequest, method, f, fmt.Sprintf("未恢复：原因（reason）必填，至多 %d 字节。", maxReason), "")
 		return
 	}
-	rc, err := h.cfg.Gateway.RolloutService().RevertRule(r.Context(), method, version, v.user.Email, reason)
+	ctx, rec := h.audited(r, v, "rollout.revert", "rollout:"+method, "", cur, ruleMade)
+	rc, err := h.cfg.Gateway.RolloutService().RevertRule(ctx, method, version, v.user.Email, reason)
 	if err != nil {
 		if msg, ok := refusal(err); ok {
 			h.renderMethod(w, r, v, http.StatusBadRequest, method, f, "未恢复："+msg, "")
@@ -366,7 +376,7 @@ func (h *Handler) rolloutRevert(w http.ResponseWriter, r *http.Request, v *visit
 		h.rolloutTrouble(w, r, v, "reverting a rollout rule", err)
 		return
 	}
-	h.record(r, v, "rollout.revert", "rollout:"+method, "", cur, rc.Rule)
+	rec.done(ctx, rc)
 	http.Redirect(w, r, "/console/rollout/"+method+"?done="+url.QueryEscape(fmt.Sprintf("已恢复到第 %d 版的规则，记为第 %d 版。", version, rc.Version)), http.StatusSeeOther)
 }
 

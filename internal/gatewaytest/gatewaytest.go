@@ -70,7 +70,7 @@ type Options struct {
 // merchant API, the buyers' pages and the console beside it.
 func Handler(svc *gateway.Service, acc *accounts.Service, sandboxURL string) http.Handler {
 	pages := web.New(web.Config{Svc: svc, Rollouts: svc.RolloutService(), BridgeScript: sandboxURL + "/phone/static/bridge.js", SandboxPhone: sandboxURL + "/phone/", EventPoll: 50 * time.Millisecond})
-	cons := console.New(console.Config{Gateway: svc, Accounts: acc})
+	cons := console.New(console.Config{Gateway: svc, Accounts: acc, Sandbox: console.SandboxHelper(sandboxURL)})
 	return cons.Beside(pages.Beside((&api.Server{Svc: svc, Rollouts: svc.RolloutService()}).Handler()))
 }
 

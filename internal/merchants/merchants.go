@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/audit"
 	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/merchant"
 	"github.com/hutong-pay/hutong/internal/notfound"
@@ -104,7 +105,14 @@ func (s *Service) CreateKey(ctx context.Context, merchantID string) (merchant.Ke
 	}
 	secret := prefix + keyEncoding.EncodeToString(b)
 	k := merchant.Key{ID: payment.NewID("key"), MerchantID: merchantID}
-	err := s.DB.Pool().APIKeyInsert(ctx, store.APIKeyInsertParams{Key: k, Hash: hashKey(secret), Prefix: secret[:len(prefix)+4], CreatedAt: s.now()})
+	// As stored, to the microsecond: what an operator's audit record keeps.
+	stored := store.APIKey{ID: k.ID, MerchantID: merchantID, Prefix: secret[:len(prefix)+4], CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.DB.In(tx).APIKeyInsert(ctx, store.APIKeyInsertParams{Key: k, Hash: hashKey(secret), Prefix: stored.Prefix, CreatedAt: stored.CreatedAt}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, stored) // an operator's key commits with its audit record, never its secret
+	})
 	if err != nil {
 		return k, "", fmt.Errorf("storing an API key: %w", err)
 	}
@@ -170,7 +178,14 @@ func (s *Service) Keys(ctx context.Context, merchantID string) ([]store.APIKey, 
 // still accepts it until its memory of it expires (30 s); hutong keeps no
 // shared cache to tell it sooner.
 func (s *Service) RevokeKey(ctx context.Context, merchantID, id string) (store.APIKey, error) {
-	k, err := s.DB.Pool().KeyRevoke(ctx, store.KeyRevokeParams{MerchantID: merchantID, ID: id, At: s.now()})
+	var k store.APIKey
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if k, err = s.DB.In(tx).KeyRevoke(ctx, store.KeyRevokeParams{MerchantID: merchantID, ID: id, At: s.now()}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, k) // an operator's revocation commits with its audit record
+	})
 	if errors.Is(err, store.ErrNoRows) {
 		return k, notfound.ByID("API key", id, merchantID)
 	}

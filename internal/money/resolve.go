@@ -2,6 +2,7 @@ package money
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hutong-pay/hutong/internal/audit"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/store"
@@ -91,7 +93,15 @@ func (s *Service) ResolveReconItem(ctx context.Context, p ResolveParams) (ReconI
 	case p.By == "":
 		return ReconItemState{}, errors.New("resolve a discrepancy: who resolved it is required")
 	}
-	stored, err := s.DB.Pool().ReconItemResolve(ctx, store.ReconItemResolveParams{RunID: p.RunID, Seq: p.Seq, ItemKey: p.Key, Note: p.Note, By: p.By, At: s.now()})
+	var stored bool
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		stored, err = s.DB.In(tx).ReconItemResolve(ctx, store.ReconItemResolveParams{RunID: p.RunID, Seq: p.Seq, ItemKey: p.Key, Note: p.Note, By: p.By, At: s.now()})
+		if err != nil || !stored {
+			return err // resolved before: nothing changes, nothing to audit
+		}
+		return audit.Record(ctx, tx, p) // an operator's resolution commits with its audit record
+	})
 	if errors.Is(err, store.ErrNoRows) {
 		return ReconItemState{}, notfound.ByID("reconciliation item", fmt.Sprintf("%s/%d", p.RunID, p.Seq), "")
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/audit"
 	"github.com/hutong-pay/hutong/internal/campaign"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/jobs"
@@ -117,8 +118,10 @@ func (s *Service) RemindNow(ctx context.Context, id string) (int, error) {
 	}
 	var reminded int
 	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		reminded, err = s.remind(ctx, tx, c)
-		return err
+		if reminded, err = s.remind(ctx, tx, c); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, reminded) // an operator's reminder commits with its audit record
 	})
 	if err == nil && reminded > 0 {
 		s.wake() // the reminders' webhooks are due now

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hutong-pay/hutong/internal/audit"
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/contract"
 	"github.com/hutong-pay/hutong/internal/jobs"
@@ -118,8 +119,11 @@ func (s *Service) signURL(id, token string) string {
 // Act applies an operator's or the system's action to a contract.
 func (s *Service) Act(ctx context.Context, id string, a contract.Action) (ContractView, error) {
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
-		_, err := s.act(ctx, tx, id, a)
-		return err
+		n, err := s.act(ctx, tx, id, a)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, n) // an operator's action commits with its audit record
 	})
 	if err != nil {
 		return ContractView{}, err
@@ -141,8 +145,11 @@ func (s *Service) Invite(ctx context.Context, merchantID, ch, actor string) (Con
 		if id, err = s.ensureContract(ctx, s.DB.In(tx), merchantID, ch, ""); err != nil {
 			return err
 		}
-		_, err = s.act(ctx, tx, id, contract.Action{Kind: contract.ActInvite, Actor: actor})
-		return err
+		n, err := s.act(ctx, tx, id, contract.Action{Kind: contract.ActInvite, Actor: actor})
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, n) // an operator's invitation commits with its audit record
 	})
 	if err != nil {
 		return ContractView{}, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/audit"
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/jobs"
 	"github.com/hutong-pay/hutong/internal/merchant"
@@ -158,7 +159,14 @@ func (s *Service) ask(ctx context.Context, m merchant.Merchant, a payment.Attemp
 	if err != nil {
 		return t, false, err
 	}
-	err = s.DB.Tx(ctx, func(tx *sql.Tx) error { return s.applyTrade(ctx, tx, a.Channel, t) })
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.applyTrade(ctx, tx, a.Channel, t); err != nil {
+			return err
+		}
+		// An operator's "ask the wallet" (QueryNow) commits its audit
+		// record with what the wallet's answer changed.
+		return audit.Record(ctx, tx, t)
+	})
 	s.Refused.Note(ctx, a.Channel, mismatches.SourceQuery, "query:"+a.ID, err)
 	return t, true, err
 }

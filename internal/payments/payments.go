@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/audit"
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/idempotency"
@@ -214,6 +215,11 @@ func (s *Service) storePayment(ctx context.Context, p payment.Payment, sole *pay
 			if err := s.DB.In(tx).AttemptInsert(ctx, *sole); err != nil {
 				return err
 			}
+		}
+		// A payment an operator makes (the portal's test payment) commits
+		// with its audit record.
+		if err := audit.Record(ctx, tx, p); err != nil {
+			return err
 		}
 		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, p)
 	})

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/audit"
 	"github.com/hutong-pay/hutong/internal/channel"
 	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/idempotency"
@@ -164,6 +165,10 @@ func (s *Service) Create(ctx context.Context, merchantID, paymentID string, amou
 			if err := s.startRefund(ctx, tx, p, r); err != nil {
 				return err
 			}
+		}
+		// An operator's refund commits with its audit record.
+		if err := audit.Record(ctx, tx, r); err != nil {
+			return err
 		}
 		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, r)
 	})

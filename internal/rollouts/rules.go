@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/audit"
 	"github.com/hutong-pay/hutong/internal/notfound"
 	"github.com/hutong-pay/hutong/internal/payment"
 	"github.com/hutong-pay/hutong/internal/rollout"
@@ -119,8 +120,11 @@ func (s *Service) recordRule(ctx context.Context, method string, r *rollout.Rule
 	rc := RuleChange{Method: method, Rule: r, Actor: actor, Reason: reason, Created: now}
 	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
 		v, err := s.DB.In(tx).RolloutRuleInsert(ctx, store.RolloutRuleInsertParams{Method: method, Rule: r, Actor: actor, Reason: reason, CreatedAt: now})
+		if err != nil {
+			return err
+		}
 		rc.Version = v
-		return err
+		return audit.Record(ctx, tx, rc) // an operator's change commits with its audit record
 	})
 	if err != nil {
 		if store.IsUniqueViolation(err) {

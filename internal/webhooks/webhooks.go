@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hutong-pay/hutong/internal/audit"
 	"github.com/hutong-pay/hutong/internal/clock"
 	"github.com/hutong-pay/hutong/internal/idempotency"
 	"github.com/hutong-pay/hutong/internal/jobs"
@@ -106,6 +107,11 @@ func (s *Service) CreateEndpoint(ctx context.Context, merchantID, rawURL string)
 		if err := s.DB.In(tx).EndpointInsert(ctx, merchantID, e); err != nil {
 			return fmt.Errorf("storing webhook endpoint: %w", err)
 		}
+		// An operator's endpoint commits with its audit record, which
+		// must leave out the secret (audit.Recorder).
+		if err := audit.Record(ctx, tx, e); err != nil {
+			return err
+		}
 		// A retry under the same Idempotency-Key gets this endpoint (and
 		// its secret), not a second one delivering every event again.
 		return idempotency.CommitAnswer(ctx, tx, http.StatusCreated, e)
@@ -170,7 +176,12 @@ func (s *Service) ListEndpoints(ctx context.Context, merchantID string) ([]Endpo
 // DeleteEndpoint stops deliveries to an endpoint; those queued find it
 // deleted and end.
 func (s *Service) DeleteEndpoint(ctx context.Context, merchantID, id string) error {
-	err := s.DB.Pool().EndpointDelete(ctx, merchantID, id, s.now())
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.DB.In(tx).EndpointDelete(ctx, merchantID, id, s.now()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, id) // an operator's deletion commits with its audit record
+	})
 	if errors.Is(err, store.ErrNoRows) {
 		return notfound.ByID("webhook endpoint", id, merchantID)
 	}
@@ -201,7 +212,10 @@ func (s *Service) ResendEvent(ctx context.Context, merchantID, eventID string) e
 		if !exists {
 			return notfound.ByID("event", eventID, merchantID)
 		}
-		return s.enqueueDeliveries(ctx, tx, merchantID, eventID, s.now())
+		if err := s.enqueueDeliveries(ctx, tx, merchantID, eventID, s.now()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, eventID) // an operator's resend commits with its audit record
 	})
 }
 
