@@ -34,6 +34,7 @@ func (sb *Sandbox) helperRoutes(outer *http.ServeMux) {
 	mux.HandleFunc("GET /sandbox/v1/bill_faults", sb.handleGetBillFaults)
 	mux.HandleFunc("POST /sandbox/v1/bill_faults", sb.handleSetBillFaults)
 	mux.HandleFunc("GET /sandbox/v1/users", sb.handleUsers)
+	mux.HandleFunc("GET /sandbox/v1/orders", sb.handleOrders)
 	mux.HandleFunc("GET /sandbox/v1/credentials", sb.handleCredentials)
 	mux.HandleFunc("GET /sandbox/v1/wechatpay/sub_merchants", sb.handleSubMerchants)
 	mux.HandleFunc("GET /sandbox/v1/wechatpay/settings", sb.handleGetSettings)

@@ -19,6 +19,7 @@
 package alipay
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -443,4 +444,23 @@ func (s *Simulator) TradeCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.trades)
+}
+
+// Snapshot is a copy of every trade and refund, in the order they were
+// made: the wallet's truth, for a test that audits a merchant's books
+// against it. Alipay refunds succeed as they are made.
+func (s *Simulator) Snapshot() ([]Trade, []Refund) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	trades := make([]Trade, 0, len(s.trades))
+	for _, t := range s.trades {
+		trades = append(trades, *t)
+	}
+	refunds := make([]Refund, 0, len(s.refunds))
+	for _, r := range s.refunds {
+		refunds = append(refunds, *r)
+	}
+	slices.SortFunc(trades, func(a, b Trade) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.Key, b.Key)) })
+	slices.SortFunc(refunds, func(a, b Refund) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.Key, b.Key)) })
+	return trades, refunds
 }

@@ -13,6 +13,7 @@
 package wechatpay
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -499,4 +500,23 @@ func (s *Simulator) OrderCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.orders)
+}
+
+// Snapshot is a copy of every order and refund, in the order they were
+// made: the wallet's truth, for a test that audits a merchant's books
+// against it.
+func (s *Simulator) Snapshot() ([]Order, []Refund) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	orders := make([]Order, 0, len(s.orders))
+	for _, o := range s.orders {
+		orders = append(orders, *o)
+	}
+	refunds := make([]Refund, 0, len(s.refunds))
+	for _, r := range s.refunds {
+		refunds = append(refunds, *r)
+	}
+	slices.SortFunc(orders, func(a, b Order) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.Key, b.Key)) })
+	slices.SortFunc(refunds, func(a, b Refund) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.Key, b.Key)) })
+	return orders, refunds
 }
