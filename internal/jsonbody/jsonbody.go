@@ -23,7 +23,9 @@
 //   - every value has its field's type: the message names the field by its
 //     path (items[1].amount) and says what was sent instead ("got an
 //     array"); an integer field is told apart from a number that is not
-//     whole ("12.5") and from one out of the field's range ("1e20");
+//     whole ("12.5") and from one out of the field's range ("1e20"), and a
+//     number too large for the float64 that a float field or an any holds
+//     ("1e400") is out of range too;
 //   - every field tagged `required:"…"` is there and not null (the tag's
 //     value, if any, says what to send).
 //
@@ -41,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"reflect"
@@ -60,7 +63,7 @@ const (
 	CodeTrailingData         = "trailing_data"          // something after the JSON value
 	CodeUnknownField         = "unknown_field"          // a key that is no field of the request
 	CodeInvalidType          = "invalid_type"           // a value of the wrong type, or a number that is not whole where an integer belongs
-	CodeOutOfRange           = "out_of_range"           // a whole number too large or too small for its field
+	CodeOutOfRange           = "out_of_range"           // a whole number too large or too small for its field, or a number too large for any float
 	CodeMissingField         = "missing_field"          // a required field is absent or null
 )
 
@@ -274,7 +277,10 @@ func (w *walker) value(t reflect.Type, f *field, depth int) error {
 	switch delim {
 	case '[':
 		var elem reflect.Type
-		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		switch {
+		case anyValue(t):
+			elem = t // an array in an any is []any
+		case t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
 			elem = t.Elem()
 		}
 		for i := 0; w.dec.More(); i++ {
@@ -299,7 +305,9 @@ func (w *walker) object(t reflect.Type, depth int) error {
 	var fields map[string]field
 	var elem reflect.Type
 	intKeys := false
-	if t != nil {
+	if anyValue(t) {
+		elem = t // an object in an any is a map[string]any
+	} else if t != nil {
 		switch t.Kind() {
 		case reflect.Struct:
 			fields = structFields(t)
@@ -395,8 +403,9 @@ func (w *walker) required(fields map[string]field, present map[string]bool) erro
 }
 
 // target is the type a JSON value fills: pointers followed; nil (any
-// value, keys compared exactly) for interfaces and for types that decode
-// themselves.
+// value, keys compared exactly) for types that decode themselves. An
+// interface stays: what fills it is any value too, but encoding/json
+// makes its numbers float64s, which not every JSON number fits.
 func target(t reflect.Type) reflect.Type {
 	for t != nil {
 		if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
@@ -550,6 +559,9 @@ func jsonType(t reflect.Type) string {
 // names the field by its path and says what was sent. Null fills anything
 // but the body itself (encoding/json leaves the field as it was).
 func (w *walker) checkType(t reflect.Type, f *field, tok json.Token) error {
+	if n, ok := tok.(json.Number); ok && (anyValue(t) || (t != nil && (t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64))) && (f == nil || !f.quoted) {
+		return checkFloat(w.where(), string(n), t)
+	}
 	if t == nil || t.Kind() == reflect.Interface || (f != nil && f.quoted) {
 		return nil
 	}
@@ -601,6 +613,45 @@ func (w *walker) checkType(t reflect.Type, f *field, tok json.Token) error {
 		return refuse(http.StatusBadRequest, CodeInvalidType, "", "the request body must be %s, got %s", strings.Replace(want, "an object", "a JSON object", 1), describe(tok))
 	}
 	return refuse(http.StatusBadRequest, CodeInvalidType, where, "%s must be %s, got %s", where, want, describe(tok))
+}
+
+// anyValue is whether t is an empty interface, which encoding/json fills
+// with whatever the JSON holds: maps, slices, strings, float64s.
+func anyValue(t reflect.Type) bool {
+	return t != nil && t.Kind() == reflect.Interface && t.NumMethod() == 0
+}
+
+// checkFloat checks a JSON number bound for a float field, or for an any
+// (which encoding/json fills with a float64): JSON puts no bound on a
+// number, and one whose size is beyond the float's largest ("1e400", or
+// 400 digits) cannot be held. encoding/json refuses it saying only that a
+// number was wanted, so it is told apart here.
+func checkFloat(where, n string, t reflect.Type) error {
+	bits := 64
+	if t.Kind() == reflect.Float32 {
+		bits = 32
+	}
+	if _, err := strconv.ParseFloat(n, bits); err == nil {
+		return nil
+	}
+	// The only error ParseFloat has for a valid JSON number is ErrRange,
+	// and only for one too large: one too small to hold rounds to zero.
+	name := where
+	if name == "" {
+		name = "the request body"
+	}
+	shown := n
+	if len(shown) > 24 {
+		shown = shown[:24] + "…"
+	}
+	largest := strconv.FormatFloat(math.MaxFloat64, 'g', -1, 64)
+	if bits == 32 {
+		largest = strconv.FormatFloat(math.MaxFloat32, 'g', -1, 32)
+	}
+	if strings.HasPrefix(n, "-") {
+		return refuse(http.StatusBadRequest, CodeOutOfRange, where, "%s is out of range: %s is less than -%s, the smallest number accepted", name, shown, largest)
+	}
+	return refuse(http.StatusBadRequest, CodeOutOfRange, where, "%s is out of range: %s is more than %s, the largest number accepted", name, shown, largest)
 }
 
 // describe names what a token is, for "got …".

@@ -129,6 +129,10 @@ func TestDecode(t *testing.T) {
 		{`{"at":"yesterday"}`, "invalid_type", "", `not valid`},
 		{`{"at":"2024-09-01T00:00:00Z"}`, "", "", ""},
 		{`{"free":` + strings.Repeat("[", jsonbody.MaxDepth), "invalid_json", "", `nests more than`},
+		{`{"free":1e400}`, "out_of_range", "free", `free is out of range: 1e400 is more than 1.7976931348623157e+308, the largest number accepted`},
+		{`{"free":{"x":[1,-1e400]}}`, "out_of_range", "free.x[1]", `free.x[1] is out of range: -1e400 is less than -1.7976931348623157e+308`},
+		{`{"free":1e308}`, "", "", ""},
+		{`{"free":1e-400}`, "", "", ""}, // rounds to 0, as encoding/json reads it
 	} {
 		var v request
 		err := jsonbody.Decode([]byte(tc.body), &v)
@@ -146,6 +150,46 @@ func TestDecode(t *testing.T) {
 		if e.Code != tc.code || e.Field != tc.field || !strings.Contains(e.Message, tc.msg) || e.Status != http.StatusBadRequest {
 			t.Errorf("%q: %d %s field %q %q, want %s field %q containing %q", tc.body, e.Status, e.Code, e.Field, e.Message, tc.code, tc.field, tc.msg)
 		}
+	}
+}
+
+// TestDecodeNumberBeyondFloat: a JSON number too large for a float64 (or
+// a float32 field) is refused as out of range, naming where it is and the
+// largest accepted, wherever encoding/json would make a float of it: a
+// float field, an any, the body itself decoded into an any. encoding/json
+// alone would say only that a number was wanted, which the body is.
+func TestDecodeNumberBeyondFloat(t *testing.T) {
+	t.Parallel()
+	big := "2" + strings.Repeat("0", 320)
+	type floats struct {
+		Share  float64            `json:"share"`
+		Small  float32            `json:"small"`
+		Ratios map[string]float64 `json:"ratios"`
+	}
+	for _, tc := range []struct {
+		body  string
+		into  any
+		field string
+		msg   string
+	}{
+		{big, new(any), "", "the request body is out of range: 200000000000000000000000… is more than 1.7976931348623157e+308, the largest number accepted"},
+		{"[" + big + "]", new([]any), "[0]", "[0] is out of range"},
+		{`{"share":-` + big + `}`, new(floats), "share", "share is out of range: -20000000000000000000000… is less than -1.7976931348623157e+308, the smallest number accepted"},
+		{`{"small":1e39}`, new(floats), "small", "small is out of range: 1e39 is more than 3.4028235e+38, the largest number accepted"},
+		{`{"ratios":{"a":1e309}}`, new(floats), "ratios.a", "ratios.a is out of range"},
+	} {
+		err := jsonbody.Decode([]byte(tc.body), tc.into)
+		var e *jsonbody.Error
+		if !errors.As(err, &e) || e.Code != jsonbody.CodeOutOfRange || e.Field != tc.field || !strings.Contains(e.Message, tc.msg) {
+			t.Errorf("%.40q: %v, want out_of_range at %q saying %q", tc.body, err, tc.field, tc.msg)
+		}
+		if json.Unmarshal([]byte(tc.body), tc.into) == nil {
+			t.Errorf("%.40q: encoding/json decodes it: not out of range after all", tc.body)
+		}
+	}
+	var v floats
+	if err := jsonbody.Decode([]byte(`{"share":1.7976931348623157e308,"small":3.4e38,"ratios":{"a":-1e-400}}`), &v); err != nil {
+		t.Errorf("the largest floats, and one that rounds to 0: %v", err)
 	}
 }
 
@@ -241,8 +285,9 @@ func TestRead(t *testing.T) {
 
 // FuzzDecode: Decode never panics; its duplicate-key finding agrees with
 // an independent parser (for a target of any type, keys compare exactly);
-// it accepts only what json.Valid accepts; and what it accepts decodes to
-// what encoding/json alone decodes.
+// it accepts only what json.Valid accepts, and refuses valid JSON only
+// for a duplicate or a number beyond a float64; and what it accepts
+// decodes to what encoding/json alone decodes.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `{"a":{"b":1,"b":2}}`, `[{"a":1},{"a":1}]`, `{"a":1}]`,
@@ -268,8 +313,16 @@ func FuzzDecode(f *testing.F) {
 			if dup != (e != nil && e.Code == jsonbody.CodeDuplicateKey) {
 				t.Fatalf("%q: reference finds a duplicate %v, Decode says %v", data, dup, err)
 			}
-			if !dup && err != nil {
+			// JSON bounds no number, but an any holds numbers as float64s:
+			// one beyond them is refused as out of range, exactly when
+			// encoding/json cannot decode it either.
+			var plain any
+			beyond := json.Unmarshal(data, &plain) != nil
+			if !dup && err != nil && (!beyond || e.Code != jsonbody.CodeOutOfRange) {
 				t.Fatalf("%q: valid JSON without duplicates refused: %v", data, err)
+			}
+			if !dup && err == nil && beyond {
+				t.Fatalf("%q: accepted, but encoding/json cannot decode it", data)
 			}
 		}
 		if err == nil {

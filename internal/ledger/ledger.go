@@ -60,6 +60,19 @@ func Normal(account string) int64 {
 	return -1
 }
 
+// Platform reports whether account is one of the platform's own accounts
+// (a channel's clearing, fees and duplicates, and the commission), which
+// every merchant's postings share, rather than one merchant's (escrow,
+// payable, refunds in flight, payouts).
+func Platform(account string) bool {
+	kind, _, _ := strings.Cut(account, ":")
+	switch kind {
+	case "clearing", "fees", "duplicates", Commission:
+		return true
+	}
+	return false
+}
+
 // Line is one account's part of an entry: positive debits, negative credits.
 type Line struct {
 	Account string `json:"account"`

@@ -86,7 +86,7 @@ func (s *Service) Post(ctx context.Context, tx *sql.Tx, e ledger.Entry) error {
 	accounts := slices.Sorted(maps.Keys(deltas))
 	adds := make([]store.LedgerBalanceAddParams, len(accounts))
 	for i, account := range accounts {
-		adds[i] = store.LedgerBalanceAddParams{Account: account, Delta: deltas[account]}
+		adds[i] = store.LedgerBalanceAddParams{Account: account, Delta: deltas[account], Merchant: e.MerchantID}
 	}
 	balances, err := in.LedgerBalancesAdd(ctx, adds...)
 	if err != nil {

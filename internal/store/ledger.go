@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,45 +36,86 @@ func (e Executor) LedgerEntryInsert(ctx context.Context, en ledger.Entry) error 
 	return nil
 }
 
+// BalanceSlots is how many rows a platform account's cached balance is
+// kept in (see LedgerBalancesAdd).
+const BalanceSlots = 64
+
+// BalanceSlot is the row of account's cached balance that a posting for
+// merchant updates: one of BalanceSlots, picked by a hash of the merchant,
+// for a platform account (ledger.Platform); 0, the account's one row, for
+// a merchant's own.
+func BalanceSlot(account, merchant string) int {
+	if !ledger.Platform(account) {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(merchant))
+	return int(h.Sum32() % BalanceSlots)
+}
+
 // LedgerBalanceAddParams is a change of one account's cached balance, in
-// the ledger's raw sign (debits positive).
+// the ledger's raw sign (debits positive), by a posting for Merchant.
 type LedgerBalanceAddParams struct {
-	Account string
-	Delta   int64
+	Account  string
+	Delta    int64
+	Merchant string
 }
 
 // LedgerBalancesAdd adds to accounts' cached balances (creating each at
-// its delta) in one statement and returns the new raw balances by account.
-// Each account may be named once. The rows are written, and on PostgreSQL
-// locked until the transaction ends, in the order given: callers add in
-// one global order of accounts, so two postings over the same accounts
-// queue rather than deadlock.
+// its delta) in one statement and returns the new raw balances of the
+// merchants' accounts by account. Each account may be named once. The rows
+// are written, and on PostgreSQL locked until the transaction ends, in the
+// order given: callers add in one global order of accounts, so two
+// postings over the same accounts queue rather than deadlock.
+//
+// Every posting, whoever's money it moves, updates a platform account (a
+// channel's clearing and fees, the commission), and a row lock held to
+// the commit would make every posting of every merchant wait for the one
+// before it. So a platform account's balance is kept in BalanceSlots rows
+// and a posting updates only its merchant's (BalanceSlot): postings for
+// merchants in different slots never wait for each other, and one
+// merchant's postings, which queue for that merchant's escrow anyway, keep
+// to one slot. An account's balance is the sum of its rows (LedgerBalances,
+// LedgerBalanceGet); since the sum is not what a platform row holds, no
+// platform account is in the map returned, and a rule on a platform
+// account's balance must read it whole.
 func (e Executor) LedgerBalancesAdd(ctx context.Context, adds ...LedgerBalanceAddParams) (map[string]int64, error) {
 	if len(adds) == 0 {
 		return map[string]int64{}, nil
 	}
 	values := make([]string, len(adds))
-	args := make([]any, 0, 2*len(adds))
+	args := make([]any, 0, 3*len(adds))
 	names := make([]string, len(adds))
+	merchantAccounts := 0
 	for i, a := range adds {
-		values[i] = fmt.Sprintf("($%d, $%d)", 2*i+1, 2*i+2)
-		args = append(args, a.Account, a.Delta)
+		// Checked here, before any row is written: the statement would
+		// otherwise fail on PostgreSQL but, on SQLite, add both deltas.
+		if slices.Contains(names[:i], a.Account) {
+			return nil, fmt.Errorf("balances: account %s named twice", a.Account)
+		}
+		values[i] = fmt.Sprintf("($%d, $%d, $%d)", 3*i+1, 3*i+2, 3*i+3)
+		args = append(args, a.Account, BalanceSlot(a.Account, a.Merchant), a.Delta)
 		names[i] = a.Account
+		if !ledger.Platform(a.Account) {
+			merchantAccounts++
+		}
 	}
 	// RETURNING's rows come in no promised order: each names its account.
 	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (b LedgerBalance, err error) {
 		return b, rows.Scan(&b.Account, &b.Raw)
-	}, `INSERT INTO ledger_balances (account, balance) VALUES `+strings.Join(values, ", ")+`
-		ON CONFLICT (account) DO UPDATE SET balance = ledger_balances.balance + excluded.balance RETURNING account, balance`, args...)
+	}, `INSERT INTO ledger_balances (account, slot, balance) VALUES `+strings.Join(values, ", ")+`
+		ON CONFLICT (account, slot) DO UPDATE SET balance = ledger_balances.balance + excluded.balance RETURNING account, balance`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("balances of %s: %w", strings.Join(names, ", "), err)
 	}
-	raw := make(map[string]int64, len(out))
-	for _, b := range out {
-		raw[b.Account] = b.Raw
+	if len(out) != len(adds) {
+		return nil, fmt.Errorf("balances of %s: %d rows came back for %d accounts", strings.Join(names, ", "), len(out), len(adds))
 	}
-	if len(raw) != len(adds) {
-		return nil, fmt.Errorf("balances of %s: %d rows came back for %d accounts", strings.Join(names, ", "), len(raw), len(adds))
+	raw := make(map[string]int64, merchantAccounts)
+	for _, b := range out {
+		if !ledger.Platform(b.Account) {
+			raw[b.Account] = b.Raw
+		}
 	}
 	return raw, nil
 }
@@ -85,13 +128,26 @@ type LedgerBalanceGetParams struct {
 	Lock    bool
 }
 
-// LedgerBalanceGet reads an account's cached raw balance; ErrNoRows if
-// nothing was ever posted to it.
+// LedgerBalanceGet reads an account's cached raw balance, the sum of its
+// rows; ErrNoRows if nothing was ever posted to it. Lock locks every row
+// the account has (a platform account's slots, in slot order): a rule on
+// a platform account's balance stops every posting to it while it holds
+// them.
 func (e Executor) LedgerBalanceGet(ctx context.Context, p LedgerBalanceGetParams) (int64, error) {
-	var raw int64
-	err := e.q.QueryRowContext(ctx, `SELECT balance FROM ledger_balances WHERE account = $1`+e.forUpdate(p.Lock), p.Account).Scan(&raw)
+	// FOR UPDATE cannot lock an aggregate's rows: the rows are read and
+	// summed here.
+	parts, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (raw int64, err error) {
+		return raw, rows.Scan(&raw)
+	}, `SELECT balance FROM ledger_balances WHERE account = $1 ORDER BY slot`+e.forUpdate(p.Lock), p.Account)
 	if err != nil {
 		return 0, fmt.Errorf("balance of %s: %w", p.Account, err)
+	}
+	if len(parts) == 0 {
+		return 0, fmt.Errorf("balance of %s: %w", p.Account, ErrNoRows)
+	}
+	var raw int64
+	for _, part := range parts {
+		raw += part
 	}
 	return raw, nil
 }
@@ -103,9 +159,10 @@ type LedgerBalance struct {
 }
 
 // LedgerBalances lists the cached balances of the named accounts, or of
-// every account when none is named, by account.
+// every account when none is named, by account: each the sum of the
+// account's rows.
 func (e Executor) LedgerBalances(ctx context.Context, accounts ...string) ([]LedgerBalance, error) {
-	query := `SELECT account, balance FROM ledger_balances`
+	query := `SELECT account, SUM(balance) FROM ledger_balances`
 	var args []any
 	if len(accounts) > 0 {
 		var marks string
@@ -114,7 +171,7 @@ func (e Executor) LedgerBalances(ctx context.Context, accounts ...string) ([]Led
 	}
 	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (b LedgerBalance, err error) {
 		return b, rows.Scan(&b.Account, &b.Raw)
-	}, query+` ORDER BY account`, args...)
+	}, query+` GROUP BY account ORDER BY account`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("ledger balances: %w", err)
 	}
@@ -147,12 +204,13 @@ type LedgerBalanceCheck struct {
 }
 
 // LedgerBalanceChecks lists every account that has a cached balance or
-// lines, with both sums.
+// lines, with both sums (the cached one over all the account's rows).
 func (e Executor) LedgerBalanceChecks(ctx context.Context) ([]LedgerBalanceCheck, error) {
 	out, err := QueryAll(ctx, e.q, func(rows *sql.Rows) (c LedgerBalanceCheck, err error) {
 		return c, rows.Scan(&c.Account, &c.Cached, &c.Rebuilt)
 	}, `SELECT COALESCE(b.account, l.account), COALESCE(b.balance, 0), COALESCE(l.total, 0)
-		FROM ledger_balances b FULL OUTER JOIN (SELECT account, SUM(amount) AS total FROM ledger_lines GROUP BY account) l ON l.account = b.account`)
+		FROM (SELECT account, SUM(balance) AS balance FROM ledger_balances GROUP BY account) b
+		FULL OUTER JOIN (SELECT account, SUM(amount) AS total FROM ledger_lines GROUP BY account) l ON l.account = b.account`)
 	if err != nil {
 		return nil, fmt.Errorf("ledger balance checks: %w", err)
 	}
