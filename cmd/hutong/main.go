@@ -36,6 +36,7 @@ func commands() []command {
 		{"reconcile", "reconcile a wallet's daily bill against the ledger", runReconcile},
 		{"key", "create an API key (and its merchant) and print it", runKey},
 		{"user", "manage console users: add, list, disable, password, logout", runUser},
+		{"chaos", "drive payments through gateways killed at random and faulty wallets, then audit", runChaos},
 		{"bench", "measure payment lifecycles through the gateway against the wallet SDKs directly", runBench},
 		{"migrate", "apply the database migrations (SQLite or PostgreSQL) and exit", runMigrate},
 		{"version", "print the version of this binary", runVersion},

@@ -141,17 +141,6 @@ func drain(r io.Reader) <-chan error {
 	return done
 }
 
-// endedByKill reports whether err is what Wait returns for a process that
-// SIGKILL ended, rather than one that had exited on its own first.
-func endedByKill(err error) bool {
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) {
-		return false
-	}
-	ws, ok := exit.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
-}
-
 func buildHutong(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "hutong")

@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/hutong-pay/hutong/client"
@@ -26,7 +26,7 @@ import (
 // was told and to what the wallets say. Each check names the ids it
 // found wrong and prints the gateway's log lines and jobs about them.
 type crashAudit struct {
-	t           *testing.T
+	t           chaosT
 	ctx         context.Context
 	c           *client.Client
 	dsn         string
@@ -52,6 +52,7 @@ type auditCount struct {
 	refundedInFull                      int // payments whose refunds took all of them
 	refundedFen                         int64
 	ledger                              string
+	walletOrders                        string
 	recon                               []string
 	feeRemainders                       int
 }
@@ -119,8 +120,99 @@ func (a *crashAudit) run() {
 	a.checkKeys(refunds)
 	a.checkWallet(refunds, accounts)
 	a.checkAmounts(refunds)
+	a.checkWalletOrders()
 	a.checkLedger()
 	a.reconcile(accounts, refunds)
+}
+
+// checkWalletOrders holds every payment to the wallets' own list of orders
+// (GET /sandbox/v1/orders): a wallet order paid is a payment succeeded
+// here (else it is lost), and a payment paid by two wallet orders has the
+// second refunded in full (else it is doubled).
+func (a *crashAudit) checkWalletOrders() {
+	t := a.t
+	resp, err := http.Get(a.sandboxURL + "/sandbox/v1/orders")
+	if err != nil {
+		t.Fatalf("the wallets' orders: %v", err)
+	}
+	defer resp.Body.Close()
+	var list struct {
+		Data []struct {
+			Wallet     string `json:"wallet"`
+			OutTradeNo string `json:"out_trade_no"`
+			Paid       bool   `json:"paid"`
+			Total      int64  `json:"total"`
+			Refunded   int64  `json:"refunded"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatalf("the wallets' orders: %v", err)
+	}
+	// A wallet order's out_trade_no is its attempt's id (a payment's
+	// first attempt has the payment's).
+	type ours struct {
+		paymentID, status string
+	}
+	byOrder := map[string]ours{}
+	rows, err := a.db.QueryContext(a.ctx, `SELECT a.id, p.id, p.status FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
+		WHERE p.merchant_id = $1`, merchantOfCrash)
+	if err != nil {
+		t.Fatalf("the attempts: %v", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var o ours
+		if err := rows.Scan(&id, &o.paymentID, &o.status); err != nil {
+			t.Fatal(err)
+		}
+		byOrder[id] = o
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	paidOrders := map[string]int{} // payment → its wallet orders paid
+	unrefunded := map[string]int{} // payment → of those, not refunded in full
+	var paid, lost, orphans int
+	for _, o := range list.Data {
+		p, ok := byOrder[o.OutTradeNo]
+		switch {
+		case !ok && o.Paid:
+			lost++
+			t.Errorf("lost: %s order %s was paid at the wallet and is no payment's here", o.Wallet, o.OutTradeNo)
+			continue
+		case !ok:
+			// A gateway killed between the wallet's prepay and its own
+			// commit leaves the order to expire unpaid at the wallet;
+			// the client's retry made the payment anew.
+			orphans++
+			continue
+		case !o.Paid:
+			continue
+		}
+		paid++
+		paidOrders[p.paymentID]++
+		if o.Refunded < o.Total {
+			unrefunded[p.paymentID]++
+		}
+		if p.status != payment.StatusSucceeded {
+			lost++
+			t.Errorf("lost: %s order %s was paid at the wallet, but payment %s is %s here", o.Wallet, o.OutTradeNo, p.paymentID, p.status)
+			a.evidence(p.paymentID, o.OutTradeNo)
+		}
+	}
+	doubled := 0
+	for id, n := range paidOrders {
+		// Of a payment's paid orders, one is the payment; every other
+		// must have gone back in full.
+		if n > 1 && unrefunded[id] > 1 {
+			doubled++
+			t.Errorf("doubled: payment %s was paid by %d wallet orders and %d of them are not refunded in full", id, n, unrefunded[id])
+			a.evidence(id)
+		}
+	}
+	a.count.walletOrders = fmt.Sprintf("%d orders, %d paid (%d payments paid twice); %d lost, %d doubled; %d never paid and no payment's (a kill between prepay and commit)",
+		len(list.Data), paid, paid-len(paidOrders), lost, doubled, orphans)
 }
 
 // refundIDs lists the crash merchant's refunds that meet a condition.
