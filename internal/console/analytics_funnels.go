@@ -28,7 +28,15 @@ func (h *Handler) funnelReports(ctx context.Context, ap store.AnalyticsParams) (
 	if err != nil {
 		return nil, err
 	}
-	return []report{funnelReport(funnel), outcomesReport(outcomes), delayReport(delays)}, nil
+	shares, err := db.ShareCodeFunnel(ctx, ap)
+	if err != nil {
+		return nil, err
+	}
+	pfm, err := db.PayForMeFunnel(ctx, ap)
+	if err != nil {
+		return nil, err
+	}
+	return []report{funnelReport(funnel), outcomesReport(outcomes), delayReport(delays), shareCodesReport(shares), payForMeReport(pfm)}, nil
 }
 
 // browsers are the browsers a cashier is opened in, in the order read;
@@ -247,6 +255,39 @@ func delayReport(rows []store.DelayRow) report {
 			chart.Series = append(chart.Series, s)
 		}
 	}
+	rep.Chart = chart.SVG()
+	return rep
+}
+
+func shareCodesReport(rows []store.ShareCodeRow) report {
+	rep := report{Title: "分享口令：生成、打开、成交（按来源）", CSV: "share_codes",
+		Head: []string{"来源", "生成口令", "被打开过的口令", "打开次数", "带来成交的口令", "成交订单", "成交额", "打开率", "成交率"},
+		Note: "按口令的生成日期计，打开与成交以现在为准；来源是商户生成口令时写的渠道。成交只计口令所属商户的订单。"}
+	chart := svgchart.Chart{Kind: svgchart.GroupedBar, Title: rep.Title, Format: svgchart.Count}
+	steps := []svgchart.Series{{Name: "生成"}, {Name: "被打开过"}, {Name: "带来成交"}}
+	for _, r := range rows {
+		src := r.Source
+		if src == "" {
+			src = "未注明"
+		}
+		chart.Categories = append(chart.Categories, src)
+		for i, v := range []int64{r.Issued, r.Resolved, r.Paid} {
+			steps[i].Values = append(steps[i].Values, float64(v))
+		}
+		rep.Rows = append(rep.Rows, []string{src, fmt.Sprint(r.Issued), fmt.Sprint(r.Resolved), fmt.Sprint(r.Resolves), fmt.Sprint(r.Paid),
+			fmt.Sprint(r.PaidOrders), yuan(r.PaidAmount), share(r.Resolved, r.Issued), share(r.Paid, r.Issued)})
+	}
+	chart.Series = steps
+	rep.Chart = chart.SVG()
+	return rep
+}
+
+func payForMeReport(r store.PayForMeRow) report {
+	rep := report{Title: "代付：发起与付款", CSV: "pay_for_me", Head: []string{"发起代付", "朋友已付款", "付款率"},
+		Note: "按代付请求的发起日期计，付款以现在为准。",
+		Rows: [][]string{{fmt.Sprint(r.Asked), fmt.Sprint(r.Paid), share(r.Paid, r.Asked)}}}
+	chart := svgchart.Chart{Kind: svgchart.GroupedBar, Title: rep.Title, Format: svgchart.Count,
+		Categories: []string{"发起代付", "朋友已付款"}, Series: []svgchart.Series{{Name: "请求数", Values: []float64{float64(r.Asked), float64(r.Paid)}}}}
 	rep.Chart = chart.SVG()
 	return rep
 }

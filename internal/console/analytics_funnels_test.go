@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ var funnelTitles = map[string]string{
 	"cashier_funnel":  "收银台漏斗：各浏览器、各钱包",
 	"method_outcomes": "各支付方式的成功率与未付原因",
 	"notify_delay":    "钱包通知延迟：P50 与 P99",
+	"share_codes":     "分享口令：生成、打开、成交（按来源）",
+	"pay_for_me":      "代付：发起与付款",
 }
 
 // TestAnalyticsFunnels: the analytics page shows the cashier funnel, the
@@ -63,6 +66,8 @@ func TestAnalyticsFunnels(t *testing.T) {
 		csv("empty", "cashier_funnel", "打开收银台的浏览器,钱包,打开收银台")
 		csv("empty", "method_outcomes", "支付方式,钱包订单,成功率,已支付")
 		csv("empty", "notify_delay", "钱包,已支付订单,收到通知的订单,P50,P99")
+		csv("empty", "share_codes", "来源,生成口令,被打开过的口令")
+		csv("empty", "pay_for_me", "发起代付,朋友已付款,付款率", "0,0,无数据")
 
 		// Merchant A: one checkout opened in WeChat and paid there,
 		// notified 2 s after; one opened in another browser whose Alipay
@@ -99,6 +104,19 @@ func TestAnalyticsFunnels(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// A share code from a WeChat group, resolved twice and paid once;
+		// two pay-for-me requests, one paid.
+		if _, err := db.ExecContext(ctx, `INSERT INTO share_codes (id, token, merchant_id, target, target_id, source, resolves, paid_orders, paid_amount, created_at)
+			VALUES ('sc_fun', 'FUNTOKEN', $1, 'payment', $2, 'wechat_group', 2, 1, 3000, $3)`, m, paid.ID, store.Micros(now)); err != nil {
+			t.Fatal(err)
+		}
+		for i, status := range []string{"paid", "open"} {
+			if _, err := db.ExecContext(ctx, `INSERT INTO pay_for_me (id, payment_id, merchant_id, status, expires_at, created_at, data) VALUES ($1, $2, $3, $4, 0, $5, '{}')`,
+				"pfm_fun"+strconv.Itoa(i), []string{paid.ID, open.ID}[i], m, status, store.Micros(now)); err != nil {
+				t.Fatal(err)
+			}
+		}
+
 		for _, stage := range []string{"read from the sources", "read from the rollup"} {
 			if stage == "read from the rollup" {
 				if err := db.Tx(ctx, func(tx *sql.Tx) error {
@@ -114,6 +132,8 @@ func TestAnalyticsFunnels(t *testing.T) {
 			csv(stage, "method_outcomes", ",1,100.0%,1,0,0,0,0,0,0", ",1,0.0%,0,0,1,0,0,0,0")
 			// 2 s lies in the bucket [2^10.5, 2^11) ms, read as 2^10.75 ms.
 			csv(stage, "notify_delay", "微信支付,1,1,1.7 秒,1.7 秒,0")
+			csv(stage, "share_codes", "wechat_group,1,1,2,1,1,¥30.00,100.0%,100.0%")
+			csv(stage, "pay_for_me", "2,1,50.0%")
 		}
 
 		// Merchant B's portal: the reports, without A's checkouts.

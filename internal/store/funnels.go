@@ -12,8 +12,10 @@ import (
 
 // The funnel reports follow a checkout from the cashier to a paid order,
 // and look at where it fails: the cashier funnel by wallet and browser
-// (CashierFunnel), how each method's wallet orders end (MethodOutcomes)
-// and how late each wallet's notifications arrive (NotifyDelay).
+// (CashierFunnel), how each method's wallet orders end (MethodOutcomes),
+// how late each wallet's notifications arrive (NotifyDelay), what share
+// codes bring by source (ShareCodeFunnel) and how many pay-for-me
+// requests are paid (PayForMeFunnel).
 //
 // Each is read as the reports of analytics.go are: from a rollup table
 // (migration 23) when the span is whole Beijing days and the rollup has
@@ -26,7 +28,9 @@ import (
 // re-rolls the days the rows changed since its last mark fall on: the
 // payments' updated_at, the wallet orders' updated_at (every change of an
 // order stamps it), the exposures' at and the wallet messages'
-// received_at (both written once, at that time).
+// received_at (both written once, at that time), the share codes'
+// created_at and resolved_at, and the pay-for-me requests' created_at (a
+// request ends in its payment's transaction, which stamps the payment).
 
 // funnelRollup is one report's rollup table: its rows are (day,
 // merchant_id, keys…, sums…), day first among them in source.
@@ -73,9 +77,31 @@ var funnelRollups = []funnelRollup{
 		table: "notify_days", keys: []string{"channel", "bucket"}, sums: []string{"orders"},
 		source: func(string) string { return notifySource },
 		span:   `SELECT MIN(paid_at), MAX(paid_at) FROM payments WHERE status = 'succeeded' AND paid_at > 0`,
+		// A paid payment, its paying order (stamped as it pays: it
+		// changes with its payment, but is read here by itself) or a
+		// message about that order.
 		changed: `SELECT ` + daySQL("paid_at") + ` FROM payments WHERE updated_at >= $1 AND paid_at > 0
+			UNION SELECT ` + daySQL("p.paid_at") + ` FROM payment_attempts a JOIN payments p ON p.id = a.payment_id WHERE a.updated_at >= $1 AND p.paid_at > 0
 			UNION SELECT ` + daySQL("p.paid_at") + ` FROM wallet_events w JOIN payment_attempts a ON a.id = w.object_id JOIN payments p ON p.id = a.payment_id
 				WHERE w.received_at >= $1 AND p.paid_at > 0`,
+	},
+	{
+		table: "sharecode_days", keys: []string{"source"}, sums: []string{"issued", "resolved", "resolves", "paid", "paid_orders", "paid_amount"},
+		source: func(string) string { return shareCodeSource },
+		span:   `SELECT MIN(created_at), MAX(created_at) FROM share_codes`,
+		// A code issued or resolved since, or credited with a payment
+		// changed since (its payment's share_code is the code's id).
+		changed: `SELECT ` + daySQL("created_at") + ` FROM share_codes WHERE created_at >= $1 OR resolved_at >= $1
+			UNION SELECT ` + daySQL("s.created_at") + ` FROM share_codes s WHERE s.id IN (SELECT share_code FROM payments WHERE updated_at >= $1 AND share_code <> '')`,
+	},
+	{
+		table: "payforme_days", keys: []string{"tier"}, sums: []string{"asked", "paid"},
+		source: payForMeSource,
+		span:   `SELECT MIN(created_at), MAX(created_at) FROM pay_for_me`,
+		// A request is paid (or ended) in its payment's transaction,
+		// which stamps the payment.
+		changed: `SELECT ` + daySQL("created_at") + ` FROM pay_for_me WHERE created_at >= $1
+			UNION SELECT ` + daySQL("f.created_at") + ` FROM pay_for_me f WHERE f.payment_id IN (SELECT id FROM payments WHERE updated_at >= $1)`,
 	},
 }
 
@@ -421,4 +447,67 @@ func (e Executor) NotifyDelay(ctx context.Context, p AnalyticsParams) ([]DelayRo
 			r.Day = dayStart(day)
 			return r, err
 		})
+}
+
+// shareCodeSource is sharecode_days' rows of the codes issued in [$1,
+// $2).
+var shareCodeSource = `SELECT ` + daySQL("created_at") + ` AS day, merchant_id, source, COUNT(*) AS issued,
+		COALESCE(SUM(CASE WHEN resolves > 0 THEN 1 ELSE 0 END), 0) AS resolved, CAST(COALESCE(SUM(resolves), 0) AS BIGINT) AS resolves,
+		COALESCE(SUM(CASE WHEN paid_orders > 0 THEN 1 ELSE 0 END), 0) AS paid,
+		CAST(COALESCE(SUM(paid_orders), 0) AS BIGINT) AS paid_orders, CAST(COALESCE(SUM(paid_amount), 0) AS BIGINT) AS paid_amount
+	FROM share_codes WHERE created_at >= $1 AND created_at < $2
+	GROUP BY 1, 2, 3`
+
+// ShareCodeRow is what one source's share codes brought: the codes
+// issued, those resolved (pasted and read back) at least once and the
+// resolves, those credited with a paid order at least once, the paid
+// orders and their amount (fen).
+type ShareCodeRow struct {
+	Source                       string
+	Issued, Resolved, Resolves   int64
+	Paid, PaidOrders, PaidAmount int64
+}
+
+// ShareCodeFunnel is the share codes issued in [From, To), by source:
+// issued → resolved → paid, as their counters stand now (a resolve or a
+// payment after To still counts for its code). A code counts a paid
+// order of its own merchant's only, as the payments service credits it.
+// The codes have no buyer: Tier does not apply.
+func (e Executor) ShareCodeFunnel(ctx context.Context, p AnalyticsParams) ([]ShareCodeRow, error) {
+	return readFunnel(ctx, e, "share codes", p, funnelRollups[3],
+		`source, `+sumOf("issued")+`, `+sumOf("resolved")+`, `+sumOf("resolves")+`, `+sumOf("paid")+`, `+sumOf("paid_orders")+`, `+sumOf("paid_amount"), "", "source",
+		func(rows *sql.Rows) (r ShareCodeRow, err error) {
+			return r, rows.Scan(&r.Source, &r.Issued, &r.Resolved, &r.Resolves, &r.Paid, &r.PaidOrders, &r.PaidAmount)
+		})
+}
+
+// payForMeSource is payforme_days' rows of the requests asked in [$1,
+// $2), in the market tier of their payment's buyer.
+func payForMeSource(tier string) string {
+	return `SELECT ` + daySQL("f.created_at") + ` AS day, f.merchant_id, ` + tier + ` AS tier, COUNT(*) AS asked,
+			COALESCE(SUM(CASE WHEN f.status = 'paid' THEN 1 ELSE 0 END), 0) AS paid
+		FROM pay_for_me f JOIN payments p ON p.id = f.payment_id
+		WHERE f.created_at >= $1 AND f.created_at < $2
+		GROUP BY 1, 2, 3`
+}
+
+// PayForMeRow is the pay-for-me requests asked and, of those, paid.
+type PayForMeRow struct {
+	Asked, Paid int64
+}
+
+// PayForMeFunnel is the pay-for-me requests asked in [From, To) and how
+// many of them were paid (by the friend they were sent to), as they stand
+// now. Tier keeps the buyers (who asked) of one market tier.
+func (e Executor) PayForMeFunnel(ctx context.Context, p AnalyticsParams) (PayForMeRow, error) {
+	rows, err := readFunnel(ctx, e, "pay-for-me", p, funnelRollups[4],
+		`'', `+sumOf("asked")+`, `+sumOf("paid"), `($6 = '' OR tier = $6)`, "1",
+		func(rows *sql.Rows) (r PayForMeRow, err error) {
+			var all string
+			return r, rows.Scan(&all, &r.Asked, &r.Paid)
+		})
+	if err != nil || len(rows) == 0 {
+		return PayForMeRow{}, err
+	}
+	return rows[0], nil
 }

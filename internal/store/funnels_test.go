@@ -225,6 +225,77 @@ func TestFunnelReports(t *testing.T) {
 	})
 }
 
+// TestShareCodeAndPayForMeFunnels: share codes by source, issued →
+// resolved → paid, and pay-for-me requests asked → paid, by the day they
+// were issued or asked, read from the sources and from the rollup.
+func TestShareCodeAndPayForMeFunnels(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		seedMerchants(t, db, wk1, "m1", "m2")
+		s := funnelSeed{t, db}
+		d := wk2
+		for _, c := range []struct {
+			id, merchant, source    string
+			at                      time.Time
+			resolves, paid, paidFen int64
+		}{
+			{"sc1", "m1", "wechat", d, 3, 1, 5000},
+			{"sc2", "m1", "wechat", d.Add(time.Hour), 1, 0, 0},
+			{"sc3", "m1", "wechat", d.Add(2 * time.Hour), 0, 0, 0},
+			{"sc4", "m2", "alipay", d.Add(3 * time.Hour), 2, 2, 8000},
+			{"sc5", "m1", "weibo", d.Add(-time.Minute), 9, 9, 9000}, // the day before
+		} {
+			if _, err := db.ExecContext(ctx, `INSERT INTO share_codes (id, token, merchant_id, target, target_id, source, resolves, paid_orders, paid_amount, created_at)
+				VALUES ($1, $1, $2, 'payment', 'x', $3, $4, $5, $6, $7)`, c.id, c.merchant, c.source, c.resolves, c.paid, c.paidFen, store.Micros(c.at)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, r := range []struct {
+			merchant, region, status string
+			at                       time.Time
+		}{
+			{"m1", "130627", "paid", d}, {"m1", "130627", "open", d.Add(time.Hour)}, {"m1", "110105", "paid", d.Add(2 * time.Hour)},
+			{"m2", "130627", "expired", d.Add(3 * time.Hour)}, {"m1", "130627", "paid", d.AddDate(0, 0, 7)},
+		} {
+			id := fmt.Sprintf("pfm%d", i)
+			s.payment(payment.Payment{ID: "p" + id, MerchantID: r.merchant, Buyer: payment.Buyer{RegionCode: r.region}, Status: payment.StatusRequiresAction, CreatedAt: r.at, UpdatedAt: r.at})
+			if _, err := db.ExecContext(ctx, `INSERT INTO pay_for_me (id, payment_id, merchant_id, status, expires_at, created_at, data) VALUES ($1, $2, $3, $4, 0, $5, '{}')`,
+				id, "p"+id, r.merchant, r.status, store.Micros(r.at)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		span := store.AnalyticsParams{From: d, To: d.AddDate(0, 0, 7)}
+		bothReads(t, db, func(t *testing.T) {
+			got, err := db.Pool().ShareCodeFunnel(ctx, span)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []store.ShareCodeRow{{"alipay", 1, 1, 2, 1, 2, 8000}, {"wechat", 3, 2, 4, 1, 1, 5000}}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("ShareCodeFunnel = %v; want %v", got, want)
+			}
+			m1 := span
+			m1.MerchantID = "m1"
+			if got, err := db.Pool().ShareCodeFunnel(ctx, m1); err != nil || !reflect.DeepEqual(got, want[1:]) {
+				t.Errorf("ShareCodeFunnel of m1 = %v, %v", got, err)
+			}
+			pfm, err := db.Pool().PayForMeFunnel(ctx, span)
+			if err != nil || pfm != (store.PayForMeRow{Asked: 4, Paid: 2}) {
+				t.Errorf("PayForMeFunnel = %+v, %v; want 4 asked, 2 paid", pfm, err)
+			}
+			county := span
+			county.Tier = rollout.TierCounty
+			if pfm, err := db.Pool().PayForMeFunnel(ctx, county); err != nil || pfm != (store.PayForMeRow{Asked: 3, Paid: 1}) {
+				t.Errorf("PayForMeFunnel of the county = %+v, %v", pfm, err)
+			}
+			none := store.AnalyticsParams{From: d.AddDate(0, 1, 0), To: d.AddDate(0, 2, 0)}
+			if pfm, err := db.Pool().PayForMeFunnel(ctx, none); err != nil || pfm != (store.PayForMeRow{}) {
+				t.Errorf("PayForMeFunnel of an empty span = %+v, %v", pfm, err)
+			}
+		})
+	})
+}
+
 // TestDelayPercentile: a percentile is the bucket of its rank, read as
 // the bucket's geometric middle, within 19% of any delay in it.
 func TestDelayPercentile(t *testing.T) {
@@ -311,6 +382,19 @@ func (w *funnelWorld) checkouts(n int, from time.Time, span time.Duration, stamp
 				w.notified(a.Channel, "e-"+a.ID, a.ID, p.PaidAt.Add(time.Duration(w.rng.Int64N(int64(time.Hour)))>>w.rng.IntN(30)))
 			}
 		}
+		if w.rng.IntN(3) == 0 {
+			if _, err := w.db.ExecContext(context.Background(), `INSERT INTO share_codes (id, token, merchant_id, target, target_id, source, resolves, paid_orders, paid_amount, created_at, resolved_at)
+				VALUES ($1, $1, $2, 'payment', $3, $4, $5, $6, $7, $8, $9)`, "sc-"+id, m, id, []string{"wechat", "alipay", "weibo"}[w.rng.IntN(3)],
+				w.rng.IntN(3), w.rng.IntN(2), w.rng.IntN(5000), store.Micros(created), store.Micros(stamp)); err != nil {
+				w.t.Fatal(err)
+			}
+		}
+		if w.rng.IntN(3) == 0 {
+			if _, err := w.db.ExecContext(context.Background(), `INSERT INTO pay_for_me (id, payment_id, merchant_id, status, expires_at, created_at, data) VALUES ($1, $2, $3, $4, 0, $5, '{}')`,
+				"pfm-"+id, id, m, []string{"open", "paid", "expired", "revoked"}[w.rng.IntN(4)], store.Micros(created.Add(time.Minute))); err != nil {
+				w.t.Fatal(err)
+			}
+		}
 		for k := range w.rng.IntN(3) {
 			w.opened(id, m, funnelBrowsers[w.rng.IntN(len(funnelBrowsers))], created.Add(time.Duration(k)*time.Hour+time.Duration(w.rng.IntN(1000))*time.Second))
 		}
@@ -322,6 +406,8 @@ type funnelReports struct {
 	Funnel   []store.FunnelRow
 	Outcomes []store.OutcomeRow
 	Delays   []store.DelayRow
+	Shares   []store.ShareCodeRow
+	PayForMe store.PayForMeRow
 }
 
 func readFunnelReports(t *testing.T, db *store.DB, p store.AnalyticsParams) funnelReports {
@@ -336,6 +422,12 @@ func readFunnelReports(t *testing.T, db *store.DB, p store.AnalyticsParams) funn
 		t.Fatal(err)
 	}
 	if r.Delays, err = db.Pool().NotifyDelay(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if r.Shares, err = db.Pool().ShareCodeFunnel(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if r.PayForMe, err = db.Pool().PayForMeFunnel(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -374,7 +466,7 @@ func TestFunnelRollupMatchesSources(t *testing.T) {
 		}
 		refreshAnalytics(t, db, clock.Add(2*time.Minute))
 		before := check("after the first refresh")
-		if r := before[0]; len(r.Funnel) == 0 || len(r.Outcomes) == 0 || len(r.Delays) == 0 {
+		if r := before[0]; len(r.Funnel) == 0 || len(r.Outcomes) == 0 || len(r.Delays) == 0 || len(r.Shares) == 0 || r.PayForMe.Paid == 0 {
 			t.Fatalf("the random history reads empty: %+v", r)
 		}
 
@@ -407,6 +499,24 @@ func TestFunnelRollupMatchesSources(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.notified(ch, "late", attempt, clock)
+		// Old share codes resolved and credited with a payment; old
+		// pay-for-me requests paid with theirs.
+		for _, q := range []string{
+			`UPDATE share_codes SET resolves = resolves + 1, resolved_at = $1 WHERE id IN ('sc-c1', 'sc-c2', 'sc-c3', 'sc-c6', 'sc-c7', 'sc-c9', 'sc-c12')`,
+			`UPDATE share_codes SET paid_orders = paid_orders + 1, paid_amount = paid_amount + 100 WHERE id IN ('sc-c4', 'sc-c10', 'sc-c11', 'sc-c15')`,
+			`UPDATE payments SET share_code = 'sc-' || id, updated_at = $1 WHERE id IN ('c4', 'c10', 'c11', 'c15')`,
+			`UPDATE pay_for_me SET status = 'paid' WHERE status = 'open' AND id IN ('pfm-c14', 'pfm-c17', 'pfm-c18', 'pfm-c19', 'pfm-c20', 'pfm-c22')`,
+			`UPDATE payments SET updated_at = $1 WHERE id IN ('c14', 'c17', 'c18', 'c19', 'c20', 'c22')`,
+		} {
+			if _, err := db.ExecContext(ctx, strings.ReplaceAll(q, "$1", strconv.FormatInt(stamp, 10))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// New wallet orders on old checkouts, their payments untouched:
+		// the funnel of the day each was opened changes.
+		for i := 2; i < 300; i += 7 {
+			w.attempt(payment.Attempt{ID: fmt.Sprintf("c%d-new", i), PaymentID: fmt.Sprintf("c%d", i), Method: "wechatpay.jsapi", Status: payment.AttemptSucceeded, CreatedAt: clock, UpdatedAt: clock})
+		}
 		w.attempt(payment.Attempt{ID: "c10-late", PaymentID: "c10", Method: "alipay.wap", Status: payment.AttemptPending, CreatedAt: clock, UpdatedAt: clock})
 
 		for i, p := range rollupSpans() {

@@ -55,6 +55,40 @@ CREATE TABLE notify_days (
 	PRIMARY KEY (merchant_id, day, channel, bucket)
 );
 
+-- sharecode_days: the share codes issued that day by source: issued,
+-- resolved at least once, resolves, paid for at least once, paid orders
+-- and their amount (fen), as the codes' counters stand.
+CREATE TABLE sharecode_days (
+	day         BIGINT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	source      TEXT NOT NULL,
+	issued      BIGINT NOT NULL,
+	resolved    BIGINT NOT NULL,
+	resolves    BIGINT NOT NULL,
+	paid        BIGINT NOT NULL,
+	paid_orders BIGINT NOT NULL,
+	paid_amount BIGINT NOT NULL,
+	PRIMARY KEY (merchant_id, day, source)
+);
+
+-- payforme_days: the pay-for-me requests asked that day, in the buyer's
+-- market tier, and those paid.
+CREATE TABLE payforme_days (
+	day         BIGINT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	tier        TEXT NOT NULL,
+	asked       BIGINT NOT NULL,
+	paid        BIGINT NOT NULL,
+	PRIMARY KEY (merchant_id, day, tier)
+);
+
+-- A share code's last resolve, which the refresh finds changed codes by
+-- (a paid order changes its payment, found by the payments' updated_at).
+ALTER TABLE share_codes ADD COLUMN resolved_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX share_codes_resolved ON share_codes (resolved_at);
+CREATE INDEX share_codes_created ON share_codes (created_at);
+CREATE INDEX pay_for_me_created ON pay_for_me (created_at);
+
 -- The rollup starts from nothing: the next refresh rebuilds all of it.
 UPDATE analytics_state SET tiers = '';
 
