@@ -536,7 +536,9 @@ func TestFunnelRollupMatchesSources(t *testing.T) {
 // (1,000,000 on SQLite; HUTONG_BENCH_ANALYTICS_ROWS changes it, and
 // HUTONG_TEST_POSTGRES adds PostgreSQL), each with its wallet order and,
 // where paid, a notification; a fifth of them checkouts on the cashier,
-// opened in one of three browsers, with a chosen order of their own.
+// opened in one of three browsers, with a chosen order of their own;
+// a share code for every tenth, a pay-for-me request for every
+// twentieth.
 // Each report is timed from the rollup and from the sources (Live).
 //
 //	go test -run - -bench Funnels -benchtime 1x ./internal/store
@@ -562,7 +564,8 @@ func BenchmarkFunnels(b *testing.B) {
 // read: every payment's own wallet order (succeeded where the payment
 // is, else closed); for every fifth, the cashier's openings (two
 // exposures, in a browser by turns) and a chosen order; and a
-// notification for every paid order, from a millisecond to minutes late.
+// notification for every paid order, from a millisecond to minutes late;
+// share codes and pay-for-me requests.
 func seedFunnels(b *testing.B, db *store.DB) {
 	ctx := context.Background()
 	start := time.Now()
@@ -577,6 +580,13 @@ func seedFunnels(b *testing.B, db *store.DB) {
 			SELECT created_at - m.k * 1000000, buyer_id, merchant_id, m.method, 1, 1, 'percent', '', region_code, id,
 				CASE created_at % 3 WHEN 0 THEN 'wechatpay' WHEN 1 THEN 'alipay' ELSE 'other' END
 			FROM payments, (SELECT 0 AS k, 'wechatpay.native' AS method UNION ALL SELECT 1, 'alipay.precreate') m WHERE created_at % 5 = 0`,
+		`INSERT INTO share_codes (id, token, merchant_id, target, target_id, source, resolves, paid_orders, paid_amount, created_at)
+			SELECT 'sc_' || id, 'T' || id, merchant_id, 'payment', id, CASE (created_at / 10) % 4 WHEN 0 THEN 'wechat_group' WHEN 1 THEN 'moments' WHEN 2 THEN 'weibo' ELSE 'sms' END,
+				created_at % 5, CASE WHEN created_at % 3 = 0 THEN 1 ELSE 0 END, CASE WHEN created_at % 3 = 0 THEN amount ELSE 0 END, created_at
+			FROM payments WHERE created_at % 10 = 0`,
+		`INSERT INTO pay_for_me (id, payment_id, merchant_id, status, expires_at, created_at, data)
+			SELECT 'pfm_' || id, id, merchant_id, CASE status WHEN 'succeeded' THEN 'paid' ELSE 'expired' END, 0, created_at, '{}'
+			FROM payments WHERE created_at % 20 = 0`,
 		`INSERT INTO wallet_events (channel, event_id, object_id, received_at)
 			SELECT channel, 'ev_' || id, id, paid_at + 1000 + (created_at % 997) * (created_at % 997) * 300 FROM payments WHERE status = 'succeeded'`,
 	} {
@@ -622,6 +632,8 @@ func benchFunnels(b *testing.B, db *store.DB, rows int64) {
 				{"CashierFunnel", func() (int, error) { r, err := db.Pool().CashierFunnel(ctx, p); return len(r), err }},
 				{"MethodOutcomes", func() (int, error) { r, err := db.Pool().MethodOutcomes(ctx, p); return len(r), err }},
 				{"NotifyDelay", func() (int, error) { r, err := db.Pool().NotifyDelay(ctx, p); return len(r), err }},
+				{"ShareCodeFunnel", func() (int, error) { r, err := db.Pool().ShareCodeFunnel(ctx, p); return len(r), err }},
+				{"PayForMeFunnel", func() (int, error) { _, err := db.Pool().PayForMeFunnel(ctx, p); return 1, err }},
 			} {
 				b.Run(q.name+"/"+span.name+"/"+read, func(b *testing.B) {
 					var n int
