@@ -581,7 +581,7 @@ func seedFunnels(b *testing.B, db *store.DB) {
 				CASE created_at % 3 WHEN 0 THEN 'wechatpay' WHEN 1 THEN 'alipay' ELSE 'other' END
 			FROM payments, (SELECT 0 AS k, 'wechatpay.native' AS method UNION ALL SELECT 1, 'alipay.precreate') m WHERE created_at % 5 = 0`,
 		`INSERT INTO share_codes (id, token, merchant_id, target, target_id, source, resolves, paid_orders, paid_amount, created_at)
-			SELECT 'sc_' || id, 'T' || id, merchant_id, 'payment', id, CASE (created_at / 10) % 4 WHEN 0 THEN 'wechat_group' WHEN 1 THEN 'moments' WHEN 2 THEN 'weibo' ELSE 'sms' END,
+			SELECT 'sc_' || id, 'T' || id, merchant_id, 'payment', id, CASE amount % 4 WHEN 0 THEN 'wechat_group' WHEN 1 THEN 'moments' WHEN 2 THEN 'weibo' ELSE 'sms' END,
 				created_at % 5, CASE WHEN created_at % 3 = 0 THEN 1 ELSE 0 END, CASE WHEN created_at % 3 = 0 THEN amount ELSE 0 END, created_at
 			FROM payments WHERE created_at % 10 = 0`,
 		`INSERT INTO pay_for_me (id, payment_id, merchant_id, status, expires_at, created_at, data)
