@@ -158,6 +158,11 @@ type Checkout struct {
 	// AppVersion is the version of the wallet app the page runs in, as
 	// useragent.Client.AppVersion gives it ("8.0.50.2600"); "" when unknown.
 	AppVersion string `json:"app_version,omitempty"`
+	// Browser is where a cashier page was opened: a wallet's in-app
+	// browser (useragent's wallet names) or "other"; "" when the decision
+	// was not made on a page. The rules do not read it; the cashier
+	// funnel does, from the exposures.
+	Browser string `json:"browser,omitempty"`
 }
 
 // Decision is whether one method is shown at one checkout, and why.

@@ -207,7 +207,7 @@ func (s *Service) Resolve(ctx context.Context, merchantID, text string) (ShareCo
 	case sc.ExpiresAt != nil && !now.Before(*sc.ExpiresAt):
 		return sc, ErrExpired
 	}
-	counted, err := s.DB.Pool().ShareCodeCountResolve(ctx, sc.ID)
+	counted, err := s.DB.Pool().ShareCodeCountResolve(ctx, sc.ID, now)
 	if err != nil {
 		return sc, err
 	}

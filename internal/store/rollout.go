@@ -127,10 +127,10 @@ type Exposure struct {
 }
 
 // exposureColumns is how many values one exposure row takes.
-const exposureColumns = 12
+const exposureColumns = 13
 
 // ExposureBatch is the most exposures ExposureInsert writes in one
-// statement: 6,000 parameters, under both databases' limits.
+// statement: 6,500 parameters, under both databases' limits.
 const ExposureBatch = 500
 
 // ExposureInsert writes exposures, in statements of up to ExposureBatch
@@ -140,7 +140,7 @@ func (e Executor) ExposureInsert(ctx context.Context, exposures []Exposure) erro
 		batch := exposures[:min(len(exposures), ExposureBatch)]
 		exposures = exposures[len(batch):]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO exposures (at, buyer_id, merchant_id, method, shown, rule_version, cohort, tier, region_code, platform, app_version, payment_id) VALUES `)
+		q.WriteString(`INSERT INTO exposures (at, buyer_id, merchant_id, method, shown, rule_version, cohort, tier, region_code, platform, app_version, payment_id, browser) VALUES `)
 		args := make([]any, 0, len(batch)*exposureColumns)
 		for i, x := range batch {
 			if i > 0 {
@@ -155,7 +155,7 @@ func (e Executor) ExposureInsert(ctx context.Context, exposures []Exposure) erro
 			}
 			q.WriteString(")")
 			args = append(args, Micros(x.At), x.Checkout.BuyerID, x.Checkout.MerchantID, x.Decision.Method, boolInt(x.Decision.Shown),
-				x.Decision.Version, x.Decision.Cohort, x.Decision.Tier, x.Checkout.RegionCode, x.Checkout.Platform, x.Checkout.AppVersion, x.PaymentID)
+				x.Decision.Version, x.Decision.Cohort, x.Decision.Tier, x.Checkout.RegionCode, x.Checkout.Platform, x.Checkout.AppVersion, x.PaymentID, x.Checkout.Browser)
 		}
 		if _, err := e.q.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("writing %d exposures: %w", len(batch), err)

@@ -87,10 +87,12 @@ func (e Executor) ShareCodeRevoke(ctx context.Context, p ShareCodeRevokeParams) 
 	return err
 }
 
-// ShareCodeCountResolve counts a resolve of a share code, unless it has
-// been resolved as often as it allows: false then.
-func (e Executor) ShareCodeCountResolve(ctx context.Context, id string) (bool, error) {
-	return one(e.q.ExecContext(ctx, `UPDATE share_codes SET resolves = resolves + 1 WHERE id = $1 AND (max_uses IS NULL OR resolves < max_uses)`, id))
+// ShareCodeCountResolve counts a resolve of a share code at at, unless it
+// has been resolved as often as it allows: false then. The code keeps
+// the time (resolved_at), by which the analytics rollup finds the codes
+// whose counts changed.
+func (e Executor) ShareCodeCountResolve(ctx context.Context, id string, at time.Time) (bool, error) {
+	return one(e.q.ExecContext(ctx, `UPDATE share_codes SET resolves = resolves + 1, resolved_at = $2 WHERE id = $1 AND (max_uses IS NULL OR resolves < max_uses)`, id, Micros(at)))
 }
 
 // ShareCodeCountPaid credits a paid payment to the share code its buyer

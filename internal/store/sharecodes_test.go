@@ -58,7 +58,7 @@ func TestShareCodeMethods(t *testing.T) {
 		}
 
 		for i, want := range []bool{true, false} { // max_uses 1
-			if ok, err := pool.ShareCodeCountResolve(ctx, a.ID); err != nil || ok != want {
+			if ok, err := pool.ShareCodeCountResolve(ctx, a.ID, time.Now()); err != nil || ok != want {
 				t.Fatalf("resolve %d: %v, %v; want %v", i+1, ok, err, want)
 			}
 		}

@@ -339,6 +339,10 @@ func (h *Handler) decide(ctx context.Context, p payment.Payment, client useragen
 		c.Platform = platformOf(client)
 	}
 	c.AppVersion = client.AppVersion
+	c.Browser = client.Wallet
+	if c.Browser == "" {
+		c.Browser = "other"
+	}
 	ds, err := h.rollouts().Decide(ctx, c)
 	return c, ds, err
 }
