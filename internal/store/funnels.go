@@ -206,7 +206,7 @@ func readFunnel[T any](ctx context.Context, e Executor, report string, p Analyti
 	var out []T
 	if rolled {
 		out, err = QueryAll(ctx, e.q, scan, `SELECT `+cols+` FROM `+r.table+`
-			WHERE day >= $1 AND day < $2 AND `+cond+` AND `+funnelMerchants(p)+`
+			WHERE day >= $1 AND day < $2 AND `+cond+` AND `+p.rollupMerchants()+`
 			GROUP BY `+order+` ORDER BY `+order, append(p.args(from, to), p.Tier)...)
 	} else {
 		tier, terr := e.tierSQL("p.region_code", p.Tiers)
@@ -221,19 +221,6 @@ func readFunnel[T any](ctx context.Context, e Executor, report string, p Analyti
 		return nil, spanErr(report, p, err)
 	}
 	return out, nil
-}
-
-// funnelMerchants is the condition on a rollup table's merchant_id that
-// selects p's merchants, with rollupMerchants' parameters ($3 merchant,
-// $4 category, $5 province). It is written for the one case or the other
-// rather than as one CASE, so that the database reads the rows of the
-// marketplace ('*') or of the merchants named through the tables'
-// primary key (merchant_id, day, …) instead of every merchant's days.
-func funnelMerchants(p AnalyticsParams) string {
-	if p.MerchantID == "" && p.Category == "" && p.Province == "" {
-		return `merchant_id = '*' AND $3 = '' AND $4 = '' AND $5 = ''`
-	}
-	return `merchant_id IN (SELECT id FROM merchants WHERE ($3 = '' OR id = $3) AND ($4 = '' OR category = $4) AND ($5 = '' OR substr(region_code, 1, 2) = $5))`
 }
 
 // sumOf is the SQL of a summed count, an integer on both backends.

@@ -520,6 +520,9 @@ func TestFunnelRollupMatchesSources(t *testing.T) {
 		w.attempt(payment.Attempt{ID: "c10-late", PaymentID: "c10", Method: "alipay.wap", Status: payment.AttemptPending, CreatedAt: clock, UpdatedAt: clock})
 
 		for i, p := range rollupSpans() {
+			if !wholeDays(p) {
+				continue // read from the sources
+			}
 			if got := readFunnelReports(t, db, p); !reflect.DeepEqual(got, before[i]) {
 				t.Fatalf("span %d: the rollup changed without a refresh; the reports are not reading it", i)
 			}
