@@ -104,7 +104,7 @@ func runChaos(args []string, stdout, stderr io.Writer) (err error) {
 	go func() {
 		defer close(done)
 		chaosRun(rep, chaosOptions{bin: self, dsn: *dsn, dir: dir, payments: *n, workers: *workers, gateways: *gateways,
-			killEvery: *killEvery, killMin: min(*killEvery/4, time.Second), hooksDown: *hooksDown, seed: *seed})
+			killEvery: *killEvery, killMin: min(*killEvery/4, time.Second), hooksDown: *hooksDown, seed: *seed, progress: stderr})
 	}()
 	<-done
 	failures := rep.failures()
