@@ -96,8 +96,12 @@ type env struct {
 	acc *accounts.Service
 }
 
-func start(t *testing.T, db *store.DB) *env {
-	e := gatewaytest.Start(t, db, gatewaytest.Options{})
+func start(t *testing.T, db *store.DB, opts ...gatewaytest.Options) *env {
+	var o gatewaytest.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	e := gatewaytest.Start(t, db, o)
 	acc := e.Accounts
 	ctx := context.Background()
 	for _, u := range []accounts.AddUserParams{

@@ -71,6 +71,7 @@ type AnalyticsRefreshed struct {
 	Full        bool  // rebuilt from nothing (first run, or the tier rule changed)
 	Days        int   // Beijing days whose rows were rebuilt
 	Buyers      int64 // buyers whose first order was looked up again
+	Skipped     bool  // another refresh was running (PostgreSQL): nothing done
 	RefreshedAt time.Time
 }
 
@@ -109,10 +110,23 @@ func (e Executor) AnalyticsRefresh(ctx context.Context, now time.Time) (Analytic
 		VALUES (1, '', 0, 0, 0) ON CONFLICT (id) DO NOTHING`); err != nil {
 		return out, fmt.Errorf("analytics state: %w", err)
 	}
+	// On PostgreSQL a refresh already running holds the row: this one
+	// has nothing to add and returns at once, rather than wait and hold
+	// a job worker's slot (a refresh that outlives its job's lease is
+	// claimed again, and waiting refreshes would pile up on the lock).
 	var tiers string
 	var paymentsMark, exposuresMark int64
-	if err := e.q.QueryRowContext(ctx, `SELECT tiers, payments_mark, exposures_mark FROM analytics_state WHERE id = 1`+e.forUpdate(true)).
-		Scan(&tiers, &paymentsMark, &exposuresMark); err != nil {
+	lock := ""
+	if e.dialect == Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	err = e.q.QueryRowContext(ctx, `SELECT tiers, payments_mark, exposures_mark FROM analytics_state WHERE id = 1`+lock).
+		Scan(&tiers, &paymentsMark, &exposuresMark)
+	if errors.Is(err, sql.ErrNoRows) {
+		out.Skipped = true
+		return out, nil
+	}
+	if err != nil {
 		return out, fmt.Errorf("analytics state: %w", err)
 	}
 	out.Full = tiers != fingerprint

@@ -331,3 +331,35 @@ func benchAnalytics(b *testing.B, db *store.DB, rows int64) {
 		}
 	}
 }
+
+// TestAnalyticsRefreshSkipsWhileAnotherRuns: on PostgreSQL, a refresh that
+// finds another holding the rollup's state returns at once, skipped,
+// rather than wait: a job worker's slot is never held waiting for it.
+func TestAnalyticsRefreshSkipsWhileAnotherRuns(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		if db.Dialect != store.Postgres {
+			t.Skip("SQLite's writers take turns; there is no row lock to find held")
+		}
+		ctx := context.Background()
+		refreshAnalytics(t, db, time.Now())
+		holder, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = holder.Rollback() }()
+		if _, err := holder.ExecContext(ctx, `SELECT 1 FROM analytics_state WHERE id = 1 FOR UPDATE`); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		got := refreshAnalytics(t, db, time.Now())
+		if !got.Skipped || time.Since(start) > 5*time.Second {
+			t.Errorf("a refresh beside a running one = %+v after %s; want skipped at once", got, time.Since(start))
+		}
+		if err := holder.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if got := refreshAnalytics(t, db, time.Now()); got.Skipped {
+			t.Error("a refresh with no other running was skipped")
+		}
+	})
+}
