@@ -7,7 +7,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -26,14 +25,7 @@ import (
 //
 //	go test -run - -bench AnalyticsPage -benchtime 1x ./internal/console
 func BenchmarkAnalyticsPage(b *testing.B) {
-	rows := int64(1_000_000)
-	if s := os.Getenv("HUTONG_BENCH_ANALYTICS_ROWS"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			b.Fatalf("HUTONG_BENCH_ANALYTICS_ROWS: %v", err)
-		}
-		rows = n
-	}
+	rows := storetest.MarketplaceRows(b)
 	b.Run("sqlite", func(b *testing.B) { benchAnalyticsPage(b, storetest.SQLite(b), rows) })
 	b.Run("postgres", func(b *testing.B) {
 		if os.Getenv(storetest.EnvPostgres) == "" {

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
-	"strconv"
 	"testing"
 	"time"
 
@@ -241,14 +240,7 @@ func TestAnalyticsRollupMatchesPayments(t *testing.T) {
 //
 //	go test -run - -bench Analytics -benchtime 1x ./internal/store
 func BenchmarkAnalytics(b *testing.B) {
-	rows := int64(1_000_000)
-	if s := os.Getenv("HUTONG_BENCH_ANALYTICS_ROWS"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			b.Fatalf("HUTONG_BENCH_ANALYTICS_ROWS: %v", err)
-		}
-		rows = n
-	}
+	rows := storetest.MarketplaceRows(b)
 	b.Run("sqlite", func(b *testing.B) { benchAnalytics(b, storetest.SQLite(b), rows) })
 	b.Run("postgres", func(b *testing.B) {
 		if os.Getenv(storetest.EnvPostgres) == "" {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -88,4 +90,18 @@ func SeedMarketplace(b testing.TB, db *store.DB, rows int64) {
 		b.Fatal(err)
 	}
 	b.Logf("seeded %d payments in %s", rows, time.Since(start).Round(time.Millisecond))
+}
+
+// MarketplaceRows is how many payments an analytics benchmark seeds:
+// 1,000,000, or HUTONG_BENCH_ANALYTICS_ROWS.
+func MarketplaceRows(b testing.TB) int64 {
+	s := os.Getenv("HUTONG_BENCH_ANALYTICS_ROWS")
+	if s == "" {
+		return 1_000_000
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		b.Fatalf("HUTONG_BENCH_ANALYTICS_ROWS=%q: want a whole number of payments above 0", s)
+	}
+	return n
 }
